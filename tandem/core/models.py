@@ -1,0 +1,205 @@
+"""Organisation, people, roles, audit log and API tokens.
+
+Invariants:
+- there is exactly one Organisation row (pk=1); `Organisation.current()` creates it on first use;
+- an AuditEntry is written in the same transaction as the change it records, and never edited;
+- API tokens are stored only as SHA-256 hashes of the secret; the secret is shown once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import ClassVar
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Department(models.TextChoices):
+    MARKETING = "marketing", _("Marketing")
+    SALES = "sales", _("Sales")
+    FIELD = "field", _("Field")
+    SELF_SERVICE = "self_service", _("Self-service")
+
+
+class Role(models.TextChoices):
+    HEAD = "head", _("Head of sales & marketing")
+    MARKETER = "marketer", _("Marketer")
+    SALES_REP = "sales_rep", _("Sales rep")
+    FIELD_REP = "field_rep", _("Field rep")
+    ADMIN = "admin", _("Admin")
+
+
+TEAM_DEPARTMENTS = [
+    (Department.MARKETING.value, Department.MARKETING.label),
+    (Department.SALES.value, Department.SALES.label),
+    (Department.FIELD.value, Department.FIELD.label),
+]
+
+
+def default_business_hours() -> dict[str, list[list[str]]]:
+    workday = [["09:00", "18:00"]]
+    return {"mon": workday, "tue": workday, "wed": workday, "thu": workday, "fri": workday,
+            "sat": [], "sun": []}
+
+
+class Organisation(models.Model):
+    name = models.CharField(_("name"), max_length=200, default="My company")
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    language = models.CharField(
+        _("default language"), max_length=8, default="en",
+        choices=[("en", _("English")), ("ru", _("Russian"))],
+    )
+    fiscal_year_start_month = models.PositiveSmallIntegerField(
+        _("fiscal year starts in month"), default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(12)],
+    )
+    business_hours = models.JSONField(_("business hours"), default=default_business_hours)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("organisation")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def current(cls) -> Organisation:
+        org, _created = cls.objects.get_or_create(pk=1)
+        return org
+
+
+class Holiday(models.Model):
+    date = models.DateField(_("date"), unique=True)
+    name = models.CharField(_("name"), max_length=200)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("holiday")
+
+    def __str__(self) -> str:
+        return f"{self.date}: {self.name}"
+
+
+class Team(models.Model):
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    department = models.CharField(_("department"), max_length=20, choices=TEAM_DEPARTMENTS)
+    region = models.CharField(_("region"), max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("team")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.SALES_REP)
+    team = models.ForeignKey(
+        Team, verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="members",
+    )
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+    language = models.CharField(
+        _("language"), max_length=8, blank=True,
+        choices=[("en", _("English")), ("ru", _("Russian"))],
+    )
+
+    objects: ClassVar[UserManager[User]] = UserManager()
+
+    class Meta:
+        verbose_name = _("user")
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.is_active and (self.role in (Role.HEAD, Role.ADMIN) or self.is_superuser)
+
+    @property
+    def department(self) -> str | None:
+        if self.role == Role.MARKETER:
+            return Department.MARKETING
+        if self.role == Role.SALES_REP:
+            return Department.SALES
+        if self.role == Role.FIELD_REP:
+            return Department.FIELD
+        return self.team.department if self.team else None
+
+
+class LoginAttempt(models.Model):
+    """Failed logins per username, for lockout; rows older than the window are ignored."""
+
+    username = models.CharField(max_length=150, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+
+class AuditEntry(models.Model):
+    class Action(models.TextChoices):
+        CREATE = "create", _("created")
+        UPDATE = "update", _("updated")
+        DELETE = "delete", _("deleted")
+        MERGE = "merge", _("merged")
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    token = models.ForeignKey("core.ApiToken", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    model = models.CharField(max_length=60)
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["model", "object_id"])]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+
+
+class ApiTokenScope(models.TextChoices):
+    READ = "read", _("Read")
+    WRITE = "write", _("Read and write")
+
+
+def hash_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A bearer token acting as its user, limited by scope. Only the hash is stored."""
+
+    PREFIX = "tdm_"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=12, db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=10, choices=ApiTokenScope.choices,
+                             default=ApiTokenScope.READ)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def new_secret(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+    @property
+    def is_active(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -1,0 +1,69 @@
+"""Who sees which customer records (registered with `tandem.core.access`).
+
+- head and admin: everything;
+- marketer: every account, contact and touchpoint (marketing works the whole base); may change
+  contacts and accounts;
+- sales and field reps: records owned by themselves or a teammate, records shared with them,
+  and contacts of accounts they see that way; touchpoints of the contacts and accounts they see.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, Q
+
+from tandem.core.access import ALL, NONE, Action, _Everything, register, teammate_ids
+from tandem.core.models import Role, User
+from tandem.crm.models import Account, Contact, Touchpoint
+
+
+def _account_condition(user: User) -> Q:
+    shared = Account.shared_with.through.objects.filter(account_id=OuterRef("pk"), user_id=user.pk)
+    return Q(owner_id__in=teammate_ids(user)) | Q(Exists(shared))
+
+
+def _contact_condition(user: User) -> Q:
+    owners = teammate_ids(user)
+    shared = Contact.shared_with.through.objects.filter(contact_id=OuterRef("pk"), user_id=user.pk)
+    shared_account = Account.shared_with.through.objects.filter(
+        account_id=OuterRef("account_id"), user_id=user.pk
+    )
+    return (
+        Q(owner_id__in=owners)
+        | Q(account__owner_id__in=owners)
+        | Q(Exists(shared))
+        | Q(Exists(shared_account))
+    )
+
+
+def account_rule(user: User, action: Action) -> Q | _Everything:
+    if user.sees_everything or user.role == Role.MARKETER:
+        return ALL if action != "delete" or user.sees_everything else NONE
+    if user.role in (Role.SALES_REP, Role.FIELD_REP):
+        return _account_condition(user)
+    return NONE
+
+
+def contact_rule(user: User, action: Action) -> Q | _Everything:
+    if user.sees_everything or user.role == Role.MARKETER:
+        return ALL if action != "delete" or user.sees_everything else NONE
+    if user.role in (Role.SALES_REP, Role.FIELD_REP):
+        return _contact_condition(user)
+    return NONE
+
+
+def touchpoint_rule(user: User, action: Action) -> Q | _Everything:
+    if action != "view":
+        return NONE  # the timeline is append-only
+    if user.sees_everything or user.role == Role.MARKETER:
+        return ALL
+    if user.role in (Role.SALES_REP, Role.FIELD_REP):
+        contacts = Contact.objects.filter(_contact_condition(user)).values("pk")
+        accounts = Account.objects.filter(_account_condition(user)).values("pk")
+        return Q(contact_id__in=contacts) | Q(account_id__in=accounts)
+    return NONE
+
+
+def register_scopes() -> None:
+    register(Account, account_rule)
+    register(Contact, contact_rule)
+    register(Touchpoint, touchpoint_rule)

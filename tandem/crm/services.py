@@ -1,0 +1,431 @@
+"""Every write to the customer record: one keyword-only, transactional function per operation.
+
+Invariants:
+- each create, update, delete and merge writes an AuditEntry in the same transaction;
+- a function either stores all of its change or none of it (bad input raises InvalidInput first);
+- `Contact.email` mirrors the primary `ContactEmail`; `Account.domains` mirrors `AccountDomain`;
+- a merge moves every related row of the merged record to the survivor, then deletes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from tandem.core.audit import Actor, diff, record_change, snapshot
+from tandem.core.errors import InvalidInput
+from tandem.core.models import Department, User
+from tandem.crm.models import (
+    Account,
+    AccountDomain,
+    AttributeTarget,
+    ConsentState,
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    Identity,
+    Industry,
+    LifecycleStage,
+    Tag,
+    Touchpoint,
+)
+from tandem.crm.validation import (
+    clean_custom,
+    clean_domain,
+    clean_email,
+    clean_industry_attributes,
+)
+
+ACCOUNT_FIELDS = {"name", "domains", "industry", "industry_attributes", "region", "owner_id",
+                  "custom", "tags"}
+CONTACT_FIELDS = {"first_name", "last_name", "email", "emails", "phone", "title", "account_id",
+                  "owner_id", "lifecycle_stage", "consent", "custom", "tags"}
+
+
+def _check_choice(field: str, value: str, choices: Iterable[str]) -> None:
+    if value not in set(choices):
+        raise InvalidInput({field: [f"{value!r} is not one of {', '.join(choices)}"]})
+
+
+def _check_user(field: str, user_id: int | None) -> None:
+    if user_id is not None and not User.objects.filter(pk=user_id, is_active=True).exists():
+        raise InvalidInput({field: ["no such active user"]})
+
+
+def _tags(names: Iterable[str]) -> list[Tag]:
+    cleaned = sorted({n.strip()[:60] for n in names if n and n.strip()})
+    return [Tag.objects.get_or_create(name=name)[0] for name in cleaned]
+
+
+def _clean_domains(domains: Iterable[str]) -> list[str]:
+    cleaned: list[str] = []
+    errors: list[str] = []
+    for value in domains:
+        try:
+            domain = clean_domain(str(value))
+        except ValueError as exc:
+            errors.append(str(exc))
+            continue
+        if domain not in cleaned:
+            cleaned.append(domain)
+    if errors:
+        raise InvalidInput({"domains": errors})
+    return cleaned
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+def _clean_account(data: dict[str, Any], current: Account | None) -> dict[str, Any]:
+    unknown = set(data) - ACCOUNT_FIELDS
+    if unknown:
+        raise InvalidInput({k: ["unknown field"] for k in sorted(unknown)})
+    out = dict(data)
+    if "name" in out:
+        out["name"] = str(out["name"]).strip()
+        if not out["name"]:
+            raise InvalidInput({"name": ["is required"]})
+        if len(out["name"]) > 200:
+            raise InvalidInput({"name": ["at most 200 characters"]})
+    elif current is None:
+        raise InvalidInput({"name": ["is required"]})
+    if "domains" in out:
+        out["domains"] = _clean_domains(out["domains"] or [])
+    industry = out.get("industry", current.industry if current else Industry.OTHER)
+    _check_choice("industry", industry, Industry.values)
+    if "industry_attributes" in out or "industry" in out:
+        attrs = out.get(
+            "industry_attributes",
+            current.industry_attributes if current and industry == current.industry else {},
+        )
+        out["industry_attributes"] = clean_industry_attributes(industry, attrs or {})
+    if "owner_id" in out:
+        _check_user("owner_id", out["owner_id"])
+    if "custom" in out:
+        merged = {**(current.custom if current else {}), **(out["custom"] or {})}
+        out["custom"] = clean_custom(AttributeTarget.ACCOUNT, merged)
+    elif current is None:
+        out["custom"] = clean_custom(AttributeTarget.ACCOUNT, {})
+    return out
+
+
+def _sync_domains(account: Account) -> None:
+    AccountDomain.objects.filter(account=account).exclude(domain__in=account.domains).delete()
+    existing = set(AccountDomain.objects.filter(account=account).values_list("domain", flat=True))
+    AccountDomain.objects.bulk_create(
+        [AccountDomain(account=account, domain=d) for d in account.domains if d not in existing]
+    )
+
+
+@transaction.atomic
+def account_create(*, actor: Actor, **data: Any) -> Account:
+    cleaned = _clean_account(data, None)
+    tags = cleaned.pop("tags", None)
+    account = Account.objects.create(**cleaned)
+    _sync_domains(account)
+    if tags:
+        account.tags.set(_tags(tags))
+    record_change(actor=actor, action="create", instance=account,
+                  changes=diff({}, snapshot(account)))
+    return account
+
+
+@transaction.atomic
+def account_update(*, actor: Actor, account: Account, **data: Any) -> Account:
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    cleaned = _clean_account(data, account)
+    tags = cleaned.pop("tags", None)
+    before = snapshot(account)
+    for field, value in cleaned.items():
+        setattr(account, field, value)
+    account.save(update_fields=[*cleaned.keys(), "updated_at"] if cleaned else ["updated_at"])
+    _sync_domains(account)
+    changes = diff(before, snapshot(account))
+    if tags is not None:
+        old = sorted(account.tags.values_list("name", flat=True))
+        account.tags.set(_tags(tags))
+        new = sorted(account.tags.values_list("name", flat=True))
+        if old != new:
+            changes["tags"] = [old, new]
+    changes.pop("updated_at", None)
+    if changes:
+        record_change(actor=actor, action="update", instance=account, changes=changes)
+    return account
+
+
+@transaction.atomic
+def account_delete(*, actor: Actor, account: Account) -> None:
+    record_change(actor=actor, action="delete", instance=account,
+                  changes=diff(snapshot(account), {}))
+    account.delete()
+
+
+# --- contacts -------------------------------------------------------------------------------
+
+
+def _clean_contact(data: dict[str, Any], current: Contact | None) -> dict[str, Any]:
+    unknown = set(data) - CONTACT_FIELDS
+    if unknown:
+        raise InvalidInput({k: ["unknown field"] for k in sorted(unknown)})
+    out = dict(data)
+    errors: dict[str, list[str]] = {}
+    limits = {"first_name": 100, "last_name": 100, "phone": 40, "title": 150}
+    for field, limit in limits.items():
+        if field in out:
+            out[field] = str(out[field] or "").strip()
+            if len(out[field]) > limit:
+                errors[field] = [f"at most {limit} characters"]
+    emails: list[str] = []
+    raw_emails = list(out.pop("emails", None) or [])
+    if out.get("email"):
+        raw_emails.insert(0, out["email"])
+    for raw in raw_emails:
+        try:
+            email = clean_email(str(raw))
+        except ValueError as exc:
+            errors.setdefault("email", []).append(f"{raw!r} {exc}")
+            continue
+        if email not in emails:
+            emails.append(email)
+    if "email" in out:
+        out["email"] = emails[0] if emails else ""
+    out["_emails"] = emails
+    if "lifecycle_stage" in out:
+        _check_choice("lifecycle_stage", out["lifecycle_stage"], LifecycleStage.values)
+    if "consent" in out:
+        _check_choice("consent", out["consent"], ConsentState.values)
+    if "owner_id" in out:
+        _check_user("owner_id", out["owner_id"])
+    if out.get("account_id") is not None and not Account.objects.filter(
+        pk=out["account_id"]
+    ).exists():
+        errors["account_id"] = ["no such account"]
+    if "custom" in out:
+        merged = {**(current.custom if current else {}), **(out["custom"] or {})}
+        out["custom"] = clean_custom(AttributeTarget.CONTACT, merged)
+    elif current is None:
+        out["custom"] = clean_custom(AttributeTarget.CONTACT, {})
+    if current is None and not (
+        out.get("first_name") or out.get("last_name") or out.get("email")
+    ) and not errors:
+        errors["__all__"] = ["a contact needs a name or an email address"]
+    if errors:
+        raise InvalidInput(errors)
+    return out
+
+
+def _sync_emails(contact: Contact, extra: list[str]) -> None:
+    wanted = ([contact.email] if contact.email else []) + [e for e in extra if e != contact.email]
+    existing = set(ContactEmail.objects.filter(contact=contact).values_list("email", flat=True))
+    ContactEmail.objects.bulk_create(
+        [ContactEmail(contact=contact, email=e) for e in wanted if e not in existing]
+    )
+    ContactEmail.objects.filter(contact=contact).update(is_primary=False)
+    if contact.email:
+        ContactEmail.objects.filter(contact=contact, email=contact.email).update(is_primary=True)
+
+
+@transaction.atomic
+def contact_create(*, actor: Actor, **data: Any) -> Contact:
+    cleaned = _clean_contact(data, None)
+    emails = cleaned.pop("_emails")
+    tags = cleaned.pop("tags", None)
+    if emails and not cleaned.get("email"):
+        cleaned["email"] = emails[0]
+    contact = Contact.objects.create(**cleaned)
+    _sync_emails(contact, emails)
+    if contact.phone:
+        ContactPhone.objects.create(contact=contact, phone=contact.phone)
+    if tags:
+        contact.tags.set(_tags(tags))
+    record_change(actor=actor, action="create", instance=contact,
+                  changes=diff({}, snapshot(contact)))
+    return contact
+
+
+@transaction.atomic
+def contact_update(*, actor: Actor, contact: Contact, **data: Any) -> Contact:
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    cleaned = _clean_contact(data, contact)
+    emails = cleaned.pop("_emails")
+    tags = cleaned.pop("tags", None)
+    before = snapshot(contact)
+    for field, value in cleaned.items():
+        setattr(contact, field, value)
+    contact.save(update_fields=[*cleaned.keys(), "updated_at"])
+    if emails:
+        _sync_emails(contact, emails)
+    if "phone" in cleaned and contact.phone and not contact.phones.filter(
+        phone=contact.phone
+    ).exists():
+        ContactPhone.objects.create(contact=contact, phone=contact.phone)
+    changes = diff(before, snapshot(contact))
+    changes.pop("updated_at", None)
+    if tags is not None:
+        old = sorted(contact.tags.values_list("name", flat=True))
+        contact.tags.set(_tags(tags))
+        new = sorted(contact.tags.values_list("name", flat=True))
+        if old != new:
+            changes["tags"] = [old, new]
+    if changes:
+        record_change(actor=actor, action="update", instance=contact, changes=changes)
+    return contact
+
+
+@transaction.atomic
+def contact_delete(*, actor: Actor, contact: Contact) -> None:
+    record_change(actor=actor, action="delete", instance=contact,
+                  changes=diff(snapshot(contact), {}))
+    contact.delete()
+
+
+# --- duplicates and merge -------------------------------------------------------------------
+
+
+def duplicate_contact_groups(limit: int = 100) -> list[list[int]]:
+    """Groups of contact ids that share an email address (most contacts first)."""
+    rows = (
+        ContactEmail.objects.values("email")
+        .annotate(n=Count("contact", distinct=True))
+        .filter(n__gt=1)
+        .order_by("-n", "email")[:limit]
+    )
+    groups = []
+    for row in rows:
+        ids = sorted(
+            set(ContactEmail.objects.filter(email=row["email"]).values_list("contact_id", flat=True))
+        )
+        groups.append(ids)
+    return groups
+
+
+def duplicate_account_groups(limit: int = 100) -> list[list[int]]:
+    """Groups of account ids that share a domain."""
+    rows = (
+        AccountDomain.objects.values("domain")
+        .annotate(n=Count("account", distinct=True))
+        .filter(n__gt=1)
+        .order_by("-n", "domain")[:limit]
+    )
+    return [
+        sorted(set(AccountDomain.objects.filter(domain=r["domain"]).values_list(
+            "account_id", flat=True)))
+        for r in rows
+    ]
+
+
+def contact_duplicates_of(*, email: str, exclude_id: int | None = None) -> list[int]:
+    qs = ContactEmail.objects.filter(email=email.strip().lower())
+    if exclude_id is not None:
+        qs = qs.exclude(contact_id=exclude_id)
+    return sorted(set(qs.values_list("contact_id", flat=True)))
+
+
+_CONTACT_FILL = ["first_name", "last_name", "email", "phone", "title", "account_id", "owner_id"]
+
+
+@transaction.atomic
+def contacts_merge(*, actor: Actor, survivor: Contact, merged: Contact) -> Contact:
+    """Fold `merged` into `survivor`: the survivor's values win, blanks are filled from the
+    other, and every related row (emails, phones, identities, tags, shares, touchpoints) moves."""
+    if survivor.pk == merged.pk:
+        raise InvalidInput("a contact cannot be merged with itself")
+    survivor = Contact.objects.select_for_update().get(pk=survivor.pk)
+    merged = Contact.objects.select_for_update().get(pk=merged.pk)
+    before = snapshot(survivor)
+    updated: list[str] = []
+    for field in _CONTACT_FILL:
+        if not getattr(survivor, field) and getattr(merged, field):
+            setattr(survivor, field, getattr(merged, field))
+            updated.append(field)
+    survivor.custom = {**merged.custom, **survivor.custom}
+    survivor.save(update_fields=[*updated, "custom", "updated_at"])
+
+    taken = set(ContactEmail.objects.filter(contact=survivor).values_list("email", flat=True))
+    ContactEmail.objects.filter(contact=merged, email__in=taken).delete()
+    ContactEmail.objects.filter(contact=merged).update(contact=survivor, is_primary=False)
+    ContactPhone.objects.filter(contact=merged).update(contact=survivor)
+    Identity.objects.filter(contact=merged).update(contact=survivor)
+    Touchpoint.objects.filter(contact=merged).update(contact=survivor)
+    survivor.tags.add(*merged.tags.all())
+    survivor.shared_with.add(*merged.shared_with.all())
+    _move_foreign_rows(merged, survivor)
+
+    record_change(actor=actor, action="merge", instance=survivor,
+                  changes={**diff(before, snapshot(survivor)), "merged_id": [merged.pk, None]})
+    record_change(actor=actor, action="delete", instance=merged,
+                  changes={"merged_into": [None, survivor.pk]})
+    merged.delete()
+    return survivor
+
+
+def _move_foreign_rows(merged: Contact, survivor: Contact) -> None:
+    """Re-point rows of other apps that refer to the merged contact (registered by those apps)."""
+    for relation in Contact._meta.related_objects:
+        model = relation.related_model
+        if model in (ContactEmail, ContactPhone, Identity, Touchpoint, Contact):
+            continue
+        if relation.many_to_many or not relation.field.concrete:
+            continue
+        model._default_manager.filter(**{relation.field.name: merged}).update(
+            **{relation.field.name: survivor}
+        )
+
+
+# --- the timeline ---------------------------------------------------------------------------
+
+
+def touchpoint_record(
+    *,
+    channel: str,
+    kind: str,
+    department: str,
+    contact: Contact | None = None,
+    account: Account | None = None,
+    occurred_at: dt.datetime | None = None,
+    campaign: str = "",
+    content: str = "",
+    actor: User | None = None,
+    properties: dict[str, Any] | None = None,
+    source: str = "",
+    is_bot: bool = False,
+    anonymous_id: str = "",
+    message_id: str | None = None,
+) -> Touchpoint:
+    """Append one touchpoint to the timeline. The account defaults to the contact's."""
+    _check_choice("department", department, Department.values)
+    if contact is None and account is None and not anonymous_id:
+        raise InvalidInput("a touchpoint needs a contact, an account or an anonymous id")
+    if account is None and contact is not None and contact.account_id is not None:
+        account = contact.account
+    return Touchpoint.objects.create(
+        contact=contact,
+        account=account,
+        occurred_at=occurred_at or timezone.now(),
+        channel=channel[:40],
+        department=department,
+        kind=kind[:60],
+        campaign=campaign[:200],
+        content=content[:200],
+        actor=actor,
+        properties=properties or {},
+        source=source[:60],
+        is_bot=is_bot,
+        anonymous_id=anonymous_id[:200],
+        message_id=message_id,
+    )
+
+
+def contacts_search_q(term: str) -> Q:
+    term = term.strip()
+    return (
+        Q(first_name__icontains=term)
+        | Q(last_name__icontains=term)
+        | Q(email__icontains=term)
+        | Q(title__icontains=term)
+    )
