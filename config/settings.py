@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "tandem.core",
     "tandem.crm",
+    "tandem.tracking",
 ]
 
 MIDDLEWARE = [

@@ -4,6 +4,7 @@ from django.urls import include, path
 from config.api import api
 
 urlpatterns = [
+    path("", include("tandem.tracking.urls")),
     path("", include("tandem.core.urls")),
     path("crm/", include("tandem.crm.urls")),
     path("api/v1/", api.urls),
