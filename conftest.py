@@ -17,7 +17,7 @@ from tandem.crm.models import Account, Contact
 
 ROLES = [Role.HEAD, Role.MARKETER, Role.SALES_REP, Role.FIELD_REP, Role.ADMIN]
 SIDES = ["north", "south"]
-PASSWORD = "correct-horse-battery-staple-42"
+PASSWORD = "correct-horse-battery-staple-42"  # noqa: S105
 
 
 @dataclass
@@ -44,24 +44,33 @@ def world(db: None) -> World:
     for side in SIDES:
         for role in ROLES:
             w.users[(role, side)] = User.objects.create_user(
-                username=f"{role}_{side}", password=PASSWORD, email=f"{role}.{side}@tandem.test",
-                role=role, team=_team_for(role, side),
+                username=f"{role}_{side}",
+                password=PASSWORD,
+                email=f"{role}.{side}@tandem.test",
+                role=role,
+                team=_team_for(role, side),
             )
     system = Actor.system()
     for side in SIDES:
         for role in (Role.SALES_REP, Role.FIELD_REP):
             owner = w.users[(role, side)]
             account = crm.account_create(
-                actor=system, name=f"{side} {role} account", owner_id=owner.pk,
+                actor=system,
+                name=f"{side} {role} account",
+                owner_id=owner.pk,
                 domains=[f"{side}-{role.replace('_', '-')}.example.com"],
             )
             contact = crm.contact_create(
-                actor=system, first_name=f"{side}", last_name=f"{role} customer",
+                actor=system,
+                first_name=f"{side}",
+                last_name=f"{role} customer",
                 email=f"buyer@{side}-{role.replace('_', '-')}.example.com",
-                account_id=account.pk, owner_id=owner.pk,
+                account_id=account.pk,
+                owner_id=owner.pk,
             )
-            crm.touchpoint_record(channel="website", kind="page_view", department="marketing",
-                                  contact=contact)
+            crm.touchpoint_record(
+                channel="website", kind="page_view", department="marketing", contact=contact
+            )
             w.accounts[(role, side)] = account
             w.contacts[(role, side)] = contact
     return w

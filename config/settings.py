@@ -181,7 +181,9 @@ _TASK_BACKENDS = {
     "redis": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]},
 }
 if _tasks_backend not in _TASK_BACKENDS:
-    raise ValueError(f"TASKS_BACKEND must be one of {sorted(_TASK_BACKENDS)}, not {_tasks_backend!r}")
+    raise ValueError(
+        f"TASKS_BACKEND must be one of {sorted(_TASK_BACKENDS)}, not {_tasks_backend!r}"
+    )
 TASKS = {"default": _TASK_BACKENDS[_tasks_backend]}
 if _tasks_backend == "redis":
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]

@@ -80,8 +80,14 @@ def can(user: User, permission: str) -> bool:
     if not user.is_active:
         return False
     by_role: dict[str, set[str]] = {
-        Role.ADMIN: {"manage_settings", "manage_users", "manage_attributes", "view_audit",
-                     "merge_records", "export"},
+        Role.ADMIN: {
+            "manage_settings",
+            "manage_users",
+            "manage_attributes",
+            "view_audit",
+            "merge_records",
+            "export",
+        },
         Role.HEAD: {"view_audit", "merge_records", "export", "manage_settings"},
         Role.MARKETER: {"export", "merge_records"},
         Role.SALES_REP: {"export"},

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import ClassVar
 
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.models import AbstractUser
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -43,8 +42,15 @@ TEAM_DEPARTMENTS = [
 
 def default_business_hours() -> dict[str, list[list[str]]]:
     workday = [["09:00", "18:00"]]
-    return {"mon": workday, "tue": workday, "wed": workday, "thu": workday, "fri": workday,
-            "sat": [], "sun": []}
+    return {
+        "mon": workday,
+        "tue": workday,
+        "wed": workday,
+        "thu": workday,
+        "fri": workday,
+        "sat": [],
+        "sun": [],
+    }
 
 
 class Organisation(models.Model):
@@ -52,11 +58,14 @@ class Organisation(models.Model):
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
     language = models.CharField(
-        _("default language"), max_length=8, default="en",
+        _("default language"),
+        max_length=8,
+        default="en",
         choices=[("en", _("English")), ("ru", _("Russian"))],
     )
     fiscal_year_start_month = models.PositiveSmallIntegerField(
-        _("fiscal year starts in month"), default=1,
+        _("fiscal year starts in month"),
+        default=1,
         validators=[MinValueValidator(1), MaxValueValidator(12)],
     )
     business_hours = models.JSONField(_("business hours"), default=default_business_hours)
@@ -102,16 +111,20 @@ class Team(models.Model):
 class User(AbstractUser):
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.SALES_REP)
     team = models.ForeignKey(
-        Team, verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL,
+        Team,
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="members",
     )
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
     language = models.CharField(
-        _("language"), max_length=8, blank=True,
+        _("language"),
+        max_length=8,
+        blank=True,
         choices=[("en", _("English")), ("ru", _("Russian"))],
     )
-
-    objects: ClassVar[UserManager[User]] = UserManager()
 
     class Meta:
         verbose_name = _("user")
@@ -138,6 +151,9 @@ class LoginAttempt(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)
 
+    def __str__(self) -> str:
+        return f"{self.username} at {self.at:%Y-%m-%d %H:%M}"
+
 
 class AuditEntry(models.Model):
     class Action(models.TextChoices):
@@ -147,10 +163,12 @@ class AuditEntry(models.Model):
         MERGE = "merge", _("merged")
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
-    token = models.ForeignKey("core.ApiToken", null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token = models.ForeignKey(
+        "core.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     action = models.CharField(max_length=10, choices=Action.choices)
     model = models.CharField(max_length=60)
     object_id = models.CharField(max_length=64)
@@ -162,6 +180,9 @@ class AuditEntry(models.Model):
         indexes = [models.Index(fields=["model", "object_id"])]
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit log")
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.model} #{self.object_id}"
 
 
 class ApiTokenScope(models.TextChoices):
@@ -182,8 +203,9 @@ class ApiToken(models.Model):
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(max_length=12, db_index=True)
     token_hash = models.CharField(max_length=64, unique=True)
-    scope = models.CharField(max_length=10, choices=ApiTokenScope.choices,
-                             default=ApiTokenScope.READ)
+    scope = models.CharField(
+        max_length=10, choices=ApiTokenScope.choices, default=ApiTokenScope.READ
+    )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

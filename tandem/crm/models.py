@@ -96,8 +96,12 @@ class Account(models.Model):
     industry_attributes = models.JSONField(_("industry attributes"), default=dict, blank=True)
     region = models.CharField(_("region"), max_length=100, blank=True)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="owned_accounts",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_accounts",
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="accounts")
     custom = models.JSONField(default=dict, blank=True)
@@ -127,6 +131,9 @@ class AccountDomain(models.Model):
             models.UniqueConstraint(fields=["account", "domain"], name="uniq_account_domain")
         ]
 
+    def __str__(self) -> str:
+        return self.domain
+
 
 class Contact(models.Model):
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
@@ -135,19 +142,31 @@ class Contact(models.Model):
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     title = models.CharField(_("job title"), max_length=150, blank=True)
     account = models.ForeignKey(
-        Account, verbose_name=_("account"), null=True, blank=True, on_delete=models.SET_NULL,
+        Account,
+        verbose_name=_("account"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="contacts",
     )
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="owned_contacts",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_contacts",
     )
     lifecycle_stage = models.CharField(
-        _("lifecycle stage"), max_length=20, choices=LifecycleStage.choices,
+        _("lifecycle stage"),
+        max_length=20,
+        choices=LifecycleStage.choices,
         default=LifecycleStage.LEAD,
     )
     consent = models.CharField(
-        _("marketing consent"), max_length=10, choices=ConsentState.choices,
+        _("marketing consent"),
+        max_length=10,
+        choices=ConsentState.choices,
         default=ConsentState.UNKNOWN,
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="contacts")
@@ -182,11 +201,17 @@ class ContactEmail(models.Model):
             models.UniqueConstraint(fields=["contact", "email"], name="uniq_contact_email")
         ]
 
+    def __str__(self) -> str:
+        return self.email
+
 
 class ContactPhone(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones")
     phone = models.CharField(max_length=40)
     kind = models.CharField(max_length=20, blank=True)
+
+    def __str__(self) -> str:
+        return self.phone
 
 
 class Identity(models.Model):
@@ -203,6 +228,9 @@ class Identity(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["kind", "value"], name="uniq_identity")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}={self.value}"
 
 
 class Touchpoint(models.Model):
@@ -222,7 +250,10 @@ class Touchpoint(models.Model):
     campaign = models.CharField(_("campaign"), max_length=200, blank=True)
     content = models.CharField(_("content"), max_length=200, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="touchpoints",
     )
     properties = models.JSONField(default=dict, blank=True)

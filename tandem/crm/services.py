@@ -41,10 +41,30 @@ from tandem.crm.validation import (
     clean_industry_attributes,
 )
 
-ACCOUNT_FIELDS = {"name", "domains", "industry", "industry_attributes", "region", "owner_id",
-                  "custom", "tags"}
-CONTACT_FIELDS = {"first_name", "last_name", "email", "emails", "phone", "title", "account_id",
-                  "owner_id", "lifecycle_stage", "consent", "custom", "tags"}
+ACCOUNT_FIELDS = {
+    "name",
+    "domains",
+    "industry",
+    "industry_attributes",
+    "region",
+    "owner_id",
+    "custom",
+    "tags",
+}
+CONTACT_FIELDS = {
+    "first_name",
+    "last_name",
+    "email",
+    "emails",
+    "phone",
+    "title",
+    "account_id",
+    "owner_id",
+    "lifecycle_stage",
+    "consent",
+    "custom",
+    "tags",
+}
 
 
 def _check_choice(field: str, value: str, choices: Iterable[str]) -> None:
@@ -130,8 +150,9 @@ def account_create(*, actor: Actor, **data: Any) -> Account:
     _sync_domains(account)
     if tags:
         account.tags.set(_tags(tags))
-    record_change(actor=actor, action="create", instance=account,
-                  changes=diff({}, snapshot(account)))
+    record_change(
+        actor=actor, action="create", instance=account, changes=diff({}, snapshot(account))
+    )
     return account
 
 
@@ -160,8 +181,9 @@ def account_update(*, actor: Actor, account: Account, **data: Any) -> Account:
 
 @transaction.atomic
 def account_delete(*, actor: Actor, account: Account) -> None:
-    record_change(actor=actor, action="delete", instance=account,
-                  changes=diff(snapshot(account), {}))
+    record_change(
+        actor=actor, action="delete", instance=account, changes=diff(snapshot(account), {})
+    )
     account.delete()
 
 
@@ -201,18 +223,21 @@ def _clean_contact(data: dict[str, Any], current: Contact | None) -> dict[str, A
         _check_choice("consent", out["consent"], ConsentState.values)
     if "owner_id" in out:
         _check_user("owner_id", out["owner_id"])
-    if out.get("account_id") is not None and not Account.objects.filter(
-        pk=out["account_id"]
-    ).exists():
+    if (
+        out.get("account_id") is not None
+        and not Account.objects.filter(pk=out["account_id"]).exists()
+    ):
         errors["account_id"] = ["no such account"]
     if "custom" in out:
         merged = {**(current.custom if current else {}), **(out["custom"] or {})}
         out["custom"] = clean_custom(AttributeTarget.CONTACT, merged)
     elif current is None:
         out["custom"] = clean_custom(AttributeTarget.CONTACT, {})
-    if current is None and not (
-        out.get("first_name") or out.get("last_name") or out.get("email")
-    ) and not errors:
+    if (
+        current is None
+        and not (out.get("first_name") or out.get("last_name") or out.get("email"))
+        and not errors
+    ):
         errors["__all__"] = ["a contact needs a name or an email address"]
     if errors:
         raise InvalidInput(errors)
@@ -243,8 +268,9 @@ def contact_create(*, actor: Actor, **data: Any) -> Contact:
         ContactPhone.objects.create(contact=contact, phone=contact.phone)
     if tags:
         contact.tags.set(_tags(tags))
-    record_change(actor=actor, action="create", instance=contact,
-                  changes=diff({}, snapshot(contact)))
+    record_change(
+        actor=actor, action="create", instance=contact, changes=diff({}, snapshot(contact))
+    )
     return contact
 
 
@@ -260,9 +286,11 @@ def contact_update(*, actor: Actor, contact: Contact, **data: Any) -> Contact:
     contact.save(update_fields=[*cleaned.keys(), "updated_at"])
     if emails:
         _sync_emails(contact, emails)
-    if "phone" in cleaned and contact.phone and not contact.phones.filter(
-        phone=contact.phone
-    ).exists():
+    if (
+        "phone" in cleaned
+        and contact.phone
+        and not contact.phones.filter(phone=contact.phone).exists()
+    ):
         ContactPhone.objects.create(contact=contact, phone=contact.phone)
     changes = diff(before, snapshot(contact))
     changes.pop("updated_at", None)
@@ -279,8 +307,9 @@ def contact_update(*, actor: Actor, contact: Contact, **data: Any) -> Contact:
 
 @transaction.atomic
 def contact_delete(*, actor: Actor, contact: Contact) -> None:
-    record_change(actor=actor, action="delete", instance=contact,
-                  changes=diff(snapshot(contact), {}))
+    record_change(
+        actor=actor, action="delete", instance=contact, changes=diff(snapshot(contact), {})
+    )
     contact.delete()
 
 
@@ -298,7 +327,9 @@ def duplicate_contact_groups(limit: int = 100) -> list[list[int]]:
     groups = []
     for row in rows:
         ids = sorted(
-            set(ContactEmail.objects.filter(email=row["email"]).values_list("contact_id", flat=True))
+            set(
+                ContactEmail.objects.filter(email=row["email"]).values_list("contact_id", flat=True)
+            )
         )
         groups.append(ids)
     return groups
@@ -313,8 +344,13 @@ def duplicate_account_groups(limit: int = 100) -> list[list[int]]:
         .order_by("-n", "domain")[:limit]
     )
     return [
-        sorted(set(AccountDomain.objects.filter(domain=r["domain"]).values_list(
-            "account_id", flat=True)))
+        sorted(
+            set(
+                AccountDomain.objects.filter(domain=r["domain"]).values_list(
+                    "account_id", flat=True
+                )
+            )
+        )
         for r in rows
     ]
 
@@ -356,10 +392,15 @@ def contacts_merge(*, actor: Actor, survivor: Contact, merged: Contact) -> Conta
     survivor.shared_with.add(*merged.shared_with.all())
     _move_foreign_rows(merged, survivor)
 
-    record_change(actor=actor, action="merge", instance=survivor,
-                  changes={**diff(before, snapshot(survivor)), "merged_id": [merged.pk, None]})
-    record_change(actor=actor, action="delete", instance=merged,
-                  changes={"merged_into": [None, survivor.pk]})
+    record_change(
+        actor=actor,
+        action="merge",
+        instance=survivor,
+        changes={**diff(before, snapshot(survivor)), "merged_id": [merged.pk, None]},
+    )
+    record_change(
+        actor=actor, action="delete", instance=merged, changes={"merged_into": [None, survivor.pk]}
+    )
     merged.delete()
     return survivor
 
