@@ -181,6 +181,7 @@ def account_update(*, actor: Actor, account: Account, **data: Any) -> Account:
 
 @transaction.atomic
 def account_delete(*, actor: Actor, account: Account) -> None:
+    account = Account.objects.select_for_update().get(pk=account.pk)
     record_change(
         actor=actor, action="delete", instance=account, changes=diff(snapshot(account), {})
     )
@@ -307,6 +308,7 @@ def contact_update(*, actor: Actor, contact: Contact, **data: Any) -> Contact:
 
 @transaction.atomic
 def contact_delete(*, actor: Actor, contact: Contact) -> None:
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
     record_change(
         actor=actor, action="delete", instance=contact, changes=diff(snapshot(contact), {})
     )
@@ -385,6 +387,7 @@ def contacts_merge(*, actor: Actor, survivor: Contact, merged: Contact) -> Conta
     taken = set(ContactEmail.objects.filter(contact=survivor).values_list("email", flat=True))
     ContactEmail.objects.filter(contact=merged, email__in=taken).delete()
     ContactEmail.objects.filter(contact=merged).update(contact=survivor, is_primary=False)
+    _sync_emails(survivor, [])
     ContactPhone.objects.filter(contact=merged).update(contact=survivor)
     Identity.objects.filter(contact=merged).update(contact=survivor)
     Touchpoint.objects.filter(contact=merged).update(contact=survivor)
