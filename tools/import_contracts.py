@@ -1,0 +1,53 @@
+"""An import-linter contract: Tandem's apps use each other only through their public modules.
+
+For every import from `tandem.<a>...` into `tandem.<b>.<module>` with a != b, <module> must be
+one of the public ones (services, selectors, models, ...). The shared kernel app (`tandem.core`)
+is public to everyone except for its pages (views, urls, forms, admin).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grimp import ImportGraph
+from importlinter import Contract, ContractCheck, fields, output
+
+
+class AppBoundaryContract(Contract):
+    type_name = "app_boundaries"
+
+    root = fields.StringField()
+    public = fields.ListField(subfield=fields.StringField())
+    kernel = fields.StringField()
+    kernel_private = fields.ListField(subfield=fields.StringField())
+
+    def check(self, graph: ImportGraph, verbose: bool) -> ContractCheck:
+        root = str(self.root)  # type: ignore[attr-defined]
+        public = set(self.public)  # type: ignore[attr-defined]
+        kernel = str(self.kernel)  # type: ignore[attr-defined]
+        kernel_private = set(self.kernel_private)  # type: ignore[attr-defined]
+        broken: list[dict[str, Any]] = []
+        for importer in sorted(graph.modules):
+            parts = importer.split(".")
+            if parts[0] != root or len(parts) < 2:
+                continue
+            for imported in sorted(graph.find_modules_directly_imported_by(importer)):
+                target = imported.split(".")
+                if target[0] != root or len(target) < 3 or target[1] == parts[1]:
+                    continue
+                if target[2] in public:
+                    continue
+                if target[1] == kernel and target[2] not in kernel_private:
+                    continue
+                for detail in graph.get_import_details(importer=importer, imported=imported):
+                    broken.append(
+                        {"importer": importer, "imported": imported, "line": detail["line_number"]}
+                    )
+        return ContractCheck(kept=not broken, metadata={"broken": broken})
+
+    def render_broken_contract(self, check: ContractCheck) -> None:
+        for item in check.metadata["broken"]:
+            output.print_error(
+                f"{item['importer']}:{item['line']} imports {item['imported']}, "
+                "which is internal to another app (use its services or selectors)"
+            )
