@@ -1,0 +1,1 @@
+"""Multi-touch attribution: pure engine (`tandem.attribution.engine`) and file CLI."""

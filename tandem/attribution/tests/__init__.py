@@ -1,0 +1,1 @@
+"""Tests of the attribution engine, its file CLI and its agreement with channelattribution."""
