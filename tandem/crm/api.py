@@ -1,0 +1,343 @@
+"""API endpoints of the customer record: accounts, contacts and the timeline (thin: parse, call
+a service, render).
+
+Invariants:
+- every read starts from `scoped(caller, Model)`: an invisible record is a 404 on its own URL and
+  absent from every list; a record referenced in a body that the caller cannot see is refused
+  like a missing one;
+- changing needs `scoped(..., "change")`, deleting `scoped(..., "delete")`: a visible record the
+  caller may not change or delete is a 403;
+- writes go through `tandem.crm.services` with the caller as Actor (user and token), so the audit
+  log names the token;
+- lists are keyset pages newest first ((created_at, id) or (occurred_at, id)), selecting only the
+  serialized columns, with tags prefetched in one query per page, and no COUNT.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Query, Router, Status
+
+from tandem.core.access import Action, get_scoped, scoped
+from tandem.core.api_auth import ApiCaller, caller
+from tandem.core.api_errors import ApiError, Error
+from tandem.core.api_pagination import keyset_page
+from tandem.core.errors import InvalidInput
+from tandem.crm import services
+from tandem.crm.models import Account, AccountDomain, Contact, ContactEmail, Tag, Touchpoint
+from tandem.crm.schemas import (
+    AccountFilters,
+    AccountIn,
+    AccountOut,
+    AccountPage,
+    AccountPatch,
+    ContactFilters,
+    ContactIn,
+    ContactOut,
+    ContactPage,
+    ContactPatch,
+    RecordId,
+    TimelineFilters,
+    TouchpointFilters,
+    TouchpointIn,
+    TouchpointOut,
+    TouchpointPage,
+)
+
+router = Router(tags=["customer record"])
+
+READ_ERRORS: dict[int, Any] = {400: Error, 401: Error, 404: Error, 429: Error}
+WRITE_ERRORS: dict[int, Any] = {
+    **READ_ERRORS,
+    403: Error,
+    413: Error,
+    415: Error,
+}
+
+ACCOUNT_COLUMNS = (
+    "id",
+    "name",
+    "domains",
+    "industry",
+    "industry_attributes",
+    "region",
+    "owner_id",
+    "custom",
+    "created_at",
+    "updated_at",
+)
+CONTACT_COLUMNS = (
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "title",
+    "account_id",
+    "owner_id",
+    "lifecycle_stage",
+    "consent",
+    "custom",
+    "created_at",
+    "updated_at",
+)
+TOUCHPOINT_COLUMNS = (
+    "id",
+    "contact_id",
+    "account_id",
+    "occurred_at",
+    "channel",
+    "department",
+    "kind",
+    "campaign",
+    "content",
+    "actor_id",
+    "properties",
+    "is_bot",
+    "source",
+)
+
+
+def _tags() -> Prefetch[Any]:
+    return Prefetch("tags", queryset=Tag.objects.only("id", "name"))
+
+
+def _require(who: ApiCaller, model: type[Account] | type[Contact], pk: int, action: Action) -> Any:
+    """The record if visible (else 404) and open to `action` (else 403)."""
+    record = get_scoped(who.user, model, pk)
+    if action != "view" and not scoped(who.user, model, action).filter(pk=pk).exists():
+        raise ApiError(
+            403, "forbidden", _("You may not %(action)s this record.") % {"action": action}
+        )
+    return record
+
+
+def _check_visible_account(who: ApiCaller, data: dict[str, Any]) -> None:
+    account_id = data.get("account_id")
+    if account_id is not None and not scoped(who.user, Account).filter(pk=account_id).exists():
+        raise InvalidInput({"account_id": ["no such account"]})
+
+
+def _page(rows: list[Any], cursor: str | None) -> dict[str, Any]:
+    return {"items": rows, "next_cursor": cursor}
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+def _accounts(who: ApiCaller, f: AccountFilters) -> QuerySet[Account]:
+    qs = scoped(who.user, Account).only(*ACCOUNT_COLUMNS).prefetch_related(_tags())
+    if f.q:
+        domains = AccountDomain.objects.filter(
+            account_id=OuterRef("pk"), domain__icontains=f.q.strip().lower()
+        )
+        qs = qs.filter(Q(name__icontains=f.q.strip()) | Q(Exists(domains)))
+    if f.industry:
+        qs = qs.filter(industry=f.industry)
+    if f.owner_id:
+        qs = qs.filter(owner_id=f.owner_id)
+    if f.tag:
+        qs = qs.filter(tags__name=f.tag.strip())
+    if f.domain:
+        domain = f.domain.strip().lower().removeprefix("www.")
+        qs = qs.filter(
+            Exists(AccountDomain.objects.filter(account_id=OuterRef("pk"), domain=domain))
+        )
+    return qs
+
+
+@router.get("/accounts", response={200: AccountPage, **READ_ERRORS})
+def list_accounts(request: HttpRequest, filters: Query[AccountFilters]) -> dict[str, Any]:
+    """Accounts the caller can see, newest first."""
+    rows, cursor = keyset_page(
+        _accounts(caller(request), filters),
+        kind="accounts",
+        time_field="created_at",
+        cursor=filters.cursor,
+        limit=filters.limit,
+    )
+    return _page(rows, cursor)
+
+
+@router.post("/accounts", response={201: AccountOut, **WRITE_ERRORS})
+def create_account(request: HttpRequest, payload: AccountIn) -> Status[Account]:
+    who = caller(request)
+    data = payload.model_dump(exclude_unset=True)
+    data.setdefault("owner_id", who.user.pk)
+    return Status(201, services.account_create(actor=who.actor, **data))
+
+
+@router.get("/accounts/{account_id}", response={200: AccountOut, **READ_ERRORS})
+def get_account(request: HttpRequest, account_id: RecordId) -> Account:
+    return _require(caller(request), Account, account_id, "view")
+
+
+@router.patch("/accounts/{account_id}", response={200: AccountOut, **WRITE_ERRORS})
+def update_account(request: HttpRequest, account_id: RecordId, payload: AccountPatch) -> Account:
+    who = caller(request)
+    account = _require(who, Account, account_id, "change")
+    return services.account_update(
+        actor=who.actor, account=account, **payload.model_dump(exclude_unset=True)
+    )
+
+
+@router.delete("/accounts/{account_id}", response={204: None, **WRITE_ERRORS})
+def delete_account(request: HttpRequest, account_id: RecordId) -> Status[None]:
+    who = caller(request)
+    services.account_delete(actor=who.actor, account=_require(who, Account, account_id, "delete"))
+    return Status(204, None)
+
+
+@router.get("/accounts/{account_id}/timeline", response={200: TouchpointPage, **READ_ERRORS})
+def account_timeline(
+    request: HttpRequest, account_id: RecordId, filters: Query[TimelineFilters]
+) -> dict[str, Any]:
+    """The account's touchpoints (its contacts' included), newest first."""
+    who = caller(request)
+    account = _require(who, Account, account_id, "view")
+    return _touchpoint_page(who, filters, Q(account_id=account.pk))
+
+
+# --- contacts -------------------------------------------------------------------------------
+
+
+def _contacts(who: ApiCaller, f: ContactFilters) -> QuerySet[Contact]:
+    qs = scoped(who.user, Contact).only(*CONTACT_COLUMNS).prefetch_related(_tags())
+    if f.q and f.q.strip():
+        qs = qs.filter(services.contacts_search_q(f.q))
+    if f.lifecycle_stage:
+        qs = qs.filter(lifecycle_stage=f.lifecycle_stage)
+    if f.owner_id:
+        qs = qs.filter(owner_id=f.owner_id)
+    if f.account_id:
+        qs = qs.filter(account_id=f.account_id)
+    if f.consent:
+        qs = qs.filter(consent=f.consent)
+    if f.tag:
+        qs = qs.filter(tags__name=f.tag.strip())
+    if f.email:
+        qs = qs.filter(
+            Exists(
+                ContactEmail.objects.filter(
+                    contact_id=OuterRef("pk"), email=f.email.strip().lower()
+                )
+            )
+        )
+    return qs
+
+
+@router.get("/contacts", response={200: ContactPage, **READ_ERRORS})
+def list_contacts(request: HttpRequest, filters: Query[ContactFilters]) -> dict[str, Any]:
+    """Contacts the caller can see, newest first."""
+    rows, cursor = keyset_page(
+        _contacts(caller(request), filters),
+        kind="contacts",
+        time_field="created_at",
+        cursor=filters.cursor,
+        limit=filters.limit,
+    )
+    return _page(rows, cursor)
+
+
+@router.post("/contacts", response={201: ContactOut, **WRITE_ERRORS})
+def create_contact(request: HttpRequest, payload: ContactIn) -> Status[Contact]:
+    who = caller(request)
+    data = payload.model_dump(exclude_unset=True)
+    data.setdefault("owner_id", who.user.pk)
+    _check_visible_account(who, data)
+    return Status(201, services.contact_create(actor=who.actor, **data))
+
+
+@router.get("/contacts/{contact_id}", response={200: ContactOut, **READ_ERRORS})
+def get_contact(request: HttpRequest, contact_id: RecordId) -> Contact:
+    return _require(caller(request), Contact, contact_id, "view")
+
+
+@router.patch("/contacts/{contact_id}", response={200: ContactOut, **WRITE_ERRORS})
+def update_contact(request: HttpRequest, contact_id: RecordId, payload: ContactPatch) -> Contact:
+    who = caller(request)
+    contact = _require(who, Contact, contact_id, "change")
+    data = payload.model_dump(exclude_unset=True)
+    _check_visible_account(who, data)
+    return services.contact_update(actor=who.actor, contact=contact, **data)
+
+
+@router.delete("/contacts/{contact_id}", response={204: None, **WRITE_ERRORS})
+def delete_contact(request: HttpRequest, contact_id: RecordId) -> Status[None]:
+    who = caller(request)
+    services.contact_delete(actor=who.actor, contact=_require(who, Contact, contact_id, "delete"))
+    return Status(204, None)
+
+
+@router.get("/contacts/{contact_id}/timeline", response={200: TouchpointPage, **READ_ERRORS})
+def contact_timeline(
+    request: HttpRequest, contact_id: RecordId, filters: Query[TimelineFilters]
+) -> dict[str, Any]:
+    """The contact's touchpoints, newest first."""
+    who = caller(request)
+    contact = _require(who, Contact, contact_id, "view")
+    return _touchpoint_page(who, filters, Q(contact_id=contact.pk))
+
+
+# --- the timeline ---------------------------------------------------------------------------
+
+
+def _touchpoint_page(who: ApiCaller, f: TimelineFilters, where: Q) -> dict[str, Any]:
+    qs = scoped(who.user, Touchpoint).filter(where).only(*TOUCHPOINT_COLUMNS)
+    if not f.include_bots:
+        qs = qs.filter(is_bot=False)
+    if f.department:
+        qs = qs.filter(department=f.department)
+    if f.channel:
+        qs = qs.filter(channel=f.channel)
+    rows, cursor = keyset_page(
+        qs, kind="touchpoints", time_field="occurred_at", cursor=f.cursor, limit=f.limit
+    )
+    return _page(rows, cursor)
+
+
+@router.get("/touchpoints", response={200: TouchpointPage, **READ_ERRORS})
+def list_touchpoints(request: HttpRequest, filters: Query[TouchpointFilters]) -> dict[str, Any]:
+    """Touchpoints the caller can see, newest first; bots are left out unless asked for."""
+    where = Q()
+    if filters.contact_id:
+        where &= Q(contact_id=filters.contact_id)
+    if filters.account_id:
+        where &= Q(account_id=filters.account_id)
+    return _touchpoint_page(caller(request), filters, where)
+
+
+@router.post("/touchpoints", response={201: TouchpointOut, **WRITE_ERRORS})
+def record_touchpoint(request: HttpRequest, payload: TouchpointIn) -> Status[Touchpoint]:
+    """Log an activity (a sales call, a meeting…) with a contact or account the caller sees."""
+    who = caller(request)
+    contact = account = None
+    errors: dict[str, list[str]] = {}
+    if payload.contact_id is not None:
+        contact = scoped(who.user, Contact).filter(pk=payload.contact_id).first()
+        if contact is None:
+            errors["contact_id"] = ["no such contact"]
+    if payload.account_id is not None:
+        account = scoped(who.user, Account).filter(pk=payload.account_id).first()
+        if account is None:
+            errors["account_id"] = ["no such account"]
+    if errors:
+        raise InvalidInput(errors)
+    touchpoint = services.touchpoint_record(
+        channel=payload.channel,
+        kind=payload.kind,
+        department=payload.department,
+        contact=contact,
+        account=account,
+        occurred_at=payload.occurred_at,
+        campaign=payload.campaign,
+        content=payload.content,
+        actor=who.user,
+        properties=payload.properties,
+        source="api",
+    )
+    return Status(201, touchpoint)
