@@ -21,6 +21,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -108,11 +109,19 @@ TEMPLATES = [
 ]
 
 _default_db = f"sqlite:///{VAR_DIR / 'tandem.sqlite3'}"
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", _default_db), conn_max_age=60, conn_health_checks=True
-    )
-}
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            os.environ.get("DATABASE_URL") or _default_db,
+            conn_max_age=60,
+            conn_health_checks=True,
+        )
+    }
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not a database URL Tandem understands "
+        f"(sqlite:///path or postgres://user@host:port/name): {exc}"
+    ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -181,9 +190,8 @@ _TASK_BACKENDS = {
     "redis": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]},
 }
 if _tasks_backend not in _TASK_BACKENDS:
-    raise ValueError(
-        f"TASKS_BACKEND must be one of {sorted(_TASK_BACKENDS)}, not {_tasks_backend!r}"
-    )
+    _choices = ", ".join(sorted(_TASK_BACKENDS))
+    raise ImproperlyConfigured(f"TASKS_BACKEND must be one of {_choices}, not {_tasks_backend!r}")
 TASKS = {"default": _TASK_BACKENDS[_tasks_backend]}
 if _tasks_backend == "redis":
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
