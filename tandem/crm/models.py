@@ -243,6 +243,7 @@ class Touchpoint(models.Model):
         Account, null=True, blank=True, on_delete=models.CASCADE, related_name="touchpoints"
     )
     anonymous_id = models.CharField(max_length=200, blank=True, db_index=True)
+    user_id = models.CharField(max_length=200, blank=True, db_index=True)  # Segment userId
     occurred_at = models.DateTimeField(default=timezone.now)
     channel = models.CharField(_("channel"), max_length=40)
     department = models.CharField(_("department"), max_length=20, choices=Department.choices)

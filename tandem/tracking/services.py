@@ -1,0 +1,467 @@
+"""Every write of the tracking app: sources, event ingestion, identity resolution, channel rules.
+
+Invariants:
+- `events_store` writes all events of one request in one transaction, inserting touchpoints with
+  ON CONFLICT (message_id) DO NOTHING: a message sent many times (even concurrently) is stored
+  once, and each send succeeds;
+- identity resolution is "first claim wins": an identity (userId or anonymousId) once linked to a
+  contact stays with it until contacts are merged; a userId identified with a second email keeps
+  its contact, the email is not attached, and an `IdentityConflict` row plus a warning record it;
+- when a visitor is identified, their anonymous (and userId-only) touchpoints without a contact
+  are re-pointed to the contact (set-based UPDATE), nothing else in the timeline changes;
+- publishing channel rules creates a new version and, after commit, enqueues reclassification.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from tandem.core.audit import Actor, diff, record_change, snapshot
+from tandem.core.errors import InvalidInput
+from tandem.core.models import Department
+from tandem.crm import services as crm
+from tandem.crm.models import AccountDomain, Contact, ContactEmail, Identity, Touchpoint
+from tandem.crm.validation import clean_domain, clean_email
+from tandem.tracking import bots
+from tandem.tracking.channels import (
+    CHANNELS,
+    RULE_FIELDS,
+    active_rules,
+    classify,
+    compile_rules,
+    forget_cached_rules,
+)
+from tandem.tracking.ingest import Event
+from tandem.tracking.models import (
+    ChannelRule,
+    ChannelRuleSet,
+    GroupBinding,
+    IdentityConflict,
+    Source,
+    hash_write_key,
+)
+
+log = logging.getLogger("tandem.tracking")
+
+# --- sources --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def source_create(
+    *, actor: Actor, name: str, kind: str = Source.Kind.WEBSITE
+) -> tuple[Source, str]:
+    """A new source and its write key (returned once; only its hash is kept)."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput({"name": ["is required"]})
+    if len(name) > 100:
+        raise InvalidInput({"name": ["at most 100 characters"]})
+    if kind not in Source.Kind.values:
+        raise InvalidInput({"kind": [f"must be one of {', '.join(Source.Kind.values)}"]})
+    if Source.objects.filter(name=name).exists():
+        raise InvalidInput({"name": ["a source with this name exists"]})
+    key = Source.new_key()
+    source = Source.objects.create(
+        name=name, kind=kind, key_prefix=key[:10], key_hash=hash_write_key(key)
+    )
+    record_change(
+        actor=actor,
+        action="create",
+        instance=source,
+        changes=diff({}, snapshot(source, ["name", "kind", "key_prefix"])),
+    )
+    return source, key
+
+
+@transaction.atomic
+def source_revoke(*, actor: Actor, source: Source) -> Source:
+    updated = Source.objects.filter(pk=source.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    source.refresh_from_db(fields=["revoked_at"])
+    if updated:
+        record_change(
+            actor=actor,
+            action="update",
+            instance=source,
+            changes={
+                "revoked_at": [None, source.revoked_at.isoformat() if source.revoked_at else None]
+            },
+        )
+    return source
+
+
+def source_for_key(key: str) -> Source | None:
+    """The active source of a write key, or None (unknown or revoked)."""
+    if not key or len(key) > 200:
+        return None
+    return (
+        Source.objects.filter(key_hash=hash_write_key(key), revoked_at__isnull=True)
+        .only("pk", "kind", "name")
+        .first()
+    )
+
+
+# --- identity resolution --------------------------------------------------------------------
+
+
+def _lock(key: str) -> None:
+    """Serialise work on one natural key (an email, a group) until the transaction ends.
+    SQLite runs write transactions one at a time already."""
+    if connection.vendor == "postgresql":
+        number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [number])
+
+
+def identity_contact(*, kind: str, value: str) -> int | None:
+    if not value:
+        return None
+    return (
+        Identity.objects.filter(kind=kind, value=value).values_list("contact_id", flat=True).first()
+    )
+
+
+def identity_link(*, kind: str, value: str, contact_id: int) -> int:
+    """Link an identity to a contact unless it is linked already; the contact it resolves to."""
+    Identity.objects.bulk_create(
+        [Identity(kind=kind, value=value[:200], contact_id=contact_id)], ignore_conflicts=True
+    )
+    owner = identity_contact(kind=kind, value=value[:200])
+    assert owner is not None
+    return owner
+
+
+def touchpoints_adopt(
+    *, contact_id: int, anonymous_ids: Iterable[str] = (), user_ids: Iterable[str] = ()
+) -> int:
+    """Re-point touchpoints without a contact that carry these ids to the contact."""
+    anon = [a for a in anonymous_ids if a]
+    users = [u for u in user_ids if u]
+    if not anon and not users:
+        return 0
+    account_id = Contact.objects.filter(pk=contact_id).values_list("account_id", flat=True).first()
+    condition = Q(anonymous_id__in=anon) | Q(user_id__in=users)
+    updates: dict[str, Any] = {"contact_id": contact_id}
+    if account_id is not None:
+        updates["account_id"] = Coalesce("account_id", Value(account_id))
+    return Touchpoint.objects.filter(condition, contact__isnull=True).update(**updates)
+
+
+def _fill_blanks(contact_id: int, traits: dict[str, Any]) -> None:
+    contact = Contact.objects.get(pk=contact_id)
+    values = {
+        "first_name": traits.get("firstName") or traits.get("first_name"),
+        "last_name": traits.get("lastName") or traits.get("last_name"),
+        "phone": traits.get("phone"),
+        "title": traits.get("title"),
+    }
+    fill = {
+        k: str(v)[:100]
+        for k, v in values.items()
+        if isinstance(v, str) and v.strip() and not getattr(contact, k)
+    }
+    if fill:
+        try:
+            crm.contact_update(actor=Actor.system(), contact=contact, **fill)
+        except InvalidInput:
+            log.info("identify traits not applied to contact %s", contact_id)
+
+
+def _contact_for_email(email: str, traits: dict[str, Any]) -> int:
+    _lock(f"email:{email}")
+    existing = crm.contact_duplicates_of(email=email)
+    if existing:
+        return existing[0]
+    names = {
+        "first_name": str(traits.get("firstName") or traits.get("first_name") or "")[:100],
+        "last_name": str(traits.get("lastName") or traits.get("last_name") or "")[:100],
+    }
+    return crm.contact_create(actor=Actor.system(), email=email, **names).pk
+
+
+def identify_apply(event: Event) -> dict[str, Any]:
+    """Resolve an identify call to a contact; link its ids; adopt its anonymous touchpoints.
+    Returns properties to add to the identify touchpoint (e.g. a conflict)."""
+    extra: dict[str, Any] = {}
+    try:
+        email = (
+            clean_email(str(event.traits.get("email") or "")) if event.traits.get("email") else ""
+        )
+    except ValueError:
+        email = ""
+    contact_id = identity_contact(kind=Identity.Kind.USER_ID, value=event.user_id)
+    if contact_id is None:
+        contact_id = identity_contact(kind=Identity.Kind.ANONYMOUS_ID, value=event.anonymous_id)
+    if contact_id is not None and email:
+        owners = crm.contact_duplicates_of(email=email)
+        if contact_id not in owners:
+            has_email = ContactEmail.objects.filter(contact_id=contact_id).exists()
+            if has_email or owners:
+                IdentityConflict.objects.create(
+                    user_id=event.user_id or event.anonymous_id,
+                    kept_contact_id=contact_id,
+                    claimed_email=email,
+                    message_id=event.message_id,
+                )
+                log.warning(
+                    "identity conflict: %s claimed by %s, kept contact %s",
+                    event.user_id or event.anonymous_id,
+                    email,
+                    contact_id,
+                )
+                extra["identity_conflict"] = {"claimed_email": email, "kept_contact": contact_id}
+            else:
+                crm.contact_update(
+                    actor=Actor.system(), contact=Contact(pk=contact_id), email=email
+                )
+    if contact_id is None and email:
+        contact_id = _contact_for_email(email, event.traits)
+    if contact_id is None:
+        return extra
+    if event.user_id:
+        contact_id = identity_link(
+            kind=Identity.Kind.USER_ID, value=event.user_id, contact_id=contact_id
+        )
+    if event.anonymous_id:
+        identity_link(
+            kind=Identity.Kind.ANONYMOUS_ID, value=event.anonymous_id, contact_id=contact_id
+        )
+    _fill_blanks(contact_id, event.traits)
+    touchpoints_adopt(
+        contact_id=contact_id, anonymous_ids=[event.anonymous_id], user_ids=[event.user_id]
+    )
+    return extra
+
+
+def alias_apply(event: Event) -> dict[str, Any]:
+    """previousId and userId are the same person: link, or merge two known contacts."""
+    current = identity_contact(kind=Identity.Kind.USER_ID, value=event.user_id)
+    previous = identity_contact(kind=Identity.Kind.USER_ID, value=event.previous_id)
+    if previous is None:
+        previous = identity_contact(kind=Identity.Kind.ANONYMOUS_ID, value=event.previous_id)
+    if current is not None and previous is not None and current != previous:
+        crm.contacts_merge(
+            actor=Actor.system(), survivor=Contact(pk=current), merged=Contact(pk=previous)
+        )
+        return {"merged_contact": previous}
+    if current is not None and previous is None:
+        identity_link(kind=Identity.Kind.ANONYMOUS_ID, value=event.previous_id, contact_id=current)
+    elif previous is not None and current is None:
+        current = identity_link(
+            kind=Identity.Kind.USER_ID, value=event.user_id, contact_id=previous
+        )
+    if current is not None:
+        touchpoints_adopt(
+            contact_id=current,
+            anonymous_ids=[event.previous_id],
+            user_ids=[event.previous_id, event.user_id],
+        )
+    return {}
+
+
+def group_apply(event: Event, source_id: int) -> int:
+    """The account of a group call (bound once per source and groupId); the caller's contact
+    joins it if they have no account yet. Returns the account id."""
+    _lock(f"group:{source_id}:{event.group_id}")
+    bound = (
+        GroupBinding.objects.filter(source_id=source_id, group_id=event.group_id)
+        .values_list("account_id", flat=True)
+        .first()
+    )
+    account_id = bound
+    if account_id is None:
+        domain = ""
+        for key in ("domain", "website"):
+            try:
+                domain = clean_domain(str(event.traits.get(key) or ""))
+                break
+            except ValueError:
+                continue
+        if domain:
+            account_id = (
+                AccountDomain.objects.filter(domain=domain)
+                .values_list("account_id", flat=True)
+                .order_by("account_id")
+                .first()
+            )
+        if account_id is None:
+            name = str(event.traits.get("name") or event.group_id)[:200].strip() or event.group_id
+            account_id = crm.account_create(
+                actor=Actor.system(), name=name, domains=[domain] if domain else []
+            ).pk
+        GroupBinding.objects.bulk_create(
+            [GroupBinding(source_id=source_id, group_id=event.group_id, account_id=account_id)],
+            ignore_conflicts=True,
+        )
+    contact_id = identity_contact(
+        kind=Identity.Kind.USER_ID, value=event.user_id
+    ) or identity_contact(kind=Identity.Kind.ANONYMOUS_ID, value=event.anonymous_id)
+    if contact_id is not None:
+        contact = Contact.objects.get(pk=contact_id)
+        if contact.account_id is None:
+            crm.contact_update(actor=Actor.system(), contact=contact, account_id=account_id)
+        Touchpoint.objects.filter(contact_id=contact_id, account__isnull=True).update(
+            account_id=account_id
+        )
+    return account_id
+
+
+# --- storing events -------------------------------------------------------------------------
+
+
+def _event_properties(event: Event, bot_reason: str) -> dict[str, Any]:
+    props: dict[str, Any] = {"type": event.type, "ci": event.inputs.as_dict()}
+    if event.properties:
+        props["properties"] = event.properties
+    if event.traits:
+        props["traits"] = event.traits
+    if event.context:
+        props["context"] = event.context
+    if event.name:
+        props["name"] = event.name
+    if event.group_id:
+        props["group_id"] = event.group_id
+    if event.previous_id:
+        props["previous_id"] = event.previous_id
+    if event.ip:
+        props["ip"] = event.ip
+    if event.user_agent:
+        props["user_agent"] = event.user_agent
+    if bot_reason:
+        props["bot_reason"] = bot_reason
+    return props
+
+
+@transaction.atomic
+def events_store(*, source: Source, events: list[Event]) -> int:
+    """Store one request's events (resolving identities first); returns how many were new."""
+    extra: dict[int, dict[str, Any]] = {}
+    accounts: dict[int, int] = {}
+    for index, event in enumerate(events):
+        if event.type == "identify":
+            extra[index] = identify_apply(event)
+        elif event.type == "alias":
+            extra[index] = alias_apply(event)
+        elif event.type == "group":
+            accounts[index] = group_apply(event, source.pk)
+
+    user_ids = {e.user_id for e in events if e.user_id}
+    anon_ids = {e.anonymous_id for e in events if e.anonymous_id}
+    by_user: dict[str, tuple[int, int | None]] = {}
+    by_anon: dict[str, tuple[int, int | None]] = {}
+    if user_ids or anon_ids:
+        rows = Identity.objects.filter(
+            Q(kind=Identity.Kind.USER_ID, value__in=user_ids)
+            | Q(kind=Identity.Kind.ANONYMOUS_ID, value__in=anon_ids)
+        ).values_list("kind", "value", "contact_id", "contact__account_id")
+        for kind, value, known_contact, known_account in rows:
+            target = by_user if kind == Identity.Kind.USER_ID else by_anon
+            target[value] = (known_contact, known_account)
+
+    _version, rules = active_rules()
+    now = timezone.now()
+    rows_to_insert = []
+    for index, event in enumerate(events):
+        found = by_user.get(event.user_id) or by_anon.get(event.anonymous_id)
+        contact_id = found[0] if found else None
+        account_id = accounts.get(index, found[1] if found else None)
+        reason = bots.bot_reason(
+            user_agent=event.user_agent,
+            ip=event.ip,
+            kind="open" if event.name.lower() == "email opened" else "",
+        )
+        channel, department = classify(event.inputs, rules)
+        props = _event_properties(event, reason)
+        if index in extra:
+            props.update(extra[index])
+        campaign = event.campaign
+        rows_to_insert.append(
+            Touchpoint(
+                contact_id=contact_id,
+                account_id=account_id,
+                anonymous_id=event.anonymous_id,
+                user_id=event.user_id,
+                occurred_at=event.occurred_at,
+                channel=channel,
+                department=department,
+                kind=event.kind,
+                campaign=str(campaign.get("name") or "")[:200],
+                content=str(campaign.get("content") or "")[:200],
+                properties=props,
+                is_bot=bool(reason),
+                source=source.name[:60],
+                message_id=event.message_id,
+                recorded_at=now,
+            )
+        )
+    created = Touchpoint.objects.bulk_create(rows_to_insert, ignore_conflicts=True, batch_size=1000)
+    return len(created)
+
+
+# --- channel rules --------------------------------------------------------------------------
+
+
+def _clean_rules(rules: list[dict[str, Any]]) -> list[dict[str, str]]:
+    import re
+
+    cleaned: list[dict[str, str]] = []
+    errors: dict[str, list[str]] = {}
+    for number, rule in enumerate(rules, start=1):
+        row = {f: str(rule.get(f) or "").strip() for f in (*RULE_FIELDS, "channel", "department")}
+        for f in RULE_FIELDS:
+            try:
+                re.compile(row[f])
+            except re.error as exc:
+                errors.setdefault(f"rules.{number}.{f}", []).append(f"not a valid pattern: {exc}")
+        if row["channel"] not in CHANNELS:
+            errors.setdefault(f"rules.{number}.channel", []).append("unknown channel")
+        if row["department"] not in Department.values:
+            errors.setdefault(f"rules.{number}.department", []).append("unknown department")
+        cleaned.append(row)
+    if not cleaned:
+        errors["rules"] = ["at least one rule is needed"]
+    if errors:
+        raise InvalidInput(errors)
+    return cleaned
+
+
+@transaction.atomic
+def channel_rules_publish(
+    *, actor: Actor, rules: list[dict[str, Any]], note: str = ""
+) -> ChannelRuleSet:
+    """Publish a new version of the channel rules; past touchpoints are reclassified after
+    commit by a background task."""
+    cleaned = _clean_rules(rules)
+    compile_rules(cleaned)
+    _lock("channel-rules")
+    latest = ChannelRuleSet.objects.order_by("-version").values_list("version", flat=True).first()
+    ruleset = ChannelRuleSet.objects.create(
+        version=(latest or 0) + 1, note=note[:200], created_by=actor.user
+    )
+    ChannelRule.objects.bulk_create(
+        [ChannelRule(ruleset=ruleset, position=i, **row) for i, row in enumerate(cleaned)]
+    )
+    record_change(
+        actor=actor,
+        action="create",
+        instance=ruleset,
+        changes={"version": [None, ruleset.version], "rules": [None, len(cleaned)]},
+    )
+
+    def after() -> None:
+        from tandem.tracking.tasks import reclassify_touchpoints
+
+        forget_cached_rules()
+        reclassify_touchpoints.enqueue(ruleset.version)
+
+    transaction.on_commit(after)
+    return ruleset
