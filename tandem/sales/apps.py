@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class SalesConfig(AppConfig):
+    name = "tandem.sales"
+    label = "sales"
+    verbose_name = "Sales"
+
+    def ready(self) -> None:
+        from tandem.sales.scopes import register_scopes
+
+        register_scopes()
