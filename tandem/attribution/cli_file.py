@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 
-from tandem.attribution.engine import Journeys, JourneyError, credit
+from tandem.attribution.engine import JourneyError, Journeys, credit
 from tandem.attribution.engine.result import AttributionResult
 
 PATH_COLUMNS = ("path", "total_conversions", "total_conversion_value", "total_null")
@@ -181,7 +181,9 @@ def format_table(result: AttributionResult) -> str:
     widths = [max(len(r[k]) for r in [headers, *body]) for k in range(len(headers))]
     lines = [f"model: {result.model}"]
     for r in [headers, *body]:
-        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
+        cells = [r[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)
+        ]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
 

@@ -9,7 +9,7 @@ nothing; touchpoint rows and the same journeys aggregated by path give the same 
 
 from .bootstrap import BootstrapResult, ShareDifference, bootstrap_credit, shares_differ
 from .heuristics import heuristic_credit
-from .journeys import Journeys, JourneyError
+from .journeys import JourneyError, Journeys
 from .markov import markov_credit
 from .models import DEPARTMENTS, MODELS, credit, department_credit
 from .result import AttributionResult

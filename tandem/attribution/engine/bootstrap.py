@@ -106,7 +106,7 @@ def bootstrap_credit(
     conv, nulls = j.conversions, j.nulls
     mean_value = np.divide(j.value, conv, out=np.zeros_like(conv), where=conv > 0)
     counts = np.concatenate([conv, nulls])
-    total = int(round(counts.sum()))
+    total = round(counts.sum())
     probs = counts / counts.sum()
     point = credit(j, model, **params)
     point_share = point.shares(target)
@@ -128,9 +128,7 @@ def bootstrap_credit(
             samples[b] = res.shares(target)
     alpha = (1.0 - level) / 2.0
     lower, upper = np.quantile(samples, [alpha, 1.0 - alpha], axis=0)
-    return BootstrapResult(
-        model, j.channels, target, level, point_share, lower, upper, samples
-    )
+    return BootstrapResult(model, j.channels, target, level, point_share, lower, upper, samples)
 
 
 def shares_differ(result: BootstrapResult, a: str, b: str) -> ShareDifference:

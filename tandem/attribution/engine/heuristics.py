@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .journeys import FloatArray, IntArray, Journeys
+from .journeys import FloatArray, IntArray, Journeys, weighted_count
 from .result import AttributionResult
 
 DAY = 86_400.0
@@ -153,8 +153,8 @@ def touch_credit(j: Journeys, weights: FloatArray, model: str) -> AttributionRes
     """Spread each journey's conversions and value over its touches with ``weights``."""
     tj = j.touch_journey()
     n = j.n_channels
-    conv = np.bincount(j.codes, weights * j.conversions[tj], minlength=n)
-    val = np.bincount(j.codes, weights * j.value[tj], minlength=n)
+    conv = weighted_count(j.codes, weights * j.conversions[tj], n)
+    val = weighted_count(j.codes, weights * j.value[tj], n)
     return AttributionResult(model=model, channels=j.channels, conversions=conv, value=val)
 
 

@@ -22,8 +22,8 @@ journeys by default.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
 import gc
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import repeat
 
@@ -32,6 +32,11 @@ from numpy.typing import ArrayLike, NDArray
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
+
+
+def weighted_count(idx: IntArray, weights: FloatArray | None, n: int) -> FloatArray:
+    """``np.bincount`` with float64 result (weights optional)."""
+    return np.asarray(np.bincount(idx, weights, minlength=n), dtype=np.float64)
 
 
 class JourneyError(ValueError):
@@ -295,7 +300,9 @@ class Journeys:
         lookup = np.array([new_names.index(t) for t in targets], dtype=np.int64)
         return replace(self, channels=tuple(new_names), codes=lookup[self.codes])
 
-    def with_weights(self, conversions: FloatArray, value: FloatArray, nulls: FloatArray) -> Journeys:
+    def with_weights(
+        self, conversions: FloatArray, value: FloatArray, nulls: FloatArray
+    ) -> Journeys:
         return replace(self, conversions=conversions, value=value, nulls=nulls)
 
     def path_keys(self) -> NDArray[np.int64]:
@@ -344,9 +351,9 @@ class Journeys:
             channels=self.channels,
             codes=self.codes[take],
             offsets=offsets,
-            conversions=np.bincount(inverse, self.conversions, minlength=k),
-            value=np.bincount(inverse, self.value, minlength=k),
-            nulls=np.bincount(inverse, self.nulls, minlength=k),
+            conversions=weighted_count(inverse, self.conversions, k),
+            value=weighted_count(inverse, self.value, k),
+            nulls=weighted_count(inverse, self.nulls, k),
         )
         return agg, inverse.astype(np.int64)
 

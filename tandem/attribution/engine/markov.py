@@ -31,13 +31,13 @@ import scipy.sparse
 import scipy.sparse.linalg
 from numpy.typing import NDArray
 
-from .journeys import FloatArray, IntArray, Journeys
+from .journeys import FloatArray, IntArray, Journeys, weighted_count
 from .result import AttributionResult
 
 DENSE_LIMIT = 700
 
 
-def _window_states(j: Journeys, order: int) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+def _window_states(j: Journeys, order: int) -> tuple[IntArray, IntArray, IntArray, int]:
     """State id of every window, window offsets per path, and channels of each state.
 
     Returns ``(window_state, window_offsets, state_members, n_states)`` where
@@ -71,11 +71,16 @@ def _window_states(j: Journeys, order: int) -> tuple[IntArray, IntArray, IntArra
     for d in range(order):
         ok = w_len[first] > d
         members[ok, d] = j.codes[w_start[first][ok] + d]
-    return state.reshape(-1).astype(np.int64), w_off, members, np.int64(uniq.shape[0])
+    return state.reshape(-1).astype(np.int64), w_off, members, int(uniq.shape[0])
 
 
 def _solve(
-    rows: IntArray, cols: IntArray, probs: FloatArray, rhs: FloatArray, keep: NDArray[np.bool_], dense: bool
+    rows: IntArray,
+    cols: IntArray,
+    probs: FloatArray,
+    rhs: FloatArray,
+    keep: NDArray[np.bool_],
+    dense: bool,
 ) -> FloatArray:
     """Solve ``(I - Q) x = rhs`` restricted to states ``keep``; returns x at state 0."""
     idx = np.cumsum(keep) - 1
@@ -109,7 +114,9 @@ def markov_credit(journeys: Journeys, order: int = 1) -> AttributionResult:
     total_val = float(j.value.sum())
     zeros = np.zeros(n_ch)
     if total_conv <= 0:
-        return AttributionResult("markov", j.channels, zeros, zeros.copy(), zeros.copy(), zeros.copy())
+        return AttributionResult(
+            "markov", j.channels, zeros, zeros.copy(), zeros.copy(), zeros.copy()
+        )
 
     win_state, w_off, members, n_states = _window_states(j, order)
     s = int(n_states) + 1  # transient states: 0 = start, 1.. = windows
@@ -125,16 +132,16 @@ def markov_credit(journeys: Journeys, order: int = 1) -> AttributionResult:
     dst = np.concatenate([win_state[first_win], win_state[1:][~is_last[:-1]]])
     wts = np.concatenate([weight, w_weight[~is_last]])
     if s * s <= 4_000_000:
-        flat = np.bincount(src * s + dst, wts, minlength=s * s)
+        flat = weighted_count(src * s + dst, wts, s * s)
         nz = np.flatnonzero(flat)
         rows, cols, cnt = nz // s, nz % s, flat[nz]
     else:
         coo = scipy.sparse.coo_matrix((wts, (src, dst)), shape=(s, s)).tocsr().tocoo()
         rows, cols, cnt = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
     end_state = win_state[last_win]
-    out = np.bincount(src, wts, minlength=s) + np.bincount(end_state, weight, minlength=s)
-    conv_to = np.bincount(end_state, j.conversions, minlength=s)
-    val_to = np.bincount(end_state, j.value, minlength=s)
+    out = weighted_count(src, wts, s) + weighted_count(end_state, weight, s)
+    conv_to = weighted_count(end_state, j.conversions, s)
+    val_to = weighted_count(end_state, j.value, s)
     probs = cnt / out[rows]
     rhs = np.column_stack([conv_to / np.maximum(out, 1e-300), val_to / np.maximum(out, 1e-300)])
 

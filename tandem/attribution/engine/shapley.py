@@ -28,7 +28,7 @@ from math import factorial
 
 import numpy as np
 
-from .journeys import FloatArray, IntArray, Journeys
+from .journeys import FloatArray, IntArray, Journeys, weighted_count
 from .result import AttributionResult
 
 MAX_EXACT_PLAYERS = 20
@@ -87,7 +87,7 @@ def shapley_credit(journeys: Journeys) -> AttributionResult:
     masks = _channel_masks(j)
     results = []
     for weights in (j.conversions, j.value):
-        per_set = np.bincount(masks, weights, minlength=1 << n)
+        per_set = weighted_count(masks, weights, 1 << n)
         results.append(exact_shapley(zeta_transform(per_set, n), n))
     return AttributionResult("shapley", j.channels, results[0], results[1])
 
@@ -113,8 +113,8 @@ def simplified_shapley_credit(journeys: Journeys) -> AttributionResult:
     m = np.bincount(dj, minlength=j.n_journeys).astype(np.float64)
     share = 1.0 / m[dj]
     n = j.n_channels
-    conv = np.bincount(ch, share * j.conversions[dj], minlength=n)
-    val = np.bincount(ch, share * j.value[dj], minlength=n)
+    conv = weighted_count(ch, share * j.conversions[dj], n)
+    val = weighted_count(ch, share * j.value[dj], n)
     return AttributionResult("simplified-shapley", j.channels, conv, val)
 
 
@@ -127,8 +127,8 @@ def ordered_shapley_credit(journeys: Journeys) -> AttributionResult:
     n = j.n_channels
     n_pos = int(rank.max(initial=-1)) + 1
     cell = ch * max(n_pos, 1) + rank
-    by_pos = np.bincount(cell, share * j.conversions[dj], minlength=n * max(n_pos, 1))
-    by_pos_v = np.bincount(cell, share * j.value[dj], minlength=n * max(n_pos, 1))
+    by_pos = weighted_count(cell, share * j.conversions[dj], n * max(n_pos, 1))
+    by_pos_v = weighted_count(cell, share * j.value[dj], n * max(n_pos, 1))
     by_pos = by_pos.reshape(n, max(n_pos, 1))[:, :n_pos]
     by_pos_v = by_pos_v.reshape(n, max(n_pos, 1))[:, :n_pos]
     return AttributionResult(
