@@ -1,0 +1,153 @@
+"""Benchmark: Tandem's attribution engine vs channelattribution, in one run.
+
+    .venv/bin/python bench/attribution.py [--journeys N] [--repeats R]
+
+Data: N simulated journeys (default 1,000,000) over 12 channels, as aggregated path
+strings (what the peer takes; repeats kept) and as touchpoint rows. Each timing is the
+median of R runs. "end-to-end" starts from the same path strings the peer receives;
+"engine" starts from parsed `Journeys`. Peak memory: tracemalloc peak of one
+end-to-end Markov run (numpy reports its buffers to tracemalloc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pandas as pd
+
+from tandem.attribution.engine import (
+    Journeys,
+    heuristic_credit,
+    markov_credit,
+    shapley_credit,
+)
+from tandem.attribution.engine.simulate import default_scenario, simulate_journeys
+
+with contextlib.redirect_stdout(io.StringIO()):
+    from ChannelAttribution import heuristic_models, markov_model
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        with contextlib.redirect_stdout(io.StringIO()):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--journeys", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    r = args.repeats
+
+    sim = simulate_journeys(args.journeys, default_scenario(12), seed=0)
+    paths = sim.paths()
+    strings = paths.path_strings()
+    df = pd.DataFrame(
+        {
+            "path": strings,
+            "total_conversions": paths.conversions.astype(int),
+            "total_conversion_value": paths.value,
+            "total_null": paths.nulls.astype(int),
+        }
+    )
+    print(
+        f"{args.journeys:,} journeys, 12 channels, {paths.n_journeys:,} unique paths, "
+        f"{paths.codes.size:,} path items, {sim.journeys.codes.size:,} touchpoints; "
+        f"median of {r}"
+    )
+
+    def parse() -> Journeys:
+        return Journeys.from_paths(strings, paths.conversions, paths.value, paths.nulls)
+
+    parsed = parse()
+
+    def heur_all(j: Journeys) -> None:
+        for m in ("first", "last", "linear"):
+            heuristic_credit(j, m, collapse=False)
+
+    rows: list[tuple[str, float, float | None]] = []
+    t_parse = median_time(parse, r)
+    rows.append(("parse path strings", t_parse, None))
+    for order in (1, 2):
+        peer = median_time(
+            lambda o=order: markov_model(
+                df,
+                "path",
+                "total_conversions",
+                var_value="total_conversion_value",
+                var_null="total_null",
+                order=o,
+                verbose=False,
+                flg_pro=False,
+            ),
+            r,
+        )
+        eng = median_time(lambda o=order: markov_credit(parsed, o), r)
+        e2e = median_time(lambda o=order: markov_credit(parse(), o), r)
+        rows.append((f"markov order {order} engine", eng, peer))
+        rows.append((f"markov order {order} end-to-end", e2e, peer))
+    rows.append(("markov order 3 engine", median_time(lambda: markov_credit(parsed, 3), r), None))
+    peer_h = median_time(
+        lambda: heuristic_models(
+            df, "path", "total_conversions", var_value="total_conversion_value", flg_pro=False
+        ),
+        r,
+    )
+    rows.append(("first+last+linear engine", median_time(lambda: heur_all(parsed), r), peer_h))
+    rows.append(("first+last+linear end-to-end", median_time(lambda: heur_all(parse()), r), peer_h))
+    rows.append(
+        ("shapley exact (12 ch) engine", median_time(lambda: shapley_credit(parsed), r), None)
+    )
+    rows.append(("shapley exact end-to-end", median_time(lambda: shapley_credit(parse()), r), None))
+
+    def from_touch() -> None:
+        j = Journeys.from_touchpoints(
+            sim.touch_journey_id,
+            sim.touch_ts,
+            sim.touch_channel,
+            sim.touch_converted,
+            sim.touch_value,
+            channel_names=sim.scenario.channels,
+        )
+        markov_credit(j, 1)
+
+    rows.append(("touchpoints -> markov order 1", median_time(from_touch, r), None))
+
+    print(f"{'task':34} {'tandem s':>9} {'peer s':>8} {'speed-up':>9}")
+    for name, ours, peer in rows:
+        if peer is None:
+            print(f"{name:34} {ours:9.3f} {'':>8} {'':>9}")
+        else:
+            print(f"{name:34} {ours:9.3f} {peer:8.3f} {peer / ours:8.1f}x")
+
+    tracemalloc.start()
+    markov_credit(parse(), 1)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    tracemalloc.start()
+    from_touch()
+    _, peak_touch = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(
+        f"peak extra memory (tracemalloc): path strings -> markov {peak / 2**20:.0f} MiB, "
+        f"touchpoints -> markov {peak_touch / 2**20:.0f} MiB"
+    )
+
+
+if __name__ == "__main__":
+    main()
