@@ -2,7 +2,15 @@
 
 from django.urls import path
 
+from tandem.tracking import views
 from tandem.tracking.views_ingest import ENDPOINTS
 
 app_name = "tracking"
-urlpatterns = [path(f"v1/{name}", view, name=f"v1_{name}") for name, view in ENDPOINTS.items()]
+urlpatterns = [
+    *(path(f"v1/{name}", view, name=f"v1_{name}") for name, view in ENDPOINTS.items()),
+    path("l/<str:token>", views.link_redirect, name="link"),
+    path("f/confirm/<str:signed>", views.form_confirm, name="form_confirm"),
+    path("f/<str:key>.json", views.form_definition, name="form_definition"),
+    path("f/<str:key>/embed", views.form_embed, name="form_embed"),
+    path("f/<str:key>/submit", views.form_submit, name="form_submit"),
+]
