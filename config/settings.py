@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "tandem.core",
     "tandem.crm",
     "tandem.tracking",
+    "tandem.leads",
     "tandem.sales",
 ]
 

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("tandem.tracking.urls")),
     path("", include("tandem.core.urls")),
     path("crm/", include("tandem.crm.urls")),
+    path("leads/", include("tandem.leads.urls")),
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -1,0 +1,233 @@
+"""SQL for scoring, set-based: one statement scores every contact of a score group.
+
+The "base" query gives per contact, as of a cut-off time:
+  fit          sum of the points of the fit rules the contact and its account match;
+  eng          sum over the contact's non-bot touchpoints matching an engagement rule of
+               points * 0.5 ^ (age in days / half-life), touchpoints after the cut-off ignored;
+  n90          non-bot touchpoints in the 90 days before the cut-off (any kind but lifecycle);
+  recency      days since the last such touchpoint (365 when none);
+  has_account  1 or 0;  industry  the account's industry ('' without an account).
+
+Works on SQLite and PostgreSQL (the few differences are in `_Dialect`). Rule values are always
+bound parameters; only numbers (points, model coefficients) are written into the SQL text, as
+Python floats.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+
+from tandem.leads.models import RuleField, RuleKind, RuleOperator, ScoreRule, ScoringModel
+
+INDUSTRIES = ["agriculture", "medical", "electronics"]
+FEATURES = [
+    "fit",
+    "engagement",
+    "recent_touchpoints",
+    "days_since_last_touch",
+    "has_account",
+    *[f"industry_{name}" for name in INDUSTRIES],
+]
+FEATURE_SQL = [
+    "b.fit",
+    "b.eng",
+    "LN(1 + b.n90)",
+    "CASE WHEN b.recency > 365 THEN 365 ELSE b.recency END",
+    "b.has_account",
+    *[f"CASE WHEN b.industry = '{name}' THEN 1 ELSE 0 END" for name in INDUSTRIES],
+]
+
+
+def _num(value: float) -> str:
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError("numbers in scoring SQL must be finite")
+    return repr(value)
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    postgres: bool
+
+    def ts(self, placeholder: str = "%s") -> str:
+        return f"CAST({placeholder} AS timestamptz)" if self.postgres else placeholder
+
+    def age_days(self, cut: str) -> str:
+        if self.postgres:
+            return f"(EXTRACT(EPOCH FROM ({cut} - t.occurred_at)) / 86400.0)"
+        return f"(julianday({cut}) - julianday(t.occurred_at))"
+
+    def attr_text(self) -> str:
+        if self.postgres:
+            return "(a.industry_attributes ->> %s)"
+        return "CAST(json_extract(a.industry_attributes, %s) AS TEXT)"
+
+    def attr_key(self, key: str) -> str:
+        return key if self.postgres else '$."' + key.replace('"', "") + '"'
+
+    def clamp(self, expr: str, bound: float) -> str:
+        if self.postgres:
+            return f"LEAST(GREATEST({expr}, {-bound}), {bound})"
+        return f"MIN(MAX({expr}, {-bound}), {bound})"
+
+    def false(self) -> str:
+        return "false" if self.postgres else "0"
+
+
+def dialect() -> _Dialect:
+    return _Dialect(postgres=connection.vendor == "postgresql")
+
+
+def _like(value: str) -> str:
+    escaped = value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def fit_sql(rules: list[ScoreRule], d: _Dialect) -> tuple[str, list[Any]]:
+    """The fit score as one SQL expression over `c` (contact) and `a` (account, maybe NULL)."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for rule in rules:
+        points = _num(rule.points)
+        if rule.field == RuleField.ACCOUNT_INDUSTRY:
+            cond, p = "a.industry = %s", [rule.value]
+        elif rule.field == RuleField.ACCOUNT_REGION:
+            cond, p = "LOWER(a.region) = LOWER(%s)", [rule.value]
+        elif rule.field == RuleField.CONTACT_TITLE:
+            if rule.operator == RuleOperator.CONTAINS:
+                cond, p = "LOWER(c.title) LIKE %s ESCAPE '\\'", [_like(rule.value)]
+            else:
+                cond, p = "LOWER(c.title) = LOWER(%s)", [rule.value]
+        elif rule.field == RuleField.ACCOUNT_ATTRIBUTE:
+            key = d.attr_key(rule.key)
+            if rule.operator == RuleOperator.AT_LEAST:
+                if d.postgres:
+                    parts.append(
+                        "CASE WHEN jsonb_typeof(a.industry_attributes -> %s) = 'number' THEN "
+                        "CASE WHEN (a.industry_attributes ->> %s)::float8 >= %s THEN "
+                        f"{points} ELSE 0 END ELSE 0 END"
+                    )
+                else:
+                    parts.append(
+                        "CASE WHEN json_type(a.industry_attributes, %s) IN ('integer', 'real') "
+                        f"AND json_extract(a.industry_attributes, %s) >= %s THEN {points} "
+                        "ELSE 0 END"
+                    )
+                params += [key, key, float(rule.value)]
+                continue
+            if rule.operator == RuleOperator.CONTAINS:
+                cond, p = f"LOWER({d.attr_text()}) LIKE %s ESCAPE '\\'", [key, _like(rule.value)]
+            else:
+                cond, p = f"{d.attr_text()} = %s", [key, rule.value]
+        else:
+            continue
+        parts.append(f"CASE WHEN {cond} THEN {points} ELSE 0 END")
+        params += p
+    return ("(" + " + ".join(parts) + ")" if parts else "0.0"), params
+
+
+def engagement_sql(
+    rules: list[ScoreRule], half_life_days: float, cut: str, cut_join: str, d: _Dialect
+) -> tuple[str, list[Any]]:
+    """Per contact: eng, n90, recency from the timeline (a derived table `e`)."""
+    cases: list[str] = []
+    params: list[Any] = []
+    for rule in rules:
+        cond = "t.kind = %s"
+        params.append(rule.value)
+        if rule.channel:
+            cond += " AND t.channel = %s"
+            params.append(rule.channel)
+        cases.append(f"WHEN {cond} THEN {_num(rule.points)}")
+    weight = f"CASE {' '.join(cases)} ELSE 0 END" if cases else "0"
+    half_life = _num(max(half_life_days, 0.01))
+    inner = (
+        f"SELECT t.contact_id AS contact_id, {d.age_days(cut)} AS age, {weight} AS w "
+        f"FROM crm_touchpoint t {cut_join} "
+        "WHERE NOT t.is_bot AND t.contact_id IS NOT NULL AND t.channel <> 'lifecycle'"
+    )
+    sql = (
+        f"SELECT x.contact_id, SUM(x.w * POWER(0.5, x.age / {half_life})) AS eng, "
+        "SUM(CASE WHEN x.age <= 90 THEN 1 ELSE 0 END) AS n90, MIN(x.age) AS recency "
+        f"FROM ({inner}) x WHERE x.age >= 0 GROUP BY x.contact_id"
+    )
+    return sql, params
+
+
+def build_base(
+    model: ScoringModel,
+    now_db: object,
+    *,
+    training: bool = False,
+    contact_ids: list[int] | None = None,
+    converted_stages: list[str] | None = None,
+) -> tuple[str, list[Any]]:
+    """The base query (see the module docstring) as SQL and parameters, in text order.
+
+    For scoring, the cut-off is `now_db` for every contact. For training, each contact's cut-off
+    is the moment it converted (first entered one of `converted_stages`), else `now_db`, so the
+    features of a converted contact never include what happened after it converted.
+    """
+    d = dialect()
+    rules = list(model.rules.all())
+    fit_rules = [r for r in rules if r.kind == RuleKind.FIT]
+    eng_rules = [r for r in rules if r.kind == RuleKind.ENGAGEMENT]
+    fit, fit_params = fit_sql(fit_rules, d)
+    params: list[Any] = [*fit_params]
+    select_extra = ""
+    conv_join = ""
+    if training:
+        stages = converted_stages or []
+        marks = ", ".join(["%s"] * len(stages)) or "NULL"
+        conv = (
+            f"(SELECT contact_id, MIN(entered_at) AS at FROM leads_stagehistory "
+            f"WHERE stage IN ({marks}) GROUP BY contact_id)"
+        )
+        cut = f"COALESCE(cv.at, {d.ts()})"
+        cut_join = f"LEFT JOIN {conv} cv ON cv.contact_id = t.contact_id"
+        eng, eng_params = engagement_sql(eng_rules, model.half_life_days, cut, cut_join, d)
+        select_extra = (
+            ", c.created_at AS created_at, CASE WHEN cv2.contact_id IS NULL AND "
+            "c.lifecycle_stage NOT IN (" + marks + ") THEN 0 ELSE 1 END AS label"
+        )
+        conv_join = f" LEFT JOIN {conv} cv2 ON cv2.contact_id = c.id"
+        # text order: fit, the label's stages, inside `eng` the cut-off (now), the weights and the
+        # cut-off join's stages, then the label join's stages
+        params = [*fit_params, *stages, now_db, *eng_params, *stages, *stages]
+    else:
+        cut = d.ts()
+        eng, eng_params = engagement_sql(eng_rules, model.half_life_days, cut, "", d)
+        params += [now_db, *eng_params]
+    where = ""
+    if contact_ids is not None:
+        where = " WHERE c.id IN (" + (", ".join(["%s"] * len(contact_ids)) or "NULL") + ")"
+        params += list(contact_ids)
+    sql = (
+        f"SELECT c.id AS id, {fit} AS fit{select_extra}, COALESCE(e.eng, 0) AS eng, "
+        "COALESCE(e.n90, 0) AS n90, COALESCE(e.recency, 365) AS recency, "
+        "CASE WHEN a.id IS NULL THEN 0 ELSE 1 END AS has_account, "
+        "COALESCE(a.industry, '') AS industry "
+        "FROM crm_contact c LEFT JOIN crm_account a ON a.id = c.account_id "
+        f"LEFT JOIN ({eng}) e ON e.contact_id = c.id{conv_join}{where}"
+    )
+    return sql, params
+
+
+def probability_sql(params: dict[str, object], d: _Dialect) -> str:
+    """The calibrated probability as SQL over the base columns `b` (see PredictiveModel)."""
+    means = [float(v) for v in params["mean"]]  # type: ignore[attr-defined]
+    scales = [float(v) for v in params["scale"]]  # type: ignore[attr-defined]
+    folds = params["folds"]
+    terms = []
+    for fold in folds:  # type: ignore[attr-defined]
+        linear = " + ".join(
+            f"{_num(w)} * (({expr}) - {_num(m)}) / {_num(s)}"
+            for w, expr, m, s in zip(fold["coef"], FEATURE_SQL, means, scales, strict=True)
+        )
+        logit = f"{_num(fold['a'])} * ({linear} + {_num(fold['intercept'])}) + {_num(fold['b'])}"
+        terms.append(f"1.0 / (1.0 + EXP({d.clamp(logit, 50.0)}))")
+    return "((" + " + ".join(terms) + f") / {len(terms)})"

@@ -1,0 +1,36 @@
+"""Background work of the leads app (Django Tasks API). Thin: ids in, a service call, a count out.
+
+- `score_group`: recompute a score group set-based, then hand over contacts that reached the MQL
+  threshold. Idempotent: scores are upserted; an open hand-off is never duplicated.
+- `retrain_predictive`: train a new calibrated model for a group and rescore it. Running it twice
+  leaves one current model trained on the same history.
+- `handoff_check_sla`: the periodic SLA check (run every few minutes, e.g. from cron with
+  `manage.py leads_check_sla`, or enqueued). Safe in parallel: rows are claimed with a
+  conditional UPDATE.
+Enqueue with `tandem.core.tasks.enqueue_on_commit`, never inside an open transaction.
+"""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from tandem.leads import services
+from tandem.leads.scoring import predictive, score_contacts
+
+
+@task()
+def score_group(scoring_model_id: int, contact_ids: list[int] | None = None) -> int:
+    score_contacts(scoring_model_id=scoring_model_id, contact_ids=contact_ids)
+    return services.mql_promote_due(scoring_model_id=scoring_model_id)
+
+
+@task()
+def retrain_predictive(scoring_model_id: int) -> int:
+    model = predictive.train(scoring_model_id=scoring_model_id)
+    score_contacts(scoring_model_id=scoring_model_id)
+    return model.pk
+
+
+@task()
+def handoff_check_sla() -> int:
+    return services.handoff_check_sla()

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from tandem.leads import views
+
+app_name = "leads"
+urlpatterns = [
+    path("handoffs/", views.handoff_list, name="handoff_list"),
+    path("handoffs/<int:pk>/", views.handoff_detail, name="handoff_detail"),
+    path("handoffs/<int:pk>/<str:action>/", views.handoff_action, name="handoff_action"),
+    path("disputes/", views.dispute_list, name="dispute_list"),
+    path("disputes/new/", views.dispute_new, name="dispute_new"),
+    path("disputes/<int:pk>/", views.dispute_detail, name="dispute_detail"),
+    path("quality/", views.lead_quality, name="lead_quality"),
+    path("notifications/", views.notification_list, name="notifications"),
+]
