@@ -22,6 +22,7 @@ from tandem.core.api_docs import LocalSwagger, docs_asset
 from tandem.core.api_errors import StrictJsonParser, error_response, install_error_handlers
 from tandem.crm.api import router as crm_router
 from tandem.leads.api import router as leads_router
+from tandem.sales.api import router as sales_router
 
 DESCRIPTION = """The Tandem API: the shared customer record (accounts, contacts, the timeline).
 
@@ -86,4 +87,5 @@ api = TandemAPI(
 install_error_handlers(api)
 api.add_router("/", core_router)
 api.add_router("/", crm_router)
+api.add_router("/sales", sales_router)
 api.add_router("/leads", leads_router)

@@ -8,6 +8,8 @@ urlpatterns = [
     path("", include("tandem.core.urls")),
     path("crm/", include("tandem.crm.urls")),
     path("leads/", include("tandem.leads.urls")),
+    path("sales/", include("tandem.sales.urls")),
+    path("", include("tandem.sales.public_urls")),
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

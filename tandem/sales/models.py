@@ -74,6 +74,14 @@ class Pipeline(models.Model):
     name = models.CharField(_("name"), max_length=120, unique=True)
     is_default = models.BooleanField(_("default"), default=False)
     position = models.PositiveIntegerField(_("position"), default=0)
+    quote_viewed_stage = models.ForeignKey(
+        "sales.Stage",
+        verbose_name=_("stage when a buyer first views a quote"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["position", "id"]

@@ -760,3 +760,11 @@ def deal_share(*, actor: Actor, deal: Deal, user_id: int) -> None:
         record_change(
             actor=actor, action="update", instance=deal, changes={"shared_with": [None, user.pk]}
         )
+
+
+@transaction.atomic
+def deal_delete(*, actor: Actor, deal: Deal) -> None:
+    """Delete a deal with its lines, roles, history and quotes (head and admin only, by scope)."""
+    record_change(actor=actor, action="delete", instance=deal, changes=diff(snapshot(deal), {}))
+    DealStageVisit.objects.filter(deal=deal).delete()
+    deal.delete()

@@ -1,0 +1,155 @@
+"""Pages a buyer opens without an account: a quote at its signed link, and the price request.
+
+Invariants: a forged, altered or withdrawn link is a 404; an expired quote shows a clear page
+and cannot be accepted (the service refuses it too); every write goes through a service; the
+buyer's address is taken from REMOTE_ADDR (a proxy in front must set it, see docs/sales.md).
+"""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from tandem.core.api_auth import check_rate_limit
+from tandem.core.api_errors import ApiError
+from tandem.core.errors import InvalidInput
+from tandem.sales import quotes, selfservice
+from tandem.sales.forms import AcceptForm, PriceRequestForm, QuestionForm
+from tandem.sales.models import Product, Quote, QuoteStatus
+
+PUBLIC_RATE_PER_MINUTE = 30
+
+
+def _ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _limited(request: HttpRequest) -> bool:
+    try:
+        check_rate_limit(f"sales-public:{_ip(request)}", limit=PUBLIC_RATE_PER_MINUTE)
+    except ApiError:
+        return True
+    return False
+
+
+def _quote(token: str) -> Quote:
+    quote = quotes.quote_from_token(token)
+    if quote is None or quote.status in (QuoteStatus.DRAFT, QuoteStatus.WITHDRAWN):
+        raise Http404
+    return quote
+
+
+def _page(
+    request: HttpRequest,
+    quote: Quote,
+    token: str,
+    status: int = 200,
+    accept: AcceptForm | None = None,
+    question: QuestionForm | None = None,
+) -> HttpResponse:
+    expired = quote.is_expired()
+    return render(
+        request,
+        "sales/public_quote.html",
+        {
+            "quote": quote,
+            "token": token,
+            "expired": expired,
+            "lines": quote.lines.all(),
+            "accept_form": accept or AcceptForm(),
+            "question_form": question or QuestionForm(),
+            "asked": request.GET.get("asked") == "1",
+        },
+        status=410 if expired and status == 200 else status,
+    )
+
+
+def quote_page(request: HttpRequest, token: str) -> HttpResponse:
+    quote = _quote(token)
+    if not quote.is_expired():
+        quotes.quote_viewed(quote=quote, ip=_ip(request))
+    return _page(request, quote, token)
+
+
+def quote_public_pdf(request: HttpRequest, token: str) -> HttpResponse:
+    quote = _quote(token)
+    response = HttpResponse(quotes.quote_pdf(quote), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{quote.number}.pdf"'
+    return response
+
+
+@require_POST
+def quote_accept(request: HttpRequest, token: str) -> HttpResponse:
+    quote = _quote(token)
+    if _limited(request):
+        return HttpResponse(_("Too many requests. Try again in a minute."), status=429)
+    form = AcceptForm(request.POST)
+    if not form.is_valid():
+        return _page(request, quote, token, status=400, accept=form)
+    try:
+        quotes.quote_accept(quote=quote, name=form.cleaned_data["name"], ip=_ip(request))
+    except InvalidInput as exc:
+        form.add_error(None, exc.message)
+        return _page(
+            request, quote, token, status=409 if exc.code == "accepted" else 410, accept=form
+        )
+    return redirect(reverse("sales_public:quote", args=[token]))
+
+
+@require_POST
+def quote_question(request: HttpRequest, token: str) -> HttpResponse:
+    quote = _quote(token)
+    if _limited(request):
+        return HttpResponse(_("Too many requests. Try again in a minute."), status=429)
+    form = QuestionForm(request.POST)
+    if not form.is_valid():
+        return _page(request, quote, token, status=400, question=form)
+    try:
+        quotes.quote_ask(
+            quote=quote,
+            name=form.cleaned_data["name"],
+            text=form.cleaned_data["text"],
+            ip=_ip(request),
+        )
+    except InvalidInput as exc:
+        form.add_error(None, exc.message)
+        return _page(request, quote, token, status=400, question=form)
+    return redirect(reverse("sales_public:quote", args=[token]) + "?asked=1")
+
+
+def price_request(request: HttpRequest) -> HttpResponse:
+    products = Product.objects.filter(active=True, self_service=True)
+    form = PriceRequestForm(request.POST or None, products=products)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if _limited(request):
+            return HttpResponse(_("Too many requests. Try again in a minute."), status=429)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                _deal, quote, _handed = selfservice.price_request_with_quote(
+                    email=data["email"],
+                    product_id=data["product"],
+                    quantity=data["quantity"],
+                    first_name=data["first_name"],
+                    last_name=data["last_name"],
+                    company=data["company"],
+                    message=data["message"],
+                    talk_to_sales=data["talk_to_sales"],
+                    ip=_ip(request),
+                )
+            except InvalidInput as exc:
+                for field, errors in exc.errors.items():
+                    name = "product" if field == "product_id" else field
+                    for error in errors:
+                        form.add_error(name if name in form.fields else None, error)
+            else:
+                return redirect(reverse("sales_public:quote", args=[quotes.public_token(quote)]))
+    return render(
+        request, "sales/price_request.html", {"form": form, "now": timezone.now()}, status=status
+    )

@@ -1,0 +1,237 @@
+"""Quotes: totals, PDF with Cyrillic, the signed public link, view, accept, expiry, questions,
+and the self-service price request (page and JSON)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import zlib
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.core import mail
+from django.urls import reverse
+
+from tandem.core.audit import Actor
+from tandem.core.errors import InvalidInput
+from tandem.crm.models import Contact, ContactEmail, Touchpoint
+from tandem.sales import quotes, services
+from tandem.sales.models import Deal, DealSource, Quote, QuoteStatus
+
+START = dt.datetime(2025, 3, 3, 10, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def deal(world, sales):  # type: ignore[no-untyped-def]
+    rep = world.user("sales_rep")
+    contact = world.contacts[("sales_rep", "north")]
+    with time_machine.travel(START, tick=False):
+        return services.deal_create(
+            actor=Actor(user=rep),
+            name="Тракторы для севера",
+            owner_id=rep.pk,
+            contacts=[{"contact_id": contact.pk, "role": "champion"}],
+            amount="0",
+        )
+
+
+@pytest.fixture
+def quote(world, sales, deal):  # type: ignore[no-untyped-def]
+    with time_machine.travel(START, tick=False):
+        q = quotes.quote_create(
+            actor=Actor(user=world.user("sales_rep")),
+            deal=deal,
+            valid_days=14,
+            lines=[
+                {
+                    "product_id": sales.widget.pk,
+                    "quantity": "3",
+                    "discount_percent": "10",
+                    "tax_percent": "20",
+                },
+                {"description": "Доставка и монтаж", "quantity": "1", "unit_price": "99.99"},
+            ],
+        )
+        quotes.quote_send(actor=Actor(user=world.user("sales_rep")), quote=q)
+    q.refresh_from_db()
+    return q
+
+
+def test_totals(quote):
+    lines = list(quote.lines.values_list("net", "tax"))
+    assert lines == [(Decimal("270.00"), Decimal("54.00")), (Decimal("99.99"), Decimal("0.00"))]
+    assert (quote.subtotal, quote.tax_total, quote.total) == (
+        Decimal("369.99"),
+        Decimal("54.00"),
+        Decimal("423.99"),
+    )
+    assert quote.number == f"Q-2025-{quote.pk:05d}"
+    assert quote.expires_at == START + dt.timedelta(days=14)
+
+
+def test_pdf_embeds_the_font_and_maps_cyrillic_back_to_text(quote):
+    pdf = quotes.quote_pdf(quote)
+    assert pdf.startswith(b"%PDF-1.4")
+    assert pdf.rstrip().endswith(b"%%EOF")
+    assert b"/FontFile2" in pdf
+    assert b"/Identity-H" in pdf
+    # the ToUnicode map has an entry for "Д" (U+0414), so readers can extract the text
+    streams = [
+        zlib.decompress(part.split(b"stream\n", 1)[1].rsplit(b"\nendstream", 1)[0])
+        for part in pdf.split(b"endobj")
+        if b"/FlateDecode" in part
+    ]
+    cmaps = [s for s in streams if b"beginbfchar" in s]
+    assert len(cmaps) == 1
+    assert b"<0414>" in cmaps[0]
+    if shutil.which("pdftotext"):
+        text = subprocess.run(
+            ["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True
+        ).stdout.decode()
+        assert "Доставка и монтаж" in text
+        assert "Тракторы для севера" in text
+        assert "423.99 EUR" in text
+
+
+def test_public_link_is_signed_and_withdrawal_kills_it(world, quote):
+    token = quotes.public_token(quote)
+    assert str(quote.pk) not in token.split(":")[0] or len(token) > 20
+    assert quotes.quote_from_token(token) == quote
+    assert quotes.quote_from_token(token[:-2] + "xx") is None
+    assert quotes.quote_from_token(f"{quote.pk}") is None
+    quotes.quote_withdraw(actor=Actor(user=world.user("sales_rep")), quote=quote)
+    assert quotes.quote_from_token(token) is None
+
+
+def test_buyer_views_then_accepts_and_the_deal_is_won(client, world, sales, quote, deal):
+    sales.pipeline.quote_viewed_stage = sales.stages["Negotiate"]
+    sales.pipeline.save(update_fields=["quote_viewed_stage"])
+    url = reverse("sales_public:quote", args=[quotes.public_token(quote)])
+    with time_machine.travel(START + dt.timedelta(days=1), tick=False):
+        page = client.get(url, REMOTE_ADDR="203.0.113.9")
+        assert page.status_code == 200
+        assert "Доставка и монтаж" in page.content.decode()
+        client.get(url)  # a second view records nothing more
+    deal.refresh_from_db()
+    assert deal.stage.name == "Negotiate"
+    viewed = Touchpoint.objects.filter(kind="quote_viewed")
+    assert [(t.department, t.properties["ip"]) for t in viewed] == [("self_service", "203.0.113.9")]
+    with time_machine.travel(START + dt.timedelta(days=2), tick=False):
+        response = client.post(
+            url + "accept/", {"name": "Иван Петров", "agree": "on"}, REMOTE_ADDR="203.0.113.9"
+        )
+    assert response.status_code == 302
+    quote.refresh_from_db()
+    assert (quote.status, quote.accepted_name, quote.accepted_ip, quote.accepted_at) == (
+        "accepted",
+        "Иван Петров",
+        "203.0.113.9",
+        START + dt.timedelta(days=2),
+    )
+    deal.refresh_from_db()
+    assert (deal.status, deal.amount) == ("won", Decimal("369.99"))
+    won = Touchpoint.objects.get(kind="deal_won")
+    assert won.department == "self_service"
+    again = client.post(url + "accept/", {"name": "Someone else", "agree": "on"})
+    assert again.status_code == 409
+    quote.refresh_from_db()
+    assert quote.accepted_name == "Иван Петров"
+
+
+def test_expired_quote_shows_a_clear_page_and_cannot_be_accepted(client, quote, deal):
+    url = reverse("sales_public:quote", args=[quotes.public_token(quote)])
+    with time_machine.travel(START + dt.timedelta(days=14, seconds=1), tick=False):
+        page = client.get(url)
+        assert page.status_code == 410
+        assert "This quote has expired." in page.content.decode()
+        assert b"accept/" not in page.content
+        response = client.post(url + "accept/", {"name": "Late Buyer", "agree": "on"})
+        assert response.status_code == 410
+        with pytest.raises(InvalidInput):
+            quotes.quote_accept(quote=quote, name="Late Buyer", ip=None)
+    quote.refresh_from_db()
+    assert (quote.status, quote.accepted_at) == ("sent", None)
+    assert Deal.objects.get(pk=deal.pk).status == "open"
+    assert Touchpoint.objects.filter(kind="quote_viewed").count() == 0
+
+
+def test_bad_accept_and_forged_links(client, quote):
+    url = reverse("sales_public:quote", args=[quotes.public_token(quote)])
+    response = client.post(url + "accept/", {"name": ""})
+    assert response.status_code == 400
+    assert Quote.objects.get(pk=quote.pk).status == QuoteStatus.SENT
+    assert client.get(url.replace(url[-6:-1], "AAAAA")).status_code == 404
+    assert client.get(reverse("sales_public:quote", args=["1"])).status_code == 404
+
+
+def test_question_emails_the_owner(client, world, quote, django_capture_on_commit_callbacks):
+    url = reverse("sales_public:quote", args=[quotes.public_token(quote)])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url + "question/", {"name": "Ivan", "text": "Можно в рублях?"})
+    assert response.status_code == 302
+    assert quote.questions.get().text == "Можно в рублях?"
+    assert [m.to for m in mail.outbox] == [[world.user("sales_rep").email]]
+    assert Touchpoint.objects.filter(kind="quote_question").count() == 1
+
+
+def test_price_request_page_creates_contact_deal_and_quote_without_a_rep(client, sales):
+    url = reverse("sales_public:price_request")
+    data = {
+        "email": "New.Buyer@Example.com",
+        "first_name": "Олег",
+        "company": "Agro LLC",
+        "product": sales.widget.pk,
+        "quantity": "2",
+    }
+    first = client.post(url, data)
+    assert first.status_code == 302
+    second = client.post(url, {**data, "quantity": "5"})
+    assert second.status_code == 302
+    assert ContactEmail.objects.filter(email="new.buyer@example.com").count() == 1
+    contact = Contact.objects.get(email="new.buyer@example.com")
+    deals = Deal.objects.filter(deal_contacts__contact=contact).order_by("id")
+    assert [(d.source, d.owner_id, d.amount) for d in deals] == [
+        (DealSource.SELF_SERVICE, None, Decimal("200.00")),
+        (DealSource.SELF_SERVICE, None, Decimal("500.00")),
+    ]
+    assert contact.lifecycle_stage == "opportunity"
+    page = client.get(first["Location"])
+    assert page.status_code == 200
+    assert "Widget" in page.content.decode()
+
+
+def test_price_request_refuses_bad_input_and_stores_nothing(client, sales):
+    url = reverse("sales_public:price_request")
+    for data in (
+        {"email": "not-an-email", "product": sales.widget.pk, "quantity": "1"},
+        {"email": "a@b.example", "product": sales.gadget.pk, "quantity": "1"},
+        {"email": "a@b.example", "product": sales.widget.pk, "quantity": "-3"},
+    ):
+        assert client.post(url, data).status_code == 400
+    assert Deal.objects.count() == 0
+    assert Contact.objects.filter(email="a@b.example").count() == 0
+
+
+def test_price_request_json_is_public(client, sales):
+    url = "/api/v1/sales/price-request"
+    body = {
+        "email": "json@buyer.example",
+        "product_id": sales.widget.pk,
+        "quantity": "1.5",
+        "currency": "RUB",
+    }
+    response = client.post(url, json.dumps(body), content_type="application/json")
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert (data["amount"], data["currency"], data["handed_to_sales"]) == ("13500.00", "RUB", False)
+    assert data["quote_url"].startswith("http://testserver/quote/")
+    bad = client.post(
+        url, json.dumps({**body, "product_id": sales.gadget.pk}), content_type="application/json"
+    )
+    assert bad.status_code in (400, 422)
+    assert bad.json()["details"] == {"product_id": ["this product is not offered online"]}
+    assert client.post(url, "{", content_type="application/json").status_code == 400
+    assert Deal.objects.count() == 1

@@ -1,0 +1,618 @@
+"""Sales pages: kanban board, deal list and detail, forecast, quotes, sequences and the rep's
+daily task list. Thin: parse a form, call a service, render. Every record comes from `scoped`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Prefetch, Q, Sum
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from tandem.core.access import get_scoped, scoped
+from tandem.core.api_errors import ApiError
+from tandem.core.api_pagination import keyset_page
+from tandem.core.audit import Actor
+from tandem.core.errors import InvalidInput
+from tandem.core.models import Organisation, Role, User
+from tandem.crm.models import Account, Contact
+from tandem.sales import forecast as fc
+from tandem.sales import quotes, sequences, services
+from tandem.sales.forms import (
+    DealContactForm,
+    DealEditForm,
+    DealForm,
+    EnrolForm,
+    LoseForm,
+    QuoteLineForm,
+    SequenceForm,
+)
+from tandem.sales.models import (
+    Deal,
+    DealContact,
+    DealStageVisit,
+    DealStatus,
+    Enrolment,
+    LossReason,
+    Pipeline,
+    Product,
+    Quote,
+    SalesTask,
+    Sequence,
+    Stage,
+)
+
+PAGE_SIZE = 50
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # every view here is behind login_required
+    return request.user
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor(user=_user(request))
+
+
+def _apply(form: forms.Form, exc: InvalidInput) -> None:
+    for field, errors in exc.errors.items():
+        target = field if field in form.fields else None
+        for error in errors:
+            form.add_error(target, error)
+
+
+def _changeable(request: HttpRequest, pk: int) -> Deal:
+    """The deal if the user may change it; 404 if they may not see it, 403 if only see it."""
+    deal = get_scoped(request.user, Deal, pk)
+    if not scoped(request.user, Deal, "change").filter(pk=deal.pk).exists():
+        raise PermissionError
+    return deal
+
+
+def _forbidden(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(_("You may not change this deal."), status=403)
+
+
+# --- board and list -------------------------------------------------------------------------
+
+
+@login_required
+def board(request: HttpRequest, pipeline_id: int | None = None) -> HttpResponse:
+    pipelines = list(scoped(request.user, Pipeline))
+    if not pipelines:
+        return render(request, "sales/board.html", {"pipelines": [], "columns": []})
+    pipeline = (
+        next((p for p in pipelines if p.pk == pipeline_id), None)
+        if pipeline_id
+        else (next((p for p in pipelines if p.is_default), pipelines[0]))
+    )
+    if pipeline is None:
+        raise Http404
+    deals = scoped(request.user, Deal).filter(pipeline=pipeline, status=DealStatus.OPEN)
+    if request.GET.get("mine"):
+        deals = deals.filter(owner=_user(request))
+    by_stage: dict[int, list[Deal]] = {}
+    for deal in deals.select_related("owner", "account").order_by("close_date", "id")[:2000]:
+        by_stage.setdefault(deal.stage_id, []).append(deal)
+    totals: dict[int, dict[str, Any]] = {
+        r["stage_id"]: dict(r)
+        for r in deals.values("stage_id").annotate(n=Count("id"), total=Sum("amount"))
+    }
+    columns = [
+        {
+            "stage": s,
+            "deals": by_stage.get(s.pk, []),
+            "count": totals.get(s.pk, {}).get("n", 0),
+            "total": totals.get(s.pk, {}).get("total"),
+        }
+        for s in pipeline.stages.filter(kind="open")
+    ]
+    can_change = _user(request).role in (Role.SALES_REP, Role.FIELD_REP, Role.HEAD, Role.ADMIN)
+    return render(
+        request,
+        "sales/board.html",
+        {
+            "pipelines": pipelines,
+            "pipeline": pipeline,
+            "columns": columns,
+            "can_change": can_change,
+            "reasons": LossReason.objects.filter(active=True),
+        },
+    )
+
+
+@login_required
+def deal_list(request: HttpRequest) -> HttpResponse:
+    deals = scoped(request.user, Deal).select_related("stage", "owner", "account", "pipeline")
+    f = request.GET
+    status = f.get("status", "")
+    if status in DealStatus.values:
+        deals = deals.filter(status=status)
+    for key in ("pipeline", "stage", "owner"):
+        value = f.get(key, "")
+        if value.isdigit():
+            deals = deals.filter(**{f"{key}_id": int(value)})
+    q = f.get("q", "").strip()[:200]
+    if q:
+        deals = deals.filter(Q(name__icontains=q) | Q(account__name__icontains=q))
+    try:
+        rows, next_cursor = keyset_page(
+            deals,
+            kind="deal_list",
+            time_field="created_at",
+            cursor=f.get("cursor") or None,
+            limit=PAGE_SIZE,
+        )
+    except ApiError:
+        rows, next_cursor = keyset_page(
+            deals, kind="deal_list", time_field="created_at", cursor=None, limit=PAGE_SIZE
+        )
+    return render(
+        request,
+        "sales/deal_list.html",
+        {
+            "deals": rows,
+            "next_cursor": next_cursor,
+            "pipelines": scoped(request.user, Pipeline),
+            "stages": Stage.objects.filter(kind="open").select_related("pipeline"),
+            "statuses": DealStatus.choices,
+            "filters": {k: f.get(k, "") for k in ("status", "pipeline", "stage", "owner", "q")},
+        },
+    )
+
+
+@login_required
+def deal_create(request: HttpRequest) -> HttpResponse:
+    if _user(request).role == Role.MARKETER:
+        raise Http404
+    kwargs = {
+        "pipelines": scoped(request.user, Pipeline),
+        "accounts": scoped(request.user, Account).order_by("name")[:500],
+        "contacts": scoped(request.user, Contact).order_by("last_name", "first_name")[:500],
+    }
+    initial = {"currency": Organisation.current().currency}
+    form = DealForm(request.POST or None, initial=initial, **kwargs)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            deal = services.deal_create(
+                actor=_actor(request),
+                name=data["name"],
+                pipeline_id=data["pipeline"],
+                account_id=data["account"],
+                owner_id=request.user.pk,
+                amount=data["amount"],
+                currency_code=data["currency"],
+                close_date=data["close_date"],
+                contacts=[{"contact_id": data["contact"], "role": data["role"]}]
+                if data["contact"]
+                else [],
+            )
+        except InvalidInput as exc:
+            _apply(form, exc)
+        else:
+            return redirect("sales:deal_detail", pk=deal.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "sales/deal_form.html", {"form": form}, status=status)
+
+
+# --- one deal -------------------------------------------------------------------------------
+
+
+@login_required
+def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    deal = get_scoped(request.user, Deal, pk)
+    can_change = scoped(request.user, Deal, "change").filter(pk=pk).exists()
+    now = timezone.now()
+    visits = [
+        {
+            "stage": v.stage,
+            "entered_at": v.entered_at,
+            "left_at": v.left_at,
+            "duration": (v.left_at or now) - v.entered_at,
+        }
+        for v in DealStageVisit.objects.filter(deal=deal).select_related("stage")
+    ]
+    deal_quotes = list(deal.quotes.all())
+    for quote in deal_quotes:
+        quote.link = (  # type: ignore[attr-defined]
+            request.build_absolute_uri(
+                reverse("sales_public:quote", args=[quotes.public_token(quote)])
+            )
+            if quote.status in ("sent", "viewed", "accepted")
+            else ""
+        )
+    products = Product.objects.filter(active=True)
+    return render(
+        request,
+        "sales/deal_detail.html",
+        {
+            "deal": deal,
+            "can_change": can_change,
+            "visits": visits,
+            "contacts": deal.deal_contacts.select_related("contact").order_by("id"),
+            "lines": deal.lines.select_related("product"),
+            "stages": deal.pipeline.stages.filter(kind="open"),
+            "quotes": deal_quotes,
+            "lose_form": LoseForm(reasons=LossReason.objects.filter(active=True)),
+            "edit_form": DealEditForm(
+                initial={
+                    "name": deal.name,
+                    "close_date": deal.close_date,
+                    "forecast_category": deal.forecast_category,
+                }
+            ),
+            "contact_form": DealContactForm(),
+            "quote_form": QuoteLineForm(products=products),
+        },
+    )
+
+
+def _done(request: HttpRequest, deal: Deal, ok: bool, message: str = "") -> HttpResponse:
+    if request.headers.get("Accept", "").startswith("application/json"):
+        if ok:
+            return JsonResponse({"ok": True, "stage_id": deal.stage_id, "status": deal.status})
+        return JsonResponse({"ok": False, "message": message}, status=400)
+    if ok:
+        messages.success(request, _("Saved."))
+    else:
+        messages.error(request, message)
+    return redirect("sales:deal_detail", pk=deal.pk)
+
+
+def _first_error(exc: InvalidInput) -> str:
+    return "; ".join(m for ms in exc.errors.values() for m in ms)
+
+
+@login_required
+@require_POST
+def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        deal = _changeable(request, pk)
+    except PermissionError:
+        return _forbidden(request)
+    stage = request.POST.get("stage", "")
+    if not stage.isdigit():
+        return _done(request, deal, False, _("Choose a stage."))
+    try:
+        deal = services.deal_move(actor=_actor(request), deal=deal, stage_id=int(stage))
+    except InvalidInput as exc:
+        return _done(request, deal, False, _first_error(exc))
+    return _done(request, deal, True)
+
+
+@login_required
+@require_POST
+def deal_win(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        deal = _changeable(request, pk)
+        deal = services.deal_win(actor=_actor(request), deal=deal)
+    except PermissionError:
+        return _forbidden(request)
+    except InvalidInput as exc:
+        return _done(request, deal, False, _first_error(exc))
+    return _done(request, deal, True)
+
+
+@login_required
+@require_POST
+def deal_lose(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        deal = _changeable(request, pk)
+    except PermissionError:
+        return _forbidden(request)
+    form = LoseForm(request.POST, reasons=LossReason.objects.filter(active=True))
+    if not form.is_valid():
+        return _done(request, deal, False, _("Choose a reason from the list."))
+    try:
+        deal = services.deal_lose(
+            actor=_actor(request),
+            deal=deal,
+            loss_reason_id=form.cleaned_data["loss_reason"],
+            note=form.cleaned_data["note"],
+        )
+    except InvalidInput as exc:
+        return _done(request, deal, False, _first_error(exc))
+    return _done(request, deal, True)
+
+
+@login_required
+@require_POST
+def deal_reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        deal = _changeable(request, pk)
+    except PermissionError:
+        return _forbidden(request)
+    deal = services.deal_reopen(actor=_actor(request), deal=deal)
+    return _done(request, deal, True)
+
+
+@login_required
+@require_POST
+def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        deal = _changeable(request, pk)
+    except PermissionError:
+        return _forbidden(request)
+    form = DealEditForm(request.POST)
+    if not form.is_valid():
+        return _done(request, deal, False, _("Check the fields."))
+    try:
+        services.deal_update(actor=_actor(request), deal=deal, **form.cleaned_data)
+    except InvalidInput as exc:
+        return _done(request, deal, False, _first_error(exc))
+    return _done(request, deal, True)
+
+
+@login_required
+@require_POST
+def deal_contact_add(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        deal = _changeable(request, pk)
+    except PermissionError:
+        return _forbidden(request)
+    form = DealContactForm(request.POST)
+    if not form.is_valid():
+        return _done(request, deal, False, _("Give a contact id and a role."))
+    try:
+        services.deal_contact_set(
+            actor=_actor(request),
+            deal=deal,
+            contact_id=form.cleaned_data["contact"],
+            role=form.cleaned_data["role"],
+        )
+    except InvalidInput as exc:
+        return _done(request, deal, False, _first_error(exc))
+    return _done(request, deal, True)
+
+
+# --- quotes (internal) ----------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def quote_create(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        deal = _changeable(request, pk)
+    except PermissionError:
+        return _forbidden(request)
+    form = QuoteLineForm(request.POST, products=Product.objects.filter(active=True))
+    if not form.is_valid():
+        return _done(
+            request,
+            deal,
+            False,
+            _("Check the quote line: %(errors)s")
+            % {
+                "errors": "; ".join(
+                    f"{k}: {' '.join(str(e) for e in v)}" for k, v in form.errors.items()
+                )
+            },
+        )
+    data = form.cleaned_data
+    if data["use_deal_products"]:
+        lines = quotes.lines_from_deal(deal, data["tax_percent"])
+    else:
+        lines = [
+            {
+                k: data[k]
+                for k in (
+                    "description",
+                    "quantity",
+                    "unit_price",
+                    "discount_percent",
+                    "tax_percent",
+                )
+            }
+            | {"product_id": data["product"]}
+        ]
+    try:
+        quote = quotes.quote_create(
+            actor=_actor(request), deal=deal, lines=lines, valid_days=data["valid_days"]
+        )
+    except InvalidInput as exc:
+        return _done(request, deal, False, _first_error(exc))
+    messages.success(request, _("Quote %(number)s created.") % {"number": quote.number})
+    return redirect("sales:deal_detail", pk=deal.pk)
+
+
+def _quote_for_change(request: HttpRequest, pk: int) -> Quote:
+    quote = get_scoped(request.user, Quote, pk)
+    if not scoped(request.user, Quote, "change").filter(pk=pk).exists():
+        raise PermissionError
+    return quote
+
+
+@login_required
+@require_POST
+def quote_send(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        quote = _quote_for_change(request, pk)
+        quotes.quote_send(actor=_actor(request), quote=quote)
+    except PermissionError:
+        return _forbidden(request)
+    except InvalidInput as exc:
+        messages.error(request, _first_error(exc))
+    return redirect("sales:deal_detail", pk=quote.deal_id)
+
+
+@login_required
+@require_POST
+def quote_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        quote = _quote_for_change(request, pk)
+        quotes.quote_withdraw(actor=_actor(request), quote=quote)
+    except PermissionError:
+        return _forbidden(request)
+    except InvalidInput as exc:
+        messages.error(request, _first_error(exc))
+    return redirect("sales:deal_detail", pk=quote.deal_id)
+
+
+@login_required
+def quote_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    quote = get_scoped(request.user, Quote, pk)
+    response = HttpResponse(quotes.quote_pdf(quote), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{quote.number}.pdf"'
+    return response
+
+
+# --- forecast -------------------------------------------------------------------------------
+
+
+@login_required
+def forecast_page(request: HttpRequest) -> HttpResponse:
+    org = Organisation.current()
+    kind = request.GET.get("period", "quarter")
+    if kind not in ("month", "quarter", "year"):
+        kind = "quarter"
+    try:
+        day = dt.date.fromisoformat(request.GET.get("date", ""))
+    except ValueError:
+        day = timezone.localdate()
+    group_by = "team" if request.GET.get("group_by") == "team" else "owner"
+    period = fc.period_containing(day, kind, org.fiscal_year_start_month)  # type: ignore[arg-type]
+    currency = request.GET.get("currency", "").upper()[:3] or org.currency
+    result = fc.forecast(
+        request.user,
+        period=period,
+        group_by=group_by,  # type: ignore[arg-type]
+        currency=currency,
+    )
+    shift = fc.period_shift
+    return render(
+        request,
+        "sales/forecast.html",
+        {
+            **result,
+            "kind": kind,
+            "previous": shift(period, -1, org.fiscal_year_start_month),
+            "next": shift(period, 1, org.fiscal_year_start_month),
+        },
+    )
+
+
+# --- sequences and tasks --------------------------------------------------------------------
+
+
+def _rep_only(request: HttpRequest) -> None:
+    if _user(request).role not in (Role.SALES_REP, Role.FIELD_REP, Role.HEAD, Role.ADMIN):
+        raise Http404
+
+
+@login_required
+def sequence_list(request: HttpRequest) -> HttpResponse:
+    _rep_only(request)
+    form = SequenceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            sequence = sequences.sequence_create(
+                actor=_actor(request),
+                name=form.cleaned_data["name"],
+                steps=form.cleaned_data["steps"],
+            )
+        except InvalidInput as exc:
+            _apply(form, exc)
+        else:
+            return redirect("sales:sequence_detail", pk=sequence.pk)
+    rows = (
+        scoped(request.user, Sequence)
+        .annotate(active_count=Count("enrolments", filter=Q(enrolments__status="active")))
+        .prefetch_related("steps")
+    )
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "sales/sequence_list.html", {"sequences": rows, "form": form}, status=status
+    )
+
+
+@login_required
+def sequence_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _rep_only(request)
+    sequence = get_scoped(request.user, Sequence, pk)
+    form = EnrolForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = sequences.sequence_enrol(
+                actor=_actor(request),
+                sequence=sequence,
+                contact_ids=form.cleaned_data["contact_ids"],
+            )
+        except InvalidInput as exc:
+            _apply(form, exc)
+        else:
+            messages.success(request, _("%(n)d contacts enrolled.") % {"n": len(created)})
+            return redirect("sales:sequence_detail", pk=sequence.pk)
+    enrolments = (
+        scoped(request.user, Enrolment).filter(sequence=sequence).select_related("contact")[:500]
+    )
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "sales/sequence_detail.html",
+        {
+            "sequence": sequence,
+            "steps": sequence.steps.all(),
+            "enrolments": enrolments,
+            "form": form,
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def enrolment_stop(request: HttpRequest, pk: int) -> HttpResponse:
+    enrolment = get_scoped(request.user, Enrolment, pk, "change")
+    sequences.enrolment_stop(actor=_actor(request), enrolment=enrolment)
+    return redirect("sales:sequence_detail", pk=enrolment.sequence_id)
+
+
+@login_required
+def task_list(request: HttpRequest) -> HttpResponse:
+    """The rep's daily list: open tasks due today or earlier (overdue first), then done today."""
+    _rep_only(request)
+    assert isinstance(request.user, User)
+    today = sequences.local_today(request.user)
+    mine = (
+        scoped(request.user, SalesTask).filter(owner=request.user).select_related("contact", "deal")
+    )
+    start = timezone.now() - dt.timedelta(hours=24)
+    return render(
+        request,
+        "sales/task_list.html",
+        {
+            "today": today,
+            "due": mine.filter(done_at__isnull=True, due_on__lte=today).order_by("due_on", "id"),
+            "upcoming": mine.filter(done_at__isnull=True, due_on__gt=today).order_by("due_on")[:50],
+            "done": mine.filter(done_at__gte=start).order_by("-done_at")[:50],
+        },
+    )
+
+
+@login_required
+@require_POST
+def task_done(request: HttpRequest, pk: int) -> HttpResponse:
+    task = get_scoped(request.user, SalesTask, pk, "change")
+    sequences.task_complete(actor=_actor(request), task=task)
+    return redirect("sales:tasks")
+
+
+def deals_of_contact(user: object, contact_id: int) -> Any:
+    """For other pages (a contact's detail): the deals of a contact this user may see."""
+    return (
+        scoped(user, Deal)
+        .filter(deal_contacts__contact_id=contact_id)
+        .prefetch_related(
+            Prefetch("deal_contacts", queryset=DealContact.objects.filter(contact_id=contact_id))
+        )
+    )
