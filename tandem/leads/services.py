@@ -392,7 +392,7 @@ def _close_contacted(now: dt.datetime) -> int:
         department=Department.SALES,
         occurred_at__gte=OuterRef("accepted_at"),
         is_bot=False,
-    )
+    ).exclude(channel="lifecycle")
     first = rep_touch.order_by().values("contact_id").annotate(at=Min("occurred_at")).values("at")
     rows = Handoff.objects.filter(status=HandoffStatus.ACCEPTED).filter(Exists(rep_touch))
     closed = 0

@@ -56,6 +56,13 @@ def features(rows: np.ndarray[Any, Any], industries: list[str]) -> np.ndarray[An
     return np.column_stack(columns)
 
 
+def _aware(value: Any) -> dt.datetime:
+    """A timestamp from raw SQL: SQLite gives naive UTC (or text), PostgreSQL aware values."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
 def _now_db(now: dt.datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(now)
 
@@ -73,7 +80,7 @@ def _training_rows(model: ScoringModel, now: dt.datetime) -> tuple[Any, Any, Any
         rows = cursor.fetchall()
     if not rows:
         return np.empty((0, 8)), np.empty(0), [], []
-    created = [r[0] for r in rows]
+    created = [_aware(r[0]) for r in rows]
     labels = np.array([int(r[1]) for r in rows])
     base = np.array([[r[2], r[3], r[4], r[5], r[6]] for r in rows], dtype=float)
     return features(base, [r[7] for r in rows]), labels, created, [r[7] for r in rows]

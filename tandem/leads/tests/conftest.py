@@ -30,16 +30,31 @@ def org(db: None) -> Organisation:
 def make_lead(db: None) -> Callable[..., Contact]:
     counter = {"n": 0}
 
-    def make(region: str = "", industry: str = "other", owner: User | None = None,
-             title: str = "", **extra: object) -> Contact:
+    def make(
+        region: str = "",
+        industry: str = "other",
+        owner: User | None = None,
+        title: str = "",
+        **extra: object,
+    ) -> Contact:
         counter["n"] += 1
         n = counter["n"]
-        account = crm.account_create(actor=Actor.system(), name=f"Lead company {n}",
-                                     region=region, industry=industry,
-                                     owner_id=owner.pk if owner else None)
-        return crm.contact_create(actor=Actor.system(), first_name="Lead", last_name=str(n),
-                                  email=f"lead{n}@company{n}.test", account_id=account.pk,
-                                  title=title, **extra)
+        account = crm.account_create(
+            actor=Actor.system(),
+            name=f"Lead company {n}",
+            region=region,
+            industry=industry,
+            owner_id=owner.pk if owner else None,
+        )
+        return crm.contact_create(
+            actor=Actor.system(),
+            first_name="Lead",
+            last_name=str(n),
+            email=f"lead{n}@company{n}.test",
+            account_id=account.pk,
+            title=title,
+            **extra,
+        )
 
     return make
 
@@ -47,8 +62,12 @@ def make_lead(db: None) -> Callable[..., Contact]:
 @pytest.fixture
 def reps(world, org) -> list[User]:
     """Three sales reps with round-robin seats: north (weight 2), south (1), east (1, 1 seat)."""
-    east = User.objects.create_user(username="sales_rep_east", role=Role.SALES_REP,
-                                    email="east@tandem.test", time_zone="Asia/Vladivostok")
+    east = User.objects.create_user(
+        username="sales_rep_east",
+        role=Role.SALES_REP,
+        email="east@tandem.test",
+        time_zone="Asia/Vladivostok",
+    )
     people = [world.user("sales_rep", "north"), world.user("sales_rep", "south"), east]
     for user, weight, capacity in zip(people, (2, 1, 1), (10, 10, 1), strict=True):
         RepCapacity.objects.create(user=user, weight=weight, capacity=capacity)

@@ -34,9 +34,11 @@ def test_a_holiday_monday_pushes_the_deadline_to_tuesday():
 def test_the_same_instant_gives_different_deadlines_in_different_time_zones():
     start = dt.datetime(2025, 3, 7, 14, 30, tzinfo=dt.UTC)  # 17:30 Moscow, 15:30 Berlin
     assert cal("Europe/Moscow").add_business_hours(start, 1) == dt.datetime(
-        2025, 3, 10, 9, 30, tzinfo=MSK)
+        2025, 3, 10, 9, 30, tzinfo=MSK
+    )
     assert cal("Europe/Berlin").add_business_hours(start, 1) == dt.datetime(
-        2025, 3, 7, 16, 30, tzinfo=BERLIN)
+        2025, 3, 7, 16, 30, tzinfo=BERLIN
+    )
 
 
 def test_weekend_and_night_starts_wait_for_the_next_morning():
@@ -53,8 +55,7 @@ def test_long_slas_span_several_days_and_split_working_days():
     start = dt.datetime(2025, 3, 10, 12, 0, tzinfo=dt.UTC)
     assert calendar.add_business_hours(start, 2) == dt.datetime(2025, 3, 10, 15, 0, tzinfo=dt.UTC)
     # Mon 12-13 (1) + 14-18 (4) + Tue 9-13 (4) = 9; the 10th hour is on the next Monday
-    assert calendar.add_business_hours(start, 10) == dt.datetime(
-        2025, 3, 17, 10, 0, tzinfo=dt.UTC)
+    assert calendar.add_business_hours(start, 10) == dt.datetime(2025, 3, 17, 10, 0, tzinfo=dt.UTC)
 
 
 def test_hours_between_is_the_inverse_of_adding():
@@ -69,7 +70,8 @@ def test_hours_between_is_the_inverse_of_adding():
 def test_daylight_saving_change_does_not_shift_business_hours():
     start = dt.datetime(2025, 3, 28, 17, 0, tzinfo=BERLIN)  # Friday; clocks go forward Sunday
     assert cal("Europe/Berlin").add_business_hours(start, 2) == dt.datetime(
-        2025, 3, 31, 10, 0, tzinfo=BERLIN)
+        2025, 3, 31, 10, 0, tzinfo=BERLIN
+    )
 
 
 def test_a_calendar_without_working_time_refuses_instead_of_looping():
