@@ -16,6 +16,7 @@ NAV_ITEMS: list[tuple[str, Any, str | set[str]]] = [
     ("core:home", _("Home"), {"head", "admin", "marketer", "sales_rep", "field_rep"}),
     ("crm:contact_list", _("Contacts"), {"head", "admin", "marketer", "sales_rep", "field_rep"}),
     ("crm:account_list", _("Accounts"), {"head", "admin", "marketer", "sales_rep", "field_rep"}),
+    ("crm:duplicates", _("Duplicates"), {"head", "admin", "marketer", "sales_rep", "field_rep"}),
     ("leads:handoff_list", _("Hand-offs"), {"head", "admin", "marketer", "sales_rep"}),
     ("leads:dispute_list", _("Disputes"), {"head", "admin", "marketer", "sales_rep"}),
     ("leads:lead_quality", _("Lead quality"), {"head", "admin", "marketer"}),
@@ -41,6 +42,11 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             url = reverse(name)
         except NoReverseMatch:
             continue
-        items.append({"url": url, "label": label, "active": request.path.startswith(url)
-                      and (url != "/" or request.path == "/")})
+        items.append(
+            {
+                "url": url,
+                "label": label,
+                "active": request.path.startswith(url) and (url != "/" or request.path == "/"),
+            }
+        )
     return {"nav_items": items}

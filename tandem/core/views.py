@@ -1,0 +1,302 @@
+"""Core pages: sign in and out, the start page, the language switch, organisation settings,
+the audit log and a user's API tokens. Views are thin: parse, call a service, render."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from tandem.core import services
+from tandem.core.access import can, scoped
+from tandem.core.audit import Actor
+from tandem.core.errors import InvalidInput
+from tandem.core.forms import (
+    AuditFilterForm,
+    HolidayForm,
+    LoginForm,
+    OrganisationForm,
+    TokenForm,
+    apply_invalid_input,
+)
+from tandem.core.middleware import SESSION_KEY
+from tandem.core.models import AuditEntry, Holiday, Organisation, User
+from tandem.core.paging import capped_count, keyset_page
+from tandem.core.tokens import token_create, tokens_of
+from tandem.core.tokens import token_revoke as revoke
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect(_safe_next(request, reverse("core:home")))
+    form = LoginForm(request.POST or None)
+    status = 200
+    locked_message = _(
+        "Too many failed sign-ins: this account is locked for %(minutes)d minutes. "
+        "Try again later or ask an admin."
+    ) % {"minutes": settings.LOGIN_LOCKOUT_MINUTES}
+    if request.method == "POST" and form.is_valid():
+        username = form.cleaned_data["username"]
+        if services.login_is_locked(username=username):
+            form.add_error(None, locked_message)
+            status = 429
+        else:
+            user = authenticate(request, username=username, password=form.cleaned_data["password"])
+            if user is None:
+                services.login_failure_record(username=username, ip=_client_ip(request))
+                if services.login_is_locked(username=username):
+                    form.add_error(None, locked_message)
+                    status = 429
+                else:
+                    form.add_error(None, _("The username or password is not right."))
+            else:
+                services.login_success_clear(username=username)
+                login(request, user)
+                language = getattr(user, "language", "") or Organisation.current().language
+                request.session[SESSION_KEY] = language
+                return redirect(_safe_next(request, reverse("core:home")))
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request, "core/login.html", {"form": form, "next": _safe_next(request, "")}, status=status
+    )
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    language = request.session.get(SESSION_KEY)
+    logout(request)
+    if language:
+        request.session[SESSION_KEY] = language
+    return redirect("core:login")
+
+
+@require_POST
+def language_switch(request: HttpRequest) -> HttpResponse:
+    language = request.POST.get("language", "")
+    if language not in dict(settings.LANGUAGES):
+        return HttpResponse(_("Unknown language."), status=400, content_type="text/plain")
+    request.session[SESSION_KEY] = language
+    if request.user.is_authenticated:
+        services.user_language_set(user=_user(request), language=language)
+    translation.activate(language)
+    return HttpResponseRedirect(_safe_next(request, reverse("core:home")))
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    from tandem.crm.models import Account, Contact, Touchpoint
+
+    user = _user(request)
+    contacts, contacts_more = capped_count(scoped(user, Contact))
+    accounts, accounts_more = capped_count(scoped(user, Account))
+    recent = list(
+        scoped(user, Touchpoint)
+        .filter(is_bot=False)
+        .select_related("contact", "actor")
+        .order_by("-id")[:10]
+    )
+    return render(
+        request,
+        "core/home.html",
+        {
+            "contacts_count": contacts,
+            "contacts_more": contacts_more,
+            "accounts_count": accounts,
+            "accounts_more": accounts_more,
+            "recent": recent,
+        },
+    )
+
+
+def _require(request: HttpRequest, permission: str) -> User:
+    user = _user(request)
+    if not can(user, permission):
+        raise PermissionDenied
+    return user
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def organisation_settings(request: HttpRequest) -> HttpResponse:
+    user = _require(request, "manage_settings")
+    org = Organisation.current()
+    form = OrganisationForm(request.POST or None, initial=OrganisationForm.initial_for(org))
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = {
+                k: form.cleaned_data[k]
+                for k in (
+                    "name",
+                    "currency",
+                    "time_zone",
+                    "language",
+                    "fiscal_year_start_month",
+                    "business_hours",
+                )
+            }
+            try:
+                services.organisation_update(actor=Actor(user=user), **data)
+            except InvalidInput as exc:
+                apply_invalid_input(form, exc, {"business_hours": "__all__"})
+            else:
+                messages.success(request, _("Settings saved."))
+                return redirect("core:settings")
+        status = 400
+    return render(
+        request,
+        "core/settings.html",
+        {
+            "form": form,
+            "holiday_form": HolidayForm(),
+            "holidays": Holiday.objects.all(),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def holiday_add(request: HttpRequest) -> HttpResponse:
+    user = _require(request, "manage_settings")
+    form = HolidayForm(request.POST)
+    if form.is_valid():
+        try:
+            services.holiday_add(
+                actor=Actor(user=user),
+                date=form.cleaned_data["date"],
+                name=form.cleaned_data["name"],
+            )
+        except InvalidInput as exc:
+            apply_invalid_input(form, exc, {})
+        else:
+            messages.success(request, _("Holiday added."))
+            return redirect("core:settings")
+    org = Organisation.current()
+    return render(
+        request,
+        "core/settings.html",
+        {
+            "form": OrganisationForm(initial=OrganisationForm.initial_for(org)),
+            "holiday_form": form,
+            "holidays": Holiday.objects.all(),
+        },
+        status=400,
+    )
+
+
+@login_required
+@require_POST
+def holiday_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _require(request, "manage_settings")
+    try:
+        services.holiday_remove(actor=Actor(user=user), holiday_id=pk)
+    except InvalidInput:
+        messages.error(request, _("That holiday no longer exists."))
+    else:
+        messages.success(request, _("Holiday removed."))
+    return redirect("core:settings")
+
+
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    _require(request, "view_audit")
+    form = AuditFilterForm(request.GET or None)
+    qs = AuditEntry.objects.select_related("actor")
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["model"]:
+            qs = qs.filter(model__icontains=data["model"])
+        if data["action"]:
+            qs = qs.filter(action=data["action"])
+        if data["actor"]:
+            qs = qs.filter(actor__username=data["actor"])
+        if data["object_id"]:
+            qs = qs.filter(object_id=data["object_id"])
+        tz = timezone.get_current_timezone()
+        if data["date_from"]:
+            qs = qs.filter(at__gte=dt.datetime.combine(data["date_from"], dt.time.min, tz))
+        if data["date_to"]:
+            qs = qs.filter(
+                at__lt=dt.datetime.combine(data["date_to"] + dt.timedelta(days=1), dt.time.min, tz)
+            )
+    page = keyset_page(
+        qs, order=["-at", "-id"], cursor=request.GET.get("cursor"), size=50, salt="audit"
+    )
+    return render(request, "core/audit_log.html", {"form": form, "page": page})
+
+
+def _tokens_context(user: User, **extra: Any) -> dict[str, Any]:
+    return {"tokens": tokens_of(user), "form": extra.pop("form", TokenForm()), **extra}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tokens(request: HttpRequest) -> HttpResponse:
+    """List the user's own tokens; POST creates one and shows its secret this once only."""
+    user = _user(request)
+    if request.method == "GET":
+        return render(request, "core/tokens.html", _tokens_context(user))
+    form = TokenForm(request.POST)
+    if form.is_valid():
+        try:
+            created = token_create(
+                actor=Actor(user=user),
+                user=user,
+                name=form.cleaned_data["name"],
+                scope=form.cleaned_data["scope"],
+            )
+        except InvalidInput as exc:
+            apply_invalid_input(form, exc, {})
+        else:
+            response = render(
+                request,
+                "core/tokens.html",
+                _tokens_context(user, new_token=created.token, secret=created.secret),
+            )
+            response["Cache-Control"] = "no-store"
+            return response
+    return render(request, "core/tokens.html", _tokens_context(user, form=form), status=400)
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    token = get_object_or_404(tokens_of(user), pk=pk)
+    revoke(actor=Actor(user=user), token=token)
+    messages.success(request, _("Token revoked. Programs using it can no longer sign in."))
+    return redirect("core:tokens")

@@ -3,4 +3,23 @@ from django.urls import path
 from tandem.crm import views
 
 app_name = "crm"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("contacts/", views.contact_list, name="contact_list"),
+    path("contacts/new/", views.contact_create, name="contact_create"),
+    path("contacts/<int:pk>/", views.contact_detail, name="contact_detail"),
+    path("contacts/<int:pk>/edit/", views.contact_edit, name="contact_edit"),
+    path("contacts/<int:pk>/delete/", views.contact_delete, name="contact_delete"),
+    path("contacts/<int:pk>/timeline/", views.contact_timeline, name="contact_timeline"),
+    path("contacts/<int:pk>/activity/", views.contact_activity, name="contact_activity"),
+    path("accounts/", views.account_list, name="account_list"),
+    path("accounts/new/", views.account_create, name="account_create"),
+    path(
+        "accounts/industry-fields/", views.account_industry_fields, name="account_industry_fields"
+    ),
+    path("accounts/<int:pk>/", views.account_detail, name="account_detail"),
+    path("accounts/<int:pk>/edit/", views.account_edit, name="account_edit"),
+    path("accounts/<int:pk>/delete/", views.account_delete, name="account_delete"),
+    path("accounts/<int:pk>/timeline/", views.account_timeline, name="account_timeline"),
+    path("duplicates/", views.duplicates, name="duplicates"),
+    path("duplicates/merge/", views.contacts_merge, name="contacts_merge"),
+]

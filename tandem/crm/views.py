@@ -1,0 +1,476 @@
+"""Pages of the customer record: lists, detail with the unified timeline, forms, duplicates.
+
+Every read goes through `scoped`/`get_scoped` (an invisible record is a 404, also for edit and
+delete); every write goes through `tandem.crm.services`. htmx requests get partials only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tandem.core.access import can, get_scoped, scoped
+from tandem.core.audit import Actor
+from tandem.core.errors import InvalidInput
+from tandem.core.forms import apply_invalid_input
+from tandem.core.models import Department, User
+from tandem.crm import selectors, services
+from tandem.crm.forms import (
+    ACTIVITY_CHANNELS,
+    AccountForm,
+    ActivityForm,
+    ContactForm,
+    ListFilterForm,
+    MergeForm,
+    TimelineFilterForm,
+)
+from tandem.crm.models import Account, Contact, CustomAttribute
+
+FIELD_ALIASES = {
+    "account_id": "account",
+    "owner_id": "owner",
+    "emails": "other_emails",
+    "industry_attributes": "industry",
+}
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _list_query(form: ListFilterForm, cursor: str | None) -> selectors.ListQuery:
+    owner = form.value("owner")
+    return selectors.ListQuery(
+        q=form.value("q") or "",
+        owner_id=owner.pk if owner else None,
+        lifecycle_stage=form.value("lifecycle_stage") or "",
+        industry=form.value("industry") or "",
+        consent=form.value("consent") or "",
+        tag=form.value("tag") or "",
+        sort=form.value("sort") or "name",
+        cursor=cursor or None,
+    )
+
+
+def _is_results_request(request: HttpRequest) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and getattr(htmx, "target", None) == "results"
+
+
+# --- lists ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def contact_list(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = ListFilterForm(request.GET)
+    page = selectors.contact_list(user, _list_query(form, request.GET.get("cursor")))
+    context = {
+        "form": form,
+        "page": page,
+        "htmx_target": "#results",
+        "can_create": can_create(user),
+    }
+    if _is_results_request(request):
+        return render(request, "crm/_contact_results.html", context)
+    return render(request, "crm/contact_list.html", context)
+
+
+@login_required
+@require_GET
+def account_list(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = ListFilterForm(request.GET, for_accounts=True)
+    page = selectors.account_list(user, _list_query(form, request.GET.get("cursor")))
+    context = {
+        "form": form,
+        "page": page,
+        "htmx_target": "#results",
+        "can_create": can_create(user),
+    }
+    if _is_results_request(request):
+        return render(request, "crm/_account_results.html", context)
+    return render(request, "crm/account_list.html", context)
+
+
+def can_create(user: User) -> bool:
+    """Anyone who may change some records may create them (reps own what they create)."""
+    return user.is_active and user.role in {"head", "admin", "marketer", "sales_rep", "field_rep"}
+
+
+# --- the timeline ---------------------------------------------------------------------------
+
+
+def _timeline_context(
+    request: HttpRequest, *, contact: Contact | None = None, account: Account | None = None
+) -> dict[str, Any]:
+    user = _user(request)
+    form = TimelineFilterForm(request.GET)
+    data = form.cleaned_data if form.is_valid() else {}
+    page = selectors.timeline(
+        user,
+        contact=contact,
+        account=account,
+        department=data.get("department") or "",
+        channel=data.get("channel") or "",
+        show_bots=bool(data.get("bots")),
+        cursor=request.GET.get("cursor"),
+    )
+    base = (
+        reverse("crm:contact_timeline", args=[contact.pk])
+        if contact is not None
+        else reverse("crm:account_timeline", args=[account.pk if account else 0])
+    )
+    return {
+        "timeline_form": form,
+        "timeline": page,
+        "timeline_url": base,
+        "channels": selectors.timeline_channels(user, contact=contact, account=account),
+        "show_contact": contact is None,
+    }
+
+
+def _timeline_response(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
+    if request.GET.get("cursor"):
+        return render(request, "crm/_timeline_items.html", context)
+    return render(request, "crm/_timeline.html", context)
+
+
+@login_required
+@require_GET
+def contact_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_scoped(_user(request), Contact, pk)
+    return _timeline_response(request, _timeline_context(request, contact=contact))
+
+
+@login_required
+@require_GET
+def account_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    account = get_scoped(_user(request), Account, pk)
+    return _timeline_response(request, _timeline_context(request, account=account))
+
+
+# --- contacts -------------------------------------------------------------------------------
+
+
+def _custom_rows(target: str, values: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [
+        (a.label, values[a.key])
+        for a in CustomAttribute.objects.filter(target=target)
+        if values.get(a.key) not in (None, "")
+    ]
+
+
+def _may(user: User, model: type[Any], pk: int, action: str) -> bool:
+    return scoped(user, model, action).filter(pk=pk).exists()  # type: ignore[arg-type]
+
+
+@login_required
+@require_GET
+def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    contact = get_scoped(user, Contact, pk)
+    account = (
+        scoped(user, Account).filter(pk=contact.account_id).first() if contact.account_id else None
+    )
+    return render(
+        request,
+        "crm/contact_detail.html",
+        {
+            "contact": contact,
+            "account": account,
+            "emails": contact.emails.order_by("-is_primary", "email"),
+            "phones": contact.phones.all(),
+            "tags": contact.tags.all(),
+            "custom_rows": _custom_rows("contact", contact.custom or {}),
+            "can_change": _may(user, Contact, contact.pk, "change"),
+            "can_delete": _may(user, Contact, contact.pk, "delete"),
+            "activity_form": ActivityForm(),
+            **_timeline_context(request, contact=contact),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contact_create(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if not can_create(user):
+        raise PermissionDenied
+    form = ContactForm(request.POST or None, user=user)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                contact = services.contact_create(actor=Actor(user=user), **form.service_data())
+            except InvalidInput as exc:
+                apply_invalid_input(form, exc, FIELD_ALIASES)
+            else:
+                messages.success(request, _("Contact created."))
+                return redirect("crm:contact_detail", pk=contact.pk)
+        return render(request, "crm/contact_form.html", {"form": form}, status=400)
+    return render(request, "crm/contact_form.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    contact = get_scoped(user, Contact, pk, "change")
+    form = ContactForm(request.POST or None, user=user, instance=contact)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.contact_update(
+                    actor=Actor(user=user), contact=contact, **form.service_data()
+                )
+            except InvalidInput as exc:
+                apply_invalid_input(form, exc, FIELD_ALIASES)
+            else:
+                messages.success(request, _("Contact saved."))
+                return redirect("crm:contact_detail", pk=contact.pk)
+        return render(
+            request, "crm/contact_form.html", {"form": form, "contact": contact}, status=400
+        )
+    return render(request, "crm/contact_form.html", {"form": form, "contact": contact})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contact_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    contact = get_scoped(user, Contact, pk, "delete")
+    if request.method == "POST":
+        services.contact_delete(actor=Actor(user=user), contact=contact)
+        messages.success(request, _("Contact deleted."))
+        return redirect("crm:contact_list")
+    return render(
+        request,
+        "crm/confirm_delete.html",
+        {
+            "record": contact,
+            "cancel_url": reverse("crm:contact_detail", args=[contact.pk]),
+        },
+    )
+
+
+def _activity_department(user: User, kind: str) -> str:
+    department = user.department
+    if department in Department.values:
+        return str(department)
+    return Department.FIELD if kind == "field_visit" else Department.SALES
+
+
+@login_required
+@require_POST
+def contact_activity(request: HttpRequest, pk: int) -> HttpResponse:
+    """Log a sales call, meeting, field visit or note on the contact's timeline."""
+    user = _user(request)
+    contact = get_scoped(user, Contact, pk, "change")
+    form = ActivityForm(request.POST)
+    if not form.is_valid():
+        context = {
+            "contact": contact,
+            "account": None,
+            "emails": contact.emails.all(),
+            "phones": contact.phones.all(),
+            "tags": contact.tags.all(),
+            "custom_rows": _custom_rows("contact", contact.custom or {}),
+            "can_change": True,
+            "can_delete": _may(user, Contact, contact.pk, "delete"),
+            "activity_form": form,
+            **_timeline_context(request, contact=contact),
+        }
+        return render(request, "crm/contact_detail.html", context, status=400)
+    kind = form.cleaned_data["kind"]
+    note = form.cleaned_data["note"]
+    try:
+        services.touchpoint_record(
+            channel=ACTIVITY_CHANNELS[kind],
+            kind=kind,
+            department=_activity_department(user, kind),
+            contact=contact,
+            occurred_at=form.cleaned_data["occurred_at"],
+            actor=user,
+            properties={"note": note} if note else {},
+            source="tandem_ui",
+        )
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Activity logged."))
+    return redirect("crm:contact_detail", pk=contact.pk)
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    account = get_scoped(user, Account, pk)
+    contacts = (
+        scoped(user, Contact).filter(account=account).order_by("last_name", "first_name", "id")[:50]
+    )
+    return render(
+        request,
+        "crm/account_detail.html",
+        {
+            "account": account,
+            "contacts": contacts,
+            "tags": account.tags.all(),
+            "industry_rows": _industry_rows(account),
+            "custom_rows": _custom_rows("account", account.custom or {}),
+            "can_change": _may(user, Account, account.pk, "change"),
+            "can_delete": _may(user, Account, account.pk, "delete"),
+            **_timeline_context(request, account=account),
+        },
+    )
+
+
+def _industry_rows(account: Account) -> list[tuple[str, Any]]:
+    from tandem.crm.forms import INDUSTRY_LABELS
+
+    rows = []
+    for key, value in (account.industry_attributes or {}).items():
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+        rows.append((INDUSTRY_LABELS.get(key, key), shown))
+    return rows
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_create(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if not can_create(user):
+        raise PermissionDenied
+    form = AccountForm(
+        request.POST or None, user=user, industry=request.GET.get("industry") or None
+    )
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                account = services.account_create(actor=Actor(user=user), **form.service_data())
+            except InvalidInput as exc:
+                apply_invalid_input(form, exc, FIELD_ALIASES)
+            else:
+                messages.success(request, _("Account created."))
+                return redirect("crm:account_detail", pk=account.pk)
+        return render(request, "crm/account_form.html", {"form": form}, status=400)
+    return render(request, "crm/account_form.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    account = get_scoped(user, Account, pk, "change")
+    form = AccountForm(request.POST or None, user=user, instance=account)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.account_update(
+                    actor=Actor(user=user), account=account, **form.service_data()
+                )
+            except InvalidInput as exc:
+                apply_invalid_input(form, exc, FIELD_ALIASES)
+            else:
+                messages.success(request, _("Account saved."))
+                return redirect("crm:account_detail", pk=account.pk)
+        return render(
+            request, "crm/account_form.html", {"form": form, "account": account}, status=400
+        )
+    return render(request, "crm/account_form.html", {"form": form, "account": account})
+
+
+@login_required
+@require_GET
+def account_industry_fields(request: HttpRequest) -> HttpResponse:
+    """The industry-specific fields for the chosen industry (htmx swaps them in)."""
+    user = _user(request)
+    form = AccountForm(user=user, industry=request.GET.get("industry") or None)
+    return render(request, "crm/_industry_fields.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    account = get_scoped(user, Account, pk, "delete")
+    if request.method == "POST":
+        services.account_delete(actor=Actor(user=user), account=account)
+        messages.success(request, _("Account deleted."))
+        return redirect("crm:account_list")
+    return render(
+        request,
+        "crm/confirm_delete.html",
+        {
+            "record": account,
+            "cancel_url": reverse("crm:account_detail", args=[account.pk]),
+        },
+    )
+
+
+# --- duplicates -----------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def duplicates(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    return render(
+        request,
+        "crm/duplicates.html",
+        {
+            "contact_groups": selectors.visible_groups(
+                user, Contact, services.duplicate_contact_groups()
+            ),
+            "account_groups": selectors.visible_groups(
+                user, Account, services.duplicate_account_groups()
+            ),
+            "can_merge": can(user, "merge_records"),
+        },
+    )
+
+
+@login_required
+@require_POST
+def contacts_merge(request: HttpRequest) -> HttpResponse:
+    """Fold the chosen contacts into the one to keep; all of them must be changeable."""
+    user = _user(request)
+    if not can(user, "merge_records"):
+        raise PermissionDenied
+    form = MergeForm(request.POST)
+    merged_ids = request.POST.getlist("merged")
+    if not form.is_valid() or not merged_ids:
+        messages.error(request, _("Choose the contact to keep and at least one other."))
+        return redirect("crm:duplicates")
+    try:
+        ids = {int(x) for x in merged_ids} - {form.cleaned_data["survivor"]}
+    except ValueError:
+        raise Http404 from None
+    survivor = get_scoped(user, Contact, form.cleaned_data["survivor"], "change")
+    others = [get_scoped(user, Contact, pk, "change") for pk in sorted(ids)]
+    try:
+        with transaction.atomic():
+            for other in others:
+                survivor = services.contacts_merge(
+                    actor=Actor(user=user), survivor=survivor, merged=other
+                )
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+        return redirect("crm:duplicates")
+    messages.success(request, _("Contacts merged."))
+    return redirect("crm:contact_detail", pk=survivor.pk)

@@ -1,0 +1,170 @@
+"""Forms of the core pages. They parse and check the shape of input; services hold the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from tandem.core.errors import InvalidInput
+from tandem.core.models import ApiTokenScope, AuditEntry
+from tandem.core.services import WEEKDAYS
+
+WEEKDAY_LABELS = {
+    "mon": _("Monday"),
+    "tue": _("Tuesday"),
+    "wed": _("Wednesday"),
+    "thu": _("Thursday"),
+    "fri": _("Friday"),
+    "sat": _("Saturday"),
+    "sun": _("Sunday"),
+}
+MONTHS = [
+    (1, _("January")),
+    (2, _("February")),
+    (3, _("March")),
+    (4, _("April")),
+    (5, _("May")),
+    (6, _("June")),
+    (7, _("July")),
+    (8, _("August")),
+    (9, _("September")),
+    (10, _("October")),
+    (11, _("November")),
+    (12, _("December")),
+]
+
+
+def apply_invalid_input(form: forms.Form, exc: InvalidInput, aliases: dict[str, str]) -> None:
+    """Show a service's InvalidInput on the form: each message on its field, else on top."""
+    for key, messages in exc.errors.items():
+        name = aliases.get(key, key)
+        if name.startswith("custom."):
+            name = "custom_" + name.removeprefix("custom.")
+        target = name if name in form.fields else None
+        for message in messages:
+            form.add_error(target, str(message))
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        max_length=4096,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+def parse_ranges(text: str) -> list[list[str]]:
+    """ "09:00-12:00, 13:00-18:00" -> [["09:00", "12:00"], ["13:00", "18:00"]]."""
+    ranges: list[list[str]] = []
+    for chunk in text.replace(";", ",").split(","):
+        chunk = chunk.strip()
+        if not chunk:
+            continue
+        parts = [p.strip() for p in chunk.replace("\u2013", "-").split("-")]
+        if len(parts) != 2 or not all(parts):
+            raise ValidationError(_("write ranges as 09:00-18:00, separated by commas"))
+        ranges.append(parts)
+    return ranges
+
+
+class OrganisationForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    currency = forms.CharField(
+        label=_("Currency"),
+        min_length=3,
+        max_length=3,
+        help_text=_("ISO 4217 code, such as EUR, USD or RUB"),
+    )
+    time_zone = forms.CharField(
+        label=_("Time zone"), max_length=64, help_text=_("Such as Europe/Berlin or Europe/Moscow")
+    )
+    language = forms.ChoiceField(
+        label=_("Default language"), choices=[("en", _("English")), ("ru", _("Russian"))]
+    )
+    fiscal_year_start_month = forms.TypedChoiceField(
+        label=_("Fiscal year starts in"), choices=MONTHS, coerce=int
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for day in WEEKDAYS:
+            self.fields[f"hours_{day}"] = forms.CharField(
+                label=WEEKDAY_LABELS[day],
+                required=False,
+                max_length=200,
+                help_text=_("Empty for closed"),
+            )
+
+    @staticmethod
+    def initial_for(org: Any) -> dict[str, Any]:
+        initial = {
+            "name": org.name,
+            "currency": org.currency,
+            "time_zone": org.time_zone,
+            "language": org.language,
+            "fiscal_year_start_month": org.fiscal_year_start_month,
+        }
+        for day in WEEKDAYS:
+            ranges = (org.business_hours or {}).get(day) or []
+            initial[f"hours_{day}"] = ", ".join(f"{a}-{b}" for a, b in ranges)
+        return initial
+
+    def hour_fields(self) -> list[forms.BoundField]:
+        return [self[f"hours_{day}"] for day in WEEKDAYS]
+
+    def main_fields(self) -> list[forms.BoundField]:
+        return [
+            self[name]
+            for name in ("name", "currency", "time_zone", "language", "fiscal_year_start_month")
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        hours: dict[str, list[list[str]]] = {}
+        for day in WEEKDAYS:
+            try:
+                hours[day] = parse_ranges(data.get(f"hours_{day}") or "")
+            except ValidationError as exc:
+                self.add_error(f"hours_{day}", exc)
+        data["business_hours"] = hours
+        return data
+
+
+class HolidayForm(forms.Form):
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    name = forms.CharField(label=_("Name"), max_length=200)
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        help_text=_("What the token is for, such as “website import”"),
+    )
+    scope = forms.ChoiceField(label=_("Access"), choices=ApiTokenScope.choices)
+
+
+class AuditFilterForm(forms.Form):
+    model = forms.CharField(label=_("Record type"), required=False, max_length=60)
+    action = forms.ChoiceField(
+        label=_("Action"),
+        required=False,
+        choices=[("", _("Any action")), *AuditEntry.Action.choices],
+    )
+    actor = forms.CharField(label=_("By user"), required=False, max_length=150)
+    object_id = forms.CharField(label=_("Record id"), required=False, max_length=64)
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )

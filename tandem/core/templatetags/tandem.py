@@ -1,0 +1,105 @@
+"""Template helpers: money in the organisation's currency, formatted for the active language."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import template
+from django.core.cache import cache
+from django.utils.formats import number_format
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from tandem.core.models import Organisation
+
+register = template.Library()
+
+CURRENCY_CACHE_KEY = "tandem:organisation_currency"
+SYMBOLS = {
+    "EUR": "€",
+    "USD": "$",
+    "GBP": "£",
+    "RUB": "₽",
+    "JPY": "¥",
+    "CNY": "¥",
+    "INR": "₹",
+    "KZT": "₸",
+    "UAH": "₴",
+    "CHF": "CHF",
+}
+
+
+def organisation_currency() -> str:
+    code = cache.get(CURRENCY_CACHE_KEY)
+    if not isinstance(code, str):
+        code = Organisation.current().currency
+        cache.set(CURRENCY_CACHE_KEY, code, 60)
+    return code
+
+
+def format_money(value: Any, currency: str | None = None, language: str | None = None) -> str:
+    """`1234.5` -> "€1,234.50" in English, "1 234,50 €" in Russian; "" for no number."""
+    if value is None or value == "":
+        return ""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return ""
+    if not amount.is_finite():
+        return ""
+    code = (currency or organisation_currency()).upper()
+    symbol = SYMBOLS.get(code, code)
+    number = number_format(abs(amount), 2, use_l10n=True, force_grouping=True)
+    sign = "-" if amount < 0 else ""
+    lang = (language or get_language() or "en").lower()
+    if lang.startswith("ru"):
+        return f"{sign}{number}\u00a0{symbol}"
+    if len(symbol) > 1:
+        return f"{sign}{symbol}\u00a0{number}"
+    return f"{sign}{symbol}{number}"
+
+
+@register.filter
+def money(value: Any, currency: str | None = None) -> str:
+    return format_money(value, currency)
+
+
+@register.filter
+def person(user: Any) -> str:
+    """A user's full name, else their username; "" for nobody."""
+    if user is None:
+        return ""
+    full = f"{getattr(user, 'first_name', '')} {getattr(user, 'last_name', '')}".strip()
+    return full or str(getattr(user, "username", ""))
+
+
+@register.filter
+def get_item(mapping: Any, key: str) -> Any:
+    if isinstance(mapping, dict):
+        return mapping.get(key, "")
+    return ""
+
+
+KIND_LABELS = {
+    "sales_call": _("Sales call"),
+    "meeting": _("Meeting"),
+    "field_visit": _("Field visit"),
+    "note": _("Note"),
+    "page_view": _("Page view"),
+    "page": _("Page view"),
+    "form_submit": _("Form submitted"),
+    "email_sent": _("Email sent"),
+    "email_open": _("Email opened"),
+    "email_click": _("Email link clicked"),
+    "identify": _("Identified"),
+    "track": _("Event"),
+    "webinar": _("Webinar"),
+}
+
+
+@register.filter
+def kind_label(kind: str) -> str:
+    """A touchpoint kind in words: known kinds translated, others with spaces for underscores."""
+    label = KIND_LABELS.get(kind)
+    return str(label) if label is not None else str(kind).replace("_", " ")

@@ -1,0 +1,200 @@
+"""Reads of the customer record for pages and the API: lists, search and the timeline.
+
+Invariants:
+- every query starts from `tandem.core.access.scoped`, so a record the user may not see is never
+  listed, counted or found by search;
+- lists page by keyset over an indexed ordering (`tandem.core.paging`), never by OFFSET;
+- bot-flagged touchpoints stay out of the timeline unless `show_bots` is asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from tandem.core.access import scoped
+from tandem.core.models import User
+from tandem.core.paging import BadCursor, Page, capped_count, decode_cursor, encode_cursor
+from tandem.core.paging import keyset_page as keyset_page
+from tandem.crm.models import Account, Contact, Touchpoint
+from tandem.crm.services import contacts_search_q
+
+__all__ = [
+    "ACCOUNT_SORTS",
+    "CONTACT_SORTS",
+    "BadCursor",
+    "ListQuery",
+    "Page",
+    "account_list",
+    "capped_count",
+    "contact_list",
+    "decode_cursor",
+    "encode_cursor",
+    "keyset_page",
+    "timeline",
+]
+
+PAGE_SIZE = 25
+TIMELINE_PAGE_SIZE = 20
+
+CONTACT_SORTS: dict[str, list[str]] = {
+    "name": ["last_name", "first_name", "id"],
+    "created": ["-created_at", "-id"],
+}
+ACCOUNT_SORTS: dict[str, list[str]] = {
+    "name": ["name", "id"],
+    "created": ["-created_at", "-id"],
+}
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What a list page was asked for; every field is optional and already validated."""
+
+    q: str = ""
+    owner_id: int | None = None
+    lifecycle_stage: str = ""
+    industry: str = ""
+    consent: str = ""
+    tag: str = ""
+    sort: str = "name"
+    cursor: str | None = None
+
+
+def contacts_filtered(user: User, query: ListQuery) -> QuerySet[Contact]:
+    qs = scoped(user, Contact)
+    if query.q:
+        qs = qs.filter(contacts_search_q(query.q))
+    if query.owner_id is not None:
+        qs = qs.filter(owner_id=query.owner_id)
+    if query.lifecycle_stage:
+        qs = qs.filter(lifecycle_stage=query.lifecycle_stage)
+    if query.industry:
+        qs = qs.filter(account__industry=query.industry)
+    if query.consent:
+        qs = qs.filter(consent=query.consent)
+    if query.tag:
+        qs = qs.filter(tags__name=query.tag)
+    return qs
+
+
+def contact_list(user: User, query: ListQuery, *, size: int = PAGE_SIZE) -> Page[Contact]:
+    """A page of the contacts the user sees, with a capped count in `page.extra`."""
+    qs = contacts_filtered(user, query)
+    order = CONTACT_SORTS.get(query.sort, CONTACT_SORTS["name"])
+    rows = qs.select_related("account", "owner").only(
+        "id",
+        "first_name",
+        "last_name",
+        "email",
+        "title",
+        "lifecycle_stage",
+        "consent",
+        "created_at",
+        "account__id",
+        "account__name",
+        "owner__id",
+        "owner__username",
+        "owner__first_name",
+        "owner__last_name",
+    )
+    page = keyset_page(
+        rows, order=order, cursor=query.cursor, size=size, salt=f"contacts:{query.sort}"
+    )
+    page.extra["count"], page.extra["more"] = capped_count(qs)
+    return page
+
+
+def _account_search_q(term: str) -> Q:
+    term = term.strip()
+    return (
+        Q(name__icontains=term)
+        | Q(domain_rows__domain__icontains=term.lower())
+        | Q(region__icontains=term)
+    )
+
+
+def accounts_filtered(user: User, query: ListQuery) -> QuerySet[Account]:
+    qs = scoped(user, Account)
+    if query.q:
+        matching = Account.objects.filter(_account_search_q(query.q)).values("pk")
+        qs = qs.filter(pk__in=matching)
+    if query.owner_id is not None:
+        qs = qs.filter(owner_id=query.owner_id)
+    if query.industry:
+        qs = qs.filter(industry=query.industry)
+    if query.tag:
+        qs = qs.filter(tags__name=query.tag)
+    return qs
+
+
+def account_list(user: User, query: ListQuery, *, size: int = PAGE_SIZE) -> Page[Account]:
+    qs = accounts_filtered(user, query)
+    order = ACCOUNT_SORTS.get(query.sort, ACCOUNT_SORTS["name"])
+    rows = qs.select_related("owner").only(
+        "id",
+        "name",
+        "domains",
+        "industry",
+        "region",
+        "created_at",
+        "owner__id",
+        "owner__username",
+        "owner__first_name",
+        "owner__last_name",
+    )
+    page = keyset_page(
+        rows, order=order, cursor=query.cursor, size=size, salt=f"accounts:{query.sort}"
+    )
+    page.extra["count"], page.extra["more"] = capped_count(qs)
+    return page
+
+
+def timeline(
+    user: User,
+    *,
+    contact: Contact | None = None,
+    account: Account | None = None,
+    department: str = "",
+    channel: str = "",
+    show_bots: bool = False,
+    cursor: str | None = None,
+    size: int = TIMELINE_PAGE_SIZE,
+) -> Page[Touchpoint]:
+    """The unified timeline of a contact or an account, newest first."""
+    qs = scoped(user, Touchpoint)
+    if contact is not None:
+        qs = qs.filter(contact=contact)
+    elif account is not None:
+        qs = qs.filter(account=account)
+    else:
+        qs = qs.none()
+    if department:
+        qs = qs.filter(department=department)
+    if channel:
+        qs = qs.filter(channel=channel)
+    if not show_bots:
+        qs = qs.filter(is_bot=False)
+    qs = qs.select_related("actor", "contact")
+    return keyset_page(qs, order=["-occurred_at", "-id"], cursor=cursor, size=size, salt="timeline")
+
+
+def timeline_channels(
+    user: User, *, contact: Contact | None = None, account: Account | None = None
+) -> list[str]:
+    """The channels that occur in this timeline, for the filter."""
+    qs = scoped(user, Touchpoint)
+    qs = qs.filter(contact=contact) if contact is not None else qs.filter(account=account)
+    return sorted(set(qs.order_by().values_list("channel", flat=True).distinct()[:100]))
+
+
+def visible_groups(user: User, model: type[Any], groups: list[list[int]]) -> list[list[Any]]:
+    """Duplicate groups restricted to what the user sees; groups left with one member drop."""
+    out: list[list[Any]] = []
+    for ids in groups:
+        members = list(scoped(user, model).filter(pk__in=ids).order_by("pk"))
+        if len(members) > 1:
+            out.append(members)
+    return out
