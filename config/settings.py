@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     "tandem.tracking",
     "tandem.leads",
     "tandem.sales",
+    "tandem.attribution",
+    "tandem.marketing",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,263 @@
+"""Attribution runs over the database: build journeys, run a model, store and serve the result.
+
+    run = attribution_run(user=..., spec=JourneySpec(...), model="markov", order=2)
+    run.result["credits"]["department"]   # [{name, conversions, value, share, lower, upper}]
+
+Invariants:
+- a result is computed over what ``user`` may see (`tandem.attribution.journeys` reads
+  through ``scoped``): a rep's run covers only the rep's visible touchpoints and
+  conversions, and the stored row is keyed by the user for every role that does not see
+  everything, so one user's result is never served to another;
+- results are cached in `AttributionRun`, keyed by a hash of model, parameters, scope and
+  data version (max touchpoint id, touchpoint count, conversion count, latest deal
+  change): new data, new key; the unique key makes concurrent computations store once;
+- per dimension, credits sum to the total conversions and value of the journeys (engine
+  invariant), and each share comes with its bootstrap percentile interval;
+- the cache row is not a business record: it is not audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from tandem.attribution.engine import Journeys, bootstrap_credit, credit
+from tandem.attribution.engine.models import MODELS
+from tandem.attribution.engine.shapley import MAX_EXACT_PLAYERS
+from tandem.attribution.engine.simulate import SimulatedData, default_scenario, simulate_journeys
+from tandem.attribution.journeys import (
+    CONVERSIONS,
+    DIMENSIONS,
+    DbJourneys,
+    JourneySpec,
+    build_journeys,
+    data_version,
+)
+from tandem.attribution.models import AttributionRun
+from tandem.core.access import ALL, NONE, Action, _Everything, register
+from tandem.core.errors import InvalidInput
+from tandem.core.models import User
+
+MAX_BOOT = 1000
+TOP_PATHS = 10
+SIDE_BY_SIDE: tuple[str, ...] = ("first", "last", "linear", "position", "markov", "shapley")
+
+
+def run_rule(user: User, action: Action) -> Q | _Everything:
+    """Stored runs: head and admin see all; everyone else their own."""
+    if action != "view":
+        return NONE
+    if user.sees_everything:
+        return ALL
+    return Q(user_id=user.pk)
+
+
+def register_scopes() -> None:
+    register(AttributionRun, run_rule)
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """A model and its knobs; ``n_boot`` replicates give the intervals (0: none)."""
+
+    model: str = "markov"
+    order: int = 1
+    half_life_days: float = 7.0
+    n_boot: int = 100
+    level: float = 0.95
+
+    def engine_params(self) -> dict[str, Any]:
+        if self.model == "markov":
+            return {"order": self.order}
+        if self.model == "time-decay":
+            return {"half_life_days": self.half_life_days}
+        return {}
+
+    def as_params(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "n_boot": self.n_boot,
+            "level": self.level,
+            **self.engine_params(),
+        }
+
+
+def validate(spec: JourneySpec, params: ModelParams) -> None:
+    """Raise `InvalidInput` naming each bad field."""
+    errors: dict[str, list[str]] = {}
+    if params.model not in MODELS:
+        errors["model"] = [_("unknown model; choose from %(m)s") % {"m": ", ".join(MODELS)}]
+    if not 1 <= params.order <= 3:
+        errors["order"] = [_("must be 1, 2 or 3")]
+    if not 0 < params.half_life_days <= 3650:
+        errors["half_life_days"] = [_("must be between 0 and 3650 days")]
+    if not 0 <= params.n_boot <= MAX_BOOT:
+        errors["n_boot"] = [_("must be between 0 and %(n)d") % {"n": MAX_BOOT}]
+    if not 0.5 <= params.level < 1:
+        errors["level"] = [_("must be at least 0.5 and below 1")]
+    if spec.end <= spec.start:
+        errors["end"] = [_("must be after the start")]
+    elif (spec.end - spec.start).days > 3660:
+        errors["end"] = [_("the period may span at most ten years")]
+    if not 0 <= spec.lookback_days <= 730:
+        errors["lookback_days"] = [_("must be between 0 and 730 days")]
+    if spec.unit not in ("contact", "account"):
+        errors["unit"] = [_("must be contact or account")]
+    conv = spec.conversion
+    if conv not in CONVERSIONS and not (conv.startswith("event:") and 6 < len(conv) <= 66):
+        errors["conversion"] = [
+            _("choose deal_won, opportunity, mql or event:<kind>"),
+        ]
+    if len(spec.channels) > 100 or any(not c or len(c) > 40 for c in spec.channels):
+        errors["channels"] = [_("at most 100 channel names of up to 40 characters")]
+    if errors:
+        raise InvalidInput(errors)
+
+
+def scope_of(user: User) -> str:
+    return "all" if user.sees_everything else f"user:{user.pk}"
+
+
+def run_key(scope: str, version: str, spec: JourneySpec, params: ModelParams) -> str:
+    blob = json.dumps(
+        {"scope": scope, "version": version, "spec": spec.as_params(), **params.as_params()},
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _model_for(j: Journeys, model: str) -> str:
+    """Exact Shapley is limited to 20 players; above that the simplified value is identical."""
+    if model == "shapley" and j.n_channels > MAX_EXACT_PLAYERS:
+        return "simplified-shapley"
+    return model
+
+
+def dimension_credit(j: Journeys, params: ModelParams) -> list[dict[str, Any]]:
+    """Rows ``{name, conversions, value, share, value_share, lower, upper}``, largest first."""
+    if j.n_journeys == 0:
+        return []
+    model = _model_for(j, params.model)
+    extra = params.engine_params()
+    res = credit(j, model, **extra)
+    share = res.shares("conversions")
+    value_share = res.shares("value")
+    lower = upper = None
+    if params.n_boot and j.conversions.sum() > 0:
+        boot = bootstrap_credit(j, model, n_boot=params.n_boot, level=params.level, **extra)
+        lower, upper = boot.lower, boot.upper
+    rows: list[dict[str, Any]] = []
+    for i, name in enumerate(res.channels):
+        rows.append(
+            {
+                "name": name,
+                "conversions": float(res.conversions[i]),
+                "value": float(res.value[i]),
+                "share": float(share[i]),
+                "value_share": float(value_share[i]),
+                "lower": None if lower is None else float(lower[i]),
+                "upper": None if upper is None else float(upper[i]),
+            }
+        )
+    rows.sort(key=lambda r: (-r["conversions"], -r["value"], r["name"]))
+    return rows
+
+
+def top_paths(j: Journeys, limit: int = TOP_PATHS) -> list[dict[str, Any]]:
+    """The most converting channel paths (repeats collapsed), with conversions and value."""
+    if j.n_journeys == 0:
+        return []
+    agg, _rows = j.collapse_repeats().aggregate()
+    order = np.lexsort((-agg.nulls, -agg.value, -agg.conversions))[:limit]
+    return [
+        {
+            "path": " > ".join(agg.path(int(i))),
+            "conversions": float(agg.conversions[i]),
+            "value": float(agg.value[i]),
+            "journeys": float(agg.conversions[i] + agg.nulls[i]),
+        }
+        for i in order
+    ]
+
+
+def compute(db: DbJourneys, params: ModelParams) -> dict[str, Any]:
+    """The stored result of one run (pure: journeys in, JSON out)."""
+    channel = db.journeys("channel")
+    return {
+        "model": params.model,
+        "totals": {
+            "journeys": db.n_journeys,
+            "conversions": float(db.conversions.sum()),
+            "value": float(db.value.sum()),
+            "non_converting": float(db.nulls.sum()),
+            "conversions_without_touches": db.conversions_without_touches,
+        },
+        "credits": {dim: dimension_credit(db.journeys(dim), params) for dim in DIMENSIONS},
+        "top_paths": top_paths(channel),
+    }
+
+
+def attribution_run(*, user: User, spec: JourneySpec, params: ModelParams) -> AttributionRun:
+    """The run of ``params`` over ``spec`` as ``user`` sees the data: stored or computed now."""
+    validate(spec, params)
+    scope = scope_of(user)
+    version = data_version(user, spec)
+    key = run_key(scope, version, spec, params)
+    found = AttributionRun.objects.filter(key=key).first()
+    if found is not None:
+        return found
+    started = time.perf_counter()
+    result = compute(build_journeys(user, spec), params)
+    seconds = time.perf_counter() - started
+    try:
+        with transaction.atomic():
+            return AttributionRun.objects.create(
+                key=key,
+                model=params.model,
+                params={**spec.as_params(), **params.as_params()},
+                scope=scope,
+                data_version=version,
+                user=user,
+                result=result,
+                seconds=seconds,
+            )
+    except IntegrityError:  # computed concurrently: the stored row wins
+        return AttributionRun.objects.get(key=key)
+
+
+def compare_models(
+    *, user: User, spec: JourneySpec, params: ModelParams, models: tuple[str, ...] = SIDE_BY_SIDE
+) -> dict[str, AttributionRun]:
+    """Several models over the same journeys (each run cached on its own)."""
+    return {
+        m: attribution_run(
+            user=user,
+            spec=spec,
+            params=ModelParams(
+                model=m,
+                order=params.order,
+                half_life_days=params.half_life_days,
+                n_boot=0 if m != params.model else params.n_boot,
+                level=params.level,
+            ),
+        )
+        for m in models
+    }
+
+
+def demo_journeys(n: int = 2000, seed: int = 0) -> SimulatedData:
+    """Simulated multi-channel journeys for the demo (planted effects; same seed, same data).
+
+    Each journey is a sequence of touches with channel, department and timestamp offsets
+    (seconds from the journey start) and a conversion flag and value: what `tandem.core.demo`
+    turns into contacts, touchpoints and deals.
+    """
+    return simulate_journeys(n, default_scenario(), seed=seed)
