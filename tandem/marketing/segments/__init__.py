@@ -1,0 +1,1 @@
+"""Segments: a validated filter tree (`schema`) compiled to one ORM query (`compiler`)."""
