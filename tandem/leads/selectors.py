@@ -23,7 +23,13 @@ from django.db.models import QuerySet
 from tandem.core.access import scoped
 from tandem.core.models import Department, User
 from tandem.crm.models import Touchpoint
-from tandem.leads.models import Handoff, HandoffStatus, HandoffTrigger, MqlTarget
+from tandem.leads.models import (
+    Handoff,
+    HandoffStatus,
+    HandoffTrigger,
+    MqlTarget,
+    RejectionReason,
+)
 
 Dimension = Literal["campaign", "channel", "source"]
 DECIDED = [HandoffStatus.ACCEPTED, HandoffStatus.CONTACTED, HandoffStatus.REJECTED]
@@ -41,6 +47,18 @@ class QualityRow:
     def acceptance_rate(self) -> float | None:
         decided = self.accepted + self.rejected
         return round(self.accepted / decided, 4) if decided else None
+
+    @property
+    def top_reasons(self) -> list[tuple[str, str, int]]:
+        """(reason, its label, count), most frequent first."""
+        return [
+            (
+                reason,
+                str(RejectionReason(reason).label) if reason in RejectionReason.values else reason,
+                n,
+            )
+            for reason, n in self.reasons.most_common()
+        ]
 
 
 def lead_quality(

@@ -276,7 +276,6 @@ def lead_quality(request: HttpRequest) -> HttpResponse:
             "rows": selectors.lead_quality(user, dimension),
             "by": dimension,
             "sla": sla,
-            "reason_labels": dict(RejectionReason.choices),
         },
     )
 
