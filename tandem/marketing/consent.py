@@ -1,0 +1,189 @@
+"""Subscriptions and consent on the ONE ledger, `tracking.ConsentRecord` (append-only).
+
+A contact is subscribed to a subscription type when the latest ledger row whose `purpose` is the
+type's key is "granted" or "confirmed". Tracking's forms write the same rows (purpose = the
+form's consent purpose), so a form with purpose "newsletter" subscribes to the newsletter type.
+
+Invariants:
+- rows are only appended, each with a `ConsentSource` saying where it came from;
+- withdrawal needs no more than consent did: one click (unsubscribe link, one-click POST) or one
+  form; it takes effect at once: sends check the ledger right before each message;
+- double opt-in: a "pending" row until the signed link is opened, which appends "confirmed".
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from tandem.core.audit import Actor
+from tandem.crm import services as crm
+from tandem.crm.models import ConsentState, Contact
+from tandem.marketing.models import ConsentSource, SubscriptionType
+from tandem.tracking.models import ConsentRecord
+
+log = logging.getLogger("tandem.marketing")
+CONFIRM_SALT = "tandem.marketing.optin"
+CONFIRM_MAX_AGE = 14 * 86400
+SUBSCRIBED = {ConsentRecord.State.GRANTED, ConsentRecord.State.CONFIRMED}
+
+
+def consent_state(*, contact_id: int, purpose: str) -> str:
+    """The latest ledger state for this purpose ("" when nothing was ever recorded)."""
+    latest = (
+        ConsentRecord.objects.filter(contact_id=contact_id, purpose=purpose)
+        .order_by("-at", "-id")
+        .values_list("state", flat=True)
+        .first()
+    )
+    return latest or ""
+
+
+def is_subscribed(*, contact_id: int, purpose: str) -> bool:
+    return consent_state(contact_id=contact_id, purpose=purpose) in SUBSCRIBED
+
+
+def _append(
+    *,
+    contact: Contact,
+    subscription: SubscriptionType,
+    state: str,
+    source: str,
+    ip: str = "",
+    user_agent: str = "",
+) -> ConsentRecord:
+    record = ConsentRecord.objects.create(
+        contact=contact,
+        purpose=subscription.key,
+        wording=subscription.wording,
+        wording_version=subscription.wording_version,
+        state=state,
+        ip=ip or None,
+        user_agent=user_agent[:500],
+    )
+    ConsentSource.objects.create(record=record, source=source[:40])
+    return record
+
+
+@transaction.atomic
+def subscribe(
+    *,
+    contact: Contact,
+    subscription: SubscriptionType,
+    source: str,
+    ip: str = "",
+    user_agent: str = "",
+    confirm_base: str = "",
+    proven: bool = False,
+) -> ConsentRecord:
+    """Record consent. With double opt-in (and an address not already proven, as it is when the
+    person came from a link in their own email) the row is "pending" and a confirmation email
+    goes out after commit."""
+    pending = subscription.double_opt_in and not proven
+    state = ConsentRecord.State.PENDING if pending else ConsentRecord.State.GRANTED
+    record = _append(
+        contact=contact,
+        subscription=subscription,
+        state=state,
+        source=source,
+        ip=ip,
+        user_agent=user_agent,
+    )
+    if pending and contact.email:
+        link = confirm_base + signing.dumps({"r": record.pk}, salt=CONFIRM_SALT)
+        email, name = contact.email, subscription.name
+        transaction.on_commit(lambda: _send_confirmation(email, name, link))
+    elif not pending and contact.consent != ConsentState.GRANTED:
+        crm.contact_update(actor=Actor.system(), contact=contact, consent=ConsentState.GRANTED)
+    return record
+
+
+def _send_confirmation(email: str, name: str, link: str) -> None:
+    try:
+        send_mail(
+            subject=_("Please confirm your subscription"),
+            message=_("Confirm your subscription to %(name)s by opening this link:\n\n%(link)s")
+            % {"name": name, "link": link},
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[email],
+        )
+    except OSError:
+        log.exception("opt-in confirmation to %s not sent", email)
+
+
+@transaction.atomic
+def confirm(*, signed: str, ip: str = "", user_agent: str = "") -> bool:
+    """Open the double opt-in link: append "confirmed" once; False for a bad or old link."""
+    try:
+        data = signing.loads(signed, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE)
+    except signing.BadSignature:
+        return False
+    record_id = data.get("r") if isinstance(data, dict) else None
+    if not isinstance(record_id, int):
+        return False
+    pending = ConsentRecord.objects.select_for_update().filter(pk=record_id).first()
+    if pending is None:
+        return False
+    if consent_state(contact_id=pending.contact_id, purpose=pending.purpose) in SUBSCRIBED:
+        return True
+    subscription = SubscriptionType.objects.filter(key=pending.purpose).first()
+    if subscription is None:
+        return False
+    contact = Contact.objects.get(pk=pending.contact_id)
+    _append(
+        contact=contact,
+        subscription=subscription,
+        state=ConsentRecord.State.CONFIRMED,
+        source="double_opt_in",
+        ip=ip,
+        user_agent=user_agent,
+    )
+    if contact.consent != ConsentState.GRANTED:
+        crm.contact_update(actor=Actor.system(), contact=contact, consent=ConsentState.GRANTED)
+    return True
+
+
+@transaction.atomic
+def unsubscribe(
+    *,
+    contact: Contact,
+    subscriptions: list[SubscriptionType] | None = None,
+    source: str,
+    ip: str = "",
+    user_agent: str = "",
+) -> int:
+    """Withdraw consent for these types (all types when None); returns rows appended.
+    Withdrawing everything also marks the contact's overall marketing consent withdrawn."""
+    types = (
+        list(subscriptions) if subscriptions is not None else list(SubscriptionType.objects.all())
+    )
+    appended = 0
+    for subscription in types:
+        state = consent_state(contact_id=contact.pk, purpose=subscription.key)
+        if state == ConsentRecord.State.WITHDRAWN:
+            continue
+        _append(
+            contact=contact,
+            subscription=subscription,
+            state=ConsentRecord.State.WITHDRAWN,
+            source=source,
+            ip=ip,
+            user_agent=user_agent,
+        )
+        appended += 1
+    if subscriptions is None and contact.consent != ConsentState.WITHDRAWN:
+        crm.contact_update(actor=Actor.system(), contact=contact, consent=ConsentState.WITHDRAWN)
+    return appended
+
+
+def subscriptions_of(contact_id: int) -> dict[str, bool]:
+    """Subscription type key -> subscribed, for the preference centre."""
+    return {
+        t.key: is_subscribed(contact_id=contact_id, purpose=t.key)
+        for t in SubscriptionType.objects.all()
+    }

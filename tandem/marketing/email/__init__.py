@@ -1,0 +1,1 @@
+"""Email: sandboxed templates, DKIM-signed sending, tracking, bounces."""

@@ -1,0 +1,157 @@
+"""Email templates: Django template syntax in a sandbox, sanitised HTML, a generated text part.
+
+Invariants:
+- only the tags in `ALLOWED_TAGS` may appear (no load/include/extends/url/debug/csrf…), the engine
+  has no template loaders or extra libraries, and the context holds only plain strings, numbers
+  and dicts built by `contact_context`: nothing reachable beyond that allowlist;
+- the rendered HTML is sanitised with nh3 (no script, no event handlers, no javascript: URLs);
+- the subject is rendered without HTML escaping and loses line breaks (no header injection).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any
+
+import nh3
+from django.template import Context, Engine, TemplateSyntaxError
+from django.template.base import Lexer, TokenType
+from django.utils.translation import gettext as _
+
+from tandem.core.errors import InvalidInput
+from tandem.crm.models import Contact
+
+MAX_SOURCE = 200_000
+ALLOWED_TAGS = {
+    "if", "elif", "else", "endif", "for", "empty", "endfor", "with", "endwith", "comment",
+    "endcomment", "firstof", "cycle", "spaceless", "endspaceless", "now",
+}  # fmt: skip
+HTML_TAGS = nh3.ALLOWED_TAGS | {"center", "font"}
+GENERIC_ATTRIBUTES = {"style", "align", "valign", "width", "height", "bgcolor", "border", "class"}
+TABLE_ATTRIBUTES = {"cellpadding", "cellspacing"}
+ENGINE = Engine(
+    dirs=[],
+    app_dirs=False,
+    libraries={},
+    loaders=[("django.template.loaders.locmem.Loader", {})],
+    autoescape=True,
+)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
+
+
+def check_template(source: str, *, field: str = "html") -> None:
+    """Refuse oversize sources, tags outside the allowlist and syntax errors."""
+    if len(source) > MAX_SOURCE:
+        raise InvalidInput({field: [_("The template is too long.")]})
+    for token in Lexer(source).tokenize():
+        if token.token_type == TokenType.BLOCK:
+            name = token.contents.split()[0] if token.contents.split() else ""
+            if name not in ALLOWED_TAGS:
+                raise InvalidInput(
+                    {field: [_("The tag “%(tag)s” is not allowed in emails.") % {"tag": name}]}
+                )
+    try:
+        ENGINE.from_string(source)
+    except TemplateSyntaxError as exc:
+        raise InvalidInput({field: [str(exc)[:300]]}) from None
+
+
+def contact_context(contact: Contact | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The whole world a template can see: plain values only."""
+    person: dict[str, Any] = {
+        "first_name": "",
+        "last_name": "",
+        "email": "",
+        "title": "",
+        "company": "",
+        "custom": {},
+    }
+    if contact is not None:
+        person = {
+            "first_name": contact.first_name,
+            "last_name": contact.last_name,
+            "email": contact.email,
+            "title": contact.title,
+            "company": contact.account.name if contact.account_id and contact.account else "",
+            "custom": {
+                str(k): v
+                for k, v in (contact.custom or {}).items()
+                if isinstance(v, str | int | float | bool)
+            },
+        }
+    return {"contact": person, **(extra or {})}
+
+
+def sanitise(html: str) -> str:
+    return nh3.clean(
+        html,
+        tags=HTML_TAGS,
+        attributes={
+            **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
+            "*": GENERIC_ATTRIBUTES,
+            "table": TABLE_ATTRIBUTES,
+            "a": {"href", "title", "target"},
+            "img": {"src", "alt", "width", "height"},
+        },
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+    )
+
+
+class _Text(HTMLParser):
+    BLOCKS = {"p", "div", "br", "tr", "h1", "h2", "h3", "h4", "li", "table", "hr"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.href: str | None = None
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("style", "script", "head", "title"):
+            self.skip += 1
+        if tag in self.BLOCKS:
+            self.out.append("\n")
+        if tag == "li":
+            self.out.append("- ")
+        if tag == "a":
+            self.href = dict(attrs).get("href")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("style", "script", "head", "title"):
+            self.skip = max(0, self.skip - 1)
+        if tag == "a" and self.href:
+            self.out.append(f" ({self.href})")
+            self.href = None
+        if tag in self.BLOCKS:
+            self.out.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.out.append(re.sub(r"\s+", " ", data))
+
+
+def html_to_text(html: str) -> str:
+    parser = _Text()
+    parser.feed(html)
+    lines = [line.strip() for line in "".join(parser.out).splitlines()]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def render(*, subject: str, html: str, context: dict[str, Any]) -> Rendered:
+    """Render subject and body for one person; InvalidInput for a template outside the rules."""
+    check_template(subject, field="subject")
+    check_template(html)
+    subject_raw = str(ENGINE.from_string(subject).render(Context(context, autoescape=False)))
+    subject_out = re.sub(r"[\r\n]+", " ", subject_raw).strip()[:300]
+    body = sanitise(ENGINE.from_string(html).render(Context(context)))
+    return Rendered(subject=subject_out, html=body, text=html_to_text(body))
