@@ -146,7 +146,9 @@ def handoff_create(
         raise InvalidInput({"note": [_("At most 1000 characters.")]})
     now = now or timezone.now()
     contact = (
-        Contact.objects.select_for_update().select_related("account__owner").get(pk=contact.pk)
+        Contact.objects.select_for_update(of=("self",))
+        .select_related("account__owner")
+        .get(pk=contact.pk)
     )
     existing = Handoff.objects.filter(contact=contact, status__in=OPEN_HANDOFF).first()
     if existing is not None:
@@ -198,7 +200,7 @@ def handoff_request_from_quote(
 
 def _locked_open(handoff: Handoff, status: str) -> Handoff:
     locked = (
-        Handoff.objects.select_for_update()
+        Handoff.objects.select_for_update(of=("self",))
         .select_related("contact", "assigned_to")
         .get(pk=handoff.pk)
     )
@@ -361,7 +363,9 @@ def handoff_assign(
     if not rep.is_active or rep.role != Role.SALES_REP:
         raise InvalidInput({"rep": [_("Choose an active sales rep.")]})
     now = now or timezone.now()
-    handoff = Handoff.objects.select_for_update().select_related("contact").get(pk=handoff.pk)
+    handoff = (
+        Handoff.objects.select_for_update(of=("self",)).select_related("contact").get(pk=handoff.pk)
+    )
     if handoff.status not in OPEN_HANDOFF:
         raise InvalidInput(_("This hand-off is closed already."), code="wrong_state")
     before = snapshot(handoff)
