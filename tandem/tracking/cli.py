@@ -38,8 +38,9 @@ def source_main(argv: list[str]) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     if args.action == "create":
         try:
-            _source, key = services.source_create(actor=Actor.system(), name=args.name,
-                                                  kind=args.kind)
+            _source, key = services.source_create(
+                actor=Actor.system(), name=args.name, kind=args.kind
+            )
         except InvalidInput as exc:
             print(f"tandem source: {exc.message}", file=sys.stderr)
             return 2
@@ -50,10 +51,10 @@ def source_main(argv: list[str]) -> int:
             state = "revoked" if source.revoked_at else "active"
             print(f"{source.name}\t{source.kind}\t{source.key_prefix}…\t{state}")
         return 0
-    source = Source.objects.filter(name=args.name).first()
-    if source is None:
+    found = Source.objects.filter(name=args.name).first()
+    if found is None:
         print(f"tandem source: no source named {args.name!r}", file=sys.stderr)
         return 2
-    services.source_revoke(actor=Actor.system(), source=source)
-    print(f"revoked {source.name}")
+    services.source_revoke(actor=Actor.system(), source=found)
+    print(f"revoked {found.name}")
     return 0

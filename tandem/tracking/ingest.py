@@ -182,7 +182,7 @@ def parse_event(
     batch_context: dict[str, Any] | None = None,
     request_ip: str = "",
     request_user_agent: str = "",
-    check_size: bool = True,
+    check_size: bool = False,
 ) -> Event:
     if not isinstance(raw, dict):
         raise BadEvent("each event must be a JSON object")
@@ -270,7 +270,8 @@ def parse_payload(
         "received_at": received_at,
         "request_ip": request_ip,
         "request_user_agent": request_user_agent,
-        "check_size": body_bytes > MAX_EVENT_BYTES,
+        # Events of a batch are measured as stored (services.events_store), not twice here.
+        "check_size": False,
     }
     if path_type is not None:
         return [parse_event(body, type_hint=path_type, **common)]  # type: ignore[arg-type]

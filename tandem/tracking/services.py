@@ -34,12 +34,13 @@ from tandem.tracking import bots
 from tandem.tracking.channels import (
     CHANNELS,
     RULE_FIELDS,
+    ChannelInputs,
     active_rules,
     classify,
     compile_rules,
     forget_cached_rules,
 )
-from tandem.tracking.ingest import Event
+from tandem.tracking.ingest import MAX_EVENT_BYTES, BadEvent, Event, dumps
 from tandem.tracking.models import (
     ChannelRule,
     ChannelRuleSet,
@@ -359,17 +360,21 @@ def events_store(*, source: Source, events: list[Event]) -> int:
     by_user: dict[str, tuple[int, int | None]] = {}
     by_anon: dict[str, tuple[int, int | None]] = {}
     if user_ids or anon_ids:
-        rows = Identity.objects.filter(
+        known = Identity.objects.filter(
             Q(kind=Identity.Kind.USER_ID, value__in=user_ids)
             | Q(kind=Identity.Kind.ANONYMOUS_ID, value__in=anon_ids)
         ).values_list("kind", "value", "contact_id", "contact__account_id")
-        for kind, value, known_contact, known_account in rows:
+        for kind, value, known_contact, known_account in known:
             target = by_user if kind == Identity.Kind.USER_ID else by_anon
             target[value] = (known_contact, known_account)
 
     _version, rules = active_rules()
     now = timezone.now()
-    rows_to_insert = []
+    ops = connection.ops
+    recorded_at = ops.adapt_datetimefield_value(now)
+    source_name = source.name[:60]
+    classified: dict[ChannelInputs, tuple[str, str]] = {}
+    rows: list[tuple[Any, ...]] = []
     for index, event in enumerate(events):
         found = by_user.get(event.user_id) or by_anon.get(event.anonymous_id)
         contact_id = found[0] if found else None
@@ -379,32 +384,77 @@ def events_store(*, source: Source, events: list[Event]) -> int:
             ip=event.ip,
             kind="open" if event.name.lower() == "email opened" else "",
         )
-        channel, department = classify(event.inputs, rules)
+        if event.inputs not in classified:
+            classified[event.inputs] = classify(event.inputs, rules)
+        channel, department = classified[event.inputs]
         props = _event_properties(event, reason)
         if index in extra:
             props.update(extra[index])
         campaign = event.campaign
-        rows_to_insert.append(
-            Touchpoint(
-                contact_id=contact_id,
-                account_id=account_id,
-                anonymous_id=event.anonymous_id,
-                user_id=event.user_id,
-                occurred_at=event.occurred_at,
-                channel=channel,
-                department=department,
-                kind=event.kind,
-                campaign=str(campaign.get("name") or "")[:200],
-                content=str(campaign.get("content") or "")[:200],
-                properties=props,
-                is_bot=bool(reason),
-                source=source.name[:60],
-                message_id=event.message_id,
-                recorded_at=now,
+        encoded = dumps(props)
+        if len(encoded) > MAX_EVENT_BYTES:  # rolls the whole request back
+            raise BadEvent("an event is larger than 32 KB", code="too_large", status=413)
+        rows.append(
+            (
+                contact_id,
+                account_id,
+                event.anonymous_id,
+                event.user_id,
+                ops.adapt_datetimefield_value(event.occurred_at),
+                channel,
+                department,
+                event.kind,
+                str(campaign.get("name") or "")[:200],
+                str(campaign.get("content") or "")[:200],
+                None,
+                encoded.decode(),
+                bool(reason),
+                source_name,
+                event.message_id,
+                recorded_at,
             )
         )
-    created = Touchpoint.objects.bulk_create(rows_to_insert, ignore_conflicts=True, batch_size=1000)
-    return len(created)
+    return _insert_touchpoints(rows)
+
+
+_INSERT_COLUMNS = (
+    "contact_id",
+    "account_id",
+    "anonymous_id",
+    "user_id",
+    "occurred_at",
+    "channel",
+    "department",
+    "kind",
+    "campaign",
+    "content",
+    "actor_id",
+    "properties",
+    "is_bot",
+    "source",
+    "message_id",
+    "recorded_at",
+)
+_INSERT_CHUNK = 1000
+
+
+def _insert_touchpoints(rows: list[tuple[Any, ...]]) -> int:
+    """INSERT ... ON CONFLICT (message_id) DO NOTHING, many rows per statement (the ORM's
+    per-object work costs more than the database here). Returns the rows actually inserted."""
+    table = connection.ops.quote_name(Touchpoint._meta.db_table)
+    columns = ", ".join(_INSERT_COLUMNS)
+    one = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
+    inserted = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            chunk = rows[start : start + _INSERT_CHUNK]
+            sql = (
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(chunk))} "
+                "ON CONFLICT (message_id) DO NOTHING"
+            )
+            cursor.execute(sql, [value for row in chunk for value in row])
+            inserted += max(cursor.rowcount, 0)
+    return inserted
 
 
 # --- channel rules --------------------------------------------------------------------------

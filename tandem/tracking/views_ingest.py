@@ -41,7 +41,7 @@ from tandem.tracking.models import Source
 
 log = logging.getLogger("tandem.tracking")
 
-LOCKED_RETRIES = 20
+LOCKED_RETRY_SECONDS = 10.0
 _in_flight = 0
 _in_flight_lock = threading.Lock()
 
@@ -83,14 +83,17 @@ def _client_ip(request: HttpRequest) -> str:
 def _store_with_retry(source: Source, events: list[Event]) -> None:
     """SQLite answers "database is locked" when writers queue too long; such a transaction
     stored nothing, so it is safe to try again a few times before answering 503."""
-    for attempt in range(LOCKED_RETRIES + 1):
+    deadline = time.monotonic() + LOCKED_RETRY_SECONDS
+    pause = 0.01
+    while True:
         try:
             services.events_store(source=source, events=events)
             return
         except OperationalError as exc:
-            if "locked" not in str(exc) or attempt == LOCKED_RETRIES:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
                 raise
-            time.sleep(0.02 * (attempt + 1))
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
 
 
 def _handle(request: HttpRequest, path_type: str | None, browser: bool) -> HttpResponse:

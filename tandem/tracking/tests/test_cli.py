@@ -19,11 +19,15 @@ def test_source_create_prints_a_working_key(capsys: pytest.CaptureFixture[str]) 
     assert source.kind == "blog"
     assert key not in source.key_hash
     body = {"writeKey": key, "batch": [{"type": "page", "anonymousId": "a"}]}
-    assert Client().post("/v1/batch", json.dumps(body), content_type="application/json") \
-        .status_code == 200
+    assert (
+        Client().post("/v1/batch", json.dumps(body), content_type="application/json").status_code
+        == 200
+    )
     assert source_main(["create", "Blog"]) == 2
     assert "exists" in capsys.readouterr().err
     assert source_main(["revoke", "Blog"]) == 0
-    assert Client().post("/v1/batch", json.dumps(body), content_type="application/json") \
-        .status_code == 401
+    assert (
+        Client().post("/v1/batch", json.dumps(body), content_type="application/json").status_code
+        == 401
+    )
     assert source_main(["create"]) == 2

@@ -1,0 +1,318 @@
+"""Ingestion benchmark: concurrent client processes POST batches to /v1/batch of a Tandem server.
+
+    .venv/bin/python bench/ingest.py [--db postgres|sqlite|both] [--seconds 10] [--clients 3]
+                                     [--batch 250] [--workers 2]
+
+For each database it starts a private Tandem (gunicorn on 127.0.0.1, a fresh database: a new
+PostgreSQL database on 127.0.0.1:5432, or a SQLite file in a temporary directory), migrates it,
+creates a source, and lets the clients send for `--seconds`. It prints events/s acknowledged,
+p95 request latency, the client processes' share of the machine's CPU, and — in the same run —
+the rate of loading the very same rows with COPY (PostgreSQL) or one executemany (SQLite) into
+a copy of the table with the same indexes, and the ratio. Everything is bounded in time and count,
+targets 127.0.0.1 only, and is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
+PG_ADMIN = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+MAX_REQUESTS_PER_CLIENT = 20_000
+COLUMNS = (
+    "contact_id, account_id, anonymous_id, user_id, occurred_at, channel, department, "
+    "kind, campaign, content, actor_id, properties, is_bot, source, message_id, "
+    "recorded_at"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(database_url: str, var_dir: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        TANDEM_VAR_DIR=var_dir,
+        SECRET_KEY="bench-" + "x" * 40,
+        DJANGO_SETTINGS_MODULE="config.settings",
+        TRACKING_BENCH="1",
+        LOG_LEVEL="ERROR",
+    )
+    return env
+
+
+def _prepare(env: dict[str, str]) -> str:
+    subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    out = subprocess.run(
+        [
+            PYTHON,
+            "-c",
+            "import django; django.setup(); from tandem.tracking.cli import "
+            "source_main; raise SystemExit(source_main(['create', 'bench', '--kind', 'website']))",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip()
+
+
+def _event(run: str, n: int) -> dict[str, object]:
+    return {
+        "type": "track" if n % 3 else "page",
+        "event": "Product Viewed",
+        "anonymousId": f"{run}-visitor-{n % 5000}",
+        "messageId": f"{run}-{n}",
+        "timestamp": "2026-06-01T10:00:00.000Z",
+        "properties": {"sku": f"SKU-{n % 700}", "price": 19.9, "category": "sensors"},
+        "context": {
+            "campaign": {"source": "linkedin", "medium": "social", "name": "june"},
+            "page": {"url": "https://shop.example/p/1", "referrer": ""},
+            "ip": "203.0.113.7",
+            "userAgent": "Mozilla/5.0 (X11; Linux x86_64)",
+        },
+    }
+
+
+def _client(
+    port: int, key: str, run: str, index: int, batch: int, deadline: float, out: mp.Queue
+) -> None:  # type: ignore[type-arg]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    import base64
+
+    auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+    sent = 0
+    latencies: list[float] = []
+    errors = 0
+    n = index * 10_000_000
+    cpu0 = time.process_time()
+    for _ in range(MAX_REQUESTS_PER_CLIENT):
+        if time.monotonic() >= deadline:
+            break
+        events = [_event(run, n + i) for i in range(batch)]
+        n += batch
+        body = json.dumps({"batch": events, "sentAt": "2026-06-01T10:00:00.000Z"}).encode()
+        start = time.perf_counter()
+        try:
+            conn.request(
+                "POST",
+                "/v1/batch",
+                body=body,
+                headers={"Content-Type": "application/json", "Authorization": auth},
+            )
+            response = conn.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException):
+            errors += 1
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            continue
+        latencies.append(time.perf_counter() - start)
+        if response.status == 200:
+            sent += batch
+        else:
+            errors += 1
+    out.put((sent, latencies, errors, time.process_time() - cpu0))
+
+
+def _load(port: int, key: str, clients: int, batch: int, seconds: float) -> dict[str, float]:
+    run = uuid.uuid4().hex[:8]
+    queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+    start = time.monotonic()
+    deadline = start + seconds
+    procs = [
+        mp.Process(target=_client, args=(port, key, run, i, batch, deadline, queue))
+        for i in range(clients)
+    ]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=seconds + 120) for _ in procs]
+    wall = time.monotonic() - start
+    for p in procs:
+        p.join(timeout=10)
+    events = sum(r[0] for r in results)
+    latencies = sorted(x for r in results for x in r[1])
+    cpu = sum(r[3] for r in results)
+    p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
+    return {
+        "events": events,
+        "wall": wall,
+        "rate": events / wall,
+        "p95_ms": p95 * 1000,
+        "median_ms": statistics.median(latencies) * 1000 if latencies else float("nan"),
+        "errors": sum(r[2] for r in results),
+        "client_cpu_share": cpu / (wall * (os.cpu_count() or 1)),
+    }
+
+
+def _serve(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            GUNICORN,
+            "config.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "-k",
+            "gthread",
+            "--threads",
+            "2",
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return server, port
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+
+
+def _copy_rate_postgres(url: str) -> tuple[int, float]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        buffer = bytearray()
+        with conn.cursor().copy(f"COPY (SELECT {COLUMNS} FROM crm_touchpoint) TO STDOUT") as cp:
+            for chunk in cp:
+                buffer += chunk
+        rows = conn.execute("SELECT count(*) FROM crm_touchpoint").fetchone()[0]  # type: ignore[index]
+        conn.execute("CREATE TABLE bench_copy (LIKE crm_touchpoint INCLUDING ALL)")
+        start = time.perf_counter()
+        with (
+            conn.transaction(),
+            conn.cursor().copy(f"COPY bench_copy ({COLUMNS}) FROM STDIN") as cp,
+        ):
+            cp.write(bytes(buffer))
+        elapsed = time.perf_counter() - start
+    return rows, rows / elapsed
+
+
+def _copy_rate_sqlite(path: str) -> tuple[int, float]:
+    conn = sqlite3.connect(path)
+    rows = conn.execute(f"SELECT {COLUMNS} FROM crm_touchpoint").fetchall()
+    ddl = conn.execute("SELECT sql FROM sqlite_master WHERE name='crm_touchpoint'").fetchone()[0]
+    conn.execute(ddl.replace('"crm_touchpoint"', '"bench_copy"', 1))
+    conn.execute("CREATE UNIQUE INDEX bench_copy_mid ON bench_copy (message_id)")
+    marks = ", ".join("?" * len(COLUMNS.split(",")))
+    start = time.perf_counter()
+    with conn:
+        conn.executemany(f"INSERT INTO bench_copy ({COLUMNS}) VALUES ({marks})", rows)
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return len(rows), len(rows) / elapsed
+
+
+def bench(db: str, args: argparse.Namespace) -> dict[str, float]:
+    tmp = tempfile.mkdtemp(prefix="tandem-bench-")
+    if db == "postgres":
+        import psycopg
+
+        name = f"tandem_bench_{os.getpid()}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name}")
+            admin.execute(f"CREATE DATABASE {name}")
+        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    else:
+        url = f"sqlite:///{tmp}/bench.sqlite3"
+    env = _env(url, tmp)
+    try:
+        key = _prepare(env)
+        server, port = _serve(env, args.workers)
+        try:
+            _load(port, key, 1, args.batch, 1.0)  # warm up: connections, rule cache
+            result = _load(port, key, args.clients, args.batch, args.seconds)
+        finally:
+            _stop(server)
+        if db == "postgres":
+            rows, copy_rate = _copy_rate_postgres(url)
+        else:
+            rows, copy_rate = _copy_rate_sqlite(f"{tmp}/bench.sqlite3")
+        result.update(rows=rows, copy_rate=copy_rate, ratio=result["rate"] / copy_rate)
+        return result
+    finally:
+        if db == "postgres":
+            import psycopg
+
+            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", choices=["postgres", "sqlite", "both"], default="both")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=250)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if not (1 <= args.seconds <= 120 and 1 <= args.clients <= 16 and 1 <= args.batch <= 2000):
+        parser.error("bounded: 1-120 seconds, 1-16 clients, batches of 1-2000")
+    goals = {"postgres": 10_000, "sqlite": 3_000}
+    failed = False
+    for db in ["postgres", "sqlite"] if args.db == "both" else [args.db]:
+        r = bench(db, args)
+        baseline = "COPY" if db == "postgres" else "executemany"
+        print(
+            f"{db}: {r['rate']:,.0f} events/s acknowledged ({r['events']:,.0f} in "
+            f"{r['wall']:.1f} s, {args.clients} clients x batches of {args.batch}, "
+            f"{args.workers} gunicorn workers); p95 {r['p95_ms']:.0f} ms, median "
+            f"{r['median_ms']:.0f} ms; errors {r['errors']:.0f}; client CPU share "
+            f"{r['client_cpu_share']:.0%}"
+        )
+        print(
+            f"{db}: {baseline} of the same {r['rows']:,.0f} rows: {r['copy_rate']:,.0f} rows/s; "
+            f"ratio {r['ratio']:.1%}"
+        )
+        ok = r["rate"] >= goals[db] and (db != "postgres" or r["ratio"] >= 0.20)
+        print(
+            f"{db}: goal {goals[db]:,} events/s"
+            + (" and 20% of COPY" if db == "postgres" else "")
+            + (": met" if ok else ": NOT met")
+        )
+        failed |= not ok
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
