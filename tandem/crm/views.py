@@ -345,6 +345,8 @@ def _industry_rows(account: Account) -> list[tuple[str, Any]]:
 
     rows = []
     for key, value in (account.industry_attributes or {}).items():
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         shown = ", ".join(map(str, value)) if isinstance(value, list) else value
         rows.append((INDUSTRY_LABELS.get(key, key), shown))
     return rows

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import template
 from django.core.cache import cache
+from django.utils import translation
 from django.utils.formats import number_format
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -50,9 +51,10 @@ def format_money(value: Any, currency: str | None = None, language: str | None =
         return ""
     code = (currency or organisation_currency()).upper()
     symbol = SYMBOLS.get(code, code)
-    number = number_format(abs(amount), 2, use_l10n=True, force_grouping=True)
-    sign = "-" if amount < 0 else ""
     lang = (language or get_language() or "en").lower()
+    with translation.override(lang):
+        number = number_format(abs(amount), 2, use_l10n=True, force_grouping=True)
+    sign = "-" if amount < 0 else ""
     if lang.startswith("ru"):
         return f"{sign}{number}\u00a0{symbol}"
     if len(symbol) > 1:
