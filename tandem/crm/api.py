@@ -110,9 +110,12 @@ def _require(who: ApiCaller, model: type[Account] | type[Contact], pk: int, acti
     """The record if visible (else 404) and open to `action` (else 403)."""
     record = get_scoped(who.user, model, pk)
     if action != "view" and not scoped(who.user, model, action).filter(pk=pk).exists():
-        raise ApiError(
-            403, "forbidden", _("You may not %(action)s this record.") % {"action": action}
+        message = (
+            _("You may not delete this record.")
+            if action == "delete"
+            else _("You may not change this record.")
         )
+        raise ApiError(403, "forbidden", message)
     return record
 
 

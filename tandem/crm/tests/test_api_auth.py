@@ -205,3 +205,14 @@ def test_docs_page_loads_its_assets_from_tandem(world):
         assert len(b"".join(response.streaming_content)) > 1000
     assert client.get(f"{API}/docs/assets/..%2Fsettings.py").status_code == 404
     assert client.get(f"{API}/openapi.json").json()["info"]["title"] == "Tandem API"
+
+
+def test_error_messages_follow_accept_language(world):
+    api = api_as(world.user("head"), "read")
+    response = api.get("/contacts/999999", headers={"Accept-Language": "ru"})
+    assert response.json() == {"code": "not_found", "message": "Такой записи нет.", "details": {}}
+    marketer = api_as(world.user("marketer"))
+    contact = world.contacts[("sales_rep", "north")]
+    response = marketer.delete(f"/contacts/{contact.pk}", headers={"Accept-Language": "ru"})
+    assert response.status_code == 403
+    assert response.json()["message"] == "Вам нельзя удалять эту запись."
