@@ -16,12 +16,14 @@ from django.urls import URLPattern, URLResolver, path, re_path
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 
+from tandem.attribution.api import router as attribution_router
 from tandem.core.api import router as core_router
 from tandem.core.api_auth import TokenOrSession
 from tandem.core.api_docs import LocalSwagger, docs_asset
 from tandem.core.api_errors import StrictJsonParser, error_response, install_error_handlers
 from tandem.crm.api import router as crm_router
 from tandem.leads.api import router as leads_router
+from tandem.marketing.api import router as marketing_router
 from tandem.sales.api import router as sales_router
 
 DESCRIPTION = """The Tandem API: the shared customer record (accounts, contacts, the timeline).
@@ -89,3 +91,5 @@ api.add_router("/", core_router)
 api.add_router("/", crm_router)
 api.add_router("/sales", sales_router)
 api.add_router("/leads", leads_router)
+api.add_router("/attribution", attribution_router)
+api.add_router("/marketing", marketing_router)

@@ -18,9 +18,11 @@ Invariants:
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +49,8 @@ from tandem.core.errors import InvalidInput
 from tandem.core.models import User
 
 MAX_BOOT = 1000
+EARLIEST = dt.date(1990, 1, 1)
+LATEST = dt.date(2199, 12, 31)
 TOP_PATHS = 10
 SIDE_BY_SIDE: tuple[str, ...] = ("first", "last", "linear", "position", "markov", "shapley")
 
@@ -120,6 +124,64 @@ def validate(spec: JourneySpec, params: ModelParams) -> None:
         errors["channels"] = [_("at most 100 channel names of up to 40 characters")]
     if errors:
         raise InvalidInput(errors)
+
+
+def build_request(
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    unit: str = "contact",
+    conversion: str = "deal_won",
+    lookback_days: int = 90,
+    industry: str = "",
+    team_id: int | None = None,
+    channels: Iterable[str] = (),
+    model: str = "markov",
+    order: int = 1,
+    half_life_days: float = 7.0,
+    n_boot: int = 100,
+    level: float = 0.95,
+    today: dt.date | None = None,
+) -> tuple[JourneySpec, ModelParams]:
+    """A journey spec and model parameters from request values; the period's dates are
+    inclusive (default: the 90 days up to today) and are UTC days. Raises `InvalidInput`."""
+    errors: dict[str, list[str]] = {}
+    texts = {"unit": unit, "conversion": conversion, "industry": industry, "model": model}
+    channel_list = [str(c) for c in channels]
+    for name, text in [*texts.items(), *(("channels", c) for c in channel_list)]:
+        if "\x00" in text:
+            errors[name] = [_("must not contain NUL characters")]
+    last = end or today or dt.datetime.now(dt.UTC).date()
+    first = start or last - dt.timedelta(days=89)
+    for name, day in (("start", first), ("end", last)):
+        if not EARLIEST <= day <= LATEST:
+            errors[name] = [_("must be between %(a)s and %(b)s") % {"a": EARLIEST, "b": LATEST}]
+    if team_id is not None and not 0 < team_id < 2**31:
+        errors["team_id"] = [_("no such team")]
+    if errors:
+        raise InvalidInput(errors)
+    spec = JourneySpec(
+        start=dt.datetime.combine(first, dt.time(0), tzinfo=dt.UTC),
+        end=dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC),
+        unit="account" if unit == "account" else "contact",
+        conversion=conversion.strip(),
+        lookback_days=lookback_days,
+        industry=industry.strip(),
+        team_id=team_id,
+        channels=tuple(sorted({c.strip() for c in channel_list if c.strip()})),
+    )
+    params = ModelParams(
+        model=model, order=order, half_life_days=half_life_days, n_boot=n_boot, level=level
+    )
+    if unit not in ("contact", "account"):
+        errors["unit"] = [_("must be contact or account")]
+    try:
+        validate(spec, params)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise InvalidInput(errors)
+    return spec, params
 
 
 def scope_of(user: User) -> str:
@@ -231,6 +293,15 @@ def attribution_run(*, user: User, spec: JourneySpec, params: ModelParams) -> At
             )
     except IntegrityError:  # computed concurrently: the stored row wins
         return AttributionRun.objects.get(key=key)
+
+
+def parse_models(text: str) -> tuple[str, ...]:
+    """Comma-separated model names (1 to 12 known ones), in the given order."""
+    names = tuple(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
+    unknown = [m for m in names if m not in MODELS]
+    if unknown or not 1 <= len(names) <= len(MODELS):
+        raise InvalidInput({"models": [_("choose 1 or more of %(m)s") % {"m": ", ".join(MODELS)}]})
+    return names
 
 
 def compare_models(

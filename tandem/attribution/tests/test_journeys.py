@@ -229,7 +229,7 @@ def test_conversion_definitions(world: World, timeline: dict[str, Any]) -> None:
 
 
 def test_mql_conversion(world: World, timeline: dict[str, Any]) -> None:
-    from tandem.leads.lifecycle import lifecycle_move
+    from tandem.leads.services import lifecycle_move
 
     cid = Contact.objects.get(pk=timeline["cid"].pk)
     lifecycle_move(actor=Actor.system(), contact=cid, stage="mql", reason="scored", at=days(1))

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from tandem.attribution import views
+
+app_name = "attribution"
+urlpatterns = [
+    path("", views.attribution_page, name="page"),
+    path("export.csv", views.attribution_export, {"fmt": "csv"}, name="export_csv"),
+    path("export.xlsx", views.attribution_export, {"fmt": "xlsx"}, name="export_xlsx"),
+]

@@ -1,0 +1,206 @@
+"""The attribution page and its exports (thin: parse the form, call the services, render).
+
+Who: every signed-in role (head, admin, marketer, sales and field reps) may open the page;
+each sees credit computed over the touchpoints and conversions ``scoped`` lets them see (a
+rep: their own and their team's records), so a rep's page is about their book, not the
+company's. Exports need the ``export`` capability. Bad parameters: the form shows the
+errors (page) or a 400 with the reason (export); nothing is stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET
+
+from tandem.attribution import exports, services
+from tandem.attribution.engine.models import MODELS
+from tandem.core.access import can
+from tandem.core.errors import InvalidInput
+from tandem.core.models import Team, User
+from tandem.crm.models import Industry
+
+MODEL_CHOICES = [(m, m) for m in MODELS]
+CONVERSION_CHOICES = [
+    ("deal_won", gettext_lazy("Deal won (revenue)")),
+    ("opportunity", gettext_lazy("Opportunity created")),
+    ("mql", gettext_lazy("Became MQL")),
+]
+
+
+class RunForm(forms.Form):
+    model = forms.ChoiceField(label=gettext_lazy("Model"), choices=MODEL_CHOICES, initial="markov")
+    start = forms.DateField(label=gettext_lazy("From"), required=False)
+    end = forms.DateField(label=gettext_lazy("To"), required=False)
+    unit = forms.ChoiceField(
+        label=gettext_lazy("Journey of"),
+        choices=[("contact", gettext_lazy("a contact")), ("account", gettext_lazy("an account"))],
+        initial="contact",
+        required=False,
+    )
+    conversion = forms.ChoiceField(
+        label=gettext_lazy("Conversion"), choices=CONVERSION_CHOICES, required=False
+    )
+    event = forms.CharField(
+        label=gettext_lazy("…or touchpoint kind"), max_length=60, required=False
+    )
+    lookback_days = forms.IntegerField(
+        label=gettext_lazy("Lookback (days)"),
+        min_value=0,
+        max_value=730,
+        initial=90,
+        required=False,
+    )
+    industry = forms.ChoiceField(
+        label=gettext_lazy("Industry"),
+        choices=[("", gettext_lazy("any")), *list(Industry.choices)],
+        required=False,
+    )
+    team = forms.ModelChoiceField(
+        label=gettext_lazy("Owner team"), queryset=Team.objects.all(), required=False
+    )
+    channels = forms.CharField(
+        label=gettext_lazy("Only channels (comma-separated)"), max_length=4000, required=False
+    )
+    order = forms.IntegerField(
+        label=gettext_lazy("Markov order"), min_value=1, max_value=3, initial=1, required=False
+    )
+    n_boot = forms.IntegerField(
+        label=gettext_lazy("Bootstrap replicates"),
+        min_value=0,
+        max_value=services.MAX_BOOT,
+        initial=100,
+        required=False,
+    )
+
+    def request(self) -> Any:
+        d = self.cleaned_data
+        conversion = f"event:{d['event'].strip()}" if d.get("event") else d.get("conversion")
+        return services.build_request(
+            start=d.get("start"),
+            end=d.get("end"),
+            unit=d.get("unit") or "contact",
+            conversion=conversion or "deal_won",
+            lookback_days=90 if d.get("lookback_days") is None else d["lookback_days"],
+            industry=d.get("industry") or "",
+            team_id=d["team"].pk if d.get("team") else None,
+            channels=(d.get("channels") or "").split(","),
+            model=d["model"],
+            order=d.get("order") or 1,
+            n_boot=100 if d.get("n_boot") is None else d["n_boot"],
+        )
+
+
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{100 * x:.1f}%"
+
+
+def _tables(result: dict[str, Any]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    titles = {
+        "channel": _("By channel"),
+        "department": _("By department"),
+        "campaign": _("By campaign"),
+        "content": _("By content"),
+        "person": _("By person"),
+    }
+    tables = []
+    for dim, title in titles.items():
+        rows = [
+            {
+                **r,
+                "pct": _pct(r["share"]),
+                "interval": ""
+                if r["lower"] is None
+                else _("%(lo)s to %(hi)s") % {"lo": _pct(r["lower"]), "hi": _pct(r["upper"])},
+            }
+            for r in result["credits"].get(dim, [])
+        ]
+        tables.append((dim, title, rows))
+    return tables
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # behind login_required
+    return request.user
+
+
+def _form(request: HttpRequest) -> RunForm:
+    data = request.GET.copy()
+    data.setdefault("model", "markov")
+    return RunForm(data)
+
+
+@login_required
+@require_GET
+def attribution_page(request: HttpRequest) -> HttpResponse:
+    form = _form(request)
+    context: dict[str, Any] = {"form": form}
+    if form.is_valid():
+        try:
+            spec, params = form.request()
+        except InvalidInput as exc:
+            for field, errors in exc.errors.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        else:
+            user = _user(request)
+            run = services.attribution_run(user=user, spec=spec, params=params)
+            side = services.compare_models(user=user, spec=spec, params=params)
+            chart = {
+                "channel": run.result["credits"]["channel"],
+                "department": run.result["credits"]["department"],
+                "models": {
+                    m: {r["name"]: r["share"] for r in rr.result["credits"]["channel"]}
+                    for m, rr in side.items()
+                },
+                "labels": {
+                    "share": _("Share of conversions"),
+                    "interval": _("95% interval"),
+                },
+            }
+            context.update(
+                run=run,
+                result=run.result,
+                tables=_tables(run.result),
+                chart=chart,
+                side_models=list(side),
+                query=request.GET.urlencode(),
+                can_export=can(user, "export"),
+            )
+    status = 200 if form.is_valid() else 400
+    return render(request, "attribution/page.html", context, status=status)
+
+
+@login_required
+@require_GET
+def attribution_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    user = _user(request)
+    if not can(user, "export"):
+        return HttpResponse(_("You may not export."), status=403, content_type="text/plain")
+    form = _form(request)
+    if not form.is_valid():
+        reasons = "; ".join(f"{k}: {' '.join(str(e) for e in v)}" for k, v in form.errors.items())
+        return HttpResponse(reasons, status=400, content_type="text/plain; charset=utf-8")
+    try:
+        spec, params = form.request()
+    except InvalidInput as exc:
+        reasons = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
+        return HttpResponse(reasons, status=400, content_type="text/plain; charset=utf-8")
+    run = services.attribution_run(user=user, spec=spec, params=params)
+    name = f"attribution-{params.model}-{spec.start:%Y%m%d}-{spec.end:%Y%m%d}"
+    if fmt == "xlsx":
+        response = HttpResponse(
+            exports.to_xlsx(run.result),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
+    else:
+        response = HttpResponse(exports.to_csv(run.result), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return response
