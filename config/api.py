@@ -23,6 +23,7 @@ from tandem.core.api_docs import LocalSwagger, docs_asset
 from tandem.core.api_errors import StrictJsonParser, error_response, install_error_handlers
 from tandem.crm.api import router as crm_router
 from tandem.leads.api import router as leads_router
+from tandem.marketing.api import router as marketing_router
 from tandem.sales.api import router as sales_router
 
 DESCRIPTION = """The Tandem API: the shared customer record (accounts, contacts, the timeline).
@@ -91,3 +92,4 @@ api.add_router("/", crm_router)
 api.add_router("/sales", sales_router)
 api.add_router("/leads", leads_router)
 api.add_router("/attribution", attribution_router)
+api.add_router("/marketing", marketing_router)

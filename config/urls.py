@@ -11,6 +11,8 @@ urlpatterns = [
     path("sales/", include("tandem.sales.urls")),
     path("", include("tandem.sales.public_urls")),
     path("attribution/", include("tandem.attribution.urls")),
+    path("marketing/", include("tandem.marketing.urls")),
+    path("e/", include("tandem.marketing.public_urls")),
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

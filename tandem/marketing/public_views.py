@@ -1,0 +1,134 @@
+"""Public email endpoints (no login; a recipient's 128-bit token or a signature authorises).
+
+/e/o/<token> open pixel · /e/c/<signed> click redirect (only to the signed destination) ·
+/e/u/<token> unsubscribe page, POST = unsubscribe (RFC 8058 one-click, no cookies needed) ·
+/e/p/<token> preference centre · /e/confirm/<signed> double opt-in confirmation.
+GET never changes consent (scanners prefetch links); unsubscribing takes one POST.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from tandem.crm.models import Contact
+from tandem.marketing import consent
+from tandem.marketing.email import engagement, message
+from tandem.marketing.models import EmailRecipient, SubscriptionType
+
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+def _client(request: HttpRequest) -> dict[str, str]:
+    return {
+        "ip": request.META.get("REMOTE_ADDR", ""),
+        "user_agent": request.META.get("HTTP_USER_AGENT", "")[:500],
+    }
+
+
+def _recipient(token: str) -> EmailRecipient:
+    recipient = engagement.recipient_for(token)
+    if recipient is None:
+        raise Http404
+    return recipient
+
+
+@never_cache
+@require_GET
+def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
+    engagement.record_open(token=token, meta=request.META, **_client(request))
+    return HttpResponse(PIXEL, content_type="image/gif")
+
+
+@never_cache
+@require_GET
+def click(request: HttpRequest, signed: str) -> HttpResponse:
+    target = message.click_target(signed)
+    if target is None:
+        raise Http404
+    token, url = target
+    engagement.record_click(token=token, url=url, meta=request.META, **_client(request))
+    return HttpResponseRedirect(url)
+
+
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    recipient = _recipient(token)
+    subscription = recipient.send.subscription_type
+    if request.method == "POST":
+        contact = Contact.objects.filter(pk=recipient.contact_id).first()
+        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+        if contact is not None:
+            consent.unsubscribe(
+                contact=contact,
+                subscriptions=[subscription],
+                source="one_click" if one_click else "unsubscribe_link",
+                **_client(request),
+            )
+        if one_click:
+            return HttpResponse(_("Unsubscribed."), content_type="text/plain; charset=utf-8")
+        return render(
+            request,
+            "marketing/unsubscribe.html",
+            {"done": True, "subscription": subscription, "token": token},
+        )
+    return render(
+        request,
+        "marketing/unsubscribe.html",
+        {"done": False, "subscription": subscription, "token": token},
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest, token: str) -> HttpResponse:
+    recipient = _recipient(token)
+    contact = Contact.objects.filter(pk=recipient.contact_id).first()
+    if contact is None:
+        raise Http404
+    types = list(SubscriptionType.objects.all())
+    saved = False
+    if request.method == "POST":
+        wanted = set(request.POST.getlist("subscriptions"))
+        if request.POST.get("all") == "off":
+            wanted = set()
+        current = consent.subscriptions_of(contact.pk)
+        for subscription in types:
+            if subscription.key in wanted and not current.get(subscription.key):
+                consent.subscribe(
+                    contact=contact,
+                    subscription=subscription,
+                    source="preference_centre",
+                    proven=True,
+                    **_client(request),
+                )
+            elif subscription.key not in wanted and current.get(subscription.key):
+                consent.unsubscribe(
+                    contact=contact,
+                    subscriptions=[subscription],
+                    source="preference_centre",
+                    **_client(request),
+                )
+        saved = True
+    current = consent.subscriptions_of(contact.pk)
+    rows = [{"type": t, "on": current.get(t.key, False)} for t in types]
+    return render(
+        request,
+        "marketing/preferences.html",
+        {"rows": rows, "saved": saved, "email": recipient.email, "token": token},
+    )
+
+
+@never_cache
+@require_GET
+def confirm(request: HttpRequest, signed: str) -> HttpResponse:
+    ok = consent.confirm(signed=signed, **_client(request))
+    return render(request, "marketing/confirmed.html", {"ok": ok}, status=200 if ok else 400)

@@ -1,0 +1,18 @@
+"""Marketing pages under /marketing/."""
+
+from django.urls import path
+
+from tandem.marketing import views
+
+app_name = "marketing"
+urlpatterns = [
+    path("segments/", views.segment_list, name="segment_list"),
+    path("segments/new", views.segment_edit, name="segment_new"),
+    path("segments/count", views.segment_count, name="segment_count"),
+    path("segments/<int:pk>/", views.segment_detail, name="segment_detail"),
+    path("segments/<int:pk>/edit", views.segment_edit, name="segment_edit"),
+    path("email/", views.template_list, name="template_list"),
+    path("email/templates/new", views.template_edit, name="template_new"),
+    path("email/templates/<int:pk>/", views.template_edit, name="template_edit"),
+    path("email/sends/new", views.send_new, name="send_new"),
+]

@@ -1,0 +1,231 @@
+"""Marketing pages: segments (with a live count while editing), email templates (preview, test
+send) and sends. Thin: parse input, call a service, render. Reads go through `scoped`, so a rep
+gets a 404 for every page here (fails closed)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from tandem.core.access import get_scoped, scoped
+from tandem.core.audit import Actor
+from tandem.core.errors import InvalidInput
+from tandem.core.models import User
+from tandem.core.tasks import enqueue_on_commit
+from tandem.crm.models import Contact
+from tandem.marketing import tasks
+from tandem.marketing.email import sending
+from tandem.marketing.models import EmailSend, EmailTemplate, Segment, SubscriptionType
+from tandem.marketing.scopes import MARKETING_ROLES
+from tandem.marketing.segments import services as seg
+
+EXAMPLE = {
+    "type": "and",
+    "children": [
+        {
+            "type": "touchpoint",
+            "kind": "page_view",
+            "properties": [{"key": "path", "value": "/pricing"}],
+            "at_least": 2,
+            "within_days": 30,
+        },
+        {"type": "subscription", "subscription": "newsletter"},
+    ],
+}
+
+
+def _marketer(request: HttpRequest) -> User:
+    user = request.user
+    if not isinstance(user, User) or not (user.is_superuser or user.role in MARKETING_ROLES):
+        raise Http404
+    return user
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor(user=_marketer(request))
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text or "{}")
+    except json.JSONDecodeError as exc:
+        raise InvalidInput({"definition": [_("Not valid JSON: %(e)s") % {"e": exc.msg}]}) from None
+
+
+@login_required
+def segment_list(request: HttpRequest) -> HttpResponse:
+    _marketer(request)
+    segments = scoped(request.user, Segment).order_by("name", "id")[:500]
+    return render(request, "marketing/segment_list.html", {"segments": segments})
+
+
+@login_required
+def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    actor = _actor(request)
+    segment = get_scoped(request.user, Segment, pk, "change") if pk else None
+    errors: dict[str, list[str]] = {}
+    data = {
+        "name": segment.name if segment else "",
+        "kind": segment.kind if segment else "dynamic",
+        "definition": json.dumps(segment.definition if segment else EXAMPLE, indent=2),
+    }
+    if request.method == "POST":
+        data = {k: request.POST.get(k, "") for k in ("name", "kind", "definition")}
+        try:
+            definition = _json(data["definition"]) if data["kind"] != "static" else {}
+            if segment is None:
+                segment = seg.segment_create(
+                    actor=actor, name=data["name"], kind=data["kind"], definition=definition
+                )
+            else:
+                seg.segment_update(
+                    actor=actor, segment=segment, name=data["name"], definition=definition
+                )
+            enqueue_on_commit(tasks.segment_refresh, segment.pk)
+            messages.success(request, _("Segment saved."))
+            return redirect("marketing:segment_detail", pk=segment.pk)
+        except InvalidInput as exc:
+            errors = exc.errors
+    return render(
+        request,
+        "marketing/segment_edit.html",
+        {"segment": segment, "data": data, "errors": errors},
+        status=400 if errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def segment_count(request: HttpRequest) -> HttpResponse:
+    """htmx: the live count of a definition being edited."""
+    _marketer(request)
+    try:
+        count = seg.definition_count(
+            user=request.user, definition=_json(request.POST.get("definition", ""))
+        )
+        return render(request, "marketing/_count.html", {"count": count})
+    except InvalidInput as exc:
+        return render(request, "marketing/_count.html", {"errors": exc.errors})
+
+
+@login_required
+def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _marketer(request)
+    segment = get_scoped(request.user, Segment, pk)
+    members = seg.segment_members_for(request.user, segment).select_related("account")[:100]
+    events = segment.events.order_by("-id")[:20]
+    return render(
+        request,
+        "marketing/segment_detail.html",
+        {"segment": segment, "members": members, "events": events},
+    )
+
+
+@login_required
+def template_list(request: HttpRequest) -> HttpResponse:
+    _marketer(request)
+    return render(
+        request,
+        "marketing/template_list.html",
+        {
+            "templates": scoped(request.user, EmailTemplate)[:500],
+            "sends": scoped(request.user, EmailSend).select_related("segment")[:100],
+        },
+    )
+
+
+@login_required
+def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    actor = _actor(request)
+    template = get_scoped(request.user, EmailTemplate, pk, "change") if pk else None
+    errors: dict[str, list[str]] = {}
+    preview = None
+    data = {
+        "name": template.name if template else "",
+        "subject": template.subject if template else "Hello {{ contact.first_name }}",
+        "html": template.html
+        if template
+        else '<p>Hello {{ contact.first_name|default:"there" }},</p>',
+    }
+    if request.method == "POST":
+        data = {k: request.POST.get(k, "") for k in ("name", "subject", "html")}
+        try:
+            template = sending.template_save(actor=actor, template=template, **data)
+            if request.POST.get("test_to"):
+                sending.test_send(
+                    template=template,
+                    contact=None,
+                    to=request.POST["test_to"][:254],
+                    from_email=settings.DEFAULT_FROM_EMAIL,
+                )
+                messages.success(request, _("Test email sent."))
+            else:
+                messages.success(request, _("Template saved."))
+            return redirect("marketing:template_edit", pk=template.pk)
+        except InvalidInput as exc:
+            errors = exc.errors
+        except OSError:
+            errors = {"test_to": [_("The mail server could not be reached.")]}
+    if template is not None and not errors:
+        sample = scoped(request.user, Contact).exclude(first_name="").first()
+        preview = sending.preview(template=template, contact=sample)
+    return render(
+        request,
+        "marketing/template_edit.html",
+        {"template": template, "data": data, "errors": errors, "preview": preview},
+        status=400 if errors else 200,
+    )
+
+
+def _int(value: str, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+@login_required
+def send_new(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            send = sending.send_create(
+                actor=actor,
+                name=request.POST.get("name", ""),
+                template=get_scoped(request.user, EmailTemplate, request.POST.get("template")),
+                segment=get_scoped(request.user, Segment, request.POST.get("segment")),
+                subscription_type=get_scoped(
+                    request.user, SubscriptionType, request.POST.get("subscription_type")
+                ),
+                from_email=request.POST.get("from_email", "")[:254],
+                from_name=request.POST.get("from_name", "")[:100],
+                subject_b=request.POST.get("subject_b", "")[:300],
+                ab_test_percent=_int(request.POST.get("ab_test_percent", "0"), 0),
+            )
+            if request.POST.get("start"):
+                enqueue_on_commit(tasks.send_run, send.pk)
+                messages.success(request, _("The send has started."))
+            return redirect("marketing:template_list")
+        except InvalidInput as exc:
+            errors = exc.errors
+    return render(
+        request,
+        "marketing/send_new.html",
+        {
+            "errors": errors,
+            "templates": scoped(request.user, EmailTemplate),
+            "segments": scoped(request.user, Segment),
+            "types": scoped(request.user, SubscriptionType),
+            "from_email": settings.DEFAULT_FROM_EMAIL,
+        },
+        status=400 if errors else 200,
+    )
