@@ -17,6 +17,7 @@ Invariants:
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -147,7 +148,7 @@ def quote_create(
     now = timezone.now()
     quote = Quote.objects.create(
         deal=deal,
-        number=f"tmp-{new_nonce()}",
+        number=f"tmp-{secrets.token_hex(8)}",
         currency=deal.currency,
         notes=notes,
         expires_at=now + dt.timedelta(days=valid_days),
@@ -362,10 +363,10 @@ def quote_pdf(quote: Quote) -> bytes:
     y -= 26
     cols = [
         (left, _("Description"), "left"),
-        (330, _("Qty"), "right"),
-        (400, _("Price"), "right"),
-        (445, _("Disc."), "right"),
-        (485, _("Tax"), "right"),
+        (300, _("Qty"), "right"),
+        (375, _("Price"), "right"),
+        (430, _("Disc."), "right"),
+        (482, _("Tax"), "right"),
         (right, _("Net"), "right"),
     ]
     for x, label, align in cols:
@@ -374,13 +375,13 @@ def quote_pdf(quote: Quote) -> bytes:
     doc.rule(left, y, right, y)
     y -= 14
     for line in quote.lines.all():
-        described = doc.fit(line.description, 9, 240)
+        described = doc.fit(line.description, 9, 220)
         if y - 14 * len(described) < 90:
             y = new_page()
-        doc.text(330, y, formats.number_format(line.quantity, 2, use_l10n=True), 9, "right")
-        doc.text(400, y, formats.number_format(line.unit_price, 2, use_l10n=True), 9, "right")
-        doc.text(445, y, f"{formats.number_format(line.discount_percent, 2)} %", 9, "right")
-        doc.text(485, y, f"{formats.number_format(line.tax_percent, 2)} %", 9, "right")
+        doc.text(300, y, formats.number_format(line.quantity, 2, use_l10n=True), 9, "right")
+        doc.text(375, y, formats.number_format(line.unit_price, 2, use_l10n=True), 9, "right")
+        doc.text(430, y, f"{formats.number_format(line.discount_percent, 2)} %", 9, "right")
+        doc.text(482, y, f"{formats.number_format(line.tax_percent, 2)} %", 9, "right")
         doc.text(right, y, _amount(line.net, quote.currency), 9, "right")
         for part in described:
             doc.text(left, y, part, 9)

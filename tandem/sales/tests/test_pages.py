@@ -140,3 +140,18 @@ def test_lose_form_and_quote_from_the_detail_page(client, world, sales):
     assert Deal.objects.get(pk=deal.pk).status == "open"
     client.post(reverse("sales:deal_lose", args=[deal.pk]), {"loss_reason": sales.reason.pk})
     assert Deal.objects.get(pk=deal.pk).status == "lost"
+
+
+def test_public_quote_page_in_russian(client, world, sales):
+    from tandem.sales import quotes
+
+    deal = _deal(world)
+    quote = quotes.quote_create(
+        actor=Actor.system(), deal=deal, lines=[{"product_id": sales.widget.pk}]
+    )
+    quotes.quote_send(actor=Actor.system(), quote=quote)
+    url = reverse("sales_public:quote", args=[quotes.public_token(quote)])
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="ru")
+    text = page.content.decode()
+    assert "Принять предложение" in text
+    assert f"Коммерческое предложение {quote.number}" in text

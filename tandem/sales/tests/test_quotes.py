@@ -14,6 +14,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.urls import reverse
+from django.utils import translation
 
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
@@ -73,7 +74,10 @@ def test_totals(quote):
 
 
 def test_pdf_embeds_the_font_and_maps_cyrillic_back_to_text(quote):
-    pdf = quotes.quote_pdf(quote)
+    with translation.override("en"):
+        pdf = quotes.quote_pdf(quote)
+    with translation.override("ru"):
+        russian = quotes.quote_pdf(quote)
     assert pdf.startswith(b"%PDF-1.4")
     assert pdf.rstrip().endswith(b"%%EOF")
     assert b"/FontFile2" in pdf
@@ -94,6 +98,11 @@ def test_pdf_embeds_the_font_and_maps_cyrillic_back_to_text(quote):
         assert "Доставка и монтаж" in text
         assert "Тракторы для севера" in text
         assert "423.99 EUR" in text
+        text_ru = subprocess.run(
+            ["pdftotext", "-", "-"], input=russian, capture_output=True, check=True
+        ).stdout.decode()
+        assert f"Коммерческое предложение {quote.number}" in text_ru
+        assert "423,99 EUR" in text_ru
 
 
 def test_public_link_is_signed_and_withdrawal_kills_it(world, quote):
