@@ -451,8 +451,6 @@ def handoff_escalate(*, handoff_id: int, seen_breaches: int, now: dt.datetime) -
     policy = HandoffPolicy.current()
     if handoff.breaches > policy.max_escalations:
         route = routing.Route(None, RoutedBy.NOBODY)
-        handoff.assigned_to = None
-        handoff.save(update_fields=["assigned_to"])
     else:
         route = routing.route(handoff.contact, exclude=tried)
     _assign(handoff, route, system, now)
@@ -502,7 +500,5 @@ def mql_promote_due(*, scoring_model_id: int, limit: int = 1000) -> int:
         handoff = handoff_create(
             actor=Actor.system(), contact=contact, trigger=HandoffTrigger.MQL, scoring_model=model
         )
-        created += int(
-            handoff.trigger == HandoffTrigger.MQL and handoff.scoring_model_id == model.pk
-        )
+        created += int(handoff.trigger == HandoffTrigger.MQL)
     return created

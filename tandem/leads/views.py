@@ -36,7 +36,7 @@ from tandem.leads.models import (
     RejectionOutcome,
     RejectionReason,
 )
-from tandem.leads.sla import calendar_for
+from tandem.leads.sla import BusinessCalendar, calendar_for
 
 
 def _user(request: HttpRequest) -> User:
@@ -49,7 +49,9 @@ def _actor(request: HttpRequest) -> Actor:
     return Actor(user=_user(request))
 
 
-def sla_left(handoff: Handoff, now: dt.datetime) -> dict[str, Any] | None:
+def sla_left(
+    handoff: Handoff, now: dt.datetime, calendars: dict[int | None, BusinessCalendar] | None = None
+) -> dict[str, Any] | None:
     """Business hours left on the running clock (negative when overdue), for the countdown."""
     due = (
         handoff.accept_due_at
@@ -58,7 +60,10 @@ def sla_left(handoff: Handoff, now: dt.datetime) -> dict[str, Any] | None:
     )
     if due is None:
         return None
-    calendar = calendar_for(handoff.assigned_to)
+    calendars = {} if calendars is None else calendars
+    if handoff.assigned_to_id not in calendars:
+        calendars[handoff.assigned_to_id] = calendar_for(handoff.assigned_to)
+    calendar = calendars[handoff.assigned_to_id]
     if due >= now:
         hours = calendar.business_hours_between(now, due)
     else:
@@ -79,7 +84,8 @@ def handoff_list(request: HttpRequest) -> HttpResponse:
     if show == "open":
         handoffs = handoffs.filter(status__in=OPEN_HANDOFF)
     now = timezone.now()
-    rows = [{"handoff": h, "sla": sla_left(h, now)} for h in handoffs[:200]]
+    calendars: dict[int | None, BusinessCalendar] = {}
+    rows = [{"handoff": h, "sla": sla_left(h, now, calendars)} for h in handoffs[:200]]
     return render(
         request,
         "leads/handoff_list.html",
