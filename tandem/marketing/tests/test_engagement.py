@@ -253,3 +253,19 @@ def test_pages_and_api_by_role(world: World) -> None:
         content_type="application/json",
     )
     assert hostile.status_code == 400
+
+
+def test_returned_mail_command(sent: EmailRecipient, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    from django.core.management import CommandError, call_command
+
+    hard = DSN.replace(b"{token}", sent.token.encode()).replace(b"{status}", b"5.1.1")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(hard)))
+    out = io.StringIO()
+    call_command("marketing_returned_mail", stdout=out)
+    assert json.loads(out.getvalue())["suppressed"] == ["ann@example.com"]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    with pytest.raises(CommandError, match="no message"):
+        call_command("marketing_returned_mail")
