@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import nh3
-from django.template import Context, Engine, TemplateSyntaxError
+from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.base import Lexer, TokenType
 from django.utils.translation import gettext as _
 
@@ -147,11 +147,26 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
-def render(*, subject: str, html: str, context: dict[str, Any]) -> Rendered:
-    """Render subject and body for one person; InvalidInput for a template outside the rules."""
+@dataclass(frozen=True)
+class Compiled:
+    subject: Template
+    html: Template
+
+
+def compile_templates(*, subject: str, html: str) -> Compiled:
+    """Check and compile once; render many times (a send renders one per recipient)."""
     check_template(subject, field="subject")
     check_template(html)
-    subject_raw = str(ENGINE.from_string(subject).render(Context(context, autoescape=False)))
+    return Compiled(subject=ENGINE.from_string(subject), html=ENGINE.from_string(html))
+
+
+def render_compiled(compiled: Compiled, context: dict[str, Any]) -> Rendered:
+    subject_raw = str(compiled.subject.render(Context(context, autoescape=False)))
     subject_out = re.sub(r"[\r\n]+", " ", subject_raw).strip()[:300]
-    body = sanitise(ENGINE.from_string(html).render(Context(context)))
+    body = sanitise(compiled.html.render(Context(context)))
     return Rendered(subject=subject_out, html=body, text=html_to_text(body))
+
+
+def render(*, subject: str, html: str, context: dict[str, Any]) -> Rendered:
+    """Render subject and body for one person; InvalidInput for a template outside the rules."""
+    return render_compiled(compile_templates(subject=subject, html=html), context)

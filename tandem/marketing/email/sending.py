@@ -191,6 +191,12 @@ def send_run(*, send_id: int, after_each: Callable[[int], None] | None = None) -
     if send.status == EmailSend.Status.TESTING:
         due &= ~Q(variant="")
     delivered = 0
+    compiled = {
+        "a": render.compile_templates(subject=send.template.subject, html=send.template.html),
+        "b": render.compile_templates(
+            subject=send.subject_b or send.template.subject, html=send.template.html
+        ),
+    }
     connection = get_connection()
     connection.open()
     try:
@@ -199,7 +205,7 @@ def send_run(*, send_id: int, after_each: Callable[[int], None] | None = None) -
             if not batch:
                 break
             for recipient in batch:
-                if _deliver_one(send, recipient, connection):
+                if _deliver_one(send, recipient, connection, compiled):
                     delivered += 1
                     if after_each is not None:
                         after_each(delivered)
@@ -212,7 +218,12 @@ def send_run(*, send_id: int, after_each: Callable[[int], None] | None = None) -
     return {"delivered": delivered}
 
 
-def _deliver_one(send: EmailSend, recipient: EmailRecipient, connection: Any) -> bool:
+def _deliver_one(
+    send: EmailSend,
+    recipient: EmailRecipient,
+    connection: Any,
+    compiled: dict[str, render.Compiled],
+) -> bool:
     now = timezone.now()
     claimed = EmailRecipient.objects.filter(pk=recipient.pk, status=R.PENDING).update(
         status=R.CLAIMED, claimed_at=now
@@ -224,11 +235,8 @@ def _deliver_one(send: EmailSend, recipient: EmailRecipient, connection: Any) ->
         EmailRecipient.objects.filter(pk=recipient.pk).update(status=R.SKIPPED, skip_reason=reason)
         return False
     variant = recipient.variant or send.ab_winner or "a"
-    subject = send.subject_b if variant == "b" and send.subject_b else send.template.subject
     contact = Contact.objects.select_related("account").get(pk=recipient.contact_id)
-    rendered = render.render(
-        subject=subject, html=send.template.html, context=render.contact_context(contact)
-    )
+    rendered = render.render_compiled(compiled[variant], render.contact_context(contact))
     raw, message_id = message.build(
         from_email=send.from_email,
         from_name=send.from_name,
