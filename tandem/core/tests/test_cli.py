@@ -1,0 +1,353 @@
+"""The installed `tandem` console script, run in subprocesses against a SQLite file in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tandem.core.cli import REGISTRY
+
+TANDEM = str(Path(sys.executable).with_name("tandem"))
+STRONG = "plum-orchard-velvet-1987"
+LOGIN_LINE = re.compile(r"^  (.+?)\s+username: (\S+)\s+password: (\S+)$", re.MULTILINE)
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def tandem(
+    *args: str, env: dict[str, str], stdin: str = "", timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [TANDEM, *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def shell(code: str, env: dict[str, str]) -> str:
+    done = tandem("manage", "shell", "--no-imports", "-c", code, env=env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def _env(var: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DEBUG"}}
+    env.update(
+        DATABASE_URL=f"sqlite:///{var / 'tandem.sqlite3'}",
+        TANDEM_VAR_DIR=str(var),
+        TASKS_BACKEND="database",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated database file, made once and copied for each test (migrating takes seconds)."""
+    var = tmp_path_factory.mktemp("template")
+    done = tandem("manage", "migrate", "--skip-checks", "-v0", env=_env(var))
+    assert done.returncode == 0, done.stderr
+    return var / "tandem.sqlite3"
+
+
+@pytest.fixture
+def env(tmp_path: Path, migrated_db: Path) -> dict[str, str]:
+    shutil.copy(migrated_db, tmp_path / "tandem.sqlite3")
+    shutil.copy(migrated_db.with_name("secret_key"), tmp_path / "secret_key")
+    return _env(tmp_path)
+
+
+# --- help and bad arguments ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_subcommand_has_help(name: str, tmp_path: Path) -> None:
+    done = tandem(name, "--help", env=_env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    if name == "manage":
+        assert "Type 'tandem manage help <subcommand>' for help" in done.stdout
+        assert "migrate" in done.stdout
+    else:
+        assert done.stdout.startswith(f"usage: tandem {name}")
+
+
+def test_top_level_help_lists_every_subcommand(tmp_path: Path) -> None:
+    done = tandem("--help", env=_env(tmp_path))
+    assert done.returncode == 0
+    listed = re.findall(r"^    (\S+)", done.stdout, re.MULTILINE)
+    assert listed == list(REGISTRY)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "the following arguments are required: COMMAND"),
+        (["bogus"], "invalid choice: 'bogus'"),
+        (["serve", "nonsense"], "'nonsense': the port must be a number from 1 to 65535"),
+        (["serve", "127.0.0.1:70000"], "the port must be a number from 1 to 65535"),
+        (["serve", "[not-ipv6]:80"], "'not-ipv6' is not an IPv6 address"),
+        (["serve", "--workers", "0"], "'0' is not a whole number of 1 or more"),
+        (["demo", "--addr", "a b:80"], "'a b:80' is not ADDR:PORT"),
+        (["demo", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (["worker", "--max-tasks", "0"], "'0' is not a whole number of 1 or more"),
+        (["worker", "--queue", "nope"], "tandem: unknown queue nope; queues: default"),
+        (["createuser"], "the following arguments are required: username, --role"),
+        (
+            ["createuser", "bob", "--role", "chief", "--password", STRONG],
+            "tandem: --role: 'chief' is not a role; choose head, marketer, sales_rep, "
+            "field_rep or admin",
+        ),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message_and_no_traceback(
+    argv: list[str], message: str, env: dict[str, str]
+) -> None:
+    done = tandem(*argv, env=env)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_bad_database_url_is_a_clear_message(env: dict[str, str]) -> None:
+    done = tandem("demo", "--no-serve", env={**env, "DATABASE_URL": "mysqlx://nowhere/db"})
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        "tandem: configuration error: DATABASE_URL is not a database URL Tandem understands"
+    )
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_database_is_a_clear_message(env: dict[str, str]) -> None:
+    port = free_port()  # nothing listens there
+    url = f"postgres://postgres:s3cret@127.0.0.1:{port}/tandem"
+    done = tandem("serve", env={**env, "DATABASE_URL": url})
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        f"tandem: cannot use postgresql database 'tandem' on 127.0.0.1:{port}: connection failed"
+    )
+    assert "s3cret" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_bad_tasks_backend_is_a_clear_message(env: dict[str, str]) -> None:
+    done = tandem("worker", env={**env, "TASKS_BACKEND": "celery"})
+    assert done.returncode == 2
+    assert done.stderr == (
+        "tandem: configuration error: TASKS_BACKEND must be one of database, immediate, redis, "
+        "not 'celery'\n"
+    )
+
+
+# --- demo ----------------------------------------------------------------------------------------
+
+
+def _demo_counts(env: dict[str, str]) -> dict[str, int]:
+    code = (
+        "import json; from tandem.core.models import *; from tandem.crm.models import *; "
+        "print(json.dumps({'users': User.objects.count(), 'teams': Team.objects.count(), "
+        "'holidays': Holiday.objects.count(), 'accounts': Account.objects.count(), "
+        "'contacts': Contact.objects.count(), 'touchpoints': Touchpoint.objects.count()}))"
+    )
+    return dict(json.loads(shell(code, env)))
+
+
+def test_demo_twice_loads_once_and_prints_a_working_login_per_role(env: dict[str, str]) -> None:
+    first = tandem("demo", "--no-serve", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "Demo data loaded: 60 accounts, 294 contacts, 2312 touchpoints." in first.stdout
+    counts = _demo_counts(env)
+    assert counts == {
+        "users": 9, "teams": 6, "holidays": 8, "accounts": 60, "contacts": 294,
+        "touchpoints": 2312,
+    }  # fmt: skip
+
+    second = tandem("demo", "--no-serve", env=env)
+    assert second.returncode == 0, second.stderr
+    assert "Demo data already there: 60 accounts, 294 contacts, 2312 touchpoints." in second.stdout
+    assert _demo_counts(env) == counts
+
+    logins = LOGIN_LINE.findall(second.stdout)
+    assert [(role, user) for role, user, _pw in logins] == [
+        ("Head of sales & marketing", "head"),
+        ("Marketer", "marketer"),
+        ("Sales rep", "sales"),
+        ("Field rep", "field"),
+        ("Admin", "admin"),
+    ]
+    checks = "; ".join(
+        f"print(authenticate(username={user!r}, password={pw!r}) is not None)"
+        for _role, user, pw in logins
+    )
+    out = shell(f"from django.contrib.auth import authenticate; {checks}", env)
+    assert out.split() == ["True"] * 5
+    # The first run's passwords were replaced by the second's.
+    _role, user, old_password = LOGIN_LINE.findall(first.stdout)[0]
+    code = f"from django.contrib.auth import authenticate; print(authenticate(username={user!r}, password={old_password!r}))"  # noqa: E501
+    assert shell(code, env) == "None"
+
+
+def test_demo_reset_writes_the_same_records_again(env: dict[str, str]) -> None:
+    assert tandem("demo", "--no-serve", env=env).returncode == 0
+    names = "from tandem.crm.models import Account; print(sorted(Account.objects.values_list('name', flat=True))[:3])"  # noqa: E501
+    before = shell(names, env)
+    reset = tandem("demo", "--no-serve", "--reset", env=env)
+    assert reset.returncode == 0, reset.stderr
+    assert "Demo data loaded: 60 accounts, 294 contacts, 2312 touchpoints." in reset.stdout
+    assert _demo_counts(env)["accounts"] == 60
+    assert shell(names, env) == before
+
+
+# --- serve ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [TANDEM, "serve", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/login/", timeout=10).close()  # noqa: S310
+                break
+            except OSError:  # refused while starting, or timed out while workers boot
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    out, err = proc.communicate(timeout=5)
+                    pytest.fail(f"tandem serve did not come up:\n{out}\n{err}")
+                time.sleep(0.2)
+        yield base, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def test_serve_answers_http_with_gunicorn_and_collected_static_files(
+    served: tuple[str, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    base, proc = served
+    with urllib.request.urlopen(base + "/login/", timeout=10) as response:  # noqa: S310
+        assert response.status == 200
+        assert response.headers["Server"].startswith("gunicorn")
+        body = response.read().decode()
+    assert 'name="password"' in body
+    assert 'name="csrfmiddlewaretoken"' in body
+    # collectstatic ran into STATIC_ROOT (under TANDEM_VAR_DIR), and the files are served.
+    assert (tmp_path / "static" / "admin" / "css" / "base.css").is_file()
+    with urllib.request.urlopen(base + "/static/admin/css/base.css", timeout=10) as response:  # noqa: S310
+        assert response.status == 200
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    out = proc.stdout.read() if proc.stdout else ""
+    assert out.startswith(f"Tandem is serving at http://localhost:{base.rsplit(':', 1)[1]}/")
+
+
+# --- createuser ----------------------------------------------------------------------------------
+
+
+def test_createuser_creates_a_user_who_can_sign_in(env: dict[str, str]) -> None:
+    shell(
+        "from tandem.core.audit import Actor; from tandem.core.demo import team_ensure; "
+        "team_ensure(actor=Actor.system(), name='Marketing', department='marketing')",
+        env,
+    )
+    done = tandem(
+        "createuser", "ana", "--role", "marketer", "--team", "marketing", "--email",
+        "Ana@Example.com", "--password", STRONG, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Created user ana (Marketer) in team Marketing.\n"
+    from_stdin = tandem("createuser", "carl", "--role", "sales-rep", env=env, stdin=STRONG + "\n")
+    assert from_stdin.stdout == "Created user carl (Sales rep).\n"
+    code = (
+        "from django.contrib.auth import authenticate; from tandem.core.models import AuditEntry; "
+        f"u = authenticate(username='ana', password='{STRONG}'); "
+        "print(u.role, u.team.name, u.email, u.is_staff); "
+        f"print(authenticate(username='carl', password='{STRONG}').role); "
+        "print(AuditEntry.objects.filter(model='core.User', action='create').count())"
+    )
+    assert shell(code, env).splitlines() == [
+        "marketer Marketing ana@example.com False",
+        "sales_rep",
+        "2",
+    ]
+
+
+BAD_CREATEUSER = [
+    (["ana", "--role", "head", "--password", STRONG], "", "a user named 'ana' already exists"),
+    (["zoe", "--role", "head", "--team", "Nowhere", "--password", STRONG], "",
+     "tandem: team: no team named 'Nowhere' (teams: none yet)"),
+    (["zoe", "--role", "head", "--password", "short"], "",
+     "tandem: password: This password is too short."),
+    (["zoe", "--role", "head", "--email", "not-an-email", "--password", STRONG], "",
+     "tandem: email: 'not-an-email' is not a valid email address"),
+    (["zoe", "--role", "head"], "\n", "tandem: a password is required"),
+]  # fmt: skip
+
+
+def test_createuser_refuses_bad_input_and_creates_nothing(env: dict[str, str]) -> None:
+    created = tandem("createuser", "ana", "--role", "admin", "--password", STRONG, env=env)
+    assert created.returncode == 0, created.stderr
+    for argv, stdin, message in BAD_CREATEUSER:
+        done = tandem("createuser", *argv, env=env, stdin=stdin)
+        assert done.returncode == 2, argv
+        assert message in done.stderr, argv
+        assert "Traceback" not in done.stderr
+    assert shell("from tandem.core.models import User; print(User.objects.count())", env) == "1"
+
+
+# --- worker --------------------------------------------------------------------------------------
+
+
+def test_worker_runs_queued_tasks_from_the_database(env: dict[str, str]) -> None:
+    shell(
+        "import datetime as dt; from django.utils import timezone; "
+        "from tandem.core.models import LoginAttempt; "
+        "from tandem.core.tasks import enqueue_on_commit, prune_login_attempts; "
+        "LoginAttempt.objects.create(username='old', at=timezone.now() - dt.timedelta(days=1)); "
+        "LoginAttempt.objects.create(username='new'); "
+        "enqueue_on_commit(prune_login_attempts, older_than_minutes=60)",
+        env,
+    )
+    done = tandem("worker", "--max-tasks", "1", env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    code = (
+        "from django_tasks_db.models import DBTaskResult; from tandem.core.models import LoginAttempt; "  # noqa: E501
+        "r = DBTaskResult.objects.get(); print(r.status, r.task_result.return_value); "
+        "print(list(LoginAttempt.objects.values_list('username', flat=True)))"
+    )
+    assert shell(code, env).splitlines() == ["SUCCESSFUL 1", "['new']"]
