@@ -351,3 +351,31 @@ def test_worker_runs_queued_tasks_from_the_database(env: dict[str, str]) -> None
         "print(list(LoginAttempt.objects.values_list('username', flat=True)))"
     )
     assert shell(code, env).splitlines() == ["SUCCESSFUL 1", "['new']"]
+
+
+def test_worker_runs_queued_tasks_from_redis_when_told_to(env: dict[str, str]) -> None:
+    import redis
+
+    url = "redis://127.0.0.1:6379/13"  # a database of its own: the queue is named "default"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.skip(f"Redis is not reachable on 127.0.0.1:6379 ({exc})")
+    env = {**env, "TASKS_BACKEND": "redis", "REDIS_URL": url}
+    job_id = shell(
+        "import datetime as dt; from django.utils import timezone; "
+        "from tandem.core.models import LoginAttempt; "
+        "from tandem.core.tasks import prune_login_attempts; "
+        "LoginAttempt.objects.create(username='old', at=timezone.now() - dt.timedelta(days=1)); "
+        "print(prune_login_attempts.enqueue(older_than_minutes=60).id)",
+        env,
+    )
+    done = tandem("worker", "--burst", env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    code = (
+        "from tandem.core.models import LoginAttempt; "
+        "from tandem.core.tasks import prune_login_attempts; "
+        f"r = prune_login_attempts.get_result({job_id!r}); "
+        "print(r.status, r.return_value, LoginAttempt.objects.count())"
+    )
+    assert shell(code, env) == "SUCCESSFUL 1 0"
