@@ -82,6 +82,8 @@ def test_sign_in_search_timeline_activity_and_russian(
         page.fill("#id_q", "purch")
     page.wait_for_function("document.querySelectorAll('#contact-table tbody tr').length === 1")
     assert "q=purch" in page.url  # htmx pushed the search into the address bar
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "contacts.png"))
     assert page.locator("#contact-table tbody tr").inner_text().startswith("north sales_rep")
 
     page.click(f"#contact-table a[href='/crm/contacts/{contact.pk}/']")
