@@ -190,11 +190,14 @@ def _serve(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], 
         env=env,
         start_new_session=True,
     )
-    for _ in range(200):
+    for _ in range(600):  # ready when a request is answered (the app is loaded)
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return server, port
-        except OSError:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("GET", "/v1/batch")
+            conn.getresponse().read()
+            conn.close()
+            return server, port
+        except (OSError, http.client.HTTPException):
             time.sleep(0.1)
     server.kill()
     raise SystemExit("gunicorn did not start")
