@@ -6,6 +6,7 @@ access does not depend on it). Every rep owns one account with one contact and o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -81,3 +82,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
     # Real hashing is tested where it matters (tokens, login); elsewhere it only costs time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """A request in Russian leaves Russian active in the thread; each test starts in English."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.activate("en")
