@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.core.cache import cache
 from django.test import Client, override_settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tandem.core.models import ApiToken, AuditEntry
 from tandem.crm.models import Contact
@@ -208,11 +208,17 @@ def test_docs_page_loads_its_assets_from_tandem(world):
 
 
 def test_error_messages_follow_accept_language(world):
-    api = api_as(world.user("head"), "read")
-    response = api.get("/contacts/999999", headers={"Accept-Language": "ru"})
-    assert response.json() == {"code": "not_found", "message": "Такой записи нет.", "details": {}}
-    marketer = api_as(world.user("marketer"))
-    contact = world.contacts[("sales_rep", "north")]
-    response = marketer.delete(f"/contacts/{contact.pk}", headers={"Accept-Language": "ru"})
-    assert response.status_code == 403
-    assert response.json()["message"] == "Вам нельзя удалять эту запись."
+    # A request activates its language for the thread; restore it so later tests run in English.
+    with translation.override("en"):
+        api = api_as(world.user("head"), "read")
+        response = api.get("/contacts/999999", headers={"Accept-Language": "ru"})
+        assert response.json() == {
+            "code": "not_found",
+            "message": "Такой записи нет.",
+            "details": {},
+        }
+        marketer = api_as(world.user("marketer"))
+        contact = world.contacts[("sales_rep", "north")]
+        response = marketer.delete(f"/contacts/{contact.pk}", headers={"Accept-Language": "ru"})
+        assert response.status_code == 403
+        assert response.json()["message"] == "Вам нельзя удалять эту запись."
