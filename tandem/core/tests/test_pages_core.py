@@ -349,3 +349,23 @@ def test_money_is_formatted_for_the_language(db: None) -> None:
     assert format_money(None, "EUR", "en") == ""
     assert format_money("abc", "EUR", "en") == ""
     assert format_money(5) == "€5.00"  # the organisation's currency, EUR by default
+
+
+# --- Django admin ---------------------------------------------------------------------------
+
+
+def test_django_admin_is_for_superusers_only(client: Client, world: World) -> None:
+    staff = world.user("admin", "north")
+    User.objects.filter(pk=staff.pk).update(is_staff=True)
+    client.force_login(User.objects.get(pk=staff.pk))
+    index = client.get("/django-admin/")
+    assert index.status_code == 200
+    assert "/django-admin/crm/contact/" not in index.content.decode()
+    assert client.get("/django-admin/crm/contact/").status_code == 403
+    root = User.objects.create_superuser("root", "root@tandem.test", PASSWORD)
+    client.force_login(root)
+    page = client.get("/django-admin/crm/contact/")
+    assert page.status_code == 200
+    assert "north sales_rep customer" in page.content.decode()
+    assert client.get("/django-admin/core/auditentry/").status_code == 200
+    assert client.get("/django-admin/core/auditentry/add/").status_code == 403
