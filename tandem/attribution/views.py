@@ -161,7 +161,7 @@ def attribution_page(request: HttpRequest) -> HttpResponse:
                 },
                 "labels": {
                     "share": _("Share of conversions"),
-                    "interval": _("95% interval"),
+                    "interval": _("Confidence interval"),
                 },
             }
             context.update(

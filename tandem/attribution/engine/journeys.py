@@ -30,6 +30,8 @@ from itertools import repeat
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .tokenize import tokenize_paths
+
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 
@@ -145,17 +147,54 @@ class Journeys:
         (``"a >> b"``) raises `JourneyError` naming the 0-based row.
         """
         paths = list(paths)
+        fast = tokenize_paths(paths, sep)
+        if fast is not None:
+            ids, lengths, raw = fast
+            return cls._from_ids(ids, lengths, raw, conversions, value, nulls, channels)
         gc_was_enabled = gc.isenabled()
         gc.disable()  # millions of short-lived strings; collection passes cost ~40%
         try:
             tokens = sep.join(paths).split(sep)
-            raw = set(tokens)
-            names = {t: t.strip() for t in raw}
+            raw_set = set(tokens)
+            names = {t: t.strip() for t in raw_set}
             lengths = np.fromiter(map(str.count, paths, repeat(sep)), np.int64, len(paths)) + 1
             return cls._from_tokens(tokens, lengths, conversions, value, nulls, channels, names)
         finally:
             if gc_was_enabled:
                 gc.enable()
+
+    @classmethod
+    def _from_ids(
+        cls,
+        ids: IntArray,
+        lengths: IntArray,
+        raw: list[str],
+        conversions: ArrayLike,
+        value: ArrayLike | None,
+        nulls: ArrayLike | None,
+        channels: Iterable[str] | None,
+    ) -> Journeys:
+        """Journeys from item ids into ``raw`` (distinct raw items, stripped here)."""
+        n = lengths.shape[0]
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        clean = [t.strip() for t in raw]
+        if "" in clean:
+            empty = np.flatnonzero(np.array([c == "" for c in clean]))
+            first_empty = int(np.flatnonzero(np.isin(ids, empty))[0])
+            at = int(np.searchsorted(offsets, first_empty, side="right") - 1)
+            raise JourneyError(f"row {at}: empty channel name in path")
+        names = sorted(set(clean) | set(channels or ()))
+        index = {name: i for i, name in enumerate(names)}
+        lookup = np.array([index[c] for c in clean], dtype=np.int64)
+        return cls(
+            channels=tuple(names),
+            codes=lookup[ids] if ids.size else np.zeros(0, dtype=np.int64),
+            offsets=offsets,
+            conversions=_float_array(conversions, n, "conversions"),
+            value=_float_array(value, n, "value"),
+            nulls=_float_array(nulls, n, "nulls"),
+        )
 
     @classmethod
     def _from_tokens(
