@@ -3,6 +3,7 @@
 from django.urls import path
 
 from tandem.marketing import views
+from tandem.marketing.campaigns import views as campaign_views
 
 app_name = "marketing"
 urlpatterns = [
@@ -15,4 +16,14 @@ urlpatterns = [
     path("email/templates/new", views.template_edit, name="template_new"),
     path("email/templates/<int:pk>/", views.template_edit, name="template_edit"),
     path("email/sends/new", views.send_new, name="send_new"),
+    path("campaigns/", campaign_views.campaign_list, name="campaign_list"),
+    path("campaigns/new", campaign_views.campaign_edit, name="campaign_new"),
+    path("campaigns/<int:pk>/", campaign_views.campaign_detail, name="campaign_detail"),
+    path("campaigns/<int:pk>/edit", campaign_views.campaign_edit, name="campaign_edit"),
+    path("campaigns/<int:pk>/costs", campaign_views.cost_add, name="campaign_cost_add"),
+    path(
+        "campaigns/<int:pk>/costs/import",
+        campaign_views.costs_import,
+        name="campaign_costs_import",
+    ),
 ]
