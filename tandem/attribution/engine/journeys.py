@@ -41,6 +41,24 @@ def weighted_count(idx: IntArray, weights: FloatArray | None, n: int) -> FloatAr
     return np.asarray(np.bincount(idx, weights, minlength=n), dtype=np.float64)
 
 
+def _sorted_rows(jid: NDArray[np.generic], ts: FloatArray, ch: IntArray) -> bool:
+    """Whether integer journey ids are non-decreasing with (time, channel) ascending inside.
+
+    Journeys numbered in row order then equal journeys numbered by sorted id, so the fast
+    path gives exactly what sorting gives.
+    """
+    if not np.issubdtype(jid.dtype, np.integer) or jid.shape[0] < 2:
+        return False
+    d_j = np.diff(jid)
+    if np.any(d_j < 0):
+        return False
+    same = d_j == 0
+    d_t = np.diff(ts)
+    if np.any(same & (d_t < 0)):
+        return False
+    return not np.any(same & (d_t == 0) & (np.diff(ch) < 0))
+
+
 class JourneyError(ValueError):
     """Input that cannot be turned into journeys (empty path, bad weights, ...)."""
 
@@ -270,19 +288,28 @@ class Journeys:
             ch_codes = rank[ch.astype(np.int64)]
         if ch_codes.shape[0] != n_rows:
             raise JourneyError("channel must have one entry per row")
-        if np.issubdtype(jid.dtype, np.integer):
-            uniq, jcode = np.unique(jid, return_inverse=True)
+        if _sorted_rows(jid, ts_f, ch_codes):
+            # Rows already in (journey, time, channel) order (e.g. from an ordered query):
+            # no sort and no reordered copies; journeys are numbered in row order.
+            n = int(np.count_nonzero(jid[1:] != jid[:-1])) + 1 if n_rows else 0
+            jcode = np.zeros(n_rows, dtype=np.int64)
+            if n_rows:
+                np.cumsum(jid[1:] != jid[:-1], out=jcode[1:])
+            row_order: IntArray | slice = slice(None)
         else:
-            uniq, jcode = np.unique(jid.astype(str), return_inverse=True)
-        n = uniq.shape[0]
-        order = np.lexsort((ch_codes, ts_f, jcode))
-        jcode, ts_f, ch_codes = jcode[order], ts_f[order], ch_codes[order]
+            if np.issubdtype(jid.dtype, np.integer):
+                uniq, jcode = np.unique(jid, return_inverse=True)
+            else:
+                uniq, jcode = np.unique(jid.astype(str), return_inverse=True)
+            n = uniq.shape[0]
+            row_order = np.lexsort((ch_codes, ts_f, jcode))
+            jcode, ts_f, ch_codes = jcode[row_order], ts_f[row_order], ch_codes[row_order]
         lengths = np.bincount(jcode, minlength=n).astype(np.int64)
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         if n:
-            j_conv = np.maximum.reduceat(conv[order], offsets[:-1])
-            j_val = np.where(j_conv > 0, np.maximum.reduceat(val[order], offsets[:-1]), 0.0)
+            j_conv = np.maximum.reduceat(conv[row_order], offsets[:-1])
+            j_val = np.where(j_conv > 0, np.maximum.reduceat(val[row_order], offsets[:-1]), 0.0)
         else:
             j_conv = j_val = np.zeros(0)
         return cls(

@@ -169,26 +169,29 @@ def markov_credit(journeys: Journeys, order: int = 1) -> AttributionResult:
 
     win_state, w_off, members, n_states = _window_states(j, order)
     s = int(n_states) + 1  # transient states: 0 = start, 1.. = windows
-    win_state = win_state + 1
+    win_state += 1  # a fresh array from _window_states
     n_win = np.diff(w_off)
-    w_weight = np.repeat(weight, n_win)
     first_win = w_off[:-1]
     last_win = w_off[1:] - 1
-    is_last = np.zeros(win_state.shape[0], dtype=bool)
-    is_last[last_win] = True
-    # transitions between transient states: start -> first window, window -> next window
-    src = np.concatenate([np.zeros(j.n_journeys, dtype=np.int64), win_state[~is_last]])
-    dst = np.concatenate([win_state[first_win], win_state[1:][~is_last[:-1]]])
-    wts = np.concatenate([weight, w_weight[~is_last]])
+    # Every window is the target of exactly one transition: from the previous window of its
+    # path, or from (start) for the first one. Weighted by its path's weight.
+    w_weight = np.repeat(weight, n_win)
+    prev = np.empty_like(win_state)
+    prev[1:] = win_state[:-1]
+    prev[first_win] = 0
+    out = weighted_count(prev, w_weight, s)
     if s * s <= 4_000_000:
-        flat = weighted_count(src * s + dst, wts, s * s)
+        prev *= s
+        prev += win_state
+        flat = weighted_count(prev, w_weight, s * s)
         nz = np.flatnonzero(flat)
         rows, cols, cnt = nz // s, nz % s, flat[nz]
     else:
-        coo = scipy.sparse.coo_matrix((wts, (src, dst)), shape=(s, s)).tocsr().tocoo()
+        coo = scipy.sparse.coo_matrix((w_weight, (prev, win_state)), shape=(s, s)).tocsr().tocoo()
         rows, cols, cnt = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
+    del prev, w_weight
     end_state = win_state[last_win]
-    out = weighted_count(src, wts, s) + weighted_count(end_state, weight, s)
+    out += weighted_count(end_state, weight, s)
     conv_to = weighted_count(end_state, j.conversions, s)
     val_to = weighted_count(end_state, j.value, s)
     probs = cnt / out[rows]
