@@ -102,3 +102,58 @@ def test_echarts_is_served_by_tandem(live_server: Any, settings: Any) -> None:
     assert resp.status == 200
     assert b"echarts" in body[:2000].lower()
     assert len(body) > 500_000
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_charts_draw_in_a_real_browser(live_server: Any, settings: Any, world: World) -> None:
+    """Chromium loads the page, ECharts draws the three charts, nothing leaves 127.0.0.1."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    if not (Path("/usr/bin/chromium").exists() or shutil.which("chromium")):
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    settings.STATIC_URL = "/static/"
+    build_timeline(world)
+    head = world.user("head")
+    from django.test import Client
+
+    client = Client()
+    client.force_login(head)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    requested: list[str] = []
+    errors: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 1400})
+        context.add_cookies(
+            [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
+        )
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.on("request", lambda r: requested.append(r.url))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        query = "start=2026-02-01&end=2026-03-01&unit=account&model=linear&n_boot=20"
+        page.goto(f"{live_server.url}/attribution/?{query}")
+        page.wait_for_selector("body[data-charts=ready]")
+        for chart in ("chart-channel", "chart-department", "chart-models"):
+            assert page.locator(f"#{chart} canvas").count() >= 1
+        shots = Path(__file__).resolve().parents[3] / "var" / "screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / "attribution.png"), full_page=True)
+        browser.close()
+    assert errors == []
+    assert all(u.startswith(live_server.url) for u in requested)

@@ -35,7 +35,7 @@
     depChart.setOption({
       tooltip: { trigger: "item", formatter: function (p) { return p.name + ": " + pct(p.value); } },
       series: [{ type: "pie", radius: ["40%", "70%"],
-                 label: { formatter: function (p) { return p.name + "\n" + pct(p.value); } },
+                 label: { formatter: function (p) { return p.name + " " + pct(p.value); } },
                  data: data.department.map(function (r) { return { name: r.name, value: r.share }; }) }]
     });
 
