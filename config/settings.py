@@ -212,6 +212,15 @@ if _tasks_backend == "redis":
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
     RQ_QUEUES = {"default": {"URL": REDIS_URL}}
 
+# Periodic work, enqueued by `tandem scheduler` (or the worker's built-in scheduler): name ->
+# (task taking no arguments, interval in seconds). See tandem/core/schedule.py.
+PERIODIC_TASKS = {
+    "core.prune_login_attempts": ("tandem.core.tasks.prune_login_attempts", 3600),
+    "leads.handoff_check_sla": ("tandem.leads.tasks.handoff_check_sla", 60),
+    "sales.advance_sequences": ("tandem.sales.tasks.advance_sequences", 300),
+    "marketing.segments_refresh_all": ("tandem.marketing.tasks.segments_refresh_all", 900),
+}
+
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 API_RATE_LIMIT = int(os.environ.get("API_RATE_LIMIT", "600"))

@@ -321,6 +321,31 @@ def worker(args: argparse.Namespace) -> int:
     raise CliError(f"TASKS_BACKEND runs tasks with {backend}, which needs no worker")
 
 
+def _scheduler_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--once", action="store_true", help="enqueue what is due now, then exit")
+    parser.add_argument(
+        "--interval", type=positive_int, default=30, help="seconds between ticks (default: 30)"
+    )
+
+
+@subcommand(
+    "scheduler",
+    help="enqueue periodic tasks when due (safe to run several; see PERIODIC_TASKS)",
+    arguments=_scheduler_arguments,
+)
+def scheduler(args: argparse.Namespace) -> int:
+    import time
+
+    from tandem.core.schedule import tick
+
+    while True:
+        for name in tick():
+            print(f"enqueued {name}", flush=True)
+        if args.once:
+            return 0
+        time.sleep(args.interval)
+
+
 ROLES_HELP = "head, marketer, sales_rep, field_rep or admin"
 
 

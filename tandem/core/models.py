@@ -225,3 +225,14 @@ class ApiToken(models.Model):
     def is_active(self) -> bool:
         now = timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class ScheduledRun(models.Model):
+    """When a periodic task (settings.PERIODIC_TASKS) next falls due; see tandem.core.schedule."""
+
+    name = models.CharField(max_length=100, unique=True)
+    next_run_at = models.DateTimeField()
+    last_enqueued_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.next_run_at:%Y-%m-%d %H:%M}"
