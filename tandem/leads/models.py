@@ -117,10 +117,20 @@ class ScoreRule(models.Model):
 
 
 class ContactScore(models.Model):
-    """A contact's current scores in one score group."""
+    """A contact's current scores in one score group.
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="scores")
-    scoring_model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="scores")
+    Few indexes on purpose: every rescoring rewrites every row, and each index is written too.
+    The unique (contact, scoring_model) serves lookups by contact; a group's rows are found by
+    a sequential scan, which a full rescoring does anyway. On PostgreSQL the table keeps free
+    space in each page (fillfactor 50), so a rescoring updates rows in place (HOT updates).
+    """
+
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="scores", db_index=False
+    )
+    scoring_model = models.ForeignKey(
+        ScoringModel, on_delete=models.CASCADE, related_name="scores", db_index=False
+    )
     fit = models.FloatField(_("fit"), default=0)
     engagement = models.FloatField(_("engagement"), default=0)
     total = models.FloatField(_("score"), default=0)
@@ -131,7 +141,6 @@ class ContactScore(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["contact", "scoring_model"], name="uniq_contact_score")
         ]
-        indexes = [models.Index(fields=["scoring_model", "-total"], name="score_model_total")]
         verbose_name = _("contact score")
 
     def __str__(self) -> str:

@@ -57,6 +57,7 @@ def score_contacts(
         "probability = excluded.probability, computed_at = excluded.computed_at"
     )
     with transaction.atomic(), connection.cursor() as cursor:
+        d.tune(cursor)
         cursor.execute(sql, [model.pk, _now_db(now), *params])
         return int(cursor.rowcount)
 

@@ -29,7 +29,7 @@ from sklearn.metrics import roc_auc_score
 from tandem.core.errors import InvalidInput
 from tandem.crm.models import Contact, LifecycleStage
 from tandem.leads.models import PredictiveModel, ScoringModel
-from tandem.leads.scoring.sql import FEATURES, INDUSTRIES, build_base
+from tandem.leads.scoring.sql import FEATURES, INDUSTRIES, build_base, dialect
 
 CONVERTED = [LifecycleStage.SQL, LifecycleStage.OPPORTUNITY, LifecycleStage.CUSTOMER]
 MIN_CLASS_SIZE = 10
@@ -71,7 +71,8 @@ def _training_rows(model: ScoringModel, now: dt.datetime) -> tuple[Any, Any, Any
     sql, params = build_base(
         model, _now_db(now), training=True, converted_stages=[str(s) for s in CONVERTED]
     )
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        dialect().tune(cursor)
         cursor.execute(
             f"SELECT b.created_at, b.label, b.fit, b.eng, b.n90, b.recency, b.has_account, "
             f"b.industry FROM ({sql}) b ORDER BY b.created_at, b.id",

@@ -46,7 +46,8 @@ def _num(value: float) -> str:
     value = float(value)
     if not math.isfinite(value):
         raise ValueError("numbers in scoring SQL must be finite")
-    return repr(value)
+    # Typed as double precision: PostgreSQL would otherwise compute in (slow) numeric.
+    return f"CAST({value!r} AS DOUBLE PRECISION)"
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ class _Dialect:
 
     def age_days(self, cut: str) -> str:
         if self.postgres:
-            return f"(EXTRACT(EPOCH FROM ({cut} - t.occurred_at)) / 86400.0)"
+            seconds = f"CAST(EXTRACT(EPOCH FROM ({cut} - t.occurred_at)) AS DOUBLE PRECISION)"
+            return f"({seconds} / CAST(86400 AS DOUBLE PRECISION))"
         return f"(julianday({cut}) - julianday(t.occurred_at))"
 
     def attr_text(self) -> str:
@@ -74,8 +76,10 @@ class _Dialect:
             return f"LEAST(GREATEST({expr}, {-bound}), {bound})"
         return f"MIN(MAX({expr}, {-bound}), {bound})"
 
-    def false(self) -> str:
-        return "false" if self.postgres else "0"
+    def tune(self, cursor: Any) -> None:
+        """Per-transaction settings for the one big scoring statement (PostgreSQL only)."""
+        if self.postgres:
+            cursor.execute("SET LOCAL work_mem = '256MB'")
 
 
 def dialect() -> _Dialect:
@@ -127,35 +131,62 @@ def fit_sql(rules: list[ScoreRule], d: _Dialect) -> tuple[str, list[Any]]:
             continue
         parts.append(f"CASE WHEN {cond} THEN {points} ELSE 0 END")
         params += p
-    return ("(" + " + ".join(parts) + ")" if parts else "0.0"), params
+    return ("(" + " + ".join(parts) + ")" if parts else _num(0)), params
 
 
 def engagement_sql(
-    rules: list[ScoreRule], half_life_days: float, cut: str, cut_join: str, d: _Dialect
+    rules: list[ScoreRule],
+    half_life_days: float,
+    d: _Dialect,
+    *,
+    now_db: object,
+    converted_stages: list[str] | None = None,
+    contact_ids: list[int] | None = None,
 ) -> tuple[str, list[Any]]:
-    """Per contact: eng, n90, recency from the timeline (a derived table `e`)."""
+    """Per contact: eng, n90, recency from the timeline, with its parameters in text order.
+
+    Without `converted_stages` the cut-off is `now_db`; with them, each contact's conversion
+    time (else `now_db`)."""
+    cut_join = ""
+    cut = d.ts()
+    join_params: list[Any] = []
+    if converted_stages is not None:
+        cut = f"COALESCE(cv.at, {d.ts()})"
+        cut_join = f"LEFT JOIN {_conversions(converted_stages)} cv ON cv.contact_id = t.contact_id"
+        join_params = list(converted_stages)
     cases: list[str] = []
-    params: list[Any] = []
+    weight_params: list[Any] = []
     for rule in rules:
         cond = "t.kind = %s"
-        params.append(rule.value)
+        weight_params.append(rule.value)
         if rule.channel:
             cond += " AND t.channel = %s"
-            params.append(rule.channel)
+            weight_params.append(rule.channel)
         cases.append(f"WHEN {cond} THEN {_num(rule.points)}")
-    weight = f"CASE {' '.join(cases)} ELSE 0 END" if cases else "0"
+    weight = f"CASE {' '.join(cases)} ELSE {_num(0)} END" if cases else _num(0)
     half_life = _num(max(half_life_days, 0.01))
+    only = ""
+    if contact_ids is not None:
+        only = " AND t.contact_id IN (" + (", ".join(["%s"] * len(contact_ids)) or "NULL") + ")"
     inner = (
         f"SELECT t.contact_id AS contact_id, {d.age_days(cut)} AS age, {weight} AS w "
         f"FROM crm_touchpoint t {cut_join} "
-        "WHERE NOT t.is_bot AND t.contact_id IS NOT NULL AND t.channel <> 'lifecycle'"
+        f"WHERE NOT t.is_bot AND t.contact_id IS NOT NULL AND t.channel <> 'lifecycle'{only}"
     )
     sql = (
-        f"SELECT x.contact_id, SUM(x.w * POWER(0.5, x.age / {half_life})) AS eng, "
+        f"SELECT x.contact_id, SUM(x.w * POWER({_num(0.5)}, x.age / {half_life})) AS eng, "
         "SUM(CASE WHEN x.age <= 90 THEN 1 ELSE 0 END) AS n90, MIN(x.age) AS recency "
         f"FROM ({inner}) x WHERE x.age >= 0 GROUP BY x.contact_id"
     )
-    return sql, params
+    return sql, [now_db, *weight_params, *join_params, *(contact_ids or [])]
+
+
+def _conversions(stages: list[str]) -> str:
+    marks = ", ".join(["%s"] * len(stages)) or "NULL"
+    return (
+        "(SELECT contact_id, MIN(entered_at) AS at FROM leads_stagehistory "
+        f"WHERE stage IN ({marks}) GROUP BY contact_id)"
+    )
 
 
 def build_base(
@@ -171,48 +202,46 @@ def build_base(
     For scoring, the cut-off is `now_db` for every contact. For training, each contact's cut-off
     is the moment it converted (first entered one of `converted_stages`), else `now_db`, so the
     features of a converted contact never include what happened after it converted.
+
+    The timeline aggregate is a materialised CTE: computed once, not once per parallel worker.
     """
     d = dialect()
     rules = list(model.rules.all())
     fit_rules = [r for r in rules if r.kind == RuleKind.FIT]
     eng_rules = [r for r in rules if r.kind == RuleKind.ENGAGEMENT]
+    stages = list(converted_stages or []) if training else None
+    eng, params = engagement_sql(
+        eng_rules,
+        model.half_life_days,
+        d,
+        now_db=now_db,
+        converted_stages=stages,
+        contact_ids=contact_ids,
+    )
     fit, fit_params = fit_sql(fit_rules, d)
-    params: list[Any] = [*fit_params]
+    params += fit_params
     select_extra = ""
     conv_join = ""
-    if training:
-        stages = converted_stages or []
+    if stages is not None:
         marks = ", ".join(["%s"] * len(stages)) or "NULL"
-        conv = (
-            f"(SELECT contact_id, MIN(entered_at) AS at FROM leads_stagehistory "
-            f"WHERE stage IN ({marks}) GROUP BY contact_id)"
-        )
-        cut = f"COALESCE(cv.at, {d.ts()})"
-        cut_join = f"LEFT JOIN {conv} cv ON cv.contact_id = t.contact_id"
-        eng, eng_params = engagement_sql(eng_rules, model.half_life_days, cut, cut_join, d)
         select_extra = (
             ", c.created_at AS created_at, CASE WHEN cv2.contact_id IS NULL AND "
             "c.lifecycle_stage NOT IN (" + marks + ") THEN 0 ELSE 1 END AS label"
         )
-        conv_join = f" LEFT JOIN {conv} cv2 ON cv2.contact_id = c.id"
-        # text order: fit, the label's stages, inside `eng` the cut-off (now), the weights and the
-        # cut-off join's stages, then the label join's stages
-        params = [*fit_params, *stages, now_db, *eng_params, *stages, *stages]
-    else:
-        cut = d.ts()
-        eng, eng_params = engagement_sql(eng_rules, model.half_life_days, cut, "", d)
-        params += [now_db, *eng_params]
+        conv_join = f" LEFT JOIN {_conversions(stages)} cv2 ON cv2.contact_id = c.id"
+        params += [*stages, *stages]
     where = ""
     if contact_ids is not None:
         where = " WHERE c.id IN (" + (", ".join(["%s"] * len(contact_ids)) or "NULL") + ")"
         params += list(contact_ids)
     sql = (
-        f"SELECT c.id AS id, {fit} AS fit{select_extra}, COALESCE(e.eng, 0) AS eng, "
-        "COALESCE(e.n90, 0) AS n90, COALESCE(e.recency, 365) AS recency, "
+        f"WITH e AS MATERIALIZED ({eng}) "
+        f"SELECT c.id AS id, {fit} AS fit{select_extra}, COALESCE(e.eng, {_num(0)}) AS eng, "
+        f"COALESCE(e.n90, 0) AS n90, COALESCE(e.recency, {_num(365)}) AS recency, "
         "CASE WHEN a.id IS NULL THEN 0 ELSE 1 END AS has_account, "
         "COALESCE(a.industry, '') AS industry "
         "FROM crm_contact c LEFT JOIN crm_account a ON a.id = c.account_id "
-        f"LEFT JOIN ({eng}) e ON e.contact_id = c.id{conv_join}{where}"
+        f"LEFT JOIN e ON e.contact_id = c.id{conv_join}{where}"
     )
     return sql, params
 
