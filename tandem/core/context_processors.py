@@ -27,6 +27,11 @@ NAV_ITEMS: list[tuple[str, Any, str | set[str]]] = [
     ("marketing:segment_list", _("Segments"), {"head", "admin", "marketer"}),
     ("marketing:template_list", _("Email"), {"head", "admin", "marketer"}),
     ("marketing:campaign_list", _("Campaigns"), {"head", "admin", "marketer"}),
+    (
+        "marketing:content_list",
+        _("Content"),
+        {"head", "admin", "marketer", "sales_rep", "field_rep"},
+    ),
     ("core:audit_log", _("Audit log"), "view_audit"),
     ("core:settings", _("Settings"), "manage_settings"),
     ("core:tokens", _("API tokens"), {"head", "admin", "marketer", "sales_rep", "field_rep"}),

@@ -34,6 +34,8 @@ def content_rule(user: User, action: Action) -> Q | _Everything:
 
 def register_extra_scopes() -> None:
     from tandem.marketing import models_campaigns as c
+    from tandem.marketing import models_content as content
 
     for model in (c.Campaign, c.CampaignCost):
         register(model, marketing_only)
+    register(content.ContentAsset, content_rule)

@@ -4,6 +4,7 @@ from django.urls import path
 
 from tandem.marketing import views
 from tandem.marketing.campaigns import views as campaign_views
+from tandem.marketing.content import views as content_views
 
 app_name = "marketing"
 urlpatterns = [
@@ -26,4 +27,9 @@ urlpatterns = [
         campaign_views.costs_import,
         name="campaign_costs_import",
     ),
+    path("content/", content_views.asset_list, name="content_list"),
+    path("content/new", content_views.asset_edit, name="content_new"),
+    path("content/<int:pk>/", content_views.asset_detail, name="content_detail"),
+    path("content/<int:pk>/edit", content_views.asset_edit, name="content_edit"),
+    path("content/<int:pk>/share", content_views.asset_share, name="content_share"),
 ]

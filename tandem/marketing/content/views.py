@@ -1,0 +1,107 @@
+"""Content library pages: every role reads the library and can take a personal tracked link;
+marketers, the head and admins add and edit assets. Thin: parse, call a service, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from tandem.core.access import get_scoped, scoped
+from tandem.core.audit import Actor
+from tandem.core.errors import InvalidInput
+from tandem.core.models import User
+from tandem.marketing.campaigns.views import marketer
+from tandem.marketing.content import services
+from tandem.marketing.models_campaigns import Campaign
+from tandem.marketing.models_content import AssetKind, ContentAsset
+from tandem.marketing.scopes_extra import MARKETING_ROLES
+from tandem.marketing.tracked_links import link_url
+
+
+def _can_change(user: Any) -> bool:
+    return isinstance(user, User) and (user.is_superuser or user.role in MARKETING_ROLES)
+
+
+@login_required
+def asset_list(request: HttpRequest) -> HttpResponse:
+    kind = request.GET.get("kind", "")
+    search = request.GET.get("q", "")[:100]
+    assets = list(services.library(request.user, kind, search)[:500])  # type: ignore[arg-type]
+    stats = services.engagement_by_asset(request.user, [a.key for a in assets])  # type: ignore[arg-type]
+    return render(
+        request,
+        "marketing/content/list.html",
+        {
+            "rows": [(a, stats[a.key]) for a in assets],
+            "kinds": AssetKind.choices,
+            "kind": kind,
+            "q": search,
+            "can_change": _can_change(request.user),
+        },
+    )
+
+
+@login_required
+def asset_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    asset = get_scoped(request.user, ContentAsset, pk)
+    stats = services.engagement_by_asset(request.user, [asset.key])[asset.key]  # type: ignore[arg-type]
+    return render(
+        request,
+        "marketing/content/detail.html",
+        {
+            "asset": asset,
+            "stats": stats,
+            "link": link_url(asset.tracked_link) if asset.tracked_link else "",
+            "share": request.GET.get("share", ""),
+            "can_change": _can_change(request.user),
+        },
+    )
+
+
+@login_required
+@require_POST
+def asset_share(request: HttpRequest, pk: int) -> HttpResponse:
+    asset = get_scoped(request.user, ContentAsset, pk)
+    url = services.share_link(actor=Actor(user=request.user), asset=asset)  # type: ignore[arg-type]
+    messages.success(request, _("Your personal link: %(url)s") % {"url": url})
+    return redirect("marketing:content_detail", pk=asset.pk)
+
+
+@login_required
+def asset_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    user = marketer(request)
+    asset = get_scoped(user, ContentAsset, pk, "change") if pk else None
+    errors: dict[str, list[str]] = {}
+    fields = ("kind", "title", "key", "url", "description", "campaign_id")
+    data: dict[str, Any] = {f: getattr(asset, f, "") if asset else "" for f in fields}
+    if request.method == "POST":
+        data = {f: request.POST.get(f, "") for f in fields}
+        if asset is not None:
+            data.pop("key")
+        try:
+            if asset is None:
+                asset = services.asset_create(actor=Actor(user=user), **data)
+            else:
+                asset = services.asset_update(actor=Actor(user=user), asset=asset, **data)
+            messages.success(request, _("Asset saved."))
+            return redirect("marketing:content_detail", pk=asset.pk)
+        except InvalidInput as exc:
+            errors = exc.errors
+    return render(
+        request,
+        "marketing/content/edit.html",
+        {
+            "asset": asset,
+            "data": data,
+            "errors": errors,
+            "kinds": AssetKind.choices,
+            "campaigns": scoped(user, Campaign)[:500],
+        },
+        status=400 if errors else 200,
+    )
