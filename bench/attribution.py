@@ -4,9 +4,11 @@
 
 Data: N simulated journeys (default 1,000,000) over 12 channels, as aggregated path
 strings (what the peer takes; repeats kept) and as touchpoint rows. Each timing is the
-median of R runs. "end-to-end" starts from the same path strings the peer receives;
-"engine" starts from parsed `Journeys`. Peak memory: tracemalloc peak of one
-end-to-end Markov run (numpy reports its buffers to tracemalloc).
+median of R runs; a speed-up is the median over R back-to-back (Tandem, peer) pairs of
+peer time / Tandem time, so load drifting between pairs does not skew it. "end-to-end"
+starts from the same path strings the peer receives; "engine" starts from parsed
+`Journeys`. Peak memory: tracemalloc peak of one end-to-end Markov run (numpy reports
+its buffers to tracemalloc).
 """
 
 from __future__ import annotations
@@ -35,6 +37,21 @@ from tandem.attribution.engine.simulate import default_scenario, simulate_journe
 
 with contextlib.redirect_stdout(io.StringIO()):
     from ChannelAttribution import heuristic_models, markov_model
+
+
+def paired(
+    ours: Callable[[], object], peer: Callable[[], object], repeats: int
+) -> tuple[float, float, float]:
+    """Median times of ``ours`` and ``peer`` run back to back, and the median of the
+    per-pair speed-ups (robust to the machine's load drifting between pairs)."""
+    t_ours, t_peer, ratios = [], [], []
+    for _ in range(repeats):
+        a = median_time(ours, 1)
+        b = median_time(peer, 1)
+        t_ours.append(a)
+        t_peer.append(b)
+        ratios.append(b / a)
+    return statistics.median(t_ours), statistics.median(t_peer), statistics.median(ratios)
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
@@ -80,12 +97,13 @@ def main() -> None:
         for m in ("first", "last", "linear"):
             heuristic_credit(j, m, collapse=False)
 
-    rows: list[tuple[str, float, float | None]] = []
+    rows: list[tuple[str, float, float | None, float | None]] = []
     t_parse = median_time(parse, r)
-    rows.append(("parse path strings", t_parse, None))
+    rows.append(("parse path strings", t_parse, None, None))
     for order in (1, 2):
-        peer = median_time(
-            lambda o=order: markov_model(
+
+        def peer_markov(o: int = order) -> object:
+            return markov_model(
                 df,
                 "path",
                 "total_conversions",
@@ -94,26 +112,40 @@ def main() -> None:
                 order=o,
                 verbose=False,
                 flg_pro=False,
-            ),
-            r,
-        )
-        eng = median_time(lambda o=order: markov_credit(parsed, o), r)
-        e2e = median_time(lambda o=order: markov_credit(parse(), o), r)
-        rows.append((f"markov order {order} engine", eng, peer))
-        rows.append((f"markov order {order} end-to-end", e2e, peer))
-    rows.append(("markov order 3 engine", median_time(lambda: markov_credit(parsed, 3), r), None))
-    peer_h = median_time(
-        lambda: heuristic_models(
-            df, "path", "total_conversions", var_value="total_conversion_value", flg_pro=False
-        ),
-        r,
-    )
-    rows.append(("first+last+linear engine", median_time(lambda: heur_all(parsed), r), peer_h))
-    rows.append(("first+last+linear end-to-end", median_time(lambda: heur_all(parse()), r), peer_h))
+            )
+
+        def ours_engine(o: int = order) -> object:
+            return markov_credit(parsed, o)
+
+        def ours_e2e(o: int = order) -> object:
+            return markov_credit(parse(), o)
+
+        eng = paired(ours_engine, peer_markov, r)
+        e2e = paired(ours_e2e, peer_markov, r)
+        rows.append((f"markov order {order} engine", *eng))
+        rows.append((f"markov order {order} end-to-end", *e2e))
     rows.append(
-        ("shapley exact (12 ch) engine", median_time(lambda: shapley_credit(parsed), r), None)
+        ("markov order 3 engine", median_time(lambda: markov_credit(parsed, 3), r), None, None)
     )
-    rows.append(("shapley exact end-to-end", median_time(lambda: shapley_credit(parse()), r), None))
+
+    def peer_h() -> object:
+        return heuristic_models(
+            df, "path", "total_conversions", var_value="total_conversion_value", flg_pro=False
+        )
+
+    rows.append(("first+last+linear engine", *paired(lambda: heur_all(parsed), peer_h, r)))
+    rows.append(("first+last+linear end-to-end", *paired(lambda: heur_all(parse()), peer_h, r)))
+    rows.append(
+        (
+            "shapley exact (12 ch) engine",
+            median_time(lambda: shapley_credit(parsed), r),
+            None,
+            None,
+        )
+    )
+    rows.append(
+        ("shapley exact end-to-end", median_time(lambda: shapley_credit(parse()), r), None, None)
+    )
 
     def from_touch() -> None:
         j = Journeys.from_touchpoints(
@@ -126,14 +158,14 @@ def main() -> None:
         )
         markov_credit(j, 1)
 
-    rows.append(("touchpoints -> markov order 1", median_time(from_touch, r), None))
+    rows.append(("touchpoints -> markov order 1", median_time(from_touch, r), None, None))
 
     print(f"{'task':34} {'tandem s':>9} {'peer s':>8} {'speed-up':>9}")
-    for name, ours, peer in rows:
-        if peer is None:
+    for name, ours, peer, ratio in rows:
+        if peer is None or ratio is None:
             print(f"{name:34} {ours:9.3f} {'':>8} {'':>9}")
         else:
-            print(f"{name:34} {ours:9.3f} {peer:8.3f} {peer / ours:8.1f}x")
+            print(f"{name:34} {ours:9.3f} {peer:8.3f} {ratio:8.1f}x")
 
     tracemalloc.start()
     markov_credit(parse(), 1)
