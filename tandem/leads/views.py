@@ -49,6 +49,13 @@ def _actor(request: HttpRequest) -> Actor:
     return Actor(user=_user(request))
 
 
+def _page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    """Render with times shown in the viewer's time zone (else the organisation's)."""
+    user = _user(request)
+    tzname = user.time_zone or Organisation.current().time_zone or "UTC"
+    return render(request, template, {**context, "tzname": tzname})
+
+
 def sla_left(
     handoff: Handoff, now: dt.datetime, calendars: dict[int | None, BusinessCalendar] | None = None
 ) -> dict[str, Any] | None:
@@ -86,7 +93,7 @@ def handoff_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     calendars: dict[int | None, BusinessCalendar] = {}
     rows = [{"handoff": h, "sla": sla_left(h, now, calendars)} for h in handoffs[:200]]
-    return render(
+    return _page(
         request,
         "leads/handoff_list.html",
         {
@@ -108,7 +115,7 @@ def handoff_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if user.sees_everything
         else []
     )
-    return render(
+    return _page(
         request,
         "leads/handoff_detail.html",
         {
@@ -188,7 +195,7 @@ def handoff_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 def dispute_list(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     qs = scoped(user, Dispute).select_related("opened_by", "decided_by")
-    return render(
+    return _page(
         request,
         "leads/dispute_list.html",
         {
@@ -249,7 +256,7 @@ def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 raise PermissionDenied(exc.message) from exc
             _flash_errors(request, exc)
         return HttpResponseRedirect(reverse("leads:dispute_detail", args=[dispute.pk]))
-    return render(
+    return _page(
         request,
         "leads/dispute_detail.html",
         {
@@ -275,7 +282,7 @@ def lead_quality(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     org = Organisation.current()
     sla = selectors.marketing_sla(user, today.replace(day=1), ZoneInfo(org.time_zone or "UTC"))
-    return render(
+    return _page(
         request,
         "leads/lead_quality.html",
         {
@@ -290,4 +297,4 @@ def lead_quality(request: HttpRequest) -> HttpResponse:
 def notification_list(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     notes = scoped(user, Notification)[:100]
-    return render(request, "leads/notifications.html", {"notifications": notes})
+    return _page(request, "leads/notifications.html", {"notifications": notes})

@@ -229,3 +229,16 @@ def test_lead_quality_page_is_for_marketing_and_the_head(world, handed):
     assert "spring-webinar" in html
     assert "No need or interest: 1" in html
     assert _client(world.user("sales_rep")).get("/leads/quality/").status_code == 403
+
+
+def test_deadlines_show_in_the_viewers_time_zone(world, reps, make_lead):
+    import time_machine
+
+    from .conftest import FRIDAY_1730_MSK
+
+    with time_machine.travel(FRIDAY_1730_MSK, tick=False):
+        handoff = services.handoff_create(
+            actor=SYSTEM, contact=make_lead(region="west"), trigger="mql"
+        )
+    html = _client(handoff.assigned_to).get(f"/leads/handoffs/{handoff.pk}/").content.decode()
+    assert "March 10, 2025, 12:30 p.m." in html  # Monday 12:30 Moscow time (UTC 09:30)
