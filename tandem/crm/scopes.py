@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 
 from tandem.core.access import ALL, NONE, Action, _Everything, register, teammate_ids
 from tandem.core.models import Role, User
@@ -17,22 +17,17 @@ from tandem.crm.models import Account, Contact, Touchpoint
 
 
 def _account_condition(user: User) -> Q:
-    shared = Account.shared_with.through.objects.filter(account_id=OuterRef("pk"), user_id=user.pk)
-    return Q(owner_id__in=teammate_ids(user)) | Q(Exists(shared))
+    shared = Account.shared_with.through.objects.filter(user_id=user.pk).values("account_id")
+    return Q(owner_id__in=teammate_ids(user)) | Q(pk__in=shared)
 
 
 def _contact_condition(user: User) -> Q:
+    # Plain IN-lists and uncorrelated subqueries (no EXISTS per row), so PostgreSQL can answer
+    # with a bitmap OR of index scans even when nothing matches.
     owners = teammate_ids(user)
-    shared = Contact.shared_with.through.objects.filter(contact_id=OuterRef("pk"), user_id=user.pk)
-    shared_account = Account.shared_with.through.objects.filter(
-        account_id=OuterRef("account_id"), user_id=user.pk
-    )
-    return (
-        Q(owner_id__in=owners)
-        | Q(account__owner_id__in=owners)
-        | Q(Exists(shared))
-        | Q(Exists(shared_account))
-    )
+    shared = Contact.shared_with.through.objects.filter(user_id=user.pk).values("contact_id")
+    accounts = Account.objects.filter(_account_condition(user)).values("pk")
+    return Q(owner_id__in=owners) | Q(account_id__in=accounts) | Q(pk__in=shared)
 
 
 def account_rule(user: User, action: Action) -> Q | _Everything:
