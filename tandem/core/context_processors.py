@@ -27,6 +27,7 @@ NAV_ITEMS: list[tuple[str, Any, str | set[str]]] = [
     ("marketing:segment_list", _("Segments"), {"head", "admin", "marketer"}),
     ("marketing:template_list", _("Email"), {"head", "admin", "marketer"}),
     ("marketing:campaign_list", _("Campaigns"), {"head", "admin", "marketer"}),
+    ("marketing:event_list", _("Events"), {"head", "admin", "marketer"}),
     (
         "marketing:content_list",
         _("Content"),

@@ -35,7 +35,15 @@ def content_rule(user: User, action: Action) -> Q | _Everything:
 def register_extra_scopes() -> None:
     from tandem.marketing import models_campaigns as c
     from tandem.marketing import models_content as content
+    from tandem.marketing import models_events as ev
 
-    for model in (c.Campaign, c.CampaignCost):
+    for model in (
+        c.Campaign,
+        c.CampaignCost,
+        ev.MarketingEvent,
+        ev.Registration,
+        ev.InvitationSent,
+        ev.EventReminder,
+    ):
         register(model, marketing_only)
     register(content.ContentAsset, content_rule)

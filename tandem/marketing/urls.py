@@ -5,6 +5,7 @@ from django.urls import path
 from tandem.marketing import views
 from tandem.marketing.campaigns import views as campaign_views
 from tandem.marketing.content import views as content_views
+from tandem.marketing.events import views as event_views
 
 app_name = "marketing"
 urlpatterns = [
@@ -32,4 +33,10 @@ urlpatterns = [
     path("content/<int:pk>/", content_views.asset_detail, name="content_detail"),
     path("content/<int:pk>/edit", content_views.asset_edit, name="content_edit"),
     path("content/<int:pk>/share", content_views.asset_share, name="content_share"),
+    path("events/", event_views.event_list, name="event_list"),
+    path("events/new", event_views.event_edit, name="event_new"),
+    path("events/<int:pk>/", event_views.event_detail, name="event_detail"),
+    path("events/<int:pk>/edit", event_views.event_edit, name="event_edit"),
+    path("events/<int:pk>/<str:action>", event_views.event_action, name="event_action"),
+    path("events/r/<slug:slug>", event_views.register_page, name="event_register"),
 ]

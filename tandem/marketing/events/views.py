@@ -1,0 +1,183 @@
+"""Event pages: list, plan form, event page (registrations, imports, cancel, lead rule) for
+marketing; the public registration page for everyone (CSRF-protected, with a honeypot).
+Thin: parse input, call a service, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from tandem.core.access import get_scoped, scoped
+from tandem.core.audit import Actor
+from tandem.core.errors import InvalidInput
+from tandem.marketing.campaigns.views import marketer, upload
+from tandem.marketing.events import imports, services
+from tandem.marketing.models_campaigns import Campaign
+from tandem.marketing.models_events import EventKind, MarketingEvent
+
+HONEYPOT = "website_url"
+FIELDS = (
+    "kind",
+    "title",
+    "slug",
+    "description",
+    "starts_at",
+    "ends_at",
+    "location",
+    "join_url",
+    "organizer_name",
+    "organizer_email",
+    "campaign_id",
+    "reminder_hours",
+)
+
+
+@login_required
+def event_list(request: HttpRequest) -> HttpResponse:
+    user = marketer(request)
+    events = scoped(user, MarketingEvent).annotate(
+        registered=Count("registrations"),
+        attended=Count("registrations", filter=Q(registrations__attended=True)),
+    )[:500]
+    return render(request, "marketing/events/list.html", {"events": events})
+
+
+def _local(value: Any) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
+@login_required
+def event_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    user = marketer(request)
+    event = get_scoped(user, MarketingEvent, pk, "change") if pk else None
+    errors: dict[str, list[str]] = {}
+    data: dict[str, Any] = {f: getattr(event, f, "") if event else "" for f in FIELDS}
+    if event:
+        data["starts_at"], data["ends_at"] = _local(event.starts_at), _local(event.ends_at)
+        data["reminder_hours"] = ", ".join(map(str, event.reminder_hours))
+    else:
+        data.update(kind="webinar", organizer_email=user.email, reminder_hours="24, 1")
+        data["organizer_name"] = user.get_full_name() or user.username
+    if request.method == "POST":
+        data = {f: request.POST.get(f, "") for f in FIELDS}
+        if event is not None:
+            data.pop("slug")
+        try:
+            if event is None:
+                event = services.event_create(actor=Actor(user=user), **data)
+            else:
+                event = services.event_update(actor=Actor(user=user), event=event, **data)
+            messages.success(request, _("Event saved."))
+            return redirect("marketing:event_detail", pk=event.pk)
+        except InvalidInput as exc:
+            errors = exc.errors
+    return render(
+        request,
+        "marketing/events/edit.html",
+        {
+            "event": event,
+            "data": data,
+            "errors": errors,
+            "kinds": EventKind.choices,
+            "campaigns": scoped(user, Campaign)[:500],
+        },
+        status=400 if errors else 200,
+    )
+
+
+def _detail(
+    request: HttpRequest, event: MarketingEvent, errors: dict[str, list[str]], report: Any = None
+) -> HttpResponse:
+    registrations = event.registrations.select_related("contact").order_by("registered_at", "id")
+    counts = registrations.aggregate(
+        n_registered=Count("id"),
+        n_attended=Count("id", filter=Q(attended=True)),
+        n_no_show=Count("id", filter=Q(attended=False)),
+    )
+    return render(
+        request,
+        "marketing/events/detail.html",
+        {
+            "event": event,
+            "registrations": registrations[:1000],
+            "counts": counts,
+            "errors": errors,
+            "import_report": report,
+            "public_url": request.build_absolute_uri(f"/marketing/events/r/{event.slug}"),
+        },
+        status=400 if errors else 200,
+    )
+
+
+@login_required
+def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = marketer(request)
+    return _detail(request, get_scoped(user, MarketingEvent, pk), {})
+
+
+@login_required
+@require_POST
+def event_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """cancel | attendance | badges | no_shows | leads."""
+    user = marketer(request)
+    event = get_scoped(user, MarketingEvent, pk, "change")
+    actor = Actor(user=user)
+    try:
+        if action == "cancel":
+            services.event_cancel(actor=actor, event=event)
+            messages.success(request, _("The event is cancelled; attendees are told."))
+        elif action == "attendance":
+            report = imports.attendance_import(
+                actor=actor,
+                event=event,
+                data=upload(request),
+                close=bool(request.POST.get("close")),
+            )
+            return _detail(request, event, {}, report)
+        elif action == "badges":
+            report = imports.badge_scans_import(actor=actor, event=event, data=upload(request))
+            return _detail(request, event, {}, report)
+        elif action == "no_shows":
+            n = imports.no_shows_close(event=event)
+            messages.success(request, _("%(n)s no-shows recorded.") % {"n": n})
+        elif action == "leads":
+            n = imports.attendees_to_leads(actor=actor, event=event)
+            messages.success(request, _("%(n)s attendees became leads.") % {"n": n})
+        else:
+            raise Http404
+    except InvalidInput as exc:
+        return _detail(request, event, exc.errors)
+    return redirect("marketing:event_detail", pk=event.pk)
+
+
+def register_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """Public: anyone may register (CSRF token in the form; a filled honeypot stores nothing)."""
+    event = MarketingEvent.objects.filter(slug=slug).first()
+    if event is None:
+        raise Http404
+    errors: dict[str, list[str]] = {}
+    data = {"name": "", "email": "", "company": ""}
+    if request.method == "POST":
+        data = {k: request.POST.get(k, "")[:254] for k in data}
+        if request.POST.get(HONEYPOT):
+            return render(request, "marketing/events/registered.html", {"event": event})
+        try:
+            services.register(event=event, **data)
+            return render(request, "marketing/events/registered.html", {"event": event})
+        except InvalidInput as exc:
+            errors = exc.errors
+    closed = event.status != MarketingEvent.Status.SCHEDULED or event.ends_at <= timezone.now()
+    return render(
+        request,
+        "marketing/events/register.html",
+        {"event": event, "data": data, "errors": errors, "closed": closed, "honeypot": HONEYPOT},
+        status=400 if errors else 200,
+    )
