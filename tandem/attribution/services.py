@@ -152,10 +152,12 @@ def build_request(
         if "\x00" in text:
             errors[name] = [_("must not contain NUL characters")]
     last = end or today or dt.datetime.now(dt.UTC).date()
-    first = start or last - dt.timedelta(days=89)
-    for name, day in (("start", first), ("end", last)):
-        if not EARLIEST <= day <= LATEST:
+    for name, day in (("start", start), ("end", last)):
+        if day is not None and not EARLIEST <= day <= LATEST:
             errors[name] = [_("must be between %(a)s and %(b)s") % {"a": EARLIEST, "b": LATEST}]
+    if errors:
+        raise InvalidInput(errors)
+    first = start or last - dt.timedelta(days=89)
     if team_id is not None and not 0 < team_id < 2**31:
         errors["team_id"] = [_("no such team")]
     if errors:
