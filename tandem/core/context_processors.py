@@ -28,6 +28,7 @@ NAV_ITEMS: list[tuple[str, Any, str | set[str]]] = [
     ("marketing:template_list", _("Email"), {"head", "admin", "marketer"}),
     ("marketing:campaign_list", _("Campaigns"), {"head", "admin", "marketer"}),
     ("marketing:event_list", _("Events"), {"head", "admin", "marketer"}),
+    ("marketing:social_calendar", _("Social"), {"head", "admin", "marketer"}),
     (
         "marketing:content_list",
         _("Content"),

@@ -36,6 +36,7 @@ def register_extra_scopes() -> None:
     from tandem.marketing import models_campaigns as c
     from tandem.marketing import models_content as content
     from tandem.marketing import models_events as ev
+    from tandem.marketing import models_social as social
 
     for model in (
         c.Campaign,
@@ -44,6 +45,8 @@ def register_extra_scopes() -> None:
         ev.Registration,
         ev.InvitationSent,
         ev.EventReminder,
+        social.SocialPost,
+        social.SocialPostStats,
     ):
         register(model, marketing_only)
     register(content.ContentAsset, content_rule)

@@ -6,6 +6,7 @@ from tandem.marketing import views
 from tandem.marketing.campaigns import views as campaign_views
 from tandem.marketing.content import views as content_views
 from tandem.marketing.events import views as event_views
+from tandem.marketing.social import views as social_views
 
 app_name = "marketing"
 urlpatterns = [
@@ -39,4 +40,15 @@ urlpatterns = [
     path("events/<int:pk>/edit", event_views.event_edit, name="event_edit"),
     path("events/<int:pk>/<str:action>", event_views.event_action, name="event_action"),
     path("events/r/<slug:slug>", event_views.register_page, name="event_register"),
+    path("social/", social_views.post_calendar, name="social_calendar"),
+    path("social/new", social_views.post_edit, name="social_new"),
+    path("social/publish-due", social_views.publish_due, name="social_publish_due"),
+    path("social/stats", social_views.stats_import, name="social_stats_import"),
+    path("social/<int:pk>/", social_views.post_detail, name="social_detail"),
+    path("social/<int:pk>/edit", social_views.post_edit, name="social_edit"),
+    path(
+        "social/<int:pk>/published",
+        social_views.post_mark_published,
+        name="social_mark_published",
+    ),
 ]

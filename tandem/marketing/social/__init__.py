@@ -1,0 +1,1 @@
+"""Social posts: a calendar, publishing through one adapter per network, statistics imports."""
