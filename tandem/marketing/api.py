@@ -9,7 +9,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from tandem.core.access import get_scoped, scoped
@@ -98,3 +98,119 @@ def segment_events(request: HttpRequest, filters: Query[EventFilters]) -> list[S
     return list(
         scoped(user, SegmentEvent).filter(pk__gt=filters.after_id).order_by("pk")[: filters.limit]
     )
+
+
+# --- campaigns and content (issue 6, points 1 and 5) ------------------------------------------
+
+from tandem.core.errors import InvalidInput  # noqa: E402
+from tandem.crm.models import Contact  # noqa: E402
+from tandem.marketing.campaigns.report import campaign_report  # noqa: E402
+from tandem.marketing.content import services as content_services  # noqa: E402
+from tandem.marketing.models_campaigns import Campaign  # noqa: E402
+from tandem.marketing.models_content import ContentAsset  # noqa: E402
+
+
+class CampaignOut(Schema):
+    id: int
+    name: str
+    goal: str
+    channels: list[str]
+    budget: str
+    starts_on: dt.date | None
+    ends_on: dt.date | None
+    utm_code: str
+
+    @staticmethod
+    def resolve_budget(obj: Campaign) -> str:
+        return str(obj.budget)
+
+
+class CampaignReportOut(Schema):
+    reach: int
+    engagement: dict[str, int]
+    leads: int
+    handoffs: int
+    pipeline: str
+    won_revenue: str
+    attributed_conversions: float | None
+    attributed_value: float | None
+    cost: str
+    revenue: str
+    revenue_source: str
+    roi: str | None
+
+
+class AssetOut(Schema):
+    id: int
+    kind: str
+    title: str
+    key: str
+    url: str
+    campaign_id: int | None
+
+
+class EngagementIn(Schema):
+    action: str = Field(max_length=20)
+    contact_id: int | None = None
+    anonymous_id: str = Field("", max_length=200)
+
+
+class EngagementOut(Schema):
+    touchpoint_id: int
+
+
+@router.get("/campaigns", response={200: list[CampaignOut], **ERRORS})
+def list_campaigns(request: HttpRequest) -> list[Campaign]:
+    return list(scoped(caller(request).user, Campaign).order_by("-id")[:500])
+
+
+@router.get("/campaigns/{campaign_id}/report", response={200: CampaignReportOut, **ERRORS})
+def get_campaign_report(request: HttpRequest, campaign_id: int) -> dict[str, Any]:
+    user = caller(request).user
+    report = campaign_report(user, get_scoped(user, Campaign, campaign_id))
+    return {
+        "reach": report.reach,
+        "engagement": dict(report.engagement),
+        "leads": report.leads,
+        "handoffs": report.handoffs,
+        "pipeline": str(report.pipeline),
+        "won_revenue": str(report.won_revenue),
+        "attributed_conversions": report.attributed_conversions,
+        "attributed_value": report.attributed_value,
+        "cost": str(report.cost),
+        "revenue": str(report.revenue),
+        "revenue_source": report.revenue_source,
+        "roi": None if report.roi is None else str(report.roi),
+    }
+
+
+@router.get("/content", response={200: list[AssetOut], **ERRORS})
+def list_content(request: HttpRequest) -> list[ContentAsset]:
+    return list(content_services.library(caller(request).user)[:500])
+
+
+@router.post("/content/{asset_id}/engagement", response={201: EngagementOut, **ERRORS})
+def record_content_engagement(
+    request: HttpRequest, asset_id: int, payload: EngagementIn
+) -> Status[dict[str, int]]:
+    """A view or download of an asset (by a known contact or an anonymous visitor)."""
+    who = _marketer(request, write=True)
+    asset = get_scoped(who.user, ContentAsset, asset_id)
+    contact = (
+        get_scoped(who.user, Contact, payload.contact_id)
+        if payload.contact_id is not None
+        else None
+    )
+    if contact is None and not payload.anonymous_id:
+        raise ApiError(400, "invalid", _("Give a contact_id or an anonymous_id."))
+    try:
+        touch = content_services.engagement_record(
+            asset=asset,
+            action=payload.action,
+            contact=contact,
+            anonymous_id=payload.anonymous_id,
+            actor=who.user,
+        )
+    except InvalidInput as exc:
+        raise ApiError(400, "invalid", exc.message) from None
+    return Status(201, {"touchpoint_id": touch.pk})

@@ -42,6 +42,12 @@ from tandem.crm.models import Contact, LifecycleStage, Touchpoint
 from tandem.marketing.models_campaigns import Campaign
 
 NEW_CONTACT_SLACK = dt.timedelta(hours=1)
+CENT = Decimal("0.01")
+
+
+def _money(value: Decimal | None) -> Decimal:
+    """Sums come back as Decimal with the database's scale (SQLite drops it): two places."""
+    return (value or Decimal("0")).quantize(CENT)
 
 
 @dataclass
@@ -51,7 +57,7 @@ class CampaignReport:
     leads: int = 0
     handoffs: int = 0
     pipeline: Decimal = Decimal("0")
-    won_revenue: Decimal = Decimal("0")
+    won_revenue: Decimal = Decimal("0.00")
     attributed_conversions: float | None = None
     attributed_value: float | None = None
     cost: Decimal = Decimal("0")
@@ -60,7 +66,7 @@ class CampaignReport:
     @property
     def revenue(self) -> Decimal:
         if self.attributed_value is not None:
-            return Decimal(str(round(self.attributed_value, 2)))
+            return Decimal(str(self.attributed_value)).quantize(CENT)
         return self.won_revenue
 
     @property
@@ -129,18 +135,18 @@ def campaign_report(user: User, campaign: Campaign) -> CampaignReport:
         pipeline=Sum("amount", filter=Q(status=DealStatus.OPEN)),
         won=Sum("amount", filter=Q(status=DealStatus.WON)),
     )
-    report.pipeline = sums["pipeline"] or Decimal("0")
-    report.won_revenue = sums["won"] or Decimal("0")
+    report.pipeline = _money(sums["pipeline"])
+    report.won_revenue = _money(sums["won"])
     credit = _attributed(user, campaign)
     if credit is not None:
         report.attributed_conversions = float(credit.get("conversions", 0.0))
         report.attributed_value = float(credit.get("value", 0.0))
     costs = scoped(user, campaign.costs.all())
     report.cost_by_channel = [
-        (row["channel"], row["total"])
+        (row["channel"], _money(row["total"]))
         for row in costs.values("channel").annotate(total=Sum("amount")).order_by("channel")
     ]
-    report.cost = sum((total for _c, total in report.cost_by_channel), Decimal("0"))
+    report.cost = _money(sum((total for _c, total in report.cost_by_channel), Decimal("0")))
     return report
 
 
