@@ -359,3 +359,11 @@ def test_event_pages_for_marketing_only(world: Any) -> None:
     body = page.content.decode()
     assert "Imported 2 rows, skipped 2." in body
     assert '<td id="attended">2</td>' in body
+
+
+def test_registration_page_in_russian(world: Any) -> None:
+    event = _webinar()
+    page = Client().get(f"/marketing/events/r/{event.slug}", HTTP_ACCEPT_LANGUAGE="ru")
+    body = page.content.decode()
+    assert "Зарегистрироваться" in body
+    assert "Компания" in body
