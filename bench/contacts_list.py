@@ -134,14 +134,15 @@ def main(argv: list[str] | None = None) -> int:
     by_name = "ORDER BY c.last_name, c.first_name, c.id LIMIT 26"
     capped = "SELECT count(*) FROM (SELECT 1 FROM crm_contact c {where} LIMIT 1001) t"
     search = (
-        "(UPPER(c.first_name) LIKE UPPER(%(q)s) OR UPPER(c.last_name) LIKE UPPER(%(q)s) OR "
-        "UPPER(c.email) LIKE UPPER(%(q)s) OR UPPER(c.title) LIKE UPPER(%(q)s))"
+        "(UPPER(c.first_name::text) LIKE UPPER(%(q)s) OR UPPER(c.last_name::text) LIKE "
+        "UPPER(%(q)s) OR UPPER(c.email::text) LIKE UPPER(%(q)s) OR "
+        "UPPER(c.title::text) LIKE UPPER(%(q)s))"
     )
 
     def raw_page(where: str, order: str, params: dict, with_count: bool) -> Callable[[], None]:
         def run() -> None:
-            raw.execute(f"{base} {where} {order}", params).fetchall()
-            if with_count:
+            rows = raw.execute(f"{base} {where} {order}", params).fetchall()
+            if with_count and len(rows) > 25:  # as the page: count only when there is more
                 raw.execute(capped.format(where=where), params).fetchone()
 
         return run

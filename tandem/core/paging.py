@@ -134,3 +134,10 @@ def capped_count(qs: QuerySet[Any], cap: int = 1000) -> tuple[int, bool]:
     """How many rows, counting at most `cap` (+1 to know there are more): cheap on any size."""
     n = qs.order_by()[: cap + 1].count()
     return (cap, True) if n > cap else (n, False)
+
+
+def page_count(page: Page[Any], qs: QuerySet[Any], cap: int = 1000) -> tuple[int, bool]:
+    """`capped_count`, skipped when the page alone holds every row (a narrow search)."""
+    if not page.has_next and not page.has_prev:
+        return len(page.items), False
+    return capped_count(qs, cap)

@@ -16,7 +16,14 @@ from django.db.models import Q, QuerySet
 
 from tandem.core.access import scoped
 from tandem.core.models import User
-from tandem.core.paging import BadCursor, Page, capped_count, decode_cursor, encode_cursor
+from tandem.core.paging import (
+    BadCursor,
+    Page,
+    capped_count,
+    decode_cursor,
+    encode_cursor,
+    page_count,
+)
 from tandem.core.paging import keyset_page as keyset_page
 from tandem.crm.models import Account, Contact, Touchpoint
 from tandem.crm.services import contacts_search_q
@@ -103,7 +110,7 @@ def contact_list(user: User, query: ListQuery, *, size: int = PAGE_SIZE) -> Page
     page = keyset_page(
         rows, order=order, cursor=query.cursor, size=size, salt=f"contacts:{query.sort}"
     )
-    page.extra["count"], page.extra["more"] = capped_count(qs)
+    page.extra["count"], page.extra["more"] = page_count(page, qs)
     return page
 
 
@@ -148,7 +155,7 @@ def account_list(user: User, query: ListQuery, *, size: int = PAGE_SIZE) -> Page
     page = keyset_page(
         rows, order=order, cursor=query.cursor, size=size, salt=f"accounts:{query.sort}"
     )
-    page.extra["count"], page.extra["more"] = capped_count(qs)
+    page.extra["count"], page.extra["more"] = page_count(page, qs)
     return page
 
 

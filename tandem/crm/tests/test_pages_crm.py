@@ -150,10 +150,20 @@ def test_counts_are_capped(head: Client, world: World, monkeypatch: pytest.Monke
     from tandem.core.paging import capped_count
     from tandem.crm import selectors
 
-    monkeypatch.setattr(selectors, "capped_count", lambda qs: capped_count(qs, 3))
+    monkeypatch.setattr(selectors, "page_count", lambda page, qs: capped_count(qs, 3))
     html = head.get("/crm/contacts/").content.decode()
     assert "3 contacts</" not in html
     assert re.search(r"3 contacts\s*\+", html)
+
+
+def test_a_single_page_is_counted_without_a_count_query(head: Client, world: World) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        html = head.get("/crm/contacts/?q=customer").content.decode()
+    assert re.search(r"4 contacts", html)
+    assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
 
 
 def test_user_text_is_escaped(head: Client, world: World) -> None:
