@@ -15,7 +15,6 @@ from tandem.core.errors import InvalidInput
 from tandem.core.models import AuditEntry
 from tandem.crm import services as crm
 from tandem.crm.models import Contact, LifecycleStage
-from tandem.leads import lifecycle
 from tandem.leads import services as leads
 from tandem.leads.models import HandoffTrigger
 from tandem.marketing.campaigns import services
@@ -153,7 +152,7 @@ def test_report_counts_reach_leads_handoffs_pipeline_and_roi(world: World) -> No
         contact=fresh,
         campaign="spring",
     )
-    lifecycle.lifecycle_move(actor=SYSTEM, contact=old, stage="lead", reason="campaign")
+    leads.lifecycle_move(actor=SYSTEM, contact=old, stage="lead", reason="campaign")
     leads.handoff_create(actor=SYSTEM, contact=old, trigger=HandoffTrigger.MANUAL)
     sales.pipeline_create(
         actor=SYSTEM,

@@ -6,15 +6,35 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from tandem.core.audit import Actor
+from tandem.core.models import User
+from tandem.core.tokens import token_create
 from tandem.crm.models import Touchpoint
-from tandem.crm.tests.api_client import api_as
 from tandem.marketing.campaigns import services as campaigns
 from tandem.marketing.content import services as content
 
 SYSTEM = Actor.system()
 pytestmark = pytest.mark.django_db
+
+
+class _Api:
+    """Calls /api/v1 through Django's full stack with a real bearer token of `user`."""
+
+    def __init__(self, user: User) -> None:
+        secret = token_create(actor=Actor(user=user), user=user, name="t", scope="write").secret
+        self.client = Client(headers={"Authorization": f"Bearer {secret}"})
+
+    def get(self, path: str) -> Any:
+        return self.client.get(f"/api/v1{path}")
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        return self.client.post(f"/api/v1{path}", body, content_type="application/json")
+
+
+def api_as(user: User) -> _Api:
+    return _Api(user)
 
 
 def test_campaign_and_content_api(world: Any) -> None:
