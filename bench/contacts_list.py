@@ -124,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     rep = User.objects.get(username="rep7")
     team_ids = list(User.objects.filter(team_id=rep.team_id).values_list("pk", flat=True))
 
-    raw = psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB}")
+    # client-side binding, as Django uses: the planner sees the search pattern itself
+    raw = psycopg.connect(
+        f"postgresql://postgres@127.0.0.1:5432/{DB}", cursor_factory=psycopg.ClientCursor
+    )
     columns = (
         "c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.lifecycle_stage, "
         "c.consent, c.created_at, c.updated_at, c.owner_id, c.account_id, a.name"
