@@ -11,25 +11,28 @@ Invariants:
 
 from __future__ import annotations
 
+import binascii
 import email.policy
 import os
 import re
+import secrets
 from email.headerregistry import Address
-from email.message import EmailMessage as MimeMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
-import dkim
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMessage
+
+from tandem.marketing.email import dkim_sign
 
 CLICK_SALT = "tandem.marketing.click"
 SIGNED_HEADERS = [
     b"From", b"To", b"Subject", b"Date", b"Message-ID", b"MIME-Version", b"Content-Type",
     b"List-Unsubscribe", b"List-Unsubscribe-Post",
 ]  # fmt: skip
+SMTP_POLICY = email.policy.SMTP
 HREF = re.compile(r'href="(https?://[^"]+)"', re.IGNORECASE)
 
 
@@ -74,27 +77,111 @@ def track_links(html: str, token: str) -> str:
     return HREF.sub(lambda m: f'href="{click_url(token, m.group(1))}"', html)
 
 
-def footer(token: str) -> tuple[str, str]:
-    """The visible unsubscribe/preferences footer (HTML, text) for one recipient."""
-    from django.utils.translation import gettext as _
-
-    unsub = f"{base_url()}/e/u/{token}"
-    prefs = f"{base_url()}/e/p/{token}"
-    html = (
-        f'<p style="font-size:12px;color:#666"><a href="{unsub}">{_("Unsubscribe")}</a> · '
-        f'<a href="{prefs}">{_("Email preferences")}</a></p>'
-        f'<img src="{base_url()}/e/o/{token}" width="1" height="1" alt="">'
-    )
-    text = f"\n--\n{_('Unsubscribe')}: {unsub}\n{_('Email preferences')}: {prefs}\n"
-    return html, text
-
-
 def _dkim_key() -> bytes | None:
     key = setting("DKIM_PRIVATE_KEY")
     if key:
         return key.encode()
     path = setting("DKIM_PRIVATE_KEY_FILE")
     return Path(path).read_bytes() if path else None
+
+
+def dkim_signer() -> dkim_sign.Signer | None:
+    """The configured signer (key parsed once per process), or None when DKIM is not set up."""
+    key = _dkim_key()
+    dkim_domain, selector = setting("DKIM_DOMAIN"), setting("DKIM_SELECTOR")
+    if not (key and dkim_domain and selector):
+        return None
+    return dkim_sign.signer_for(dkim_domain, selector, key)
+
+
+def _header(name: str, value: str) -> bytes:
+    """One header line. Short ASCII values are written as they are; anything else (non-ASCII,
+    long, or looking like an encoded word) is folded and encoded by the standard library."""
+    line = f"{name}: {value}\r\n"
+    if len(line) <= 80 and value.isascii() and "=?" not in value and value.isprintable():
+        return line.encode("ascii")
+    return SMTP_POLICY.fold_binary(name, value)
+
+
+def _qp(text: str) -> bytes:
+    """Quoted-printable UTF-8 with CRLF line ends (never contains "=_", see `BOUNDARY`)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n")
+    return binascii.b2a_qp(lines.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+
+
+class Builder:
+    """Builds many messages of one send: the sender, footer wording and DKIM key are prepared
+    once; per message only the recipient's parts are encoded.
+
+    The message is multipart/alternative (text/plain then text/html, both UTF-8
+    quoted-printable). The boundary starts with "=_", which quoted-printable output can never
+    contain, so no body can end a part early."""
+
+    def __init__(self, *, from_email: str, from_name: str) -> None:
+        from django.utils.translation import gettext as _
+
+        local, _at, self.domain = from_email.rpartition("@")
+        address = Address(display_name=from_name, username=local, domain=self.domain)
+        self.from_header = SMTP_POLICY.fold_binary("From", str(address))
+        self.base = base_url()
+        self.unsubscribe_label, self.preferences_label = _("Unsubscribe"), _("Email preferences")
+        self.signer = dkim_signer()
+
+    def footer(self, token: str) -> tuple[str, str]:
+        unsub, prefs = f"{self.base}/e/u/{token}", f"{self.base}/e/p/{token}"
+        html = (
+            f'<p style="font-size:12px;color:#666"><a href="{unsub}">{self.unsubscribe_label}</a>'
+            f' · <a href="{prefs}">{self.preferences_label}</a></p>'
+            f'<img src="{self.base}/e/o/{token}" width="1" height="1" alt="">'
+        )
+        text = f"\n--\n{self.unsubscribe_label}: {unsub}\n{self.preferences_label}: {prefs}\n"
+        return html, text
+
+    def build(
+        self, *, to: str, subject: str, html: str, text: str, token: str
+    ) -> tuple[bytes, str]:
+        """The message as signed SMTP bytes (CRLF), and its Message-ID.
+        ValueError for an address or subject that cannot be a header (line breaks)."""
+        if "\r" in to or "\n" in to or "\r" in subject or "\n" in subject:
+            raise ValueError("line break in a header value")
+        html_footer, text_footer = self.footer(token)
+        message_id = make_msgid(domain=self.domain or None)
+        boundary = "=_" + secrets.token_hex(12)
+        head = b"".join(
+            [
+                self.from_header,
+                _header("To", to),
+                _header("Subject", subject),
+                _header("Date", formatdate(localtime=False)),
+                _header("Message-ID", message_id),
+                _header("List-Unsubscribe", f"<{self.base}/e/u/{token}>"),
+                b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+                b"MIME-Version: 1.0\r\n",
+                f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode(),
+            ]
+        )
+        delimiter = f"--{boundary}\r\n".encode()
+        part_head = 'Content-Type: text/{}; charset="utf-8"\r\n'
+        cte = b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        body = b"".join(
+            [
+                delimiter,
+                part_head.format("plain").encode(),
+                cte,
+                _qp(text + text_footer),
+                b"\r\n",
+                delimiter,
+                part_head.format("html").encode(),
+                cte,
+                _qp(track_links(html, token) + html_footer),
+                b"\r\n",
+                f"--{boundary}--\r\n".encode(),
+            ]
+        )
+        raw = head + b"\r\n" + body
+        if self.signer is not None:
+            raw = self.signer.header(raw, SIGNED_HEADERS) + raw
+        return raw, message_id
 
 
 def build(
@@ -107,33 +194,9 @@ def build(
     text: str,
     token: str,
 ) -> tuple[bytes, str]:
-    """The message as signed SMTP bytes (CRLF), and its Message-ID."""
-    html_footer, text_footer = footer(token)
-    msg = MimeMessage(policy=email.policy.SMTP)
-    local, _at, domain = from_email.rpartition("@")
-    msg["From"] = Address(display_name=from_name, username=local, domain=domain)
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Date"] = formatdate(localtime=False)
-    message_id = make_msgid(domain=domain or None)
-    msg["Message-ID"] = message_id
-    msg["List-Unsubscribe"] = f"<{base_url()}/e/u/{token}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(text + text_footer)
-    msg.add_alternative(track_links(html, token) + html_footer, subtype="html")
-    raw = msg.as_bytes(policy=email.policy.SMTP)
-    key = _dkim_key()
-    dkim_domain, selector = setting("DKIM_DOMAIN"), setting("DKIM_SELECTOR")
-    if key and dkim_domain and selector:
-        signature = dkim.sign(
-            raw,
-            selector.encode(),
-            dkim_domain.encode(),
-            key,
-            include_headers=SIGNED_HEADERS,
-        )
-        raw = signature + raw
-    return raw, message_id
+    """One message as signed SMTP bytes (CRLF), and its Message-ID (see `Builder`)."""
+    builder = Builder(from_email=from_email, from_name=from_name)
+    return builder.build(to=to, subject=subject, html=html, text=text, token=token)
 
 
 class _Raw:

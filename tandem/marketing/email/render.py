@@ -90,6 +90,27 @@ def contact_context(contact: Contact | None, extra: dict[str, Any] | None = None
     return {"contact": person, **(extra or {})}
 
 
+CONTEXT_VALUES = ("first_name", "last_name", "email", "title", "account__name", "custom")
+
+
+def context_from_values(row: dict[str, Any]) -> dict[str, Any]:
+    """`contact_context` from a `Contact.objects.values(*CONTEXT_VALUES)` row (batch sends)."""
+    return {
+        "contact": {
+            "first_name": row["first_name"],
+            "last_name": row["last_name"],
+            "email": row["email"],
+            "title": row["title"],
+            "company": row["account__name"] or "",
+            "custom": {
+                str(k): v
+                for k, v in (row["custom"] or {}).items()
+                if isinstance(v, str | int | float | bool)
+            },
+        }
+    }
+
+
 def sanitise(html: str) -> str:
     return nh3.clean(
         html,

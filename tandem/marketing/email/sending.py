@@ -3,12 +3,14 @@
 Invariants:
 - recipients are materialised once, when the send leaves "draft" (a conditional UPDATE decides
   which caller does it); one row per contact (unique constraint);
-- each row is claimed (pending -> claimed) with a conditional UPDATE before delivery and marked
-  sent after: a row that is not pending is never delivered, so a send that crashed and is run
-  again mails nobody twice. If delivery raises, the claim is released (nothing was accepted) and
-  the run stops; a process killed mid-delivery leaves "claimed", which is never resent;
-- eligibility is checked right before each message (suppressed, unsubscribed/no consent,
-  frequency cap), so an unsubscribe takes effect for a queued send at once;
+- rows are claimed in chunks (pending -> claimed) with one conditional UPDATE and marked sent in
+  small batches after the SMTP server accepted them (`send_batch`): a row that is not pending is
+  never delivered, so a send that crashed and is run again mails nobody twice. A Python
+  exception marks what was accepted and releases the rest; a process killed mid-chunk leaves
+  "claimed", which becomes "unknown" after `STALE_CLAIM` and is never resent (at most once);
+- eligibility (suppressed, unsubscribed/no consent, frequency cap) is checked per chunk right
+  after its claim, so an unsubscribe takes effect for a queued send at once (see `send_batch`
+  for the sub-second window of a chunk in flight);
 - A/B: the test share gets subjects A and B alternately; the rest wait for the winner, chosen by
   rule (unique opens or clicks by people; a tie keeps A).
 """
@@ -30,8 +32,7 @@ from django.utils.translation import gettext as _
 from tandem.core.audit import Actor, record_change, snapshot
 from tandem.core.errors import InvalidInput
 from tandem.crm.models import Contact
-from tandem.marketing import consent
-from tandem.marketing.email import message, render
+from tandem.marketing.email import message, render, send_batch
 from tandem.marketing.models import (
     EmailRecipient,
     EmailSend,
@@ -41,7 +42,6 @@ from tandem.marketing.models import (
     Suppression,
 )
 from tandem.marketing.segments.services import segment_members
-from tandem.tracking.models import ConsentRecord
 
 R = EmailRecipient.Status
 STALE_CLAIM = dt.timedelta(minutes=15)
@@ -152,34 +152,10 @@ def send_start(*, send_id: int) -> bool:
     return True
 
 
-def _skip_reason(send: EmailSend, recipient: EmailRecipient, now: dt.datetime) -> str:
-    if Suppression.objects.filter(email=recipient.email.lower()).exists():
-        return "suppressed"
-    state = consent.consent_state(
-        contact_id=recipient.contact_id, purpose=send.subscription_type.key
-    )
-    if state == ConsentRecord.State.WITHDRAWN:
-        return "unsubscribed"
-    if state not in consent.SUBSCRIBED:
-        return "no_consent"
-    if send.frequency_cap:
-        recent = (
-            EmailRecipient.objects.filter(
-                contact_id=recipient.contact_id,
-                status=R.SENT,
-                sent_at__gte=now - dt.timedelta(days=send.frequency_days),
-            )
-            .exclude(send_id=send.pk)
-            .count()
-        )
-        if recent >= send.frequency_cap:
-            return "frequency_cap"
-    return ""
-
-
 def send_run(*, send_id: int, after_each: Callable[[int], None] | None = None) -> dict[str, int]:
-    """Deliver every pending recipient that may be sent now. Safe to run again after a crash.
-    `after_each(n)` is called after each delivered message (progress; tests use it to crash)."""
+    """Deliver every pending recipient that may be sent now, in chunks (`send_batch`). Safe to
+    run again after a crash, and by several workers at once. `after_each(n)` is called after
+    each message the server accepted (progress; tests use it to crash)."""
     send_start(send_id=send_id)
     send = EmailSend.objects.select_related("template", "subscription_type").get(pk=send_id)
     if send.status not in (EmailSend.Status.SENDING, EmailSend.Status.TESTING):
@@ -187,80 +163,14 @@ def send_run(*, send_id: int, after_each: Callable[[int], None] | None = None) -
     EmailRecipient.objects.filter(
         send=send, status=R.CLAIMED, claimed_at__lt=timezone.now() - STALE_CLAIM
     ).update(status=R.UNKNOWN)
-    due = Q(send=send, status=R.PENDING)
-    if send.status == EmailSend.Status.TESTING:
-        due &= ~Q(variant="")
-    delivered = 0
-    compiled = {
-        "a": render.compile_templates(subject=send.template.subject, html=send.template.html),
-        "b": render.compile_templates(
-            subject=send.subject_b or send.template.subject, html=send.template.html
-        ),
-    }
-    connection = get_connection()
-    connection.open()
-    try:
-        while True:
-            batch = list(EmailRecipient.objects.filter(due).order_by("pk")[:200])
-            if not batch:
-                break
-            for recipient in batch:
-                if _deliver_one(send, recipient, connection, compiled):
-                    delivered += 1
-                    if after_each is not None:
-                        after_each(delivered)
-    finally:
-        connection.close()
+    delivered = send_batch.deliver(send=send, after_each=after_each)
     if send.status == EmailSend.Status.SENDING:
-        EmailSend.objects.filter(pk=send.pk, status=EmailSend.Status.SENDING).update(
-            status=EmailSend.Status.SENT, finished_at=timezone.now()
-        )
+        busy = EmailRecipient.objects.filter(send=send, status__in=[R.PENDING, R.CLAIMED])
+        if not busy.filter(Q(status=R.PENDING) | Q(claimed_at__gte=timezone.now() - STALE_CLAIM)):
+            EmailSend.objects.filter(pk=send.pk, status=EmailSend.Status.SENDING).update(
+                status=EmailSend.Status.SENT, finished_at=timezone.now()
+            )
     return {"delivered": delivered}
-
-
-def _deliver_one(
-    send: EmailSend,
-    recipient: EmailRecipient,
-    connection: Any,
-    compiled: dict[str, render.Compiled],
-) -> bool:
-    now = timezone.now()
-    claimed = EmailRecipient.objects.filter(pk=recipient.pk, status=R.PENDING).update(
-        status=R.CLAIMED, claimed_at=now
-    )
-    if claimed != 1:
-        return False  # another worker has it
-    reason = _skip_reason(send, recipient, now)
-    if reason:
-        EmailRecipient.objects.filter(pk=recipient.pk).update(status=R.SKIPPED, skip_reason=reason)
-        return False
-    variant = recipient.variant or send.ab_winner or "a"
-    contact = Contact.objects.select_related("account").get(pk=recipient.contact_id)
-    rendered = render.render_compiled(compiled[variant], render.contact_context(contact))
-    raw, message_id = message.build(
-        from_email=send.from_email,
-        from_name=send.from_name,
-        to=recipient.email,
-        subject=rendered.subject,
-        html=rendered.html,
-        text=rendered.text,
-        token=recipient.token,
-    )
-    envelope = message.verp_address(recipient.token)
-    try:
-        connection.send_messages(
-            [message.RawEmail(raw, envelope_from=envelope, to=recipient.email)]
-        )
-    except Exception:
-        # Not accepted by the server: release the claim so a later run sends it.
-        EmailRecipient.objects.filter(pk=recipient.pk, status=R.CLAIMED).update(
-            status=R.PENDING, claimed_at=None
-        )
-        raise
-    EmailRecipient.objects.filter(pk=recipient.pk, status=R.CLAIMED).update(
-        status=R.SENT, sent_at=timezone.now(), message_id=message_id[:200], variant=variant
-    )
-    return True
 
 
 @transaction.atomic

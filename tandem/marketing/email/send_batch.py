@@ -1,0 +1,292 @@
+"""Batch delivery of one send: claim a chunk, check it, render, sign, send, mark sent in bulk.
+
+A run repeats, until nothing is pending: claim up to `CHUNK` pending recipients with ONE
+conditional UPDATE ... RETURNING (on PostgreSQL the rows are picked FOR UPDATE SKIP LOCKED, so
+several workers share a send without waiting on each other); check the whole chunk's
+eligibility in three set-based queries (suppression list; contact data with the latest consent
+ledger state; frequency cap); mark the ineligible skipped; then for each remaining recipient
+render (templates compiled once per run), build and DKIM-sign (key parsed once per process) and
+hand the message to ONE persistent SMTP connection; every `BATCH` accepted messages are marked
+sent, with their `email_sent` touchpoints, in one transaction.
+
+Invariants (the states a recipient goes through: pending -> claimed -> sent/skipped/failed):
+- at most once: a row is only sent while it is "claimed" by this run, and a claimed row is never
+  claimed again. If the process dies (kill -9, power loss) between the SMTP server accepting a
+  message and the "sent" UPDATE, that row stays "claimed"; after `STALE_CLAIM` a later run turns
+  every such row into "unknown" (interrupted, never resent). So a hard crash can leave up to one
+  chunk in "unknown": at most `BATCH` of them were accepted by the server, the rest were never
+  attempted. Nobody is mailed twice;
+- a Python exception (SMTP connection lost, a temporary 4xx, a bug, a crash hook in tests) does
+  not lose anything: the rows already accepted are marked sent, the rest of the chunk goes back
+  to "pending" for the next run, and the exception propagates;
+- a permanent refusal of one recipient (5xx on RCPT or DATA) marks that row "failed" and the run
+  goes on;
+- eligibility (suppressed, unsubscribed, no consent, frequency cap) is checked per chunk right
+  after the claim: an unsubscribe that commits before its chunk is claimed is honoured; one that
+  commits while its chunk is being sent (well under a second for a chunk of 200) is not;
+- a send that is cancelled (status no longer sending/testing) stops at the next chunk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.mail import get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
+from django.db import connection, transaction
+from django.db.models import Case, Count, F, OuterRef, Subquery, Value, When
+from django.utils import timezone
+
+from tandem.crm.models import Contact, Touchpoint
+from tandem.marketing.email import message, render
+from tandem.marketing.models import EmailRecipient, EmailSend, Suppression
+from tandem.tracking.models import ConsentRecord
+
+R = EmailRecipient.Status
+CHUNK = 200
+BATCH = 50
+SUBSCRIBED = {ConsentRecord.State.GRANTED, ConsentRecord.State.CONFIRMED}
+
+
+@dataclass(frozen=True, order=True)
+class Claimed:
+    pk: int
+    contact_id: int
+    email: str
+    variant: str
+    token: str
+
+
+def claim(*, send: EmailSend, testing: bool, size: int) -> list[Claimed]:
+    """Pending -> claimed for up to `size` rows of a send that is still sending (one UPDATE)."""
+    table = EmailRecipient._meta.db_table
+    sends = EmailSend._meta.db_table
+    now = EmailRecipient._meta.get_field("claimed_at").get_db_prep_value(timezone.now(), connection)
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    variant = " AND variant <> ''" if testing else ""
+    sql = (
+        f"UPDATE {table} SET status = %s, claimed_at = %s"
+        f" WHERE status = %s AND id IN (SELECT id FROM {table} WHERE send_id = %s"
+        f" AND status = %s{variant} AND EXISTS (SELECT 1 FROM {sends} WHERE id = %s"
+        f" AND status IN (%s, %s)) ORDER BY id LIMIT %s{lock})"
+        " RETURNING id, contact_id, email, variant, token"
+    )
+    params = [R.CLAIMED, now, R.PENDING, send.pk, R.PENDING, send.pk,
+              EmailSend.Status.SENDING, EmailSend.Status.TESTING, size]  # fmt: skip
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return sorted(Claimed(*row) for row in rows)
+
+
+def eligibility(
+    *, send: EmailSend, rows: list[Claimed], now: dt.datetime
+) -> tuple[dict[int, str], dict[int, dict[str, Any]]]:
+    """(recipient pk -> skip reason, contact pk -> values for rendering) for a claimed chunk."""
+    contact_ids = [r.contact_id for r in rows]
+    suppressed = set(
+        Suppression.objects.filter(email__in={r.email.lower() for r in rows}).values_list(
+            "email", flat=True
+        )
+    )
+    latest = (
+        ConsentRecord.objects.filter(contact_id=OuterRef("pk"), purpose=send.subscription_type.key)
+        .order_by("-at", "-id")
+        .values("state")[:1]
+    )
+    contacts = {
+        row["pk"]: row
+        for row in Contact.objects.filter(pk__in=contact_ids)
+        .annotate(ledger_state=Subquery(latest))
+        .values("pk", "account_id", "ledger_state", *render.CONTEXT_VALUES)
+    }
+    capped: set[int] = set()
+    if send.frequency_cap:
+        capped = set(
+            EmailRecipient.objects.filter(
+                contact_id__in=contact_ids,
+                status=R.SENT,
+                sent_at__gte=now - dt.timedelta(days=send.frequency_days),
+            )
+            .exclude(send_id=send.pk)
+            .values("contact_id")
+            .annotate(n=Count("pk"))
+            .filter(n__gte=send.frequency_cap)
+            .values_list("contact_id", flat=True)
+        )
+    reasons: dict[int, str] = {}
+    for row in rows:
+        state = (contacts.get(row.contact_id) or {}).get("ledger_state") or ""
+        if row.email.lower() in suppressed:
+            reasons[row.pk] = "suppressed"
+        elif state == ConsentRecord.State.WITHDRAWN:
+            reasons[row.pk] = "unsubscribed"
+        elif state not in SUBSCRIBED:
+            reasons[row.pk] = "no_consent"
+        elif row.contact_id in capped:
+            reasons[row.pk] = "frequency_cap"
+    return reasons, contacts
+
+
+def _mark_reasons(reasons: dict[int, str], status: str) -> None:
+    by_reason: dict[str, list[int]] = {}
+    for pk, reason in reasons.items():
+        by_reason.setdefault(reason, []).append(pk)
+    for reason, pks in by_reason.items():
+        EmailRecipient.objects.filter(pk__in=pks, status=R.CLAIMED).update(
+            status=status, skip_reason=reason[:30]
+        )
+
+
+@dataclass(frozen=True)
+class Accepted:
+    row: Claimed
+    message_id: str
+    variant: str
+    account_id: int | None
+
+
+def mark_sent(*, send: EmailSend, accepted: list[Accepted]) -> None:
+    """Claimed -> sent for messages the server accepted, with their touchpoints (one commit)."""
+    if not accepted:
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        EmailRecipient.objects.filter(pk__in=[a.row.pk for a in accepted], status=R.CLAIMED).update(
+            status=R.SENT,
+            sent_at=now,
+            message_id=Case(*[When(pk=a.row.pk, then=Value(a.message_id[:200])) for a in accepted]),
+            variant=Case(When(variant="", then=Value(send.ab_winner or "a")), default=F("variant")),
+        )
+        Touchpoint.objects.bulk_create(
+            [
+                Touchpoint(
+                    contact_id=a.row.contact_id,
+                    account_id=a.account_id,
+                    occurred_at=now,
+                    channel="email",
+                    department="marketing",
+                    kind="email_sent",
+                    campaign=send.campaign[:200],
+                    content=send.name[:200],
+                    properties={"send": send.pk, "variant": a.variant},
+                    source="email",
+                    message_id=a.message_id[:200],
+                )
+                for a in accepted
+            ],
+            ignore_conflicts=True,
+        )
+
+
+class Transport:
+    """One open connection of the configured backend. With Django's SMTP backend the signed
+    bytes go straight to its smtplib connection (no re-parsing of addresses per message)."""
+
+    def __init__(self) -> None:
+        self.backend = get_connection()
+        self.backend.open()
+        smtp = getattr(self.backend, "connection", None)
+        self.smtp = smtp if isinstance(self.backend, SmtpBackend) else None
+
+    def send(self, *, envelope_from: str, to: str, raw: bytes) -> None:
+        if self.smtp is not None:
+            self.smtp.sendmail(envelope_from, [to], raw)
+        else:
+            self.backend.send_messages([message.RawEmail(raw, envelope_from=envelope_from, to=to)])
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def _permanent(exc: Exception) -> str:
+    """A 5xx refusal of this one message ("refused 550"), or "" for anything else."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _msg in exc.recipients.values()]
+        if codes and all(500 <= code < 600 for code in codes):
+            return f"refused {codes[0]}"
+    if isinstance(exc, smtplib.SMTPDataError) and 500 <= exc.smtp_code < 600:
+        return f"refused {exc.smtp_code}"
+    return ""
+
+
+def deliver(
+    *,
+    send: EmailSend,
+    after_each: Callable[[int], None] | None = None,
+    chunk: int = CHUNK,
+    batch: int = BATCH,
+) -> int:
+    """Send every pending recipient of a sending/testing send; returns how many were accepted."""
+    testing = send.status == EmailSend.Status.TESTING
+    compiled = {
+        "a": render.compile_templates(subject=send.template.subject, html=send.template.html),
+        "b": render.compile_templates(
+            subject=send.subject_b or send.template.subject, html=send.template.html
+        ),
+    }
+    builder = message.Builder(from_email=send.from_email, from_name=send.from_name)
+    transport = Transport()
+    delivered = 0
+    try:
+        while rows := claim(send=send, testing=testing, size=chunk):
+            reasons, contacts = eligibility(send=send, rows=rows, now=timezone.now())
+            _mark_reasons(reasons, R.SKIPPED)
+            done = set(reasons)
+            accepted: list[Accepted] = []
+            failed: dict[int, str] = {}
+            try:
+                for row in rows:
+                    if row.pk in done:
+                        continue
+                    variant = row.variant or send.ab_winner or "a"
+                    values = contacts[row.contact_id]
+                    rendered = render.render_compiled(
+                        compiled[variant], render.context_from_values(values)
+                    )
+                    try:
+                        raw, message_id = builder.build(
+                            to=row.email,
+                            subject=rendered.subject,
+                            html=rendered.html,
+                            text=rendered.text,
+                            token=row.token,
+                        )
+                    except ValueError:
+                        failed[row.pk] = "bad address"
+                        done.add(row.pk)
+                        continue
+                    try:
+                        transport.send(
+                            envelope_from=message.verp_address(row.token), to=row.email, raw=raw
+                        )
+                    except smtplib.SMTPException as exc:
+                        reason = _permanent(exc)
+                        if not reason:
+                            raise
+                        failed[row.pk] = reason
+                        done.add(row.pk)
+                        continue
+                    accepted.append(Accepted(row, message_id, variant, values["account_id"]))
+                    done.add(row.pk)
+                    delivered += 1
+                    if len(accepted) >= batch:
+                        mark_sent(send=send, accepted=accepted)
+                        accepted = []
+                    if after_each is not None:
+                        after_each(delivered)
+            finally:
+                mark_sent(send=send, accepted=accepted)
+                _mark_reasons(failed, R.FAILED)
+                rest = [r.pk for r in rows if r.pk not in done]
+                if rest:  # never attempted: back to pending for the next run
+                    EmailRecipient.objects.filter(pk__in=rest, status=R.CLAIMED).update(
+                        status=R.PENDING, claimed_at=None
+                    )
+    finally:
+        transport.close()
+    return delivered
