@@ -537,6 +537,11 @@ def _fresh_logins(people: dict[str, User]) -> list[Login]:
 
 
 def _delete_demo_records(actor: Actor) -> None:
+    from tandem.sales import services as sales
+    from tandem.sales.models import Deal
+
+    for deal in Deal.objects.filter(account__tags__name=DEMO_TAG).distinct():
+        sales.deal_delete(actor=actor, deal=deal)
     for contact in Contact.objects.filter(tags__name=DEMO_TAG).distinct():
         crm.contact_delete(actor=actor, contact=contact)
     for account in Account.objects.filter(tags__name=DEMO_TAG).distinct():
@@ -619,6 +624,48 @@ def _create_demo_records(actor: Actor, people: dict[str, User], planner: Planner
         )
 
 
+DEMO_PIPELINE = [
+    {"name": "Qualification", "probability": 20},
+    {"name": "Proposal", "probability": 50},
+    {"name": "Negotiation", "probability": 75},
+    {"name": "Won", "kind": "won"},
+    {"name": "Lost", "kind": "lost"},
+]
+
+
+def _create_demo_deals(actor: Actor) -> None:
+    """One deal per demo account whose contacts reached opportunity or customer; won where a
+    contact is a customer. Gives the pipeline, forecast and attribution real conversions."""
+    from tandem.sales import services as sales  # the demo spans apps; loaded only here
+
+    try:
+        sales.default_pipeline()
+    except InvalidInput:
+        sales.pipeline_create(
+            actor=actor, name="New business", stages=DEMO_PIPELINE, is_default=True
+        )
+    rng = random.Random(SEED + 1)
+    late = Contact.objects.filter(
+        tags__name=DEMO_TAG, lifecycle_stage__in=["opportunity", "customer"]
+    ).order_by("account_id", "id")
+    by_account: dict[int, list[Contact]] = {}
+    for contact in late:
+        if contact.account_id is not None:
+            by_account.setdefault(contact.account_id, []).append(contact)
+    for account_id, members in by_account.items():
+        won = any(c.lifecycle_stage == "customer" for c in members)
+        deal = sales.deal_create(
+            actor=actor,
+            name=f"{members[0].account} — {rng.choice(['platform', 'renewal', 'expansion'])}",
+            account_id=account_id,
+            owner_id=members[0].owner_id,
+            amount=str(rng.randrange(5_000, 80_000, 500)),
+            contacts=[{"contact_id": c.pk, "role": "decision_maker"} for c in members],
+        )
+        if won:
+            sales.deal_win(actor=actor, deal=deal)
+
+
 def load_demo(*, reset: bool = False, planner: Planner | None = None) -> DemoSummary:
     """Load (or, with `reset`, reload) the demo; returns fresh logins and record counts."""
     actor = Actor.system()
@@ -632,6 +679,7 @@ def load_demo(*, reset: bool = False, planner: Planner | None = None) -> DemoSum
         created = not Account.objects.filter(tags__name=DEMO_TAG).exists()
         if created:
             _create_demo_records(actor, people, planner or plan_timeline)
+            _create_demo_deals(actor)
         logins = _fresh_logins(people)
         demo_accounts = Account.objects.filter(tags__name=DEMO_TAG)
         return DemoSummary(

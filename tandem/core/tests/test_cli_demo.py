@@ -14,6 +14,7 @@ from tandem.core.demo import DEMO_TAG, DemoContact, PlannedTouch, load_demo
 from tandem.core.models import AuditEntry, Holiday, Organisation, Team, User
 from tandem.crm.models import Account, Contact, Touchpoint
 from tandem.crm.validation import clean_industry_attributes
+from tandem.sales.models import Deal
 
 
 @pytest.mark.django_db
@@ -58,7 +59,7 @@ def test_the_demo_is_a_realistic_valid_organisation() -> None:
     assert not Contact.objects.filter(account__isnull=True).exists()
     assert not Contact.objects.exclude(owner=F("account__owner")).exists()
 
-    tps = Touchpoint.objects.all()
+    tps = Touchpoint.objects.filter(source="demo")  # deals add their own timeline rows
     assert set(tps.values_list("department", flat=True)) == {
         "marketing", "sales", "field", "self_service",
     }  # fmt: skip
@@ -87,10 +88,26 @@ def test_loading_again_duplicates_nothing_and_reset_reloads_the_same_records() -
     assert (second.accounts, second.contacts, second.touchpoints) == (60, 294, 2312)
     assert User.objects.count() == 9
     assert first.logins[0].password != second.logins[0].password
+    deals = Deal.objects.count()
     third = load_demo(reset=True)
     assert third.created is True
     assert list(Contact.objects.order_by("email").values_list("email", "lifecycle_stage")) == names
-    assert Touchpoint.objects.count() == 2312
+    assert Touchpoint.objects.filter(source="demo").count() == 2312
+    assert Deal.objects.count() == deals  # the reset deleted the demo's deals and made them anew
+
+
+@pytest.mark.django_db
+def test_the_demo_has_deals_so_pipeline_and_attribution_show_revenue() -> None:
+    load_demo()
+    late = Contact.objects.filter(lifecycle_stage__in=["opportunity", "customer"])
+    accounts_late = set(late.values_list("account_id", flat=True))
+    assert set(Deal.objects.values_list("account_id", flat=True)) == accounts_late
+    won = Deal.objects.filter(status="won")
+    assert set(won.values_list("account_id", flat=True)) == set(
+        Contact.objects.filter(lifecycle_stage="customer").values_list("account_id", flat=True)
+    )
+    assert all(d.closed_at is not None and d.amount > 0 for d in won)
+    assert Deal.objects.filter(status="open").exists()
 
 
 @pytest.mark.django_db
