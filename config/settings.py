@@ -219,6 +219,8 @@ PERIODIC_TASKS = {
     "leads.handoff_check_sla": ("tandem.leads.tasks.handoff_check_sla", 60),
     "sales.advance_sequences": ("tandem.sales.tasks.advance_sequences", 300),
     "marketing.segments_refresh_all": ("tandem.marketing.tasks.segments_refresh_all", 900),
+    "marketing.event_reminders_send": ("tandem.marketing.events.tasks.event_reminders_send", 300),
+    "marketing.social_publish_due": ("tandem.marketing.social.tasks.social_publish_due", 300),
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
