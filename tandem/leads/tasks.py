@@ -4,6 +4,7 @@
   threshold. Idempotent: scores are upserted; an open hand-off is never duplicated.
 - `retrain_predictive`: train a new calibrated model for a group and rescore it. Running it twice
   leaves one current model trained on the same history.
+- `score_all_groups`: the periodic rescore, one `score_group` per group.
 - `handoff_check_sla`: the periodic SLA check (run every few minutes, e.g. from cron with
   `manage.py leads_check_sla`, or enqueued). Safe in parallel: rows are claimed with a
   conditional UPDATE.
@@ -29,6 +30,18 @@ def retrain_predictive(scoring_model_id: int) -> int:
     model = predictive.train(scoring_model_id=scoring_model_id)
     score_contacts(scoring_model_id=scoring_model_id)
     return model.pk
+
+
+@task()
+def score_all_groups() -> int:
+    """The periodic rescore (settings.PERIODIC_TASKS): enqueue `score_group` for every group, so
+    new touchpoints raise engagement scores and MQLs reach sales without anyone asking."""
+    from tandem.leads.models import ScoringModel
+
+    ids = list(ScoringModel.objects.filter(is_active=True).values_list("pk", flat=True))
+    for scoring_model_id in ids:
+        score_group.enqueue(scoring_model_id)
+    return len(ids)
 
 
 @task()

@@ -72,3 +72,19 @@ def test_the_scheduler_command_runs_once(tmp_path):
     )
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr
+
+
+def test_the_periodic_rescore_enqueues_one_scoring_run_per_active_group():
+    from tandem.core.audit import Actor
+    from tandem.leads.scoring import scoring_model_create
+    from tandem.leads.tasks import score_all_groups
+
+    groups = [
+        scoring_model_create(actor=Actor.system(), name=name, product_line=name)
+        for name in ("sensors", "seeders", "scanners")
+    ]
+    groups[2].is_active = False
+    groups[2].save(update_fields=["is_active"])
+    assert score_all_groups.call() == 2
+    queued = DBTaskResult.objects.filter(task_path="tandem.leads.tasks.score_group")
+    assert sorted(r.args_kwargs["args"][0] for r in queued) == [groups[0].pk, groups[1].pk]
