@@ -22,10 +22,11 @@ class AppBoundaryContract(Contract):
     kernel_private = fields.ListField(subfield=fields.StringField())
 
     def check(self, graph: ImportGraph, verbose: bool) -> ContractCheck:
-        root = str(self.root)  # type: ignore[attr-defined]
-        public = set(self.public)  # type: ignore[attr-defined]
-        kernel = str(self.kernel)  # type: ignore[attr-defined]
-        kernel_private = set(self.kernel_private)  # type: ignore[attr-defined]
+        config: Any = self  # import-linter replaces the field declarations with their values
+        root = str(config.root)
+        public = set(config.public)
+        kernel = str(config.kernel)
+        kernel_private = set(config.kernel_private)
         broken: list[dict[str, Any]] = []
         for importer in sorted(graph.modules):
             parts = importer.split(".")

@@ -22,6 +22,7 @@ import random
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -624,7 +625,7 @@ def _create_demo_records(actor: Actor, people: dict[str, User], planner: Planner
         )
 
 
-DEMO_PIPELINE = [
+DEMO_PIPELINE: list[dict[str, Any]] = [
     {"name": "Qualification", "probability": 20},
     {"name": "Proposal", "probability": 50},
     {"name": "Negotiation", "probability": 75},
