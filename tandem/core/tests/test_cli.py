@@ -169,7 +169,8 @@ def _demo_counts(env: dict[str, str]) -> dict[str, int]:
         "import json; from tandem.core.models import *; from tandem.crm.models import *; "
         "print(json.dumps({'users': User.objects.count(), 'teams': Team.objects.count(), "
         "'holidays': Holiday.objects.count(), 'accounts': Account.objects.count(), "
-        "'contacts': Contact.objects.count(), 'touchpoints': Touchpoint.objects.count()}))"
+        "'contacts': Contact.objects.count(), "
+        "'touchpoints': Touchpoint.objects.filter(source='demo').count()}))"
     )
     return dict(json.loads(shell(code, env)))
 
