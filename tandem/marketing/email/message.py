@@ -100,7 +100,13 @@ def _header(name: str, value: str) -> bytes:
     line = f"{name}: {value}\r\n"
     if len(line) <= 80 and value.isascii() and "=?" not in value and value.isprintable():
         return line.encode("ascii")
-    return SMTP_POLICY.fold_binary(name, value)
+    return _folded(name, value)
+
+
+def _folded(name: str, value: str) -> bytes:
+    """A header encoded (RFC 2047) and folded as the standard library does for messages."""
+    header = SMTP_POLICY.header_factory(name, value)
+    return header.fold(policy=SMTP_POLICY).encode("ascii")
 
 
 def _qp(text: str) -> bytes:
@@ -122,10 +128,19 @@ class Builder:
 
         local, _at, self.domain = from_email.rpartition("@")
         address = Address(display_name=from_name, username=local, domain=self.domain)
-        self.from_header = SMTP_POLICY.fold_binary("From", str(address))
+        self.from_header = _folded("From", str(address))
         self.base = base_url()
         self.unsubscribe_label, self.preferences_label = _("Unsubscribe"), _("Email preferences")
         self.signer = dkim_signer()
+        self.click_signer = signing.TimestampSigner(salt=CLICK_SALT)
+
+    def click_url(self, token: str, url: str) -> str:
+        """Same link as `click_url`, with the signer made once per send."""
+        signed = self.click_signer.sign_object({"r": token, "u": url}, compress=True)
+        return f"{self.base}/e/c/{signed}"
+
+    def track_links(self, html: str, token: str) -> str:
+        return HREF.sub(lambda m: f'href="{self.click_url(token, m.group(1))}"', html)
 
     def footer(self, token: str) -> tuple[str, str]:
         unsub, prefs = f"{self.base}/e/u/{token}", f"{self.base}/e/p/{token}"
@@ -173,7 +188,7 @@ class Builder:
                 delimiter,
                 part_head.format("html").encode(),
                 cte,
-                _qp(track_links(html, token) + html_footer),
+                _qp(self.track_links(html, token) + html_footer),
                 b"\r\n",
                 f"--{boundary}--\r\n".encode(),
             ]

@@ -38,11 +38,11 @@ from typing import Any
 from django.core.mail import get_connection
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, OuterRef, Subquery, Value, When
+from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
 from tandem.crm.models import Contact, Touchpoint
-from tandem.marketing.email import message, render
+from tandem.marketing.email import message, render, smtp_pipeline
 from tandem.marketing.models import EmailRecipient, EmailSend, Suppression
 from tandem.tracking.models import ConsentRecord
 
@@ -66,17 +66,29 @@ def claim(*, send: EmailSend, testing: bool, size: int) -> list[Claimed]:
     table = EmailRecipient._meta.db_table
     sends = EmailSend._meta.db_table
     now = EmailRecipient._meta.get_field("claimed_at").get_db_prep_value(timezone.now(), connection)
-    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     variant = " AND variant <> ''" if testing else ""
-    sql = (
-        f"UPDATE {table} SET status = %s, claimed_at = %s"
-        f" WHERE status = %s AND id IN (SELECT id FROM {table} WHERE send_id = %s"
-        f" AND status = %s{variant} AND EXISTS (SELECT 1 FROM {sends} WHERE id = %s"
-        f" AND status IN (%s, %s)) ORDER BY id LIMIT %s{lock})"
-        " RETURNING id, contact_id, email, variant, token"
+    pick = (
+        f"SELECT id FROM {table} WHERE send_id = %s AND status = %s{variant}"
+        f" AND EXISTS (SELECT 1 FROM {sends} WHERE id = %s AND status IN (%s, %s))"
+        " ORDER BY id LIMIT %s"
     )
-    params = [R.CLAIMED, now, R.PENDING, send.pk, R.PENDING, send.pk,
-              EmailSend.Status.SENDING, EmailSend.Status.TESTING, size]  # fmt: skip
+    if connection.vendor == "postgresql":
+        # A materialised CTE runs the LIMIT exactly once (inside "id IN (...)" PostgreSQL may
+        # re-run a FOR UPDATE subquery and claim more than `size` rows).
+        sql = (
+            f"WITH picked AS MATERIALIZED ({pick} FOR UPDATE SKIP LOCKED)"
+            f" UPDATE {table} AS r SET status = %s, claimed_at = %s FROM picked"
+            " WHERE r.id = picked.id AND r.status = %s"
+            " RETURNING r.id, r.contact_id, r.email, r.variant, r.token"
+        )
+    else:  # SQLite: one writer at a time, the statement is atomic
+        sql = (
+            f"WITH picked AS ({pick}) UPDATE {table} SET status = %s, claimed_at = %s"
+            " WHERE id IN (SELECT id FROM picked) AND status = %s"
+            " RETURNING id, contact_id, email, variant, token"
+        )
+    params = [send.pk, R.PENDING, send.pk, EmailSend.Status.SENDING, EmailSend.Status.TESTING,
+              size, R.CLAIMED, now, R.PENDING]  # fmt: skip
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -151,36 +163,82 @@ class Accepted:
 
 
 def mark_sent(*, send: EmailSend, accepted: list[Accepted]) -> None:
-    """Claimed -> sent for messages the server accepted, with their touchpoints (one commit)."""
+    """Claimed -> sent for messages the server accepted, with their `email_sent` touchpoints,
+    in one transaction (two statements; on PostgreSQL each takes arrays, not 50 rows of
+    parameters)."""
     if not accepted:
         return
     now = timezone.now()
     with transaction.atomic():
-        EmailRecipient.objects.filter(pk__in=[a.row.pk for a in accepted], status=R.CLAIMED).update(
-            status=R.SENT,
-            sent_at=now,
-            message_id=Case(*[When(pk=a.row.pk, then=Value(a.message_id[:200])) for a in accepted]),
-            variant=Case(When(variant="", then=Value(send.ab_winner or "a")), default=F("variant")),
+        if connection.vendor == "postgresql":
+            _mark_sent_postgresql(send, accepted, now)
+        else:
+            _mark_sent_portable(send, accepted, now)
+
+
+def _mark_sent_postgresql(send: EmailSend, accepted: list[Accepted], now: dt.datetime) -> None:
+    recipients, touchpoints = EmailRecipient._meta.db_table, Touchpoint._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {recipients} AS r SET status = %s, sent_at = %s, message_id = u.mid,"
+            " variant = CASE WHEN r.variant = '' THEN %s ELSE r.variant END"
+            " FROM unnest(%s::bigint[], %s::text[]) AS u(id, mid)"
+            " WHERE r.id = u.id AND r.status = %s",
+            [R.SENT, now, send.ab_winner or "a", [a.row.pk for a in accepted],
+             [a.message_id[:200] for a in accepted], R.CLAIMED],
+        )  # fmt: skip
+        cursor.execute(
+            f"INSERT INTO {touchpoints} (contact_id, account_id, anonymous_id, user_id,"
+            " occurred_at, channel, department, kind, campaign, content, actor_id, properties,"
+            " is_bot, source, message_id, recorded_at)"
+            " SELECT u.contact_id, u.account_id, '', '', %s, 'email', 'marketing', 'email_sent',"
+            " %s, %s, NULL, jsonb_build_object('send', %s::bigint, 'variant', u.variant),"
+            " false, 'email', u.mid, %s"
+            " FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[])"
+            " AS u(contact_id, account_id, variant, mid)"
+            " ON CONFLICT DO NOTHING",
+            [now, send.campaign[:200], send.name[:200], send.pk, now,
+             [a.row.contact_id for a in accepted], [a.account_id for a in accepted],
+             [a.variant for a in accepted], [a.message_id[:200] for a in accepted]],
+        )  # fmt: skip
+
+
+def _mark_sent_portable(send: EmailSend, accepted: list[Accepted], now: dt.datetime) -> None:
+    table = EmailRecipient._meta.db_table
+    sent_at = EmailRecipient._meta.get_field("sent_at").get_db_prep_value(now, connection)
+    ids = [a.row.pk for a in accepted]
+    whens = " ".join(["WHEN %s THEN %s"] * len(accepted))
+    marks = ", ".join(["%s"] * len(ids))
+    params: list[Any] = [R.SENT, sent_at]
+    for a in accepted:
+        params += [a.row.pk, a.message_id[:200]]
+    params += [send.ab_winner or "a", R.CLAIMED, *ids]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, sent_at = %s, message_id = CASE id {whens} END,"
+            " variant = CASE WHEN variant = '' THEN %s ELSE variant END"
+            f" WHERE status = %s AND id IN ({marks})",
+            params,
         )
-        Touchpoint.objects.bulk_create(
-            [
-                Touchpoint(
-                    contact_id=a.row.contact_id,
-                    account_id=a.account_id,
-                    occurred_at=now,
-                    channel="email",
-                    department="marketing",
-                    kind="email_sent",
-                    campaign=send.campaign[:200],
-                    content=send.name[:200],
-                    properties={"send": send.pk, "variant": a.variant},
-                    source="email",
-                    message_id=a.message_id[:200],
-                )
-                for a in accepted
-            ],
-            ignore_conflicts=True,
-        )
+    Touchpoint.objects.bulk_create(
+        [
+            Touchpoint(
+                contact_id=a.row.contact_id,
+                account_id=a.account_id,
+                occurred_at=now,
+                channel="email",
+                department="marketing",
+                kind="email_sent",
+                campaign=send.campaign[:200],
+                content=send.name[:200],
+                properties={"send": send.pk, "variant": a.variant},
+                source="email",
+                message_id=a.message_id[:200],
+            )
+            for a in accepted
+        ],
+        ignore_conflicts=True,
+    )
 
 
 class Transport:
@@ -195,7 +253,7 @@ class Transport:
 
     def send(self, *, envelope_from: str, to: str, raw: bytes) -> None:
         if self.smtp is not None:
-            self.smtp.sendmail(envelope_from, [to], raw)
+            smtp_pipeline.send(self.smtp, envelope_from, to, raw)
         else:
             self.backend.send_messages([message.RawEmail(raw, envelope_from=envelope_from, to=to)])
 

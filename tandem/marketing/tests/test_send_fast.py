@@ -1,0 +1,281 @@
+"""The batch sender through a real SMTP server (aiosmtpd advertising PIPELINING): message bytes,
+DKIM over non-ASCII content, refused recipients, crash states, queries per chunk, touchpoints."""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import dkim
+import pytest
+from aiosmtpd.controller import Controller
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tandem.core.audit import Actor
+from tandem.crm import services as crm
+from tandem.crm.models import Touchpoint
+from tandem.marketing import consent
+from tandem.marketing.email import message, send_batch, sending
+from tandem.marketing.models import EmailRecipient, EmailSend, SubscriptionType
+from tandem.marketing.segments import services as seg
+
+SYSTEM = Actor.system()
+pytestmark = pytest.mark.django_db
+
+
+class Inbox:
+    """Records messages; refuses RCPT for addresses starting with "refuse"; says PIPELINING."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        self.commands: list[str] = []
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address.startswith("refuse"):
+            return "550 5.1.1 User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def smtp(settings: Any) -> Iterator[Inbox]:
+    inbox = Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.TANDEM_BASE_URL = "https://tandem.example"
+    settings.BOUNCE_DOMAIN = "bounce.example"
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def dkim_dns(settings: Any) -> dict[bytes, bytes]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    settings.DKIM_DOMAIN, settings.DKIM_SELECTOR = "news.example", "s2"
+    settings.DKIM_PRIVATE_KEY = pem.decode()
+    return {b"s2._domainkey.news.example.": b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)}
+
+
+@pytest.fixture
+def newsletter() -> SubscriptionType:
+    return SubscriptionType.objects.create(key="newsletter", name="Newsletter", double_opt_in=False)
+
+
+def subscribed(newsletter: SubscriptionType, address: str, first_name: str = "") -> int:
+    contact = crm.contact_create(actor=SYSTEM, first_name=first_name, email=address)
+    consent.subscribe(contact=contact, subscription=newsletter, source="test")
+    return contact.pk
+
+
+def a_send(newsletter: SubscriptionType, *, subject: str, html: str, **options: Any) -> EmailSend:
+    template = sending.template_save(actor=SYSTEM, name="T", subject=subject, html=html)
+    everyone = seg.segment_create(
+        actor=SYSTEM,
+        name="All",
+        definition={"type": "subscription", "subscription": "newsletter"},
+    )
+    return sending.send_create(
+        actor=SYSTEM,
+        name="Batch",
+        template=template,
+        segment=everyone,
+        subscription_type=newsletter,
+        from_email="news@news.example",
+        from_name="Новости Tandem",
+        campaign="spring",
+        **options,
+    )
+
+
+def verify(raw: bytes, dns: dict[bytes, bytes]) -> bool:
+    return bool(dkim.verify(raw, dnsfunc=lambda name, timeout=5: dns.get(name)))
+
+
+def test_russian_message_round_trips_and_verifies(
+    smtp: Inbox, dkim_dns: dict[bytes, bytes], newsletter: SubscriptionType
+) -> None:
+    subscribed(newsletter, "anna@example.com", first_name="Анна")
+    long_line = "слово " * 60
+    send = a_send(
+        newsletter,
+        subject="Привет, {{ contact.first_name }}! Скидка 20%",
+        html=(
+            "<p>Здравствуйте, {{ contact.first_name }}.</p>"
+            f"<p>{long_line}</p><p>.точка в начале строки</p><p>a=b</p>"
+            '<p><a href="https://shop.example/цены">Цены</a></p>'
+        ),
+    )
+    assert sending.send_run(send_id=send.pk) == {"delivered": 1}
+    mail_from, rcpt, raw = smtp.messages[0]
+    row = EmailRecipient.objects.get(send=send)
+    assert (mail_from, rcpt) == (f"bounces+{row.token}@bounce.example", ["anna@example.com"])
+    assert verify(raw, dkim_dns)
+    assert raw.count(b"a=3Db") == 2  # text and HTML parts, quoted-printable
+    assert not verify(raw.replace(b"a=3Db", b"a=3Dc"), dkim_dns)
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["Subject"] == "Привет, Анна! Скидка 20%"
+    assert msg["From"].addresses[0].display_name == "Новости Tandem"
+    assert msg["From"].addresses[0].addr_spec == "news@news.example"
+    assert msg["Message-ID"] == row.message_id
+    assert msg["List-Unsubscribe"] == f"<https://tandem.example/e/u/{row.token}>"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    plain_part, html_part = msg.get_body(("plain",)), msg.get_body(("html",))
+    assert plain_part is not None
+    assert html_part is not None
+    text = plain_part.get_content().replace("\r\n", "\n")
+    html = html_part.get_content()
+    assert text.startswith("Здравствуйте, Анна.\n\n" + long_line.strip() + "\n\n.точка")
+    assert "a=b" in text
+    assert f"Unsubscribe: https://tandem.example/e/u/{row.token}" in text
+    assert "<p>.точка в начале строки</p>" in html
+    link = html.split('href="https://tandem.example/e/c/')[1].split('"')[0]
+    assert message.click_target(link) == (row.token, "https://shop.example/цены")
+
+
+def test_refused_recipient_fails_alone_and_the_rest_are_sent(
+    smtp: Inbox, newsletter: SubscriptionType
+) -> None:
+    for address in ("a@example.com", "refuse@example.com", "c@example.com"):
+        subscribed(newsletter, address)
+    send = a_send(newsletter, subject="Hi", html="<p>Hi</p>")
+    assert sending.send_run(send_id=send.pk) == {"delivered": 2}
+    rows = dict(
+        EmailRecipient.objects.filter(send=send).values_list("email", "status", named=False)
+    )
+    assert rows == {"a@example.com": "sent", "refuse@example.com": "failed",
+                    "c@example.com": "sent"}  # fmt: skip
+    assert EmailRecipient.objects.get(email="refuse@example.com").skip_reason == "refused 550"
+    assert sorted(r[0] for _f, r, _raw in smtp.messages) == ["a@example.com", "c@example.com"]
+    send.refresh_from_db()
+    assert send.status == "sent"
+
+
+def test_sent_rows_touchpoints_and_queries_per_chunk(
+    smtp: Inbox, newsletter: SubscriptionType
+) -> None:
+    ids = [subscribed(newsletter, f"p{i}@example.com") for i in range(7)]
+    send = a_send(newsletter, subject="Hi", html="<p>Hi</p>")
+    sending.send_start(send_id=send.pk)
+    send = EmailSend.objects.select_related("template", "subscription_type").get(pk=send.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert send_batch.deliver(send=send, chunk=4, batch=3) == 7
+    # per chunk: claim, suppressions, contacts+consent, frequency cap, then marks; 2 chunks
+    # (4 + 3 rows) and one empty claim. Independent of how many recipients a chunk holds.
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    claims = [
+        q
+        for q in queries.captured_queries
+        if "RETURNING" in q["sql"] and "SET status" in q["sql"]
+    ]
+    assert len(claims) == 3
+    assert statements.count("SELECT") == 6
+    sent = EmailRecipient.objects.filter(send=send, status="sent")
+    assert sent.count() == 7
+    assert all(r.message_id and r.sent_at and r.variant == "a" for r in sent)
+    touchpoints = Touchpoint.objects.filter(kind="email_sent").order_by("contact_id")
+    assert [t.contact_id for t in touchpoints] == ids
+    first = touchpoints[0]
+    assert (first.channel, first.department, first.campaign, first.content) == (
+        "email", "marketing", "spring", "Batch",
+    )  # fmt: skip
+    assert first.properties == {"send": send.pk, "variant": "a"}
+    assert first.message_id == EmailRecipient.objects.get(send=send, contact_id=ids[0]).message_id
+
+
+class Crash(Exception):
+    pass
+
+
+def test_exception_marks_accepted_and_releases_the_rest_of_the_chunk(
+    smtp: Inbox, newsletter: SubscriptionType
+) -> None:
+    for i in range(10):
+        subscribed(newsletter, f"p{i}@example.com")
+    send = a_send(newsletter, subject="Hi", html="<p>Hi</p>")
+    sending.send_start(send_id=send.pk)
+    send = EmailSend.objects.select_related("template", "subscription_type").get(pk=send.pk)
+
+    def crash_after_three(n: int) -> None:
+        if n == 3:
+            raise Crash
+
+    with pytest.raises(Crash):
+        send_batch.deliver(send=send, after_each=crash_after_three, chunk=8, batch=2)
+    states = list(EmailRecipient.objects.filter(send=send).order_by("pk").values_list("status"))
+    assert [s for (s,) in states] == ["sent"] * 3 + ["pending"] * 7
+    assert len(smtp.messages) == 3
+
+
+def test_hard_kill_leaves_claimed_rows_that_become_unknown_and_are_never_resent(
+    smtp: Inbox, newsletter: SubscriptionType
+) -> None:
+    for i in range(5):
+        subscribed(newsletter, f"p{i}@example.com")
+    send = a_send(newsletter, subject="Hi", html="<p>Hi</p>")
+    sending.send_start(send_id=send.pk)
+    send = EmailSend.objects.select_related("template", "subscription_type").get(pk=send.pk)
+    claimed = send_batch.claim(send=send, testing=False, size=3)  # then the process "dies"
+    assert len(claimed) == 3
+    died = sorted(r.email for r in claimed)
+    survivors = sorted({f"p{i}@example.com" for i in range(5)} - set(died))
+    assert sending.send_run(send_id=send.pk) == {"delivered": 2}  # a fresh claim is left alone
+    send.refresh_from_db()
+    assert send.status == "sending"  # not finished while a live claim may still be sending
+    EmailRecipient.objects.filter(send=send, status="claimed").update(
+        claimed_at="2000-01-01T00:00:00Z"
+    )
+    assert sending.send_run(send_id=send.pk) == {"delivered": 0}
+    statuses = dict(EmailRecipient.objects.filter(send=send).values_list("email", "status"))
+    assert statuses == {**dict.fromkeys(died, "unknown"), **dict.fromkeys(survivors, "sent")}
+    assert sorted(r[0] for _f, r, _raw in smtp.messages) == survivors
+    send.refresh_from_db()
+    assert send.status == "sent"
+
+
+def test_a_cancelled_send_claims_nothing(smtp: Inbox, newsletter: SubscriptionType) -> None:
+    subscribed(newsletter, "p@example.com")
+    send = a_send(newsletter, subject="Hi", html="<p>Hi</p>")
+    sending.send_start(send_id=send.pk)
+    EmailSend.objects.filter(pk=send.pk).update(status=EmailSend.Status.CANCELLED)
+    send.refresh_from_db()
+    assert send_batch.claim(send=send, testing=False, size=10) == []
+    assert smtp.messages == []
