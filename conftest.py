@@ -6,8 +6,12 @@ access does not depend on it). Every rep owns one account with one contact and o
 
 from __future__ import annotations
 
+import email
+import email.policy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
 
 import pytest
 
@@ -92,3 +96,53 @@ def _default_language() -> Iterator[None]:
     translation.activate("en")
     yield
     translation.activate("en")
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+
+
+class SmtpInbox:
+    """What a real SMTP server (aiosmtpd, in a thread) accepted during a test."""
+
+    def __init__(self) -> None:
+        self.messages: list[Received] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        self.messages.append(
+            Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
+        )
+        return "250 OK"
+
+    @property
+    def contents(self) -> list[bytes]:
+        return [m.content for m in self.messages]
+
+    def parsed(self, index: int) -> EmailMessage:
+        msg = email.message_from_bytes(self.messages[index].content, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        return msg
+
+
+@pytest.fixture
+def smtp_inbox(settings: Any) -> Iterator[SmtpInbox]:
+    """A real SMTP server on a free 127.0.0.1 port, with Django's SMTP backend pointed at it."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:  # aiosmtpd cannot take port 0 (see FACTS)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = SmtpInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield inbox
+    controller.stop()

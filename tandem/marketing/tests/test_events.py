@@ -5,20 +5,16 @@ imports, no-shows, touchpoints and the attendee-to-lead rule."""
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
-import socket
-from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
 import icalendar
 import pytest
 import vobject
-from aiosmtpd.controller import Controller
 from django.test import Client
 from django.utils import timezone
 
+from conftest import SmtpInbox
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.crm.models import Contact, Touchpoint
@@ -30,38 +26,10 @@ SYSTEM = Actor.system()
 pytestmark = pytest.mark.django_db
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], bytes]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-    def parsed(self, index: int) -> EmailMessage:
-        msg = email.message_from_bytes(self.messages[index][1], policy=email.policy.default)
-        assert isinstance(msg, EmailMessage)
-        return msg
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def smtp(settings: Any) -> Iterator[Inbox]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+def smtp(smtp_inbox: SmtpInbox, settings: Any) -> SmtpInbox:
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
-    yield inbox
-    controller.stop()
+    return smtp_inbox
 
 
 def _webinar(**extra: Any) -> MarketingEvent:
@@ -94,7 +62,7 @@ def _vevent(cal: icalendar.Calendar) -> Any:
 
 
 def test_registration_invitation_update_and_cancel(
-    world: Any, smtp: Inbox, django_capture_on_commit_callbacks: Any
+    world: Any, smtp: SmtpInbox, django_capture_on_commit_callbacks: Any
 ) -> None:
     event = _webinar()
     client = Client(enforce_csrf_checks=True)
@@ -135,7 +103,7 @@ def test_registration_invitation_update_and_cancel(
     )
     assert len(smtp.messages) == 1  # one invitation: not for the bot, not for the repeat
 
-    rcpt, _raw = smtp.messages[0]
+    rcpt = smtp.messages[0].rcpt_tos
     assert rcpt == ["ada@example.com"]
     msg = smtp.parsed(0)
     assert msg["Subject"] == "You are registered: Revenue teams 101"
@@ -209,7 +177,7 @@ def _ics(msg: EmailMessage) -> str:
     return str(part.get_content())
 
 
-def test_reminders_are_claimed_once(world: Any, smtp: Inbox) -> None:
+def test_reminders_are_claimed_once(world: Any, smtp: SmtpInbox) -> None:
     event = _webinar()
     services.register(event=event, email="a@example.com", name="A")
     services.register(event=event, email="b@example.com", name="B")
@@ -221,7 +189,7 @@ def test_reminders_are_claimed_once(world: Any, smtp: Inbox) -> None:
     EventReminder.objects.filter(pk=first.pk).update(claimed_at=at)
     assert services.reminders_send_due(now=at) == 1
     assert services.reminders_send_due(now=at) == 0
-    assert [rcpt for rcpt, _raw in smtp.messages] == [["b@example.com"]]
+    assert [m.rcpt_tos for m in smtp.messages] == [["b@example.com"]]
     assert smtp.parsed(0)["Subject"] == "Reminder: Revenue teams 101"
     assert services.reminders_send_due(now=event.starts_at - dt.timedelta(minutes=30)) == 2
 

@@ -6,15 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
-import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import time_machine
-from aiosmtpd.controller import Controller
 from django.urls import reverse
 
+from conftest import SmtpInbox
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.models import Holiday
@@ -27,30 +25,10 @@ from tandem.sales.services import sequence_stop_for_contact
 MONDAY = dt.datetime(2025, 6, 2, 9, 0, tzinfo=dt.UTC)
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(envelope.content)
-        return "250 OK"
-
-
 @pytest.fixture
-def inbox(settings: Any) -> Iterator[Inbox]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+def inbox(smtp_inbox: SmtpInbox, settings: Any) -> SmtpInbox:
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
-    yield handler
-    controller.stop()
+    return smtp_inbox
 
 
 @pytest.fixture
@@ -98,7 +76,7 @@ def test_cadence_runs_each_step_once_across_business_days(
         with django_capture_on_commit_callbacks(execute=True):
             assert sequences.sequences_advance() == 0  # idempotent: nothing is due
         assert len(inbox.messages) == 1
-        message = email.message_from_bytes(inbox.messages[0], policy=email.policy.default)
+        message = email.message_from_bytes(inbox.contents[0], policy=email.policy.default)
         assert message["To"] == contact.email
         assert message["Subject"] == "Hello north"
         assert message["Reply-To"] == rep.email

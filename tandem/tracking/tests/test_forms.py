@@ -3,46 +3,19 @@
 from __future__ import annotations
 
 import re
-import socket
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.test import Client
 
+from conftest import SmtpInbox
 from tandem.crm.models import Contact, Identity, Touchpoint
 from tandem.tracking.models import ConsentRecord, Form
 
 pytestmark = pytest.mark.django_db
 
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0"
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(envelope.content)
-        return "250 OK"
-
-
-@pytest.fixture
-def inbox(settings: Any) -> Iterator[Inbox]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    yield handler
-    controller.stop()
 
 
 @pytest.fixture
@@ -88,7 +61,7 @@ def test_errors_are_reported_per_field(newsletter: Form) -> None:
 
 
 def test_submission_creates_contact_records_consent_and_confirms_by_email(
-    newsletter: Form, inbox: Inbox, django_capture_on_commit_callbacks: Any
+    newsletter: Form, smtp_inbox: SmtpInbox, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         response = Client().post(
@@ -121,11 +94,11 @@ def test_submission_creates_contact_records_consent_and_confirms_by_email(
     )
 
     for _ in range(50):
-        if inbox.messages:
+        if smtp_inbox.messages:
             break
         time.sleep(0.05)
-    assert len(inbox.messages) == 1
-    body = inbox.messages[0].decode()
+    assert len(smtp_inbox.messages) == 1
+    body = smtp_inbox.contents[0].decode()
     assert "nina@farm.example" in body
     link = re.search(r"http://testserver(/f/confirm/\S+)", body)
     assert link is not None
