@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import json
 import uuid
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tandem.tracking.channels import ChannelInputs, referrer_host
+import orjson
+
+from tandem.tracking import bots
+from tandem.tracking.channels import ChannelInputs, CompiledRule, classify, referrer_host
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
@@ -37,22 +39,14 @@ SHORT_PATHS = {
     "s": "screen",
 }
 
-try:  # orjson is faster; the standard library is the fallback
-    import orjson
 
-    def _loads(data: bytes) -> Any:
-        return orjson.loads(data)
+def _loads(data: bytes) -> Any:
+    return orjson.loads(data)
 
-    def dumps(value: Any) -> bytes:
-        return orjson.dumps(value)
 
-except ImportError:  # pragma: no cover - depends on the environment
-
-    def _loads(data: bytes) -> Any:
-        return json.loads(data)
-
-    def dumps(value: Any) -> bytes:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+def dumps(value: Any) -> bytes:
+    """Compact JSON (UTF-8, not ASCII-escaped), as stored in `Touchpoint.properties`."""
+    return orjson.dumps(value)
 
 
 class BadEvent(Exception):
@@ -114,7 +108,10 @@ def corrected_time(
         return received_at
     if sent_at is None:
         return original
-    return received_at - (sent_at - original)
+    try:
+        return received_at - (sent_at - original)
+    except OverflowError:  # e.g. sentAt in year 9999 and a timestamp in year 1
+        raise BadEvent("sentAt and timestamp are too far apart", code="invalid_timestamp") from None
 
 
 def _text(value: Any, limit: int = 200) -> str:
@@ -250,7 +247,243 @@ def parse_event(
     )
 
 
-def parse_payload(
+# --- rows: what is stored for each call -------------------------------------------------------
+#
+# A row is a dict with the touchpoint's columns (see `ROW_KEYS`); `properties` is already JSON
+# (bytes), `account_id` is set only for group calls, and the contact is resolved when stored.
+# `event_row` builds it from a parsed `Event` (identify/alias/group calls, which need identity
+# work first); `prepare` builds it straight from the JSON for track/page/screen calls, without
+# intermediate objects. Both give the same row for the same call (tests/test_ingest_fast.py).
+
+Row = dict[str, Any]
+ROW_KEYS = (
+    "anonymous_id",
+    "user_id",
+    "occurred_at",
+    "channel",
+    "department",
+    "kind",
+    "campaign",
+    "content",
+    "properties",
+    "is_bot",
+    "message_id",
+    "account_id",
+)
+_CI_FIELDS = ("source_kind", "utm_source", "utm_medium", "utm_campaign", "referrer", "event")
+_CACHE_LIMIT = 20_000
+# Channel decisions per distinct inputs, for the rules object they were decided with.
+_classified: dict[tuple[str, ...], tuple[str, str, dict[str, str]]] = {}
+_classified_rules: list[Any] = [None]
+_bot_reasons: dict[tuple[str, str, bool], str] = {}
+
+
+def _channel(key: tuple[str, ...], rules: list[CompiledRule]) -> tuple[str, str, dict[str, str]]:
+    """(channel, department, the non-empty inputs) — cached per process for the same rules
+    object (a new rules version is a new object, so the cache starts again)."""
+    if _classified_rules[0] is not rules:
+        _classified.clear()
+        _classified_rules[0] = rules
+    found = _classified.get(key)
+    if found is None:
+        if len(_classified) >= _CACHE_LIMIT:
+            _classified.clear()
+        channel, department = classify(ChannelInputs(*key), rules)
+        found = (channel, department, {f: v for f, v in zip(_CI_FIELDS, key, strict=True) if v})
+        _classified[key] = found
+    return found
+
+
+def _bot_reason(user_agent: str, ip: str, is_open: bool) -> str:
+    """`bots.bot_reason` for an ingested call, cached: the address only matters for opens."""
+    key = (user_agent, ip if is_open else "", is_open)
+    found = _bot_reasons.get(key)
+    if found is None:
+        if len(_bot_reasons) >= _CACHE_LIMIT:
+            _bot_reasons.clear()
+        found = bots.bot_reason(user_agent=user_agent, ip=ip, kind="open" if is_open else "")
+        _bot_reasons[key] = found
+    return found
+
+
+def _encoded(props: dict[str, Any]) -> bytes:
+    encoded = orjson.dumps(props)
+    if len(encoded) > MAX_EVENT_BYTES:  # refuses the whole request
+        raise BadEvent("an event is larger than 32 KB", code="too_large", status=413)
+    return encoded
+
+
+def event_row(
+    event: Event, *, rules: list[CompiledRule], extra: dict[str, Any] | None = None
+) -> Row:
+    """The stored row of a parsed call; `extra` is added to its properties (identity results)."""
+    inputs = event.inputs
+    channel, department, ci = _channel(
+        (
+            inputs.source_kind,
+            inputs.utm_source,
+            inputs.utm_medium,
+            inputs.utm_campaign,
+            inputs.referrer,
+            inputs.event,
+        ),
+        rules,
+    )
+    reason = _bot_reason(event.user_agent, event.ip, event.name.lower() == "email opened")
+    props: dict[str, Any] = {"type": event.type, "ci": ci}
+    for key, value in (
+        ("properties", event.properties),
+        ("traits", event.traits),
+        ("context", event.context),
+        ("name", event.name),
+        ("group_id", event.group_id),
+        ("previous_id", event.previous_id),
+        ("ip", event.ip),
+        ("user_agent", event.user_agent),
+        ("bot_reason", reason),
+    ):
+        if value:
+            props[key] = value
+    if extra:
+        props.update(extra)
+    campaign = event.campaign
+    return {
+        "anonymous_id": event.anonymous_id,
+        "user_id": event.user_id,
+        "occurred_at": event.occurred_at,
+        "channel": channel,
+        "department": department,
+        "kind": event.kind,
+        "campaign": str(campaign.get("name") or "")[:200],
+        "content": str(campaign.get("content") or "")[:200],
+        "properties": _encoded(props),
+        "is_bot": bool(reason),
+        "message_id": event.message_id,
+        "account_id": None,
+    }
+
+
+def _str(value: Any, limit: int = 200) -> str:
+    """`_text` with the common case (a string) first."""
+    if value.__class__ is str:
+        return value[:limit]
+    return _text(value, limit)
+
+
+_KIND_COLUMN = {"page": "page_view", "screen": "screen_view"}
+
+
+def _fast_row(
+    raw: dict[str, Any],
+    kind: str,
+    *,
+    source_prefix: str,
+    source_kind: str,
+    received_at: dt.datetime,
+    batch_sent_at: dt.datetime | None,
+    batch_context: dict[str, Any],
+    request_ip: str,
+    request_user_agent: str,
+    rules: list[CompiledRule],
+) -> Row:
+    """The row of a track/page/screen call, straight from its JSON (same result as
+    `event_row(parse_event(...))`, with the same errors)."""
+    get = raw.get
+    user_id = _str(get("userId"))
+    anonymous_id = _str(get("anonymousId"))
+    if not user_id and not anonymous_id:
+        raise BadEvent("an event needs a userId or an anonymousId", code="missing_id")
+    message_id = _str(get("messageId"), 190) or f"tandem-{uuid.uuid4()}"
+    own_context = get("context")
+    if own_context.__class__ is not dict:
+        own_context = {}
+    context = {**batch_context, **own_context} if batch_context else dict(own_context)
+    properties = get("properties")
+    if properties.__class__ is not dict:
+        properties = {}
+    traits = get("traits")
+    if traits.__class__ is not dict or not traits:
+        traits = _obj(context.get("traits"))
+    if kind == "track":
+        name = _str(get("event"))
+        if not name:
+            raise BadEvent("a track call needs an event name", code="missing_event")
+        kind_column = name[:60]
+    else:
+        name = _str(get("name")) or _str(properties.get("name"))
+        kind_column = _KIND_COLUMN[kind]
+    group_id = _str(get("groupId"))
+    previous_id = _str(get("previousId"))
+    sent_at = parse_time(get("sentAt")) or batch_sent_at
+    original = parse_time(get("originalTimestamp")) or parse_time(get("timestamp"))
+    occurred_at = corrected_time(received_at, sent_at, original)
+    page = context.get("page")
+    if page.__class__ is not dict:
+        page = {}
+    page_url = _str(page.get("url"), 2000) or _str(properties.get("url"), 2000)
+    referrer = _str(page.get("referrer"), 2000) or _str(properties.get("referrer"), 2000)
+    campaign = _campaign(context, page_url)
+    if campaign:
+        context["campaign"] = campaign
+    ref_host = referrer_host(referrer)
+    if ref_host and ref_host == referrer_host(page_url):
+        ref_host = ""
+    channel, department, ci = _channel(
+        (
+            source_kind,
+            campaign.get("source", ""),
+            campaign.get("medium", ""),
+            campaign.get("name", ""),
+            ref_host,
+            name if kind == "track" else "",
+        ),
+        rules,
+    )
+    ip = _str(context.get("ip"), 45) or request_ip
+    user_agent = _str(context.get("userAgent"), 500) or request_user_agent
+    reason = _bot_reason(user_agent, ip, name.lower() == "email opened")
+    props: dict[str, Any] = {"type": kind, "ci": ci}
+    if properties:
+        props["properties"] = properties
+    if traits:
+        props["traits"] = traits
+    if context:
+        props["context"] = context
+    if name:
+        props["name"] = name
+    if group_id:
+        props["group_id"] = group_id
+    if previous_id:
+        props["previous_id"] = previous_id
+    if ip:
+        props["ip"] = ip
+    if user_agent:
+        props["user_agent"] = user_agent
+    if reason:
+        props["bot_reason"] = reason
+    stored_campaign = context.get("campaign")
+    if stored_campaign.__class__ is not dict:
+        stored_campaign = {}
+    return {
+        "anonymous_id": anonymous_id,
+        "user_id": user_id,
+        "occurred_at": occurred_at,
+        "channel": channel,
+        "department": department,
+        "kind": kind_column or "track",
+        "campaign": str(stored_campaign.get("name") or "")[:200],
+        "content": str(stored_campaign.get("content") or "")[:200],
+        "properties": orjson.dumps(props),  # measured by `prepare`
+        "is_bot": bool(reason),
+        "message_id": source_prefix + message_id,
+        "account_id": None,
+    }
+
+
+_FAST_TYPES = frozenset(("track", "page", "screen"))
+
+
+def prepare(
     body: Any,
     *,
     path_type: str | None,
@@ -259,38 +492,66 @@ def parse_payload(
     received_at: dt.datetime,
     request_ip: str,
     request_user_agent: str,
-    body_bytes: int,
-) -> list[Event]:
-    """The events of one request: a single call (`path_type` given) or a batch."""
+    rules: list[CompiledRule],
+) -> list[Row | Event]:
+    """The calls of one request, in order: a ready row for each track/page/screen call, a
+    parsed `Event` for each identify/alias/group call (its row is made after identity work).
+    Raises `BadEvent` for the first call the client must fix (nothing is stored then)."""
     if not isinstance(body, dict):
         raise BadEvent("the body must be a JSON object")
-    common = {
-        "source_id": source_id,
-        "source_kind": source_kind,
-        "received_at": received_at,
-        "request_ip": request_ip,
-        "request_user_agent": request_user_agent,
-        # Events of a batch are measured as stored (services.events_store), not twice here.
-        "check_size": False,
-    }
     if path_type is not None:
-        return [parse_event(body, type_hint=path_type, **common)]  # type: ignore[arg-type]
-    batch = body.get("batch")
-    if not isinstance(batch, list):
-        raise BadEvent('a batch needs a list of events in "batch"')
-    if len(batch) > MAX_EVENTS_PER_BATCH:
-        raise BadEvent(
-            f"a batch holds at most {MAX_EVENTS_PER_BATCH} events", code="too_large", status=413
-        )
-    sent_at = parse_time(body.get("sentAt"))
-    context = _obj(body.get("context"))
-    return [
-        parse_event(
-            raw,
-            type_hint=None,
-            batch_sent_at=sent_at,
-            batch_context=context,
-            **common,  # type: ignore[arg-type]
-        )
-        for raw in batch
-    ]
+        calls: list[Any] = [body]
+        sent_at = None
+        context: dict[str, Any] = {}
+    else:
+        batch = body.get("batch")
+        if not isinstance(batch, list):
+            raise BadEvent('a batch needs a list of events in "batch"')
+        if len(batch) > MAX_EVENTS_PER_BATCH:
+            raise BadEvent(
+                f"a batch holds at most {MAX_EVENTS_PER_BATCH} events",
+                code="too_large",
+                status=413,
+            )
+        calls = batch
+        sent_at = parse_time(body.get("sentAt"))
+        context = _obj(body.get("context"))
+    prefix = f"s{source_id}:"
+    items: list[Row | Event] = []
+    for raw in calls:
+        if raw.__class__ is not dict:
+            raise BadEvent("each event must be a JSON object")
+        kind = path_type or _text(raw.get("type")).lower()
+        if kind in _FAST_TYPES:
+            items.append(
+                _fast_row(
+                    raw,
+                    kind,
+                    source_prefix=prefix,
+                    source_kind=source_kind,
+                    received_at=received_at,
+                    batch_sent_at=sent_at,
+                    batch_context=context,
+                    request_ip=request_ip,
+                    request_user_agent=request_user_agent,
+                    rules=rules,
+                )
+            )
+        else:
+            items.append(
+                parse_event(
+                    raw,
+                    type_hint=kind,
+                    source_id=source_id,
+                    source_kind=source_kind,
+                    received_at=received_at,
+                    batch_sent_at=sent_at,
+                    batch_context=context,
+                    request_ip=request_ip,
+                    request_user_agent=request_user_agent,
+                )
+            )
+    for item in items:  # after parsing, as events are measured when stored
+        if isinstance(item, dict) and len(item["properties"]) > MAX_EVENT_BYTES:
+            raise BadEvent("an event is larger than 32 KB", code="too_large", status=413)
+    return items

@@ -2,8 +2,8 @@
 
 Invariants:
 - `events_store` writes all events of one request in one transaction, inserting touchpoints with
-  ON CONFLICT (message_id) DO NOTHING: a message sent many times (even concurrently) is stored
-  once, and each send succeeds;
+  ON CONFLICT (message_id) DO NOTHING (one statement per request on PostgreSQL): a message sent
+  many times (even concurrently) is stored once, and each send succeeds;
 - identity resolution is "first claim wins": an identity (userId or anonymousId) once linked to a
   contact stays with it until contacts are merged; a userId identified with a second email keeps
   its contact, the email is not attached, and an `IdentityConflict` row plus a warning record it;
@@ -19,6 +19,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from django.db import connection, transaction
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
@@ -30,17 +31,16 @@ from tandem.core.models import Department
 from tandem.crm import services as crm
 from tandem.crm.models import AccountDomain, Contact, ContactEmail, Identity, Touchpoint
 from tandem.crm.validation import clean_domain, clean_email
-from tandem.tracking import bots
+from tandem.tracking import bots  # noqa: F401  (other apps use the bot rules through services)
 from tandem.tracking.channels import (
     CHANNELS,
     RULE_FIELDS,
-    ChannelInputs,
+    CompiledRule,
     active_rules,
-    classify,
     compile_rules,
     forget_cached_rules,
 )
-from tandem.tracking.ingest import MAX_EVENT_BYTES, BadEvent, Event, dumps
+from tandem.tracking.ingest import Event, Row, event_row
 from tandem.tracking.models import (
     ChannelRule,
     ChannelRuleSet,
@@ -319,44 +319,82 @@ def group_apply(event: Event, source_id: int) -> int:
 # --- storing events -------------------------------------------------------------------------
 
 
-def _event_properties(event: Event, bot_reason: str) -> dict[str, Any]:
-    props: dict[str, Any] = {"type": event.type, "ci": event.inputs.as_dict()}
-    if event.properties:
-        props["properties"] = event.properties
-    if event.traits:
-        props["traits"] = event.traits
-    if event.context:
-        props["context"] = event.context
-    if event.name:
-        props["name"] = event.name
-    if event.group_id:
-        props["group_id"] = event.group_id
-    if event.previous_id:
-        props["previous_id"] = event.previous_id
-    if event.ip:
-        props["ip"] = event.ip
-    if event.user_agent:
-        props["user_agent"] = event.user_agent
-    if bot_reason:
-        props["bot_reason"] = bot_reason
-    return props
-
-
 @transaction.atomic
-def events_store(*, source: Source, events: list[Event]) -> int:
-    """Store one request's events (resolving identities first); returns how many were new."""
-    extra: dict[int, dict[str, Any]] = {}
-    accounts: dict[int, int] = {}
-    for index, event in enumerate(events):
-        if event.type == "identify":
-            extra[index] = identify_apply(event)
-        elif event.type == "alias":
-            extra[index] = alias_apply(event)
-        elif event.type == "group":
-            accounts[index] = group_apply(event, source.pk)
+def events_store(*, source: Source, items: list[Row | Event]) -> int:
+    """Store one request's calls in one transaction; returns how many touchpoints were new.
 
-    user_ids = {e.user_id for e in events if e.user_id}
-    anon_ids = {e.anonymous_id for e in events if e.anonymous_id}
+    `items` come from `ingest.prepare`: rows ready to store (track/page/screen) and parsed
+    identify/alias/group calls, whose identity work runs here first, in order. Then every row
+    is inserted at once, each row's contact (and account) resolved from its userId, else its
+    anonymousId, as known at that moment — including identities linked by this request."""
+    rows: list[Row] = []
+    rules: list[CompiledRule] | None = None
+    for item in items:
+        if not isinstance(item, Event):
+            rows.append(item)
+            continue
+        extra: dict[str, Any] = {}
+        account_id: int | None = None
+        if item.type == "identify":
+            extra = identify_apply(item)
+        elif item.type == "alias":
+            extra = alias_apply(item)
+        elif item.type == "group":
+            account_id = group_apply(item, source.pk)
+        if rules is None:
+            _version, rules = active_rules()
+        row = event_row(item, rules=rules, extra=extra)
+        row["account_id"] = account_id
+        rows.append(row)
+    if not rows:
+        return 0
+    if connection.vendor == "postgresql":
+        return _insert_rows_postgres(rows, source_name=source.name[:60], recorded_at=timezone.now())
+    return _insert_rows(rows, source_name=source.name[:60], recorded_at=timezone.now())
+
+
+# One statement for a whole request on PostgreSQL: the rows travel as one JSON array, each
+# row's contact is the owner of its userId, else of its anonymousId (the account: the group's
+# for group calls, else the contact's), rows keep their order, duplicates are skipped.
+_PG_INSERT = """
+INSERT INTO crm_touchpoint (
+    contact_id, account_id, anonymous_id, user_id, occurred_at, channel, department, kind,
+    campaign, content, properties, is_bot, source, message_id, recorded_at
+)
+SELECT COALESCE(iu.contact_id, ia.contact_id), COALESCE(r.account_id, c.account_id),
+       r.anonymous_id, r.user_id, r.occurred_at, r.channel, r.department, r.kind,
+       r.campaign, r.content, r.properties, r.is_bot, %s, r.message_id, %s
+FROM json_to_recordset(%s::json) AS r(
+    n integer, anonymous_id text, user_id text, occurred_at timestamptz, channel text,
+    department text, kind text, campaign text, content text, properties jsonb,
+    is_bot boolean, message_id text, account_id bigint
+)
+LEFT JOIN crm_identity iu ON iu.kind = 'user_id' AND iu.value = r.user_id AND r.user_id <> ''
+LEFT JOIN crm_identity ia
+       ON ia.kind = 'anonymous_id' AND ia.value = r.anonymous_id AND r.anonymous_id <> ''
+LEFT JOIN crm_contact c ON c.id = COALESCE(iu.contact_id, ia.contact_id)
+ORDER BY r.n
+ON CONFLICT (message_id) DO NOTHING
+"""
+
+
+def _insert_rows_postgres(rows: list[Row], *, source_name: str, recorded_at: Any) -> int:
+    payload = orjson.dumps(
+        [
+            {**row, "n": n, "properties": orjson.Fragment(row["properties"])}
+            for n, row in enumerate(rows)
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_PG_INSERT, [source_name, recorded_at, payload.decode()])
+        return max(cursor.rowcount, 0)
+
+
+def _insert_rows(rows: list[Row], *, source_name: str, recorded_at: Any) -> int:
+    """Other databases (SQLite): contacts looked up once for the request, then a multi-row
+    INSERT ... ON CONFLICT (message_id) DO NOTHING."""
+    user_ids = {r["user_id"] for r in rows if r["user_id"]}
+    anon_ids = {r["anonymous_id"] for r in rows if r["anonymous_id"]}
     by_user: dict[str, tuple[int, int | None]] = {}
     by_anon: dict[str, tuple[int, int | None]] = {}
     if user_ids or anon_ids:
@@ -367,54 +405,35 @@ def events_store(*, source: Source, events: list[Event]) -> int:
         for kind, value, known_contact, known_account in known:
             target = by_user if kind == Identity.Kind.USER_ID else by_anon
             target[value] = (known_contact, known_account)
-
-    _version, rules = active_rules()
-    now = timezone.now()
-    ops = connection.ops
-    recorded_at = ops.adapt_datetimefield_value(now)
-    source_name = source.name[:60]
-    classified: dict[ChannelInputs, tuple[str, str]] = {}
-    rows: list[tuple[Any, ...]] = []
-    for index, event in enumerate(events):
-        found = by_user.get(event.user_id) or by_anon.get(event.anonymous_id)
-        contact_id = found[0] if found else None
-        account_id = accounts.get(index, found[1] if found else None)
-        reason = bots.bot_reason(
-            user_agent=event.user_agent,
-            ip=event.ip,
-            kind="open" if event.name.lower() == "email opened" else "",
-        )
-        if event.inputs not in classified:
-            classified[event.inputs] = classify(event.inputs, rules)
-        channel, department = classified[event.inputs]
-        props = _event_properties(event, reason)
-        if index in extra:
-            props.update(extra[index])
-        campaign = event.campaign
-        encoded = dumps(props)
-        if len(encoded) > MAX_EVENT_BYTES:  # rolls the whole request back
-            raise BadEvent("an event is larger than 32 KB", code="too_large", status=413)
-        rows.append(
+    adapt = connection.ops.adapt_datetimefield_value
+    recorded = adapt(recorded_at)
+    values: list[tuple[Any, ...]] = []
+    for row in rows:
+        found = by_user.get(row["user_id"]) or by_anon.get(row["anonymous_id"])
+        account_id = row["account_id"]
+        if account_id is None and found:
+            account_id = found[1]
+        values.append(
             (
-                contact_id,
+                found[0] if found else None,
                 account_id,
-                event.anonymous_id,
-                event.user_id,
-                ops.adapt_datetimefield_value(event.occurred_at),
-                channel,
-                department,
-                event.kind,
-                str(campaign.get("name") or "")[:200],
-                str(campaign.get("content") or "")[:200],
+                row["anonymous_id"],
+                row["user_id"],
+                adapt(row["occurred_at"]),
+                row["channel"],
+                row["department"],
+                row["kind"],
+                row["campaign"],
+                row["content"],
                 None,
-                encoded.decode(),
-                bool(reason),
+                row["properties"].decode(),
+                row["is_bot"],
                 source_name,
-                event.message_id,
-                recorded_at,
+                row["message_id"],
+                recorded,
             )
         )
-    return _insert_touchpoints(rows)
+    return _insert_touchpoints(values)
 
 
 _INSERT_COLUMNS = (

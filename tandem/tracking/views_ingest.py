@@ -21,20 +21,22 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from tandem.tracking import services
+from tandem.tracking.channels import active_rules
 from tandem.tracking.ingest import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
     SHORT_PATHS,
     BadEvent,
     Event,
+    Row,
     dumps,
-    parse_payload,
+    prepare,
     read_body,
 )
 from tandem.tracking.models import Source
@@ -80,14 +82,14 @@ def _client_ip(request: HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR", ""))[:45]
 
 
-def _store_with_retry(source: Source, events: list[Event]) -> None:
+def _store_with_retry(source: Source, items: list[Row | Event]) -> None:
     """SQLite answers "database is locked" when writers queue too long; such a transaction
     stored nothing, so it is safe to try again a few times before answering 503."""
     deadline = time.monotonic() + LOCKED_RETRY_SECONDS
     pause = 0.01
     while True:
         try:
-            services.events_store(source=source, events=events)
+            services.events_store(source=source, items=items)
             return
         except OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() + pause > deadline:
@@ -112,7 +114,8 @@ def _handle(request: HttpRequest, path_type: str | None, browser: bool) -> HttpR
         source = services.source_for_key(key)
         if source is None:
             return _error(401, "invalid_write_key", "unknown or revoked write key")
-        events = parse_payload(
+        _version, rules = active_rules()
+        items = prepare(
             body,
             path_type=path_type,
             source_id=source.pk,
@@ -121,12 +124,15 @@ def _handle(request: HttpRequest, path_type: str | None, browser: bool) -> HttpR
             request_ip=_client_ip(request),
             # A browser's own user agent describes the visitor; a server library's does not.
             request_user_agent=request.META.get("HTTP_USER_AGENT", "")[:500] if browser else "",
-            body_bytes=len(request.body),
+            rules=rules,
         )
-        if events:
-            _store_with_retry(source, events)
+        if items:
+            _store_with_retry(source, items)
     except BadEvent as exc:
         return _error(exc.status, exc.code, exc.message)
+    except DataError as exc:  # a value the database refuses (e.g. text with a NUL character)
+        log.info("events refused by the database: %s", exc)
+        return _error(400, "invalid_request", "an event holds a value that cannot be stored")
     except (DatabaseError, InterfaceError) as exc:
         log.warning("events not stored: %s", exc)
         return _error(
