@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
+from html import unescape
 from typing import Any
 
 import nh3
@@ -132,43 +132,47 @@ def sanitise(html: str) -> str:
     return CLEANER.clean(html)
 
 
-class _Text(HTMLParser):
-    BLOCKS = {"p", "div", "br", "tr", "h1", "h2", "h3", "h4", "li", "table", "hr"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.href: str | None = None
-        self.skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("style", "script", "head", "title"):
-            self.skip += 1
-        if tag in self.BLOCKS:
-            self.out.append("\n")
-        if tag == "li":
-            self.out.append("- ")
-        if tag == "a":
-            self.href = dict(attrs).get("href")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("style", "script", "head", "title"):
-            self.skip = max(0, self.skip - 1)
-        if tag == "a" and self.href:
-            self.out.append(f" ({self.href})")
-            self.href = None
-        if tag in self.BLOCKS:
-            self.out.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.out.append(re.sub(r"\s+", " ", data))
+TEXT_BLOCKS = {"p", "div", "br", "tr", "h1", "h2", "h3", "h4", "li", "table", "hr"}
+TEXT_SKIPPED = {"style", "script", "head", "title"}
+TOKEN = re.compile(
+    r"<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>|<!--.*?-->|([^<]+)|<", re.S
+)
+HREF_ATTRIBUTE = re.compile(r"""\shref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+SPACES = re.compile(r"\s+")
 
 
 def html_to_text(html: str) -> str:
-    parser = _Text()
-    parser.feed(html)
-    lines = [line.strip() for line in "".join(parser.out).splitlines()]
+    """The text part: blocks on their own lines, list items with "- ", links followed by their
+    URL in brackets. Made for `sanitise`d HTML (well-formed, quoted attributes, no comments)."""
+    out: list[str] = []
+    href: str | None = None
+    skip = 0
+    for match in TOKEN.finditer(html):
+        closing, tag, attrs, data = match.groups()
+        if tag is None:  # text, a comment, or a stray "<"
+            if not skip and not match.group(0).startswith("<!--"):
+                out.append(SPACES.sub(" ", unescape(data if data is not None else "<")))
+            continue
+        tag = tag.lower()
+        if not closing:
+            if tag in TEXT_SKIPPED:
+                skip += 1
+            if tag in TEXT_BLOCKS:
+                out.append("\n")
+            if tag == "li":
+                out.append("- ")
+            if tag == "a":
+                found = HREF_ATTRIBUTE.search(attrs)
+                href = unescape(next(g for g in found.groups() if g is not None)) if found else None
+        if closing or attrs.rstrip().endswith("/"):
+            if tag in TEXT_SKIPPED:
+                skip = max(0, skip - 1)
+            if tag == "a" and href:
+                out.append(f" ({href})")
+                href = None
+            if tag in TEXT_BLOCKS:
+                out.append("\n")
+    lines = [line.strip() for line in "".join(out).splitlines()]
     text = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
