@@ -13,7 +13,10 @@ Invariants:
 - an enrolment stops (and no later step runs) on reply, meeting booked or unsubscribe:
   `sequence_stop_for_contact` is what other apps call; a contact whose consent is withdrawn is
   stopped at their next email step;
-- one active enrolment per (sequence, contact) (a unique constraint).
+- one active enrolment per (sequence, contact) (a unique constraint);
+- before each advance, `sequences_stop_on_signals` stops enrolments whose contact replied
+  (a touchpoint of kind `email_reply`), booked or had a meeting (`meeting`, `meeting_booked`)
+  since enrolling, or withdrew consent — so the signal needs no call from the app that saw it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,7 +40,7 @@ from tandem.core.audit import Actor, record_change
 from tandem.core.errors import InvalidInput
 from tandem.core.models import Department, Holiday, Organisation, User
 from tandem.crm import services as crm
-from tandem.crm.models import ConsentState, Contact
+from tandem.crm.models import ConsentState, Contact, Touchpoint
 from tandem.sales.models import (
     Enrolment,
     EnrolmentStatus,
@@ -319,9 +323,39 @@ def enrolment_advance(enrolment_id: int, *, now: dt.datetime | None = None) -> b
     return True
 
 
+REPLY_KINDS = ("email_reply",)
+MEETING_KINDS = ("meeting", "meeting_booked")
+
+
+@transaction.atomic
+def sequences_stop_on_signals() -> int:
+    """Stop active enrolments on the timeline's signals (set-based; see the module docstring)."""
+    active = Enrolment.objects.filter(status=EnrolmentStatus.ACTIVE)
+
+    def signalled(kinds: tuple[str, ...]) -> Exists:
+        return Exists(
+            Touchpoint.objects.filter(
+                contact_id=OuterRef("contact_id"),
+                kind__in=kinds,
+                occurred_at__gte=OuterRef("enrolled_at"),
+                is_bot=False,
+            )
+        )
+
+    stopped = 0
+    for reason, condition in (
+        (StopReason.REPLIED, Q(signalled(REPLY_KINDS))),
+        (StopReason.MEETING_BOOKED, Q(signalled(MEETING_KINDS))),
+        (StopReason.UNSUBSCRIBED, Q(contact__consent=ConsentState.WITHDRAWN)),
+    ):
+        stopped += _stop(list(active.filter(condition)), reason, Actor.system())
+    return stopped
+
+
 def sequences_advance(*, now: dt.datetime | None = None, limit: int = 10000) -> int:
     """Run every due step (each in its own transaction); returns how many steps ran."""
     now = now or timezone.now()
+    sequences_stop_on_signals()
     ran = 0
     for _round in range(MAX_STEPS + 1):
         due = list(

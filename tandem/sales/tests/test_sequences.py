@@ -118,6 +118,47 @@ def test_reply_stops_the_sequence_before_later_steps(world, cadence, inbox):
         sequence_stop_for_contact(contact.pk, "bored")
 
 
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("email_reply", "replied"),
+        ("meeting", "meeting_booked"),
+        ("meeting_booked", "meeting_booked"),
+    ],
+)
+def test_a_reply_or_meeting_on_the_timeline_stops_the_sequence(
+    world, cadence, inbox, kind, reason, django_capture_on_commit_callbacks
+):
+    rep = world.user("sales_rep")
+    contact = world.contacts[("sales_rep", "north")]
+    with time_machine.travel(MONDAY, tick=False) as clock:
+        sequences.sequence_enrol(actor=Actor(user=rep), sequence=cadence, contact_ids=[contact.pk])
+        with django_capture_on_commit_callbacks(execute=True):
+            assert sequences.sequences_advance() == 2  # the email, then the wait
+        clock.move_to(MONDAY + dt.timedelta(hours=3))
+        crm.touchpoint_record(channel="sales_email", kind=kind, department="sales", contact=contact)
+        clock.move_to(MONDAY + dt.timedelta(days=10))
+        assert sequences.sequences_advance() == 0
+    enrolment = Enrolment.objects.get()
+    assert (enrolment.status, enrolment.stop_reason) == ("stopped", reason)
+    assert SalesTask.objects.count() == 0  # the call and LinkedIn steps never ran
+    assert len(inbox.messages) == 1
+
+
+def test_a_signal_from_before_enrolling_does_not_stop_it(world, cadence, inbox):
+    contact = world.contacts[("sales_rep", "north")]
+    with time_machine.travel(MONDAY - dt.timedelta(days=3), tick=False):
+        crm.touchpoint_record(
+            channel="meeting", kind="meeting", department="sales", contact=contact
+        )
+    with time_machine.travel(MONDAY, tick=False):
+        sequences.sequence_enrol(
+            actor=Actor(user=world.user("sales_rep")), sequence=cadence, contact_ids=[contact.pk]
+        )
+        sequences.sequences_advance()
+    assert Enrolment.objects.get().status == "active"
+
+
 def test_withdrawn_consent_stops_at_the_email_step(world, cadence, inbox):
     contact = world.contacts[("sales_rep", "north")]
     crm.contact_update(actor=Actor.system(), contact=contact, consent="withdrawn")
