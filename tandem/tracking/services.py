@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -88,6 +89,8 @@ def source_revoke(*, actor: Actor, source: Source) -> Source:
         revoked_at=timezone.now()
     )
     source.refresh_from_db(fields=["revoked_at"])
+    _forget_cached_source(source.pk)  # now, and again once committed (a lookup in between
+    transaction.on_commit(lambda: _forget_cached_source(source.pk))  # saw the old row)
     if updated:
         record_change(
             actor=actor,
@@ -100,15 +103,38 @@ def source_revoke(*, actor: Actor, source: Source) -> Source:
     return source
 
 
+# Write key -> source, cached per process for a few seconds (the /v1/* endpoints look it up on
+# every request). A revocation clears this process's entry at once; other server processes
+# refuse the key at the latest KEY_CACHE_SECONDS later.
+KEY_CACHE_SECONDS = 5.0
+_KEY_CACHE_LIMIT = 1000
+_key_cache: dict[str, tuple[float, Source | None]] = {}
+
+
 def source_for_key(key: str) -> Source | None:
     """The active source of a write key, or None (unknown or revoked)."""
     if not key or len(key) > 200:
         return None
-    return (
-        Source.objects.filter(key_hash=hash_write_key(key), revoked_at__isnull=True)
+    key_hash = hash_write_key(key)
+    now = time.monotonic()
+    cached = _key_cache.get(key_hash)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    source = (
+        Source.objects.filter(key_hash=key_hash, revoked_at__isnull=True)
         .only("pk", "kind", "name")
         .first()
     )
+    if len(_key_cache) >= _KEY_CACHE_LIMIT:  # e.g. a flood of made-up keys
+        _key_cache.clear()
+    _key_cache[key_hash] = (now + KEY_CACHE_SECONDS, source)
+    return source
+
+
+def _forget_cached_source(source_id: int) -> None:
+    for key_hash, (_expires, cached) in list(_key_cache.items()):
+        if cached is not None and cached.pk == source_id:
+            _key_cache.pop(key_hash, None)
 
 
 # --- identity resolution --------------------------------------------------------------------
@@ -355,25 +381,32 @@ def events_store(*, source: Source, items: list[Row | Event]) -> int:
 
 # One statement for a whole request on PostgreSQL: the rows travel as one JSON array, each
 # row's contact is the owner of its userId, else of its anonymousId (the account: the group's
-# for group calls, else the contact's), rows keep their order, duplicates are skipped.
+# for group calls, else the contact's), rows keep their order, duplicates are skipped. The
+# lookups are per-row index probes (scalar subqueries), so their cost does not grow with the
+# number of identities or contacts stored.
 _PG_INSERT = """
 INSERT INTO crm_touchpoint (
     contact_id, account_id, anonymous_id, user_id, occurred_at, channel, department, kind,
     campaign, content, properties, is_bot, source, message_id, recorded_at
 )
-SELECT COALESCE(iu.contact_id, ia.contact_id), COALESCE(r.account_id, c.account_id),
+SELECT r.contact_id,
+       COALESCE(r.account_id, (SELECT c.account_id FROM crm_contact c WHERE c.id = r.contact_id)),
        r.anonymous_id, r.user_id, r.occurred_at, r.channel, r.department, r.kind,
        r.campaign, r.content, r.properties, r.is_bot, %s, r.message_id, %s
-FROM json_to_recordset(%s::json) AS r(
-    n integer, anonymous_id text, user_id text, occurred_at timestamptz, channel text,
-    department text, kind text, campaign text, content text, properties jsonb,
-    is_bot boolean, message_id text, account_id bigint
-)
-LEFT JOIN crm_identity iu ON iu.kind = 'user_id' AND iu.value = r.user_id AND r.user_id <> ''
-LEFT JOIN crm_identity ia
-       ON ia.kind = 'anonymous_id' AND ia.value = r.anonymous_id AND r.anonymous_id <> ''
-LEFT JOIN crm_contact c ON c.id = COALESCE(iu.contact_id, ia.contact_id)
-ORDER BY r.n
+FROM (
+    SELECT j.*, COALESCE(
+        (SELECT i.contact_id FROM crm_identity i
+          WHERE i.kind = 'user_id' AND i.value = j.user_id AND j.user_id <> ''),
+        (SELECT i.contact_id FROM crm_identity i
+          WHERE i.kind = 'anonymous_id' AND i.value = j.anonymous_id AND j.anonymous_id <> '')
+    ) AS contact_id
+    FROM json_to_recordset(%s::json) AS j(
+        n integer, anonymous_id text, user_id text, occurred_at timestamptz, channel text,
+        department text, kind text, campaign text, content text, properties jsonb,
+        is_bot boolean, message_id text, account_id bigint
+    )
+    ORDER BY j.n
+) r
 ON CONFLICT (message_id) DO NOTHING
 """
 

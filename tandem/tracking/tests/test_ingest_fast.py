@@ -376,3 +376,26 @@ def test_text_the_database_cannot_hold_is_a_400_and_stores_nothing(
     else:
         assert (response.status_code, response.json()["code"]) == (400, "invalid_request")
         assert Touchpoint.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_revocation_is_honoured_at_once_here_and_within_the_cache_window_elsewhere(
+    website: tuple[Source, str],
+) -> None:
+    from tandem.core.audit import Actor
+    from tandem.tracking import services
+
+    source, key = website
+    body = {"batch": [{"type": "track", "event": "X", "anonymousId": "a", "messageId": "k1"}]}
+    assert _post(key, body).status_code == 200  # the key is now cached in this process
+    # another server process revokes it: this process's cache still answers, for a while
+    Source.objects.filter(pk=source.pk).update(revoked_at=RECEIVED)
+    assert services.source_for_key(key) is not None
+    services._key_cache.clear()  # the window has passed
+    assert services.source_for_key(key) is None
+    assert _post(key, body).status_code == 401
+    # revoked through the service in this process: refused at once, no window
+    other, other_key = services.source_create(actor=Actor.system(), name="App", kind="app")
+    assert _post(other_key, body).status_code == 200
+    services.source_revoke(actor=Actor.system(), source=other)
+    assert _post(other_key, body).status_code == 401
