@@ -244,3 +244,28 @@ def test_price_request_json_is_public(client, sales):
     assert bad.json()["details"] == {"product_id": ["this product is not offered online"]}
     assert client.post(url, "{", content_type="application/json").status_code == 400
     assert Deal.objects.count() == 1
+
+
+def test_a_buyer_who_asks_to_talk_to_sales_is_handed_to_a_rep(client, world, sales):
+    from tandem.leads.models import Handoff, RepCapacity
+
+    rep = world.user("sales_rep", "south")
+    RepCapacity.objects.create(user=rep, weight=1, capacity=5)  # in the round-robin
+
+    body = {
+        "email": "talk@buyer.example",
+        "product_id": sales.widget.pk,
+        "quantity": "3",
+        "message": "Can we get a volume discount?",
+        "talk_to_sales": True,
+    }
+    response = client.post(
+        "/api/v1/sales/price-request", json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["handed_to_sales"] is True
+    handoff = Handoff.objects.get(contact__email="talk@buyer.example")
+    deal = Deal.objects.get(deal_contacts__contact=handoff.contact)
+    assert (handoff.trigger, handoff.source_ref) == ("quote_request", f"deal:{deal.pk}")
+    assert handoff.assigned_to == rep  # routed by round-robin: the buyer has no account owner
+    assert "volume discount" in handoff.note
