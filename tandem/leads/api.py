@@ -18,9 +18,8 @@ from tandem.core.api_auth import ApiCaller, caller
 from tandem.core.api_errors import ApiError, Error
 from tandem.core.errors import InvalidInput
 from tandem.crm.models import Contact
-from tandem.leads import services
-from tandem.leads.models import ContactScore, Handoff, HandoffStatus, ScoringModel
-from tandem.leads.scoring.predictive import explain
+from tandem.leads import selectors, services
+from tandem.leads.models import Handoff, HandoffStatus
 
 router = Router(tags=["leads"])
 ERRORS: dict[int, Any] = {400: Error, 401: Error, 403: Error, 404: Error, 409: Error, 429: Error}
@@ -71,6 +70,9 @@ class ScoreOut(Schema):
     total: float
     mql_threshold: float
     probability: float | None
+    model_auc: float | None = Field(
+        None, description="Test-set AUC of the current predictive model (time-based split)"
+    )
     computed_at: dt.datetime
     reasons: list[Reason]
 
@@ -130,22 +132,4 @@ def reject_handoff(request: HttpRequest, handoff_id: int, payload: RejectIn) -> 
 @router.get("/contacts/{contact_id}/scores", response={200: list[ScoreOut], **ERRORS})
 def contact_scores(request: HttpRequest, contact_id: int) -> list[dict[str, Any]]:
     user = caller(request).user
-    contact = get_scoped(user, Contact, contact_id)
-    out = []
-    rows = scoped(user, ContactScore).filter(contact=contact).select_related("scoring_model")
-    for score in rows.order_by("scoring_model__product_line"):
-        model: ScoringModel = score.scoring_model
-        out.append(
-            {
-                "scoring_model_id": model.pk,
-                "product_line": model.product_line,
-                "fit": score.fit,
-                "engagement": score.engagement,
-                "total": score.total,
-                "mql_threshold": model.mql_threshold,
-                "probability": score.probability,
-                "computed_at": score.computed_at,
-                "reasons": explain(contact, model) if score.probability is not None else [],
-            }
-        )
-    return out
+    return selectors.contact_scores(user, get_scoped(user, Contact, contact_id))

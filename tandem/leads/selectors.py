@@ -16,19 +16,21 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from django.db.models import QuerySet
 
 from tandem.core.access import scoped
 from tandem.core.models import Department, User
-from tandem.crm.models import Touchpoint
+from tandem.crm.models import Contact, Touchpoint
 from tandem.leads.models import (
+    ContactScore,
     Handoff,
     HandoffStatus,
     HandoffTrigger,
     MqlTarget,
     RejectionReason,
+    ScoringModel,
 )
 
 Dimension = Literal["campaign", "channel", "source"]
@@ -162,3 +164,31 @@ def before_handoff(user: User, handoff: Handoff) -> QuerySet[Touchpoint]:
 
 def marketing_sent(user: User, handoff: Handoff) -> QuerySet[Touchpoint]:
     return before_handoff(user, handoff).filter(department=Department.MARKETING)
+
+
+def contact_scores(user: User, contact: Contact) -> list[dict[str, Any]]:
+    """The contact's score in each group the user may see: fit, engagement, total, threshold, the
+    predictive probability with its top reasons, and the current model's test AUC."""
+    from tandem.leads.scoring.predictive import explain  # numpy and the model code: on demand
+
+    out = []
+    rows = scoped(user, ContactScore).filter(contact=contact).select_related("scoring_model")
+    for score in rows.order_by("scoring_model__product_line"):
+        model: ScoringModel = score.scoring_model
+        out.append(
+            {
+                "scoring_model_id": model.pk,
+                "product_line": model.product_line,
+                "fit": score.fit,
+                "engagement": score.engagement,
+                "total": score.total,
+                "mql_threshold": model.mql_threshold,
+                "probability": score.probability,
+                "model_auc": model.predictive_models.filter(is_current=True)
+                .values_list("auc", flat=True)
+                .first(),
+                "computed_at": score.computed_at,
+                "reasons": explain(contact, model) if score.probability is not None else [],
+            }
+        )
+    return out

@@ -122,6 +122,7 @@ def handoff_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "handoff": handoff,
             "sla": sla_left(handoff, now),
             "timeline": selectors.before_handoff(user, handoff)[:200],
+            "scores": selectors.contact_scores(user, handoff.contact),
             "events": handoff.events.select_related("actor", "rep"),
             "reasons": RejectionReason.choices,
             "outcomes": RejectionOutcome.choices,

@@ -11,7 +11,7 @@ from django.test import Client
 from tandem.core.audit import Actor
 from tandem.crm import services as crm
 from tandem.leads import disputes, selectors, services
-from tandem.leads.models import Handoff
+from tandem.leads.models import ContactScore, Handoff
 from tandem.leads.scoring import score_contacts, score_rule_create, scoring_model_create
 
 pytestmark = pytest.mark.django_db
@@ -188,6 +188,11 @@ def test_api_scores_follow_contact_visibility(world, reps):
     [score] = scores.json()
     assert (score["fit"], score["mql_threshold"], score["probability"]) == (0.0, 80.0, None)
     assert score["engagement"] == pytest.approx(5.0, abs=0.01)
+    assert score["model_auc"] is None  # no predictive model trained yet
+    model.predictive_models.create(auc=0.87, is_current=True)
+    model.predictive_models.create(auc=0.5, is_current=False)
+    [score] = _client(reps[0]).get(f"/api/v1/leads/contacts/{contact.pk}/scores").json()
+    assert score["model_auc"] == 0.87
     assert _client(reps[1]).get(f"/api/v1/leads/contacts/{contact.pk}/scores").status_code == 404
 
 
@@ -242,3 +247,21 @@ def test_deadlines_show_in_the_viewers_time_zone(world, reps, make_lead):
         )
     html = _client(handoff.assigned_to).get(f"/leads/handoffs/{handoff.pk}/").content.decode()
     assert "March 10, 2025, 12:30 p.m." in html  # Monday 12:30 Moscow time (UTC 09:30)
+
+
+def test_handoff_page_shows_the_leads_score(world, reps, handed):
+    model = scoring_model_create(actor=SYSTEM, name="Default", mql_threshold=80)
+    score_rule_create(
+        actor=SYSTEM,
+        scoring_model=model,
+        kind="engagement",
+        field="touchpoint.kind",
+        value="email_click",
+        points=7,
+    )
+    score_contacts(scoring_model_id=model.pk)
+    handoff = handed[0]
+    total = ContactScore.objects.get(contact=handoff.contact, scoring_model=model).total
+    html = _client(world.user("head")).get(f"/leads/handoffs/{handoff.pk}/").content.decode()
+    assert "Engagement" in html
+    assert f"<dt>Total</dt><dd>{total:.1f} / 80</dd>" in html
