@@ -1,7 +1,7 @@
 """Ingestion benchmark: concurrent client processes POST batches to /v1/batch of a Tandem server.
 
     .venv/bin/python bench/ingest.py [--db postgres|sqlite|both] [--seconds 10] [--clients 3]
-                                     [--batch 250] [--workers 2] [--worker-class gthread]
+                                     [--batch 250] [--workers 2] [--worker-class sync]
                                      [--threads 2] [--runs 1]
 
 For each database it starts a private Tandem (gunicorn on 127.0.0.1, a fresh database: a new
@@ -113,7 +113,7 @@ def _bodies(run: str, index: int, batch: int) -> list[bytes]:
 
 def _client(
     port: int, key: str, run: str, index: int, batch: int, deadline: float, out: mp.Queue
-) -> None:  # type: ignore[type-arg]
+) -> None:
     import base64
 
     bodies = _bodies(run, index, batch)
@@ -150,7 +150,7 @@ def _client(
 
 def _load(port: int, key: str, clients: int, batch: int, seconds: float) -> dict[str, float]:
     run = uuid.uuid4().hex[:8]
-    queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+    queue: mp.Queue = mp.Queue()
     start = time.monotonic()
     deadline = start + seconds
     procs = [
@@ -301,7 +301,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=3)
     parser.add_argument("--batch", type=int, default=250)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="gthread")
+    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=1, help="repeat; the medians are judged")
     args = parser.parse_args()
