@@ -1,6 +1,6 @@
 """Benchmark: personalised, DKIM-signed marketing sends to Postfix's smtp-sink, on PostgreSQL.
 
-    .venv/bin/python bench/email_send.py [--messages 100000] [--workers 2] [--no-dkim]
+    .venv/bin/python bench/email_send.py [--messages 100000] [--workers 3] [--no-dkim]
 
 Needs `/usr/sbin/smtp-sink` (Debian package `postfix`; the postfix daemon is not started). A
 Python SMTP server (aiosmtpd) caps around 870 messages/s by itself, so it would measure the
@@ -89,7 +89,7 @@ def dkim_env() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--no-dkim", action="store_true")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--bare", nargs=3, type=int, help=argparse.SUPPRESS)
