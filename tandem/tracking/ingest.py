@@ -1,8 +1,11 @@
 """Reading Segment-format calls: bodies (gzip, text/plain, size limits), events, time correction.
 
-Everything here is pure (no database): a request body in, `Event`s out, or `BadEvent` with a
-reason the client can read. All values are untrusted text: they are stored as given (length-capped)
-and escaped wherever they are shown.
+Everything here is pure (no database): a request body in, rows to store (and parsed `Event`s
+for the calls that need identity work) out, or `BadEvent` with a reason the client can read.
+`prepare` is the hot path: track/page/screen calls become rows without intermediate objects,
+and give exactly the row `event_row(parse_event(...))` would (tests/test_ingest_fast.py).
+All values are untrusted text: they are stored as given (length-capped) and escaped wherever
+they are shown.
 
 Invariants:
 - a body over 500 KB (after decompression) or an event over 32 KB is refused, never truncated;
