@@ -1,14 +1,13 @@
 """The one place marketing calls tracking's tracked-link service (create a link, its public URL).
 
-Tracking's `services` module does not re-export `links` yet; this adapter keeps the import in one
-place so the boundary is easy to fix when it does (see docs/marketing.md).
+Tracking exposes its link service through `tandem.tracking.services.links`.
 """
 
 from __future__ import annotations
 
 from tandem.marketing.email.message import base_url
-from tandem.tracking import links as _links  # tracking's link service (not re-exported yet)
 from tandem.tracking.models import TrackedLink
+from tandem.tracking.services import links as _links
 
 link_create = _links.link_create
 

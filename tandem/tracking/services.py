@@ -32,7 +32,10 @@ from tandem.core.models import Department
 from tandem.crm import services as crm
 from tandem.crm.models import AccountDomain, Contact, ContactEmail, Identity, Touchpoint
 from tandem.crm.validation import clean_domain, clean_email
-from tandem.tracking import bots  # noqa: F401  (other apps use the bot rules through services)
+from tandem.tracking import (
+    bots,  # noqa: F401  (other apps use the bot rules through services)
+    links,  # noqa: F401  (other apps create tracked links through services)
+)
 from tandem.tracking.channels import (
     CHANNELS,
     RULE_FIELDS,
