@@ -221,6 +221,7 @@ PERIODIC_TASKS = {
     "core.prune_login_attempts": ("tandem.core.tasks.prune_login_attempts", 3600),
     "leads.handoff_check_sla": ("tandem.leads.tasks.handoff_check_sla", 60),
     "leads.score_all_groups": ("tandem.leads.tasks.score_all_groups", 900),
+    "leads.retrain_all_predictive": ("tandem.leads.tasks.retrain_all_predictive", 86400),
     "sales.advance_sequences": ("tandem.sales.tasks.advance_sequences", 300),
     "marketing.segments_refresh_all": ("tandem.marketing.tasks.segments_refresh_all", 900),
     "marketing.event_reminders_send": ("tandem.marketing.events.tasks.event_reminders_send", 300),

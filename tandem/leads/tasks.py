@@ -4,7 +4,8 @@
   threshold. Idempotent: scores are upserted; an open hand-off is never duplicated.
 - `retrain_predictive`: train a new calibrated model for a group and rescore it. Running it twice
   leaves one current model trained on the same history.
-- `score_all_groups`: the periodic rescore, one `score_group` per group.
+- `score_all_groups`: the periodic rescore, one `score_group` per group;
+  `retrain_all_predictive`: the periodic (daily) retraining, one `retrain_predictive` per group.
 - `handoff_check_sla`: the periodic SLA check (run every few minutes, e.g. from cron with
   `manage.py leads_check_sla`, or enqueued). Safe in parallel: rows are claimed with a
   conditional UPDATE.
@@ -41,6 +42,18 @@ def score_all_groups() -> int:
     ids = list(ScoringModel.objects.filter(is_active=True).values_list("pk", flat=True))
     for scoring_model_id in ids:
         score_group.enqueue(scoring_model_id)
+    return len(ids)
+
+
+@task()
+def retrain_all_predictive() -> int:
+    """The periodic retraining (settings.PERIODIC_TASKS): one `retrain_predictive` per active
+    group, so the predictive score follows the newest conversions."""
+    from tandem.leads.models import ScoringModel
+
+    ids = list(ScoringModel.objects.filter(is_active=True).values_list("pk", flat=True))
+    for scoring_model_id in ids:
+        retrain_predictive.enqueue(scoring_model_id)
     return len(ids)
 
 

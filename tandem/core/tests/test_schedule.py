@@ -77,7 +77,7 @@ def test_the_scheduler_command_runs_once(tmp_path):
 def test_the_periodic_rescore_enqueues_one_scoring_run_per_active_group():
     from tandem.core.audit import Actor
     from tandem.leads.scoring import scoring_model_create
-    from tandem.leads.tasks import score_all_groups
+    from tandem.leads.tasks import retrain_all_predictive, score_all_groups
 
     groups = [
         scoring_model_create(actor=Actor.system(), name=name, product_line=name)
@@ -87,4 +87,7 @@ def test_the_periodic_rescore_enqueues_one_scoring_run_per_active_group():
     groups[2].save(update_fields=["is_active"])
     assert score_all_groups.call() == 2
     queued = DBTaskResult.objects.filter(task_path="tandem.leads.tasks.score_group")
+    assert sorted(r.args_kwargs["args"][0] for r in queued) == [groups[0].pk, groups[1].pk]
+    assert retrain_all_predictive.call() == 2
+    queued = DBTaskResult.objects.filter(task_path="tandem.leads.tasks.retrain_predictive")
     assert sorted(r.args_kwargs["args"][0] for r in queued) == [groups[0].pk, groups[1].pk]
