@@ -202,9 +202,7 @@ def test_sent_rows_touchpoints_and_queries_per_chunk(
     # (4 + 3 rows) and one empty claim. Independent of how many recipients a chunk holds.
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
     claims = [
-        q
-        for q in queries.captured_queries
-        if "RETURNING" in q["sql"] and "SET status" in q["sql"]
+        q for q in queries.captured_queries if "RETURNING" in q["sql"] and "SET status" in q["sql"]
     ]
     assert len(claims) == 3
     assert statements.count("SELECT") == 6
