@@ -9,9 +9,10 @@ from __future__ import annotations
 import email
 import email.policy
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 import pytest
 
@@ -22,6 +23,7 @@ from tandem.crm.models import Account, Contact
 
 ROLES = [Role.HEAD, Role.MARKETER, Role.SALES_REP, Role.FIELD_REP, Role.ADMIN]
 SIDES = ["north", "south"]
+InboxT = TypeVar("InboxT", bound="SmtpInbox")
 PASSWORD = "correct-horse-battery-staple-42"  # noqa: S105
 
 
@@ -98,15 +100,15 @@ def _default_language() -> Iterator[None]:
     translation.activate("en")
 
 
-@dataclass
-class Received:
+class Received(NamedTuple):
     mail_from: str
     rcpt_tos: list[str]
     content: bytes
 
 
 class SmtpInbox:
-    """What a real SMTP server (aiosmtpd, in a thread) accepted during a test."""
+    """What a real SMTP server (aiosmtpd, in a thread) accepted during a test. Subclass it to
+    change the server's answers (handle_EHLO, handle_RCPT...)."""
 
     def __init__(self) -> None:
         self.messages: list[Received] = []
@@ -127,9 +129,9 @@ class SmtpInbox:
         return msg
 
 
-@pytest.fixture
-def smtp_inbox(settings: Any) -> Iterator[SmtpInbox]:
-    """A real SMTP server on a free 127.0.0.1 port, with Django's SMTP backend pointed at it."""
+@contextmanager
+def smtp_server(inbox: InboxT, settings: Any) -> Iterator[InboxT]:
+    """Serve `inbox` on a free 127.0.0.1 port, with Django's SMTP backend pointed at it."""
     import socket
 
     from aiosmtpd.controller import Controller
@@ -137,12 +139,20 @@ def smtp_inbox(settings: Any) -> Iterator[SmtpInbox]:
     with socket.socket() as probe:  # aiosmtpd cannot take port 0 (see FACTS)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    inbox = SmtpInbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    yield inbox
-    controller.stop()
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_inbox(settings: Any) -> Iterator[SmtpInbox]:
+    """A real SMTP server for the test; what it accepted is in `.messages`."""
+    with smtp_server(SmtpInbox(), settings) as inbox:
+        yield inbox

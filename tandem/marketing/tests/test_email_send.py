@@ -5,16 +5,15 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
-import socket
 from collections.abc import Iterator
 from typing import Any
 
 import dkim
 import pytest
-from aiosmtpd.controller import Controller
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from conftest import SmtpInbox, smtp_server
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.crm import services as crm
@@ -28,35 +27,12 @@ SYSTEM = Actor.system()
 pytestmark = pytest.mark.django_db
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def smtp(settings: Any) -> Iterator[Inbox]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+def smtp(settings: Any) -> Iterator[SmtpInbox]:
     settings.TANDEM_BASE_URL = "https://tandem.example"
     settings.BOUNCE_DOMAIN = "bounce.example"
-    yield inbox
-    controller.stop()
+    with smtp_server(SmtpInbox(), settings) as inbox:
+        yield inbox
 
 
 @pytest.fixture
@@ -119,7 +95,7 @@ def make_send(newsletter: SubscriptionType, **options: Any) -> Any:
 
 
 def test_message_shape_headers_and_dkim(
-    smtp: Inbox, dkim_key: bytes, newsletter: SubscriptionType
+    smtp: SmtpInbox, dkim_key: bytes, newsletter: SubscriptionType
 ) -> None:
     people(2, newsletter)
     send = make_send(newsletter)
@@ -156,7 +132,7 @@ def test_message_shape_headers_and_dkim(
 
 
 def test_skips_unsubscribed_suppressed_no_consent_and_capped(
-    smtp: Inbox, newsletter: SubscriptionType
+    smtp: SmtpInbox, newsletter: SubscriptionType
 ) -> None:
     _a, b, _c, d, _e = people(5, newsletter)
     crm.contact_create(actor=SYSTEM, email="never@example.com")  # no consent
@@ -197,7 +173,7 @@ class Crash(Exception):
 
 
 def test_crash_mid_send_resumes_without_duplicates(
-    smtp: Inbox, newsletter: SubscriptionType
+    smtp: SmtpInbox, newsletter: SubscriptionType
 ) -> None:
     people(12, newsletter)
     send = make_send(newsletter)
@@ -217,7 +193,7 @@ def test_crash_mid_send_resumes_without_duplicates(
     assert send.status == "sent"
 
 
-def test_a_claimed_row_is_never_resent(smtp: Inbox, newsletter: SubscriptionType) -> None:
+def test_a_claimed_row_is_never_resent(smtp: SmtpInbox, newsletter: SubscriptionType) -> None:
     people(3, newsletter)
     send = make_send(newsletter)
     sending.send_start(send_id=send.pk)
@@ -229,7 +205,7 @@ def test_a_claimed_row_is_never_resent(smtp: Inbox, newsletter: SubscriptionType
     assert len(smtp.messages) == 2
 
 
-def test_ab_subject_winner_by_rule(smtp: Inbox, newsletter: SubscriptionType) -> None:
+def test_ab_subject_winner_by_rule(smtp: SmtpInbox, newsletter: SubscriptionType) -> None:
     people(10, newsletter)
     send = make_send(newsletter, subject_b="Last chance", ab_test_percent=40)
     sending.send_run(send_id=send.pk)

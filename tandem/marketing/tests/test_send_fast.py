@@ -6,18 +6,17 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
-import socket
 from collections.abc import Iterator
 from typing import Any
 
 import dkim
 import pytest
-from aiosmtpd.controller import Controller
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from conftest import SmtpInbox, smtp_server
 from tandem.core.audit import Actor
 from tandem.crm import services as crm
 from tandem.crm.models import Touchpoint
@@ -30,12 +29,8 @@ SYSTEM = Actor.system()
 pytestmark = pytest.mark.django_db
 
 
-class Inbox:
+class Inbox(SmtpInbox):
     """Records messages; refuses RCPT for addresses starting with "refuse"; says PIPELINING."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-        self.commands: list[str] = []
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -51,31 +46,13 @@ class Inbox:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 @pytest.fixture
 def smtp(settings: Any) -> Iterator[Inbox]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
     settings.TANDEM_BASE_URL = "https://tandem.example"
     settings.BOUNCE_DOMAIN = "bounce.example"
-    yield inbox
-    controller.stop()
+    with smtp_server(Inbox(), settings) as inbox:
+        yield inbox
 
 
 @pytest.fixture
