@@ -128,6 +128,12 @@ def test_sign_in_search_timeline_activity_and_russian(
     assert hosts == {"localhost"} or hosts == {"127.0.0.1"}, hosts
 
 
+SETTLED = (
+    "document.querySelector('#tl-channel')"
+    " && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+)
+
+
 def test_timeline_load_more_and_filters(page: Any, live_server: Any, world: Any) -> None:
     base = live_server.url
     contact = world.contacts[("field_rep", "south")]
@@ -153,8 +159,11 @@ def test_timeline_load_more_and_filters(page: Any, live_server: Any, world: Any)
     page.select_option("#tl-channel", "email")
     page.wait_for_function("document.querySelectorAll('#timeline-items li.tp').length === 15")
     assert page.locator("#timeline-items li.is-bot").count() == 0
+    # The filter form is part of what htmx swapped in: let the swap settle before using it again.
+    page.wait_for_function(SETTLED)
     page.select_option("#tl-channel", "")
     page.wait_for_function("document.querySelectorAll('#timeline-items li.tp').length === 20")
+    page.wait_for_function(SETTLED)
     page.check("input[name=bots]")
     page.wait_for_selector("#timeline-items li.is-bot")
     assert page.locator("#timeline-items li.tp").count() == 20
