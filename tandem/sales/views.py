@@ -5,6 +5,7 @@ daily task list. Thin: parse a form, call a service, render. Every record comes 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -273,106 +274,98 @@ def _first_error(exc: InvalidInput) -> str:
     return "; ".join(m for ms in exc.errors.values() for m in ms)
 
 
-@login_required
-@require_POST
-def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
+class _Refused(Exception):
+    """A deal action's input is not acceptable; the message says why."""
+
+
+def _deal_action(request: HttpRequest, pk: int, act: Callable[[Deal], Deal | None]) -> HttpResponse:
+    """Run `act` on a deal the user may change: 404 if invisible, 403 if only visible, the
+    refusal or the service's first error as a message, else "Saved."."""
     try:
         deal = _changeable(request, pk)
     except PermissionError:
         return _forbidden(request)
-    stage = request.POST.get("stage", "")
-    if not stage.isdigit():
-        return _done(request, deal, False, _("Choose a stage."))
     try:
-        deal = services.deal_move(actor=_actor(request), deal=deal, stage_id=int(stage))
+        changed = act(deal)
+    except _Refused as exc:
+        return _done(request, deal, False, str(exc))
     except InvalidInput as exc:
         return _done(request, deal, False, _first_error(exc))
-    return _done(request, deal, True)
+    return _done(request, changed or deal, True)
+
+
+@login_required
+@require_POST
+def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
+    def act(deal: Deal) -> Deal:
+        stage = request.POST.get("stage", "")
+        if not stage.isdigit():
+            raise _Refused(_("Choose a stage."))
+        return services.deal_move(actor=_actor(request), deal=deal, stage_id=int(stage))
+
+    return _deal_action(request, pk, act)
 
 
 @login_required
 @require_POST
 def deal_win(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        deal = _changeable(request, pk)
-        deal = services.deal_win(actor=_actor(request), deal=deal)
-    except PermissionError:
-        return _forbidden(request)
-    except InvalidInput as exc:
-        return _done(request, deal, False, _first_error(exc))
-    return _done(request, deal, True)
+    return _deal_action(
+        request, pk, lambda deal: services.deal_win(actor=_actor(request), deal=deal)
+    )
 
 
 @login_required
 @require_POST
 def deal_lose(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        deal = _changeable(request, pk)
-    except PermissionError:
-        return _forbidden(request)
-    form = LoseForm(request.POST, reasons=LossReason.objects.filter(active=True))
-    if not form.is_valid():
-        return _done(request, deal, False, _("Choose a reason from the list."))
-    try:
-        deal = services.deal_lose(
+    def act(deal: Deal) -> Deal:
+        form = LoseForm(request.POST, reasons=LossReason.objects.filter(active=True))
+        if not form.is_valid():
+            raise _Refused(_("Choose a reason from the list."))
+        return services.deal_lose(
             actor=_actor(request),
             deal=deal,
             loss_reason_id=form.cleaned_data["loss_reason"],
             note=form.cleaned_data["note"],
         )
-    except InvalidInput as exc:
-        return _done(request, deal, False, _first_error(exc))
-    return _done(request, deal, True)
+
+    return _deal_action(request, pk, act)
 
 
 @login_required
 @require_POST
 def deal_reopen(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        deal = _changeable(request, pk)
-    except PermissionError:
-        return _forbidden(request)
-    deal = services.deal_reopen(actor=_actor(request), deal=deal)
-    return _done(request, deal, True)
+    return _deal_action(
+        request, pk, lambda deal: services.deal_reopen(actor=_actor(request), deal=deal)
+    )
 
 
 @login_required
 @require_POST
 def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        deal = _changeable(request, pk)
-    except PermissionError:
-        return _forbidden(request)
-    form = DealEditForm(request.POST)
-    if not form.is_valid():
-        return _done(request, deal, False, _("Check the fields."))
-    try:
+    def act(deal: Deal) -> None:
+        form = DealEditForm(request.POST)
+        if not form.is_valid():
+            raise _Refused(_("Check the fields."))
         services.deal_update(actor=_actor(request), deal=deal, **form.cleaned_data)
-    except InvalidInput as exc:
-        return _done(request, deal, False, _first_error(exc))
-    return _done(request, deal, True)
+
+    return _deal_action(request, pk, act)
 
 
 @login_required
 @require_POST
 def deal_contact_add(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        deal = _changeable(request, pk)
-    except PermissionError:
-        return _forbidden(request)
-    form = DealContactForm(request.POST)
-    if not form.is_valid():
-        return _done(request, deal, False, _("Give a contact id and a role."))
-    try:
+    def act(deal: Deal) -> None:
+        form = DealContactForm(request.POST)
+        if not form.is_valid():
+            raise _Refused(_("Give a contact id and a role."))
         services.deal_contact_set(
             actor=_actor(request),
             deal=deal,
             contact_id=form.cleaned_data["contact"],
             role=form.cleaned_data["role"],
         )
-    except InvalidInput as exc:
-        return _done(request, deal, False, _first_error(exc))
-    return _done(request, deal, True)
+
+    return _deal_action(request, pk, act)
 
 
 # --- quotes (internal) ----------------------------------------------------------------------
