@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "tandem.sales",
     "tandem.attribution",
     "tandem.marketing",
+    "tandem.imports",
 ]
 
 MIDDLEWARE = [

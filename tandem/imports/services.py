@@ -1,0 +1,390 @@
+"""Importing contacts and accounts from a file, checking it first (dry run), and undoing it.
+
+Invariants:
+- a file that cannot be read (bad bytes, ragged rows, not a workbook) stores nothing: the whole
+  file is read once before the first record is written, and the job is marked failed;
+- a dry run goes through exactly the same code as a real run, inside transactions that are
+  rolled back chunk by chunk, so it validates everything and stores no record;
+- every record is written through `tandem.crm.services` (which writes the audit log); each row
+  runs in its own savepoint, so a bad row never aborts the good ones; it is reported as
+  `[row number, field, message]`;
+- a contact whose email matches an existing contact (`contact_duplicates_of`) updates that
+  contact (only non-empty values, only fields that differ); an account whose website's domain
+  belongs to an existing account (`AccountDomain`) is reused rather than created;
+- every record created or updated is recorded as an `ImportRow` (with the before-values of the
+  updated fields) so that `import_undo` deletes what the import created and restores the rest;
+- between chunks the job's progress is saved and its cancel flag read: a cancelled import stops
+  after the current chunk and keeps what it stored (undo removes it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import DatabaseError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tandem.core.access import scoped
+from tandem.core.audit import Actor
+from tandem.core.errors import InvalidInput
+from tandem.core.models import User
+from tandem.crm import services as crm
+from tandem.crm.models import Account, Contact, Industry, LifecycleStage
+from tandem.crm.validation import clean_domain
+from tandem.imports.mapping import Kind, recognise
+from tandem.imports.models import ImportJob, ImportKind, ImportRow, ImportStatus
+from tandem.imports.readers import UnreadableFile, read_header, read_rows
+
+CHUNK = 500
+MAX_REPORTED = 10_000
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+# HubSpot's internal lifecycle values and common labels -> Tandem's stages.
+_STAGES = {
+    "marketingqualifiedlead": LifecycleStage.MQL,
+    "marketing qualified lead": LifecycleStage.MQL,
+    "salesqualifiedlead": LifecycleStage.SQL,
+    "sales qualified lead": LifecycleStage.SQL,
+    "sales accepted lead": LifecycleStage.SAL,
+    "evangelist": LifecycleStage.CUSTOMER,
+}
+_CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "title", "lifecycle_stage")
+_ACCOUNT_FIELDS = ("industry", "region")
+
+
+class _Rollback(Exception):
+    """Raised to roll back a dry-run chunk."""
+
+
+@dataclass
+class _Outcome:
+    created: int = 0
+    updated: int = 0
+    errors: list[list[Any]] = field(default_factory=list)
+
+
+def _actor(user: User) -> Actor:
+    return Actor(user=user)
+
+
+# --- creating a job --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def import_job_create(
+    *, actor: User, kind: str, upload: UploadedFile, mapping: dict[str, str] | None = None
+) -> ImportJob:
+    """Store the uploaded file and the recognised (or overridden) mapping; reads the header."""
+    if kind not in ImportKind.values:
+        raise InvalidInput({"kind": [_("Choose contacts or accounts.")]})
+    if upload.size is not None and upload.size > MAX_FILE_BYTES:
+        raise InvalidInput({"file": [_("The file is larger than 200 MB.")]})
+    job = ImportJob(
+        kind=kind, created_by=actor, original_name=(upload.name or "import")[:255], mapping={}
+    )
+    job.file.save(Path(upload.name or "import").name, upload, save=False)
+    try:
+        header = read_header(Path(job.file.path))
+        job.mapping = recognise(header, _kind(kind), mapping).as_json()
+    except InvalidInput:
+        job.file.delete(save=False)
+        raise
+    job.save()
+    return job
+
+
+def _kind(value: str) -> Kind:
+    return "accounts" if value == ImportKind.ACCOUNTS else "contacts"
+
+
+@transaction.atomic
+def import_job_set_mapping(*, actor: User, job: ImportJob, override: dict[str, str]) -> ImportJob:
+    header = read_header(Path(job.file.path))
+    job.mapping = recognise(header, _kind(job.kind), override).as_json()
+    job.save(update_fields=["mapping"])
+    return job
+
+
+@transaction.atomic
+def import_cancel(*, actor: User, job: ImportJob) -> None:
+    ImportJob.objects.filter(pk=job.pk).update(cancel_requested=True)
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def _records(job: ImportJob) -> Iterator[tuple[int, dict[str, str]]]:
+    columns = {int(i): target for i, target in job.mapping.items()}
+    rows = read_rows(Path(job.file.path))
+    next(rows, None)  # header
+    for number, cells in rows:
+        yield number, {t: cells[i].strip() for i, t in columns.items() if cells[i].strip()}
+
+
+def import_run(
+    *,
+    actor: User,
+    job: ImportJob,
+    dry_run: bool = False,
+    progress: Callable[[ImportJob], None] | None = None,
+) -> ImportJob:
+    """Check (dry run) or import every row of the job's file; returns the job with its report."""
+    try:
+        total = sum(1 for _row in _records(job))
+    except UnreadableFile as exc:
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportStatus.FAILED,
+            dry_run=dry_run,
+            report=[[0, "file", exc.message]],
+            error_count=1,
+            finished_at=timezone.now(),
+        )
+        job.refresh_from_db()
+        return job
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.RUNNING,
+        dry_run=dry_run,
+        total_rows=total,
+        processed_rows=0,
+        created_count=0,
+        updated_count=0,
+        error_count=0,
+        cancel_requested=False,
+        report=[],
+        finished_at=None,
+    )
+    report: list[list[Any]] = []
+    cancelled = False
+    chunk: list[tuple[int, dict[str, str]]] = []
+    for record in _records(job):
+        chunk.append(record)
+        if len(chunk) == CHUNK:
+            cancelled = _run_chunk(actor, job, chunk, dry_run, report, progress)
+            chunk = []
+            if cancelled:
+                break
+    if chunk and not cancelled:
+        cancelled = _run_chunk(actor, job, chunk, dry_run, report, progress)
+    if dry_run:
+        final = ImportStatus.CANCELLED if cancelled else ImportStatus.CHECKED
+    else:
+        final = ImportStatus.CANCELLED if cancelled else ImportStatus.DONE
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=final, report=report[:MAX_REPORTED], finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return job
+
+
+def _run_chunk(
+    actor: User,
+    job: ImportJob,
+    chunk: list[tuple[int, dict[str, str]]],
+    dry_run: bool,
+    report: list[list[Any]],
+    progress: Callable[[ImportJob], None] | None,
+) -> bool:
+    outcome = _Outcome()
+    try:
+        with transaction.atomic():
+            for number, values in chunk:
+                try:
+                    with transaction.atomic():
+                        _import_one(actor, job, number, values, outcome)
+                except InvalidInput as exc:
+                    for name, messages in exc.errors.items():
+                        outcome.errors.extend([number, name, m] for m in messages)
+                except DatabaseError:
+                    outcome.errors.append([number, "__all__", _("The database refused this row.")])
+            if dry_run:
+                raise _Rollback
+    except _Rollback:
+        pass
+    report.extend(outcome.errors)
+    ImportJob.objects.filter(pk=job.pk).update(
+        processed_rows=F("processed_rows") + len(chunk),
+        created_count=F("created_count") + outcome.created,
+        updated_count=F("updated_count") + outcome.updated,
+        error_count=F("error_count") + len({e[0] for e in outcome.errors}),
+    )
+    job.refresh_from_db(fields=["processed_rows", "created_count", "updated_count", "error_count"])
+    if progress is not None:
+        progress(job)
+    job.refresh_from_db(fields=["cancel_requested"])
+    return job.cancel_requested
+
+
+def _import_one(
+    actor: User, job: ImportJob, number: int, values: dict[str, str], outcome: _Outcome
+) -> None:
+    if job.kind == ImportKind.ACCOUNTS:
+        account, action = _account_for(actor, job, number, values, required=True)
+        if action == ImportRow.Action.CREATED:
+            outcome.created += 1
+        elif action == ImportRow.Action.UPDATED:
+            outcome.updated += 1
+        return
+    data = _contact_data(values)
+    if "owner" in values:
+        data["owner_id"] = _owner_id(values["owner"])
+    if "account_name" in values or "website" in values:
+        account, _action = _account_for(actor, job, number, values, required=False)
+        if account is not None:
+            data["account_id"] = account.pk
+    existing = crm.contact_duplicates_of(email=data["email"]) if data.get("email") else []
+    if not existing:
+        contact = crm.contact_create(actor=_actor(actor), **data)
+        ImportRow.objects.create(
+            job=job, row_number=number, model="contact", object_id=contact.pk, action="created"
+        )
+        outcome.created += 1
+        return
+    found = scoped(actor, Contact, "change").filter(pk=existing[0]).first()
+    if found is None:
+        message = _("A contact with this email exists; you may not change it.")
+        raise InvalidInput({"email": [message]})
+    contact = found
+    changed = {k: v for k, v in data.items() if getattr(contact, k) != v}
+    if not changed:
+        return
+    before = {k: getattr(contact, k) for k in changed}
+    crm.contact_update(actor=_actor(actor), contact=contact, **changed)
+    ImportRow.objects.create(
+        job=job,
+        row_number=number,
+        model="contact",
+        object_id=contact.pk,
+        action="updated",
+        before=before,
+    )
+    outcome.updated += 1
+
+
+def _contact_data(values: dict[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = {k: values[k] for k in _CONTACT_FIELDS if k in values}
+    if "email" in data:
+        data["email"] = data["email"].lower()
+    if "lifecycle_stage" in data:
+        raw = " ".join(data["lifecycle_stage"].lower().split())
+        stage = _STAGES.get(raw, raw)
+        labels = {str(label).lower(): value for value, label in LifecycleStage.choices}
+        data["lifecycle_stage"] = str(labels.get(stage, stage))
+    return data
+
+
+def _owner_id(value: str) -> int:
+    user = (
+        User.objects.filter(is_active=True)
+        .filter(Q(email__iexact=value) | Q(username__iexact=value))
+        .order_by("pk")
+        .first()
+    )
+    if user is None:
+        raise InvalidInput({"owner": [_("No active Tandem user has this email or username.")]})
+    return user.pk
+
+
+def _domain(website: str) -> str:
+    host = website.strip().lower().removeprefix("http://").removeprefix("https://")
+    host = host.split("/", 1)[0].split("?", 1)[0]
+    try:
+        return clean_domain(host)
+    except ValueError as exc:
+        raise InvalidInput({"website": [str(exc)]}) from exc
+
+
+def _industry(value: str) -> str:
+    raw = value.strip().lower()
+    for choice, label in Industry.choices:
+        if raw in (choice, str(label).lower()):
+            return str(choice)
+    return str(Industry.OTHER)
+
+
+def _account_for(
+    actor: User, job: ImportJob, number: int, values: dict[str, str], *, required: bool
+) -> tuple[Account | None, str]:
+    """The account a row names: found by website domain (or exact name), else created."""
+    domain = _domain(values["website"]) if values.get("website") else ""
+    name = values.get("account_name", "") or domain
+    if not name:
+        if required:
+            raise InvalidInput({"account_name": [_("An account needs a name or a website.")]})
+        return None, ""
+    visible = scoped(actor, Account)
+    account = (
+        visible.filter(domain_rows__domain=domain).order_by("pk").first()
+        if domain
+        else visible.filter(name__iexact=name).order_by("pk").first()
+    )
+    extra: dict[str, Any] = {}
+    if values.get("industry"):
+        extra["industry"] = _industry(values["industry"])
+    if values.get("city"):
+        extra["region"] = values["city"][:100]
+    if job.kind == ImportKind.ACCOUNTS and values.get("owner"):
+        extra["owner_id"] = _owner_id(values["owner"])
+    if account is None:
+        account = crm.account_create(
+            actor=_actor(actor), name=name, domains=[domain] if domain else [], **extra
+        )
+        ImportRow.objects.create(
+            job=job, row_number=number, model="account", object_id=account.pk, action="created"
+        )
+        return account, ImportRow.Action.CREATED
+    if job.kind != ImportKind.ACCOUNTS:
+        return account, ""
+    changed = {k: v for k, v in extra.items() if getattr(account, k) != v}
+    if not changed:
+        return account, ""
+    if not scoped(actor, Account, "change").filter(pk=account.pk).exists():
+        raise InvalidInput({"account_name": [_("This account exists; you may not change it.")]})
+    before = {k: getattr(account, k) for k in changed}
+    crm.account_update(actor=_actor(actor), account=account, **changed)
+    ImportRow.objects.create(
+        job=job,
+        row_number=number,
+        model="account",
+        object_id=account.pk,
+        action="updated",
+        before=before,
+    )
+    return account, ImportRow.Action.UPDATED
+
+
+# --- undo ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def import_undo(*, actor: User, job: ImportJob) -> ImportJob:
+    """Delete what the import created and restore the fields it changed, newest row first."""
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if job.status not in (ImportStatus.DONE, ImportStatus.CANCELLED) or job.dry_run:
+        raise InvalidInput({"__all__": [_("Only a finished import can be undone.")]})
+    who = _actor(actor)
+    for row in job.rows.order_by("-row_number", "-pk"):
+        if row.model == "contact":
+            contact = Contact.objects.filter(pk=row.object_id).first()
+            if contact is None:
+                continue
+            if row.action == ImportRow.Action.CREATED:
+                crm.contact_delete(actor=who, contact=contact)
+            else:
+                crm.contact_update(actor=who, contact=contact, **row.before)
+        else:
+            account = Account.objects.filter(pk=row.object_id).first()
+            if account is None:
+                continue
+            if row.action == ImportRow.Action.CREATED:
+                crm.account_delete(actor=who, account=account)
+            else:
+                crm.account_update(actor=who, account=account, **row.before)
+    job.status = ImportStatus.UNDONE
+    job.save(update_fields=["status"])
+    return job
