@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("tandem.sales.public_urls")),
     path("attribution/", include("tandem.attribution.urls")),
     path("marketing/", include("tandem.marketing.urls")),
+    path("imports/", include("tandem.imports.urls")),
     path("e/", include("tandem.marketing.public_urls")),
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),

@@ -29,6 +29,7 @@ NAV_ITEMS: list[tuple[str, Any, str | set[str]]] = [
     ("marketing:campaign_list", _("Campaigns"), {"head", "admin", "marketer"}),
     ("marketing:event_list", _("Events"), {"head", "admin", "marketer"}),
     ("marketing:social_calendar", _("Social"), {"head", "admin", "marketer"}),
+    ("imports:list", _("Imports"), {"head", "admin", "marketer"}),
     (
         "marketing:content_list",
         _("Content"),

@@ -111,6 +111,24 @@ def import_job_set_mapping(*, actor: User, job: ImportJob, override: dict[str, s
     return job
 
 
+STARTABLE = (ImportStatus.UPLOADED, ImportStatus.CHECKED, ImportStatus.CANCELLED)
+
+
+@transaction.atomic
+def import_start(*, actor: User, job: ImportJob, dry_run: bool) -> None:
+    """Queue a run (after commit); refused unless the job is waiting. Claimed with one UPDATE."""
+    if not dry_run and job.status == ImportStatus.CANCELLED and not job.dry_run:
+        raise InvalidInput({"__all__": [_("A cancelled import can only be undone.")]})
+    claimed = ImportJob.objects.filter(pk=job.pk, status__in=STARTABLE).update(
+        status=ImportStatus.RUNNING, dry_run=dry_run, cancel_requested=False, processed_rows=0
+    )
+    if not claimed:
+        raise InvalidInput({"__all__": [_("This import is running or finished.")]})
+    from tandem.imports.tasks import import_job_run
+
+    transaction.on_commit(lambda: import_job_run.enqueue(job.pk, dry_run))
+
+
 @transaction.atomic
 def import_cancel(*, actor: User, job: ImportJob) -> None:
     ImportJob.objects.filter(pk=job.pk).update(cancel_requested=True)

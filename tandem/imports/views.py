@@ -1,0 +1,143 @@
+"""Import pages: upload, mapping preview, dry run report, run with progress, cancel, undo.
+
+Thin: parse the request, call `tandem.imports.services`, render. Jobs are read through
+`scoped`; people who may not import (sales and field reps) get a 404 everywhere.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tandem.core.access import get_scoped, scoped
+from tandem.core.errors import InvalidInput
+from tandem.core.models import User
+from tandem.imports import services
+from tandem.imports.mapping import targets_for
+from tandem.imports.models import ImportJob, ImportKind
+from tandem.imports.readers import read_rows
+from tandem.imports.scopes import may_import
+
+PREVIEW_ROWS = 5
+
+
+class UploadForm(forms.Form):
+    kind = forms.ChoiceField(label=gettext_lazy("What the file holds"), choices=ImportKind.choices)
+    file = forms.FileField(label=gettext_lazy("CSV or XLSX file"))
+
+
+def _importer(request: HttpRequest) -> User:
+    user = request.user
+    if not isinstance(user, User) or not may_import(user):
+        raise Http404
+    return user
+
+
+def _job(request: HttpRequest, pk: int, action: Any = "view") -> tuple[User, ImportJob]:
+    user = _importer(request)
+    return user, get_scoped(user, ImportJob, pk, action)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def job_list(request: HttpRequest) -> HttpResponse:
+    user = _importer(request)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = services.import_job_create(
+                actor=user, kind=form.cleaned_data["kind"], upload=form.cleaned_data["file"]
+            )
+        except InvalidInput as exc:
+            for messages_ in exc.errors.values():
+                for message in messages_:
+                    form.add_error("file", message)
+        else:
+            return redirect("imports:detail", pk=job.pk)
+    jobs = scoped(user, ImportJob).select_related("created_by")[:50]
+    status = 400 if request.method == "POST" else 200
+    return render(request, "imports/job_list.html", {"form": form, "jobs": jobs}, status=status)
+
+
+def _preview(job: ImportJob) -> dict[str, Any]:
+    try:
+        rows = list(islice(read_rows(Path(job.file.path)), PREVIEW_ROWS + 1))
+    except InvalidInput as exc:
+        return {"preview_error": exc.message, "columns": [], "rows": []}
+    header = rows[0][1] if rows else []
+    columns = [
+        {"index": i, "header": h.replace("\ufeff", ""), "target": job.mapping.get(str(i), "")}
+        for i, h in enumerate(header)
+    ]
+    return {"columns": columns, "rows": [cells for _n, cells in rows[1:]]}
+
+
+@login_required
+@require_GET
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _user, job = _job(request, pk)
+    context = {"job": job, "targets": targets_for(services._kind(job.kind)), **_preview(job)}
+    return render(request, "imports/job_detail.html", context)
+
+
+@login_required
+@require_GET
+def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    _user, job = _job(request, pk)
+    return render(request, "imports/_progress.html", {"job": job})
+
+
+@login_required
+@require_POST
+def job_mapping(request: HttpRequest, pk: int) -> HttpResponse:
+    user, job = _job(request, pk, "change")
+    header = [c["header"] for c in _preview(job)["columns"]]
+    override = {h: request.POST.get(f"column_{i}", "") for i, h in enumerate(header)}
+    try:
+        services.import_job_set_mapping(actor=user, job=job, override=override)
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+    return redirect("imports:detail", pk=job.pk)
+
+
+@login_required
+@require_POST
+def job_start(request: HttpRequest, pk: int) -> HttpResponse:
+    user, job = _job(request, pk, "change")
+    try:
+        services.import_start(actor=user, job=job, dry_run=request.POST.get("dry_run") == "1")
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+    return redirect("imports:detail", pk=job.pk)
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    user, job = _job(request, pk, "change")
+    services.import_cancel(actor=user, job=job)
+    messages.info(request, _("The import stops after the rows it is working on."))
+    return redirect("imports:detail", pk=job.pk)
+
+
+@login_required
+@require_POST
+def job_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    user, job = _job(request, pk, "change")
+    try:
+        services.import_undo(actor=user, job=job)
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The import was undone."))
+    return redirect("imports:detail", pk=job.pk)
