@@ -432,6 +432,15 @@ def attribution_file(args: argparse.Namespace) -> int:
     return _delegate("tandem.attribution.cli_file", "main", list(args.rest), "attribution-file")
 
 
+@subcommand(
+    "import",
+    help="import contacts or accounts from CSV or XLSX (tandem import contacts PATH --dry-run)",
+    passthrough=True,
+)
+def import_file(args: argparse.Namespace) -> int:
+    return _delegate("tandem.imports.cli", "import_main", list(args.rest), "import")
+
+
 @subcommand("manage", help="run a Django management command (tandem manage help)", passthrough=True)
 def manage(args: argparse.Namespace) -> int:
     from django.core.management import execute_from_command_line

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files import File
 from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -78,7 +78,7 @@ def _actor(user: User) -> Actor:
 
 @transaction.atomic
 def import_job_create(
-    *, actor: User, kind: str, upload: UploadedFile, mapping: dict[str, str] | None = None
+    *, actor: User, kind: str, upload: File, mapping: dict[str, str] | None = None
 ) -> ImportJob:
     """Store the uploaded file and the recognised (or overridden) mapping; reads the header."""
     if kind not in ImportKind.values:
@@ -231,7 +231,9 @@ def _run_chunk(
         updated_count=F("updated_count") + outcome.updated,
         error_count=F("error_count") + len({e[0] for e in outcome.errors}),
     )
-    job.refresh_from_db(fields=["processed_rows", "created_count", "updated_count", "error_count"])
+    job.refresh_from_db(
+        fields=["total_rows", "processed_rows", "created_count", "updated_count", "error_count"]
+    )
     if progress is not None:
         progress(job)
     job.refresh_from_db(fields=["cancel_requested"])

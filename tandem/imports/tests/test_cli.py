@@ -1,0 +1,71 @@
+"""`tandem import` run in-process against the test database, and its registration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import World
+from tandem.core.cli import REGISTRY
+from tandem.crm.models import Contact
+from tandem.imports.cli import import_main
+
+BODY = "\ufeffFirstName,LastName,Email,Title\nIda,Ng,ida@cli.io,CFO\nNo,Mail,nope,\n".encode()
+
+
+@pytest.fixture(autouse=True)
+def _media(settings: Any, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+def test_registered_as_passthrough_subcommand() -> None:
+    assert REGISTRY["import"].passthrough is True
+
+
+def test_dry_run_then_real_run(world: World, tmp_path: Path, capsys: Any) -> None:
+    path = tmp_path / "sf.csv"
+    path.write_bytes(BODY)
+    assert import_main(["contacts", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines() == [
+        "column 1 -> first_name",
+        "column 2 -> last_name",
+        "column 3 -> email",
+        "column 4 -> title",
+        "2/2 rows",
+        "row 3: email: 'nope' is not a valid email address",
+        f"2 rows: 1 would be created, 0 would be updated, 1 rejected (import {_last_job()})",
+    ]
+    assert not Contact.objects.filter(email="ida@cli.io").exists()
+    assert import_main(["contacts", str(path), "--user", "marketer_north"]) == 0
+    assert "1 were created" in capsys.readouterr().out
+    assert Contact.objects.get(email="ida@cli.io").title == "CFO"
+
+
+def _last_job() -> int:
+    from tandem.imports.models import ImportJob
+
+    return ImportJob.objects.order_by("-pk").values_list("pk", flat=True)[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "body", "message"),
+    [
+        (["contacts", "{path}"], b"Email\n\xff\n", "Line 2 is not UTF-8 text (byte 1)."),
+        (["contacts", "{path}", "--mapping", "{oops"], b"Email\n", "--mapping is not JSON"),
+        (["contacts", "{path}", "--mapping", '{"Email": "shoe"}'], b"Email\n", "'shoe' is not"),
+        (["contacts", "{path}", "--user", "ghost"], b"Email\n", "no active user 'ghost'"),
+        (["contacts", "{path}x"], b"Email\n", "no such file"),
+    ],
+)
+def test_bad_input_exits_2(
+    world: World, tmp_path: Path, capsys: Any, argv: list[str], body: bytes, message: str
+) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(body)
+    before = Contact.objects.count()
+    assert import_main([a.replace("{path}", str(path)) for a in argv]) == 2
+    assert message in capsys.readouterr().err
+    assert Contact.objects.count() == before
