@@ -101,3 +101,12 @@ def test_broken_workbook_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UnreadableFile) as caught:
         read_header(path)
     assert caught.value.errors == {"file": ["The file is not a readable XLSX workbook."]}
+
+
+def test_errors_are_translated(tmp_path: Path) -> None:
+    from django.utils import translation
+
+    path = _write(tmp_path, "ragged.csv", b"Email,Name\na@x.io\n")
+    with translation.override("ru"), pytest.raises(UnreadableFile) as caught:
+        list(read_rows(path))
+    assert caught.value.errors == {"file": ["В строке 2 столбцов: 1, а в заголовке: 2."]}  # noqa: RUF001
