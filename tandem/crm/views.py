@@ -6,12 +6,14 @@ delete); every write goes through `tandem.crm.services`. htmx requests get parti
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -203,24 +205,46 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _form_page(
+    request: HttpRequest,
+    form: Any,
+    template: str,
+    save: Callable[[dict[str, Any]], Model],
+    *,
+    saved: str,
+    detail: str,
+    context: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """Show a record form; on POST, save through a service, turning InvalidInput into field
+    errors (400) or redirecting to the record's page with a message."""
+    context = {"form": form, **(context or {})}
+    if request.method != "POST":
+        return render(request, template, context)
+    if form.is_valid():
+        try:
+            record = save(form.service_data())
+        except InvalidInput as exc:
+            apply_invalid_input(form, exc, FIELD_ALIASES)
+        else:
+            messages.success(request, saved)
+            return redirect(detail, pk=record.pk)
+    return render(request, template, context, status=400)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def contact_create(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not can_create(user):
         raise PermissionDenied
-    form = ContactForm(request.POST or None, user=user)
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                contact = services.contact_create(actor=Actor(user=user), **form.service_data())
-            except InvalidInput as exc:
-                apply_invalid_input(form, exc, FIELD_ALIASES)
-            else:
-                messages.success(request, _("Contact created."))
-                return redirect("crm:contact_detail", pk=contact.pk)
-        return render(request, "crm/contact_form.html", {"form": form}, status=400)
-    return render(request, "crm/contact_form.html", {"form": form})
+    return _form_page(
+        request,
+        ContactForm(request.POST or None, user=user),
+        "crm/contact_form.html",
+        lambda data: services.contact_create(actor=Actor(user=user), **data),
+        saved=_("Contact created."),
+        detail="crm:contact_detail",
+    )
 
 
 @login_required
@@ -228,22 +252,15 @@ def contact_create(request: HttpRequest) -> HttpResponse:
 def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     contact = get_scoped(user, Contact, pk, "change")
-    form = ContactForm(request.POST or None, user=user, instance=contact)
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                services.contact_update(
-                    actor=Actor(user=user), contact=contact, **form.service_data()
-                )
-            except InvalidInput as exc:
-                apply_invalid_input(form, exc, FIELD_ALIASES)
-            else:
-                messages.success(request, _("Contact saved."))
-                return redirect("crm:contact_detail", pk=contact.pk)
-        return render(
-            request, "crm/contact_form.html", {"form": form, "contact": contact}, status=400
-        )
-    return render(request, "crm/contact_form.html", {"form": form, "contact": contact})
+    return _form_page(
+        request,
+        ContactForm(request.POST or None, user=user, instance=contact),
+        "crm/contact_form.html",
+        lambda data: services.contact_update(actor=Actor(user=user), contact=contact, **data),
+        saved=_("Contact saved."),
+        detail="crm:contact_detail",
+        context={"contact": contact},
+    )
 
 
 @login_required
@@ -361,17 +378,14 @@ def account_create(request: HttpRequest) -> HttpResponse:
     form = AccountForm(
         request.POST or None, user=user, industry=request.GET.get("industry") or None
     )
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                account = services.account_create(actor=Actor(user=user), **form.service_data())
-            except InvalidInput as exc:
-                apply_invalid_input(form, exc, FIELD_ALIASES)
-            else:
-                messages.success(request, _("Account created."))
-                return redirect("crm:account_detail", pk=account.pk)
-        return render(request, "crm/account_form.html", {"form": form}, status=400)
-    return render(request, "crm/account_form.html", {"form": form})
+    return _form_page(
+        request,
+        form,
+        "crm/account_form.html",
+        lambda data: services.account_create(actor=Actor(user=user), **data),
+        saved=_("Account created."),
+        detail="crm:account_detail",
+    )
 
 
 @login_required
@@ -379,22 +393,15 @@ def account_create(request: HttpRequest) -> HttpResponse:
 def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     account = get_scoped(user, Account, pk, "change")
-    form = AccountForm(request.POST or None, user=user, instance=account)
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                services.account_update(
-                    actor=Actor(user=user), account=account, **form.service_data()
-                )
-            except InvalidInput as exc:
-                apply_invalid_input(form, exc, FIELD_ALIASES)
-            else:
-                messages.success(request, _("Account saved."))
-                return redirect("crm:account_detail", pk=account.pk)
-        return render(
-            request, "crm/account_form.html", {"form": form, "account": account}, status=400
-        )
-    return render(request, "crm/account_form.html", {"form": form, "account": account})
+    return _form_page(
+        request,
+        AccountForm(request.POST or None, user=user, instance=account),
+        "crm/account_form.html",
+        lambda data: services.account_update(actor=Actor(user=user), account=account, **data),
+        saved=_("Account saved."),
+        detail="crm:account_detail",
+        context={"account": account},
+    )
 
 
 @login_required
