@@ -69,10 +69,19 @@ def get_scoped(user: object, model: type[M], pk: object, action: Action = "view"
 
 
 def teammate_ids(user: User) -> list[int]:
-    """The user and, if in a team, its members: whose records a rep sees."""
+    """The user and, if in a team, its members: whose records a rep sees.
+
+    Remembered on the user object for as long as it lives (one request), keyed by its team, so
+    the several scope rules a page applies cost one query between them.
+    """
     if user.team_id is None:
         return [user.pk]
-    return list(User.objects.filter(team_id=user.team_id).values_list("pk", flat=True))
+    cached: tuple[int, list[int]] | None = getattr(user, "_tandem_teammates", None)
+    if cached is None or cached[0] != user.team_id:
+        ids = list(User.objects.filter(team_id=user.team_id).values_list("pk", flat=True))
+        cached = (user.team_id, ids)
+        user._tandem_teammates = cached  # type: ignore[attr-defined]
+    return list(cached[1])
 
 
 def can(user: User, permission: str) -> bool:
