@@ -5,3 +5,8 @@ class TrackingConfig(AppConfig):
     name = "tandem.tracking"
     label = "tracking"
     verbose_name = "Tracking"
+
+    def ready(self) -> None:
+        from tandem.tracking.scopes import register_scopes
+
+        register_scopes()

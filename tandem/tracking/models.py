@@ -5,6 +5,9 @@ Invariants:
   nothing;
 - channel rules are versioned: a rule set is never edited after it is published; the rule set with
   the highest version is the one in force; publishing a new one reclassifies past touchpoints;
+- a `ReclassifyRun` records each reclassification (version, progress, status); at most one run
+  per version is queued or running (partial unique constraint); only
+  `tandem.tracking.reclassify` and `tandem.tracking.services` write it;
 - a tracked link redirects only to the destination stored with it (no open redirect); its token
   is random (128 bits) and unguessable;
 - consent records and identity conflicts are append-only (services create them, nothing edits).
@@ -74,6 +77,62 @@ class ChannelRuleSet(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.version}"
+
+
+class ReclassifyRun(models.Model):
+    """One pass of reclassification over the stored touchpoints under rule set `version` (0: the
+    defaults). Progress is saved between chunks; `cancel_requested` is read between chunks."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting for a worker")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        CANCELLED = "cancelled", _("Cancelled")
+        SUPERSEDED = "superseded", _("Stopped: newer rules were published")
+        FAILED = "failed", _("Failed")
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    version = models.PositiveIntegerField(_("rules version"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    total = models.PositiveBigIntegerField(_("touchpoints to check"), default=0)
+    processed = models.PositiveBigIntegerField(_("touchpoints checked"), default=0)
+    changed = models.PositiveBigIntegerField(_("touchpoints changed"), default=0)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)  # heartbeat: saved after each chunk
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="uniq_active_reclassify_run",
+            )
+        ]
+        verbose_name = _("reclassification run")
+
+    def __str__(self) -> str:
+        return f"reclassification {self.pk} (v{self.version})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return min(100, self.processed * 100 // self.total) if self.total else 0
 
 
 class ChannelRule(models.Model):

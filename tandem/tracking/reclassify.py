@@ -1,13 +1,31 @@
-"""Reclassification of past touchpoints when the channel rules change.
+"""Reclassification of past touchpoints when the channel rules change, with recorded progress.
 
-Invariants: only touchpoints that carry channel inputs (`properties["ci"]`, written at ingestion)
-are touched; the result depends only on the inputs and the rules, so running it twice is
-harmless; rows are visited in primary-key chunks and only changed rows are written.
+A run (`ReclassifyRun`) is started by `services.reclassify_start` (publishing rules does it) and
+executed by `run_reclassification`, in a worker or in the `tandem reclassify --start` process.
+
+Invariants:
+- only touchpoints that carry channel inputs (`properties["ci"]`, written at ingestion) are
+  touched; the result depends only on the inputs and the rules, so running it twice (or again
+  after a cancel or a crash) is harmless; rows are visited in primary-key chunks (`CHUNK`) and
+  only changed rows are written, one transaction per chunk;
+- one caller executes a run: it is claimed with one conditional UPDATE (queued -> running);
+- between chunks the run's progress (processed, changed, heartbeat) is saved and its cancel flag
+  read: a cancelled run stops after its current chunk, keeping what it wrote;
+- a newer rule version supersedes an older run: every chunk is written under the
+  "channel-rules" lock (the one publishing takes) and only while its version is still the
+  latest, so an older run never overwrites what a newer one decided; it then stops as
+  "superseded";
+- an exception marks the run failed (with its message) and propagates; Ctrl-C in the CLI marks
+  it cancelled.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
 
 from tandem.crm.models import Touchpoint
 from tandem.tracking.channels import (
@@ -15,26 +33,107 @@ from tandem.tracking.channels import (
     classify,
     load_rules,
 )
-from tandem.tracking.models import ChannelRuleSet
+from tandem.tracking.models import ChannelRuleSet, ReclassifyRun
 
 CHUNK = 2000
+S = ReclassifyRun.Status
+
+
+class _Superseded(Exception):
+    """Raised inside a chunk's transaction to roll it back: newer rules were published."""
+
+
+def latest_version() -> int:
+    """The version of the rules in force (0: the defaults, nothing published)."""
+    return int(ChannelRuleSet.objects.aggregate(v=Max("version"))["v"] or 0)
 
 
 def reclassify_all(version: int) -> int:
-    latest = ChannelRuleSet.objects.order_by("-version").values_list("version", flat=True).first()
-    if (latest or 0) != version:
+    """Start and execute a run for `version` here; the number of touchpoints changed (0 when a
+    newer version exists, or a run for this version is already under way)."""
+    from tandem.core.audit import Actor
+    from tandem.core.errors import InvalidInput
+    from tandem.tracking.services import reclassify_start
+
+    if latest_version() != version:
         return 0
-    rules = load_rules(version)
-    changed = 0
+    try:
+        run = reclassify_start(actor=Actor.system(), background=False)
+    except InvalidInput:
+        return 0
+    return run_reclassification(run.pk).changed
+
+
+def _finish(run: ReclassifyRun, status: str, error: str = "") -> ReclassifyRun:
+    now = timezone.now()
+    ReclassifyRun.objects.filter(pk=run.pk, status__in=ReclassifyRun.ACTIVE).update(
+        status=status, finished_at=now, updated_at=now, error=error[:500]
+    )
+    run.refresh_from_db()
+    return run
+
+
+def _lock_rules() -> None:
+    from tandem.tracking.services import _lock
+
+    _lock("channel-rules")
+
+
+def _write_chunk(version: int, updates: list[Touchpoint]) -> None:
+    """Write one chunk's changes, but only while `version` is still the latest (else roll back
+    and raise `_Superseded`). The check follows the write so that, on SQLite too, no publish
+    can commit between them."""
+    with transaction.atomic():
+        _lock_rules()
+        if updates:
+            Touchpoint.objects.bulk_update(updates, ["channel", "department"], batch_size=500)
+        if latest_version() != version:
+            raise _Superseded
+
+
+def run_reclassification(
+    run_id: int, *, progress: Callable[[ReclassifyRun], None] | None = None
+) -> ReclassifyRun:
+    """Execute a queued run to its end (done, cancelled, superseded or failed) and return it;
+    a run that is not queued (someone else has it, or it was cancelled) is returned as it is.
+    `progress(run)` is called after each chunk."""
+    now = timezone.now()
+    claimed = ReclassifyRun.objects.filter(pk=run_id, status=S.QUEUED).update(
+        status=S.RUNNING, started_at=now, updated_at=now
+    )
+    run = ReclassifyRun.objects.get(pk=run_id)
+    if not claimed:
+        return run
+    try:
+        return _execute(run, progress)
+    except KeyboardInterrupt:
+        _finish(run, S.CANCELLED, "interrupted")
+        raise
+    except Exception as exc:
+        _finish(run, S.FAILED, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _execute(run: ReclassifyRun, progress: Callable[[ReclassifyRun], None] | None) -> ReclassifyRun:
+    if latest_version() != run.version:
+        return _finish(run, S.SUPERSEDED)
+    with_inputs = Touchpoint.objects.filter(properties__has_key="ci")
+    total = with_inputs.count()
+    ReclassifyRun.objects.filter(pk=run.pk).update(total=total)
+    rules = load_rules(run.version)
+    processed = changed = 0
     last_id = 0
     while True:
+        run.refresh_from_db(fields=["cancel_requested"])
+        if run.cancel_requested:
+            return _finish(run, S.CANCELLED)
         chunk = list(
-            Touchpoint.objects.filter(pk__gt=last_id, properties__has_key="ci")
+            with_inputs.filter(pk__gt=last_id)
             .order_by("pk")
             .values_list("pk", "channel", "department", "properties")[:CHUNK]
         )
         if not chunk:
-            return changed
+            return _finish(run, S.DONE)
         last_id = chunk[-1][0]
         updates = []
         for pk, channel, department, props in chunk:
@@ -43,7 +142,16 @@ def reclassify_all(version: int) -> int:
                 new_department = props["department_override"]
             if (new_channel, new_department) != (channel, department):
                 updates.append(Touchpoint(pk=pk, channel=new_channel, department=new_department))
-        if updates:
-            with transaction.atomic():
-                Touchpoint.objects.bulk_update(updates, ["channel", "department"], batch_size=500)
-            changed += len(updates)
+        try:
+            _write_chunk(run.version, updates)
+        except _Superseded:
+            return _finish(run, S.SUPERSEDED)
+        processed += len(chunk)
+        changed += len(updates)
+        total = max(total, processed)  # touchpoints ingested meanwhile are visited too
+        ReclassifyRun.objects.filter(pk=run.pk).update(
+            processed=processed, changed=changed, total=total, updated_at=timezone.now()
+        )
+        if progress is not None:
+            run.refresh_from_db()
+            progress(run)

@@ -9,11 +9,15 @@ Invariants:
   its contact, the email is not attached, and an `IdentityConflict` row plus a warning record it;
 - when a visitor is identified, their anonymous (and userId-only) touchpoints without a contact
   are re-pointed to the contact (set-based UPDATE), nothing else in the timeline changes;
-- publishing channel rules creates a new version and, after commit, enqueues reclassification.
+- publishing channel rules creates a new version and a queued `ReclassifyRun` for it (enqueued
+  after commit); older queued runs are superseded, an older running one stops at its next chunk;
+- `reclassify_start` returns the queued run of the latest version if there is one, refuses while
+  one is running, and treats a running run without progress for `RECLASSIFY_STALE` as dead.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import time
@@ -25,6 +29,7 @@ from django.db import connection, transaction
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
@@ -50,6 +55,7 @@ from tandem.tracking.models import (
     ChannelRuleSet,
     GroupBinding,
     IdentityConflict,
+    ReclassifyRun,
     Source,
     hash_write_key,
 )
@@ -562,11 +568,65 @@ def channel_rules_publish(
         changes={"version": [None, ruleset.version], "rules": [None, len(cleaned)]},
     )
 
-    def after() -> None:
-        from tandem.tracking.tasks import reclassify_touchpoints
-
-        forget_cached_rules()
-        reclassify_touchpoints.enqueue(ruleset.version)
-
-    transaction.on_commit(after)
+    transaction.on_commit(forget_cached_rules)
+    reclassify_start(actor=actor)
     return ruleset
+
+
+# --- reclassification runs ------------------------------------------------------------------
+
+RECLASSIFY_STALE = dt.timedelta(minutes=10)
+
+
+@transaction.atomic
+def reclassify_start(*, actor: Actor, background: bool = True) -> ReclassifyRun:
+    """A queued run for the rules in force: the one already queued, or a new one (enqueued for a
+    worker after commit when `background`; else the caller executes it with
+    `reclassify.run_reclassification`). Older queued runs are superseded. Refused while a run of
+    this version is making progress."""
+    from tandem.tracking.reclassify import latest_version
+
+    _lock("channel-rules")
+    version = latest_version()
+    now = timezone.now()
+    ReclassifyRun.objects.filter(status=ReclassifyRun.Status.QUEUED, version__lt=version).update(
+        status=ReclassifyRun.Status.SUPERSEDED, finished_at=now, updated_at=now
+    )
+    ReclassifyRun.objects.filter(
+        status=ReclassifyRun.Status.RUNNING, updated_at__lt=now - RECLASSIFY_STALE
+    ).update(
+        status=ReclassifyRun.Status.FAILED,
+        finished_at=now,
+        error="interrupted: no progress for 10 minutes",
+    )
+    active = ReclassifyRun.objects.filter(version=version, status__in=ReclassifyRun.ACTIVE).first()
+    if active is not None and active.status == ReclassifyRun.Status.RUNNING:
+        raise InvalidInput({"__all__": [_("A reclassification with these rules is running.")]})
+    if active is not None:
+        return active
+    run = ReclassifyRun.objects.create(version=version, created_by=actor.user)
+    record_change(actor=actor, action="create", instance=run, changes={"version": [None, version]})
+    if background:
+        from tandem.tracking.tasks import reclassify_run
+
+        transaction.on_commit(lambda: reclassify_run.enqueue(run.pk))
+    return run
+
+
+@transaction.atomic
+def reclassify_cancel(*, actor: Actor, run: ReclassifyRun) -> ReclassifyRun:
+    """Stop a run: a queued (or dead) one at once, a running one after its current chunk.
+    Refused when the run has already ended."""
+    now = timezone.now()
+    S = ReclassifyRun.Status
+    mine = ReclassifyRun.objects.filter(pk=run.pk)
+    stopped = mine.filter(
+        Q(status=S.QUEUED) | Q(status=S.RUNNING, updated_at__lt=now - RECLASSIFY_STALE)
+    ).update(status=S.CANCELLED, cancel_requested=True, finished_at=now, updated_at=now)
+    if not stopped and not mine.filter(status=S.RUNNING).update(cancel_requested=True):
+        raise InvalidInput({"__all__": [_("This reclassification has already ended.")]})
+    record_change(
+        actor=actor, action="update", instance=run, changes={"cancel_requested": [False, True]}
+    )
+    run.refresh_from_db()
+    return run

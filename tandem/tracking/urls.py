@@ -1,8 +1,9 @@
-"""Public tracking endpoints: Segment-compatible /v1/*, tracked links /l/<token>, forms /f/*."""
+"""Public tracking endpoints (Segment-compatible /v1/*, tracked links /l/<token>, forms /f/*) and
+the channel rules page under /settings/channel-rules/."""
 
 from django.urls import path
 
-from tandem.tracking import views
+from tandem.tracking import views, views_rules
 from tandem.tracking.views_ingest import ENDPOINTS
 
 app_name = "tracking"
@@ -13,4 +14,20 @@ urlpatterns = [
     path("f/<str:key>.json", views.form_definition, name="form_definition"),
     path("f/<str:key>/embed", views.form_embed, name="form_embed"),
     path("f/<str:key>/submit", views.form_submit, name="form_submit"),
+    path("settings/channel-rules/", views_rules.channel_rules, name="channel_rules"),
+    path(
+        "settings/channel-rules/progress/",
+        views_rules.reclassify_progress,
+        name="reclassify_progress",
+    ),
+    path(
+        "settings/channel-rules/reclassify/",
+        views_rules.reclassify_restart,
+        name="reclassify_restart",
+    ),
+    path(
+        "settings/channel-rules/runs/<int:pk>/cancel/",
+        views_rules.reclassify_cancel,
+        name="reclassify_cancel",
+    ),
 ]
