@@ -1,38 +1,25 @@
 """CSV and XLSX exports of an attribution run.
 
 One table: ``dimension, name, conversions, value, share, lower, upper`` per credited item,
-then the top paths. Invariants: every text cell that a spreadsheet would read as a formula
-(starting with ``= + - @``, a tab or a carriage return) is prefixed with a single quote, in
-CSV and XLSX alike; numbers stay numbers; the CSV is UTF-8 with a BOM (Excel reads Cyrillic
-names right).
+then the top paths. Written by the shared writers of `tandem.core.exports`, so the same
+invariants hold: every text cell that a spreadsheet would read as a formula (starting with
+``= + - @``, a tab or a carriage return, also after leading whitespace) is prefixed with a
+single quote, in CSV and XLSX alike; numbers stay numbers; the CSV is UTF-8 with a BOM (Excel
+reads Cyrillic names right).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from typing import Any
 
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
 
 from tandem.attribution.journeys import DIMENSIONS
+from tandem.core import exports
+from tandem.core.exports import FORMULA_START, safe_text
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_text(value: str) -> str:
-    """Neutralise spreadsheet formula injection (OWASP CSV injection)."""
-    return "'" + value if value.startswith(FORMULA_START) else value
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return safe_text(value)
-    return value
+__all__ = ["FORMULA_START", "rows", "safe_text", "to_csv", "to_xlsx"]
 
 
 def rows(result: dict[str, Any]) -> Iterator[list[Any]]:
@@ -55,18 +42,8 @@ def rows(result: dict[str, Any]) -> Iterator[list[Any]]:
 
 
 def to_csv(result: dict[str, Any]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    for row in rows(result):
-        writer.writerow([_cell(v) for v in row])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return exports.to_csv(rows(result))
 
 
 def to_xlsx(result: dict[str, Any]) -> bytes:
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(_("Attribution"))
-    for row in rows(result):
-        ws.append([_cell(v) for v in row])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return exports.to_xlsx(rows(result), sheet=_("Attribution"))
