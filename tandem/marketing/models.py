@@ -176,7 +176,11 @@ class EmailTemplate(models.Model):
 
 
 class EmailSend(models.Model):
-    """One mailing of a template to a segment for one subscription type."""
+    """One mailing of a template to a segment for one subscription type.
+
+    A/B test (`ab_test_percent` > 0 and `subject_b` and/or `template_b`): variant B is
+    `subject_b` (else template A's subject) with `template_b`'s body (else template A's); the
+    rest of the segment gets the winning variant's subject and body."""
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
@@ -199,12 +203,23 @@ class EmailSend(models.Model):
     from_email = models.CharField(_("from address"), max_length=254)
     campaign = models.CharField(_("campaign"), max_length=200, blank=True)
     subject_b = models.CharField(_("subject B (A/B test)"), max_length=300, blank=True)
+    template_b = models.ForeignKey(
+        EmailTemplate,
+        verbose_name=_("template B (A/B test)"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sends_b",
+    )
     ab_test_percent = models.PositiveSmallIntegerField(_("A/B test share (%)"), default=0)
     ab_winner_rule = models.CharField(
         _("winner rule"), max_length=10, choices=WinnerRule.choices, default=WinnerRule.OPENS
     )
     ab_wait_minutes = models.PositiveIntegerField(_("test duration (minutes)"), default=240)
     ab_winner = models.CharField(max_length=1, blank=True)
+    # Set by the one run that enqueues the winner choice (conditional UPDATE): with several
+    # workers per send, the follow-up task is enqueued once.
+    ab_winner_scheduled = models.BooleanField(default=False)
     frequency_cap = models.PositiveSmallIntegerField(_("at most this many emails"), default=3)
     frequency_days = models.PositiveSmallIntegerField(_("per this many days"), default=7)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)

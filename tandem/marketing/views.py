@@ -137,7 +137,9 @@ def template_list(request: HttpRequest) -> HttpResponse:
         "marketing/template_list.html",
         {
             "templates": scoped(request.user, EmailTemplate)[:500],
-            "sends": scoped(request.user, EmailSend).select_related("segment")[:100],
+            "sends": scoped(request.user, EmailSend).select_related(
+                "segment", "template", "template_b"
+            )[:100],
         },
     )
 
@@ -192,40 +194,109 @@ def _int(value: str, default: int) -> int:
         return default
 
 
+def _optional_template(request: HttpRequest, field: str) -> EmailTemplate | None:
+    value = request.POST.get(field, "")
+    if not value:
+        return None
+    if not value.isdigit():
+        raise InvalidInput({field: [_("Choose a template.")]})
+    return get_scoped(request.user, EmailTemplate, int(value))
+
+
+SEND_FIELDS = ("name", "template", "template_b", "segment", "subscription_type", "from_name",
+               "from_email", "subject_b", "ab_test_percent", "ab_winner_rule",
+               "ab_wait_minutes", "test_to")  # fmt: skip
+
+
 @login_required
 def send_new(request: HttpRequest) -> HttpResponse:
+    """The send form. Besides saving (and starting) a send, it previews variants A and B with a
+    sample contact, and sends a test copy of each variant, without saving anything."""
     actor = _actor(request)
     errors: dict[str, list[str]] = {}
-    if request.method == "POST":
+    previews: list[tuple[str, Any]] = []
+    data = {k: request.POST.get(k, "") for k in SEND_FIELDS}
+    if request.method == "GET":
+        data.update(from_email=settings.DEFAULT_FROM_EMAIL, ab_test_percent="0",
+                    ab_winner_rule="opens", ab_wait_minutes="240")  # fmt: skip
+    else:
         try:
-            send = sending.send_create(
-                actor=actor,
-                name=request.POST.get("name", ""),
-                template=get_scoped(request.user, EmailTemplate, request.POST.get("template")),
-                segment=get_scoped(request.user, Segment, request.POST.get("segment")),
-                subscription_type=get_scoped(
-                    request.user, SubscriptionType, request.POST.get("subscription_type")
-                ),
-                from_email=request.POST.get("from_email", "")[:254],
-                from_name=request.POST.get("from_name", "")[:100],
-                subject_b=request.POST.get("subject_b", "")[:300],
-                ab_test_percent=_int(request.POST.get("ab_test_percent", "0"), 0),
+            template = get_scoped(request.user, EmailTemplate, request.POST.get("template"))
+            template_b = _optional_template(request, "template_b")
+            subject_b = data["subject_b"][:300]
+            sending.check_ab(
+                template=template,
+                ab_test_percent=_int(data["ab_test_percent"], 0),
+                subject_b=subject_b,
+                template_b=template_b,
             )
-            if request.POST.get("start"):
-                enqueue_on_commit(tasks.send_run, send.pk)
-                messages.success(request, _("The send has started."))
-            return redirect("marketing:template_list")
+            if request.POST.get("preview") or request.POST.get("test"):
+                sample = scoped(request.user, Contact).exclude(first_name="").first()
+                variants = ["a", "b"] if (subject_b or template_b) else ["a"]
+                if request.POST.get("test"):
+                    if "@" not in data["test_to"]:
+                        raise InvalidInput({"test_to": [_("Enter a valid email address.")]})
+                    for variant in variants:
+                        sending.test_send(
+                            template=template,
+                            contact=sample,
+                            to=data["test_to"][:254],
+                            from_email=settings.DEFAULT_FROM_EMAIL,
+                            variant=variant,
+                            subject_b=subject_b,
+                            template_b=template_b,
+                        )
+                    messages.success(request, _("Test emails sent."))
+                previews = [
+                    (
+                        v.upper(),
+                        sending.preview(
+                            template=template,
+                            contact=sample,
+                            variant=v,
+                            subject_b=subject_b,
+                            template_b=template_b,
+                        ),
+                    )
+                    for v in variants
+                ]
+            else:
+                rule = data["ab_winner_rule"]
+                send = sending.send_create(
+                    actor=actor,
+                    name=data["name"],
+                    template=template,
+                    segment=get_scoped(request.user, Segment, request.POST.get("segment")),
+                    subscription_type=get_scoped(
+                        request.user, SubscriptionType, request.POST.get("subscription_type")
+                    ),
+                    from_email=data["from_email"][:254],
+                    from_name=data["from_name"][:100],
+                    ab_test_percent=_int(data["ab_test_percent"], 0),
+                    ab_winner_rule=rule if rule in EmailSend.WinnerRule.values else "opens",
+                    ab_wait_minutes=max(1, _int(data["ab_wait_minutes"], 240)),
+                    subject_b=subject_b,
+                    template_b=template_b,
+                )
+                if request.POST.get("start"):
+                    tasks.send_enqueue(send.pk)
+                    messages.success(request, _("The send has started."))
+                return redirect("marketing:template_list")
         except InvalidInput as exc:
             errors = exc.errors
+        except OSError:
+            errors = {"test_to": [_("The mail server could not be reached.")]}
     return render(
         request,
         "marketing/send_new.html",
         {
             "errors": errors,
+            "data": data,
+            "previews": previews,
             "templates": scoped(request.user, EmailTemplate),
             "segments": scoped(request.user, Segment),
             "types": scoped(request.user, SubscriptionType),
-            "from_email": settings.DEFAULT_FROM_EMAIL,
+            "rules": EmailSend.WinnerRule.choices,
         },
         status=400 if errors else 200,
     )

@@ -43,7 +43,7 @@ from django.utils import timezone
 
 from tandem.crm.models import Contact, Touchpoint
 from tandem.marketing.email import message, render, smtp_pipeline
-from tandem.marketing.models import EmailRecipient, EmailSend, Suppression
+from tandem.marketing.models import EmailRecipient, EmailSend, EmailTemplate, Suppression
 from tandem.tracking.models import ConsentRecord
 
 R = EmailRecipient.Status
@@ -277,6 +277,20 @@ def _permanent(exc: Exception) -> str:
     return ""
 
 
+def variant_sources(
+    *,
+    template: EmailTemplate,
+    variant: str = "a",
+    subject_b: str = "",
+    template_b: EmailTemplate | None = None,
+) -> tuple[str, str]:
+    """(subject source, HTML source) of variant "a" or "b": B is `subject_b` (else A's subject)
+    with `template_b`'s body (else A's body)."""
+    if variant == "b":
+        return subject_b or template.subject, (template_b or template).html
+    return template.subject, template.html
+
+
 def deliver(
     *,
     send: EmailSend,
@@ -286,12 +300,15 @@ def deliver(
 ) -> int:
     """Send every pending recipient of a sending/testing send; returns how many were accepted."""
     testing = send.status == EmailSend.Status.TESTING
-    compiled = {
-        "a": render.compile_templates(subject=send.template.subject, html=send.template.html),
-        "b": render.compile_templates(
-            subject=send.subject_b or send.template.subject, html=send.template.html
-        ),
-    }
+    compiled = {}
+    for variant in ("a", "b"):
+        subject, html = variant_sources(
+            template=send.template,
+            variant=variant,
+            subject_b=send.subject_b,
+            template_b=send.template_b,
+        )
+        compiled[variant] = render.compile_templates(subject=subject, html=html)
     builder = message.Builder(from_email=send.from_email, from_name=send.from_name)
     transport = Transport()
     delivered = 0

@@ -11,8 +11,9 @@ Invariants:
 - eligibility (suppressed, unsubscribed/no consent, frequency cap) is checked per chunk right
   after its claim, so an unsubscribe takes effect for a queued send at once (see `send_batch`
   for the sub-second window of a chunk in flight);
-- A/B: the test share gets subjects A and B alternately; the rest wait for the winner, chosen by
-  rule (unique opens or clicks by people; a tie keeps A).
+- A/B: the test share gets variants A and B alternately (B = subject B and/or template B); the
+  rest wait for the winner, chosen by rule (unique opens or clicks by people; a tie keeps A), and
+  then get the winner's subject and body.
 """
 
 from __future__ import annotations
@@ -68,26 +69,78 @@ def template_save(
     return template
 
 
-def preview(*, template: EmailTemplate, contact: Contact | None) -> render.Rendered:
-    return render.render(
-        subject=template.subject, html=template.html, context=render.contact_context(contact)
+def preview(
+    *,
+    template: EmailTemplate,
+    contact: Contact | None,
+    variant: str = "a",
+    subject_b: str = "",
+    template_b: EmailTemplate | None = None,
+) -> render.Rendered:
+    subject, html = send_batch.variant_sources(
+        template=template, variant=variant, subject_b=subject_b, template_b=template_b
     )
+    return render.render(subject=subject, html=html, context=render.contact_context(contact))
 
 
-def test_send(*, template: EmailTemplate, contact: Contact | None, to: str, from_email: str) -> str:
-    """Send one rendered copy marked [Test] to `to`; returns its Message-ID."""
-    rendered = preview(template=template, contact=contact)
+def test_send(
+    *,
+    template: EmailTemplate,
+    contact: Contact | None,
+    to: str,
+    from_email: str,
+    variant: str = "a",  # noqa: PT028 - a service named test_*, not a test
+    subject_b: str = "",  # noqa: PT028
+    template_b: EmailTemplate | None = None,  # noqa: PT028
+) -> str:
+    """Send one rendered copy marked [Test] (or [Test B] for variant B) to `to`; returns its
+    Message-ID."""
+    rendered = preview(
+        template=template,
+        contact=contact,
+        variant=variant,
+        subject_b=subject_b,
+        template_b=template_b,
+    )
+    mark = _("Test B") if variant == "b" else _("Test")
     raw, message_id = message.build(
         from_email=from_email,
         from_name="",
         to=to,
-        subject=f"[{_('Test')}] {rendered.subject}",
+        subject=f"[{mark}] {rendered.subject}",
         html=rendered.html,
         text=rendered.text,
         token="test",  # noqa: S106 - not a secret: the test copy has no recipient row
     )
     get_connection().send_messages([message.RawEmail(raw, envelope_from=from_email, to=to)])
     return message_id
+
+
+def check_ab(
+    *,
+    template: EmailTemplate,
+    subject_b: str,
+    template_b: EmailTemplate | None,
+    ab_test_percent: int,
+) -> None:
+    """InvalidInput unless the A/B options make a test (or no test): a share of 0-100, subject B
+    and template B valid in the sandbox, and, for a share above 0, something that differs."""
+    if not 0 <= ab_test_percent <= 100:
+        raise InvalidInput({"ab_test_percent": [_("Enter a share from 0 to 100.")]})
+    if subject_b:
+        render.check_template(subject_b, field="subject_b")
+    if template_b is not None:
+        render.check_template(template_b.html, field="template_b")
+    if template_b is not None and template_b.pk == template.pk:
+        template_b = None
+    if ab_test_percent > 0 and not subject_b and template_b is None:
+        raise InvalidInput(
+            {
+                "ab_test_percent": [
+                    _("An A/B test needs subject B, template B (other than A) or both.")
+                ]
+            }
+        )
 
 
 @transaction.atomic
@@ -101,17 +154,22 @@ def send_create(
     from_email: str,
     **options: Any,
 ) -> EmailSend:
-    allowed = {"from_name", "campaign", "subject_b", "ab_test_percent", "ab_winner_rule",
-               "ab_wait_minutes", "frequency_cap", "frequency_days"}  # fmt: skip
+    allowed = {"from_name", "campaign", "subject_b", "template_b", "ab_test_percent",
+               "ab_winner_rule", "ab_wait_minutes", "frequency_cap", "frequency_days"}  # fmt: skip
     unknown = set(options) - allowed
     if unknown:
         raise InvalidInput({k: [_("Unknown option.")] for k in sorted(unknown)})
     if "@" not in from_email:
         raise InvalidInput({"from_email": [_("Enter a valid email address.")]})
-    if not 0 <= int(options.get("ab_test_percent", 0)) <= 100:
-        raise InvalidInput({"ab_test_percent": [_("Enter a share from 0 to 100.")]})
-    if options.get("subject_b"):
-        render.check_template(str(options["subject_b"]), field="subject_b")
+    template_b = options.get("template_b")
+    if template_b is not None and not isinstance(template_b, EmailTemplate):
+        raise InvalidInput({"template_b": [_("Choose a template.")]})
+    check_ab(
+        template=template,
+        subject_b=str(options.get("subject_b") or ""),
+        template_b=template_b,
+        ab_test_percent=int(options.get("ab_test_percent", 0)),
+    )
     send = EmailSend.objects.create(
         name=name.strip()[:200] or template.name,
         template=template,
@@ -123,6 +181,13 @@ def send_create(
     )
     record_change(actor=actor, action="create", instance=send, changes=snapshot(send))
     return send
+
+
+def is_ab_test(send: EmailSend) -> bool:
+    differs = bool(send.subject_b) or (
+        send.template_b_id is not None and send.template_b_id != send.template_id
+    )
+    return differs and send.ab_test_percent > 0
 
 
 def _rank(send_id: int, contact_id: int) -> str:
@@ -139,7 +204,7 @@ def send_start(*, send_id: int) -> bool:
         segment_members(send.segment).exclude(email="").values_list("pk", "email").order_by("pk")
     )
     people.sort(key=lambda p: _rank(send.pk, p[0]))
-    testing = bool(send.subject_b) and send.ab_test_percent > 0
+    testing = is_ab_test(send)
     test_n = math.ceil(len(people) * send.ab_test_percent / 100) if testing else len(people)
     rows = []
     for index, (pk, address) in enumerate(people):
@@ -157,7 +222,9 @@ def send_run(*, send_id: int, after_each: Callable[[int], None] | None = None) -
     run again after a crash, and by several workers at once. `after_each(n)` is called after
     each message the server accepted (progress; tests use it to crash)."""
     send_start(send_id=send_id)
-    send = EmailSend.objects.select_related("template", "subscription_type").get(pk=send_id)
+    send = EmailSend.objects.select_related("template", "template_b", "subscription_type").get(
+        pk=send_id
+    )
     if send.status not in (EmailSend.Status.SENDING, EmailSend.Status.TESTING):
         return {}
     EmailRecipient.objects.filter(
@@ -175,7 +242,8 @@ def send_run(*, send_id: int, after_each: Callable[[int], None] | None = None) -
 
 @transaction.atomic
 def ab_choose_winner(*, send_id: int) -> str:
-    """Pick the subject that won the test by the send's rule and release the rest."""
+    """Pick the variant (subject and body) that won the test by the send's rule and release the
+    rest: they get the winner's subject and body."""
     send = EmailSend.objects.select_for_update().get(pk=send_id)
     if send.status != EmailSend.Status.TESTING:
         return send.ab_winner
