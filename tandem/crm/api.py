@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 
@@ -27,7 +27,8 @@ from tandem.core.api_auth import ApiCaller, caller
 from tandem.core.api_errors import ApiError, Error
 from tandem.core.api_pagination import keyset_page
 from tandem.core.errors import InvalidInput
-from tandem.crm import services
+from tandem.core.exports import XLSX_CONTENT_TYPE, parse_format
+from tandem.crm import exports, services
 from tandem.crm.models import Account, AccountDomain, Contact, ContactEmail, Tag, Touchpoint
 from tandem.crm.schemas import (
     AccountFilters,
@@ -102,6 +103,23 @@ TOUCHPOINT_COLUMNS = (
 )
 
 
+NEWEST_FIRST = ("-created_at", "-id")
+ExportFormat: Any = Query(
+    "csv", alias="format", max_length=10, description="`csv` (the default) or `xlsx`"
+)
+EXPORT_OPENAPI: dict[str, Any] = {
+    "responses": {
+        "200": {
+            "description": "The file, as an attachment.",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    }
+}
+
+
 def _tags() -> Prefetch[Any]:
     return Prefetch("tags", queryset=Tag.objects.only("id", "name"))
 
@@ -164,6 +182,28 @@ def list_accounts(request: HttpRequest, filters: Query[AccountFilters]) -> dict[
         limit=filters.limit,
     )
     return _page(rows, cursor)
+
+
+@router.get(
+    "/accounts/export",
+    response={200: None, **READ_ERRORS},
+    openapi_extra=EXPORT_OPENAPI,
+)
+def export_accounts(
+    request: HttpRequest,
+    filters: Query[AccountFilters],
+    fmt: str = ExportFormat,
+) -> HttpResponseBase:
+    """Every account the list would give (same filters; `cursor` and `limit` are ignored), newest
+    first, as CSV (streamed, UTF-8 with BOM) or XLSX; formula-like text is neutralised."""
+    who = caller(request)
+    return exports.accounts_response(
+        actor=who.actor,
+        accounts=_accounts(who, filters),
+        order=NEWEST_FIRST,
+        fmt=parse_format(fmt),
+        filters=filters.model_dump(exclude={"cursor", "limit"}),
+    )
 
 
 @router.post("/accounts", response={201: AccountOut, **WRITE_ERRORS})
@@ -244,6 +284,28 @@ def list_contacts(request: HttpRequest, filters: Query[ContactFilters]) -> dict[
         limit=filters.limit,
     )
     return _page(rows, cursor)
+
+
+@router.get(
+    "/contacts/export",
+    response={200: None, **READ_ERRORS},
+    openapi_extra=EXPORT_OPENAPI,
+)
+def export_contacts(
+    request: HttpRequest,
+    filters: Query[ContactFilters],
+    fmt: str = ExportFormat,
+) -> HttpResponseBase:
+    """Every contact the list would give (same filters; `cursor` and `limit` are ignored), newest
+    first, as CSV (streamed, UTF-8 with BOM) or XLSX; formula-like text is neutralised."""
+    who = caller(request)
+    return exports.contacts_response(
+        actor=who.actor,
+        contacts=_contacts(who, filters),
+        order=NEWEST_FIRST,
+        fmt=parse_format(fmt),
+        filters=filters.model_dump(exclude={"cursor", "limit"}),
+    )
 
 
 @router.post("/contacts", response={201: ContactOut, **WRITE_ERRORS})

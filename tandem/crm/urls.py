@@ -5,6 +5,7 @@ from tandem.crm import views
 app_name = "crm"
 urlpatterns: list = [
     path("contacts/", views.contact_list, name="contact_list"),
+    path("contacts/export/", views.contact_export, name="contact_export"),
     path("contacts/new/", views.contact_create, name="contact_create"),
     path("contacts/<int:pk>/", views.contact_detail, name="contact_detail"),
     path("contacts/<int:pk>/edit/", views.contact_edit, name="contact_edit"),
@@ -12,6 +13,7 @@ urlpatterns: list = [
     path("contacts/<int:pk>/timeline/", views.contact_timeline, name="contact_timeline"),
     path("contacts/<int:pk>/activity/", views.contact_activity, name="contact_activity"),
     path("accounts/", views.account_list, name="account_list"),
+    path("accounts/export/", views.account_export, name="account_export"),
     path("accounts/new/", views.account_create, name="account_create"),
     path(
         "accounts/industry-fields/", views.account_industry_fields, name="account_industry_fields"

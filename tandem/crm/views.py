@@ -14,18 +14,19 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Model
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from tandem.core import exports as core_exports
 from tandem.core.access import can, get_scoped, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
 from tandem.core.models import Department, User
-from tandem.crm import selectors, services
+from tandem.crm import exports, selectors, services
 from tandem.crm.forms import (
     ACTIVITY_CHANNELS,
     AccountForm,
@@ -65,6 +66,14 @@ def _list_query(form: ListFilterForm, cursor: str | None) -> selectors.ListQuery
     )
 
 
+def _export_query(request: HttpRequest) -> str:
+    """The list's current filters, search and sort, for its export links (no cursor)."""
+    query = request.GET.copy()
+    for key in ("cursor", "format"):
+        query.pop(key, None)
+    return query.urlencode()
+
+
 def _is_results_request(request: HttpRequest) -> bool:
     htmx = getattr(request, "htmx", None)
     return bool(htmx) and getattr(htmx, "target", None) == "results"
@@ -84,6 +93,8 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "htmx_target": "#results",
         "can_create": can_create(user),
+        "can_export": can(user, "export"),
+        "export_query": _export_query(request),
     }
     if _is_results_request(request):
         return render(request, "crm/_contact_results.html", context)
@@ -101,10 +112,68 @@ def account_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "htmx_target": "#results",
         "can_create": can_create(user),
+        "can_export": can(user, "export"),
+        "export_query": _export_query(request),
     }
     if _is_results_request(request):
         return render(request, "crm/_account_results.html", context)
     return render(request, "crm/account_list.html", context)
+
+
+def _export_refusal(request: HttpRequest) -> tuple[str, HttpResponse | None]:
+    """The asked format, or the 403/400 answer (plain text with the reason) to give instead."""
+    if not can(_user(request), "export"):
+        return "", HttpResponse(_("You may not export."), status=403, content_type="text/plain")
+    try:
+        return core_exports.parse_format(request.GET.get("format")), None
+    except InvalidInput as exc:
+        return "", HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+
+
+def _filters(query: selectors.ListQuery) -> dict[str, Any]:
+    """What the audit entry of an export records about the list it came from."""
+    return {k: v for k, v in vars(query).items() if k != "cursor"}
+
+
+def _list_export(request: HttpRequest, *, accounts: bool) -> HttpResponseBase:
+    """The whole filtered, searched and sorted list as CSV (streamed) or XLSX."""
+    fmt, refusal = _export_refusal(request)
+    if refusal is not None:
+        return refusal
+    user = _user(request)
+    query = _list_query(ListFilterForm(request.GET, for_accounts=accounts), None)
+    try:
+        if accounts:
+            return exports.accounts_response(
+                actor=Actor(user=user),
+                accounts=selectors.accounts_filtered(user, query),
+                order=selectors.ACCOUNT_SORTS.get(query.sort, selectors.ACCOUNT_SORTS["name"]),
+                fmt=fmt,
+                filters=_filters(query),
+            )
+        return exports.contacts_response(
+            actor=Actor(user=user),
+            contacts=selectors.contacts_filtered(user, query),
+            order=selectors.CONTACT_SORTS.get(query.sort, selectors.CONTACT_SORTS["name"]),
+            fmt=fmt,
+            filters=_filters(query),
+        )
+    except InvalidInput as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+
+
+@login_required
+@require_GET
+def contact_export(request: HttpRequest) -> HttpResponseBase:
+    """The contacts list as the page shows it (filters, search, sort), every row of it."""
+    return _list_export(request, accounts=False)
+
+
+@login_required
+@require_GET
+def account_export(request: HttpRequest) -> HttpResponseBase:
+    """The accounts list as the page shows it (filters, search, sort), every row of it."""
+    return _list_export(request, accounts=True)
 
 
 def can_create(user: User) -> bool:

@@ -1,4 +1,5 @@
-"""The page half of the access matrix: 5 roles x 2 sides x every customer-record page.
+"""The page half of the access matrix: 5 roles x 2 sides x every customer-record page (exports
+included).
 
 Heads, admins and marketers see every record; reps see their own (their teammates here own
 nothing). Marketers may not delete. An invisible record is a 404 on every page and is missing
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.http import HttpResponseBase
 from django.test import Client
 
 from conftest import ROLES, SIDES, World
@@ -37,6 +39,13 @@ def _row_links(html: str, kind: str) -> set[int]:
     return {int(pk) for pk in re.findall(rf'href="/crm/{kind}/(\d+)/"', html)}
 
 
+def _export_ids(response: HttpResponseBase) -> set[int]:
+    """The record ids of a CSV export (first column)."""
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content).decode("utf-8-sig")  # type: ignore[attr-defined]
+    return {int(line.split(",", 1)[0]) for line in body.splitlines()[1:]}
+
+
 @pytest.mark.parametrize("persona", PERSONAS, ids=lambda p: f"{p[0]}-{p[1]}")
 def test_contact_pages_follow_the_scope(world: World, persona: tuple[str, str]) -> None:
     client = _client(world, persona)
@@ -50,6 +59,7 @@ def test_contact_pages_follow_the_scope(world: World, persona: tuple[str, str]) 
 
     search = client.get("/crm/contacts/", {"q": "customer"})  # every contact's last name
     assert _row_links(search.content.decode(), "contacts") == expected
+    assert _export_ids(client.get("/crm/contacts/export/", {"q": "customer"})) == expected
 
     for owner in OWNERS:
         contact = world.contacts[owner]
@@ -75,6 +85,7 @@ def test_account_pages_follow_the_scope(world: World, persona: tuple[str, str]) 
     assert _row_links(search.content.decode(), "accounts") == expected
     by_domain = client.get("/crm/accounts/", {"q": "example.com"})
     assert _row_links(by_domain.content.decode(), "accounts") == expected
+    assert _export_ids(client.get("/crm/accounts/export/", {"format": "csv"})) == expected
 
     for owner in OWNERS:
         account = world.accounts[owner]
@@ -170,7 +181,15 @@ def test_navigation_by_role(world: World) -> None:
 
 def test_anonymous_is_sent_to_sign_in(client: Client, world: World) -> None:
     contact = world.contacts[("sales_rep", "north")]
-    for url in ("/", "/crm/contacts/", f"/crm/contacts/{contact.pk}/", "/settings/", "/tokens/"):
+    for url in (
+        "/",
+        "/crm/contacts/",
+        f"/crm/contacts/{contact.pk}/",
+        "/crm/contacts/export/",
+        "/crm/accounts/export/",
+        "/settings/",
+        "/tokens/",
+    ):
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith("/login/?next=")
