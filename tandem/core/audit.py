@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,4 +79,57 @@ def record_change(
         object_id=str(instance.pk),
         object_repr=str(instance)[:200],
         changes=changes,
+    )
+
+
+# --- many entries at once (bulk services) -----------------------------------------------------
+
+_FIELDS: dict[type[models.Model], list[tuple[str, str]]] = {}
+_SIMPLE = (str, int, float, bool)
+
+
+def _fields_by_name(model: type[models.Model]) -> list[tuple[str, str]]:
+    fields = _FIELDS.get(model)
+    if fields is None:
+        fields = _FIELDS[model] = sorted((f.name, f.attname) for f in model._meta.concrete_fields)
+    return fields
+
+
+def created_changes(model: type[models.Model], values: dict[str, Any]) -> dict[str, list[Any]]:
+    """What `diff({}, snapshot(instance))` gives for a new record, from its values by attname
+    (`account_id`, not `account`) without building the instance."""
+    changes: dict[str, list[Any]] = {}
+    for name, attname in _fields_by_name(model):
+        value = values.get(attname)
+        if value is not None:
+            changes[name] = [None, value if isinstance(value, _SIMPLE) else _plain(value)]
+    return changes
+
+
+def record_changes(
+    *,
+    actor: Actor,
+    model: type[models.Model],
+    entries: Iterable[tuple[str, Any, str, dict[str, Any]]],
+) -> None:
+    """Many entries of one model, each as `record_change` writes it: (action, object id,
+    object repr, changes). Inside the transaction of the change, like `record_change`;
+    `entries` may be a generator (on PostgreSQL it is consumed while the rows are stored)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("record_changes must run inside the transaction of the change")
+    from django.utils import timezone
+
+    from tandem.core.bulk import insert_rows
+
+    at = timezone.now()
+    label = model._meta.label
+    actor_id = actor.user.pk if actor.user is not None else None
+    token_id = actor.token.pk if actor.token is not None else None
+    insert_rows(
+        AuditEntry,
+        ["at", "actor_id", "token_id", "action", "model", "object_id", "object_repr", "changes"],
+        (
+            (at, actor_id, token_id, action, label, str(pk), repr_[:200], changes)
+            for action, pk, repr_, changes in entries
+        ),
     )

@@ -10,14 +10,22 @@ Invariants:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from tandem.core.audit import Actor, diff, record_change, snapshot
+from tandem.core.audit import (
+    Actor,
+    created_changes,
+    diff,
+    record_change,
+    record_changes,
+    snapshot,
+)
+from tandem.core.bulk import insert_rows
 from tandem.core.errors import InvalidInput
 from tandem.core.models import Department, User
 from tandem.crm.models import (
@@ -473,3 +481,353 @@ def contacts_search_q(term: str) -> Q:
         | Q(email__icontains=term)
         | Q(title__icontains=term)
     )
+
+
+# --- many records at once (imports) ---------------------------------------------------------
+#
+# The functions below write what `account_create`/`account_update`/`contact_create`/
+# `contact_update` write, for many records in a few statements: the same rows (ContactEmail,
+# ContactPhone, AccountDomain) and one audit entry per record with the same content. Values are
+# checked first by `contact_check`/`account_check` (the same rules and messages as the single
+# functions, without a query per record); the bulk writers check owners and accounts again with
+# one query each and refuse the whole batch (InvalidInput, nothing stored) if one is wrong.
+
+BULK_CONTACT_FIELDS = CONTACT_FIELDS - {"custom", "tags"}
+BULK_ACCOUNT_FIELDS = ACCOUNT_FIELDS - {"custom", "tags"}
+_CONTACT_LIMITS = {"first_name": 100, "last_name": 100, "phone": 40, "title": 150}
+_STAGE_VALUES = frozenset(LifecycleStage.values)
+_CONSENT_VALUES = frozenset(ConsentState.values)
+_INDUSTRY_VALUES = frozenset(Industry.values)
+
+
+def custom_defaults(target: str) -> dict[str, Any] | InvalidInput:
+    """What `clean_custom(target, {})` gives a new record, or the error it raises: computed once
+    for many new records."""
+    try:
+        return clean_custom(target, {})
+    except InvalidInput as exc:
+        return exc
+
+
+def contact_check(
+    data: dict[str, Any],
+    *,
+    creating: bool,
+    custom: dict[str, Any] | InvalidInput | None = None,
+    active_user_ids: set[int] | None = None,
+) -> dict[str, Any]:
+    """The values `contact_create` (creating) or `contact_update` would store, or the same
+    InvalidInput they raise, without queries: the owner is checked against `active_user_ids`
+    when given, `account_id` is left to the caller, a new contact's custom values are `custom`
+    (from `custom_defaults`). `custom` and `tags` are not accepted here."""
+    unknown = set(data) - BULK_CONTACT_FIELDS
+    if unknown:
+        raise InvalidInput({k: ["unknown field"] for k in sorted(unknown)})
+    out = dict(data)
+    errors: dict[str, list[str]] = {}
+    for name, limit in _CONTACT_LIMITS.items():
+        if name in out:
+            out[name] = str(out[name] or "").strip()
+            if len(out[name]) > limit:
+                errors[name] = [f"at most {limit} characters"]
+    emails: list[str] = []
+    raw_emails = list(out.pop("emails", None) or [])
+    if out.get("email"):
+        raw_emails.insert(0, out["email"])
+    for raw in raw_emails:
+        try:
+            email = clean_email(str(raw))
+        except ValueError as exc:
+            errors.setdefault("email", []).append(f"{raw!r} {exc}")
+            continue
+        if email not in emails:
+            emails.append(email)
+    if "email" in out:
+        out["email"] = emails[0] if emails else ""
+    out["_emails"] = emails
+    if "lifecycle_stage" in out and out["lifecycle_stage"] not in _STAGE_VALUES:
+        _check_choice("lifecycle_stage", out["lifecycle_stage"], LifecycleStage.values)
+    if "consent" in out and out["consent"] not in _CONSENT_VALUES:
+        _check_choice("consent", out["consent"], ConsentState.values)
+    owner = out.get("owner_id")
+    if owner is not None and active_user_ids is not None and owner not in active_user_ids:
+        raise InvalidInput({"owner_id": ["no such active user"]})
+    if creating:
+        if isinstance(custom, InvalidInput):
+            raise InvalidInput(custom.errors)
+        out["custom"] = dict(custom or {})
+        if not (out.get("first_name") or out.get("last_name") or out.get("email")) and not errors:
+            errors["__all__"] = ["a contact needs a name or an email address"]
+    if errors:
+        raise InvalidInput(errors)
+    return out
+
+
+def account_check(
+    data: dict[str, Any],
+    *,
+    current: Account | None,
+    custom: dict[str, Any] | InvalidInput | None = None,
+    active_user_ids: set[int] | None = None,
+) -> dict[str, Any]:
+    """The values `account_create` (`current` None) or `account_update` would store, or the same
+    InvalidInput, without queries (see `contact_check`)."""
+    unknown = set(data) - BULK_ACCOUNT_FIELDS
+    if unknown:
+        raise InvalidInput({k: ["unknown field"] for k in sorted(unknown)})
+    out = dict(data)
+    if "name" in out:
+        out["name"] = str(out["name"]).strip()
+        if not out["name"]:
+            raise InvalidInput({"name": ["is required"]})
+        if len(out["name"]) > 200:
+            raise InvalidInput({"name": ["at most 200 characters"]})
+    elif current is None:
+        raise InvalidInput({"name": ["is required"]})
+    if "domains" in out:
+        out["domains"] = _clean_domains(out["domains"] or [])
+    industry = out.get("industry", current.industry if current else Industry.OTHER)
+    if industry not in _INDUSTRY_VALUES:
+        _check_choice("industry", industry, Industry.values)
+    if "industry_attributes" in out or "industry" in out:
+        attrs = out.get(
+            "industry_attributes",
+            current.industry_attributes if current and industry == current.industry else {},
+        )
+        out["industry_attributes"] = clean_industry_attributes(industry, attrs or {})
+    owner = out.get("owner_id")
+    if owner is not None and active_user_ids is not None and owner not in active_user_ids:
+        raise InvalidInput({"owner_id": ["no such active user"]})
+    if current is None:
+        if isinstance(custom, InvalidInput):
+            raise InvalidInput(custom.errors)
+        out["custom"] = dict(custom or {})
+    return out
+
+
+def _check_references(owner_ids: set[int], account_ids: set[int]) -> None:
+    if owner_ids:
+        found = set(
+            User.objects.filter(pk__in=owner_ids, is_active=True).values_list("pk", flat=True)
+        )
+        if owner_ids - found:
+            raise InvalidInput({"owner_id": ["no such active user"]})
+    if account_ids:
+        found = set(Account.objects.filter(pk__in=account_ids).values_list("pk", flat=True))
+        if account_ids - found:
+            raise InvalidInput({"account_id": ["no such account"]})
+
+
+_CONTACT_COLUMNS = [
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "title",
+    "account_id",
+    "owner_id",
+    "lifecycle_stage",
+    "consent",
+    "custom",
+    "created_at",
+    "updated_at",
+]
+
+
+@transaction.atomic
+def contacts_bulk_create(*, actor: Actor, contacts: list[dict[str, Any]]) -> list[int]:
+    """Create many contacts from values checked by `contact_check(creating=True)`, each as
+    `contact_create` stores it (primary ContactEmail, ContactPhone, one audit entry); returns
+    their ids in order."""
+    if not contacts:
+        return []
+    _check_references(
+        {c["owner_id"] for c in contacts if c.get("owner_id") is not None},
+        {c["account_id"] for c in contacts if c.get("account_id") is not None},
+    )
+    now = timezone.now()
+    stamp = now.isoformat()
+    lead, unknown = str(LifecycleStage.LEAD), str(ConsentState.UNKNOWN)
+    rows: list[tuple[Any, ...]] = []
+    for c in contacts:
+        emails = c.get("_emails") or []
+        rows.append(
+            (
+                c.get("first_name", ""),
+                c.get("last_name", ""),
+                c.get("email") or (emails[0] if emails else ""),
+                c.get("phone", ""),
+                c.get("title", ""),
+                c.get("account_id"),
+                c.get("owner_id"),
+                c.get("lifecycle_stage", lead),
+                c.get("consent", unknown),
+                c.get("custom") or {},
+                now,
+                now,
+            )
+        )
+    ids = insert_rows(Contact, _CONTACT_COLUMNS, rows, with_ids=True)
+
+    def email_rows() -> Iterator[tuple[Any, ...]]:
+        for pk, c, row in zip(ids, contacts, rows, strict=True):
+            email = row[2]
+            if email:
+                yield (pk, email, True)
+            for extra in c.get("_emails") or []:
+                if extra != email:
+                    yield (pk, extra, False)
+
+    def entries() -> Iterator[tuple[str, Any, str, dict[str, Any]]]:
+        for pk, row in zip(ids, rows, strict=True):
+            values = dict(zip(_CONTACT_COLUMNS, row, strict=True))
+            values["id"] = pk
+            values["created_at"] = values["updated_at"] = stamp
+            name = f"{row[0]} {row[1]}".strip()
+            yield "create", pk, name or row[2] or f"#{pk}", created_changes(Contact, values)
+
+    insert_rows(ContactEmail, ["contact_id", "email", "is_primary"], email_rows())
+    insert_rows(
+        ContactPhone,
+        ["contact_id", "phone", "kind"],
+        [(pk, row[3], "") for pk, row in zip(ids, rows, strict=True) if row[3]],
+    )
+    record_changes(actor=actor, model=Contact, entries=entries())
+    return ids
+
+
+@transaction.atomic
+def contacts_bulk_update(*, actor: Actor, changes: list[tuple[int, dict[str, Any]]]) -> None:
+    """Apply many `contact_update(contact=..., **data)` calls, in order (a contact may appear
+    more than once): one audit entry per call that changed something, emails and phones synced
+    as `contact_update` does, the final values saved with one bulk UPDATE."""
+    if not changes:
+        return
+    contacts = Contact.objects.select_for_update().in_bulk({pk for pk, _data in changes})
+    if len(contacts) != len({pk for pk, _data in changes}):
+        raise InvalidInput({"__all__": ["no such contact"]})
+    owners = {d["owner_id"] for _pk, d in changes if d.get("owner_id") is not None}
+    _check_references(
+        set(owners), {d["account_id"] for _pk, d in changes if d.get("account_id") is not None}
+    )
+    now = timezone.now()
+    fields: set[str] = set()
+    synced: dict[int, list[str]] = {}
+    phones: list[tuple[int, str]] = []
+    entries: list[tuple[str, Any, str, dict[str, Any]]] = []
+    for pk, data in changes:
+        contact = contacts[pk]
+        cleaned = contact_check(data, creating=False, active_user_ids=owners)
+        emails = cleaned.pop("_emails")
+        before = snapshot(contact)
+        for name, value in cleaned.items():
+            setattr(contact, name, value)
+        contact.updated_at = now
+        fields.update(cleaned)
+        if emails:
+            synced[pk] = emails
+        if "phone" in cleaned and contact.phone:
+            phones.append((pk, contact.phone))
+        diffs = diff(before, snapshot(contact))
+        diffs.pop("updated_at", None)
+        if diffs:
+            entries.append(("update", pk, str(contact), diffs))
+    Contact.objects.bulk_update(
+        [contacts[pk] for pk in dict.fromkeys(pk for pk, _data in changes)],
+        sorted(fields | {"updated_at"}),
+        batch_size=500,
+    )
+    for pk, emails in synced.items():
+        _sync_emails(contacts[pk], emails)
+    if phones:
+        have = set(
+            ContactPhone.objects.filter(contact_id__in={pk for pk, _p in phones}).values_list(
+                "contact_id", "phone"
+            )
+        )
+        wanted = [p for p in dict.fromkeys(phones) if p not in have]
+        insert_rows(ContactPhone, ["contact_id", "phone", "kind"], [(*p, "") for p in wanted])
+    record_changes(actor=actor, model=Contact, entries=entries)
+
+
+_ACCOUNT_COLUMNS = [
+    "name",
+    "domains",
+    "industry",
+    "industry_attributes",
+    "region",
+    "owner_id",
+    "custom",
+    "created_at",
+    "updated_at",
+]
+
+
+@transaction.atomic
+def accounts_bulk_create(*, actor: Actor, accounts: list[dict[str, Any]]) -> list[int]:
+    """Create many accounts from values checked by `account_check(current=None)`, each as
+    `account_create` stores it (AccountDomain rows, one audit entry); returns their ids."""
+    if not accounts:
+        return []
+    _check_references({a["owner_id"] for a in accounts if a.get("owner_id") is not None}, set())
+    now = timezone.now()
+    rows = [
+        (
+            a["name"],
+            a.get("domains") or [],
+            a.get("industry", Industry.OTHER),
+            a.get("industry_attributes") or {},
+            a.get("region", ""),
+            a.get("owner_id"),
+            a.get("custom") or {},
+            now,
+            now,
+        )
+        for a in accounts
+    ]
+    ids = insert_rows(Account, _ACCOUNT_COLUMNS, rows, with_ids=True)
+    domain_rows = [(pk, d) for pk, row in zip(ids, rows, strict=True) for d in row[1]]
+    insert_rows(AccountDomain, ["account_id", "domain"], domain_rows)
+    entries: list[tuple[str, Any, str, dict[str, Any]]] = []
+    for pk, row in zip(ids, rows, strict=True):
+        values = dict(zip(_ACCOUNT_COLUMNS, row, strict=True))
+        values["id"] = pk
+        entries.append(("create", pk, row[0], created_changes(Account, values)))
+    record_changes(actor=actor, model=Account, entries=entries)
+    return ids
+
+
+@transaction.atomic
+def accounts_bulk_update(*, actor: Actor, changes: list[tuple[int, dict[str, Any]]]) -> None:
+    """Apply many `account_update(account=..., **data)` calls in order (see
+    `contacts_bulk_update`)."""
+    if not changes:
+        return
+    accounts = Account.objects.select_for_update().in_bulk({pk for pk, _data in changes})
+    if len(accounts) != len({pk for pk, _data in changes}):
+        raise InvalidInput({"__all__": ["no such account"]})
+    owners = {d["owner_id"] for _pk, d in changes if d.get("owner_id") is not None}
+    _check_references(set(owners), set())
+    now = timezone.now()
+    fields: set[str] = set()
+    entries: list[tuple[str, Any, str, dict[str, Any]]] = []
+    for pk, data in changes:
+        account = accounts[pk]
+        cleaned = account_check(data, current=account, active_user_ids=owners)
+        before = snapshot(account)
+        for name, value in cleaned.items():
+            setattr(account, name, value)
+        account.updated_at = now
+        fields.update(cleaned)
+        if "domains" in cleaned:
+            _sync_domains(account)
+        diffs = diff(before, snapshot(account))
+        diffs.pop("updated_at", None)
+        if diffs:
+            entries.append(("update", pk, str(account), diffs))
+    Account.objects.bulk_update(
+        [accounts[pk] for pk in dict.fromkeys(pk for pk, _data in changes)],
+        sorted(fields | {"updated_at"}),
+        batch_size=500,
+    )
+    record_changes(actor=actor, model=Account, entries=entries)

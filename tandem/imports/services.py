@@ -37,11 +37,12 @@ from tandem.core.models import User
 from tandem.crm import services as crm
 from tandem.crm.models import Account, Contact, Industry, LifecycleStage
 from tandem.crm.validation import clean_domain
+from tandem.imports import bulk
 from tandem.imports.mapping import Kind, recognise
 from tandem.imports.models import ImportJob, ImportKind, ImportRow, ImportStatus
 from tandem.imports.readers import UnreadableFile, read_header, read_rows
 
-CHUNK = 500
+CHUNK = 10_000
 MAX_REPORTED = 10_000
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
@@ -154,7 +155,7 @@ def import_run(
 ) -> ImportJob:
     """Check (dry run) or import every row of the job's file; returns the job with its report."""
     try:
-        total = sum(1 for _row in _records(job))
+        total = max(0, sum(1 for _row in read_rows(Path(job.file.path))) - 1)
     except UnreadableFile as exc:
         ImportJob.objects.filter(pk=job.pk).update(
             status=ImportStatus.FAILED,
@@ -178,17 +179,18 @@ def import_run(
         finished_at=None,
     )
     report: list[list[Any]] = []
+    owner_ids: dict[str, Any] = {}
     cancelled = False
     chunk: list[tuple[int, dict[str, str]]] = []
     for record in _records(job):
         chunk.append(record)
         if len(chunk) == CHUNK:
-            cancelled = _run_chunk(actor, job, chunk, dry_run, report, progress)
+            cancelled = _run_chunk(actor, job, chunk, dry_run, report, progress, owner_ids)
             chunk = []
             if cancelled:
                 break
     if chunk and not cancelled:
-        cancelled = _run_chunk(actor, job, chunk, dry_run, report, progress)
+        cancelled = _run_chunk(actor, job, chunk, dry_run, report, progress, owner_ids)
     if dry_run:
         final = ImportStatus.CANCELLED if cancelled else ImportStatus.CHECKED
     else:
@@ -207,19 +209,18 @@ def _run_chunk(
     dry_run: bool,
     report: list[list[Any]],
     progress: Callable[[ImportJob], None] | None,
+    owner_ids: dict[str, Any] | None = None,
 ) -> bool:
     outcome = _Outcome()
     try:
         with transaction.atomic():
-            for number, values in chunk:
-                try:
-                    with transaction.atomic():
-                        _import_one(actor, job, number, values, outcome)
-                except InvalidInput as exc:
-                    for name, messages in exc.errors.items():
-                        outcome.errors.extend([number, name, m] for m in messages)
-                except DatabaseError:
-                    outcome.errors.append([number, "__all__", _("The database refused this row.")])
+            try:
+                with transaction.atomic():
+                    done = bulk.run_chunk(actor, job, chunk, {} if owner_ids is None else owner_ids)
+                outcome = _Outcome(done.created, done.updated, done.errors)
+            except (bulk.NeedsRowPath, InvalidInput, DatabaseError):
+                outcome = _Outcome()
+                _rows_one_by_one(actor, job, chunk, outcome)
             if dry_run:
                 raise _Rollback
     except _Rollback:
@@ -238,6 +239,21 @@ def _run_chunk(
         progress(job)
     job.refresh_from_db(fields=["cancel_requested"])
     return job.cancel_requested
+
+
+def _rows_one_by_one(
+    actor: User, job: ImportJob, chunk: list[tuple[int, dict[str, str]]], outcome: _Outcome
+) -> None:
+    """The row-by-row path: each row through the crm services in its own savepoint."""
+    for number, values in chunk:
+        try:
+            with transaction.atomic():
+                _import_one(actor, job, number, values, outcome)
+        except InvalidInput as exc:
+            for name, messages in exc.errors.items():
+                outcome.errors.extend([number, name, m] for m in messages)
+        except DatabaseError:
+            outcome.errors.append([number, "__all__", _("The database refused this row.")])
 
 
 def _import_one(
@@ -286,14 +302,19 @@ def _import_one(
     outcome.updated += 1
 
 
-def _contact_data(values: dict[str, str]) -> dict[str, Any]:
+def stage_labels() -> dict[str, str]:
+    """Lifecycle stage labels (in the active language), lower-cased -> stage."""
+    return {str(label).lower(): str(value) for value, label in LifecycleStage.choices}
+
+
+def _contact_data(values: dict[str, str], labels: dict[str, str] | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {k: values[k] for k in _CONTACT_FIELDS if k in values}
     if "email" in data:
         data["email"] = data["email"].lower()
     if "lifecycle_stage" in data:
         raw = " ".join(data["lifecycle_stage"].lower().split())
         stage = _STAGES.get(raw, raw)
-        labels = {str(label).lower(): value for value, label in LifecycleStage.choices}
+        labels = stage_labels() if labels is None else labels
         data["lifecycle_stage"] = str(labels.get(stage, stage))
     return data
 

@@ -1,0 +1,379 @@
+"""The set-based import of one chunk: plan every row in memory, then write with a few statements.
+
+`run_chunk(actor, job, chunk)` does for a chunk what `services._import_one` does row by row, with
+one query per chunk for each look-up (contacts by email, accounts by domain and by name, what the
+actor may change) and the writes through `crm.accounts_bulk_create`/`contacts_bulk_create`/
+`..._bulk_update` (COPY on PostgreSQL), then one insert of the chunk's `ImportRow`s.
+
+Invariants:
+- the outcome is the one the row-by-row path gives for the same rows in the same order: rows
+  are planned in file order against the records found in the database plus those planned for
+  earlier rows of the chunk (a repeated email updates the contact an earlier row created, a
+  repeated domain or name reuses its account);
+- a row is checked with the crm rules (`crm.contact_check`/`account_check`: same messages)
+  before anything of it is planned: a rejected row leaves nothing (not even its new account);
+- a planned record the actor might not see or change (a restricted scope, e.g. a rep) cannot be
+  judged in memory: `NeedsRowPath` is raised and the caller runs the chunk row by row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from tandem.core.access import scoped
+from tandem.core.audit import Actor
+from tandem.core.bulk import insert_rows
+from tandem.core.errors import InvalidInput
+from tandem.core.models import User
+from tandem.crm import services as crm
+from tandem.crm.models import Account, AccountDomain, AttributeTarget, Contact, ContactEmail
+from tandem.imports.models import ImportJob, ImportKind, ImportRow
+
+_CONTACT_STATE = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "title",
+    "lifecycle_stage",
+    "account_id",
+    "owner_id",
+)
+
+
+_CONTACT_DEFAULTS: dict[str, Any] = {
+    **dict.fromkeys(("first_name", "last_name", "email", "phone", "title"), ""),
+    "lifecycle_stage": "lead",
+    "account_id": None,
+    "owner_id": None,
+}
+
+
+class NeedsRowPath(Exception):
+    """The chunk must run row by row (a planned record under a restricted scope)."""
+
+
+@dataclass(eq=False)
+class _New:
+    """A record planned by this chunk; `id` is known once it is written."""
+
+    values: dict[str, Any]
+    id: int | None = None
+    state: dict[str, Any] = field(default_factory=dict)  # a contact's values as planned so far
+    account: Account | None = None  # an unsaved instance, for planning updates of it
+
+
+@dataclass
+class Outcome:
+    created: int = 0
+    updated: int = 0
+    errors: list[list[Any]] = field(default_factory=list)
+
+
+Ref = int | _New
+
+
+def _id(ref: Any) -> Any:
+    return ref.id if isinstance(ref, _New) else ref
+
+
+def _unrestricted(qs: QuerySet[Any]) -> bool:
+    return not qs.query.is_empty() and not qs.query.where
+
+
+class _Plan:
+    def __init__(self, actor: User, job: ImportJob, owner_ids: dict[str, Any]) -> None:
+        from tandem.imports import services as svc
+
+        self.svc = svc
+        self.actor = actor
+        self.job = job
+        self.accounts_kind = job.kind == ImportKind.ACCOUNTS
+        self.owner_ids = owner_ids
+        self.labels = svc.stage_labels()
+        self.contact_custom = crm.custom_defaults(AttributeTarget.CONTACT)
+        self.account_custom = crm.custom_defaults(AttributeTarget.ACCOUNT)
+        self.open_accounts = _unrestricted(scoped(actor, Account))
+        self.open_contacts = _unrestricted(scoped(actor, Contact, "change"))
+        self.open_account_changes = _unrestricted(scoped(actor, Account, "change"))
+        self.by_domain: dict[str, Ref] = {}
+        self.by_name: dict[str, Ref] = {}
+        self.by_email: dict[str, Ref] = {}
+        self.accounts: dict[int, Account] = {}
+        self.changeable_accounts: set[int] = set()
+        self.contacts: dict[int, dict[str, Any]] = {}
+        self.changeable_contacts: set[int] = set()
+        self.new_accounts: list[_New] = []
+        self.new_contacts: list[_New] = []
+        self.account_changes: list[tuple[Ref, dict[str, Any]]] = []
+        self.contact_changes: list[tuple[Ref, dict[str, Any]]] = []
+        self.import_rows: list[tuple[int, str, Ref, str, dict[str, Any]]] = []
+        self.outcome = Outcome()
+
+    # --- the owner column, shared by the run -------------------------------------------------
+
+    def owner(self, value: str) -> int:
+        found = self.owner_ids.get(value)
+        if found is None:
+            try:
+                found = self.svc._owner_id(value)
+            except InvalidInput as exc:
+                found = exc
+            self.owner_ids[value] = found
+        if isinstance(found, InvalidInput):
+            raise InvalidInput(found.errors)
+        return int(found)
+
+    # --- look-ups: one query each per chunk ---------------------------------------------------
+
+    def look_up(self, parsed: list[tuple[int, dict[str, str], str, str]]) -> None:
+        domains = {d for _n, _v, d, _name in parsed if d}
+        names = {name for _n, _v, d, name in parsed if name and not d}
+        visible = scoped(self.actor, Account)
+        if domains:
+            found = AccountDomain.objects.filter(domain__in=domains)
+            if not self.open_accounts:
+                found = found.filter(account__in=visible)
+            rows = found.order_by("account_id").values_list("domain", "account_id")
+            for domain, pk in rows:
+                self.by_domain.setdefault(domain, pk)
+        for name in names:  # iexact, as the row path looks them up
+            key = name.upper()
+            if key not in self.by_name:
+                found_pk = (
+                    visible.filter(name__iexact=name)
+                    .order_by("pk")
+                    .values_list("pk", flat=True)
+                    .first()
+                )
+                if found_pk is not None:
+                    self.by_name[key] = found_pk
+        if self.accounts_kind:
+            ids = {
+                pk
+                for pk in [*self.by_domain.values(), *self.by_name.values()]
+                if isinstance(pk, int)
+            }
+            self.accounts = Account.objects.in_bulk(ids)
+            self.changeable_accounts = set(
+                scoped(self.actor, Account, "change")
+                .filter(pk__in=ids)
+                .values_list("pk", flat=True)
+            )
+            return
+        emails = {v["email"].lower() for _n, v, _d, _name in parsed if v.get("email")}
+        if emails:
+            for email, pk in (
+                ContactEmail.objects.filter(email__in=emails)
+                .order_by("contact_id")
+                .values_list("email", "contact_id")
+            ):
+                self.by_email.setdefault(email, pk)
+            ids = {pk for pk in self.by_email.values() if isinstance(pk, int)}
+            self.contacts = {
+                row["id"]: row
+                for row in Contact.objects.filter(pk__in=ids).values("id", *_CONTACT_STATE)
+            }
+            self.changeable_contacts = set(
+                scoped(self.actor, Contact, "change")
+                .filter(pk__in=ids)
+                .values_list("pk", flat=True)
+            )
+
+    # --- planning rows --------------------------------------------------------------------------
+
+    def account_for(
+        self, number: int, values: dict[str, str], domain: str, name: str, *, required: bool
+    ) -> tuple[Ref | None, _New | None]:
+        """As `services._account_for`: (the account, a planned new one not yet committed)."""
+        if not name:
+            if required:
+                raise InvalidInput({"account_name": [_("An account needs a name or a website.")]})
+            return None, None
+        ref = self.by_domain.get(domain) if domain else self.by_name.get(name.upper())
+        if isinstance(ref, _New) and not self.open_accounts:
+            raise NeedsRowPath
+        extra: dict[str, Any] = {}
+        if values.get("industry"):
+            extra["industry"] = self.svc._industry(values["industry"])
+        if values.get("city"):
+            extra["region"] = values["city"][:100]
+        if self.accounts_kind and values.get("owner"):
+            extra["owner_id"] = self.owner(values["owner"])
+        if ref is None:
+            data = {"name": name, "domains": [domain] if domain else [], **extra}
+            cleaned = crm.account_check(data, current=None, custom=self.account_custom)
+            return None, _New(cleaned)
+        if not self.accounts_kind:
+            return ref, None
+        current = self._account_state(ref)
+        changed = {k: v for k, v in extra.items() if getattr(current, k) != v}
+        if not changed:
+            return ref, None
+        if isinstance(ref, _New):
+            if not self.open_account_changes:
+                raise NeedsRowPath
+        elif ref not in self.changeable_accounts:
+            raise InvalidInput({"account_name": [_("This account exists; you may not change it.")]})
+        before = {k: getattr(current, k) for k in changed}
+        cleaned = crm.account_check(changed, current=current)
+        for key, value in cleaned.items():
+            setattr(current, key, value)
+        self.account_changes.append((ref, changed))
+        self.import_rows.append((number, "account", ref, "updated", before))
+        self.outcome.updated += 1
+        return ref, None
+
+    def _account_state(self, ref: Ref) -> Account:
+        if isinstance(ref, _New):
+            if ref.account is None:
+                ref.account = Account(**ref.values)
+            return ref.account
+        return self.accounts[ref]
+
+    def commit_account(self, number: int, new: _New) -> _New:
+        self.new_accounts.append(new)
+        for domain in new.values["domains"]:
+            self.by_domain.setdefault(domain, new)
+        self.by_name.setdefault(new.values["name"].upper(), new)
+        self.import_rows.append((number, "account", new, "created", {}))
+        return new
+
+    def account_row(self, number: int, values: dict[str, str], domain: str, name: str) -> None:
+        _ref, new = self.account_for(number, values, domain, name, required=True)
+        if new is not None:
+            self.commit_account(number, new)
+            self.outcome.created += 1
+
+    def contact_row(self, number: int, values: dict[str, str], domain: str, name: str) -> None:
+        data = self.svc._contact_data(values, self.labels)
+        if "owner" in values:
+            data["owner_id"] = self.owner(values["owner"])
+        new_account: _New | None = None
+        if "account_name" in values or "website" in values:
+            ref, new_account = self.account_for(number, values, domain, name, required=False)
+            if new_account is not None:
+                data["account_id"] = new_account
+            elif ref is not None:
+                data["account_id"] = ref
+        match = self.by_email.get(data["email"]) if data.get("email") else None
+        if match is None:
+            cleaned = crm.contact_check(data, creating=True, custom=self.contact_custom)
+            if new_account is not None:
+                self.commit_account(number, new_account)
+            new = _New(cleaned, state={**_CONTACT_DEFAULTS, **cleaned})
+            self.new_contacts.append(new)
+            if cleaned.get("email"):
+                self.by_email.setdefault(cleaned["email"], new)
+            self.import_rows.append((number, "contact", new, "created", {}))
+            self.outcome.created += 1
+            return
+        if isinstance(match, _New):
+            if not self.open_contacts:
+                raise NeedsRowPath
+            current = match.state
+        elif match in self.changeable_contacts:
+            current = self.contacts[match]
+        else:
+            message = _("A contact with this email exists; you may not change it.")
+            raise InvalidInput({"email": [message]})
+        changed = {k: v for k, v in data.items() if current.get(k) != v}
+        cleaned = crm.contact_check(changed, creating=False) if changed else {}
+        if new_account is not None:
+            self.commit_account(number, new_account)
+        if not changed:
+            return
+        before = {k: current.get(k) for k in changed}
+        cleaned.pop("_emails", None)
+        current.update(cleaned)
+        self.contact_changes.append((match, changed))
+        self.import_rows.append((number, "contact", match, "updated", before))
+        self.outcome.updated += 1
+
+    # --- writing --------------------------------------------------------------------------------
+
+    def write(self) -> None:
+        actor = Actor(user=self.actor)
+        ids = crm.accounts_bulk_create(actor=actor, accounts=[a.values for a in self.new_accounts])
+        for new, pk in zip(self.new_accounts, ids, strict=True):
+            new.id = pk
+        crm.accounts_bulk_update(
+            actor=actor, changes=[(_id(ref), data) for ref, data in self.account_changes]
+        )
+        contacts = []
+        for new in self.new_contacts:
+            values = new.values
+            if isinstance(values.get("account_id"), _New):
+                values = {**values, "account_id": values["account_id"].id}
+            contacts.append(values)
+        ids = crm.contacts_bulk_create(actor=actor, contacts=contacts)
+        for new, pk in zip(self.new_contacts, ids, strict=True):
+            new.id = pk
+        crm.contacts_bulk_update(
+            actor=actor,
+            changes=[
+                (_id(ref), {k: _id(v) for k, v in data.items()})
+                for ref, data in self.contact_changes
+            ],
+        )
+        job_id = self.job.pk
+        insert_rows(
+            ImportRow,
+            ["job_id", "row_number", "model", "object_id", "action", "before"],
+            (
+                (
+                    job_id,
+                    number,
+                    model,
+                    _id(ref),
+                    action,
+                    {k: _id(v) for k, v in before.items()} if before else {},
+                )
+                for number, model, ref, action, before in self.import_rows
+            ),
+        )
+
+
+def run_chunk(
+    actor: User,
+    job: ImportJob,
+    chunk: list[tuple[int, dict[str, str]]],
+    owner_ids: dict[str, Any],
+) -> Outcome:
+    """Plan and write one chunk (inside the caller's transaction); raises NeedsRowPath, or a
+    DatabaseError/InvalidInput from the writes, for the caller to run the chunk row by row."""
+    plan = _Plan(actor, job, owner_ids)
+    parsed: list[tuple[int, dict[str, str], str, str]] = []
+    errors = plan.outcome.errors
+    for number, values in chunk:
+        try:
+            domain = plan.svc._domain(values["website"]) if values.get("website") else ""
+        except InvalidInput as exc:
+            if plan.accounts_kind or "owner" not in values:
+                errors.extend([number, k, m] for k, ms in exc.errors.items() for m in ms)
+                continue
+            domain = ""  # the owner column is checked first: see the row loop
+        parsed.append((number, values, domain, values.get("account_name", "") or domain))
+    plan.look_up(parsed)
+    row = plan.account_row if plan.accounts_kind else plan.contact_row
+    order = {number: i for i, (number, _v) in enumerate(chunk)}
+    for number, values, domain, name in parsed:
+        try:
+            if (
+                not plan.accounts_kind
+                and "owner" in values
+                and values.get("website")
+                and not domain
+            ):
+                plan.owner(values["owner"])  # the owner's error comes before the website's
+                plan.svc._domain(values["website"])
+            row(number, values, domain, name)
+        except InvalidInput as exc:
+            errors.extend([number, k, m] for k, ms in exc.errors.items() for m in ms)
+    errors.sort(key=lambda e: order[e[0]])
+    plan.write()
+    return plan.outcome
