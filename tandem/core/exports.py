@@ -36,15 +36,17 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
-from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
+from tandem.core.access import can
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
-from tandem.core.models import AuditEntry
+from tandem.core.models import AuditEntry, User
 
 logger = logging.getLogger("tandem.exports")
 
@@ -210,6 +212,22 @@ def parse_format(value: object) -> str:
             code="bad_format",
         )
     return text
+
+
+def page_format(user: object, value: object) -> str:
+    """The format a page's export link asks for, for a user who may export.
+
+    Raises PermissionDenied (a 403) for a user without the ``export`` capability and
+    InvalidInput for a bad format (answer it with `refused`)."""
+    if not isinstance(user, User) or not can(user, "export"):
+        raise PermissionDenied
+    return parse_format(value)
+
+
+def refused(exc: InvalidInput) -> HttpResponse:
+    """A page export's 400: the reason as plain text (the browser shows it as is)."""
+    reasons = "; ".join(m for messages in exc.errors.values() for m in messages)
+    return HttpResponse(reasons, status=400, content_type="text/plain; charset=utf-8")
 
 
 @dataclass(frozen=True)

@@ -120,16 +120,6 @@ def account_list(request: HttpRequest) -> HttpResponse:
     return render(request, "crm/account_list.html", context)
 
 
-def _export_refusal(request: HttpRequest) -> tuple[str, HttpResponse | None]:
-    """The asked format, or the 403/400 answer (plain text with the reason) to give instead."""
-    if not can(_user(request), "export"):
-        return "", HttpResponse(_("You may not export."), status=403, content_type="text/plain")
-    try:
-        return core_exports.parse_format(request.GET.get("format")), None
-    except InvalidInput as exc:
-        return "", HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
-
-
 def _filters(query: selectors.ListQuery) -> dict[str, Any]:
     """What the audit entry of an export records about the list it came from."""
     return {k: v for k, v in vars(query).items() if k != "cursor"}
@@ -137,12 +127,10 @@ def _filters(query: selectors.ListQuery) -> dict[str, Any]:
 
 def _list_export(request: HttpRequest, *, accounts: bool) -> HttpResponseBase:
     """The whole filtered, searched and sorted list as CSV (streamed) or XLSX."""
-    fmt, refusal = _export_refusal(request)
-    if refusal is not None:
-        return refusal
     user = _user(request)
     query = _list_query(ListFilterForm(request.GET, for_accounts=accounts), None)
     try:
+        fmt = core_exports.page_format(user, request.GET.get("format"))
         if accounts:
             return exports.accounts_response(
                 actor=Actor(user=user),
@@ -159,7 +147,7 @@ def _list_export(request: HttpRequest, *, accounts: bool) -> HttpResponseBase:
             filters=_filters(query),
         )
     except InvalidInput as exc:
-        return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+        return core_exports.refused(exc)
 
 
 @login_required

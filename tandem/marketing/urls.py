@@ -6,6 +6,7 @@ from tandem.marketing import views
 from tandem.marketing.campaigns import views as campaign_views
 from tandem.marketing.content import views as content_views
 from tandem.marketing.events import views as event_views
+from tandem.marketing.segments import views as segment_views
 from tandem.marketing.social import views as social_views
 
 app_name = "marketing"
@@ -15,6 +16,7 @@ urlpatterns = [
     path("segments/count", views.segment_count, name="segment_count"),
     path("segments/<int:pk>/", views.segment_detail, name="segment_detail"),
     path("segments/<int:pk>/edit", views.segment_edit, name="segment_edit"),
+    path("segments/<int:pk>/export", segment_views.segment_export, name="segment_export"),
     path("email/", views.template_list, name="template_list"),
     path("email/templates/new", views.template_edit, name="template_new"),
     path("email/templates/<int:pk>/", views.template_edit, name="template_edit"),
@@ -25,6 +27,16 @@ urlpatterns = [
     path("campaigns/<int:pk>/edit", campaign_views.campaign_edit, name="campaign_edit"),
     path("campaigns/<int:pk>/costs", campaign_views.cost_add, name="campaign_cost_add"),
     path(
+        "campaigns/<int:pk>/costs/<int:cost_pk>/edit",
+        campaign_views.cost_edit,
+        name="campaign_cost_edit",
+    ),
+    path(
+        "campaigns/<int:pk>/costs/<int:cost_pk>/delete",
+        campaign_views.cost_delete,
+        name="campaign_cost_delete",
+    ),
+    path(
         "campaigns/<int:pk>/costs/import",
         campaign_views.costs_import,
         name="campaign_costs_import",
@@ -34,10 +46,12 @@ urlpatterns = [
     path("content/<int:pk>/", content_views.asset_detail, name="content_detail"),
     path("content/<int:pk>/edit", content_views.asset_edit, name="content_edit"),
     path("content/<int:pk>/share", content_views.asset_share, name="content_share"),
+    path("content/<int:pk>/archive", content_views.asset_archive, name="content_archive"),
     path("events/", event_views.event_list, name="event_list"),
     path("events/new", event_views.event_edit, name="event_new"),
     path("events/<int:pk>/", event_views.event_detail, name="event_detail"),
     path("events/<int:pk>/edit", event_views.event_edit, name="event_edit"),
+    path("events/<int:pk>/export", event_views.registrations_export, name="event_export"),
     path("events/<int:pk>/<str:action>", event_views.event_action, name="event_action"),
     path("events/r/<slug:slug>", event_views.register_page, name="event_register"),
     path("social/", social_views.post_calendar, name="social_calendar"),

@@ -1,6 +1,6 @@
-"""Event pages: list, plan form, event page (registrations, imports, cancel, lead rule) for
-marketing; the public registration page for everyone (CSRF-protected, with a honeypot).
-Thin: parse input, call a service, render."""
+"""Event pages: list, plan form, event page (registrations, imports, cancel, lead rule, the
+registrations export as CSV/XLSX) for marketing; the public registration page for everyone
+(CSRF-protected, with a honeypot). Thin: parse input, call a service, render."""
 
 from __future__ import annotations
 
@@ -9,19 +9,20 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
+from tandem.core import exports
 from tandem.core.access import get_scoped, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.marketing.campaigns.views import marketer, upload
 from tandem.marketing.events import imports, services
 from tandem.marketing.models_campaigns import Campaign
-from tandem.marketing.models_events import EventKind, MarketingEvent
+from tandem.marketing.models_events import EventKind, MarketingEvent, Registration
 
 HONEYPOT = "website_url"
 FIELDS = (
@@ -156,6 +157,68 @@ def event_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     except InvalidInput as exc:
         return _detail(request, event, exc.errors)
     return redirect("marketing:event_detail", pk=event.pk)
+
+
+ATTENDED = {"": None, "yes": Q(attended=True), "no": Q(attended=False), "unknown": Q(attended=None)}
+
+
+def registration_columns() -> list[exports.Column[Registration]]:
+    def attended(r: Registration) -> str:
+        if r.attended is None:
+            return ""
+        return _("yes") if r.attended else _("no-show")
+
+    return [
+        exports.Column(_("Name"), lambda r: r.name or str(r.contact)),
+        exports.Column(_("Email"), lambda r: r.email),
+        exports.Column(_("Company"), lambda r: r.company),
+        exports.Column(_("Source"), lambda r: r.get_source_display()),
+        exports.Column(_("Registered at"), lambda r: r.registered_at),
+        exports.Column(_("Attended"), attended),
+        exports.Column(_("Joined at"), lambda r: r.joined_at),
+        exports.Column(_("Left at"), lambda r: r.left_at),
+        exports.Column(_("Minutes"), lambda r: r.minutes),
+        exports.Column(_("Badge scanned at"), lambda r: r.scanned_at),
+        exports.Column(_("Record ID"), lambda r: r.contact_id),
+    ]
+
+
+@login_required
+@require_GET
+def registrations_export(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """The event's registrations as the page lists them (all, or only `attended=yes|no|unknown`)
+    as CSV or XLSX."""
+    user = marketer(request)
+    event = get_scoped(user, MarketingEvent, pk)
+    try:
+        fmt = exports.page_format(user, request.GET.get("format"))
+        wanted = request.GET.get("attended", "")
+        if wanted not in ATTENDED:
+            raise InvalidInput(
+                {"attended": [_("Unknown attendance filter: use yes, no or unknown.")]}
+            )
+        rows = (
+            scoped(user, Registration)
+            .filter(event=event)
+            .select_related("contact")
+            .order_by("registered_at", "id")
+        )
+        condition = ATTENDED[wanted]
+        if condition is not None:
+            rows = rows.filter(condition)
+        return exports.respond(
+            actor=Actor(user=user),
+            fmt=fmt,
+            filename=f"event-{event.pk}-registrations",
+            sheet=event.title,
+            columns=registration_columns(),
+            records=rows.iterator(chunk_size=2000),
+            model=Registration,
+            source=event,
+            filters={"attended": wanted},
+        )
+    except InvalidInput as exc:
+        return exports.refused(exc)
 
 
 def register_page(request: HttpRequest, slug: str) -> HttpResponse:
