@@ -1,4 +1,5 @@
-"""Import pages: upload, mapping preview, dry run report, run with progress, cancel, undo.
+"""Import pages: upload, mapping preview, dry run report (also as CSV/XLSX), run with progress,
+cancel, undo.
 
 Thin: parse the request, call `tandem.imports.services`, render. Jobs are read through
 `scoped`; people who may not import (sales and field reps) get a 404 everywhere.
@@ -13,13 +14,15 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from tandem.core import exports
 from tandem.core.access import get_scoped, scoped
+from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.models import User
 from tandem.imports import services
@@ -141,3 +144,34 @@ def job_undo(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("The import was undone."))
     return redirect("imports:detail", pk=job.pk)
+
+
+@login_required
+@require_GET
+def job_report_export(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """The rejected rows of a run (`row, field, message`) as CSV or XLSX."""
+    user, job = _job(request, pk)
+    try:
+        return exports.respond(
+            actor=Actor(user=user),
+            fmt=exports.page_format(user, request.GET.get("format")),
+            filename=f"import-{job.pk}-rejected-rows",
+            sheet=_("Rejected rows"),
+            columns=[
+                exports.Column(_("Row"), lambda r: r[0]),
+                exports.Column(_("Field"), lambda r: r[1]),
+                exports.Column(_("Message"), lambda r: r[2]),
+            ],
+            records=[_report_row(entry) for entry in job.report or []],
+            model=ImportJob,
+            source=job,
+        )
+    except InvalidInput as exc:
+        return exports.refused(exc)
+
+
+def _report_row(entry: Any) -> tuple[Any, Any, Any]:
+    """One report entry as (row, field, message), whatever its stored shape."""
+    cells = list(entry) if isinstance(entry, list | tuple) else [None, None, entry]
+    cells += [None] * (3 - len(cells))
+    return cells[0], cells[1], cells[2]
