@@ -8,12 +8,19 @@ Invariants:
 - rows are only appended, each with a `ConsentSource` saying where it came from;
 - withdrawal needs no more than consent did: one click (unsubscribe link, one-click POST) or one
   form; it takes effect at once: sends check the ledger right before each message;
-- double opt-in: a "pending" row until the signed link is opened, which appends "confirmed".
+- double opt-in: a "pending" row until the signed link is opened, which appends "confirmed";
+  this module is the ONE confirmation path: marketing's subscribe and the API, and tracking's
+  website forms (through `marketing.services`) send the same email and `confirm_link` checks
+  every link, including links signed by tracking's former implementation (its salt is still
+  accepted for as long as such a link is valid, CONFIRM_MAX_AGE);
+- a confirmation link is refused when it is forged, older than CONFIRM_MAX_AGE, or superseded
+  (the person withdrew after asking): withdrawing must not be undone by an old email.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from django.conf import settings
 from django.core import signing
@@ -29,6 +36,7 @@ from tandem.tracking.models import ConsentRecord
 
 log = logging.getLogger("tandem.marketing")
 CONFIRM_SALT = "tandem.marketing.optin"
+LEGACY_SALTS = ("tandem.tracking.consent",)  # links sent by tracking's own implementation
 CONFIRM_MAX_AGE = 14 * 86400
 SUBSCRIBED = {ConsentRecord.State.GRANTED, ConsentRecord.State.CONFIRMED}
 
@@ -95,19 +103,37 @@ def subscribe(
         user_agent=user_agent,
     )
     if pending and contact.email:
-        link = confirm_base + signing.dumps({"r": record.pk}, salt=CONFIRM_SALT)
-        email, name = contact.email, subscription.name
-        transaction.on_commit(lambda: _send_confirmation(email, name, link))
+        request_confirmation(
+            record_id=record.pk,
+            email=contact.email,
+            name=subscription.display_name,
+            confirm_base=confirm_base,
+        )
     elif not pending and contact.consent != ConsentState.GRANTED:
         crm.contact_update(actor=Actor.system(), contact=contact, consent=ConsentState.GRANTED)
     return record
+
+
+def confirmation_token(record_id: int) -> str:
+    return signing.dumps({"r": record_id}, salt=CONFIRM_SALT)
+
+
+def request_confirmation(*, record_id: int, email: str, name: str, confirm_base: str) -> str:
+    """Email the signed confirmation link for a pending ledger row once the current transaction
+    commits (never for one that rolls back); returns the link."""
+    link = confirm_base + confirmation_token(record_id)
+    transaction.on_commit(lambda: _send_confirmation(email, name, link))
+    return link
 
 
 def _send_confirmation(email: str, name: str, link: str) -> None:
     try:
         send_mail(
             subject=_("Please confirm your subscription"),
-            message=_("Confirm your subscription to %(name)s by opening this link:\n\n%(link)s")
+            message=_(
+                "Confirm your subscription to %(name)s by opening this link:\n\n%(link)s\n\n"
+                "If it was not you, ignore this email: nothing will be sent to you."
+            )
             % {"name": name, "link": link},
             from_email=settings.DEFAULT_FROM_EMAIL,
             recipient_list=[email],
@@ -116,36 +142,66 @@ def _send_confirmation(email: str, name: str, link: str) -> None:
         log.exception("opt-in confirmation to %s not sent", email)
 
 
+Outcome = Literal["confirmed", "already", "invalid", "expired", "superseded"]
+
+
+def _load(signed: str) -> tuple[int | None, Outcome | None]:
+    expired = False
+    for salt in (CONFIRM_SALT, *LEGACY_SALTS):
+        try:
+            data = signing.loads(signed, salt=salt, max_age=CONFIRM_MAX_AGE)
+        except signing.SignatureExpired:
+            expired = True
+            continue
+        except signing.BadSignature:
+            continue
+        record_id = data.get("r") if isinstance(data, dict) else None
+        return (record_id, None) if isinstance(record_id, int) else (None, "invalid")
+    return None, "expired" if expired else "invalid"
+
+
 @transaction.atomic
-def confirm(*, signed: str, ip: str = "", user_agent: str = "") -> bool:
-    """Open the double opt-in link: append "confirmed" once; False for a bad or old link."""
-    try:
-        data = signing.loads(signed, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE)
-    except signing.BadSignature:
-        return False
-    record_id = data.get("r") if isinstance(data, dict) else None
-    if not isinstance(record_id, int):
-        return False
+def confirm_link(*, signed: str, ip: str = "", user_agent: str = "") -> Outcome:
+    """Open a double opt-in link: append "confirmed" once (a copy of the pending row's purpose,
+    wording, version and form, with the opener's IP and user agent) and grant the contact's
+    marketing consent. Opening it again changes nothing ("already")."""
+    record_id, refused = _load(signed)
+    if record_id is None:
+        return refused or "invalid"
     pending = ConsentRecord.objects.select_for_update().filter(pk=record_id).first()
-    if pending is None:
-        return False
-    if consent_state(contact_id=pending.contact_id, purpose=pending.purpose) in SUBSCRIBED:
-        return True
-    subscription = SubscriptionType.objects.filter(key=pending.purpose).first()
-    if subscription is None:
-        return False
-    contact = Contact.objects.get(pk=pending.contact_id)
-    _append(
-        contact=contact,
-        subscription=subscription,
-        state=ConsentRecord.State.CONFIRMED,
-        source="double_opt_in",
-        ip=ip,
-        user_agent=user_agent,
+    if pending is None or pending.state != ConsentRecord.State.PENDING:
+        return "invalid"
+    latest = (
+        ConsentRecord.objects.filter(contact_id=pending.contact_id, purpose=pending.purpose)
+        .order_by("-at", "-id")
+        .first()
     )
+    if latest is not None and latest.state in SUBSCRIBED:
+        return "already"
+    withdrawn = latest is not None and latest.state == ConsentRecord.State.WITHDRAWN
+    if withdrawn and latest is not None and (latest.at, latest.pk) > (pending.at, pending.pk):
+        return "superseded"
+    record = ConsentRecord.objects.create(
+        contact_id=pending.contact_id,
+        form_id=pending.form_id,
+        purpose=pending.purpose,
+        wording=pending.wording,
+        wording_version=pending.wording_version,
+        state=ConsentRecord.State.CONFIRMED,
+        ip=ip or None,
+        user_agent=user_agent[:500],
+    )
+    ConsentSource.objects.create(record=record, source="double_opt_in")
+    contact = Contact.objects.get(pk=pending.contact_id)
     if contact.consent != ConsentState.GRANTED:
         crm.contact_update(actor=Actor.system(), contact=contact, consent=ConsentState.GRANTED)
-    return True
+    return "confirmed"
+
+
+def confirm(*, signed: str, ip: str = "", user_agent: str = "") -> bool:
+    """True when the link is good (confirmed now or before); False for a forged, old or
+    superseded link."""
+    return confirm_link(signed=signed, ip=ip, user_agent=user_agent) in {"confirmed", "already"}
 
 
 @transaction.atomic

@@ -21,6 +21,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from tandem.crm.models import Contact
@@ -40,6 +41,9 @@ class SubscriptionType(models.Model):
     wording = models.TextField(_("consent wording"), blank=True)
     wording_version = models.CharField(_("wording version"), max_length=40, default="1")
     double_opt_in = models.BooleanField(_("double opt-in"), default=True)
+    # Archived types take no new subscriptions and are not offered to sends; they are kept
+    # (never deleted once the ledger names them) so withdrawals and history still resolve.
+    active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -48,6 +52,11 @@ class SubscriptionType(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def display_name(self) -> str:
+        """The name in the current language (the seeded defaults are in the catalogue)."""
+        return gettext(self.name) if self.name else ""
 
 
 class ConsentSource(models.Model):
@@ -290,3 +299,12 @@ from tandem.marketing.models_social import Network, SocialPost, SocialPostStats 
 from tandem.marketing.scopes_extra import register_extra_scopes  # noqa: E402
 
 register_extra_scopes()
+
+# Reactions to entering/leaving a segment (sequence enrolment, signed webhooks).
+from tandem.marketing.models_reactions import (  # noqa: E402, F401
+    ReactionDelivery,
+    SegmentReaction,
+    register_reaction_scopes,
+)
+
+register_reaction_scopes()

@@ -6,6 +6,9 @@ Invariants:
 - consent is evidenced by append-only `ConsentRecord` rows (purpose, wording and its version,
   time, IP, user agent); marketing consent with double opt-in stays "pending" until the signed
   link in the confirmation email is opened, which appends a "confirmed" row;
+- double opt-in applies when the form asks for it OR the subscription type the form's purpose
+  names does (marketing's `double_opt_in`); the email and the link are marketing's (one confirm
+  path: `tandem.marketing.services`);
 - the confirmation email is sent after commit, never for a submission that rolled back.
 """
 
@@ -15,11 +18,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
-from django.core import signing
-from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tandem.core.audit import Actor
@@ -27,6 +26,7 @@ from tandem.core.errors import InvalidInput
 from tandem.crm import services as crm
 from tandem.crm.models import ConsentState, Contact, Identity
 from tandem.crm.validation import clean_email
+from tandem.marketing import services as marketing
 from tandem.tracking.models import ConsentRecord, Form
 from tandem.tracking.services import _lock, identity_link, touchpoints_adopt
 
@@ -34,8 +34,6 @@ log = logging.getLogger("tandem.tracking")
 HONEYPOT = "website_url"
 CONTACT_FIELDS = {"first_name": 100, "last_name": 100, "phone": 40, "title": 150}
 FIELD_TYPES = {"text", "email", "textarea", "checkbox", "tel"}
-CONFIRM_SALT = "tandem.tracking.consent"
-CONFIRM_MAX_AGE = 14 * 86400
 
 
 def form_fields(form: Form) -> list[dict[str, Any]]:
@@ -167,7 +165,8 @@ def _store(
     result = SubmitResult(contact_id=contact.pk)
     record: ConsentRecord | None = None
     if form.consent_purpose and values.get("consent"):
-        state = ConsentRecord.State.PENDING if form.double_opt_in else ConsentRecord.State.GRANTED
+        confirm = form.double_opt_in or marketing.requires_confirmation(form.consent_purpose)
+        state = ConsentRecord.State.PENDING if confirm else ConsentRecord.State.GRANTED
         record = ConsentRecord.objects.create(
             contact=contact,
             form=form,
@@ -178,7 +177,7 @@ def _store(
             ip=ip or None,
             user_agent=user_agent[:500],
         )
-        wanted = ConsentState.PENDING if form.double_opt_in else ConsentState.GRANTED
+        wanted = ConsentState.PENDING if confirm else ConsentState.GRANTED
         if contact.consent != ConsentState.GRANTED and contact.consent != wanted:
             crm.contact_update(actor=system, contact=contact, consent=wanted)
     if anonymous_id:
@@ -203,62 +202,17 @@ def _store(
         },
     )
     if record is not None and record.state == ConsentRecord.State.PENDING:
-        token = signing.dumps({"r": record.pk}, salt=CONFIRM_SALT)
-        link = confirm_base + token
-        transaction.on_commit(lambda: _send_confirmation(email, form.name, link))
+        marketing.request_confirmation(
+            record_id=record.pk,
+            email=email,
+            name=marketing.type_name(form.consent_purpose) or form.name,
+            confirm_base=confirm_base,
+        )
         result.confirmation_sent = True
     return result
 
 
-def _send_confirmation(email: str, form_name: str, link: str) -> None:
-    try:
-        send_mail(
-            subject=_("Please confirm your subscription"),
-            message=_(
-                "You asked to hear from us (%(form)s). Confirm by opening this link:\n\n"
-                "%(link)s\n\nIf it was not you, ignore this email."
-            )
-            % {"form": form_name, "link": link},
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[email],
-        )
-    except OSError:
-        log.exception("confirmation email to %s not sent", email)
-
-
-@transaction.atomic
 def consent_confirm(*, signed: str, ip: str, user_agent: str) -> bool:
-    """Open the signed confirmation link: append a confirmed record (once) and grant consent."""
-    try:
-        data = signing.loads(signed, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE)
-    except signing.BadSignature:
-        return False
-    record_id = data.get("r") if isinstance(data, dict) else None
-    if not isinstance(record_id, int):
-        return False
-    pending = ConsentRecord.objects.select_for_update().filter(pk=record_id).first()
-    if pending is None:
-        return False
-    already = ConsentRecord.objects.filter(
-        contact_id=pending.contact_id,
-        purpose=pending.purpose,
-        wording_version=pending.wording_version,
-        state=ConsentRecord.State.CONFIRMED,
-        at__gte=pending.at,
-    ).exists()
-    if not already:
-        ConsentRecord.objects.create(
-            contact_id=pending.contact_id,
-            form_id=pending.form_id,
-            purpose=pending.purpose,
-            wording=pending.wording,
-            wording_version=pending.wording_version,
-            state=ConsentRecord.State.CONFIRMED,
-            at=timezone.now(),
-            ip=ip or None,
-            user_agent=user_agent[:500],
-        )
-        contact = Contact.objects.get(pk=pending.contact_id)
-        if contact.consent != ConsentState.GRANTED:
-            crm.contact_update(actor=Actor.system(), contact=contact, consent=ConsentState.GRANTED)
-    return True
+    """Open the signed confirmation link: marketing's one implementation (appends a confirmed
+    record once and grants consent; refuses forged, expired and superseded links)."""
+    return marketing.confirm(signed=signed, ip=ip, user_agent=user_agent)

@@ -1,0 +1,28 @@
+"""What other apps may call in marketing (the app-boundary contract allows `services`).
+
+Tracking's website forms use it so that double opt-in has one implementation (`consent`):
+- `requires_confirmation(purpose)`: True when a subscription type with that key asks for double
+  opt-in (a form subscribing people to it must then ask for confirmation, whatever the form's own
+  flag says);
+- `request_confirmation(...)`: email the signed confirmation link for a pending ledger row after
+  commit;
+- `confirm_link(...)` / `confirm(...)`: open a confirmation link (marketing's or a link tracking
+  signed before).
+"""
+
+from __future__ import annotations
+
+from tandem.marketing.consent import confirm, confirm_link, request_confirmation
+from tandem.marketing.models import SubscriptionType
+
+__all__ = ["confirm", "confirm_link", "request_confirmation", "requires_confirmation", "type_name"]
+
+
+def requires_confirmation(purpose: str) -> bool:
+    return SubscriptionType.objects.filter(key=purpose, double_opt_in=True).exists()
+
+
+def type_name(purpose: str) -> str:
+    """The subscription type's name in the current language ("" when no type has that key)."""
+    subscription = SubscriptionType.objects.filter(key=purpose).first()
+    return subscription.display_name if subscription else ""

@@ -1,0 +1,1 @@
+"""Subscription types: defaults, management (page and API), subscribe/unsubscribe by API."""
