@@ -1,4 +1,4 @@
-"""Public email endpoints, mounted under /e/ (see public_views)."""
+"""Public email and content endpoints, mounted under /e/ (see public_views)."""
 
 from django.urls import path
 
@@ -11,4 +11,6 @@ urlpatterns = [
     path("u/<str:token>", public_views.unsubscribe, name="unsubscribe"),
     path("p/<str:token>", public_views.preferences, name="preferences"),
     path("confirm/<str:signed>", public_views.confirm, name="confirm"),
+    path("content/d/<str:token>", public_views.content_download, name="content_download"),
+    path("content/v/<str:token>", public_views.content_view, name="content_view"),
 ]

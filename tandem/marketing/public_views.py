@@ -4,12 +4,18 @@
 /e/u/<token> unsubscribe page, POST = unsubscribe (RFC 8058 one-click, no cookies needed) ·
 /e/p/<token> preference centre · /e/confirm/<signed> double opt-in confirmation.
 GET never changes consent (scanners prefetch links); unsubscribing takes one POST.
+/e/content/d/<signed> content download (records `content_downloaded`, redirects only to the
+asset's stored http(s) URL) · /e/content/v/<signed> content view beacon (a 1x1 GIF; GET for an
+<img>, POST for navigator.sendBeacon; records `content_viewed`). A forged value is a 404.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
+import secrets
 
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -19,9 +25,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from tandem.crm.models import Contact
 from tandem.marketing import consent
+from tandem.marketing.content import services as content
 from tandem.marketing.email import engagement, message
 from tandem.marketing.models import EmailRecipient, SubscriptionType
+from tandem.marketing.models_content import ContentAsset
 
+log = logging.getLogger("tandem.marketing")
+ANON_COOKIE = "tdm_aid"  # the same visitor cookie as tracking's link redirect
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
@@ -132,3 +142,64 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
 def confirm(request: HttpRequest, signed: str) -> HttpResponse:
     ok = consent.confirm(signed=signed, **_client(request))
     return render(request, "marketing/confirmed.html", {"ok": ok}, status=200 if ok else 400)
+
+
+def _anonymous_id(request: HttpRequest) -> str:
+    return request.COOKIES.get(ANON_COOKIE, "")[:200] or secrets.token_urlsafe(16)
+
+
+def _public_hit(request: HttpRequest, token: str, action: str) -> content.PublicHit | None:
+    try:
+        return content.public_engagement(
+            token=token,
+            action=action,
+            anonymous_id=_anonymous_id(request),
+            meta=request.META,
+            **_client(request),
+        )
+    except DatabaseError:
+        log.exception("content %s not recorded", action)  # the visitor still gets the file
+        found = content.public_read(token, action)
+        asset = ContentAsset.objects.filter(pk=found[0]).first() if found else None
+        return content.PublicHit(asset, None, "error") if asset else None
+
+
+@never_cache
+@require_GET
+def content_download(request: HttpRequest, token: str) -> HttpResponse:
+    hit = _public_hit(request, token, "download")
+    target = content.safe_target(hit.asset) if hit is not None else ""
+    if not target:
+        raise Http404
+    response = HttpResponseRedirect(target)
+    if hit is not None and hit.touchpoint is not None and hit.touchpoint.anonymous_id:
+        response.set_cookie(
+            ANON_COOKIE,
+            hit.touchpoint.anonymous_id,
+            max_age=365 * 86400,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "POST", "OPTIONS"])
+def content_view(request: HttpRequest, token: str) -> HttpResponse:
+    if request.method == "OPTIONS":
+        response = HttpResponse(status=204)
+    else:
+        hit = _public_hit(request, token, "view")
+        if hit is None:
+            raise Http404
+        if hit.reason == "rate_limited":
+            response = HttpResponse(status=429)
+            response["Retry-After"] = "60"
+        else:
+            response = HttpResponse(PIXEL, content_type="image/gif")
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    return response

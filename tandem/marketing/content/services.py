@@ -12,10 +12,17 @@ Invariants:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
@@ -25,11 +32,13 @@ from tandem.core.errors import InvalidInput
 from tandem.core.models import User
 from tandem.crm import services as crm
 from tandem.crm.models import Contact, Touchpoint
+from tandem.marketing.email.message import base_url
 from tandem.marketing.models_campaigns import Campaign
 from tandem.marketing.models_content import AssetKind, ContentAsset
 from tandem.marketing.tracked_links import link_create, link_url
 from tandem.tracking.models import TrackedLink
 
+from tandem.tracking.services import bots  # tracking's bot rules, through its services
 ENGAGEMENT_KINDS = {"view": "content_viewed", "download": "content_downloaded"}
 ASSET_FIELDS = {"kind", "title", "key", "url", "description", "campaign_id"}
 
@@ -205,8 +214,10 @@ def engagement_by_asset(user: User, keys: list[str]) -> dict[str, dict[str, int]
     return out
 
 
-def library(user: User, kind: str = "", search: str = "") -> QuerySet[ContentAsset]:
-    qs = scoped(user, ContentAsset).filter(archived=False).select_related("campaign")
+def library(
+    user: User, kind: str = "", search: str = "", archived: bool = False
+) -> QuerySet[ContentAsset]:
+    qs = scoped(user, ContentAsset).filter(archived=archived).select_related("campaign")
     if kind in AssetKind.values:
         qs = qs.filter(kind=kind)
     if search.strip():
@@ -214,3 +225,131 @@ def library(user: User, kind: str = "", search: str = "") -> QuerySet[ContentAss
             Q(title__icontains=search.strip()) | Q(description__icontains=search.strip())
         )
     return qs
+
+
+# --- public engagement: signed download links and the view beacon (issue 6, point 5) ---------
+#
+# A public link names the asset (and, when sent to a known contact, the contact) in a value
+# signed with the site's secret: nobody can make one for another asset or contact. The download
+# redirects only to the asset's stored URL (http/https), never to anything in the request.
+# Interactions from crawlers, prefetches and scanners are stored flagged (`is_bot`, with
+# tracking's `bot_reason`), as tracking does; past `MARKETING_CONTENT_RATE_LIMIT` a minute from
+# one address for one asset and action, nothing more is stored. Archived assets stop counting: their
+# download link still reaches the file (links already sent keep working), the beacon still
+# answers, but neither records anything.
+
+PUBLIC_SALT = "tandem.marketing.content.public"
+PUBLIC_ACTIONS = ("view", "download")
+
+
+def public_token(asset: ContentAsset, action: str, contact_id: int | None = None) -> str:
+    """The signed value of a public link: asset, action and (optionally) the contact."""
+    if action not in PUBLIC_ACTIONS:
+        raise InvalidInput({"action": [_("Use view or download.")]})
+    payload: dict[str, Any] = {"a": asset.pk, "k": action[0]}
+    if contact_id is not None:
+        payload["c"] = int(contact_id)
+    return signing.dumps(payload, salt=PUBLIC_SALT, compress=True)
+
+
+def public_read(token: str, action: str) -> tuple[int, int | None] | None:
+    """(asset id, contact id or None) from a public link's value, or None if it is forged."""
+    try:
+        data = signing.loads(token[:500], salt=PUBLIC_SALT)
+    except signing.BadSignature:
+        return None
+    if (
+        not isinstance(data, dict)
+        or data.get("k") != action[:1]
+        or not isinstance(data.get("a"), int)
+    ):
+        return None
+    contact_id = data.get("c")
+    return data["a"], contact_id if isinstance(contact_id, int) else None
+
+
+def download_url(asset: ContentAsset, contact: Contact | None = None) -> str:
+    """The public download link (per contact when sent to a known contact)."""
+    token = public_token(asset, "download", contact.pk if contact is not None else None)
+    return base_url() + reverse("marketing_public:content_download", args=[token])
+
+
+def beacon_url(asset: ContentAsset, contact: Contact | None = None) -> str:
+    """The public view beacon (an <img> or the site snippet requests it when the asset shows)."""
+    token = public_token(asset, "view", contact.pk if contact is not None else None)
+    return base_url() + reverse("marketing_public:content_view", args=[token])
+
+
+def safe_target(asset: ContentAsset) -> str:
+    """The asset's stored URL if it is a plain http(s) address with a host, else ""."""
+    parts = urlsplit(asset.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or "\\" in asset.url:
+        return ""
+    return asset.url
+
+
+def _rate_limited(asset_id: int, action: str, ip: str) -> bool:
+    limit = int(getattr(settings, "MARKETING_CONTENT_RATE_LIMIT", 30))
+    bucket = f"marketing:content:{action}:{asset_id}:{ip}"
+    cache.add(bucket, 0, timeout=60)
+    try:
+        count = cache.incr(bucket)
+    except ValueError:
+        count = 1
+    return count > limit
+
+
+@dataclass(frozen=True)
+class PublicHit:
+    """What a public link resolved to; `touchpoint` is None when nothing was recorded."""
+
+    asset: ContentAsset
+    touchpoint: Touchpoint | None
+    reason: str  # "" (recorded), "archived", "rate_limited"
+
+
+def public_engagement(
+    *,
+    token: str,
+    action: str,
+    anonymous_id: str,
+    ip: str,
+    user_agent: str,
+    meta: Mapping[str, Any],
+) -> PublicHit | None:
+    """Record one public view or download; None if the link is forged or the asset is gone."""
+    found = public_read(token, action)
+    if found is None:
+        return None
+    asset_id, contact_id = found
+    asset = ContentAsset.objects.select_related("campaign").filter(pk=asset_id).first()
+    if asset is None:
+        return None
+    if asset.archived:
+        return PublicHit(asset, None, "archived")
+    if _rate_limited(asset.pk, action, ip):
+        return PublicHit(asset, None, "rate_limited")
+    reason = bots.bot_reason(
+        user_agent=user_agent,
+        ip=ip,
+        meta={k: str(v) for k, v in meta.items() if k.startswith("HTTP_")},
+        kind="open" if action == "view" else "click",
+    )
+    contact = Contact.objects.filter(pk=contact_id).first() if contact_id else None
+    code = asset.campaign.utm_code if asset.campaign_id and asset.campaign else ""
+    properties: dict[str, Any] = {"asset": asset.pk, "asset_kind": asset.kind, "via": "public"}
+    if reason:
+        properties["bot_reason"] = reason
+    touch = crm.touchpoint_record(
+        channel=asset.channel,
+        kind=ENGAGEMENT_KINDS[action],
+        department="marketing",
+        contact=contact,
+        anonymous_id=anonymous_id[:200],
+        campaign=code,
+        content=asset.key,
+        source="content",
+        is_bot=bool(reason),
+        properties=properties,
+    )
+    return PublicHit(asset, touch, "")

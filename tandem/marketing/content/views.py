@@ -1,5 +1,6 @@
 """Content library pages: every role reads the library and can take a personal tracked link;
-marketers, the head and admins add and edit assets. Thin: parse, call a service, render."""
+marketers, the head and admins add, edit, archive and unarchive assets. Thin: parse, call a
+service, render."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -32,7 +34,8 @@ def _can_change(user: Any) -> bool:
 def asset_list(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     search = request.GET.get("q", "")[:100]
-    assets = list(services.library(request.user, kind, search)[:500])  # type: ignore[arg-type]
+    archived = request.GET.get("archived") == "1"
+    assets = list(services.library(request.user, kind, search, archived)[:500])  # type: ignore[arg-type]
     stats = services.engagement_by_asset(request.user, [a.key for a in assets])  # type: ignore[arg-type]
     return render(
         request,
@@ -42,6 +45,7 @@ def asset_list(request: HttpRequest) -> HttpResponse:
             "kinds": AssetKind.choices,
             "kind": kind,
             "q": search,
+            "archived": archived,
             "can_change": _can_change(request.user),
         },
     )
@@ -60,6 +64,8 @@ def asset_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "link": link_url(asset.tracked_link) if asset.tracked_link else "",
             "share": request.GET.get("share", ""),
             "can_change": _can_change(request.user),
+            "download": services.download_url(asset),
+            "beacon": services.beacon_url(asset),
         },
     )
 
@@ -105,3 +111,17 @@ def asset_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         },
         status=400 if errors else 200,
     )
+
+
+@login_required
+@require_POST
+def asset_archive(request: HttpRequest, pk: int) -> HttpResponse:
+    """Archive (archived=1) or bring back (archived=0) an asset: marketers, head, admins."""
+    asset = get_scoped(request.user, ContentAsset, pk)
+    if not _can_change(request.user):
+        raise PermissionDenied
+    asset = get_scoped(request.user, ContentAsset, pk, "change")
+    archived = request.POST.get("archived", "1") != "0"
+    services.asset_archive(actor=Actor(user=request.user), asset=asset, archived=archived)  # type: ignore[arg-type]
+    messages.success(request, _("Asset archived.") if archived else _("Asset restored."))
+    return redirect("marketing:content_detail", pk=asset.pk)
