@@ -17,7 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tandem.core import exports
@@ -159,7 +159,7 @@ def job_report_export(request: HttpRequest, pk: int) -> HttpResponseBase:
             sheet=_("Rejected rows"),
             columns=[
                 exports.Column(_("Row"), lambda r: r[0]),
-                exports.Column(_("Field"), lambda r: r[1]),
+                exports.Column(pgettext("import report", "Field"), lambda r: r[1]),
                 exports.Column(_("Message"), lambda r: r[2]),
             ],
             records=[_report_row(entry) for entry in job.report or []],

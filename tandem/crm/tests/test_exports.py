@@ -221,8 +221,14 @@ def test_a_big_export_streams(world: World, django_assert_max_num_queries: Any) 
 
 def test_a_russian_user_gets_russian_headers(world: World) -> None:
     client = _client(world, "head")
-    rows = _csv(client.get("/crm/contacts/export/", headers={"accept-language": "ru"}))
-    assert "Имя" in rows[0]
+    ru = {"accept-language": "ru"}
+    rows = _csv(client.get("/crm/contacts/export/", headers=ru))
+    assert list(rows[0])[:3] == ["ID записи", "Имя", "Фамилия"]
+    page = client.get("/crm/contacts/", headers=ru).content.decode()
+    assert "Выгрузить" in page
+    bad = client.get("/crm/accounts/export/", {"format": "pdf"}, headers=ru)
+    assert bad.status_code == 400
+    assert "используйте csv или xlsx" in bad.content.decode()
 
 
 # --- API ------------------------------------------------------------------------------------

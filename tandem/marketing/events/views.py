@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from tandem.core import exports
@@ -169,7 +170,7 @@ def registration_columns() -> list[exports.Column[Registration]]:
         return _("yes") if r.attended else _("no-show")
 
     return [
-        exports.Column(_("Name"), lambda r: r.name or str(r.contact)),
+        exports.Column(pgettext("person", "Name"), lambda r: r.name or str(r.contact)),
         exports.Column(_("Email"), lambda r: r.email),
         exports.Column(_("Company"), lambda r: r.company),
         exports.Column(_("Source"), lambda r: r.get_source_display()),
