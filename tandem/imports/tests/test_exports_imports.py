@@ -97,3 +97,19 @@ def test_bad_format_is_a_400(world: World, job: ImportJob) -> None:
     assert response.status_code == 400
     assert "use csv or xlsx" in response.content.decode()
     assert not AuditEntry.objects.filter(action="export").exists()
+
+
+def test_a_contacts_export_imports_back_without_rejections(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    client = _client(world, "head")
+    exported = _body(client.get("/crm/contacts/export/"))
+    client.post("/imports/", {"kind": "contacts", "file": SimpleUploadedFile("back.csv", exported)})
+    job = ImportJob.objects.get()
+    mapping = set(job.mapping.values())
+    assert {"first_name", "last_name", "email", "lifecycle_stage", "owner"} <= mapping
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/imports/{job.pk}/start/", {"dry_run": "1"})
+    job.refresh_from_db()
+    assert job.report == []
+    assert (job.total_rows, job.error_count, job.created_count) == (4, 0, 0)
