@@ -63,7 +63,15 @@ def worker(send_id: int) -> None:
 
     print("ready", flush=True)
     sys.stdin.readline()
-    result = sending.send_run(send_id=send_id)
+    profile = os.environ.get("BENCH_PROFILE")
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        result = profiler.runcall(sending.send_run, send_id=send_id)
+        profiler.dump_stats(f"{profile}.{os.getpid()}")
+    else:
+        result = sending.send_run(send_id=send_id)
     print(result.get("delivered", 0), flush=True)
 
 

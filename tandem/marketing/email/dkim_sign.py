@@ -34,6 +34,12 @@ def _relaxed_header(name: bytes, value: bytes) -> bytes:
     return name.strip().lower() + b":" + value + b"\r\n"
 
 
+def relaxed_line(line: bytes) -> bytes:
+    """`_relaxed_header` of one complete header line ("Name: value\\r\\n", maybe folded)."""
+    name, _colon, value = line.partition(b":")
+    return _relaxed_header(name, value[:-2] if value.endswith(b"\r\n") else value)
+
+
 def _simple_body(body: bytes) -> bytes:
     """RFC 6376 3.4.3: trailing empty lines removed; an empty body is one CRLF."""
     body = body.rstrip(b"\r\n")
@@ -70,6 +76,13 @@ class Signer:
         headers, body = split_message(raw)
         by_name = {name.strip().lower(): (name, value) for name, value in headers}
         signed = [n.lower() for n in include if n.lower() in by_name]
+        canonical = [_relaxed_header(*by_name[name]) for name in signed]
+        return self.header_for(signed, canonical, body)
+
+    def header_for(self, names: list[bytes], canonical: list[bytes], body: bytes) -> bytes:
+        """The `DKIM-Signature` line for a message whose signed headers are `names` (lowercase,
+        in order) with their relaxed forms `canonical` (`relaxed_line`), and `body` as sent:
+        for a builder that has the header lines at hand and need not re-parse the message."""
         body_hash = base64.b64encode(hashlib.sha256(_simple_body(body)).digest())
         tags = [
             b"v=1",
@@ -78,11 +91,11 @@ class Signer:
             b"d=" + self.domain,
             b"s=" + self.selector,
             b"t=" + str(int(time.time())).encode(),
-            b"h=" + b":".join(signed),
+            b"h=" + b":".join(names),
             b"bh=" + body_hash,
         ]
         unsigned = b"; ".join(tags) + b"; b="
-        digest_input = b"".join(_relaxed_header(*by_name[name]) for name in signed)
+        digest_input = b"".join(canonical)
         digest_input += _relaxed_header(b"DKIM-Signature", b" " + unsigned)[:-2]
         signature = base64.b64encode(
             self.key.sign(digest_input, padding.PKCS1v15(), hashes.SHA256())

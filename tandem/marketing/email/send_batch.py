@@ -248,19 +248,35 @@ def _mark_sent_portable(send: EmailSend, accepted: list[Accepted], now: dt.datet
 
 class Transport:
     """One open connection of the configured backend. With Django's SMTP backend the signed
-    bytes go straight to its smtplib connection (no re-parsing of addresses per message)."""
+    bytes go straight to its smtplib connection through a `smtp_pipeline.Pipeline` (one write
+    and one read a message; an outcome is known when the next message is submitted or at
+    `flush`); any other backend sends synchronously. Outcomes go to `report`."""
 
-    def __init__(self) -> None:
+    def __init__(self, report: smtp_pipeline.Report) -> None:
         self.backend = get_connection()
         self.backend.open()
+        self.report = report
         smtp = getattr(self.backend, "connection", None)
-        self.smtp = smtp if isinstance(self.backend, SmtpBackend) else None
+        self.pipeline = (
+            smtp_pipeline.Pipeline(smtp, report)
+            if isinstance(self.backend, SmtpBackend) and smtp is not None
+            else None
+        )
 
-    def send(self, *, envelope_from: str, to: str, raw: bytes) -> None:
-        if self.smtp is not None:
-            smtp_pipeline.send(self.smtp, envelope_from, to, raw)
-        else:
+    def submit(self, key: Any, *, envelope_from: str, to: str, raw: bytes) -> None:
+        if self.pipeline is not None:
+            self.pipeline.submit(key, envelope_from, to, raw)
+            return
+        try:
             self.backend.send_messages([message.RawEmail(raw, envelope_from=envelope_from, to=to)])
+        except smtplib.SMTPException as exc:
+            self.report(key, exc)
+            return
+        self.report(key, None)
+
+    def flush(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.flush()
 
     def close(self) -> None:
         self.backend.close()
@@ -310,18 +326,17 @@ def deliver(
         )
         compiled[variant] = render.compile_templates(subject=subject, html=html)
     builder = message.Builder(from_email=send.from_email, from_name=send.from_name)
-    transport = Transport()
-    delivered = 0
+    bounces = message.bounce_domain()
+    run = _Run(send=send, after_each=after_each, batch=batch)
+    transport = Transport(run.report)
     try:
         while rows := claim(send=send, testing=testing, size=chunk):
             reasons, contacts = eligibility(send=send, rows=rows, now=timezone.now())
             _mark_reasons(reasons, R.SKIPPED)
-            done = set(reasons)
-            accepted: list[Accepted] = []
-            failed: dict[int, str] = {}
+            run.start_chunk(set(reasons))
             try:
                 for row in rows:
-                    if row.pk in done:
+                    if row.pk in run.done:
                         continue
                     variant = row.variant or send.ab_winner or "a"
                     values = contacts[row.contact_id]
@@ -337,36 +352,65 @@ def deliver(
                             token=row.token,
                         )
                     except ValueError:
-                        failed[row.pk] = "bad address"
-                        done.add(row.pk)
+                        run.failed[row.pk] = "bad address"
+                        run.done.add(row.pk)
                         continue
-                    try:
-                        transport.send(
-                            envelope_from=message.verp_address(row.token), to=row.email, raw=raw
-                        )
-                    except smtplib.SMTPException as exc:
-                        reason = _permanent(exc)
-                        if not reason:
-                            raise
-                        failed[row.pk] = reason
-                        done.add(row.pk)
-                        continue
-                    accepted.append(Accepted(row, message_id, variant, values["account_id"]))
-                    done.add(row.pk)
-                    delivered += 1
-                    if len(accepted) >= batch:
-                        mark_sent(send=send, accepted=accepted)
-                        accepted = []
-                    if after_each is not None:
-                        after_each(delivered)
-            finally:
-                mark_sent(send=send, accepted=accepted)
-                _mark_reasons(failed, R.FAILED)
-                rest = [r.pk for r in rows if r.pk not in done]
-                if rest:  # never attempted: back to pending for the next run
-                    EmailRecipient.objects.filter(pk__in=rest, status=R.CLAIMED).update(
-                        status=R.PENDING, claimed_at=None
+                    transport.submit(
+                        Accepted(row, message_id, variant, values["account_id"]),
+                        envelope_from=f"bounces+{row.token}@{bounces}",
+                        to=row.email,
+                        raw=raw,
                     )
+                transport.flush()
+            finally:
+                run.end_chunk(rows)
     finally:
         transport.close()
-    return delivered
+    return run.delivered
+
+
+class _Run:
+    """What one `deliver` call has learnt about its current chunk, fed by the transport's
+    outcome reports (a message's outcome may arrive while the next one is being sent)."""
+
+    def __init__(
+        self, *, send: EmailSend, after_each: Callable[[int], None] | None, batch: int
+    ) -> None:
+        self.send, self.after_each, self.batch = send, after_each, batch
+        self.delivered = 0
+        self.done: set[int] = set()
+        self.accepted: list[Accepted] = []
+        self.failed: dict[int, str] = {}
+
+    def start_chunk(self, done: set[int]) -> None:
+        self.done, self.accepted, self.failed = done, [], {}
+
+    def report(self, item: Accepted, error: smtplib.SMTPException | None) -> None:
+        """The server's answer for one message: accepted, refused for good (the row fails and
+        the run goes on), or anything else (raised: the run stops, see `end_chunk`)."""
+        if error is not None:
+            reason = _permanent(error)
+            if not reason:
+                raise error
+            self.failed[item.row.pk] = reason
+            self.done.add(item.row.pk)
+            return
+        self.accepted.append(item)
+        self.done.add(item.row.pk)
+        self.delivered += 1
+        if len(self.accepted) >= self.batch:
+            mark_sent(send=self.send, accepted=self.accepted)
+            self.accepted = []
+        if self.after_each is not None:
+            self.after_each(self.delivered)
+
+    def end_chunk(self, rows: list[Claimed]) -> None:
+        """Mark what was accepted and refused; put back to pending what was never answered."""
+        mark_sent(send=self.send, accepted=self.accepted)
+        self.accepted = []
+        _mark_reasons(self.failed, R.FAILED)
+        rest = [r.pk for r in rows if r.pk not in self.done]
+        if rest:  # never attempted (or no answer): back to pending for the next run
+            EmailRecipient.objects.filter(pk__in=rest, status=R.CLAIMED).update(
+                status=R.PENDING, claimed_at=None
+            )

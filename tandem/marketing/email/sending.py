@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.mail import get_connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -41,6 +41,7 @@ from tandem.marketing.models import (
     Segment,
     SubscriptionType,
     Suppression,
+    new_token,
 )
 from tandem.marketing.segments.services import segment_members
 
@@ -194,6 +195,29 @@ def _rank(send_id: int, contact_id: int) -> str:
     return hashlib.sha256(f"{send_id}:{contact_id}".encode()).hexdigest()
 
 
+def _insert_recipients(send: EmailSend, people: list[tuple[int, str]], variants: list[str]) -> None:
+    """One row per person (a new 128-bit token each). PostgreSQL: one INSERT from arrays (100,000
+    rows in about a second; `bulk_create` took ~18 s, while the other workers waited)."""
+    if connection.vendor != "postgresql":
+        rows = [
+            EmailRecipient(send=send, contact_id=pk, email=address, variant=variant)
+            for (pk, address), variant in zip(people, variants, strict=True)
+        ]
+        EmailRecipient.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+        return
+    table = EmailRecipient._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (send_id, contact_id, email, variant, token, status,"
+            " skip_reason, message_id)"
+            " SELECT %s, u.contact_id, u.email, u.variant, u.token, %s, '', ''"
+            " FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[])"
+            " AS u(contact_id, email, variant, token) ON CONFLICT DO NOTHING",
+            [send.pk, R.PENDING, [p[0] for p in people], [p[1] for p in people], variants,
+             [new_token() for _ in people]],
+        )  # fmt: skip
+
+
 @transaction.atomic
 def send_start(*, send_id: int) -> bool:
     """Draft -> sending/testing, materialising recipients; False if already started."""
@@ -206,11 +230,11 @@ def send_start(*, send_id: int) -> bool:
     people.sort(key=lambda p: _rank(send.pk, p[0]))
     testing = is_ab_test(send)
     test_n = math.ceil(len(people) * send.ab_test_percent / 100) if testing else len(people)
-    rows = []
-    for index, (pk, address) in enumerate(people):
-        variant = ("a" if index % 2 == 0 else "b") if testing and index < test_n else ""
-        rows.append(EmailRecipient(send=send, contact_id=pk, email=address, variant=variant))
-    EmailRecipient.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+    variants = [
+        ("a" if index % 2 == 0 else "b") if testing and index < test_n else ""
+        for index in range(len(people))
+    ]
+    _insert_recipients(send, people, variants)
     send.status = EmailSend.Status.TESTING if testing else EmailSend.Status.SENDING
     send.started_at = timezone.now()
     send.save(update_fields=["status", "started_at"])
