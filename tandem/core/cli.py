@@ -441,6 +441,24 @@ def import_file(args: argparse.Namespace) -> int:
     return _delegate("tandem.imports.cli", "import_main", list(args.rest), "import")
 
 
+@subcommand(
+    "reclassify",
+    help="progress of the channel reclassification; --follow, --cancel, or --start one",
+    passthrough=True,
+)
+def reclassify(args: argparse.Namespace) -> int:
+    return _delegate("tandem.tracking.cli", "reclassify_main", list(args.rest), "reclassify")
+
+
+@subcommand(
+    "send",
+    help="email sends: list, show ID [--follow] (progress), cancel ID",
+    passthrough=True,
+)
+def send(args: argparse.Namespace) -> int:
+    return _delegate("tandem.marketing.cli", "send_main", list(args.rest), "send")
+
+
 @subcommand("manage", help="run a Django management command (tandem manage help)", passthrough=True)
 def manage(args: argparse.Namespace) -> int:
     from django.core.management import execute_from_command_line
