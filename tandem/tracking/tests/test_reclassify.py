@@ -302,3 +302,12 @@ def test_an_unknown_run_is_a_404(world: World) -> None:
     assert (
         _client(world, "head").post("/settings/channel-rules/runs/999/cancel/").status_code == 404
     )
+
+
+def test_the_page_speaks_russian(world: World) -> None:
+    _running_run()
+    html = _client(world, "head").get(PAGE, HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "Правила каналов" in html
+    assert "Проверено касаний: 2 из 5, изменено: 2." in html
+    assert "Переклассификация прошлых касаний" in html
+    assert '<strong class="status">Выполняется</strong>' in html
