@@ -7,10 +7,15 @@
 
 Credentials live in Django settings (or the environment), one dict per network:
 `SOCIAL_TELEGRAM = {"bot_token": …, "chat_id": …}`, `SOCIAL_VK = {"access_token": …,
-"owner_id": …}`, `SOCIAL_FACEBOOK = {"page_id": …, "access_token": …}`; each may carry
-`api_base` (tests point it at a local fake server). LinkedIn and YouTube have no automatic
-publishing (YouTube needs a video upload; LinkedIn's API needs an approved app): their posts are
-always marked for manual publishing.
+"owner_id": …}`, `SOCIAL_FACEBOOK = {"page_id": …, "access_token": …}`, `SOCIAL_LINKEDIN =
+{"access_token": …, "author": "urn:li:organization:…"}` (Posts API), `SOCIAL_YOUTUBE =
+{"access_token": …}` (videos.update of the description); each may carry `api_base` (tests point
+it at a local fake server on 127.0.0.1).
+
+Results: `published`; `manual` (the network cannot take this post automatically); `failed`
+(refused: an expired token (401), a server error (5xx), a bad request: the error text says
+which); `retry` (the network asked to slow down: 429 with `Retry-After`, kept in
+`retry_after` seconds; the service schedules the post again that much later).
 
 Invariants:
 - `publish` is only called for a configured adapter; an unconfigured network never sees a
@@ -21,6 +26,8 @@ Invariants:
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import json
 import urllib.error
 import urllib.parse
@@ -45,10 +52,11 @@ class PostToPublish:
 
 @dataclass(frozen=True)
 class PublishResult:
-    status: Literal["published", "manual", "failed"]
+    status: Literal["published", "manual", "failed", "retry"]
     external_id: str = ""
     url: str = ""
     error: str = ""
+    retry_after: int = 0  # seconds, for status "retry"
 
 
 class Adapter(Protocol):
@@ -89,3 +97,118 @@ def post_form(url: str, fields: dict[str, str]) -> dict[str, Any]:
     if not isinstance(answer, dict):
         raise ValueError("the network answered with something other than a JSON object")
     return answer
+
+
+# --- JSON APIs (LinkedIn's Posts API, YouTube Data API) ------------------------------------
+
+
+class HttpFailure(Exception):
+    """A network answered 4xx/5xx: its status, its message, and Retry-After in seconds."""
+
+    def __init__(self, status: int, message: str, retry_after: int = 0) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class JsonAnswer:
+    status: int
+    headers: dict[str, str]  # names in lower case
+    body: dict[str, Any]
+
+
+def _retry_after(value: str | None) -> int:
+    """Retry-After as seconds (it is either a number of seconds or an HTTP date)."""
+    if not value:
+        return 0
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0, int((when - dt.datetime.now(dt.UTC)).total_seconds()))
+
+
+def _error_text(answer: Any, fallback: str) -> str:
+    """The message of a JSON error answer, in the shapes LinkedIn and Google use."""
+    if isinstance(answer, dict):
+        error = answer.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        for key in ("message", "description", "error_description", "error"):
+            if answer.get(key):
+                return str(answer[key])
+    return fallback
+
+
+def request_json(
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str],
+    body: dict[str, Any] | None = None,
+) -> JsonAnswer:
+    """Send a JSON request; return the answer, raise HttpFailure (4xx/5xx) or OSError/ValueError
+    (unreachable host, not JSON, not https)."""
+    if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        raise ValueError("refusing a non-HTTPS API address")
+    data = json.dumps(body).encode() if body is not None else None
+    all_headers = {"Accept": "application/json", **headers}
+    if data is not None:
+        all_headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(  # noqa: S310 - scheme checked above
+        url, data=data, method=method, headers=all_headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
+            raw = response.read(1_000_000)
+            status = response.status
+            got = {k.lower(): v for k, v in response.headers.items()}
+    except urllib.error.HTTPError as exc:
+        try:
+            answer = json.loads(exc.read(100_000) or b"{}")
+        except ValueError:
+            answer = {}
+        raise HttpFailure(
+            exc.code,
+            _error_text(answer, str(exc.reason))[:300],
+            _retry_after(exc.headers.get("Retry-After") if exc.headers else None),
+        ) from None
+    parsed = json.loads(raw) if raw.strip() else {}
+    if not isinstance(parsed, dict):
+        raise ValueError("the network answered with something other than a JSON object")
+    return JsonAnswer(status, got, parsed)
+
+
+def failure_result(network: str, exc: Exception) -> PublishResult:
+    """What a failed call means for the post (the error text names what to do)."""
+    if isinstance(exc, HttpFailure):
+        if exc.status == 429:
+            return PublishResult(
+                status="retry",
+                retry_after=exc.retry_after or 60,
+                error=f"rate-limited by {network} (HTTP 429): {exc.message}"[:500],
+            )
+        if exc.status == 401:
+            return PublishResult(
+                status="failed",
+                error=(
+                    f"{network} refused the access token (HTTP 401: {exc.message}); "
+                    f"renew SOCIAL_{network.upper()}['access_token'] and publish again"
+                )[:500],
+            )
+        if exc.status >= 500:
+            return PublishResult(
+                status="failed",
+                error=(
+                    f"{network} had a server error (HTTP {exc.status}: {exc.message}); "
+                    "publish again later"
+                )[:500],
+            )
+    return PublishResult(status="failed", error=str(exc)[:500])

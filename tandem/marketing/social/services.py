@@ -7,7 +7,8 @@ Invariants:
   same transaction), and the link changes when the destination or campaign changes;
 - publishing claims the post with a conditional UPDATE (scheduled -> publishing); only the
   claimer calls the adapter, outside any transaction, then stores the result; an adapter without
-  credentials is never called: the post becomes `manual`;
+  credentials is never called: the post becomes `manual`; a network that answers 429 puts the
+  post back to `scheduled` at now + Retry-After (at most a day), with the reason in `error`;
 - a statistics import updates each matched post's numbers (one row per post) and reports every
   unmatched or invalid row; an unreadable file stores nothing.
 """
@@ -32,6 +33,7 @@ from tandem.marketing.tracked_links import link_create, link_url
 
 POST_FIELDS = {"network", "text", "link_url", "campaign_id", "scheduled_at"}
 LIMITS = {"telegram": 4000, "vk": 5000, "facebook": 5000, "linkedin": 3000, "youtube": 5000}
+RETRY_AFTER_MAX = 24 * 3600  # a Retry-After longer than a day is capped at a day
 
 
 def _clean(data: dict[str, Any], current: SocialPost | None) -> dict[str, Any]:
@@ -176,6 +178,14 @@ def post_publish(*, post_id: int, now: dt.datetime | None = None) -> str:
         "failed": SocialPost.Status.FAILED,
     }[result.status]
     SocialPost.objects.filter(pk=post_id).update(
+    if result.status == "retry":  # rate-limited (429): back in the queue after Retry-After
+        wait = min(max(result.retry_after, 1), RETRY_AFTER_MAX)
+        SocialPost.objects.filter(pk=post_id).update(
+            status=SocialPost.Status.SCHEDULED,
+            scheduled_at=now + dt.timedelta(seconds=wait),
+            error=result.error[:500],
+        )
+        return SocialPost.Status.SCHEDULED
         status=status,
         external_id=result.external_id[:200],
         external_url=result.url[:2000],
