@@ -4,7 +4,8 @@
   and admins, like the rest of marketing (reps: nothing);
 - content assets: every active role may view them (sales uses the same library); only
   marketers, the head and admins may change or delete them.
-Fails closed like every rule: an unknown role sees nothing.
+Fails closed like every rule: an unknown role sees nothing. The role sets are defined once, in
+`tandem.marketing.scopes`.
 """
 
 from __future__ import annotations
@@ -12,16 +13,11 @@ from __future__ import annotations
 from django.db.models import Q
 
 from tandem.core.access import ALL, NONE, Action, _Everything, register
-from tandem.core.models import Role, User
+from tandem.core.models import User
+from tandem.marketing.scopes import MARKETING_ROLES, READERS, marketing_rule
 
-MARKETING_ROLES = {Role.MARKETER, Role.HEAD, Role.ADMIN}
-READERS = MARKETING_ROLES | {Role.SALES_REP, Role.FIELD_REP}
-
-
-def marketing_only(user: User, action: Action) -> Q | _Everything:
-    if user.is_superuser or user.role in MARKETING_ROLES:
-        return ALL
-    return NONE
+__all__ = ["MARKETING_ROLES", "READERS", "content_rule", "marketing_only", "register_extra_scopes"]
+marketing_only = marketing_rule
 
 
 def content_rule(user: User, action: Action) -> Q | _Everything:

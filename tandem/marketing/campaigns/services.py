@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
@@ -22,6 +23,8 @@ from tandem.core.errors import InvalidInput
 from tandem.core.models import User
 from tandem.marketing.csv_rows import RowReport, read_rows
 from tandem.marketing.models_campaigns import Campaign, CampaignChannel, CampaignCost
+from tandem.marketing.scopes import MARKETING_ROLES
+from tandem.marketing.validation import clean_text, visible_ref
 
 CAMPAIGN_FIELDS = {
     "name",
@@ -60,52 +63,72 @@ def parse_date(field: str, value: Any) -> dt.date | None:
         ) from None
 
 
-def _clean(data: dict[str, Any], current: Campaign | None) -> dict[str, Any]:
+def _clean(data: dict[str, Any], current: Campaign | None, actor: Actor) -> dict[str, Any]:
     unknown = set(data) - CAMPAIGN_FIELDS
     if unknown:
         raise InvalidInput({k: [_("Unknown field.")] for k in sorted(unknown)})
     out: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
+
+    def take(key: str, fn: Any) -> None:
+        try:
+            out[key] = fn(data.get(key))
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+
     if "name" in data or current is None:
-        name = str(data.get("name") or "").strip()
-        if not name:
-            errors["name"] = [_("A campaign needs a name.")]
-        out["name"] = name[:200]
+        take(
+            "name",
+            lambda v: clean_text(
+                v, field="name", limit=200, required=_("A campaign needs a name.")
+            ),
+        )
     if "goal" in data:
-        out["goal"] = str(data["goal"] or "").strip()[:500]
+        take("goal", lambda v: clean_text(v, field="goal", limit=500))
     if "channels" in data:
-        channels = [str(c).strip() for c in (data["channels"] or []) if str(c).strip()]
+        raw = data["channels"] or []
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list | tuple) or not all(isinstance(c, str) for c in raw):
+            errors["channels"] = [_("Choose channels from the list.")]
+            raw = []
+        channels = [c.strip() for c in raw if c.strip()]
         bad = [c for c in channels if c not in CampaignChannel.values]
         if bad:
             errors["channels"] = [_("Unknown channel: %(c)s") % {"c": ", ".join(bad)[:100]}]
         out["channels"] = list(dict.fromkeys(channels))
-    for key in ("budget",):
-        if key in data:
-            try:
-                out[key] = parse_amount(key, data[key])
-            except InvalidInput as exc:
-                errors.update(exc.errors)
+    if "budget" in data:
+        take("budget", lambda v: parse_amount("budget", v))
     for key in ("starts_on", "ends_on"):
         if key in data:
-            try:
-                out[key] = parse_date(key, data[key])
-            except InvalidInput as exc:
-                errors.update(exc.errors)
+            take(key, lambda v, key=key: parse_date(key, v))
     starts = out.get("starts_on", current.starts_on if current else None)
     ends = out.get("ends_on", current.ends_on if current else None)
     if starts and ends and ends < starts and "ends_on" not in errors:
         errors["ends_on"] = [_("The campaign cannot end before it starts.")]
     if "owner_id" in data:
         owner = data["owner_id"]
-        if owner in (None, ""):
-            out["owner_id"] = None
-        elif not User.objects.filter(pk=owner, is_active=True).exists():
-            errors["owner_id"] = [_("No such user.")]
-        else:
-            out["owner_id"] = int(owner)
+        unchanged = current is not None and str(owner) == str(current.owner_id)
+        try:
+            out["owner_id"] = visible_ref(
+                actor,
+                User,
+                owner,
+                field="owner_id",
+                missing=_("No such user among the marketing team."),
+                queryset=User.objects.all() if unchanged else _owners(),
+                scope=False,
+            )
+        except InvalidInput as exc:
+            errors.update(exc.errors)
     if "utm_code" in data or current is None:
-        code = slugify(str(data.get("utm_code") or out.get("name") or ""))[:100]
-        if not code:
+        try:
+            typed = clean_text(data.get("utm_code"), field="utm_code", limit=100)
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+            typed = ""
+        code = normalise_code(typed or out.get("name") or "")
+        if not code and "utm_code" not in errors:
             errors["utm_code"] = [_("A campaign needs a UTM code (letters, digits, hyphens).")]
         out["utm_code"] = code
     if errors:
@@ -113,12 +136,38 @@ def _clean(data: dict[str, Any], current: Campaign | None) -> dict[str, Any]:
     return out
 
 
+def _owners() -> QuerySet[User]:
+    """Who may own a campaign: active people of marketing (the form's list)."""
+    return User.objects.filter(is_active=True, role__in=MARKETING_ROLES)
+
+
+def normalise_code(text: str) -> str:
+    """A UTM code as stored: a lowercase slug (reports match touchpoints case-insensitively)."""
+    return slugify(text)[:100].lower()
+
+
+def code_in_use(code: str) -> bool:
+    """Whether anything refers to the UTM code: touchpoints, tracked links, email sends or tracking
+    forms (any case: tracking stores `utm_campaign` as typed). Not scoped: the lock is about
+    history the actor may not see."""
+    from tandem.crm.models import Touchpoint
+    from tandem.marketing.models import EmailSend
+    from tandem.tracking.models import Form, TrackedLink
+
+    return (
+        Touchpoint.objects.filter(campaign__iexact=code).exists()
+        or TrackedLink.objects.filter(utm_campaign__iexact=code).exists()
+        or EmailSend.objects.filter(campaign__iexact=code).exists()
+        or Form.objects.filter(campaign__iexact=code).exists()
+    )
+
+
 def _unique_code(exc: IntegrityError, code: str) -> InvalidInput:
     return InvalidInput({"utm_code": [_("The UTM code %(c)s is already used.") % {"c": code}]})
 
 
 def campaign_create(*, actor: Actor, **data: Any) -> Campaign:
-    cleaned = _clean(data, None)
+    cleaned = _clean(data, None, actor)
     try:
         with transaction.atomic():
             campaign = Campaign.objects.create(**cleaned)
@@ -134,10 +183,25 @@ def campaign_create(*, actor: Actor, **data: Any) -> Campaign:
 
 
 def campaign_update(*, actor: Actor, campaign: Campaign, **data: Any) -> Campaign:
-    cleaned = _clean(data, campaign)
+    cleaned = _clean(data, campaign, actor)
     try:
         with transaction.atomic():
             locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+            new_code = cleaned.get("utm_code", locked.utm_code)
+            if new_code != locked.utm_code and code_in_use(locked.utm_code):
+                raise InvalidInput(
+                    {
+                        "utm_code": [
+                            _(
+                                "The UTM code %(c)s is in use (touchpoints or tracked links "
+                                "carry it), so it cannot change: past activity would drop out "
+                                "of the report."
+                            )
+                            % {"c": locked.utm_code}
+                        ]
+                    },
+                    code="locked",
+                )
             before = snapshot(locked)
             for key, value in cleaned.items():
                 setattr(locked, key, value)
@@ -153,20 +217,31 @@ def campaign_update(*, actor: Actor, campaign: Campaign, **data: Any) -> Campaig
 
 
 def _cost_values(data: dict[str, Any]) -> dict[str, Any]:
+    """A cost line's values; every field is required but the note (a blank amount is an error,
+    never 0.00)."""
     errors: dict[str, list[str]] = {}
     out: dict[str, Any] = {}
     channel = str(data.get("channel") or "").strip().lower()
     if channel not in CampaignChannel.values:
         errors["channel"] = [_("Unknown channel: %(c)s") % {"c": channel[:40] or "—"}]
     out["channel"] = channel
-    for key, parse in (("amount", parse_amount), ("incurred_on", parse_date)):
+    if not str(data.get("amount") if data.get("amount") is not None else "").strip():
+        errors["amount"] = [_("A cost needs an amount.")]
+    else:
         try:
-            out[key] = parse(key, data.get(key))
+            out["amount"] = parse_amount("amount", data.get("amount"))
         except InvalidInput as exc:
             errors.update(exc.errors)
+    try:
+        out["incurred_on"] = parse_date("incurred_on", data.get("incurred_on"))
+    except InvalidInput as exc:
+        errors.update(exc.errors)
     if "incurred_on" not in errors and out.get("incurred_on") is None:
         errors["incurred_on"] = [_("A cost needs a date.")]
-    out["note"] = str(data.get("note") or "").strip()[:300]
+    try:
+        out["note"] = clean_text(data.get("note"), field="note", limit=300)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
     if errors:
         raise InvalidInput(errors)
     return out
@@ -191,6 +266,42 @@ def cost_add(
     )
     record_change(actor=actor, action="create", instance=cost, changes=diff({}, snapshot(cost)))
     return cost
+
+
+@transaction.atomic
+def cost_update(
+    *,
+    actor: Actor,
+    cost: CampaignCost,
+    channel: str,
+    amount: Any,
+    incurred_on: Any,
+    note: str = "",
+) -> CampaignCost:
+    """Correct a cost line (typed or imported); audited with the before/after values."""
+    values = _cost_values(
+        {"channel": channel, "amount": amount, "incurred_on": incurred_on, "note": note}
+    )
+    locked = CampaignCost.objects.select_for_update().get(pk=cost.pk)
+    before = snapshot(locked)
+    for key, value in values.items():
+        setattr(locked, key, value)
+    locked.save(update_fields=list(values))
+    changes = diff(before, snapshot(locked))
+    if changes:
+        record_change(actor=actor, action="update", instance=locked, changes=changes)
+    return locked
+
+
+@transaction.atomic
+def cost_delete(*, actor: Actor, cost: CampaignCost) -> None:
+    """Delete a cost line; the audit entry keeps what it was."""
+    locked = CampaignCost.objects.select_for_update().filter(pk=cost.pk).first()
+    if locked is None:
+        return  # deleted meanwhile: nothing to do
+    before = snapshot(locked)
+    record_change(actor=actor, action="delete", instance=locked, changes=diff(before, {}))
+    locked.delete()
 
 
 COST_COLUMNS = {

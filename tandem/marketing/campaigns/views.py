@@ -20,8 +20,8 @@ from tandem.core.errors import InvalidInput
 from tandem.core.models import User
 from tandem.marketing.campaigns import services
 from tandem.marketing.campaigns.report import campaign_report
-from tandem.marketing.models_campaigns import Campaign, CampaignChannel
-from tandem.marketing.scopes_extra import MARKETING_ROLES
+from tandem.marketing.models_campaigns import Campaign, CampaignChannel, CampaignCost
+from tandem.marketing.scopes import MARKETING_ROLES
 
 MAX_UPLOAD = 10 * 1024 * 1024
 
@@ -147,6 +147,44 @@ def cost_add(request: HttpRequest, pk: int) -> HttpResponse:
     except InvalidInput as exc:
         return _detail(request, campaign, exc.errors, None)
     messages.success(request, _("Cost added."))
+    return redirect("marketing:campaign_detail", pk=campaign.pk)
+
+
+def _cost(user: User, pk: int, cost_pk: int) -> tuple[Campaign, CampaignCost]:
+    campaign = get_scoped(user, Campaign, pk, "change")
+    cost = get_scoped(user, CampaignCost, cost_pk, "change")
+    if cost.campaign_id != campaign.pk:
+        raise Http404
+    return campaign, cost
+
+
+@login_required
+@require_POST
+def cost_edit(request: HttpRequest, pk: int, cost_pk: int) -> HttpResponse:
+    user = marketer(request)
+    campaign, cost = _cost(user, pk, cost_pk)
+    try:
+        services.cost_update(
+            actor=Actor(user=user),
+            cost=cost,
+            channel=request.POST.get("channel", ""),
+            amount=request.POST.get("amount", ""),
+            incurred_on=request.POST.get("incurred_on", ""),
+            note=request.POST.get("note", ""),
+        )
+    except InvalidInput as exc:
+        return _detail(request, campaign, exc.errors, None)
+    messages.success(request, _("Cost corrected."))
+    return redirect("marketing:campaign_detail", pk=campaign.pk)
+
+
+@login_required
+@require_POST
+def cost_delete(request: HttpRequest, pk: int, cost_pk: int) -> HttpResponse:
+    user = marketer(request)
+    campaign, cost = _cost(user, pk, cost_pk)
+    services.cost_delete(actor=Actor(user=user), cost=cost)
+    messages.success(request, _("Cost deleted."))
     return redirect("marketing:campaign_detail", pk=campaign.pk)
 
 

@@ -36,6 +36,7 @@ from tandem.marketing.email.message import base_url
 from tandem.marketing.models_campaigns import Campaign
 from tandem.marketing.models_content import AssetKind, ContentAsset
 from tandem.marketing.tracked_links import link_create, link_url
+from tandem.marketing.validation import clean_text, visible_ref
 from tandem.tracking.models import TrackedLink
 
 from tandem.tracking.services import bots  # tracking's bot rules, through its services
@@ -43,40 +44,46 @@ ENGAGEMENT_KINDS = {"view": "content_viewed", "download": "content_downloaded"}
 ASSET_FIELDS = {"kind", "title", "key", "url", "description", "campaign_id"}
 
 
-def _clean(data: dict[str, Any], current: ContentAsset | None) -> dict[str, Any]:
+def _clean(data: dict[str, Any], current: ContentAsset | None, actor: Actor) -> dict[str, Any]:
     unknown = set(data) - ASSET_FIELDS
     if unknown:
         raise InvalidInput({k: [_("Unknown field.")] for k in sorted(unknown)})
     errors: dict[str, list[str]] = {}
     out: dict[str, Any] = {}
+
+    def take(key: str, fn: Any) -> None:
+        try:
+            out[key] = fn(data.get(key))
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+
     if "kind" in data or current is None:
-        kind = str(data.get("kind") or "")
-        if kind not in AssetKind.values:
+        kind = data.get("kind")
+        if not isinstance(kind, str) or kind not in AssetKind.values:
             errors["kind"] = [_("Choose a kind of content.")]
         out["kind"] = kind
     if "title" in data or current is None:
-        title = str(data.get("title") or "").strip()
-        if not title:
-            errors["title"] = [_("An asset needs a title.")]
-        out["title"] = title[:200]
+        needs_title = _("An asset needs a title.")
+        take("title", lambda v: clean_text(v, field="title", limit=200, required=needs_title))
     if "url" in data or current is None:
-        url = str(data.get("url") or "").strip()
-        if not url.startswith(("http://", "https://")) or len(url) > 2000 or " " in url:
+        take("url", lambda v: clean_text(v, field="url", limit=2000))
+        url = out.get("url", "")
+        if "url" not in errors and (not url.startswith(("http://", "https://")) or " " in url):
             errors["url"] = [_("Enter an http:// or https:// address.")]
-        out["url"] = url
     if "description" in data:
-        out["description"] = str(data["description"] or "").strip()[:1000]
+        take("description", lambda v: clean_text(v, field="description", limit=1000))
     if "campaign_id" in data:
-        value = data["campaign_id"]
-        if value in (None, ""):
-            out["campaign_id"] = None
-        elif not Campaign.objects.filter(pk=value).exists():
-            errors["campaign_id"] = [_("No such campaign.")]
-        else:
-            out["campaign_id"] = int(value)
+        take(
+            "campaign_id",
+            lambda v: visible_ref(
+                actor, Campaign, v, field="campaign_id", missing=_("No such campaign.")
+            ),
+        )
     if current is None:
-        key = slugify(str(data.get("key") or out.get("title") or ""))[:100]
-        if not key:
+        take("key", lambda v: clean_text(v, field="key", limit=100))
+        key = slugify(str(out.get("key") or out.get("title") or ""))[:100]
+        out["key"] = key
+        if not key and "key" not in errors:
             errors["key"] = [_("An asset needs a key (letters, digits, hyphens).")]
         out["key"] = key
     elif "key" in data and data["key"] != current.key:
@@ -104,7 +111,7 @@ def _link_for(actor: Actor, asset: ContentAsset, sharer: User | None = None) -> 
 
 
 def asset_create(*, actor: Actor, **data: Any) -> ContentAsset:
-    cleaned = _clean(data, None)
+    cleaned = _clean(data, None, actor)
     try:
         with transaction.atomic():
             asset = ContentAsset.objects.create(created_by=actor.user, **cleaned)
@@ -122,7 +129,7 @@ def asset_create(*, actor: Actor, **data: Any) -> ContentAsset:
 
 @transaction.atomic
 def asset_update(*, actor: Actor, asset: ContentAsset, **data: Any) -> ContentAsset:
-    cleaned = _clean(data, asset)
+    cleaned = _clean(data, asset, actor)
     locked = ContentAsset.objects.select_for_update().get(pk=asset.pk)
     before = snapshot(locked)
     for key, value in cleaned.items():

@@ -39,6 +39,7 @@ from tandem.marketing.models_events import (
     MarketingEvent,
     Registration,
 )
+from tandem.marketing.validation import clean_text, visible_ref
 
 log = logging.getLogger("tandem.marketing")
 EVENT_FIELDS = {
@@ -74,7 +75,7 @@ def parse_datetime(field: str, value: Any) -> dt.datetime:
     return parsed
 
 
-def _clean(data: dict[str, Any], current: MarketingEvent | None) -> dict[str, Any]:
+def _clean(data: dict[str, Any], current: MarketingEvent | None, actor: Actor) -> dict[str, Any]:
     unknown = set(data) - EVENT_FIELDS
     if unknown:
         raise InvalidInput({k: [_("Unknown field.")] for k in sorted(unknown)})
@@ -97,21 +98,19 @@ def _clean(data: dict[str, Any], current: MarketingEvent | None) -> dict[str, An
 
     def required(key: str, limit: int) -> Any:
         def fn(v: Any) -> str:
-            text = str(v or "").strip()
-            if not text:
-                raise InvalidInput({key: [_("This field is required.")]})
-            return text[:limit]
+            return clean_text(v, field=key, limit=limit, required=_("This field is required."))
 
         return fn
 
     def email(v: Any) -> str:
+        text = clean_text(v, field="organizer_email", limit=254)
         try:
-            return clean_email(str(v or ""))
+            return clean_email(text)
         except ValueError:
             raise InvalidInput({"organizer_email": [_("Enter a valid email address.")]}) from None
 
     def url(v: Any) -> str:
-        text = str(v or "").strip()
+        text = clean_text(v, field="join_url", limit=1000)
         if text and (not text.startswith(("https://", "http://")) or len(text) > 1000):
             raise InvalidInput({"join_url": [_("Enter an http:// or https:// address.")]})
         return text
@@ -119,9 +118,11 @@ def _clean(data: dict[str, Any], current: MarketingEvent | None) -> dict[str, An
     def reminders(v: Any) -> list[int]:
         if v in (None, ""):
             return [24, 1]
-        items = v if isinstance(v, list) else str(v).replace(";", ",").split(",")
+        items = v if isinstance(v, list) else str(v)[:100].replace(";", ",").split(",")
         try:
-            hours = sorted({int(str(h).strip()) for h in items if str(h).strip()}, reverse=True)
+            hours = sorted(
+                {int(str(h).strip()) for h in items[:20] if str(h).strip()}, reverse=True
+            )
         except ValueError:
             raise InvalidInput(
                 {"reminder_hours": [_("Hours as whole numbers, e.g. 24, 1.")]}
@@ -140,18 +141,18 @@ def _clean(data: dict[str, Any], current: MarketingEvent | None) -> dict[str, An
     take("reminder_hours", reminders)
     for key, limit in (("description", 5000), ("location", 300)):
         if key in data:
-            out[key] = str(data[key] or "").strip()[:limit]
+            take(key, lambda v, key=key, limit=limit: clean_text(v, field=key, limit=limit))
     if "campaign_id" in data:
-        value = data["campaign_id"]
-        if value in (None, ""):
-            out["campaign_id"] = None
-        elif not Campaign.objects.filter(pk=value).exists():
-            errors["campaign_id"] = [_("No such campaign.")]
-        else:
-            out["campaign_id"] = int(value)
+        take(
+            "campaign_id",
+            lambda v: visible_ref(
+                actor, Campaign, v, field="campaign_id", missing=_("No such campaign.")
+            ),
+        )
     if current is None:
-        out["slug"] = slugify(str(data.get("slug") or out.get("title") or ""))[:100]
-        if not out["slug"]:
+        take("slug", lambda v: clean_text(v, field="slug", limit=100))
+        out["slug"] = slugify(str(out.get("slug") or out.get("title") or ""))[:100]
+        if not out["slug"] and "slug" not in errors:
             errors["slug"] = [_("An event needs an address (letters, digits, hyphens).")]
     elif "slug" in data and data["slug"] != current.slug:
         errors["slug"] = [_("The registration address cannot change.")]
@@ -165,7 +166,7 @@ def _clean(data: dict[str, Any], current: MarketingEvent | None) -> dict[str, An
 
 
 def event_create(*, actor: Actor, **data: Any) -> MarketingEvent:
-    cleaned = _clean(data, None)
+    cleaned = _clean(data, None, actor)
     try:
         with transaction.atomic():
             event = MarketingEvent.objects.create(created_by=actor.user, **cleaned)
@@ -188,7 +189,7 @@ def _resend_after_commit(event_id: int) -> None:
 
 @transaction.atomic
 def event_update(*, actor: Actor, event: MarketingEvent, **data: Any) -> MarketingEvent:
-    cleaned = _clean(data, event)
+    cleaned = _clean(data, event, actor)
     locked = MarketingEvent.objects.select_for_update().get(pk=event.pk)
     if locked.status == MarketingEvent.Status.CANCELLED:
         raise InvalidInput(_("A cancelled event cannot change."))

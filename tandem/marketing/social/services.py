@@ -30,45 +30,51 @@ from tandem.marketing.models_social import Network, SocialPost, SocialPostStats
 from tandem.marketing.social.adapters import adapter_for
 from tandem.marketing.social.base import PostToPublish
 from tandem.marketing.tracked_links import link_create, link_url
+from tandem.marketing.validation import clean_text, visible_ref
 
 POST_FIELDS = {"network", "text", "link_url", "campaign_id", "scheduled_at"}
 LIMITS = {"telegram": 4000, "vk": 5000, "facebook": 5000, "linkedin": 3000, "youtube": 5000}
 RETRY_AFTER_MAX = 24 * 3600  # a Retry-After longer than a day is capped at a day
 
 
-def _clean(data: dict[str, Any], current: SocialPost | None) -> dict[str, Any]:
+def _clean(data: dict[str, Any], current: SocialPost | None, actor: Actor) -> dict[str, Any]:
     unknown = set(data) - POST_FIELDS
     if unknown:
         raise InvalidInput({k: [_("Unknown field.")] for k in sorted(unknown)})
     errors: dict[str, list[str]] = {}
     out: dict[str, Any] = {}
-    network = str(data.get("network", current.network if current else "") or "")
+    network = data.get("network", current.network if current else "") or ""
     if "network" in data or current is None:
-        if network not in Network.values:
+        if not isinstance(network, str) or network not in Network.values:
             errors["network"] = [_("Choose a network.")]
         out["network"] = network
     if "text" in data or current is None:
-        text = str(data.get("text") or "").strip()
-        if not text:
-            errors["text"] = [_("A post needs text.")]
-        elif len(text) > LIMITS.get(network, 5000):
-            errors["text"] = [
-                _("At most %(n)s characters here.") % {"n": LIMITS.get(network, 5000)}
-            ]
-        out["text"] = text
+        limit = LIMITS.get(network, 5000) if isinstance(network, str) else 5000
+        try:
+            out["text"] = clean_text(
+                data.get("text"), field="text", limit=limit, required=_("A post needs text.")
+            )
+        except InvalidInput as exc:
+            errors.update(exc.errors)
     if "link_url" in data:
-        url = str(data["link_url"] or "").strip()
-        if url and (not url.startswith(("http://", "https://")) or len(url) > 2000 or " " in url):
-            errors["link_url"] = [_("Enter an http:// or https:// address.")]
-        out["link_url"] = url
+        try:
+            url = clean_text(data["link_url"], field="link_url", limit=2000)
+            if url and (not url.startswith(("http://", "https://")) or " " in url):
+                errors["link_url"] = [_("Enter an http:// or https:// address.")]
+            out["link_url"] = url
+        except InvalidInput as exc:
+            errors.update(exc.errors)
     if "campaign_id" in data:
-        value = data["campaign_id"]
-        if value in (None, ""):
-            out["campaign_id"] = None
-        elif not Campaign.objects.filter(pk=value).exists():
-            errors["campaign_id"] = [_("No such campaign.")]
-        else:
-            out["campaign_id"] = int(value)
+        try:
+            out["campaign_id"] = visible_ref(
+                actor,
+                Campaign,
+                data["campaign_id"],
+                field="campaign_id",
+                missing=_("No such campaign."),
+            )
+        except InvalidInput as exc:
+            errors.update(exc.errors)
     if "scheduled_at" in data:
         value = data["scheduled_at"]
         if value in (None, ""):
@@ -78,7 +84,7 @@ def _clean(data: dict[str, Any], current: SocialPost | None) -> dict[str, Any]:
                 when = (
                     value
                     if isinstance(value, dt.datetime)
-                    else dt.datetime.fromisoformat(str(value).strip())
+                    else dt.datetime.fromisoformat(str(value).strip()[:40])
                 )
                 out["scheduled_at"] = timezone.make_aware(when) if timezone.is_naive(when) else when
             except ValueError:
@@ -113,7 +119,7 @@ def _status_for(post: SocialPost) -> str:
 
 @transaction.atomic
 def post_create(*, actor: Actor, **data: Any) -> SocialPost:
-    cleaned = _clean(data, None)
+    cleaned = _clean(data, None, actor)
     post = SocialPost.objects.create(created_by=actor.user, **cleaned)
     _link(actor, post)
     post.status = _status_for(post)
@@ -127,7 +133,7 @@ EDITABLE = (SocialPost.Status.DRAFT, SocialPost.Status.SCHEDULED, SocialPost.Sta
 
 @transaction.atomic
 def post_update(*, actor: Actor, post: SocialPost, **data: Any) -> SocialPost:
-    cleaned = _clean(data, post)
+    cleaned = _clean(data, post, actor)
     locked = SocialPost.objects.select_for_update().get(pk=post.pk)
     if locked.status not in EDITABLE:
         raise InvalidInput(_("A published post cannot change here; edit it on the network."))

@@ -181,7 +181,9 @@ def test_report_counts_reach_leads_handoffs_pipeline_and_roi(world: World) -> No
         ("link_click", 1),
         ("webinar_registered", 1),
     ]
-    assert report.leads == 2  # the new contact, and the old one who became a lead after a touch
+    # leads (docs/marketing.md): the old contact, who became a lead after the campaign's touch;
+    # the new one and `other` (a lead whose first touchpoint, two days ago, is the campaign's)
+    assert report.leads == 3
     assert report.handoffs == 1
     assert report.pipeline == Decimal("700.00")
     assert report.won_revenue == Decimal("1500.00")

@@ -1,0 +1,239 @@
+"""Issue 6 audit, point 1: bad input on the four marketing forms (campaigns, events, content,
+social) and the content engagement API is a 4xx or a form error, never a 500, and stores nothing.
+
+Each case posts a valid form with one thing wrong: a wrong type in a reference (`owner_id`,
+`campaign_id`: letters, a fraction, a number beyond any id, an id that does not exist), oversize
+text, the required fields missing, or a body in a wrong encoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from django.db import models
+from django.test import Client
+
+from conftest import World
+from tandem.core.audit import Actor
+from tandem.core.models import User
+from tandem.core.tokens import token_create
+from tandem.crm.models import Touchpoint
+from tandem.marketing.campaigns import services as campaigns
+from tandem.marketing.content import services as content
+from tandem.marketing.models_campaigns import Campaign
+from tandem.marketing.models_content import ContentAsset
+from tandem.marketing.models_events import MarketingEvent
+from tandem.marketing.models_social import SocialPost
+
+pytestmark = pytest.mark.django_db
+SYSTEM = Actor.system()
+HUGE = "9" * 30  # beyond any id column: OverflowError on SQLite, out of range on PostgreSQL
+NO_SUCH = "987654"
+
+
+def _valid(form: str, campaign: Campaign, owner: User) -> dict[str, str]:
+    return {
+        "campaign": {
+            "name": "Autumn",
+            "goal": "MQLs",
+            "channels": "email",
+            "budget": "100",
+            "starts_on": "2026-09-01",
+            "ends_on": "2026-09-30",
+            "owner_id": str(owner.pk),
+            "utm_code": "autumn",
+        },
+        "event": {
+            "kind": "webinar",
+            "title": "Demo day",
+            "slug": "demo-day",
+            "description": "",
+            "starts_at": "2030-01-10T10:00",
+            "ends_at": "2030-01-10T11:00",
+            "location": "",
+            "join_url": "https://meet.example/x",
+            "organizer_name": "Org",
+            "organizer_email": "org@example.com",
+            "campaign_id": str(campaign.pk),
+            "reminder_hours": "24, 1",
+        },
+        "content": {
+            "kind": "deck",
+            "title": "Deck",
+            "key": "deck",
+            "url": "https://example.com/deck",
+            "description": "",
+            "campaign_id": str(campaign.pk),
+        },
+        "social": {
+            "network": "telegram",
+            "text": "Hello",
+            "link_url": "https://example.com/",
+            "campaign_id": str(campaign.pk),
+            "scheduled_at": "",
+        },
+    }[form]
+
+
+URLS = {
+    "campaign": "/marketing/campaigns/new",
+    "event": "/marketing/events/new",
+    "content": "/marketing/content/new",
+    "social": "/marketing/social/new",
+}
+MODELS: dict[str, type[models.Model]] = {
+    "campaign": Campaign,
+    "event": MarketingEvent,
+    "content": ContentAsset,
+    "social": SocialPost,
+}
+REF = {"campaign": "owner_id", "event": "campaign_id", "content": "campaign_id"}
+REF["social"] = "campaign_id"
+TEXT = {"campaign": "name", "event": "title", "content": "title", "social": "text"}
+
+Change = Callable[[dict[str, str]], None]
+
+
+def _set(key: str, value: str) -> Change:
+    return lambda data: data.__setitem__(key, value)
+
+
+CASES: list[tuple[str, str, Callable[[str], Change]]] = [
+    ("letters", "ref", lambda form: _set(REF[form], "abc")),
+    ("fraction", "ref", lambda form: _set(REF[form], "1.5")),
+    ("negative", "ref", lambda form: _set(REF[form], "-3")),
+    ("huge", "ref", lambda form: _set(REF[form], HUGE)),
+    ("missing-record", "ref", lambda form: _set(REF[form], NO_SUCH)),
+    ("oversize", "text", lambda form: _set(TEXT[form], "x" * 10_001)),
+    ("nul", "text", lambda form: _set(TEXT[form], "a\x00b")),
+    ("missing", "all", lambda form: lambda data: data.clear()),
+]
+
+
+def _encoded(data: dict[str, str]) -> str:
+    return "&".join(f"{quote(k)}={quote(v)}" for k, v in data.items())
+
+
+@pytest.fixture
+def marketer_client(world: World) -> Client:
+    client = Client()
+    client.force_login(world.user("marketer"))
+    return client
+
+
+@pytest.fixture
+def campaign() -> Campaign:
+    return campaigns.campaign_create(actor=SYSTEM, name="Base", utm_code="base")
+
+
+@pytest.mark.parametrize("form", list(URLS))
+@pytest.mark.parametrize(("case", "where", "change"), CASES, ids=[c[0] for c in CASES])
+def test_bad_form_input_is_a_form_error_and_stores_nothing(
+    form: str,
+    case: str,
+    where: str,
+    change: Callable[[str], Change],
+    marketer_client: Client,
+    campaign: Campaign,
+    world: World,
+) -> None:
+    model = MODELS[form]
+    before = model._default_manager.count()
+    data = _valid(form, campaign, world.user("marketer"))
+    change(form)(data)
+    response = marketer_client.post(URLS[form], data)
+    assert response.status_code == 400, response.content[:500]
+    assert model._default_manager.count() == before
+    if where != "all":
+        field = REF[form] if where == "ref" else TEXT[form]
+        assert field in response.context["errors"], response.context["errors"]
+
+
+@pytest.mark.parametrize("form", list(URLS))
+def test_body_in_a_wrong_encoding_is_a_form_error(
+    form: str, marketer_client: Client, campaign: Campaign, world: World
+) -> None:
+    """Latin-1 bytes where UTF-8 is declared: the text cannot be read, so it is refused."""
+    model = MODELS[form]
+    before = model._default_manager.count()
+    data = _valid(form, campaign, world.user("marketer"))
+    body = _encoded(data).replace(f"{TEXT[form]}={quote(data[TEXT[form]])}", f"{TEXT[form]}=Caf%E9")
+    response = marketer_client.post(
+        URLS[form], body, content_type="application/x-www-form-urlencoded; charset=utf-8"
+    )
+    assert response.status_code == 400
+    assert TEXT[form] in response.context["errors"]
+    assert model._default_manager.count() == before
+
+
+@pytest.mark.parametrize("form", list(URLS))
+def test_valid_form_is_stored(
+    form: str, marketer_client: Client, campaign: Campaign, world: World
+) -> None:
+    """The base data of the cases above is valid: each case fails for its own reason only."""
+    model = MODELS[form]
+    before = model._default_manager.count()
+    response = marketer_client.post(URLS[form], _valid(form, campaign, world.user("marketer")))
+    assert response.status_code == 302, response.content[:500]
+    assert model._default_manager.count() == before + 1
+
+
+def test_owner_must_be_in_marketing(world: World) -> None:
+    """A campaign owner is an active person of marketing (the form's list), not any user id."""
+    from tandem.core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as exc:
+        campaigns.campaign_create(
+            actor=Actor(user=world.user("marketer")),
+            name="X",
+            owner_id=world.user("sales_rep").pk,
+        )
+    assert list(exc.value.errors) == ["owner_id"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"action": "view", "contact_id": "abc"},
+        {"action": "view", "contact_id": 10**30},
+        {"action": "view", "contact_id": 987654},
+        {"action": "x" * 500, "anonymous_id": "a"},
+        {"action": "view", "anonymous_id": "a" * 5000},
+        {"action": ["view"], "anonymous_id": "a"},
+        {},
+    ],
+    ids=["letters", "huge", "missing-record", "oversize-action", "oversize-id", "type", "empty"],
+)
+def test_engagement_api_bad_input_is_4xx(world: World, campaign: Campaign, body: Any) -> None:
+    asset = content.asset_create(
+        actor=SYSTEM, kind="deck", title="D", url="https://example.com/d", campaign_id=campaign.pk
+    )
+    user = world.user("marketer")
+    secret = token_create(actor=Actor(user=user), user=user, name="t", scope="write").secret
+    client = Client(headers={"Authorization": f"Bearer {secret}"})
+    before = Touchpoint.objects.count()
+    response = client.post(
+        f"/api/v1/marketing/content/{asset.pk}/engagement", body, content_type="application/json"
+    )
+    assert 400 <= response.status_code < 500, response.content[:300]
+    assert Touchpoint.objects.count() == before
+
+
+def test_engagement_api_bad_encoding_is_4xx(world: World, campaign: Campaign) -> None:
+    asset = content.asset_create(
+        actor=SYSTEM, kind="deck", title="D", url="https://example.com/d", campaign_id=campaign.pk
+    )
+    user = world.user("marketer")
+    secret = token_create(actor=Actor(user=user), user=user, name="t", scope="write").secret
+    client = Client(headers={"Authorization": f"Bearer {secret}"})
+    before = Touchpoint.objects.count()
+    response = client.post(
+        f"/api/v1/marketing/content/{asset.pk}/engagement",
+        b'{"action": "view", "anonymous_id": "\xff\xfe"}',
+        content_type="application/json",
+    )
+    assert 400 <= response.status_code < 500
+    assert Touchpoint.objects.count() == before
