@@ -7,7 +7,8 @@ Invariants:
   they already have instead of adding a new one;
 - SEQUENCE is the event's `sequence`: it only grows, so an update (higher SEQUENCE) supersedes
   the earlier REQUEST and a CANCEL removes the entry;
-- REQUEST carries STATUS:CONFIRMED and the ATTENDEE with PARTSTAT=NEEDS-ACTION and RSVP=TRUE;
+- REQUEST carries STATUS:CONFIRMED and the ATTENDEE with PARTSTAT=NEEDS-ACTION and RSVP=FALSE
+  (iTIP replies are not read back, so no answer is asked for);
   CANCEL carries STATUS:CANCELLED; both carry ORGANIZER and DTSTAMP (now, UTC).
 """
 
@@ -60,7 +61,7 @@ def invitation(event: MarketingEvent, registration: Registration, method: str) -
     attendee.params["role"] = vText("REQ-PARTICIPANT")
     attendee.params["cutype"] = vText("INDIVIDUAL")
     attendee.params["partstat"] = vText("NEEDS-ACTION")
-    attendee.params["rsvp"] = vText("TRUE")
+    attendee.params["rsvp"] = vText("FALSE")
     vevent.add("attendee", attendee)
     cal.add_component(vevent)
     return cal.to_ical()

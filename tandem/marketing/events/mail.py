@@ -4,19 +4,29 @@ An invitation is multipart/mixed: a multipart/alternative with the text and the
 `text/calendar; method=…` part (RFC 6047, iMIP: what calendar clients act on), plus the same
 calendar as an `invite.ics` attachment for clients that only show attachments. Messages are
 handed to Django's email backend as SMTP bytes (CRLF).
+
+Invariants:
+- every message is From the configured default sender (`DEFAULT_FROM_EMAIL`, the domain DKIM
+  signs for), never the organiser's address (which would fail DMARC for a domain we do not sign
+  for); the organiser is in `Reply-To`, so answers reach them;
+- when a DKIM key is configured, every message is signed by the marketing email's signer
+  (`tandem.marketing.email.message.dkim_signer`) over From, To, Subject, Date, Message-ID,
+  MIME-Version, Content-Type and Reply-To; nothing touches the bytes after signing;
+- invitations do not ask for an RSVP (`RSVP=FALSE`): iTIP replies are not read back.
 """
 
 from __future__ import annotations
 
 import email.policy
+from email.headerregistry import Address
 from email.message import EmailMessage as MimeMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
 from django.conf import settings
 from django.core.mail import get_connection
 from django.utils.translation import gettext as _
 
-from tandem.marketing.email.message import RawEmail
+from tandem.marketing.email.message import RawEmail, dkim_signer
 from tandem.marketing.events.ics import invitation
 from tandem.marketing.models_events import MarketingEvent, Registration
 
@@ -25,15 +35,38 @@ def _when(event: MarketingEvent) -> str:
     return f"{event.starts_at:%Y-%m-%d %H:%M}-{event.ends_at:%H:%M} UTC"
 
 
-def _message(*, to: str, subject: str, text: str, from_email: str) -> MimeMessage:
+SIGNED_HEADERS = [
+    b"From", b"To", b"Subject", b"Date", b"Message-ID", b"MIME-Version", b"Content-Type",
+    b"Reply-To",
+]  # fmt: skip
+
+
+def _sender(event: MarketingEvent) -> str:
+    """The default sender, shown with the organiser's name."""
+    name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    return formataddr((event.organizer_name or name, address))
+
+
+def _message(*, event: MarketingEvent, to: str, subject: str, text: str) -> MimeMessage:
     msg = MimeMessage(policy=email.policy.SMTP)
-    msg["From"] = from_email
+    sender = _sender(event)
+    msg["From"] = sender
+    if event.organizer_email:
+        msg["Reply-To"] = Address(
+            display_name=event.organizer_name, addr_spec=event.organizer_email
+        )
     msg["To"] = to
     msg["Subject"] = subject
     msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(domain=from_email.rpartition("@")[2] or None)
+    msg["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or None)
     msg.set_content(text)
     return msg
+
+
+def _signed(msg: MimeMessage) -> bytes:
+    raw = msg.as_bytes(policy=email.policy.SMTP)
+    signer = dkim_signer()
+    return signer.header(raw, SIGNED_HEADERS) + raw if signer is not None else raw
 
 
 def invitation_bytes(event: MarketingEvent, registration: Registration, method: str) -> bytes:
@@ -52,12 +85,7 @@ def invitation_bytes(event: MarketingEvent, registration: Registration, method: 
             "when": _when(event),
             "where": event.join_url or event.location,
         }
-    msg = _message(
-        to=registration.email,
-        subject=subject,
-        text=text,
-        from_email=event.organizer_email or settings.DEFAULT_FROM_EMAIL,
-    )
+    msg = _message(event=event, to=registration.email, subject=subject, text=text)
     msg.add_alternative(ics, subtype="calendar", params={"method": method})
     msg.add_attachment(
         ics.encode("utf-8"),
@@ -65,11 +93,12 @@ def invitation_bytes(event: MarketingEvent, registration: Registration, method: 
         subtype="ics",
         filename="invite.ics",
     )
-    return msg.as_bytes(policy=email.policy.SMTP)
+    return _signed(msg)
 
 
 def reminder_bytes(event: MarketingEvent, registration: Registration, hours: int) -> bytes:
     msg = _message(
+        event=event,
         to=registration.email,
         subject=_("Reminder: %(title)s") % {"title": event.title},
         text=_("%(title)s starts in about %(hours)s h: %(when)s\n%(where)s")
@@ -79,9 +108,8 @@ def reminder_bytes(event: MarketingEvent, registration: Registration, hours: int
             "when": _when(event),
             "where": event.join_url or event.location,
         },
-        from_email=event.organizer_email or settings.DEFAULT_FROM_EMAIL,
     )
-    return msg.as_bytes(policy=email.policy.SMTP)
+    return _signed(msg)
 
 
 def deliver(raw: bytes, *, to: str) -> None:
