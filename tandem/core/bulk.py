@@ -10,7 +10,7 @@ Invariants:
 - with `with_ids=True` the new primary keys come back in the order of `rows` (on PostgreSQL they
   are reserved from the table's sequence first and copied with the rows);
 - it runs on the caller's connection and transaction; it must be called inside `atomic()`, so a
-  failing row rolls back the whole batch.
+  failing row rolls back the whole batch; a refusal is raised as Django's `DatabaseError`.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def insert_rows(
     sql = f"COPY {table} ({', '.join(quote(n) for n in names)}) FROM STDIN"
     from psycopg.copy import QueuedLibpqWriter
 
-    with connection.cursor() as wrapper:
+    with connection.cursor() as wrapper, connection.wrap_database_errors:
         raw = wrapper.cursor
         with raw.copy(sql, writer=QueuedLibpqWriter(raw)) as copy:
             write = copy.write_row

@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Model, QuerySet
 from django.utils.translation import gettext as _
 
 from tandem.core.access import scoped
@@ -85,6 +86,25 @@ def _unrestricted(qs: QuerySet[Any]) -> bool:
     return not qs.query.is_empty() and not qs.query.where
 
 
+def _pairs(model: type[Model], key: str, value: str, keys: set[str]) -> list[tuple[str, int]]:
+    """(key, value) of the rows whose `key` is in `keys`, by `value`: on PostgreSQL one
+    `= ANY(array)` query (a chunk's thousands of keys as one parameter), else `__in`."""
+    if connection.vendor != "postgresql":
+        return list(
+            model._default_manager.filter(**{f"{key}__in": keys})
+            .order_by(value)
+            .values_list(key, value)
+        )
+    table = connection.ops.quote_name(str(model._meta.db_table))
+    k = connection.ops.quote_name(str(model._meta.get_field(key).column))  # type: ignore[union-attr]
+    v = connection.ops.quote_name(str(model._meta.get_field(value).column))  # type: ignore[union-attr]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {k}, {v} FROM {table} WHERE {k} = ANY(%s) ORDER BY {v}", [list(keys)]
+        )
+        return [(row[0], row[1]) for row in cursor.fetchall()]
+
+
 class _Plan:
     def __init__(self, actor: User, job: ImportJob, owner_ids: dict[str, Any]) -> None:
         from tandem.imports import services as svc
@@ -135,10 +155,14 @@ class _Plan:
         names = {name for _n, _v, d, name in parsed if name and not d}
         visible = scoped(self.actor, Account)
         if domains:
-            found = AccountDomain.objects.filter(domain__in=domains)
-            if not self.open_accounts:
-                found = found.filter(account__in=visible)
-            rows = found.order_by("account_id").values_list("domain", "account_id")
+            if self.open_accounts:
+                rows = _pairs(AccountDomain, "domain", "account_id", domains)
+            else:
+                rows = list(
+                    AccountDomain.objects.filter(domain__in=domains, account__in=visible)
+                    .order_by("account_id")
+                    .values_list("domain", "account_id")
+                )
             for domain, pk in rows:
                 self.by_domain.setdefault(domain, pk)
         for name in names:  # iexact, as the row path looks them up
@@ -167,11 +191,7 @@ class _Plan:
             return
         emails = {v["email"].lower() for _n, v, _d, _name in parsed if v.get("email")}
         if emails:
-            for email, pk in (
-                ContactEmail.objects.filter(email__in=emails)
-                .order_by("contact_id")
-                .values_list("email", "contact_id")
-            ):
+            for email, pk in _pairs(ContactEmail, "email", "contact_id", emails):
                 self.by_email.setdefault(email, pk)
             ids = {pk for pk in self.by_email.values() if isinstance(pk, int)}
             self.contacts = {

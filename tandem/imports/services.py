@@ -19,7 +19,10 @@ Invariants:
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,6 +149,65 @@ def _records(job: ImportJob) -> Iterator[tuple[int, dict[str, str]]]:
         yield number, {t: cells[i].strip() for i, t in columns.items() if cells[i].strip()}
 
 
+def _chunks(job: ImportJob, size: int) -> Iterator[list[tuple[int, dict[str, str]]]]:
+    chunk: list[tuple[int, dict[str, str]]] = []
+    for record in _records(job):
+        chunk.append(record)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+_END = object()
+
+
+@contextmanager
+def _read_ahead(items: Iterator[Any], depth: int = 2) -> Iterator[Iterator[Any]]:
+    """`items`, produced by a thread up to `depth` ahead: the next chunk is read and parsed
+    while this thread waits for the database. The thread touches no database."""
+    slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        slots.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            slots.put(exc)
+
+    def consume() -> Iterator[Any]:
+        while True:
+            item = slots.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    worker = threading.Thread(target=produce, name="import-read-ahead", daemon=True)
+    worker.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                slots.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        worker.join()
+
+
 def import_run(
     *,
     actor: User,
@@ -181,16 +243,11 @@ def import_run(
     report: list[list[Any]] = []
     owner_ids: dict[str, Any] = {}
     cancelled = False
-    chunk: list[tuple[int, dict[str, str]]] = []
-    for record in _records(job):
-        chunk.append(record)
-        if len(chunk) == CHUNK:
+    with _read_ahead(_chunks(job, CHUNK)) as chunks:
+        for chunk in chunks:
             cancelled = _run_chunk(actor, job, chunk, dry_run, report, progress, owner_ids)
-            chunk = []
             if cancelled:
                 break
-    if chunk and not cancelled:
-        cancelled = _run_chunk(actor, job, chunk, dry_run, report, progress, owner_ids)
     if dry_run:
         final = ImportStatus.CANCELLED if cancelled else ImportStatus.CHECKED
     else:
