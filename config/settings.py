@@ -225,6 +225,10 @@ PERIODIC_TASKS = {
     "leads.retrain_all_predictive": ("tandem.leads.tasks.retrain_all_predictive", 86400),
     "sales.advance_sequences": ("tandem.sales.tasks.advance_sequences", 300),
     "marketing.segments_refresh_all": ("tandem.marketing.tasks.segments_refresh_all", 900),
+    "marketing.segment_reactions_run": (
+        "tandem.marketing.segments.reaction_tasks.segment_reactions_run",
+        60,
+    ),
     "marketing.event_reminders_send": ("tandem.marketing.events.tasks.event_reminders_send", 300),
     "marketing.social_publish_due": ("tandem.marketing.social.tasks.social_publish_due", 300),
 }

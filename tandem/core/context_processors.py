@@ -26,6 +26,7 @@ NAV_ITEMS: list[tuple[str, Any, str | set[str]]] = [
     ("attribution:page", _("Attribution"), {"head", "admin", "marketer", "sales_rep", "field_rep"}),
     ("marketing:segment_list", _("Segments"), {"head", "admin", "marketer"}),
     ("marketing:template_list", _("Email"), {"head", "admin", "marketer"}),
+    ("marketing:subscription_list", _("Subscriptions"), {"head", "admin", "marketer"}),
     ("marketing:campaign_list", _("Campaigns"), {"head", "admin", "marketer"}),
     ("marketing:event_list", _("Events"), {"head", "admin", "marketer"}),
     ("marketing:social_calendar", _("Social"), {"head", "admin", "marketer"}),

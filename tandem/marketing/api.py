@@ -214,3 +214,301 @@ def record_content_engagement(
     except InvalidInput as exc:
         raise ApiError(400, "invalid", exc.message) from None
     return Status(201, {"touchpoint_id": touch.pk})
+
+
+# --- subscription types, subscribing, static list members, reactions (issue 6, points 2, 4) --
+
+from django.conf import settings  # noqa: E402
+from pydantic import ConfigDict  # noqa: E402
+
+from tandem.core.api_pagination import keyset_page  # noqa: E402
+from tandem.crm.validation import clean_email  # noqa: E402
+from tandem.marketing.email import message as email_message  # noqa: E402
+from tandem.marketing.models import SegmentReaction, SubscriptionType  # noqa: E402
+from tandem.marketing.segments import members as segment_members  # noqa: E402
+from tandem.marketing.segments import reactions as segment_reactions  # noqa: E402
+from tandem.marketing.subscriptions import services as subscriptions  # noqa: E402
+from tandem.sales.models import Sequence  # noqa: E402
+
+
+class _Strict(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SubscriptionTypeOut(Schema):
+    id: int
+    key: str
+    name: str
+    description: str
+    wording: str
+    wording_version: str
+    double_opt_in: bool
+    active: bool
+    created_at: dt.datetime
+
+
+class SubscriptionTypePage(Schema):
+    items: list[SubscriptionTypeOut]
+    next_cursor: str | None
+
+
+class SubscriptionTypeFilters(Schema):
+    include_archived: bool = False
+    cursor: str | None = Field(None, max_length=500)
+    limit: int = Field(50, ge=1, le=200)
+
+
+class SubscriptionTypeIn(_Strict):
+    key: str = Field(max_length=50)
+    name: str = Field(max_length=100)
+    description: str = Field("", max_length=300)
+    wording: str = Field("", max_length=5000)
+    wording_version: str = Field("1", max_length=40)
+    double_opt_in: bool = True
+    active: bool = True
+
+
+class SubscriptionTypePatch(_Strict):
+    key: str | None = Field(None, max_length=50)
+    name: str | None = Field(None, max_length=100)
+    description: str | None = Field(None, max_length=300)
+    wording: str | None = Field(None, max_length=5000)
+    wording_version: str | None = Field(None, max_length=40)
+    double_opt_in: bool | None = None
+    active: bool | None = None
+
+
+class SubscribeIn(_Strict):
+    contact_id: int | None = Field(None, ge=1)
+    email: str | None = Field(None, max_length=254)
+    wording_version: str = Field(max_length=40)
+
+
+class UnsubscribeIn(_Strict):
+    contact_id: int | None = Field(None, ge=1)
+    email: str | None = Field(None, max_length=254)
+
+
+class SubscriptionOut(Schema):
+    contact_id: int
+    subscription: str
+    state: str
+    changed: bool
+    confirmation_sent: bool
+    record_id: int | None
+
+
+class MembersIn(_Strict):
+    contact_ids: list[Any] = Field(max_length=segment_members.MAX_IDS + 1)
+
+
+class MembersOut(Schema):
+    segment_id: int
+    changed: int
+    unchanged: int
+    member_count: int
+
+
+class ReactionIn(_Strict):
+    kind: str = Field(max_length=10)
+    on_entered: bool = True
+    on_left: bool = False
+    sequence_id: int | None = Field(None, ge=1)
+    url: str = Field("", max_length=500)
+
+
+class ReactionOut(Schema):
+    id: int
+    segment_id: int
+    kind: str
+    on_entered: bool
+    on_left: bool
+    sequence_id: int | None
+    url: str
+    active: bool
+    created_at: dt.datetime
+
+
+class ReactionCreatedOut(ReactionOut):
+    secret: str  # the webhook's signing secret: shown in this answer only
+
+
+def _type_by_key(user: Any, key: str) -> SubscriptionType:
+    found = scoped(user, SubscriptionType).filter(key=key).first()
+    if found is None:
+        raise ApiError(404, "not_found", _("No such subscription type."))
+    return found
+
+
+@router.get("/subscription-types", response={200: SubscriptionTypePage, **ERRORS})
+def list_subscription_types(
+    request: HttpRequest, filters: Query[SubscriptionTypeFilters]
+) -> dict[str, Any]:
+    """Subscription types, newest first (archived ones with `include_archived=true`)."""
+    qs = scoped(caller(request).user, SubscriptionType)
+    if not filters.include_archived:
+        qs = qs.filter(active=True)
+    rows, cursor = keyset_page(
+        qs,
+        kind="subscription_types",
+        time_field="created_at",
+        cursor=filters.cursor,
+        limit=filters.limit,
+    )
+    return {"items": rows, "next_cursor": cursor}
+
+
+@router.post("/subscription-types", response={201: SubscriptionTypeOut, **ERRORS})
+def create_subscription_type(
+    request: HttpRequest, payload: SubscriptionTypeIn
+) -> Status[SubscriptionType]:
+    who = _marketer(request, write=True)
+    return Status(201, subscriptions.type_create(actor=who.actor, **payload.model_dump()))
+
+
+@router.get("/subscription-types/{key}", response={200: SubscriptionTypeOut, **ERRORS})
+def get_subscription_type(request: HttpRequest, key: str) -> SubscriptionType:
+    return _type_by_key(caller(request).user, key)
+
+
+@router.patch("/subscription-types/{key}", response={200: SubscriptionTypeOut, **ERRORS})
+def update_subscription_type(
+    request: HttpRequest, key: str, payload: SubscriptionTypePatch
+) -> SubscriptionType:
+    """Fields sent are changed, others kept; the key is fixed once consent records use it."""
+    who = _marketer(request, write=True)
+    data = payload.model_dump(exclude_unset=True)
+    nulls = sorted(name for name, value in data.items() if value is None)
+    if nulls:
+        raise InvalidInput({name: [_("may not be null")] for name in nulls})
+    subscription = _type_by_key(who.user, key)
+    return subscriptions.type_update(actor=who.actor, subscription=subscription, **data)
+
+
+def _contact_for(who: ApiCaller, contact_id: int | None, email: str | None) -> Contact:
+    if (contact_id is None) == (email is None):
+        raise InvalidInput({"contact_id": [_("Give either contact_id or email.")]})
+    if contact_id is not None:
+        return get_scoped(who.user, Contact, contact_id)
+    try:
+        address = clean_email(email or "")
+    except ValueError:
+        raise InvalidInput({"email": [_("Enter a valid email address.")]}) from None
+    found = scoped(who.user, Contact).filter(email=address).order_by("pk").first()
+    if found is None:
+        raise ApiError(404, "not_found", _("No contact has this email address."))
+    return found
+
+
+def _client_of(request: HttpRequest) -> dict[str, str]:
+    return {
+        "ip": request.META.get("REMOTE_ADDR", ""),
+        "user_agent": request.META.get("HTTP_USER_AGENT", "")[:500],
+    }
+
+
+def _confirm_base(request: HttpRequest) -> str:
+    if getattr(settings, "TANDEM_BASE_URL", None) or email_message.setting("TANDEM_BASE_URL"):
+        return email_message.base_url() + "/e/confirm/"
+    return request.build_absolute_uri("/e/confirm/")
+
+
+@router.post("/subscriptions/{key}/subscribe", response={200: SubscriptionOut, **ERRORS})
+def subscribe(request: HttpRequest, key: str, payload: SubscribeIn) -> dict[str, Any]:
+    """Subscribe a contact (source "api"). With the type's double opt-in the state is "pending"
+    and the confirmation email is sent; already subscribed: nothing is appended."""
+    who = _marketer(request, write=True)
+    subscription = _type_by_key(who.user, key)
+    contact = _contact_for(who, payload.contact_id, payload.email)
+    change = subscriptions.subscribe_contact(
+        actor=who.actor,
+        subscription=subscription,
+        contact=contact,
+        wording_version=payload.wording_version,
+        confirm_base=_confirm_base(request),
+        **_client_of(request),
+    )
+    return {"contact_id": contact.pk, "subscription": subscription.key, **change.__dict__}
+
+
+@router.post("/subscriptions/{key}/unsubscribe", response={200: SubscriptionOut, **ERRORS})
+def unsubscribe(request: HttpRequest, key: str, payload: UnsubscribeIn) -> dict[str, Any]:
+    """Withdraw a contact's consent for the type (source "api"); idempotent."""
+    who = _marketer(request, write=True)
+    subscription = _type_by_key(who.user, key)
+    contact = _contact_for(who, payload.contact_id, payload.email)
+    change = subscriptions.unsubscribe_contact(
+        actor=who.actor, subscription=subscription, contact=contact, **_client_of(request)
+    )
+    return {"contact_id": contact.pk, "subscription": subscription.key, **change.__dict__}
+
+
+def _members_change(request: HttpRequest, segment_id: int, ids: list[Any], add: bool) -> Any:
+    who = _marketer(request, write=True)
+    segment = get_scoped(who.user, Segment, segment_id)
+    service = segment_members.members_add if add else segment_members.members_remove
+    try:
+        change = service(actor=who.actor, segment=segment, contact_ids=ids)
+    except segment_members.ContactsNotVisible as exc:
+        raise ApiError(
+            404, "not_found", _("No such contact."), {"contact_ids": exc.missing[:100]}
+        ) from None
+    segment.refresh_from_db(fields=["member_count"])
+    return {
+        "segment_id": segment.pk,
+        "changed": change.changed,
+        "unchanged": change.unchanged,
+        "member_count": segment.member_count,
+    }
+
+
+@router.post("/segments/{segment_id}/members", response={200: MembersOut, **ERRORS})
+def add_members(request: HttpRequest, segment_id: int, payload: MembersIn) -> Any:
+    """Add contacts to a static list (at most 10,000 ids; idempotent)."""
+    return _members_change(request, segment_id, payload.contact_ids, add=True)
+
+
+@router.delete("/segments/{segment_id}/members", response={200: MembersOut, **ERRORS})
+def remove_members(request: HttpRequest, segment_id: int, payload: MembersIn) -> Any:
+    """Remove contacts from a static list (at most 10,000 ids; idempotent)."""
+    return _members_change(request, segment_id, payload.contact_ids, add=False)
+
+
+@router.get("/segments/{segment_id}/reactions", response={200: list[ReactionOut], **ERRORS})
+def list_reactions(request: HttpRequest, segment_id: int) -> list[SegmentReaction]:
+    user = caller(request).user
+    segment = get_scoped(user, Segment, segment_id)
+    return list(scoped(user, SegmentReaction).filter(segment=segment).order_by("pk"))
+
+
+@router.post("/segments/{segment_id}/reactions", response={201: ReactionCreatedOut, **ERRORS})
+def create_reaction(request: HttpRequest, segment_id: int, payload: ReactionIn) -> Any:
+    """A sequence enrolment or a webhook; a webhook's `secret` is in this answer only."""
+    who = _marketer(request, write=True)
+    segment = get_scoped(who.user, Segment, segment_id)
+    sequence = (
+        get_scoped(who.user, Sequence, payload.sequence_id)
+        if payload.sequence_id is not None
+        else None
+    )
+    created = segment_reactions.reaction_create(
+        actor=who.actor,
+        segment=segment,
+        kind=payload.kind,
+        on_entered=payload.on_entered,
+        on_left=payload.on_left,
+        sequence=sequence,
+        url=payload.url,
+    )
+    reaction = created.reaction
+    return Status(201, {**ReactionOut.from_orm(reaction).dict(), "secret": created.secret})
+
+
+@router.delete("/segments/{segment_id}/reactions/{reaction_id}", response={204: None, **ERRORS})
+def delete_reaction(request: HttpRequest, segment_id: int, reaction_id: int) -> Status[None]:
+    who = _marketer(request, write=True)
+    reaction = get_scoped(who.user, SegmentReaction, reaction_id)
+    if reaction.segment_id != segment_id:
+        raise ApiError(404, "not_found", _("No such record."))
+    segment_reactions.reaction_delete(actor=who.actor, reaction=reaction)
+    return Status(204, None)

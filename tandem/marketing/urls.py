@@ -66,3 +66,9 @@ urlpatterns = [
         name="social_mark_published",
     ),
 ]
+
+# Subscription types; static list members and reactions on segment pages (issue 6, points 2, 4).
+from tandem.marketing.segments.urls import urlpatterns as segment_extra_urls  # noqa: E402
+from tandem.marketing.subscriptions.urls import urlpatterns as subscription_urls  # noqa: E402
+
+urlpatterns += subscription_urls + segment_extra_urls

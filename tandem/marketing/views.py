@@ -25,6 +25,7 @@ from tandem.marketing import tasks
 from tandem.marketing.email import sending
 from tandem.marketing.models import EmailSend, EmailTemplate, Segment, SubscriptionType
 from tandem.marketing.scopes import MARKETING_ROLES
+from tandem.marketing.segments import pages as segment_pages
 from tandem.marketing.segments import services as seg
 
 EXAMPLE = {
@@ -125,7 +126,12 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "marketing/segment_detail.html",
-        {"segment": segment, "members": members, "events": events},
+        {
+            "segment": segment,
+            "members": members,
+            "events": events,
+            **segment_pages.detail_extras(request.user, segment),  # type: ignore[arg-type]
+        },
     )
 
 
@@ -295,7 +301,7 @@ def send_new(request: HttpRequest) -> HttpResponse:
             "previews": previews,
             "templates": scoped(request.user, EmailTemplate),
             "segments": scoped(request.user, Segment),
-            "types": scoped(request.user, SubscriptionType),
+            "types": scoped(request.user, SubscriptionType).filter(active=True),
             "rules": EmailSend.WinnerRule.choices,
         },
         status=400 if errors else 200,

@@ -11,7 +11,8 @@ Invariants:
 - a deal on a won or lost stage is closed: it moves only by `deal_reopen`.
 
 Sequence operations live in `tandem.sales.sequences` and quotes in `tandem.sales.quotes`;
-`sequence_stop_for_contact` is re-exported here because other apps call it.
+`sequence_stop_for_contact` and `sequence_enrol` are re-exported here because other apps call
+them (marketing's segment reactions enrol contacts who enter a segment).
 """
 
 from __future__ import annotations
@@ -51,9 +52,9 @@ from tandem.sales.models import (
     Stage,
     StageKind,
 )
-from tandem.sales.sequences import sequence_stop_for_contact
+from tandem.sales.sequences import sequence_enrol, sequence_stop_for_contact
 
-__all__ = ["sequence_stop_for_contact"]
+__all__ = ["sequence_enrol", "sequence_stop_for_contact"]
 
 CENT = Decimal("0.01")
 MAX_MONEY = Decimal("999999999999.99")

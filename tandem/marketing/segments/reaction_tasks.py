@@ -1,0 +1,47 @@
+"""Tasks of segment reactions (thin; see `segments.reactions`).
+
+- `segment_reactions_dispatch(segment_id)`: enqueued after a static list changes;
+- `segment_reactions_run()`: periodic (every minute, `marketing.segment_reactions_run`): reacts to
+  every segment's new events (a dynamic segment's refresh) and re-enqueues due retries and
+  deliveries whose task was lost;
+- `reaction_deliver(delivery_id)`: one attempt; a failure schedules the next attempt itself
+  (`run_after` = the backoff). Idempotent: the attempt claims the delivery first.
+"""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from tandem.core.tasks import enqueue_on_commit
+from tandem.marketing.segments import reactions
+
+
+def _enqueue(delivery_ids: list[int]) -> None:
+    for pk in delivery_ids:
+        enqueue_on_commit(reaction_deliver, pk)
+
+
+@task()
+def segment_reactions_dispatch(segment_id: int) -> int:
+    created = reactions.reactions_dispatch(segment_id=segment_id)
+    _enqueue(created)
+    return len(created)
+
+
+@task()
+def segment_reactions_run() -> int:
+    created = reactions.reactions_dispatch()
+    due = [pk for pk in reactions.deliveries_due() if pk not in set(created)]
+    _enqueue(created + due)
+    return len(created) + len(due)
+
+
+@task()
+def reaction_deliver(delivery_id: int) -> str:
+    attempt = reactions.delivery_attempt(delivery_id)
+    if attempt.retry_at is not None:
+        deferred = reaction_deliver.using(run_after=attempt.retry_at)
+        if deferred.get_backend().supports_defer:
+            deferred.enqueue(delivery_id)
+        # else (the immediate backend): `segment_reactions_run` picks it up when it is due
+    return attempt.status

@@ -1,0 +1,505 @@
+"""Reactions to entering and leaving a segment: enrol in a sales sequence, or post to a webhook.
+
+A marketer adds reactions on the segment's page (or the API). `reactions_dispatch` reads each
+active reaction's new `SegmentEvent` rows (by id, after the reaction's cursor) and creates one
+`ReactionDelivery` per (reaction, event); `delivery_attempt` does the work of one delivery.
+Both run as tasks (`reaction_tasks`): dispatch after a static list changes and every minute
+(`marketing.segment_reactions_run`, which also re-enqueues due retries), so a dynamic segment's
+refresh is reacted to within a minute of it.
+
+Webhooks:
+- the body is JSON `{"id": <event id>, "type": "segment.entered"|"segment.left", "occurred_at",
+  "segment": {"id", "name"}, "contact": {"id", "email", "first_name", "last_name"}}`, the same
+  bytes on every attempt; headers `X-Tandem-Event-Id` (the idempotency key: a receiver that has
+  seen it may ignore the request), `X-Tandem-Event`, `X-Tandem-Signature: sha256=<hex>` = HMAC-
+  SHA256 of the body with the hook's secret;
+- the secret (`whsec_…`) is shown once, when the hook is created or its secret is rotated, and
+  stored encrypted (Fernet; key derived from SECRET_KEY; SECRET_KEY_FALLBACKS still decrypt), so
+  it can sign but is never displayed again; rotating SECRET_KEY without keeping the old one in
+  the fallbacks makes the secrets unreadable (deliveries then fail: rotate the hook's secret);
+- URLs are distrusted: http or https only, no user name or password in them, and the host must
+  resolve only to public addresses (private, loopback, link-local, multicast and reserved ones
+  are refused) unless `WEBHOOK_ALLOW_PRIVATE=1`; this is checked when the hook is saved and again
+  at each attempt, and the request goes to the address that was checked (no second DNS lookup);
+  redirects are not followed;
+- a 2xx answer is success; anything else (or no answer within 10 s) is retried with exponential
+  backoff (30 s, 1, 2, 4 … minutes, at most 6 h between attempts) up to `MAX_ATTEMPTS`, then the
+  delivery is marked failed. An attempt holds its delivery for a lease (the timeout plus a
+  margin), so two workers never post the same delivery at once and a worker that dies mid-way
+  leaves it to be retried.
+
+Sequences: an "entered" event enrols the contact with sales' `sequence_enrol` (as the system,
+so the sequence's owner is the sender); a contact already active in the sequence is left as
+is; a paused or deleted sequence skips the delivery with the reason.
+
+Invariants:
+- a new reaction starts at its segment's latest event: history is not replayed;
+- one delivery per (reaction, event) (unique constraint): dispatching twice or a retried task
+  never does the work twice (a webhook receiver may still see an event twice after a lost
+  answer: at least once, deduplicate by `X-Tandem-Event-Id`);
+- every write to a reaction is audited.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import json
+import os
+import secrets
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tandem.core.audit import Actor, diff, record_change, snapshot
+from tandem.core.errors import InvalidInput
+from tandem.crm.models import Contact
+from tandem.marketing.models import ReactionDelivery, Segment, SegmentEvent, SegmentReaction
+from tandem.sales import services as sales
+from tandem.sales.models import Sequence
+
+MAX_ATTEMPTS = 8
+TIMEOUT = 10.0
+LEASE = dt.timedelta(seconds=TIMEOUT * 3 + 30)
+FIRST_DELAY = 30
+MAX_DELAY = 6 * 3600
+DISPATCH_BATCH = 1000
+USER_AGENT = "Tandem-Webhooks/1"
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+
+def _fernet(secret_key: str) -> Fernet:
+    digest = hashlib.sha256(f"tandem.marketing.webhook-secret:{secret_key}".encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def encrypt_secret(secret: str) -> str:
+    return _fernet(settings.SECRET_KEY).encrypt(secret.encode()).decode()
+
+
+def decrypt_secret(token: str) -> str | None:
+    for key in [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]:
+        try:
+            return _fernet(key).decrypt(token.encode()).decode()
+        except InvalidToken:
+            continue
+    return None
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+# --- URLs -----------------------------------------------------------------------------------
+
+
+def allow_private() -> bool:
+    value = getattr(settings, "WEBHOOK_ALLOW_PRIVATE", None)
+    if value is None:
+        value = os.environ.get("WEBHOOK_ALLOW_PRIVATE", "")
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+@dataclass(frozen=True)
+class Target:
+    scheme: str
+    host: str
+    port: int
+    address: str  # the checked address the request goes to
+    path: str
+
+
+def check_url(url: str) -> Target:
+    """Parse and vet a webhook URL (see the module docstring); InvalidInput when refused."""
+
+    def refuse(message: str) -> InvalidInput:
+        return InvalidInput({"url": [message]})
+
+    url = (url or "").strip()
+    if not url:
+        raise refuse(_("This field is required."))
+    if len(url) > 500:
+        raise refuse(_("At most %(n)d characters.") % {"n": 500})
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise refuse(_("Not a valid URL.")) from None
+    if parts.scheme not in ("http", "https"):
+        raise refuse(_("Only http and https addresses are allowed."))
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise refuse(_("Put no user name or password in the URL: the signature authenticates."))
+    host = parts.hostname or ""
+    if not host or any(c.isspace() for c in url):
+        raise refuse(_("Not a valid URL."))
+    port = port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise refuse(_("The host name could not be resolved.")) from None
+    addresses = sorted({str(info[4][0]) for info in infos})
+    if not addresses:
+        raise refuse(_("The host name could not be resolved."))
+    if not allow_private() and not all(_public(a) for a in addresses):
+        raise refuse(
+            _("This address is private, loopback or reserved: webhooks go to public hosts only.")
+        )
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return Target(parts.scheme, host, port, addresses[0], path)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to an already-checked address, verifying the certificate for the host name."""
+
+    def __init__(self, host: str, address: str, port: int, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def post(target: Target, body: bytes, headers: dict[str, str]) -> int:
+    """POST `body` to the checked target; returns the HTTP status (OSError if no answer)."""
+    connection: http.client.HTTPConnection
+    if target.scheme == "https":
+        connection = _PinnedHTTPSConnection(target.host, target.address, target.port, TIMEOUT)
+    else:
+        connection = http.client.HTTPConnection(target.address, target.port, timeout=TIMEOUT)
+    host_header = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
+    try:
+        connection.request("POST", target.path, body=body, headers={**headers, "Host": host_header})
+        response = connection.getresponse()
+        response.read(65536)
+        return response.status
+    except http.client.HTTPException as exc:
+        raise OSError(str(exc)) from None
+    finally:
+        connection.close()
+
+
+# --- configuring reactions ------------------------------------------------------------------
+
+
+@dataclass
+class Created:
+    reaction: SegmentReaction
+    secret: str  # the webhook secret, shown once ("" for a sequence reaction)
+
+
+def _clean(
+    *, kind: str, on_entered: bool, on_left: bool, sequence: Sequence | None, url: str
+) -> dict[str, Any]:
+    if kind not in SegmentReaction.Kind.values:
+        raise InvalidInput({"kind": [_("Choose a sequence or a webhook.")]})
+    if not on_entered and not on_left:
+        raise InvalidInput({"on_entered": [_("React to entering, leaving or both.")]})
+    if kind == SegmentReaction.Kind.SEQUENCE:
+        if sequence is None:
+            raise InvalidInput({"sequence": [_("Choose a sequence.")]})
+        if on_left:
+            raise InvalidInput({"on_left": [_("A sequence enrols contacts who enter.")]})
+        return {"sequence": sequence, "url": "", "on_entered": True, "on_left": False}
+    check_url(url)
+    return {"sequence": None, "url": url.strip(), "on_entered": on_entered, "on_left": on_left}
+
+
+def _latest_event_id(segment_id: int) -> int:
+    latest = SegmentEvent.objects.filter(segment_id=segment_id).aggregate(m=Max("pk"))["m"]
+    return int(latest or 0)
+
+
+@transaction.atomic
+def reaction_create(
+    *,
+    actor: Actor,
+    segment: Segment,
+    kind: str,
+    on_entered: bool = True,
+    on_left: bool = False,
+    sequence: Sequence | None = None,
+    url: str = "",
+) -> Created:
+    data = _clean(kind=kind, on_entered=on_entered, on_left=on_left, sequence=sequence, url=url)
+    secret = ""
+    if kind == SegmentReaction.Kind.WEBHOOK:
+        secret = "whsec_" + secrets.token_urlsafe(32)
+        data["secret_encrypted"] = encrypt_secret(secret)
+    Segment.objects.select_for_update().filter(pk=segment.pk).first()  # no event slips between
+    reaction = SegmentReaction.objects.create(
+        segment=segment,
+        kind=kind,
+        created_by=actor.user,
+        after_event_id=_latest_event_id(segment.pk),
+        **data,
+    )
+    record_change(
+        actor=actor,
+        action="create",
+        instance=reaction,
+        changes=snapshot(reaction, ["segment", "kind", "on_entered", "on_left", "sequence", "url"]),
+    )
+    return Created(reaction, secret)
+
+
+AUDITED = ["kind", "on_entered", "on_left", "sequence", "url", "active"]
+
+
+@transaction.atomic
+def reaction_set_active(*, actor: Actor, reaction: SegmentReaction, active: bool) -> None:
+    """Pause or resume. Resuming starts from the latest event: nothing missed is replayed."""
+    reaction = SegmentReaction.objects.select_for_update().get(pk=reaction.pk)
+    before = snapshot(reaction, AUDITED)
+    reaction.active = active
+    if active:
+        reaction.after_event_id = _latest_event_id(reaction.segment_id)
+    reaction.save(update_fields=["active", "after_event_id"])
+    record_change(
+        actor=actor,
+        action="update",
+        instance=reaction,
+        changes=diff(before, snapshot(reaction, AUDITED)),
+    )
+
+
+@transaction.atomic
+def reaction_rotate_secret(*, actor: Actor, reaction: SegmentReaction) -> str:
+    """A new secret for a webhook (returned once; the old one stops signing at once)."""
+    reaction = SegmentReaction.objects.select_for_update().get(pk=reaction.pk)
+    if reaction.kind != SegmentReaction.Kind.WEBHOOK:
+        raise InvalidInput(_("Only webhooks have a secret."))
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    reaction.secret_encrypted = encrypt_secret(secret)
+    reaction.save(update_fields=["secret_encrypted"])
+    record_change(
+        actor=actor, action="update", instance=reaction, changes={"secret": ["***", "***"]}
+    )
+    return secret
+
+
+@transaction.atomic
+def reaction_delete(*, actor: Actor, reaction: SegmentReaction) -> None:
+    record_change(
+        actor=actor,
+        action="delete",
+        instance=reaction,
+        changes=snapshot(reaction, ["segment", *AUDITED]),
+    )
+    reaction.delete()
+
+
+# --- dispatching and delivering -------------------------------------------------------------
+
+
+def _dispatch_one(reaction_id: int) -> tuple[list[int], int]:
+    """Turn the reaction's next events into deliveries; returns (new delivery ids, events read)."""
+    with transaction.atomic():
+        reaction = (
+            SegmentReaction.objects.select_for_update().filter(pk=reaction_id, active=True).first()
+        )
+        if reaction is None:
+            return [], 0
+        events = list(
+            SegmentEvent.objects.filter(
+                segment_id=reaction.segment_id, pk__gt=reaction.after_event_id
+            )
+            .order_by("pk")
+            .values_list("pk", "kind")[:DISPATCH_BATCH]
+        )
+        if not events:
+            return [], 0
+        wanted = {
+            kind
+            for kind, on in (("entered", reaction.on_entered), ("left", reaction.on_left))
+            if on
+        }
+        chosen = [pk for pk, kind in events if kind in wanted]
+        now = timezone.now()
+        ReactionDelivery.objects.bulk_create(
+            [
+                ReactionDelivery(reaction=reaction, event_id=pk, next_attempt_at=now)
+                for pk in chosen
+            ],
+            ignore_conflicts=True,
+        )
+        reaction.after_event_id = events[-1][0]
+        reaction.save(update_fields=["after_event_id"])
+        created = list(
+            ReactionDelivery.objects.filter(
+                reaction=reaction, event_id__in=chosen, status=ReactionDelivery.Status.PENDING
+            ).values_list("pk", flat=True)
+        )
+        return created, len(events)
+
+
+def reactions_dispatch(*, segment_id: int | None = None) -> list[int]:
+    """Create the deliveries for every active reaction (of one segment, or all); returns the
+    ids of the pending deliveries created (the caller enqueues their attempts)."""
+    reactions = SegmentReaction.objects.filter(active=True)
+    if segment_id is not None:
+        reactions = reactions.filter(segment_id=segment_id)
+    created: list[int] = []
+    for reaction_id in list(reactions.order_by("pk").values_list("pk", flat=True)):
+        while True:
+            batch, seen = _dispatch_one(reaction_id)
+            created.extend(batch)
+            if seen < DISPATCH_BATCH:
+                break
+    return created
+
+
+def deliveries_due(*, limit: int = 500, now: dt.datetime | None = None) -> list[int]:
+    """Pending deliveries whose (retry or lease) time has come: a lost task is picked up again."""
+    return list(
+        ReactionDelivery.objects.filter(
+            status=ReactionDelivery.Status.PENDING, next_attempt_at__lte=now or timezone.now()
+        )
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def backoff(attempt: int) -> dt.timedelta:
+    """Delay after failed attempt number `attempt` (1-based): 30 s doubling, capped at 6 h."""
+    return dt.timedelta(seconds=min(FIRST_DELAY * 2 ** max(attempt - 1, 0), MAX_DELAY))
+
+
+def webhook_body(reaction: SegmentReaction, event: SegmentEvent) -> bytes:
+    contact = Contact.objects.filter(pk=event.contact_id).first()
+    payload = {
+        "id": event.pk,
+        "type": f"segment.{event.kind}",
+        "occurred_at": event.at.isoformat(),
+        "segment": {"id": reaction.segment_id, "name": reaction.segment.name},
+        "contact": {
+            "id": event.contact_id,
+            "email": contact.email if contact else "",
+            "first_name": contact.first_name if contact else "",
+            "last_name": contact.last_name if contact else "",
+        },
+    }
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+
+
+@dataclass
+class Attempt:
+    status: str  # the delivery's status afterwards, or "busy" (not due / another worker has it)
+    retry_at: dt.datetime | None = None
+
+
+def _finish(delivery_id: int, status: str, **fields: Any) -> None:
+    ReactionDelivery.objects.filter(pk=delivery_id).update(status=status, **fields)
+
+
+def delivery_attempt(delivery_id: int, *, now: dt.datetime | None = None) -> Attempt:
+    """Claim a due pending delivery (conditional UPDATE: attempts + 1, lease) and do its work."""
+    now = now or timezone.now()
+    claimed = ReactionDelivery.objects.filter(
+        pk=delivery_id, status=ReactionDelivery.Status.PENDING, next_attempt_at__lte=now
+    ).update(attempts=F("attempts") + 1, next_attempt_at=now + LEASE)
+    if not claimed:
+        return Attempt("busy")
+    delivery = ReactionDelivery.objects.select_related(
+        "reaction__segment", "reaction__sequence", "event"
+    ).get(pk=delivery_id)
+    reaction = delivery.reaction
+    if reaction.kind == SegmentReaction.Kind.SEQUENCE:
+        return _enrol(delivery, now)
+    return _post(delivery, now)
+
+
+def _enrol(delivery: ReactionDelivery, now: dt.datetime) -> Attempt:
+    sequence = delivery.reaction.sequence
+    done = ReactionDelivery.Status.DONE
+    if sequence is None:
+        _finish(delivery.pk, ReactionDelivery.Status.SKIPPED, last_error="sequence deleted")
+        return Attempt(ReactionDelivery.Status.SKIPPED)
+    try:
+        with transaction.atomic():
+            created = sales.sequence_enrol(
+                actor=Actor.system(), sequence=sequence, contact_ids=[delivery.event.contact_id]
+            )
+            note = "" if created else "already enrolled"
+            _finish(delivery.pk, done, done_at=now, last_error=note)
+    except InvalidInput as exc:
+        _finish(delivery.pk, ReactionDelivery.Status.SKIPPED, last_error=exc.message[:300])
+        return Attempt(ReactionDelivery.Status.SKIPPED)
+    return Attempt(done)
+
+
+def _post(delivery: ReactionDelivery, now: dt.datetime) -> Attempt:
+    reaction = delivery.reaction
+    body = webhook_body(reaction, delivery.event)
+    secret = decrypt_secret(reaction.secret_encrypted)
+    error = ""
+    status_code: int | None = None
+    if secret is None:
+        error = "secret unreadable (SECRET_KEY changed): rotate the hook's secret"
+    else:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Tandem-Event": f"segment.{delivery.event.kind}",
+            "X-Tandem-Event-Id": str(delivery.event_id),
+            "X-Tandem-Signature": sign(secret, body),
+        }
+        try:
+            status_code = post(check_url(reaction.url), body, headers)
+        except InvalidInput as exc:
+            error = exc.message
+        except OSError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        else:
+            if 200 <= status_code < 300:
+                _finish(
+                    delivery.pk,
+                    ReactionDelivery.Status.DONE,
+                    response_status=status_code,
+                    done_at=timezone.now(),
+                    last_error="",
+                )
+                return Attempt(ReactionDelivery.Status.DONE)
+            error = f"HTTP {status_code}"
+    attempts = delivery.attempts
+    if attempts >= MAX_ATTEMPTS:
+        _finish(
+            delivery.pk,
+            ReactionDelivery.Status.FAILED,
+            response_status=status_code,
+            last_error=error[:300],
+        )
+        return Attempt(ReactionDelivery.Status.FAILED)
+    retry_at = now + backoff(attempts)
+    _finish(
+        delivery.pk,
+        ReactionDelivery.Status.PENDING,
+        response_status=status_code,
+        last_error=error[:300],
+        next_attempt_at=retry_at,
+    )
+    return Attempt(ReactionDelivery.Status.PENDING, retry_at)
