@@ -300,6 +300,11 @@ from tandem.marketing.scopes_extra import register_extra_scopes  # noqa: E402
 
 register_extra_scopes()
 
+from tandem.marketing.models_event_rules import (  # noqa: E402, F401
+    EventLeadOutcome,
+    EventLeadRule,
+    RegistrationStatus,
+)
 # Reactions to entering/leaving a segment (sequence enrolment, signed webhooks).
 from tandem.marketing.models_reactions import (  # noqa: E402, F401
     ReactionDelivery,

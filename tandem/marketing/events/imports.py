@@ -10,7 +10,9 @@ Invariants:
 - someone not registered becomes a registration (source import/badge) with its touchpoint;
 - `attended` goes to True with a conditional UPDATE (from NULL or False), and only that UPDATE
   records the `<kind>_attended` touchpoint: re-importing a file adds nothing;
-- closing attendance marks the remaining registrations (attended NULL) as no-shows, each once.
+- closing attendance marks the remaining registrations (attended NULL) as no-shows, each once;
+- after the import's transaction, the event's lead rule runs if it is configured to
+  (`events.rules`, each registration handled once), so a failing rule never undoes an import.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tandem.core.audit import Actor
-from tandem.crm.models import Contact, LifecycleStage
 from tandem.crm.validation import clean_email
 from tandem.marketing.csv_rows import RowReport, read_rows
+from tandem.marketing.events import rules
 from tandem.marketing.events.services import _registration, _touch
 from tandem.marketing.models_events import MarketingEvent, Registration
 
@@ -148,6 +150,7 @@ def attendance_import(
             report.imported += 1
         if close:
             no_shows_close(event=event)
+    rules.rule_apply_after_import(actor=actor, event=event)
     return report
 
 
@@ -185,6 +188,7 @@ def badge_scans_import(*, actor: Actor, event: MarketingEvent, data: bytes) -> R
                 scanned_at=scanned if first else registration.scanned_at,
             )
             report.imported += 1
+    rules.rule_apply_after_import(actor=actor, event=event)
     return report
 
 
@@ -203,23 +207,7 @@ def no_shows_close(*, event: MarketingEvent) -> int:
     return count
 
 
-LEAD_FROM = (LifecycleStage.SUBSCRIBER, "", "unknown")
-
-
 def attendees_to_leads(*, actor: Actor, event: MarketingEvent) -> int:
-    """The rule: an attendee who is a subscriber (or has no stage) becomes a lead."""
-    from tandem.leads.services import lifecycle_move  # the leads lifecycle service
-
-    contacts = Contact.objects.filter(
-        event_registrations__event=event,
-        event_registrations__attended=True,
-        lifecycle_stage__in=LEAD_FROM,
-    ).distinct()
-    moved = 0
-    for contact in contacts:
-        reason = _("Attended %(title)s") % {"title": event.title}
-        if lifecycle_move(
-            actor=actor, contact=contact, stage=LifecycleStage.LEAD, reason=reason[:500]
-        ):
-            moved += 1
-    return moved
+    """On demand: apply the event's lead rule (its own, its kind's, or by default "attendees
+    become leads"); returns how many registrations it handled this time."""
+    return rules.rule_apply(actor=actor, event=event).handled
