@@ -178,12 +178,6 @@ def post_publish(*, post_id: int, now: dt.datetime | None = None) -> str:
             status=SocialPost.Status.FAILED, error=str(exc)[:500]
         )
         raise
-    status = {
-        "published": SocialPost.Status.PUBLISHED,
-        "manual": SocialPost.Status.MANUAL,
-        "failed": SocialPost.Status.FAILED,
-    }[result.status]
-    SocialPost.objects.filter(pk=post_id).update(
     if result.status == "retry":  # rate-limited (429): back in the queue after Retry-After
         wait = min(max(result.retry_after, 1), RETRY_AFTER_MAX)
         SocialPost.objects.filter(pk=post_id).update(
@@ -192,6 +186,12 @@ def post_publish(*, post_id: int, now: dt.datetime | None = None) -> str:
             error=result.error[:500],
         )
         return SocialPost.Status.SCHEDULED
+    status = {
+        "published": SocialPost.Status.PUBLISHED,
+        "manual": SocialPost.Status.MANUAL,
+        "failed": SocialPost.Status.FAILED,
+    }[result.status]
+    SocialPost.objects.filter(pk=post_id).update(
         status=status,
         external_id=result.external_id[:200],
         external_url=result.url[:2000],
