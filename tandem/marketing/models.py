@@ -296,15 +296,15 @@ from tandem.marketing.models_events import (  # noqa: E402, F401
     Registration,
 )
 from tandem.marketing.models_social import Network, SocialPost, SocialPostStats  # noqa: E402, F401
-from tandem.marketing.scopes_extra import register_extra_scopes  # noqa: E402
-
-register_extra_scopes()
-
 from tandem.marketing.models_event_rules import (  # noqa: E402, F401
     EventLeadOutcome,
     EventLeadRule,
     RegistrationStatus,
 )
+from tandem.marketing.scopes_extra import register_extra_scopes  # noqa: E402
+
+register_extra_scopes()
+
 # Reactions to entering/leaving a segment (sequence enrolment, signed webhooks).
 from tandem.marketing.models_reactions import (  # noqa: E402, F401
     ReactionDelivery,

@@ -38,8 +38,8 @@ from tandem.marketing.models_content import AssetKind, ContentAsset
 from tandem.marketing.tracked_links import link_create, link_url
 from tandem.marketing.validation import clean_text, visible_ref
 from tandem.tracking.models import TrackedLink
-
 from tandem.tracking.services import bots  # tracking's bot rules, through its services
+
 ENGAGEMENT_KINDS = {"view": "content_viewed", "download": "content_downloaded"}
 ASSET_FIELDS = {"kind", "title", "key", "url", "description", "campaign_id"}
 

@@ -33,8 +33,8 @@ from tandem.marketing.tracked_links import link_create, link_url
 from tandem.marketing.validation import clean_text, visible_ref
 
 POST_FIELDS = {"network", "text", "link_url", "campaign_id", "scheduled_at"}
-LIMITS = {"telegram": 4000, "vk": 5000, "facebook": 5000, "linkedin": 3000, "youtube": 5000}
 RETRY_AFTER_MAX = 24 * 3600  # a Retry-After longer than a day is capped at a day
+LIMITS = {"telegram": 4000, "vk": 5000, "facebook": 5000, "linkedin": 3000, "youtube": 5000}
 
 
 def _clean(data: dict[str, Any], current: SocialPost | None, actor: Actor) -> dict[str, Any]:
@@ -312,6 +312,8 @@ def stats_import(*, actor: Actor, network: str, data: bytes) -> RowReport:
     with transaction.atomic():
         for number, row in rows:
             ref = row["id"].strip()
+            if network == "youtube" and ref.lower() == "total":  # YouTube Studio's sum row
+                continue
             post_id = (
                 by_id.get(ref)
                 or by_url.get(ref.rstrip("/"))
