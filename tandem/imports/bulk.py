@@ -86,6 +86,66 @@ def _unrestricted(qs: QuerySet[Any]) -> bool:
     return not qs.query.is_empty() and not qs.query.where
 
 
+@dataclass(frozen=True)
+class Rules:
+    """What checking a row needs from the database or the active language: read once per run
+    in the caller's thread, so that `prepare` runs anywhere (the read-ahead thread)."""
+
+    kind: str
+    labels: dict[str, str]
+    contact_custom: dict[str, Any] | InvalidInput
+    account_custom: dict[str, Any] | InvalidInput
+
+    @classmethod
+    def load(cls, job: ImportJob) -> Rules:
+        from tandem.imports import services as svc
+
+        return cls(
+            kind=job.kind,
+            labels=svc.stage_labels(),
+            contact_custom=crm.custom_defaults(AttributeTarget.CONTACT),
+            account_custom=crm.custom_defaults(AttributeTarget.ACCOUNT),
+        )
+
+
+@dataclass(slots=True)
+class Prepared:
+    """One row after the checks that need no query: its website's domain (or the error),
+    the account name, and for contacts the values and what `contact_check` says of a new one."""
+
+    number: int
+    values: dict[str, str]
+    domain: str = ""
+    name: str = ""
+    website_error: InvalidInput | None = None
+    data: dict[str, Any] | None = None
+    created: dict[str, Any] | InvalidInput | None = None
+
+
+def prepare(rules: Rules, chunk: list[tuple[int, dict[str, str]]]) -> list[Prepared]:
+    """The query-free part of planning a chunk (pure: safe in another thread)."""
+    from tandem.imports import services as svc
+
+    contacts = rules.kind != ImportKind.ACCOUNTS
+    out: list[Prepared] = []
+    for number, values in chunk:
+        row = Prepared(number, values)
+        if values.get("website"):
+            try:
+                row.domain = svc._domain(values["website"])
+            except InvalidInput as exc:
+                row.website_error = exc
+        row.name = values.get("account_name", "") or row.domain
+        if contacts:
+            row.data = data = svc._contact_data(values, rules.labels)
+            try:
+                row.created = crm.contact_check(data, creating=True, custom=rules.contact_custom)
+            except InvalidInput as exc:
+                row.created = exc
+        out.append(row)
+    return out
+
+
 def _pairs(model: type[Model], key: str, value: str, keys: set[str]) -> list[tuple[str, int]]:
     """(key, value) of the rows whose `key` is in `keys`, by `value`: on PostgreSQL one
     `= ANY(array)` query (a chunk's thousands of keys as one parameter), else `__in`."""
@@ -106,7 +166,9 @@ def _pairs(model: type[Model], key: str, value: str, keys: set[str]) -> list[tup
 
 
 class _Plan:
-    def __init__(self, actor: User, job: ImportJob, owner_ids: dict[str, Any]) -> None:
+    def __init__(
+        self, actor: User, job: ImportJob, owner_ids: dict[str, Any], rules: Rules
+    ) -> None:
         from tandem.imports import services as svc
 
         self.svc = svc
@@ -114,9 +176,7 @@ class _Plan:
         self.job = job
         self.accounts_kind = job.kind == ImportKind.ACCOUNTS
         self.owner_ids = owner_ids
-        self.labels = svc.stage_labels()
-        self.contact_custom = crm.custom_defaults(AttributeTarget.CONTACT)
-        self.account_custom = crm.custom_defaults(AttributeTarget.ACCOUNT)
+        self.account_custom = rules.account_custom
         self.open_accounts = _unrestricted(scoped(actor, Account))
         self.open_contacts = _unrestricted(scoped(actor, Contact, "change"))
         self.open_account_changes = _unrestricted(scoped(actor, Account, "change"))
@@ -150,20 +210,20 @@ class _Plan:
 
     # --- look-ups: one query each per chunk ---------------------------------------------------
 
-    def look_up(self, parsed: list[tuple[int, dict[str, str], str, str]]) -> None:
-        domains = {d for _n, _v, d, _name in parsed if d}
-        names = {name for _n, _v, d, name in parsed if name and not d}
+    def look_up(self, rows: list[Prepared]) -> None:
+        domains = {r.domain for r in rows if r.domain}
+        names = {r.name for r in rows if r.name and not r.domain}
         visible = scoped(self.actor, Account)
         if domains:
             if self.open_accounts:
-                rows = _pairs(AccountDomain, "domain", "account_id", domains)
+                pairs = _pairs(AccountDomain, "domain", "account_id", domains)
             else:
-                rows = list(
+                pairs = list(
                     AccountDomain.objects.filter(domain__in=domains, account__in=visible)
                     .order_by("account_id")
                     .values_list("domain", "account_id")
                 )
-            for domain, pk in rows:
+            for domain, pk in pairs:
                 self.by_domain.setdefault(domain, pk)
         for name in names:  # iexact, as the row path looks them up
             key = name.upper()
@@ -189,7 +249,7 @@ class _Plan:
                 .values_list("pk", flat=True)
             )
             return
-        emails = {v["email"].lower() for _n, v, _d, _name in parsed if v.get("email")}
+        emails = {r.data["email"] for r in rows if r.data and r.data.get("email")}
         if emails:
             for email, pk in _pairs(ContactEmail, "email", "contact_id", emails):
                 self.by_email.setdefault(email, pk)
@@ -263,26 +323,40 @@ class _Plan:
         self.import_rows.append((number, "account", new, "created", {}))
         return new
 
-    def account_row(self, number: int, values: dict[str, str], domain: str, name: str) -> None:
-        _ref, new = self.account_for(number, values, domain, name, required=True)
+    def account_row(self, row: Prepared) -> None:
+        if row.website_error is not None:
+            raise InvalidInput(row.website_error.errors)
+        _ref, new = self.account_for(row.number, row.values, row.domain, row.name, required=True)
         if new is not None:
-            self.commit_account(number, new)
+            self.commit_account(row.number, new)
             self.outcome.created += 1
 
-    def contact_row(self, number: int, values: dict[str, str], domain: str, name: str) -> None:
-        data = self.svc._contact_data(values, self.labels)
+    def contact_row(self, row: Prepared) -> None:
+        number, values = row.number, row.values
+        assert row.data is not None
+        data = dict(row.data)
         if "owner" in values:
             data["owner_id"] = self.owner(values["owner"])
+        if row.website_error is not None:
+            raise InvalidInput(row.website_error.errors)
         new_account: _New | None = None
         if "account_name" in values or "website" in values:
-            ref, new_account = self.account_for(number, values, domain, name, required=False)
+            ref, new_account = self.account_for(
+                number, values, row.domain, row.name, required=False
+            )
             if new_account is not None:
                 data["account_id"] = new_account
             elif ref is not None:
                 data["account_id"] = ref
         match = self.by_email.get(data["email"]) if data.get("email") else None
         if match is None:
-            cleaned = crm.contact_check(data, creating=True, custom=self.contact_custom)
+            if isinstance(row.created, InvalidInput):
+                raise InvalidInput(row.created.errors)
+            assert row.created is not None
+            cleaned = dict(row.created)
+            for key in ("owner_id", "account_id"):
+                if key in data:
+                    cleaned[key] = data[key]
             if new_account is not None:
                 self.commit_account(number, new_account)
             new = _New(cleaned, state={**_CONTACT_DEFAULTS, **cleaned})
@@ -361,39 +435,20 @@ class _Plan:
 def run_chunk(
     actor: User,
     job: ImportJob,
-    chunk: list[tuple[int, dict[str, str]]],
+    rows: list[Prepared],
     owner_ids: dict[str, Any],
+    rules: Rules,
 ) -> Outcome:
-    """Plan and write one chunk (inside the caller's transaction); raises NeedsRowPath, or a
-    DatabaseError/InvalidInput from the writes, for the caller to run the chunk row by row."""
-    plan = _Plan(actor, job, owner_ids)
-    parsed: list[tuple[int, dict[str, str], str, str]] = []
+    """Plan and write one prepared chunk (inside the caller's transaction); raises NeedsRowPath,
+    or a DatabaseError/InvalidInput from the writes, for the caller to run it row by row."""
+    plan = _Plan(actor, job, owner_ids, rules)
+    plan.look_up(rows)
+    step = plan.account_row if plan.accounts_kind else plan.contact_row
     errors = plan.outcome.errors
-    for number, values in chunk:
+    for row in rows:
         try:
-            domain = plan.svc._domain(values["website"]) if values.get("website") else ""
+            step(row)
         except InvalidInput as exc:
-            if plan.accounts_kind or "owner" not in values:
-                errors.extend([number, k, m] for k, ms in exc.errors.items() for m in ms)
-                continue
-            domain = ""  # the owner column is checked first: see the row loop
-        parsed.append((number, values, domain, values.get("account_name", "") or domain))
-    plan.look_up(parsed)
-    row = plan.account_row if plan.accounts_kind else plan.contact_row
-    order = {number: i for i, (number, _v) in enumerate(chunk)}
-    for number, values, domain, name in parsed:
-        try:
-            if (
-                not plan.accounts_kind
-                and "owner" in values
-                and values.get("website")
-                and not domain
-            ):
-                plan.owner(values["owner"])  # the owner's error comes before the website's
-                plan.svc._domain(values["website"])
-            row(number, values, domain, name)
-        except InvalidInput as exc:
-            errors.extend([number, k, m] for k, ms in exc.errors.items() for m in ms)
-    errors.sort(key=lambda e: order[e[0]])
+            errors.extend([row.number, k, m] for k, ms in exc.errors.items() for m in ms)
     plan.write()
     return plan.outcome

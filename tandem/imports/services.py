@@ -243,9 +243,11 @@ def import_run(
     report: list[list[Any]] = []
     owner_ids: dict[str, Any] = {}
     cancelled = False
-    with _read_ahead(_chunks(job, CHUNK)) as chunks:
+    rules = bulk.Rules.load(job)
+    prepared = (bulk.prepare(rules, chunk) for chunk in _chunks(job, CHUNK))
+    with _read_ahead(prepared) as chunks:
         for chunk in chunks:
-            cancelled = _run_chunk(actor, job, chunk, dry_run, report, progress, owner_ids)
+            cancelled = _run_chunk(actor, job, chunk, dry_run, report, progress, owner_ids, rules)
             if cancelled:
                 break
     if dry_run:
@@ -262,22 +264,25 @@ def import_run(
 def _run_chunk(
     actor: User,
     job: ImportJob,
-    chunk: list[tuple[int, dict[str, str]]],
+    chunk: list[bulk.Prepared],
     dry_run: bool,
     report: list[list[Any]],
     progress: Callable[[ImportJob], None] | None,
-    owner_ids: dict[str, Any] | None = None,
+    owner_ids: dict[str, Any],
+    rules: bulk.Rules,
 ) -> bool:
+    """One chunk in one transaction: set-based, or row by row if the set-based path cannot
+    judge it (`NeedsRowPath`) or the database refuses its writes."""
     outcome = _Outcome()
     try:
         with transaction.atomic():
             try:
                 with transaction.atomic():
-                    done = bulk.run_chunk(actor, job, chunk, {} if owner_ids is None else owner_ids)
+                    done = bulk.run_chunk(actor, job, chunk, owner_ids, rules)
                 outcome = _Outcome(done.created, done.updated, done.errors)
             except (bulk.NeedsRowPath, InvalidInput, DatabaseError):
                 outcome = _Outcome()
-                _rows_one_by_one(actor, job, chunk, outcome)
+                _rows_one_by_one(actor, job, [(r.number, r.values) for r in chunk], outcome)
             if dry_run:
                 raise _Rollback
     except _Rollback:
