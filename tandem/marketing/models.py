@@ -87,6 +87,10 @@ class Segment(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     refreshed_at = models.DateTimeField(null=True, blank=True)
     member_count = models.PositiveIntegerField(default=0)
+    # Set when the filter can no longer be computed (a deleted custom attribute or referenced
+    # segment...): why, and since when; cleared by the next successful refresh or edit.
+    broken_reason = models.CharField(_("why it cannot be computed"), max_length=500, blank=True)
+    broken_at = models.DateTimeField(_("broken since"), null=True, blank=True)
 
     class Meta:
         ordering = ["name", "id"]

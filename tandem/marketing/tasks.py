@@ -21,22 +21,23 @@ from django_tasks import task
 
 from tandem.core.tasks import enqueue_on_commit
 from tandem.marketing.email import sending
-from tandem.marketing.models import EmailSend, Segment
+from tandem.marketing.models import EmailSend
 from tandem.marketing.segments import services as seg
 
 
 @task()
 def segment_refresh(segment_id: int) -> list[int]:
-    entered, left = seg.segment_refresh(segment_id=segment_id)
-    return [entered, left]
+    """Refresh one segment; a broken one is marked (reason on its page) and counts [0, 0]."""
+    result = seg.segment_refresh_or_mark(segment_id=segment_id)
+    return list(result) if result is not None else [0, 0]
 
 
 @task()
 def segments_refresh_all() -> int:
-    ids = list(Segment.objects.values_list("pk", flat=True))
-    for pk in ids:
-        seg.segment_refresh(segment_id=pk)
-    return len(ids)
+    """Refresh every segment; one that cannot be computed is marked broken and logged, and the
+    others are still refreshed. Returns how many segments were looked at."""
+    done = seg.segments_refresh_all()
+    return done["refreshed"] + done["broken"]
 
 
 def send_workers() -> int:

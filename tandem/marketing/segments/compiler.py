@@ -7,7 +7,11 @@ Invariants:
   lookup names, and every value is a bound parameter;
 - behavioural conditions are subqueries (`EXISTS`, or `IN (… GROUP BY contact HAVING COUNT …)`)
   so the whole tree is a single statement on both databases;
-- a segment referring to itself, directly or through others, is refused (no cycles).
+- a segment referring to itself, directly or through others, is refused (no cycles);
+- a number custom attribute is compared as a number only where its stored text is a plain
+  decimal number (`NUMBER_RE`, bounded so the cast can never overflow); any other stored value
+  (text, an empty string, `NaN`) is no number and matches no comparison, on SQLite (whose CAST
+  would read it as 0) and on PostgreSQL (whose CAST would fail the whole query) alike.
 """
 
 from __future__ import annotations
@@ -16,7 +20,18 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Exists, FloatField, OuterRef, Q, Subquery, TextField, Value
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    FloatField,
+    OuterRef,
+    Q,
+    Subquery,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, Coalesce
 from django.db.models.lookups import In
@@ -54,6 +69,12 @@ OPS_BY_KIND = {
     "datetime": {"before", "after", "within_last_days", "more_than_days_ago"},
     "date": {"eq", "before", "after", "is_empty", "is_not_empty"},
 }  # fmt: skip
+
+
+# A plain decimal number, at most 30 digits before and after the point and a 2-digit exponent
+# (below 1e130: no float overflow). The regex lookup is REGEXP on SQLite (Django registers it)
+# and `~` on PostgreSQL.
+NUMBER_RE = r"^[ ]*[-+]?([0-9]{1,30}([.][0-9]{0,30})?|[.][0-9]{1,30})([eE][-+]?[0-9]{1,2})?[ ]*$"
 
 
 def _bad(message: str) -> InvalidInput:
@@ -282,7 +303,15 @@ def _custom(leaf: s.FieldLeaf, ctx: Context) -> Q:
         value = _scalar(leaf)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _bad(_("“%(field)s” is a number.") % {"field": leaf.field})
-        inner = Contact.objects.filter(pk=OuterRef("pk")).alias(**{alias: Cast(text, FloatField())})
+        raw = f"{alias}_text"
+        number = Case(
+            When(**{f"{raw}__regex": NUMBER_RE}, then=Cast(text, FloatField())),
+            default=Value(None, output_field=FloatField()),
+            output_field=FloatField(),
+        )
+        inner = (
+            Contact.objects.filter(pk=OuterRef("pk")).alias(**{raw: text}).alias(**{alias: number})
+        )
         lookup = {"eq": "exact", "ne": "exact"}.get(leaf.op, leaf.op)
         q = Q(Exists(inner.filter(**{f"{alias}__{lookup}": float(value)})))
         return ~q if leaf.op == "ne" else q

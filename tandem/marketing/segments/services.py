@@ -5,14 +5,21 @@ Invariants:
   allowlisted fields and defined custom attributes);
 - `segment_refresh` replaces the materialised member set and appends one `SegmentEvent` per
   contact that entered or left, in one transaction, serialised per segment by a row lock;
-- counts and member lists for a user go through `scoped(user, Contact)`.
+- counts and member lists for a user go through `scoped(user, Contact)`;
+- a segment whose filter can no longer be computed (a deleted custom attribute or referenced
+  segment, a database refusal) is marked broken with the reason (`broken_reason`, shown on its
+  page) instead of stopping anything: `segments_refresh_all` logs it and goes on with the next
+  segment, the member list shows nobody; the next successful refresh or edit clears the mark;
+- a segment other segments refer to (`{"type": "segment", "segment_id": …}`) is not deleted.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,6 +30,8 @@ from tandem.core.errors import InvalidInput
 from tandem.crm.models import Contact
 from tandem.marketing.models import Segment, SegmentEvent, SegmentMembership, StaticMember
 from tandem.marketing.segments.compiler import Context, segment_q
+
+log = logging.getLogger("tandem.marketing")
 
 
 def _clean(name: str, kind: str, definition: Any) -> dict[str, Any]:
@@ -67,17 +76,60 @@ def segment_update(
     segment.definition = data["definition"]
     segment.description = description[:500]
     _check_compiles(segment)
-    segment.save(update_fields=["name", "definition", "description", "updated_at"])
+    segment.broken_reason, segment.broken_at = "", None  # it compiles again
+    segment.save(
+        update_fields=[
+            "name",
+            "definition",
+            "description",
+            "updated_at",
+            "broken_reason",
+            "broken_at",
+        ]
+    )
     record_change(
         actor=actor, action="update", instance=segment, changes=diff(before, snapshot(segment))
     )
     return segment
 
 
+def _referenced_ids(node: Any) -> Iterator[int]:
+    """Ids of the segments a stored definition refers to (any depth, whatever its shape)."""
+    if isinstance(node, dict):
+        if node.get("type") == "segment" and isinstance(node.get("segment_id"), int):
+            yield node["segment_id"]
+        for value in node.values():
+            yield from _referenced_ids(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _referenced_ids(value)
+
+
+def segments_referring_to(segment_id: int) -> list[Segment]:
+    """The dynamic segments whose filter uses `segment_id` (in or not in it)."""
+    candidates = Segment.objects.filter(kind=Segment.Kind.DYNAMIC).exclude(pk=segment_id)
+    return [
+        other
+        for other in candidates.only("pk", "name", "definition").order_by("name", "pk")
+        if segment_id in set(_referenced_ids(other.definition))
+    ]
+
+
 @transaction.atomic
 def segment_delete(*, actor: Actor, segment: Segment) -> None:
     if segment.sends.exists():
         raise InvalidInput(_("This segment was used by an email send and is kept."))
+    users = segments_referring_to(segment.pk)
+    if users:
+        names = ", ".join(f"“{other.name}”" for other in users[:5])
+        raise InvalidInput(
+            _(
+                "Other segments use this one (%(names)s): change their filters first, "
+                "then delete it."
+            )
+            % {"names": names + (" …" if len(users) > 5 else "")},
+            code="in_use",
+        )
     record_change(actor=actor, action="delete", instance=segment, changes=snapshot(segment))
     segment.delete()
 
@@ -120,8 +172,14 @@ def segment_members(segment: Segment) -> QuerySet[Contact]:
 
 
 def segment_members_for(user: object, segment: Segment) -> QuerySet[Contact]:
-    """The members this user may see."""
-    return scoped(user, Contact).filter(segment_q(segment))
+    """The members this user may see; nobody for a segment that cannot be computed (it is then
+    marked broken, with the reason, for its page)."""
+    try:
+        return scoped(user, Contact).filter(segment_q(segment))
+    except InvalidInput as exc:
+        segment_mark_broken(segment_id=segment.pk, reason=exc.message)
+        segment.broken_reason = exc.message[:500]
+        return Contact.objects.none()
 
 
 def definition_count(*, user: object, definition: Any, segment_id: int | None = None) -> int:
@@ -156,8 +214,39 @@ def segment_refresh(*, segment_id: int) -> tuple[int, int]:
     )
     segment.refreshed_at = now
     segment.member_count = len(current)
-    segment.save(update_fields=["refreshed_at", "member_count"])
+    segment.broken_reason, segment.broken_at = "", None
+    segment.save(update_fields=["refreshed_at", "member_count", "broken_reason", "broken_at"])
     return (len(entered), len(left))
+
+
+def segment_mark_broken(*, segment_id: int, reason: str) -> None:
+    """Record why the segment cannot be computed (kept since its first failure)."""
+    reason = reason.strip()[:500] or _("The filter cannot be computed.")
+    Segment.objects.filter(pk=segment_id).exclude(broken_reason=reason).update(
+        broken_reason=reason, broken_at=timezone.now()
+    )
+
+
+def segment_refresh_or_mark(*, segment_id: int) -> tuple[int, int] | None:
+    """`segment_refresh`, but a segment that cannot be computed is marked broken (and logged)
+    instead of raising; returns None for it."""
+    try:
+        return segment_refresh(segment_id=segment_id)
+    except InvalidInput as exc:
+        reason = exc.message
+    except DatabaseError as exc:  # e.g. a value the database refuses; the refresh rolled back
+        first = (str(exc).strip().splitlines() or [""])[0]
+        reason = _("The database refused the filter: %(error)s") % {"error": first[:300]}
+    log.warning("segment %s cannot be refreshed: %s", segment_id, reason)
+    segment_mark_broken(segment_id=segment_id, reason=reason)
+    return None
+
+
+def segments_refresh_all() -> dict[str, int]:
+    """Refresh every segment, one transaction each; a broken one is marked and skipped."""
+    ids = list(Segment.objects.order_by("pk").values_list("pk", flat=True))
+    broken = sum(1 for pk in ids if segment_refresh_or_mark(segment_id=pk) is None)
+    return {"refreshed": len(ids) - broken, "broken": broken}
 
 
 def segment_events_after(*, after_id: int, limit: int = 1000) -> list[SegmentEvent]:
