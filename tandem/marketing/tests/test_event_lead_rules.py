@@ -266,4 +266,11 @@ def test_rule_page_csrf_permissions_and_audit(world: Any) -> None:
     assert "ada" in handled.lower()
     kind_page = marketer.get("/marketing/events/lead-rules/webinar")
     assert kind_page.status_code == 200
+    saved = marketer.post(
+        "/marketing/events/lead-rules/conference", {"statuses": ["attended"], "stage": "mql"}
+    )
+    assert saved.status_code == 302
+    kind_rule = EventLeadRule.objects.get(event__isnull=True, event_kind="conference")
+    assert (kind_rule.statuses, kind_rule.stage, kind_rule.auto) == (["attended"], "mql", False)
+    assert rep.get("/marketing/events/lead-rules/conference").status_code == 404
     assert marketer.get("/marketing/events/lead-rules/party").status_code == 404
