@@ -30,6 +30,7 @@ Invariants (the states a recipient goes through: pending -> claimed -> sent/skip
 from __future__ import annotations
 
 import datetime as dt
+import json
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from django.db import connection, transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
-from tandem.crm.models import Contact, Touchpoint
+from tandem.crm.models import Account, Contact, Touchpoint
 from tandem.marketing.email import message, render, smtp_pipeline
 from tandem.marketing.models import EmailRecipient, EmailSend, EmailTemplate, Suppression
 from tandem.tracking.models import ConsentRecord
@@ -99,6 +100,80 @@ def eligibility(
     *, send: EmailSend, rows: list[Claimed], now: dt.datetime
 ) -> tuple[dict[int, str], dict[int, dict[str, Any]]]:
     """(recipient pk -> skip reason, contact pk -> values for rendering) for a claimed chunk."""
+    if connection.vendor == "postgresql":
+        suppressed, contacts, capped = _facts_postgresql(send=send, rows=rows, now=now)
+    else:
+        suppressed, contacts, capped = _facts_portable(send=send, rows=rows, now=now)
+    reasons: dict[int, str] = {}
+    for row in rows:
+        state = (contacts.get(row.contact_id) or {}).get("ledger_state") or ""
+        if row.email.lower() in suppressed:
+            reasons[row.pk] = "suppressed"
+        elif state == ConsentRecord.State.WITHDRAWN:
+            reasons[row.pk] = "unsubscribed"
+        elif state not in SUBSCRIBED:
+            reasons[row.pk] = "no_consent"
+        elif row.contact_id in capped:
+            reasons[row.pk] = "frequency_cap"
+    return reasons, contacts
+
+
+Facts = tuple[set[str], dict[int, dict[str, Any]], set[int]]
+
+
+def _facts_postgresql(*, send: EmailSend, rows: list[Claimed], now: dt.datetime) -> Facts:
+    """The chunk's suppressed addresses, contact values with the latest ledger state, and the
+    contacts at the frequency cap, in ONE statement over arrays (the three ORM queries of
+    `_facts_portable` cost ~15 ms of Python a chunk)."""
+    contacts_t, accounts_t = Contact._meta.db_table, Account._meta.db_table
+    ledger_t, suppressions_t = ConsentRecord._meta.db_table, Suppression._meta.db_table
+    recipients_t = EmailRecipient._meta.db_table
+    cap = (
+        f"(SELECT count(*) FROM {recipients_t} e WHERE e.contact_id = u.contact_id"
+        " AND e.status = %s AND e.sent_at >= %s AND e.send_id <> %s)"
+        if send.frequency_cap
+        else "0"
+    )
+    cap_params: list[Any] = (
+        [R.SENT, now - dt.timedelta(days=send.frequency_days), send.pk]
+        if send.frequency_cap
+        else []
+    )
+    sql = (
+        "SELECT u.contact_id, u.email,"
+        f" EXISTS (SELECT 1 FROM {suppressions_t} s WHERE s.email = u.email),"
+        " c.id, c.account_id, c.first_name, c.last_name, c.email, c.title, a.name, c.custom,"
+        f" (SELECT l.state FROM {ledger_t} l WHERE l.contact_id = c.id AND l.purpose = %s"
+        f"  ORDER BY l.at DESC, l.id DESC LIMIT 1), {cap}"
+        " FROM unnest(%s::bigint[], %s::text[]) AS u(contact_id, email)"
+        f" LEFT JOIN {contacts_t} c ON c.id = u.contact_id"
+        f" LEFT JOIN {accounts_t} a ON a.id = c.account_id"
+    )
+    params = [send.subscription_type.key, *cap_params,
+              [r.contact_id for r in rows], [r.email.lower() for r in rows]]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    suppressed: set[str] = set()
+    contacts: dict[int, dict[str, Any]] = {}
+    capped: set[int] = set()
+    for contact_id, email, is_suppressed, pk, account_id, first, last, address, title, account, \
+            custom, state, recent in found:  # fmt: skip
+        if is_suppressed:
+            suppressed.add(email)
+        if pk is None:
+            continue
+        if isinstance(custom, str):  # Django's connection reads jsonb as text
+            custom = json.loads(custom)
+        contacts[pk] = {"pk": pk, "account_id": account_id, "ledger_state": state,
+                        "first_name": first, "last_name": last, "email": address, "title": title,
+                        "account__name": account, "custom": custom}  # fmt: skip
+        if send.frequency_cap and recent >= send.frequency_cap:
+            capped.add(contact_id)
+    return suppressed, contacts, capped
+
+
+def _facts_portable(*, send: EmailSend, rows: list[Claimed], now: dt.datetime) -> Facts:
     contact_ids = [r.contact_id for r in rows]
     suppressed = set(
         Suppression.objects.filter(email__in={r.email.lower() for r in rows}).values_list(
@@ -130,18 +205,7 @@ def eligibility(
             .filter(n__gte=send.frequency_cap)
             .values_list("contact_id", flat=True)
         )
-    reasons: dict[int, str] = {}
-    for row in rows:
-        state = (contacts.get(row.contact_id) or {}).get("ledger_state") or ""
-        if row.email.lower() in suppressed:
-            reasons[row.pk] = "suppressed"
-        elif state == ConsentRecord.State.WITHDRAWN:
-            reasons[row.pk] = "unsubscribed"
-        elif state not in SUBSCRIBED:
-            reasons[row.pk] = "no_consent"
-        elif row.contact_id in capped:
-            reasons[row.pk] = "frequency_cap"
-    return reasons, contacts
+    return suppressed, contacts, capped
 
 
 def _mark_reasons(reasons: dict[int, str], status: str) -> None:

@@ -175,14 +175,15 @@ def test_sent_rows_touchpoints_and_queries_per_chunk(
     send = EmailSend.objects.select_related("template", "subscription_type").get(pk=send.pk)
     with CaptureQueriesContext(connection) as queries:
         assert send_batch.deliver(send=send, chunk=4, batch=3) == 7
-    # per chunk: claim, suppressions, contacts+consent, frequency cap, then marks; 2 chunks
-    # (4 + 3 rows) and one empty claim. Independent of how many recipients a chunk holds.
+    # per chunk: claim, suppressions, contacts+consent, frequency cap (one statement over arrays
+    # on PostgreSQL), then marks; 2 chunks (4 + 3 rows) and one empty claim. Independent of how
+    # many recipients a chunk holds.
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
     claims = [
         q for q in queries.captured_queries if "RETURNING" in q["sql"] and "SET status" in q["sql"]
     ]
     assert len(claims) == 3
-    assert statements.count("SELECT") == 6
+    assert statements.count("SELECT") == (2 if connection.vendor == "postgresql" else 6)
     sent = EmailRecipient.objects.filter(send=send, status="sent")
     assert sent.count() == 7
     assert all(r.message_id and r.sent_at and r.variant == "a" for r in sent)
