@@ -64,9 +64,15 @@ EXPORT_ACTION = "export"
 # --- cells ----------------------------------------------------------------------------------
 
 
+_TRIGGERS = frozenset(FORMULA_START)
+
+
 def safe_text(value: str) -> str:
     """Neutralise spreadsheet formula injection (OWASP CSV injection) with a leading quote."""
-    if value.startswith(FORMULA_START) or value.lstrip().startswith(FORMULA_START):
+    if not value:
+        return value
+    first = value[0]
+    if first in _TRIGGERS or (first.isspace() and value.lstrip()[:1] in _TRIGGERS):
         return "'" + value
     return value
 
@@ -79,13 +85,18 @@ def _local(value: dt.datetime) -> dt.datetime:
 
 def cell(value: Any) -> Any:
     """A value as an XLSX cell: numbers, booleans and dates as such, everything else safe text."""
+    kind = type(value)
+    if kind is str:
+        return safe_text(value)
     if value is None:
         return ""
-    if isinstance(value, bool | int | float | decimal.Decimal):
+    if kind is int or kind is float or kind is bool or kind is decimal.Decimal:
         return value
     if isinstance(value, dt.datetime):
         return _local(value)
     if isinstance(value, dt.date):
+        return value
+    if isinstance(value, bool | int | float | decimal.Decimal):  # subclasses (IntEnum…)
         return value
     if isinstance(value, list | tuple | set | frozenset):
         return safe_text("; ".join(str(v) for v in value))
@@ -97,6 +108,9 @@ def cell(value: Any) -> Any:
 def csv_cell(value: Any) -> Any:
     """A value as a CSV field: like `cell`, with times as ``YYYY-MM-DD HH:MM:SS`` text."""
     value = cell(value)
+    kind = type(value)
+    if kind is str or kind is int:
+        return value
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dt.date):
