@@ -58,7 +58,10 @@ def seed(rows: int) -> None:
     with connection.cursor() as cur:
         cur.execute("TRUNCATE crm_contact, crm_account, core_auditentry CASCADE")
     accounts = Account.objects.bulk_create(
-        [Account(name=f"Company {i}", domains=[f"co{i}.example.com"]) for i in range(rows // 50 + 1)],
+        [
+            Account(name=f"Company {i}", domains=[f"co{i}.example.com"])
+            for i in range(rows // 50 + 1)
+        ],
         batch_size=5000,
     )
     batch: list[Contact] = []
@@ -68,7 +71,7 @@ def seed(rows: int) -> None:
                 first_name=f"First{i}",
                 last_name=f"Last{i % 9973}",
                 email=f"person{i}@co{i // 50}.example.com",
-                title="=HYPERLINK(\"http://x\")" if i % 1000 == 0 else "Engineer",
+                title='=HYPERLINK("http://x")' if i % 1000 == 0 else "Engineer",
                 account_id=accounts[i // 50].pk,
             )
         )
@@ -117,10 +120,13 @@ def main() -> None:
 
     started = time.perf_counter()
     copied = 0
-    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB}") as conn:
-        with conn.cursor() as cur, cur.copy(COPY_SQL) as copy:
-            for block in copy:
-                copied += len(block)
+    with (
+        psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB}") as conn,
+        conn.cursor() as cur,
+        cur.copy(COPY_SQL) as copy,
+    ):
+        for block in copy:
+            copied += len(block)
     copy_seconds = time.perf_counter() - started
 
     csv_seconds, first_chunk, size = export(client, "csv")
