@@ -88,6 +88,7 @@ def test_segment_export_follows_the_page(
     assert len(rows) == 5
     evil = next(r for r in rows if r["Email"] == "evil@hostile.test")
     assert (evil["First Name"], evil["Last Name"]) == ("'=cmd|' /C calc'!A0", "'@evil customer")
+    assert (evil["Lifecycle Stage"], evil["Marketing consent"]) == ("Lead", "Unknown")
     sheet = _xlsx(client.get(url, {"format": "xlsx"}))
     assert sheet[0][:3] == ["Record ID", "First Name", "Last Name"]
     assert {r[0] for r in sheet[1:]} == {int(r["Record ID"]) for r in rows}
