@@ -237,3 +237,27 @@ def test_engagement_api_bad_encoding_is_4xx(world: World, campaign: Campaign) ->
     )
     assert 400 <= response.status_code < 500
     assert Touchpoint.objects.count() == before
+
+
+def test_a_campaign_the_actor_cannot_see_is_no_such_campaign(
+    world: World, campaign: Campaign
+) -> None:
+    """Services check visibility with the actor's scope: a rep (who sees no campaign) cannot
+    attach a content asset to one by its id; the system actor can."""
+    from tandem.core.errors import InvalidInput
+
+    rep = Actor(user=world.user("field_rep"))
+    with pytest.raises(InvalidInput) as exc:
+        content.asset_create(
+            actor=rep,
+            kind="deck",
+            title="D",
+            url="https://example.com/d",
+            campaign_id=str(campaign.pk),
+        )
+    assert exc.value.errors == {"campaign_id": ["No such campaign."]}
+    assert not ContentAsset.objects.exists()
+    asset = content.asset_create(
+        actor=SYSTEM, kind="deck", title="D", url="https://example.com/d", campaign_id=campaign.pk
+    )
+    assert asset.campaign_id == campaign.pk
