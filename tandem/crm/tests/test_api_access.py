@@ -1,4 +1,4 @@
-"""The API half of the access matrix: every role x side against every endpoint.
+"""The API half of the access matrix: every role x side against every endpoint (exports included).
 
 Invisible records are a 404 on their own URL and missing from lists and search; reps cannot
 change others' records; marketers cannot delete; only head and admin delete anything.
@@ -38,6 +38,12 @@ def _ids(response):
     return {item["id"] for item in response.json()["items"]}
 
 
+def _export_ids(response):
+    assert response.status_code == 200, response.content
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    return {int(line.split(",", 1)[0]) for line in body.splitlines()[1:]}
+
+
 @pytest.mark.parametrize(("role", "side"), PERSONAS)
 def test_reads(world, role, side):
     api = api_as(world.user(role, side), "read")
@@ -55,6 +61,9 @@ def test_reads(world, role, side):
     # search and filters never reveal an invisible record
     assert _ids(api.get("/contacts?q=customer")) == {contacts[o] for o in seen}
     assert _ids(api.get("/accounts?q=example.com")) == {accounts[o] for o in seen}
+    # exports hold exactly the list's records
+    assert _export_ids(api.get("/contacts/export?q=customer")) == {contacts[o] for o in seen}
+    assert _export_ids(api.get("/accounts/export?format=csv")) == {accounts[o] for o in seen}
     for owner in OWNERS:
         status = 200 if owner in seen else 404
         c, a = contacts[owner], accounts[owner]

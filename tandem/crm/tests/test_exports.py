@@ -190,6 +190,17 @@ def test_each_export_writes_an_audit_entry(world: World) -> None:
     assert accounts.changes["filters"] == {"sort": "created"}
 
 
+def test_a_role_without_the_export_capability_gets_a_403(world: World) -> None:
+    from tandem.core.models import User
+
+    nobody = User.objects.create_user(username="nobody", role="")
+    client = Client()
+    client.force_login(nobody)
+    for url in ("/crm/contacts/export/", "/crm/accounts/export/"):
+        assert client.get(url).status_code == 403
+    assert not AuditEntry.objects.filter(action="export").exists()
+
+
 def test_anonymous_is_sent_to_sign_in(client: Client, db: None) -> None:
     for url in ("/crm/contacts/export/", "/crm/accounts/export/"):
         response = client.get(url)
