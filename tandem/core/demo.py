@@ -35,6 +35,7 @@ from tandem.core.errors import InvalidInput
 from tandem.core.models import Department, Holiday, Organisation, Role, Team, User
 from tandem.crm import services as crm
 from tandem.crm.models import Account, Contact, Industry, Touchpoint
+from tandem.marketing import services as marketing
 
 DEMO_TAG = "demo"
 SEED = 20260
@@ -675,6 +676,7 @@ def load_demo(*, reset: bool = False, planner: Planner | None = None) -> DemoSum
         Organisation.objects.select_for_update().get(pk=1)  # one demo load at a time
         _ensure_organisation(actor)
         people = _ensure_people(actor)
+        marketing.ensure_default_subscription_types()  # idempotent with the migration
         if reset:
             _delete_demo_records(actor)
         created = not Account.objects.filter(tags__name=DEMO_TAG).exists()

@@ -8,14 +8,29 @@ Tracking's website forms use it so that double opt-in has one implementation (`c
   commit;
 - `confirm_link(...)` / `confirm(...)`: open a confirmation link (marketing's or a link tracking
   signed before).
+
+The demo loader calls `ensure_default_subscription_types()` (idempotent with migration 0007).
 """
 
 from __future__ import annotations
 
 from tandem.marketing.consent import confirm, confirm_link, request_confirmation
 from tandem.marketing.models import SubscriptionType
+from tandem.marketing.subscriptions.defaults import ensure_defaults
 
-__all__ = ["confirm", "confirm_link", "request_confirmation", "requires_confirmation", "type_name"]
+__all__ = [
+    "confirm",
+    "confirm_link",
+    "ensure_default_subscription_types",
+    "request_confirmation",
+    "requires_confirmation",
+    "type_name",
+]
+
+
+def ensure_default_subscription_types() -> int:
+    """Create the default subscription types that are missing (by key); returns how many."""
+    return ensure_defaults(SubscriptionType)
 
 
 def requires_confirmation(purpose: str) -> bool:

@@ -106,12 +106,17 @@ def test_migration_seeds_the_defaults_idempotently_with_russian_names() -> None:
     assert SubscriptionType.objects.get(key="newsletter").name == "Our letter"
 
 
-def test_the_demo_loader_keeps_working_with_seeded_types(default_subscription_types: Any) -> None:
+def test_the_demo_loader_ensures_the_default_types_idempotently() -> None:
     from tandem.core.demo import load_demo
 
+    assert not SubscriptionType.objects.exists()  # as after a flush (the conftest removed them)
     load_demo()
-    assert SubscriptionType.objects.filter(key="newsletter").count() == 1
-    load_demo()  # idempotent
+    assert sorted(SubscriptionType.objects.values_list("key", flat=True)) == [
+        "events",
+        "newsletter",
+        "product_news",
+    ]
+    load_demo()  # again, and with the migration's rows present: nothing more
     assert SubscriptionType.objects.count() == 3
 
 
