@@ -6,6 +6,8 @@ change others' records; marketers cannot delete; only head and admin delete anyt
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.cache import cache
 
@@ -38,7 +40,7 @@ def _ids(response):
     return {item["id"] for item in response.json()["items"]}
 
 
-def _export_ids(response):
+def _export_ids(response: Any) -> set[int]:
     assert response.status_code == 200, response.content
     body = b"".join(response.streaming_content).decode("utf-8-sig")
     return {int(line.split(",", 1)[0]) for line in body.splitlines()[1:]}
