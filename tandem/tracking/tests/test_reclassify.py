@@ -311,3 +311,18 @@ def test_the_page_speaks_russian(world: World) -> None:
     assert "Проверено касаний: 2 из 5, изменено: 2." in html
     assert "Переклассификация прошлых касаний" in html
     assert '<strong class="status">Выполняется</strong>' in html
+
+
+def test_ctrl_c_in_a_cli_run_records_it_as_cancelled(db: None) -> None:
+    _touchpoints(4)
+    services.channel_rules_publish(actor=SYSTEM, rules=_partner_rules())
+    run = ReclassifyRun.objects.get()
+
+    def interrupt(_current: ReclassifyRun) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        reclassify.run_reclassification(run.pk, progress=interrupt)
+    run.refresh_from_db()
+    assert (run.status, run.processed, run.error) == (S.CANCELLED, 2, "interrupted")
+    assert services.reclassify_start(actor=SYSTEM).status == S.QUEUED  # and it can be redone
