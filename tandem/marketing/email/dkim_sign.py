@@ -37,7 +37,10 @@ def _relaxed_header(name: bytes, value: bytes) -> bytes:
 def relaxed_line(line: bytes) -> bytes:
     """`_relaxed_header` of one complete header line ("Name: value\\r\\n", maybe folded)."""
     name, _colon, value = line.partition(b":")
-    return _relaxed_header(name, value[:-2] if value.endswith(b"\r\n") else value)
+    value = value[:-2] if value.endswith(b"\r\n") else value
+    if b"\r" in value or b"\t" in value or b"  " in value or b"\n" in value:
+        return _relaxed_header(name, value)
+    return name.strip().lower() + b":" + value.strip(b" ") + b"\r\n"  # nothing to unfold
 
 
 def _simple_body(body: bytes) -> bytes:

@@ -73,3 +73,20 @@ def test_signed_headers_and_body_verify_with_dkimpy(settings: Any) -> None:
         raw[body_start:], message.SIGNED_HEADERS
     )
     assert dkim.verify(again + raw[body_start:], dnsfunc=lambda name, timeout=5: dns.get(name))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"To: a@b.example\r\n",
+        b"Subject:  x  y \r\n",
+        b"Subject: =?utf-8?q?x?=\r\n =?utf-8?q?y?=\r\n",
+        b"X-A:\tv\r\n",
+        b"Date: Fri, 27 Nov 2026 14:00:00 -0000\r\n",
+        b"Empty:\r\n",
+        b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+    ],
+)
+def test_relaxed_line_is_rfc6376_relaxed(line: bytes) -> None:
+    name, _colon, value = line.partition(b":")
+    assert dkim_sign.relaxed_line(line) == dkim_sign._relaxed_header(name, value[:-2])
