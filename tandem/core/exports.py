@@ -44,9 +44,9 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
 from tandem.core.access import can
-from tandem.core.audit import Actor
+from tandem.core.audit import Actor, record_changes
 from tandem.core.errors import InvalidInput
-from tandem.core.models import AuditEntry, User
+from tandem.core.models import User
 
 logger = logging.getLogger("tandem.exports")
 
@@ -261,12 +261,12 @@ def record_export(
     source: models.Model | None = None,
     filters: Mapping[str, Any] | None = None,
     complete: bool = True,
-) -> AuditEntry:
+) -> None:
     """The audit entry of one export: who, what, how many rows, with which filters.
 
-    `tandem.core.audit.record_change` records a change of one record; an export changes nothing
-    and may cover a whole list, so the entry is written here with the same fields: the model
-    exported, the record it was taken from (segment, event, import job) if any."""
+    Written with `tandem.core.audit.record_changes` (an export changes no record, so there is no
+    instance for `record_change`): the model exported, and the record it was taken from (segment,
+    event, import job) as object id and name, else an empty id and the model's name."""
     changes: dict[str, Any] = {
         "format": fmt,
         "rows": rows,
@@ -276,17 +276,11 @@ def record_export(
         changes["source"] = source._meta.label
     if not complete:
         changes["complete"] = False
+    object_id = str(source.pk) if source is not None else ""
+    name = str(source) if source is not None else str(model._meta.verbose_name_plural)
     with transaction.atomic():
-        return AuditEntry.objects.create(
-            actor=actor.user,
-            token=actor.token,
-            action=EXPORT_ACTION,
-            model=model._meta.label,
-            object_id=str(source.pk) if source is not None else "",
-            object_repr=(str(source) if source is not None else str(model._meta.verbose_name))[
-                :200
-            ],
-            changes=changes,
+        record_changes(
+            actor=actor, model=model, entries=[(EXPORT_ACTION, object_id, name, changes)]
         )
 
 
