@@ -343,6 +343,11 @@ class Transport:
             self.pipeline.flush()
 
     def close(self) -> None:
+        """Close the connection. A message still waiting in DATA (the run stopped on an
+        exception between two submits) is dropped with the connection, never completed; QUIT
+        would be taken as message text and wait for an answer that never comes."""
+        if self.pipeline is not None and self.pipeline.waiting is not None:
+            self.pipeline.abort()
         self.backend.close()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from conftest import SmtpInbox, smtp_server
 from tandem.core.audit import Actor
 from tandem.crm import services as crm
-from tandem.crm.models import Touchpoint
+from tandem.crm.models import Contact, Touchpoint
 from tandem.marketing import consent
 from tandem.marketing.email import message, send_batch, sending
 from tandem.marketing.models import EmailRecipient, EmailSend, SubscriptionType
@@ -255,3 +256,30 @@ def test_a_cancelled_send_claims_nothing(smtp: Inbox, newsletter: SubscriptionTy
     send.refresh_from_db()
     assert send_batch.claim(send=send, testing=False, size=10) == []
     assert smtp.messages == []
+
+
+def test_an_error_while_a_message_waits_in_data_drops_it_and_releases_the_row(
+    smtp: Inbox, newsletter: SubscriptionType, settings: Any
+) -> None:
+    """With pipelining across messages, message k waits in DATA while k+1 is rendered; if
+    rendering k+1 fails, message k must not be completed (nor QUIT sent as its text)."""
+    settings.EMAIL_TIMEOUT = 60  # QUIT sent in DATA would wait this long for an answer
+    for i in range(6):
+        subscribed(newsletter, f"p{i}@example.com", first_name=f"P{i}")
+    send = a_send(
+        newsletter,
+        subject="Hi",
+        html='<p>{% if contact.first_name == "boom" %}{{ contact.first_name|divisibleby:2 }}'
+        "{% endif %}Hi {{ contact.first_name }}</p>",
+    )
+    sending.send_start(send_id=send.pk)
+    order = list(EmailRecipient.objects.filter(send=send).order_by("pk"))
+    Contact.objects.filter(pk=order[2].contact_id).update(first_name="boom")  # the third fails
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="invalid literal"):
+        sending.send_run(send_id=send.pk)
+    assert time.monotonic() - started < 30  # the connection was dropped, not QUIT
+    # the first was accepted; the second waited in DATA when the third failed: dropped
+    assert [rcpt[0] for _f, rcpt, _raw in smtp.messages] == [order[0].email]
+    states = list(EmailRecipient.objects.filter(send=send).order_by("pk").values_list("status"))
+    assert [s for (s,) in states] == ["sent"] + ["pending"] * 5
