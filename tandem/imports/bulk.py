@@ -1,8 +1,9 @@
 """The set-based import of one chunk: plan every row in memory, then write with a few statements.
 
-`run_chunk(actor, job, chunk)` does for a chunk what `services._import_one` does row by row, with
-one query per chunk for each look-up (contacts by email, accounts by domain and by name, what the
-actor may change) and the writes through `crm.accounts_bulk_create`/`contacts_bulk_create`/
+`prepare` does the query-free checks of a chunk's rows (in the read-ahead thread); `plan_chunk`
+does for the chunk what `services._import_one` does row by row, with one query per chunk for
+each look-up (contacts by email, accounts by domain and by name, what the actor may change);
+`Plan.write` stores it through `crm.accounts_bulk_create`/`contacts_bulk_create`/
 `..._bulk_update` (COPY on PostgreSQL), then one insert of the chunk's `ImportRow`s.
 
 Invariants:
@@ -165,7 +166,7 @@ def _pairs(model: type[Model], key: str, value: str, keys: set[str]) -> list[tup
         return [(row[0], row[1]) for row in cursor.fetchall()]
 
 
-class _Plan:
+class Plan:
     def __init__(
         self, actor: User, job: ImportJob, owner_ids: dict[str, Any], rules: Rules
     ) -> None:
@@ -193,6 +194,16 @@ class _Plan:
         self.contact_changes: list[tuple[Ref, dict[str, Any]]] = []
         self.import_rows: list[tuple[int, str, Ref, str, dict[str, Any]]] = []
         self.outcome = Outcome()
+
+    @property
+    def matched(self) -> set[str]:
+        """The existing records this plan found (and may change)."""
+        found = {f"c:{pk}" for pk in self.by_email.values() if isinstance(pk, int)}
+        if self.accounts_kind:  # a contacts import only refers to existing accounts
+            for ref in [*self.by_domain.values(), *self.by_name.values()]:
+                if isinstance(ref, int):
+                    found.add(f"a:{ref}")
+        return found
 
     # --- the owner column, shared by the run -------------------------------------------------
 
@@ -432,16 +443,16 @@ class _Plan:
         )
 
 
-def run_chunk(
+def plan_chunk(
     actor: User,
     job: ImportJob,
     rows: list[Prepared],
     owner_ids: dict[str, Any],
     rules: Rules,
-) -> Outcome:
-    """Plan and write one prepared chunk (inside the caller's transaction); raises NeedsRowPath,
-    or a DatabaseError/InvalidInput from the writes, for the caller to run it row by row."""
-    plan = _Plan(actor, job, owner_ids, rules)
+) -> Plan:
+    """Look up and plan one prepared chunk (reads only); raises NeedsRowPath. `plan.write()`
+    then stores it (inside the caller's transaction)."""
+    plan = Plan(actor, job, owner_ids, rules)
     plan.look_up(rows)
     step = plan.account_row if plan.accounts_kind else plan.contact_row
     errors = plan.outcome.errors
@@ -450,5 +461,29 @@ def run_chunk(
             step(row)
         except InvalidInput as exc:
             errors.extend([row.number, k, m] for k, ms in exc.errors.items() for m in ms)
-    plan.write()
-    return plan.outcome
+    return plan
+
+
+def chunk_keys(rows: list[Prepared]) -> set[str]:
+    """Every email, domain and account name (upper-cased) a chunk's rows may look up or write:
+    two chunks without a common key (and without a common matched record, `Plan.matched`)
+    cannot change what the other one finds."""
+    keys: set[str] = set()
+    for row in rows:
+        if row.domain:
+            keys.add(f"d:{row.domain}")
+        if row.name:
+            keys.add(f"n:{row.name.upper()}")
+        email = row.data.get("email") if row.data else None
+        if email:
+            keys.add(f"e:{email}")
+    return keys
+
+
+def open_to(actor: User) -> bool:
+    """Whether the actor may see and change every contact and account (no scope to judge)."""
+    return (
+        _unrestricted(scoped(actor, Account))
+        and _unrestricted(scoped(actor, Account, "change"))
+        and _unrestricted(scoped(actor, Contact, "change"))
+    )

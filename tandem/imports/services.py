@@ -22,13 +22,14 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from django.core.files import File
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -245,11 +246,16 @@ def import_run(
     cancelled = False
     rules = bulk.Rules.load(job)
     prepared = (bulk.prepare(rules, chunk) for chunk in _chunks(job, CHUNK))
+    run = _Run(actor, job, dry_run, report, progress, owner_ids, rules)
     with _read_ahead(prepared) as chunks:
-        for chunk in chunks:
-            cancelled = _run_chunk(actor, job, chunk, dry_run, report, progress, owner_ids, rules)
-            if cancelled:
-                break
+        if (
+            connection.vendor == "postgresql"
+            and not connection.in_atomic_block
+            and bulk.open_to(actor)
+        ):
+            cancelled = run.pipelined(chunks)
+        else:
+            cancelled = run.in_turn(chunks)
     if dry_run:
         final = ImportStatus.CANCELLED if cancelled else ImportStatus.CHECKED
     else:
@@ -261,46 +267,108 @@ def import_run(
     return job
 
 
-def _run_chunk(
-    actor: User,
-    job: ImportJob,
-    chunk: list[bulk.Prepared],
-    dry_run: bool,
-    report: list[list[Any]],
-    progress: Callable[[ImportJob], None] | None,
-    owner_ids: dict[str, Any],
-    rules: bulk.Rules,
-) -> bool:
-    """One chunk in one transaction: set-based, or row by row if the set-based path cannot
-    judge it (`NeedsRowPath`) or the database refuses its writes."""
-    outcome = _Outcome()
-    try:
-        with transaction.atomic():
+@dataclass
+class _Run:
+    """The chunks of one run: each planned (reads), then written in its own transaction, then
+    its progress saved and the cancel flag read."""
+
+    actor: User
+    job: ImportJob
+    dry_run: bool
+    report: list[list[Any]]
+    progress: Callable[[ImportJob], None] | None
+    owner_ids: dict[str, Any]
+    rules: bulk.Rules
+
+    def plan(self, chunk: list[bulk.Prepared]) -> bulk.Plan | None:
+        try:
+            return bulk.plan_chunk(self.actor, self.job, chunk, self.owner_ids, self.rules)
+        except bulk.NeedsRowPath:
+            return None
+
+    def write(self, chunk: list[bulk.Prepared], plan: bulk.Plan | None) -> _Outcome:
+        """One transaction: the plan's writes, or row by row if there is no plan or the
+        database refuses its writes; rolled back in a dry run."""
+        outcome = _Outcome()
+        try:
+            with transaction.atomic():
+                written = False
+                if plan is not None:
+                    try:
+                        with transaction.atomic():
+                            plan.write()
+                        done = plan.outcome
+                        outcome = _Outcome(done.created, done.updated, done.errors)
+                        written = True
+                    except (InvalidInput, DatabaseError):
+                        pass
+                if not written:
+                    outcome = _Outcome()
+                    rows = [(r.number, r.values) for r in chunk]
+                    _rows_one_by_one(self.actor, self.job, rows, outcome)
+                if self.dry_run:
+                    raise _Rollback
+        except _Rollback:
+            pass
+        return outcome
+
+    def done(self, size: int, outcome: _Outcome) -> bool:
+        """Save a written chunk's progress; True if the import was cancelled meanwhile."""
+        job = self.job
+        self.report.extend(outcome.errors)
+        ImportJob.objects.filter(pk=job.pk).update(
+            processed_rows=F("processed_rows") + size,
+            created_count=F("created_count") + outcome.created,
+            updated_count=F("updated_count") + outcome.updated,
+            error_count=F("error_count") + len({e[0] for e in outcome.errors}),
+        )
+        job.refresh_from_db(
+            fields=["total_rows", "processed_rows", "created_count", "updated_count", "error_count"]
+        )
+        if self.progress is not None:
+            self.progress(job)
+        job.refresh_from_db(fields=["cancel_requested"])
+        return job.cancel_requested
+
+    def in_turn(self, chunks: Iterator[list[bulk.Prepared]]) -> bool:
+        # any() stops at the first chunk after which the import was cancelled
+        return any(self.done(len(c), self.write(c, self.plan(c))) for c in chunks)
+
+    def pipelined(self, chunks: Iterator[list[bulk.Prepared]]) -> bool:
+        """As `in_turn`, but chunk N is written by a second thread (its own connection) while
+        chunk N+1 is planned here. A chunk that shares a key (email, domain, name) or a matched
+        record with the chunk being written waits for it and is planned afterwards, so every
+        plan sees what the chunks before it stored, as in turn. PostgreSQL, unscoped actors."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-write") as writer:
+            running: tuple[Future[_Outcome], int, set[str], set[str]] | None = None
+
+            def finish() -> bool:
+                nonlocal running
+                assert running is not None
+                future, size = running[0], running[1]
+                running = None
+                return self.done(size, future.result())
+
             try:
-                with transaction.atomic():
-                    done = bulk.run_chunk(actor, job, chunk, owner_ids, rules)
-                outcome = _Outcome(done.created, done.updated, done.errors)
-            except (bulk.NeedsRowPath, InvalidInput, DatabaseError):
-                outcome = _Outcome()
-                _rows_one_by_one(actor, job, [(r.number, r.values) for r in chunk], outcome)
-            if dry_run:
-                raise _Rollback
-    except _Rollback:
-        pass
-    report.extend(outcome.errors)
-    ImportJob.objects.filter(pk=job.pk).update(
-        processed_rows=F("processed_rows") + len(chunk),
-        created_count=F("created_count") + outcome.created,
-        updated_count=F("updated_count") + outcome.updated,
-        error_count=F("error_count") + len({e[0] for e in outcome.errors}),
-    )
-    job.refresh_from_db(
-        fields=["total_rows", "processed_rows", "created_count", "updated_count", "error_count"]
-    )
-    if progress is not None:
-        progress(job)
-    job.refresh_from_db(fields=["cancel_requested"])
-    return job.cancel_requested
+                for chunk in chunks:
+                    keys = bulk.chunk_keys(chunk)
+                    if running is not None and keys & running[2] and finish():
+                        return True
+                    plan = self.plan(chunk)
+                    matched = plan.matched if plan is not None else set()
+                    if running is not None and (plan is None or matched & running[3]):
+                        if finish():
+                            return True
+                        plan = self.plan(chunk)
+                        matched = plan.matched if plan is not None else set()
+                    if running is not None and finish():
+                        return True
+                    running = (writer.submit(self.write, chunk, plan), len(chunk), keys, matched)
+                return running is not None and finish()
+            finally:
+                if running is not None:
+                    running[0].result()
+                writer.submit(lambda: connection.close()).result()  # the writer's own
 
 
 def _rows_one_by_one(

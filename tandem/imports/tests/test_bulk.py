@@ -80,11 +80,11 @@ def _row_path(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Force the row-by-row path; returns a list that counts bulk attempts."""
     calls: list[int] = []
 
-    def refuse(*args: Any, **kwargs: Any) -> bulk.Outcome:
+    def refuse(*args: Any, **kwargs: Any) -> bulk.Plan:
         calls.append(1)
         raise bulk.NeedsRowPath
 
-    monkeypatch.setattr(bulk, "run_chunk", refuse)
+    monkeypatch.setattr(bulk, "plan_chunk", refuse)
     return calls
 
 
@@ -370,3 +370,63 @@ def test_contact_check_says_what_contact_create_says(world: World, data: dict[st
     except crm.InvalidInput as exc:
         got = exc.errors
     assert got == expected
+
+
+_ON_POSTGRES = (
+    "postgresql" in __import__("django.conf").conf.settings.DATABASES["default"]["ENGINE"]
+)
+
+
+@pytest.mark.skipif(not _ON_POSTGRES, reason="the writer thread runs on PostgreSQL only")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_pipelined_chunks_see_what_earlier_chunks_stored(
+    monkeypatch: pytest.MonkeyPatch, dry_run: bool
+) -> None:
+    """Outside a transaction on PostgreSQL, chunk N is written by a second thread while N+1 is
+    planned; chunks sharing an email/domain or a record wait, so the result is the same."""
+    from tandem.core.models import Role
+
+    admin = User.objects.create_user(username="boss", password="x", role=Role.ADMIN)
+    two = crm.contact_create(
+        actor=Actor.system(), first_name="Two", email="x1@z.io", emails=["x2@z.io"]
+    )
+    used: list[int] = []
+    pipelined = services._Run.pipelined
+
+    def counted(self: services._Run, chunks: Any) -> bool:
+        used.append(1)
+        return pipelined(self, chunks)
+
+    monkeypatch.setattr(services._Run, "pipelined", counted)
+    monkeypatch.setattr(services, "CHUNK", 3)
+    body = (
+        "Email,First Name,Last Name,Job Title,Website URL\n"
+        "a@p.io,A,,,p.io\nb@p.io,B,,,p.io\nx1@z.io,,,Chief,\n"  # chunk 1
+        "a@p.io,,,Boss,p.io\nc@r.io,C,,,r.io\nx2@z.io,,Second,,\n"  # 2: shares a@p.io and `two`
+        "d@r.io,D,,,www.r.io\ne@s.io,E,,,s.io\nbad,,,,\n"  # 3: shares r.io
+    )
+    before = (Contact.objects.count(), Account.objects.count(), AuditEntry.objects.count())
+    job = services.import_run(actor=admin, job=_job(admin, "contacts", body), dry_run=dry_run)
+    assert used == [1]
+    assert job.report == [[10, "email", "'bad' is not a valid email address"]]
+    if dry_run:  # each chunk is checked against the database alone, as in turn
+        assert (job.status, job.created_count, job.updated_count) == (ImportStatus.CHECKED, 6, 2)
+        assert before == (
+            Contact.objects.count(),
+            Account.objects.count(),
+            AuditEntry.objects.count(),
+        )
+        return
+    assert (job.status, job.created_count, job.updated_count) == (ImportStatus.DONE, 5, 3)
+    assert Contact.objects.get(email="a@p.io").title == "Boss"
+    assert Account.objects.filter(name__in=["p.io", "r.io", "s.io"]).count() == 3
+    two.refresh_from_db()
+    assert (two.title, two.last_name, two.email) == ("Chief", "Second", "x2@z.io")
+    assert list(two.emails.filter(is_primary=True).values_list("email", flat=True)) == ["x2@z.io"]
+    assert ImportRow.objects.filter(job=job).count() == 5 + 3 + 3
+    assert AuditEntry.objects.count() == before[2] + 5 + 3 + 3
+    services.import_undo(actor=admin, job=job)
+    two.refresh_from_db()
+    assert (two.title, two.last_name, two.email) == ("", "", "x1@z.io")
+    assert Contact.objects.count() == before[0]
