@@ -3,22 +3,27 @@
 A run repeats, until nothing is pending: claim up to `CHUNK` pending recipients with ONE
 conditional UPDATE ... RETURNING (on PostgreSQL the rows are picked FOR UPDATE SKIP LOCKED, so
 several workers share a send without waiting on each other); check the whole chunk's
-eligibility in three set-based queries (suppression list; contact data with the latest consent
-ledger state; frequency cap); mark the ineligible skipped; then for each remaining recipient
-render (templates compiled once per run), build and DKIM-sign (key parsed once per process) and
-hand the message to ONE persistent SMTP connection; every `BATCH` accepted messages are marked
-sent, with their `email_sent` touchpoints, in one transaction.
+eligibility (suppression list; contact data with the latest consent ledger state; frequency
+cap: one statement over arrays on PostgreSQL, three queries elsewhere); mark the ineligible
+skipped; then for each remaining recipient render (templates compiled and skeletons sanitised
+once per run, see `render`), build and DKIM-sign (key parsed once per process) and hand the
+message to ONE persistent SMTP connection, pipelined across messages (`smtp_pipeline.Pipeline`:
+one write and one read a message; a message's outcome arrives while the next is sent); every
+`BATCH` accepted messages are marked sent, with their `email_sent` touchpoints, in one
+transaction.
 
 Invariants (the states a recipient goes through: pending -> claimed -> sent/skipped/failed):
 - at most once: a row is only sent while it is "claimed" by this run, and a claimed row is never
   claimed again. If the process dies (kill -9, power loss) between the SMTP server accepting a
   message and the "sent" UPDATE, that row stays "claimed"; after `STALE_CLAIM` a later run turns
   every such row into "unknown" (interrupted, never resent). So a hard crash can leave up to one
-  chunk in "unknown": at most `BATCH` of them were accepted by the server, the rest were never
-  attempted. Nobody is mailed twice;
+  chunk in "unknown": at most `BATCH` of them (plus the one on the wire) were accepted by the
+  server, the rest were never attempted. Nobody is mailed twice;
 - a Python exception (SMTP connection lost, a temporary 4xx, a bug, a crash hook in tests) does
   not lose anything: the rows already accepted are marked sent, the rest of the chunk goes back
-  to "pending" for the next run, and the exception propagates;
+  to "pending" for the next run, and the exception propagates. A message waiting in DATA at
+  that moment (pipelining) is dropped with the connection, never completed, so it is among
+  "the rest";
 - a permanent refusal of one recipient (5xx on RCPT or DATA) marks that row "failed" and the run
   goes on;
 - eligibility (suppressed, unsubscribed, no consent, frequency cap) is checked per chunk right
