@@ -21,6 +21,7 @@ from tandem.tracking.models import (
     ConsentRecord,
     Form,
     IdentityConflict,
+    ReclassifyRun,
     Source,
     TrackedLink,
 )
@@ -199,3 +200,13 @@ class ConsentRecordAdmin(admin.ModelAdmin):
 @admin.register(IdentityConflict)
 class IdentityConflictAdmin(ConsentRecordAdmin):
     list_display = ["user_id", "kept_contact", "claimed_email", "at"]
+
+
+@admin.register(ReclassifyRun)
+class ReclassifyRunAdmin(ConsentRecordAdmin):
+    """Read-only: runs are cancelled and restarted on the Channel rules page or with
+    `tandem reclassify`."""
+
+    list_display = ["pk", "version", "status", "processed", "total", "changed", "started_at",
+                    "finished_at"]  # fmt: skip
+    list_filter = ["status"]

@@ -31,6 +31,7 @@ from tandem.marketing.email.sending import STALE_CLAIM
 from tandem.marketing.models import EmailRecipient, EmailSend
 
 R = EmailRecipient.Status
+STATES = (R.PENDING, R.CLAIMED, R.SENT, R.SKIPPED, R.FAILED, R.UNKNOWN)  # SendProgress fields
 ACTIVE = (EmailSend.Status.SENDING, EmailSend.Status.TESTING)
 CANCELLABLE = (EmailSend.Status.DRAFT, *ACTIVE)
 
@@ -75,7 +76,7 @@ def send_progress(send_id: int) -> SendProgress:
         deliverable &= ~Q(variant="")
     counts = EmailRecipient.objects.filter(send_id=send.pk).aggregate(
         total=Count("pk"),
-        **{s: Count("pk", filter=Q(status=s)) for s in R.values},
+        **{str(s): Count("pk", filter=Q(status=s)) for s in STATES},
         in_flight=Count("pk", filter=deliverable | fresh),
     )
     return SendProgress(
@@ -113,7 +114,7 @@ def sends_recent(limit: int = 20) -> list[SendProgress]:
             started_at=s.started_at,
             finished_at=s.finished_at,
             total=sum(per[s.pk].values()),
-            **{status: per[s.pk].get(status, 0) for status in R.values},
+            **{str(status): per[s.pk].get(status, 0) for status in STATES},
         )
         for s in sends
     ]

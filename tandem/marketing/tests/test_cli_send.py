@@ -3,12 +3,14 @@ real console script against a migrated SQLite file."""
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from conftest import SmtpInbox, smtp_server
 from tandem.core.audit import Actor
@@ -18,7 +20,7 @@ from tandem.core.tests import test_cli as harness
 from tandem.crm import services as crm
 from tandem.marketing import consent
 from tandem.marketing.email import progress, send_batch, sending
-from tandem.marketing.models import EmailSend, SubscriptionType
+from tandem.marketing.models import EmailRecipient, EmailSend, SubscriptionType
 from tandem.marketing.segments import services as seg
 
 SYSTEM = Actor.system()
@@ -85,6 +87,31 @@ def test_cancel_stops_a_send_after_the_chunk_in_flight(smtp: SmtpInbox) -> None:
         progress.send_cancel(actor=SYSTEM, send_id=send.pk + 1)
     [listed] = progress.sends_recent()
     assert (listed.send_id, listed.sent, listed.pending, listed.total) == (send.pk, 2, 3, 5)
+
+
+@pytest.mark.django_db
+def test_an_ab_test_is_in_flight_only_while_its_test_share_is_out() -> None:
+    send = _send(0)
+    contacts = [
+        crm.contact_create(actor=SYSTEM, first_name=f"Q{i}", email=f"q{i}@example.com")
+        for i in range(3)
+    ]
+    EmailSend.objects.filter(pk=send.pk).update(status=EmailSend.Status.TESTING)
+    rows = [
+        EmailRecipient.objects.create(send=send, contact=c, email=c.email, variant=v)
+        for c, v in zip(contacts, ["a", "b", ""], strict=True)
+    ]
+    now = progress.send_progress(send.pk)
+    assert (now.in_flight, now.pending, now.delivering) == (2, 3, True)
+    EmailRecipient.objects.filter(pk__in=[rows[0].pk, rows[1].pk]).update(status="sent")
+    now = progress.send_progress(send.pk)
+    assert (now.in_flight, now.pending, now.sent, now.delivering) == (0, 1, 2, False)
+    EmailRecipient.objects.filter(pk=rows[2].pk).update(status="claimed", claimed_at=timezone.now())
+    assert progress.send_progress(send.pk).in_flight == 1  # being sent right now
+    EmailRecipient.objects.filter(pk=rows[2].pk).update(
+        claimed_at=timezone.now() - sending.STALE_CLAIM - dt.timedelta(seconds=1)
+    )
+    assert progress.send_progress(send.pk).in_flight == 0  # a dead claim is not in flight
 
 
 # --- tandem send, the console script --------------------------------------------------------
