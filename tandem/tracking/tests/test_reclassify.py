@@ -326,3 +326,39 @@ def test_ctrl_c_in_a_cli_run_records_it_as_cancelled(db: None) -> None:
     run.refresh_from_db()
     assert (run.status, run.processed, run.error) == (S.CANCELLED, 2, "interrupted")
     assert services.reclassify_start(actor=SYSTEM).status == S.QUEUED  # and it can be redone
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rules_published_from_another_connection_supersede_a_running_run() -> None:
+    import threading
+
+    from django.db import connection
+
+    _touchpoints(6)
+    services.channel_rules_publish(actor=SYSTEM, rules=_partner_rules())
+    older = ReclassifyRun.objects.get()
+    reached, go = threading.Event(), threading.Event()
+    outcome: list[ReclassifyRun] = []
+
+    def pause(current: ReclassifyRun) -> None:
+        if current.processed == 2:
+            reached.set()
+            assert go.wait(30)
+
+    def work() -> None:
+        try:
+            outcome.append(reclassify.run_reclassification(older.pk, progress=pause))
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    assert reached.wait(30)
+    services.channel_rules_publish(actor=SYSTEM, rules=default_rule_dicts())  # commits here
+    go.set()
+    worker.join(30)
+    assert [(r.status, r.processed) for r in outcome] == [(S.SUPERSEDED, 2)]
+    assert _channels() == {"conference": 2, "referral": 4}
+    newer = ReclassifyRun.objects.get(version=2)
+    assert reclassify.run_reclassification(newer.pk).status == S.DONE
+    assert _channels() == {"referral": 6}
