@@ -21,8 +21,11 @@ from django.views.decorators.http import require_GET
 
 from tandem.attribution import exports, services
 from tandem.attribution.engine.models import MODELS
+from tandem.attribution.models import AttributionRun
 from tandem.core.access import can
+from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
+from tandem.core.exports import record_export
 from tandem.core.models import Team, User
 from tandem.crm.models import Industry
 
@@ -194,6 +197,14 @@ def attribution_export(request: HttpRequest, fmt: str) -> HttpResponse:
         return HttpResponse(reasons, status=400, content_type="text/plain; charset=utf-8")
     run = services.attribution_run(user=user, spec=spec, params=params)
     name = f"attribution-{params.model}-{spec.start:%Y%m%d}-{spec.end:%Y%m%d}"
+    record_export(
+        actor=Actor(user=user),
+        model=AttributionRun,
+        fmt="xlsx" if fmt == "xlsx" else "csv",
+        rows=sum(1 for _row in exports.rows(run.result)) - 1,
+        source=run,
+        filters={k: v for k, v in request.GET.items() if k != "csrfmiddlewaretoken"},
+    )
     if fmt == "xlsx":
         response = HttpResponse(
             exports.to_xlsx(run.result),

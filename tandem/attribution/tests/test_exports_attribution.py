@@ -119,3 +119,25 @@ def test_export_is_scoped(client: Client, world: World, timeline: dict[str, Any]
 def test_anonymous_cannot_export(client: Client, db: None) -> None:
     r = client.get("/attribution/export.csv")
     assert r.status_code == 302
+
+
+def test_export_writes_one_audit_entry(
+    client: Client, world: World, timeline: dict[str, Any]
+) -> None:
+    from tandem.core.models import AuditEntry
+
+    head = world.user("head")
+    client.force_login(head)
+    before = AuditEntry.objects.filter(action="export").count()
+    r = client.get("/attribution/export.xlsx", PERIOD)
+    assert r.status_code == 200
+    entries = AuditEntry.objects.filter(action="export").order_by("-pk")
+    assert entries.count() == before + 1
+    entry = entries[0]
+    assert entry.actor_id == head.pk
+    assert entry.changes["format"] == "xlsx"
+    assert entry.changes["rows"] > 0
+    assert entry.changes["filters"]["model"] == "last"
+    # A refused export leaves no entry.
+    assert client.get("/attribution/export.csv", {"model": "nope"}).status_code == 400
+    assert AuditEntry.objects.filter(action="export").count() == before + 1
