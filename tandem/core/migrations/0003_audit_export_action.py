@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0002_scheduled_run'),
+        ("core", "0002_scheduled_run"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditentry',
-            name='action',
-            field=models.CharField(choices=[('create', 'created'), ('update', 'updated'), ('delete', 'deleted'), ('merge', 'merged'), ('export', 'exported')], max_length=10),
+            model_name="auditentry",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("create", "created"),
+                    ("update", "updated"),
+                    ("delete", "deleted"),
+                    ("merge", "merged"),
+                    ("export", "exported"),
+                ],
+                max_length=10,
+            ),
         ),
     ]
