@@ -104,7 +104,12 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     contact = Contact.objects.filter(pk=recipient.contact_id).first()
     if contact is None:
         raise Http404
-    types = list(SubscriptionType.objects.all())
+    # archived types are offered only to people still subscribed to them (so they can leave)
+    types = [
+        t
+        for t in SubscriptionType.objects.all()
+        if t.active or consent.is_subscribed(contact_id=contact.pk, purpose=t.key)
+    ]
     saved = False
     if request.method == "POST":
         wanted = set(request.POST.getlist("subscriptions"))

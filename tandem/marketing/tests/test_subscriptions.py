@@ -490,3 +490,23 @@ def test_links_signed_by_trackings_former_implementation_still_confirm() -> None
     assert Client().get(f"/f/confirm/{legacy}").status_code == 200
     assert consent.consent_state(contact_id=contact.pk, purpose="legacy") == "confirmed"
     assert consent.confirm_link(signed=signing.dumps({"r": pending.pk}, salt="other")) == "invalid"
+
+
+def test_preference_centre_offers_archived_types_only_to_their_subscribers(world: Any) -> None:
+    contact = world.contacts[("sales_rep", "north")]
+    kept = subscriptions.type_create(actor=SYSTEM, key="old_news", name="Old news")
+    hidden = subscriptions.type_create(actor=SYSTEM, key="old_offers", name="Old offers")
+    live = subscriptions.type_create(actor=SYSTEM, key="newsletter", name="Newsletter")
+    consent.subscribe(contact=contact, subscription=kept, source="api", proven=True)
+    for subscription in (kept, hidden):
+        subscriptions.type_archive(actor=SYSTEM, subscription=subscription, active=False)
+    recipient = _recipient_for(contact, live)
+    page = Client().get(f"/e/p/{recipient.token}").content.decode()
+    assert "Old news" in page
+    assert "Newsletter" in page
+    assert "Old offers" not in page
+    with translation.override("ru"):
+        assert (
+            "Рассылка"
+            in Client().get(f"/e/p/{recipient.token}", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+        )
