@@ -37,7 +37,7 @@ def smtp(settings: Any) -> Iterator[SmtpInbox]:
 
 def _send(n: int) -> EmailSend:
     newsletter = SubscriptionType.objects.create(
-        key="newsletter", name="Newsletter", double_opt_in=False
+        key="cli-news", name="CLI news", double_opt_in=False
     )
     for i in range(n):
         contact = crm.contact_create(actor=SYSTEM, first_name=f"P{i}", email=f"p{i}@example.com")
@@ -122,7 +122,7 @@ from tandem.core.audit import Actor
 from tandem.crm import services as crm
 from tandem.marketing.models import *
 system = Actor.system()
-kind = SubscriptionType.objects.create(key="news", name="News")
+kind = SubscriptionType.objects.create(key="cli-news", name="CLI news")
 template = EmailTemplate.objects.create(name="T", subject="Hi", html="<p>Hi</p>")
 segment = Segment.objects.create(name="All")
 send = EmailSend.objects.create(
