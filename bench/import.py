@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -55,6 +57,49 @@ def write_csv(path: Path, rows: int) -> None:
 
 
 TRIGRAM = ["first_name", "last_name", "email", "title"]
+
+
+class BackendCpu:
+    """CPU seconds used by this database's PostgreSQL backends while running: /proc sampled
+    every 0.2 s (a backend that ends between two samples loses at most 0.2 s). With other work
+    on the machine, wall times vary with the load; CPU seconds much less."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, float] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def sample(self) -> None:
+        for pid_dir in Path("/proc").iterdir():
+            if not pid_dir.name.isdigit():
+                continue
+            try:
+                if f" {DB} ".encode() not in (pid_dir / "cmdline").read_bytes() + b" ":
+                    continue
+                fields = (pid_dir / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            self.seen[int(pid_dir.name)] = (int(fields[11]) + int(fields[12])) / self.tick
+
+    def run(self) -> None:
+        while not self.stop.wait(0.2):
+            self.sample()
+
+    def __enter__(self) -> BackendCpu:
+        self.sample()
+        self.before = dict(self.seen)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.sample()
+
+    @property
+    def seconds(self) -> float:
+        return sum(v - self.before.get(pid, 0.0) for pid, v in self.seen.items())
 
 
 def copy_baseline(path: Path) -> float:
@@ -125,6 +170,8 @@ def main() -> None:
     copies: list[float] = []
     imports: list[float] = []
     rebuilds: list[float] = []
+    python_cpu: list[float] = []
+    postgres_cpu: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         settings.MEDIA_ROOT = tmp
         path = Path(tmp) / "hubspot.csv"
@@ -139,12 +186,17 @@ def main() -> None:
             if args.without_trigram:
                 set_trigram(False)
             started = time.perf_counter()
-            with path.open("rb") as f:
-                job = services.import_job_create(
-                    actor=admin, kind="contacts", upload=File(f, name=path.name)
-                )
-            job = services.import_run(actor=admin, job=job)
+            cpu = resource.getrusage(resource.RUSAGE_SELF)
+            with BackendCpu() as backends:
+                with path.open("rb") as f:
+                    job = services.import_job_create(
+                        actor=admin, kind="contacts", upload=File(f, name=path.name)
+                    )
+                job = services.import_run(actor=admin, job=job)
             imports.append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            python_cpu.append(after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime)
+            postgres_cpu.append(backends.seconds)
             if args.without_trigram:
                 rebuilds.append(set_trigram(True))
             stored = (
@@ -155,7 +207,8 @@ def main() -> None:
                 ImportRow.objects.filter(job=job).count(),
             )
             print(
-                f"run {_run + 1}: COPY {copies[-1]:.2f} s, Tandem {imports[-1]:.2f} s"
+                f"run {_run + 1}: COPY {copies[-1]:.2f} s, Tandem {imports[-1]:.2f} s "
+                f"(CPU: Python {python_cpu[-1]:.1f} s, PostgreSQL {postgres_cpu[-1]:.1f} s)"
                 + (f", trigram rebuild {rebuilds[-1]:.2f} s" if rebuilds else "")
                 + f"; stored contacts/emails/accounts/audit/import rows: {stored}",
                 flush=True,
@@ -178,6 +231,10 @@ def main() -> None:
     )
     print(f"COPY:   {copy_seconds:8.2f} s  ({args.rows / copy_seconds:,.0f} rows/s) median")
     print(f"Tandem: {tandem_seconds:8.2f} s  ({args.rows / tandem_seconds:,.0f} rows/s) median")
+    print(
+        f"Tandem CPU seconds (median): Python process {statistics.median(python_cpu):.1f}, "
+        f"PostgreSQL backends {statistics.median(postgres_cpu):.1f}"
+    )
     if rebuilds:
         print(f"rebuilding the 4 trigram indexes afterwards: {statistics.median(rebuilds):.2f} s")
     print(

@@ -370,7 +370,7 @@ class Plan:
                     cleaned[key] = data[key]
             if new_account is not None:
                 self.commit_account(number, new_account)
-            new = _New(cleaned, state={**_CONTACT_DEFAULTS, **cleaned})
+            new = _New(cleaned)
             self.new_contacts.append(new)
             if cleaned.get("email"):
                 self.by_email.setdefault(cleaned["email"], new)
@@ -380,6 +380,8 @@ class Plan:
         if isinstance(match, _New):
             if not self.open_contacts:
                 raise NeedsRowPath
+            if not match.state:  # its values as planned so far, from the first repeat on
+                match.state = {**_CONTACT_DEFAULTS, **match.values}
             current = match.state
         elif match in self.changeable_contacts:
             current = self.contacts[match]

@@ -5,12 +5,22 @@ Invariants:
   file is read once before the first record is written, and the job is marked failed;
 - a dry run goes through exactly the same code as a real run, inside transactions that are
   rolled back chunk by chunk, so it validates everything and stores no record;
-- every record is written through `tandem.crm.services` (which writes the audit log); each row
-  runs in its own savepoint, so a bad row never aborts the good ones; it is reported as
-  `[row number, field, message]`;
+- every record is written through `tandem.crm.services` (which writes the audit log, one entry
+  per record). A chunk (`CHUNK` rows, one transaction) is set-based (`tandem.imports.bulk`):
+  rows are checked with the crm rules and planned in memory, then written with the crm bulk
+  services (COPY on PostgreSQL); a bad row is left out and reported as `[row number, field,
+  message]`. A chunk the set-based path cannot judge (a planned record under a restricted scope)
+  or whose writes the database refuses runs row by row instead (`_import_one`: each row through
+  the single crm services in its own savepoint), so a bad row never aborts the good ones;
 - a contact whose email matches an existing contact (`contact_duplicates_of`) updates that
   contact (only non-empty values, only fields that differ); an account whose website's domain
-  belongs to an existing account (`AccountDomain`) is reused rather than created;
+  belongs to an existing account (`AccountDomain`), or without a website whose name matches
+  (case-insensitively), is reused rather than created; the same holds within the file (a
+  repeated email updates the contact an earlier row created);
+- the file is read and its rows' query-free checks run in a read-ahead thread; on PostgreSQL,
+  outside a transaction and for an actor who sees and changes every record, chunk N is written
+  by a second thread (own connection, own transaction) while chunk N+1 is planned, and a chunk
+  sharing an email, domain, name or record with the one being written waits for it first;
 - every record created or updated is recorded as an `ImportRow` (with the before-values of the
   updated fields) so that `import_undo` deletes what the import created and restores the rest;
 - between chunks the job's progress is saved and its cancel flag read: a cancelled import stops
