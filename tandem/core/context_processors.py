@@ -38,6 +38,7 @@ NAV_ITEMS: list[tuple[str, Any, str | set[str]]] = [
     ),
     ("core:audit_log", _("Audit log"), "view_audit"),
     ("core:settings", _("Settings"), "manage_settings"),
+    ("tracking:channel_rules", _("Channel rules"), "manage_settings"),
     ("core:tokens", _("API tokens"), {"head", "admin", "marketer", "sales_rep", "field_rep"}),
 ]
 

@@ -176,7 +176,8 @@ def test_navigation_by_role(world: World) -> None:
     assert "API tokens" in rep_items
     assert "Audit log" not in rep_items
     assert "Settings" not in rep_items
-    assert admin_items[-3:] == ["Audit log", "Settings", "API tokens"]
+    assert "Channel rules" not in rep_items
+    assert admin_items[-4:] == ["Audit log", "Settings", "Channel rules", "API tokens"]
 
 
 def test_anonymous_is_sent_to_sign_in(client: Client, world: World) -> None:
