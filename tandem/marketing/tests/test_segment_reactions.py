@@ -324,3 +324,85 @@ def test_pages_and_api_manage_reactions_and_show_the_secret_once(world: Any, hoo
     gone = api.delete(f"/api/v1/marketing/segments/{segment.pk}/reactions/{made.json()['id']}")
     assert gone.status_code == 204
     assert SegmentReaction.objects.count() == 1
+
+
+def _self_signed(tmp_path: Any) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 (IP SAN) and its key, as PEM files."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+def test_https_hooks_verify_the_certificate(
+    tmp_path: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    settings.WEBHOOK_ALLOW_PRIVATE = "1"
+    cert_file, key_file = _self_signed(tmp_path)
+    received: list[bytes] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        segment = _static()
+        url = f"https://127.0.0.1:{server.server_address[1]}/hook"
+        reactions.reaction_create(actor=SYSTEM, segment=segment, kind="webhook", url=url)
+        members.members_add(actor=SYSTEM, segment=segment, contact_ids=[_contact(1).pk])
+        (delivery_id,) = reactions.reactions_dispatch()
+        now = timezone.now()
+        assert reactions.delivery_attempt(delivery_id, now=now).status == "pending"
+        assert "CERTIFICATE_VERIFY_FAILED" in ReactionDelivery.objects.get().last_error
+        assert received == []
+        monkeypatch.setenv("SSL_CERT_FILE", cert_file)  # now the certificate is trusted
+        later = now + dt.timedelta(minutes=1)
+        assert reactions.delivery_attempt(delivery_id, now=later).status == "done"
+        assert len(received) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
