@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -259,8 +260,30 @@ class Form(models.Model):
         return self.name
 
 
+class AppendOnly(Exception):
+    """Raised on an attempt to change or delete a consent record."""
+
+
+class ConsentRecordQuerySet(models.QuerySet["ConsentRecord"]):
+    """Refuses bulk changes except moving rows to another contact (a merge)."""
+
+    def update(self, **kwargs: Any) -> int:
+        if set(kwargs) - {"contact", "contact_id"}:
+            raise AppendOnly("consent records are append-only: record a new one instead")
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("consent records are append-only; they go only with their contact")
+
+
 class ConsentRecord(models.Model):
-    """Append-only evidence of consent: what was agreed, when, from where."""
+    """Append-only evidence of consent: what was agreed, when, from where.
+
+    Invariants: a stored record is never changed or deleted through the ORM (`save` of a stored
+    row, `delete`, and `QuerySet.update`/`delete` raise `AppendOnly`); a change of mind is a new
+    record. The only exceptions: a merge moves rows to the surviving contact (an update of
+    `contact` alone), and erasing a contact takes its records with it (the cascade).
+    """
 
     class State(models.TextChoices):
         PENDING = "pending", _("Awaiting confirmation")
@@ -278,9 +301,19 @@ class ConsentRecord(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
 
+    objects = ConsentRecordQuerySet.as_manager()
+
     class Meta:
         ordering = ["-at", "-id"]
         verbose_name = _("consent record")
 
     def __str__(self) -> str:
         return f"{self.purpose}: {self.state}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnly("consent records are append-only: record a new one instead")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("consent records are append-only; they go only with their contact")
