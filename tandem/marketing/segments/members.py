@@ -26,8 +26,15 @@ from tandem.core.access import scoped
 from tandem.core.audit import Actor, record_change
 from tandem.core.errors import InvalidInput
 from tandem.core.models import User
+from tandem.core.tasks import enqueue_on_commit
 from tandem.crm.models import Contact
-from tandem.marketing.models import Segment, SegmentEvent, SegmentMembership, StaticMember
+from tandem.marketing.models import (
+    Segment,
+    SegmentEvent,
+    SegmentMembership,
+    SegmentReaction,
+    StaticMember,
+)
 
 MAX_IDS = 10_000
 
@@ -97,8 +104,7 @@ def _after_change(actor: Actor, segment: Segment, key: str, ids: list[int]) -> N
     segment.refreshed_at = timezone.now()
     segment.save(update_fields=["member_count", "refreshed_at"])
     record_change(actor=actor, action="update", instance=segment, changes={key: ids})
-    if ids:
-        from tandem.core.tasks import enqueue_on_commit
+    if ids and SegmentReaction.objects.filter(segment=segment, active=True).exists():
         from tandem.marketing.segments import reaction_tasks
 
         enqueue_on_commit(reaction_tasks.segment_reactions_dispatch, segment.pk)

@@ -406,3 +406,21 @@ def test_https_hooks_verify_the_certificate(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_static_list_change_is_delivered_right_after_commit(
+    hook: Hook, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.test import override_settings
+
+    segment = _static()
+    reactions.reaction_create(actor=SYSTEM, segment=segment, kind="webhook", url=hook.url)
+    with (
+        override_settings(
+            TASKS={"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+        ),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        members.members_add(actor=SYSTEM, segment=segment, contact_ids=[_contact(7).pk])
+    assert [json.loads(b)["contact"]["email"] for _h, b in hook.received] == ["p7@hooks.example"]
+    assert ReactionDelivery.objects.get().status == "done"
