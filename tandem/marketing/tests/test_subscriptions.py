@@ -511,3 +511,23 @@ def test_preference_centre_offers_archived_types_only_to_their_subscribers(world
             "Рассылка"
             in Client().get(f"/e/p/{recipient.token}", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
         )
+
+
+def test_django_admin_keeps_used_types(world: Any) -> None:
+    root = User.objects.create_superuser(username="root", password=PASSWORD, email="r@x.example")
+    client = _login(root)
+    used = subscriptions.type_create(actor=SYSTEM, key="newsletter", name="Newsletter")
+    unused = subscriptions.type_create(actor=SYSTEM, key="spare", name="Spare")
+    consent.subscribe(
+        contact=world.contacts[("sales_rep", "north")],
+        subscription=used,
+        source="api",
+        proven=True,
+    )
+    base = "/django-admin/marketing/subscriptiontype"
+    assert client.get(f"{base}/").status_code == 200
+    assert 'name="key"' not in client.get(f"{base}/{used.pk}/change/").content.decode()
+    assert 'name="key"' in client.get(f"{base}/{unused.pk}/change/").content.decode()
+    assert client.post(f"{base}/{used.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert SubscriptionType.objects.filter(pk=used.pk).exists()
+    assert client.get("/django-admin/marketing/segmentreaction/").status_code == 200
