@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +103,24 @@ def created_changes(model: type[models.Model], values: dict[str, Any]) -> dict[s
         value = values.get(attname)
         if value is not None:
             changes[name] = [None, value if isinstance(value, _SIMPLE) else _plain(value)]
+    return changes
+
+
+def created_changes_of_rows(
+    model: type[models.Model], columns: list[str]
+) -> Callable[[Sequence[Any]], dict[str, list[Any]]]:
+    """`created_changes` for rows given as tuples in the order of `columns` (attnames; every
+    concrete field of the model must be there): the column order is worked out once."""
+    order = [(name, columns.index(attname)) for name, attname in _fields_by_name(model)]
+    simple = {str, int, float, bool}
+
+    def changes(row: Sequence[Any]) -> dict[str, list[Any]]:
+        return {
+            name: [None, value if type(value) in simple else _plain(value)]
+            for name, i in order
+            if (value := row[i]) is not None
+        }
+
     return changes
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from tandem.core.audit import (
     Actor,
     created_changes,
+    created_changes_of_rows,
     diff,
     record_change,
     record_changes,
@@ -678,13 +679,12 @@ def contacts_bulk_create(*, actor: Actor, contacts: list[dict[str, Any]]) -> lis
                 if extra != email:
                     yield (pk, extra, False)
 
+    changes = created_changes_of_rows(Contact, ["id", *_CONTACT_COLUMNS])
+
     def entries() -> Iterator[tuple[str, Any, str, dict[str, Any]]]:
         for pk, row in zip(ids, rows, strict=True):
-            values = dict(zip(_CONTACT_COLUMNS, row, strict=True))
-            values["id"] = pk
-            values["created_at"] = values["updated_at"] = stamp
             name = f"{row[0]} {row[1]}".strip()
-            yield "create", pk, name or row[2] or f"#{pk}", created_changes(Contact, values)
+            yield "create", pk, name or row[2] or f"#{pk}", changes((pk, *row[:-2], stamp, stamp))
 
     insert_rows(ContactEmail, ["contact_id", "email", "is_primary"], email_rows())
     insert_rows(

@@ -129,13 +129,22 @@ def prepare(rules: Rules, chunk: list[tuple[int, dict[str, str]]]) -> list[Prepa
 
     contacts = rules.kind != ImportKind.ACCOUNTS
     out: list[Prepared] = []
+    domains: dict[str, str | InvalidInput] = {}  # rows of one company repeat its website
     for number, values in chunk:
         row = Prepared(number, values)
-        if values.get("website"):
-            try:
-                row.domain = svc._domain(values["website"])
-            except InvalidInput as exc:
-                row.website_error = exc
+        website = values.get("website")
+        if website:
+            domain = domains.get(website)
+            if domain is None:
+                try:
+                    domain = svc._domain(website)
+                except InvalidInput as exc:
+                    domain = exc
+                domains[website] = domain
+            if isinstance(domain, InvalidInput):
+                row.website_error = domain
+            else:
+                row.domain = domain
         row.name = values.get("account_name", "") or row.domain
         if contacts:
             row.data = data = svc._contact_data(values, rules.labels)
