@@ -24,6 +24,9 @@ MAX_LEAVES = 60
 KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*$"
 
 Key = Annotated[str, StringConstraints(pattern=KEY_PATTERN, max_length=50)]
+# Subscription type keys are slugs (tandem.marketing.subscriptions.services.KEY_RE): hyphens too.
+SUBSCRIPTION_KEY_PATTERN = r"^[a-z][a-z0-9_-]{0,49}$"
+SubscriptionKey = Annotated[str, StringConstraints(pattern=SUBSCRIPTION_KEY_PATTERN)]
 ShortText = Annotated[str, StringConstraints(max_length=300)]
 Scalar = Annotated[str, StringConstraints(max_length=300)] | int | float | bool
 
@@ -114,7 +117,7 @@ class SubscriptionLeaf(_Node):
 
     type: Literal["subscription"]
     op: Literal["subscribed", "not_subscribed"] = "subscribed"
-    subscription: Key
+    subscription: SubscriptionKey
 
 
 class ScoreLeaf(_Node):
