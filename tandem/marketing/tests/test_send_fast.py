@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import smtplib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -283,3 +284,46 @@ def test_an_error_while_a_message_waits_in_data_drops_it_and_releases_the_row(
     assert [rcpt[0] for _f, rcpt, _raw in smtp.messages] == [order[0].email]
     states = list(EmailRecipient.objects.filter(send=send).order_by("pk").values_list("status"))
     assert [s for (s,) in states] == ["sent"] + ["pending"] * 5
+
+
+class LaterInbox(Inbox):
+    """Answers 451 (try later) at the end of a message to an address starting with "later"."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if envelope.rcpt_tos[0].startswith("later"):
+            return "451 4.3.0 Try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_temporary_refusal_of_one_message_stops_the_run_without_losing_or_doubling(
+    settings: Any, newsletter: SubscriptionType
+) -> None:
+    """Pipelined: the 451 for message k arrives with the envelope replies of k+1, which then
+    waits in DATA; it must be dropped, k and the rest go back to pending, k-1 stays sent."""
+    settings.TANDEM_BASE_URL = "https://tandem.example"
+    settings.EMAIL_TIMEOUT = 60
+    with smtp_server(LaterInbox(), settings) as inbox:
+        for i in range(6):
+            subscribed(newsletter, f"p{i}@example.com")
+        send = a_send(newsletter, subject="Hi", html="<p>Hi</p>")
+        sending.send_start(send_id=send.pk)
+        order = list(EmailRecipient.objects.filter(send=send).order_by("pk"))
+        EmailRecipient.objects.filter(pk=order[2].pk).update(email="later@example.com")
+        started = time.monotonic()
+        with pytest.raises(smtplib.SMTPDataError):
+            sending.send_run(send_id=send.pk)
+        assert time.monotonic() - started < 30
+        assert [rcpt[0] for _f, rcpt, _raw in inbox.messages] == [o.email for o in order[:2]]
+        states = list(EmailRecipient.objects.filter(send=send).order_by("pk").values_list("status"))
+        assert [s for (s,) in states] == [
+            "sent",
+            "sent",
+            "pending",
+            "pending",
+            "pending",
+            "pending",
+        ]
+        EmailRecipient.objects.filter(pk=order[2].pk).update(email=order[2].email)
+        sending.send_run(send_id=send.pk)  # the next run sends exactly the rest
+        received = sorted(rcpt[0] for _f, rcpt, _raw in inbox.messages)
+        assert received == sorted(f"p{i}@example.com" for i in range(6))
