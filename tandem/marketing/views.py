@@ -4,15 +4,17 @@ gets a 404 for every page here (fails closed)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from tandem.core.access import get_scoped, scoped
@@ -25,6 +27,7 @@ from tandem.marketing import tasks
 from tandem.marketing.email import sending
 from tandem.marketing.models import EmailSend, EmailTemplate, Segment, SubscriptionType
 from tandem.marketing.scopes import MARKETING_ROLES
+from tandem.marketing.segments import catalogue as segment_catalogue
 from tandem.marketing.segments import pages as segment_pages
 from tandem.marketing.segments import services as seg
 
@@ -95,10 +98,22 @@ def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             return redirect("marketing:segment_detail", pk=segment.pk)
         except InvalidInput as exc:
             errors = exc.errors
+    node_errors: list[dict[str, Any]] = []
+    if errors and data["kind"] != "static":
+        with contextlib.suppress(InvalidInput):  # the builder shows these on their conditions
+            node_errors = segment_catalogue.node_errors(
+                _json(data["definition"]), segment_id=segment.pk if segment else None
+            )
     return render(
         request,
         "marketing/segment_edit.html",
-        {"segment": segment, "data": data, "errors": errors},
+        {
+            "segment": segment,
+            "data": data,
+            "errors": errors,
+            "catalogue": segment_catalogue.catalogue(request.user),
+            "node_errors": node_errors,
+        },
         status=400 if errors else 200,
     )
 
@@ -106,14 +121,26 @@ def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @login_required
 @require_POST
 def segment_count(request: HttpRequest) -> HttpResponse:
-    """htmx: the live count of a definition being edited."""
+    """htmx: the live count of a definition being edited. With format=json (the visual builder):
+    {"count", "errors", "nodes": the messages placed on their conditions}, status 200 either way."""
     _marketer(request)
+    as_json = request.POST.get("format") == "json"
+    segment_id = _int(request.POST.get("segment", ""), 0) or None
+    definition: Any = None
     try:
+        definition = _json(request.POST.get("definition", ""))
         count = seg.definition_count(
-            user=request.user, definition=_json(request.POST.get("definition", ""))
+            user=request.user, definition=definition, segment_id=segment_id
         )
+        if as_json:
+            text = ngettext("%(n)s contact matches", "%(n)s contacts match", count) % {"n": count}
+            return JsonResponse({"count": count, "text": text, "errors": [], "nodes": []})
         return render(request, "marketing/_count.html", {"count": count})
     except InvalidInput as exc:
+        if as_json:
+            nodes = segment_catalogue.node_errors(definition, segment_id=segment_id)
+            texts = [str(m) for errors in exc.errors.values() for m in errors]
+            return JsonResponse({"count": None, "text": "", "errors": texts, "nodes": nodes})
         return render(request, "marketing/_count.html", {"errors": exc.errors})
 
 
