@@ -183,3 +183,69 @@ def test_russian_labels_and_bad_save_shows_error_on_condition(
     page.click("button[type=submit].button")
     page.wait_for_selector('[data-path="2"] .sb-errors')
     assert not Segment.objects.filter(name="Broken").exists()
+
+
+def test_not_groups_lists_invalid_json_and_static_kind(
+    page: Any, live_server: Any, world: Any
+) -> None:
+    base = live_server.url
+    page.goto(f"{base}/login/")
+    page.fill("#id_username", "marketer_north")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(f"{base}/")
+    page.goto(f"{base}/marketing/segments/new")
+    page.wait_for_selector("#sb-0-remove")
+    page.click("#sb-0-remove")
+    page.click("#sb-0-remove")
+    page.click("#sb-root-add-group")
+    page.select_option("#sb-0-0-what", "contact.lifecycle_stage")
+    page.select_option("#sb-0-0-op", "in")
+    page.select_option("#sb-0-0-value", ["mql", "sql"])
+    page.click("#sb-0-add-condition")
+    page.select_option("#sb-0-1-what", "contact.email")
+    page.select_option("#sb-0-1-op", "is_empty")
+    assert page.locator("#sb-0-1-value").count() == 0  # no value for "is empty"
+    page.select_option("#sb-0-logic", "not")  # two conditions: NOT (any of them)
+    definition = json.loads(page.input_value("#id_definition"))
+    assert definition == {
+        "type": "and",
+        "children": [
+            {
+                "type": "not",
+                "child": {
+                    "type": "or",
+                    "children": [
+                        {
+                            "type": "field",
+                            "field": "contact.lifecycle_stage",
+                            "op": "in",
+                            "value": ["mql", "sql"],
+                        },
+                        {"type": "field", "field": "contact.email", "op": "is_empty"},
+                    ],
+                },
+            }
+        ],
+    }
+    assert page.input_value("#sb-0-0-logic") == "or"
+    assert page.locator("#sb-0-add-condition").count() == 0  # NOT holds one condition
+    _count(page, 4)  # the world's four contacts: none is an MQL/SQL or without email
+
+    page.check("#segment-show-json")
+    nested: dict[str, Any] = {"type": "tag", "value": "fair"}
+    for _ in range(7):  # groups at depths 1..7, the tag at depth 8 (MAX_DEPTH)
+        nested = {"type": "or", "children": [nested]}
+    page.fill("#id_definition", json.dumps(nested))
+    deepest = "-".join(["0"] * 6)
+    page.wait_for_selector(f"#sb-{deepest}-add-condition")
+    assert page.locator(f"#sb-{deepest}-add-group").count() == 0  # its leaves would be too deep
+    assert page.locator(f"#sb-{deepest[:-2]}-add-group").count() == 1
+    _count(page, 0)
+    page.fill("#id_definition", '{"type": "and", "children": [')
+    assert page.is_visible(".sb-note")
+    page.wait_for_selector("#live-count .errors")
+    assert page.input_value("#sb-0-logic") == "or"  # the last valid tree stays drawn
+    page.select_option("#id_kind", "static")
+    assert page.is_hidden("#segment-builder")
+    assert page.is_hidden("#id_definition")

@@ -184,8 +184,10 @@
       items.appendChild(el("li", {}, [renderNode(child, path.concat([i]), depth + 1)]));
     });
     var actions = el("div", { className: "sb-actions" });
+    // depth: the root group is 1; a condition in this group is depth + 1, at most max_depth
     var full = node.type === "not" && children(node).length >= 1;
-    if (!full) {
+    if (!full && depth >= cat.max_depth) { actions.appendChild(el("small", { text: L.depth })); }
+    if (!full && depth < cat.max_depth) {
       var addCondition = el("button", { type: "button", className: "sb-add-condition", id: idFor(path, "add-condition"), text: "+ " + L.add_condition });
       addCondition.addEventListener("click", function () {
         setChildren(node, children(node).concat([newLeaf("")]));
@@ -194,7 +196,7 @@
         if (added) { added.focus(); }
       });
       actions.appendChild(addCondition);
-      if (depth < cat.max_depth) {
+      if (depth + 2 <= cat.max_depth) {
         var addGroup = el("button", { type: "button", className: "sb-add-group", id: idFor(path, "add-group"), text: "+ " + L.add_group });
         addGroup.addEventListener("click", function () {
           setChildren(node, children(node).concat([{ type: node.type === "or" ? "and" : "or", children: [newLeaf("")] }]));
