@@ -111,7 +111,9 @@ def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             "segment": segment,
             "data": data,
             "errors": errors,
-            "catalogue": segment_catalogue.catalogue(request.user),
+            "catalogue": segment_catalogue.catalogue(
+                request.user, exclude_segment=segment.pk if segment else None
+            ),
             "node_errors": node_errors,
         },
         status=400 if errors else 200,
@@ -126,9 +128,10 @@ def segment_count(request: HttpRequest) -> HttpResponse:
     _marketer(request)
     as_json = request.POST.get("format") == "json"
     segment_id = _int(request.POST.get("segment", ""), 0) or None
-    definition: Any = None
+    parsed: list[Any] = []  # the definition once it is JSON (errors are placed on it)
     try:
         definition = _json(request.POST.get("definition", ""))
+        parsed.append(definition)
         count = seg.definition_count(
             user=request.user, definition=definition, segment_id=segment_id
         )
@@ -138,7 +141,9 @@ def segment_count(request: HttpRequest) -> HttpResponse:
         return render(request, "marketing/_count.html", {"count": count})
     except InvalidInput as exc:
         if as_json:
-            nodes = segment_catalogue.node_errors(definition, segment_id=segment_id)
+            nodes = (
+                segment_catalogue.node_errors(parsed[0], segment_id=segment_id) if parsed else []
+            )
             texts = [str(m) for errors in exc.errors.values() for m in errors]
             return JsonResponse({"count": None, "text": "", "errors": texts, "nodes": nodes})
         return render(request, "marketing/_count.html", {"errors": exc.errors})

@@ -160,8 +160,9 @@ def _choice_list(choices: Any) -> list[list[str]]:
     return [[str(v), str(label)] for v, label in choices]
 
 
-def catalogue(user: object) -> dict[str, Any]:
-    """The builder's JSON catalogue for `user` (labels in the active language)."""
+def catalogue(user: object, *, exclude_segment: int | None = None) -> dict[str, Any]:
+    """The builder's JSON catalogue for `user` (labels in the active language); the segment being
+    edited (`exclude_segment`) is not offered as a segment to be a member of."""
     ops = _op_labels()
     names = _field_labels()
     choices = {
@@ -198,7 +199,8 @@ def catalogue(user: object) -> dict[str, Any]:
                 "choices": [[str(c), str(c)] for c in attribute.choices or []],
             }
         )
-    segments = scoped(user, Segment).order_by("name", "id").values_list("pk", "name")[:500]
+    others = scoped(user, Segment).exclude(pk=exclude_segment or 0).order_by("name", "id")
+    segments = others.values_list("pk", "name")[:500]
     subscriptions = scoped(user, SubscriptionType).order_by("name").values_list("key", "name")
     models = scoped(user, ScoringModel).order_by("name", "id").values_list("pk", "name")[:100]
     return {

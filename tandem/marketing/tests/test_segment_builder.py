@@ -149,6 +149,7 @@ def test_json_count_and_errors_on_their_conditions(world: World) -> None:
     assert not_json.status_code == 200
     assert not_json.json()["count"] is None
     assert "Not valid JSON" in not_json.json()["errors"][0]
+    assert not_json.json()["nodes"] == []  # nothing to place it on
 
 
 def test_self_reference_refused_in_live_count(world: World) -> None:
@@ -224,3 +225,5 @@ def test_segment_edit_round_trip(world: World) -> None:
     page = marketer.get(f"/marketing/segments/{segment.pk}/edit")
     assert page.status_code == 200
     assert f'data-segment="{segment.pk}"'.encode() in page.content
+    offered = [pk for pk, _name in _page_catalogue(page)["segment"]["choices"]]
+    assert segment.pk not in offered  # a segment cannot be a member of itself
