@@ -242,10 +242,15 @@ def test_not_groups_lists_invalid_json_and_static_kind(
     assert page.locator(f"#sb-{deepest}-add-group").count() == 0  # its leaves would be too deep
     assert page.locator(f"#sb-{deepest[:-2]}-add-group").count() == 1
     _count(page, 0)
+    leaf = '{"type": "field", "field": "contact.nope", "op": "eq", "value": "x"}'
+    page.fill("#id_definition", leaf)  # one condition at the root: drawn inside an AND group
+    page.wait_for_selector('[data-path="0"] .sb-errors')
+    assert "contact.nope" in page.inner_text('[data-path="0"] .sb-errors')
+    assert page.input_value("#id_definition") == leaf  # not rewritten until the builder edits
     page.fill("#id_definition", '{"type": "and", "children": [')
     assert page.is_visible(".sb-note")
     page.wait_for_selector("#live-count .errors")
-    assert page.input_value("#sb-0-logic") == "or"  # the last valid tree stays drawn
+    assert page.input_value("#sb-0-what") == "contact.nope"  # the last valid tree stays drawn
     page.select_option("#id_kind", "static")
     assert page.is_hidden("#segment-builder")
     assert page.is_hidden("#id_definition")

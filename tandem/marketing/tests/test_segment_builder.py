@@ -227,3 +227,11 @@ def test_segment_edit_round_trip(world: World) -> None:
     assert f'data-segment="{segment.pk}"'.encode() in page.content
     offered = [pk for pk, _name in _page_catalogue(page)["segment"]["choices"]]
     assert segment.pk not in offered  # a segment cannot be a member of itself
+
+
+def test_static_list_page_marks_builder_off(world: World) -> None:
+    marketer = _client("marketer_north")
+    static = Segment.objects.create(name="Fair", kind="static", created_by=world.user("marketer"))
+    page = marketer.get(f"/marketing/segments/{static.pk}/edit")
+    assert page.status_code == 200
+    assert b'data-static="1"' in page.content

@@ -22,6 +22,7 @@
   var BEHAVIOUR = ["tag", "touchpoint", "email", "segment", "subscription", "score"];
   var GROUPS = ["and", "or", "not"];
   var tree = null;
+  var wrapped = false;  // the JSON's root is one condition, drawn inside an AND group until an edit
   var nodeErrors = {};  // "0.1" -> [messages]
   var timer = null;
   var seq = 0;
@@ -121,6 +122,7 @@
   // ---- changes: every edit writes the JSON and schedules a count --------------------------------
   function commit(rerender) {
     textarea.value = JSON.stringify(tree, null, 2);
+    wrapped = false;
     if (rerender) { render(); }
     scheduleCount();
   }
@@ -396,7 +398,7 @@
   function setErrors(list) {
     nodeErrors = {};
     (list || []).forEach(function (e) {
-      var key = e.path.join(".");
+      var key = (wrapped ? [0].concat(e.path) : e.path).join(".");
       nodeErrors[key] = (nodeErrors[key] || []).concat(e.messages);
     });
   }
@@ -448,7 +450,8 @@
     try { parsed = JSON.parse(textarea.value || "{}"); } catch (e) { parsed = undefined; }
     if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) { note.hidden = false; return false; }
     note.hidden = true;
-    tree = isGroup(parsed) ? parsed : { type: "and", children: [parsed] };
+    wrapped = !isGroup(parsed);
+    tree = wrapped ? { type: "and", children: [parsed] } : parsed;
     return true;
   }
   textarea.addEventListener("input", function () {
@@ -463,25 +466,25 @@
   host.parentNode.insertBefore(note, jsonBox);
 
   function applyKind() {
-    var isStatic = kindSelect && kindSelect.value === "static";
+    var isStatic = host.getAttribute("data-static") === "1" || (kindSelect && kindSelect.value === "static");
     host.hidden = isStatic;
     toggleRow.hidden = isStatic;
     jsonBox.hidden = isStatic || !toggle.checked;
     countEl.hidden = isStatic;
   }
-  if (kindSelect) { kindSelect.addEventListener("change", applyKind); }
+  if (kindSelect) {
+    kindSelect.addEventListener("change", function () {
+      applyKind();
+      if (!host.hidden) { scheduleCount(); }
+    });
+  }
 
-  setErrors(initialErrors);
   if (readJson()) {
-    var wrapped = JSON.stringify(tree, null, 2);
-    if (JSON.stringify(JSON.parse(textarea.value)) !== JSON.stringify(tree)) {
-      textarea.value = wrapped;  // a single condition at the root is shown inside an AND group
-      setErrors(initialErrors.map(function (e) { return { path: [0].concat(e.path), messages: e.messages }; }));
-    }
+    setErrors(initialErrors);
     render();
   } else {
     toggle.checked = true;  // the JSON needs fixing first: show it
   }
   applyKind();
-  count();
+  if (!host.hidden) { count(); }
 })();
