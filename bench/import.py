@@ -1,6 +1,6 @@
 """Benchmark: importing a HubSpot-style contact CSV into PostgreSQL versus COPY of the same file.
 
-    .venv/bin/python bench/import.py [--rows 1000000] [--repeat 3] [--without-trigram]
+    .venv/bin/python bench/import.py [--rows 1000000] [--repeat 3] [--without-trigram] [--in-turn]
 
 Creates (once) a private database `tandem_bench_import` on 127.0.0.1:5432, writes a CSV of N
 rows with HubSpot's export headers (BOM, First Name, Last Name, Email, Job Title, Company Name,
@@ -148,6 +148,9 @@ def main() -> None:
         help="measure the cost of the contact search indexes: drop them for the import, "
         "rebuild them afterwards (timed separately)",
     )
+    parser.add_argument(
+        "--in-turn", action="store_true", help="no writer thread: plan and write chunks in turn"
+    )
     args = parser.parse_args()
     ensure_database()
     import django
@@ -164,6 +167,7 @@ def main() -> None:
     from tandem.imports.models import ImportRow
 
     call_command("migrate", verbosity=0)
+    services.WRITER_THREAD = not args.in_turn
     admin, _created = User.objects.get_or_create(
         username="bench-admin", defaults={"role": Role.ADMIN, "email": "admin@bench.test"}
     )

@@ -57,6 +57,7 @@ from tandem.imports.models import ImportJob, ImportKind, ImportRow, ImportStatus
 from tandem.imports.readers import UnreadableFile, read_header, read_rows
 
 CHUNK = 10_000
+WRITER_THREAD = True  # on PostgreSQL, write chunk N in a second thread while N+1 is planned
 MAX_REPORTED = 10_000
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
@@ -259,7 +260,8 @@ def import_run(
     run = _Run(actor, job, dry_run, report, progress, owner_ids, rules)
     with _read_ahead(prepared) as chunks:
         if (
-            connection.vendor == "postgresql"
+            WRITER_THREAD
+            and connection.vendor == "postgresql"
             and not connection.in_atomic_block
             and bulk.open_to(actor)
         ):
