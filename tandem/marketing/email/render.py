@@ -10,7 +10,8 @@ Invariants:
   personalised value replaced by a sentinel) and puts each person's values into the result; a
   skeleton is only used where every value is plain text that the sanitiser would keep as it
   is (checked with probe values when the skeleton is made); anything else (a value in a tag or
-  an attribute, after "&", in raw text, blank, with control characters; `spaceless`) is
+  an attribute, after "&", in raw text, blank, starting with a line break, with control
+  characters; `spaceless`) is
   sanitised message by message. The output is identical either way (tests/test_render_skeleton).
 """
 
@@ -340,7 +341,10 @@ def _html_and_text(compiled: Compiled, context: dict[str, Any]) -> tuple[str, st
             compiled.skeletons[raw] = skeleton
     plain = [unescape(v) for v in values]
     if skeleton is None or any(
-        FAST_UNSAFE.search(p) or (p.isspace() if p else not skeleton.empty_ok) for p in plain
+        FAST_UNSAFE.search(p)
+        or p.startswith("\n")  # dropped right after <pre>, <textarea> or <listing>
+        or (p.isspace() if p else not skeleton.empty_ok)
+        for p in plain
     ):
         body = sanitise(SENTINEL.sub(lambda m: values[int(m.group(1))], raw))
         return body, html_to_text(body)
