@@ -292,6 +292,11 @@ class EmailRecipient(models.Model):
 # Campaigns, content, events and social posts live in their own modules (issue 6, points 1, 5-7).
 from tandem.marketing.models_campaigns import Campaign, CampaignChannel, CampaignCost  # noqa: E402, F401
 from tandem.marketing.models_content import AssetKind, ContentAsset  # noqa: E402, F401
+from tandem.marketing.models_event_rules import (  # noqa: E402, F401
+    EventLeadOutcome,
+    EventLeadRule,
+    RegistrationStatus,
+)
 from tandem.marketing.models_events import (  # noqa: E402, F401
     EventKind,
     EventReminder,
@@ -300,11 +305,6 @@ from tandem.marketing.models_events import (  # noqa: E402, F401
     Registration,
 )
 from tandem.marketing.models_social import Network, SocialPost, SocialPostStats  # noqa: E402, F401
-from tandem.marketing.models_event_rules import (  # noqa: E402, F401
-    EventLeadOutcome,
-    EventLeadRule,
-    RegistrationStatus,
-)
 from tandem.marketing.scopes_extra import register_extra_scopes  # noqa: E402
 
 register_extra_scopes()
