@@ -6,7 +6,8 @@ Environment variables (see docs/operations.md):
   DEBUG             default off
   ALLOWED_HOSTS     comma-separated, default "127.0.0.1,localhost"
   TANDEM_HTTPS      "1" behind HTTPS: secure cookies, HSTS, SSL redirect (production)
-  SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_TLS, DEFAULT_FROM_EMAIL
+  SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_TLS | SMTP_SSL, SMTP_CA_FILE,
+  DEFAULT_FROM_EMAIL
                     no SMTP_HOST: mail is written to the console
   TASKS_BACKEND     database (default) | immediate | redis
   REDIS_URL         default redis://127.0.0.1:6379/0
@@ -188,17 +189,27 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 
 # Email: SMTP to any provider; the console when none is configured.
+# SMTP_TLS is STARTTLS (usually port 587); SMTP_SSL is TLS from the first byte ("implicit TLS",
+# usually port 465). They exclude each other. Either way the server's certificate is verified:
+# against SMTP_CA_FILE when set (a private CA or a self-signed server), else the system store.
 if os.environ.get("SMTP_HOST"):
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_BACKEND = "tandem.marketing.email.smtp_pipeline.SmtpBackend"
     EMAIL_HOST = os.environ["SMTP_HOST"]
-    EMAIL_PORT = int(os.environ.get("SMTP_PORT", "587"))
+    EMAIL_USE_SSL = env_bool("SMTP_SSL", default=False)
+    EMAIL_PORT = int(os.environ.get("SMTP_PORT", "465" if EMAIL_USE_SSL else "587"))
     EMAIL_HOST_USER = os.environ.get("SMTP_USER", "")
     EMAIL_HOST_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
-    EMAIL_USE_TLS = env_bool("SMTP_TLS", default=EMAIL_PORT == 587)
+    EMAIL_USE_TLS = env_bool("SMTP_TLS", default=EMAIL_PORT == 587 and not EMAIL_USE_SSL)
+    if EMAIL_USE_SSL and EMAIL_USE_TLS:
+        raise ImproperlyConfigured(
+            "SMTP_SSL (TLS on connect, usually port 465) and SMTP_TLS (STARTTLS, usually port"
+            " 587) exclude each other: set only one of them."
+        )
     EMAIL_TIMEOUT = 30
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "tandem@localhost")
+SMTP_CA_FILE = os.environ.get("SMTP_CA_FILE", "")
 
 # Background work: Django's Tasks API (django-tasks backport).
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")

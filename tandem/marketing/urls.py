@@ -5,6 +5,7 @@ from django.urls import path
 from tandem.marketing import views
 from tandem.marketing.campaigns import views as campaign_views
 from tandem.marketing.content import views as content_views
+from tandem.marketing.email import views_send as send_views
 from tandem.marketing.events import rules_views as event_rule_views
 from tandem.marketing.events import views as event_views
 from tandem.marketing.segments import views as segment_views
@@ -22,6 +23,10 @@ urlpatterns = [
     path("email/templates/new", views.template_edit, name="template_new"),
     path("email/templates/<int:pk>/", views.template_edit, name="template_edit"),
     path("email/sends/new", views.send_new, name="send_new"),
+    path("email/sends/<int:pk>/", send_views.send_detail, name="send_detail"),
+    path("email/sends/<int:pk>/progress", send_views.send_progress, name="send_progress"),
+    path("email/sends/<int:pk>/cancel", send_views.send_cancel, name="send_cancel"),
+    path("email/sends/<int:pk>/start", send_views.send_start, name="send_start"),
     path("campaigns/", campaign_views.campaign_list, name="campaign_list"),
     path("campaigns/new", campaign_views.campaign_edit, name="campaign_new"),
     path("campaigns/<int:pk>/", campaign_views.campaign_detail, name="campaign_detail"),
@@ -54,9 +59,7 @@ urlpatterns = [
     path("events/<int:pk>/edit", event_views.event_edit, name="event_edit"),
     path("events/<int:pk>/export", event_views.registrations_export, name="event_export"),
     path("events/<int:pk>/lead-rule", event_rule_views.lead_rule, name="event_lead_rule"),
-    path(
-        "events/lead-rules/<str:kind>", event_rule_views.lead_rule, name="event_kind_lead_rule"
-    ),
+    path("events/lead-rules/<str:kind>", event_rule_views.lead_rule, name="event_kind_lead_rule"),
     path("events/<int:pk>/<str:action>", event_views.event_action, name="event_action"),
     path("events/r/<slug:slug>", event_views.register_page, name="event_register"),
     path("social/", social_views.post_calendar, name="social_calendar"),

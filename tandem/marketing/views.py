@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -202,7 +203,7 @@ def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             if request.POST.get("test_to"):
                 sending.test_send(
                     template=template,
-                    contact=None,
+                    contact=_self_as_contact(actor.user),
                     to=request.POST["test_to"][:254],
                     from_email=settings.DEFAULT_FROM_EMAIL,
                 )
@@ -223,6 +224,15 @@ def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         {"template": template, "data": data, "errors": errors, "preview": preview},
         status=400 if errors else 200,
     )
+
+
+def _self_as_contact(user: User | None) -> Contact:
+    """The sending user as the sample contact of a template's test copy (not saved): the copy
+    they receive shows their own name and address where a contact's would be."""
+    if user is None:
+        return Contact(custom={})
+    first = user.first_name or ("" if user.last_name else user.get_username())
+    return Contact(first_name=first, last_name=user.last_name, email=user.email, custom={})
 
 
 def _int(value: str, default: int) -> int:
@@ -319,7 +329,10 @@ def send_new(request: HttpRequest) -> HttpResponse:
                 if request.POST.get("start"):
                     tasks.send_enqueue(send.pk)
                     messages.success(request, _("The send has started."))
-                return redirect("marketing:template_list")
+                    return redirect(
+                        reverse("marketing:send_detail", kwargs={"pk": send.pk}) + "?starting=1"
+                    )
+                return redirect("marketing:send_detail", pk=send.pk)
         except InvalidInput as exc:
             errors = exc.errors
         except OSError:

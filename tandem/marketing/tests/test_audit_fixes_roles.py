@@ -28,7 +28,7 @@ from tandem.marketing import urls as marketing_urls
 from tandem.marketing.campaigns import services as campaigns
 from tandem.marketing.content import services as content
 from tandem.marketing.events import services as events
-from tandem.marketing.models import EmailTemplate, SubscriptionType
+from tandem.marketing.models import EmailSend, EmailTemplate, SubscriptionType
 from tandem.marketing.models_reactions import SegmentReaction
 from tandem.marketing.scopes import MARKETING_ROLES, READERS
 from tandem.marketing.segments import services as segments
@@ -54,6 +54,7 @@ PK_OF = {
     "event": "event",
     "social": "post",
     "subscription": "subscription",
+    "send": "send",
 }
 # Values for the other URL arguments (an action that exists, a kind...).
 ARGS: dict[str, dict[str, Callable[[dict[str, Any]], Any]]] = {
@@ -96,6 +97,10 @@ def _objects() -> dict[str, Any]:
         actor=SYSTEM, name="S", definition={"type": "tag", "op": "has", "value": "vip"}
     )
     starts = timezone.now() + dt.timedelta(days=3)
+    template = EmailTemplate.objects.create(name="T", subject="Hi", html="<p>Hi</p>")
+    subscription = SubscriptionType.objects.get_or_create(
+        key="roles_test", defaults={"name": "Roles test"}
+    )[0]
     return {
         "campaign": campaign,
         "cost": cost,
@@ -104,7 +109,14 @@ def _objects() -> dict[str, Any]:
         "reaction": SegmentReaction.objects.create(
             segment=segment, kind="webhook", url="https://hooks.example.com/x"
         ),
-        "template": EmailTemplate.objects.create(name="T", subject="Hi", html="<p>Hi</p>"),
+        "template": template,
+        "send": EmailSend.objects.create(  # a draft: Send now and Cancel both apply
+            name="Roles send",
+            template=template,
+            segment=segment,
+            subscription_type=subscription,
+            from_email="news@example.com",
+        ),
         "asset": content.asset_create(
             actor=SYSTEM, kind="deck", title="Deck", url="https://example.com/deck"
         ),
@@ -118,9 +130,7 @@ def _objects() -> dict[str, Any]:
             organizer_email="m@example.com",
         ),
         "post": social.post_create(actor=SYSTEM, network="telegram", text="Hello"),
-        "subscription": SubscriptionType.objects.get_or_create(
-            key="roles_test", defaults={"name": "Roles test"}
-        )[0],
+        "subscription": subscription,
     }
 
 
