@@ -31,7 +31,8 @@ PROGRAM = (
 )
 ENV_NAMES = {
     "DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "TANDEM_HTTPS", "SMTP_HOST",
-    "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD", "SMTP_TLS", "DEFAULT_FROM_EMAIL", "TASKS_BACKEND",
+    "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD", "SMTP_TLS", "SMTP_SSL", "SMTP_CA_FILE",
+    "DEFAULT_FROM_EMAIL", "TASKS_BACKEND",
     "REDIS_URL", "TIME_ZONE", "LANGUAGE_CODE", "CSRF_TRUSTED_ORIGINS", "DJANGO_SETTINGS_MODULE",
     "SECURE_HSTS_SECONDS", "STATIC_ROOT", "DJANGO_ALLOW_ASYNC_UNSAFE",
 }  # fmt: skip
@@ -105,7 +106,8 @@ def test_values_from_the_environment(tmp_path: Path) -> None:
         "ENGINE": "django.db.backends.postgresql", "NAME": "tandem_prod", "HOST": "db.internal",
         "PORT": 5433, "USER": "tandem", "OPTIONS": None,
     }  # fmt: skip
-    assert got["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    # Django's SMTP backend, verifying TLS against SMTP_CA_FILE or the system store
+    assert got["EMAIL_BACKEND"] == "tandem.marketing.email.smtp_pipeline.SmtpBackend"
     assert (got["EMAIL_HOST"], got["EMAIL_PORT"], got["EMAIL_USE_TLS"]) == (
         "smtp.example.com", 587, True,
     )  # fmt: skip
