@@ -5,6 +5,8 @@ Thin: parse the request, call `progress` / `sending` / `tasks`, render. Only mar
 and admins get here (`views._marketer`); anyone else gets a 404, as for every marketing page.
 
 Invariants:
+- the delivery figures are counted once the send is no longer delivering (a poll costs the
+  progress counts only);
 - the fragment polls only while the send is delivering (sending or testing with something in
   flight), or right after "Send now" while the send is still a draft waiting for its worker
   (`?starting=1`, at most `START_POLLS` polls); then it renders without `hx-trigger`, which
@@ -46,13 +48,15 @@ def _polls(request: HttpRequest) -> int:
 def _progress_context(send: EmailSend, starting: int = 0) -> dict[str, Any]:
     now = progress.send_progress(send.pk)
     waiting_to_start = now.status == EmailSend.Status.DRAFT and 0 < starting <= START_POLLS
+    polling = now.delivering or waiting_to_start
     return {
         "send": send,
         "progress": now,
         "remaining": now.pending + now.claimed,
         "reasons": delivery.reasons(send.pk),
-        "delivery": delivery.delivery(send) if now.started_at else None,
-        "polling": now.delivering or waiting_to_start,
+        # what came back, once nothing is being delivered (not recounted on every poll)
+        "delivery": delivery.delivery(send) if now.started_at and not polling else None,
+        "polling": polling,
         "starting": starting + 1 if waiting_to_start else 0,
         "cancellable": now.status in progress.CANCELLABLE,
         "waiting_for_winner": now.status == EmailSend.Status.TESTING and not now.delivering,
