@@ -66,21 +66,32 @@ class BackendCpu:
 
     def __init__(self) -> None:
         self.seen: dict[int, float] = {}
+        self.ours: dict[int, bool] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.tick = os.sysconf("SC_CLK_TCK")
 
     def sample(self) -> None:
-        for pid_dir in Path("/proc").iterdir():
-            if not pid_dir.name.isdigit():
+        # a process's command line is read once unless it is a PostgreSQL process not (yet)
+        # titled with our database (a new backend is titled just after its fork): the sampler
+        # runs in the measured process and must cost it next to nothing
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
                 continue
+            pid = int(name)
+            ours = self.ours.get(pid)
             try:
-                if f" {DB} ".encode() not in (pid_dir / "cmdline").read_bytes() + b" ":
+                if ours is None:
+                    cmdline = Path(f"/proc/{name}/cmdline").read_bytes() + b" "
+                    ours = f" {DB} ".encode() in cmdline
+                    if ours or not cmdline.startswith(b"postgres"):
+                        self.ours[pid] = ours
+                if not ours:
                     continue
-                fields = (pid_dir / "stat").read_text().rsplit(")", 1)[1].split()
+                fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            self.seen[int(pid_dir.name)] = (int(fields[11]) + int(fields[12])) / self.tick
+            self.seen[pid] = (int(fields[11]) + int(fields[12])) / self.tick
 
     def run(self) -> None:
         while not self.stop.wait(0.2):

@@ -158,7 +158,9 @@ def prepare(rules: Rules, chunk: list[tuple[int, dict[str, str]]]) -> list[Prepa
 
 def _pairs(model: type[Model], key: str, value: str, keys: set[str]) -> list[tuple[str, int]]:
     """(key, value) of the rows whose `key` is in `keys`, by `value`: on PostgreSQL one
-    `= ANY(array)` query (a chunk's thousands of keys as one parameter), else `__in`."""
+    `= ANY(array)` query (a chunk's thousands of keys as one parameter: one newline-separated
+    text split by the server, cheaper to send than a list, unless a key holds a newline),
+    else `__in`."""
     if connection.vendor != "postgresql":
         return list(
             model._default_manager.filter(**{f"{key}__in": keys})
@@ -168,9 +170,14 @@ def _pairs(model: type[Model], key: str, value: str, keys: set[str]) -> list[tup
     table = connection.ops.quote_name(str(model._meta.db_table))
     k = connection.ops.quote_name(str(model._meta.get_field(key).column))  # type: ignore[union-attr]
     v = connection.ops.quote_name(str(model._meta.get_field(value).column))  # type: ignore[union-attr]
+    joined = "\n".join(keys)
+    param: str | list[str] = joined
+    array = "string_to_array(%s, E'\\n')"
+    if joined.count("\n") != len(keys) - 1:
+        array, param = "%s", list(keys)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {k}, {v} FROM {table} WHERE {k} = ANY(%s) ORDER BY {v}", [list(keys)]
+            f"SELECT {k}, {v} FROM {table} WHERE {k} = ANY({array}) ORDER BY {v}", [param]
         )
         return [(row[0], row[1]) for row in cursor.fetchall()]
 

@@ -430,3 +430,36 @@ def test_pipelined_chunks_see_what_earlier_chunks_stored(
     two.refresh_from_db()
     assert (two.title, two.last_name, two.email) == ("", "", "x1@z.io")
     assert Contact.objects.count() == before[0]
+
+
+def test_look_up_by_many_keys_one_of_them_with_a_line_break(world: World) -> None:
+    actor = Actor(user=world.user("marketer"))
+    a = crm.contact_create(actor=actor, email="a@look.io", first_name="A")
+    b = crm.contact_create(actor=actor, email="b@look.io", first_name="B")
+    keys = {"a@look.io", "b@look.io", "nobody@look.io"}
+    found = bulk._pairs(ContactEmail, "email", "contact_id", keys)
+    assert found == [("a@look.io", a.pk), ("b@look.io", b.pk)]
+    # a key with a line break (a CSV cell may hold one) is a key, not two
+    found = bulk._pairs(ContactEmail, "email", "contact_id", {"a@look.io\nb@look.io", "b@look.io"})
+    assert found == [("b@look.io", b.pk)]
+
+
+def test_the_cyclic_gc_is_off_during_a_run_and_back_on_after(world: World) -> None:
+    import gc
+
+    actor = world.user("marketer")
+    seen: list[bool] = []
+    body = "Email,First Name\nx@gc.io,X\n"
+    services.import_run(
+        actor=actor,
+        job=_job(actor, "contacts", body),
+        progress=lambda job: seen.append(gc.isenabled()),
+    )
+    assert seen == [False]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        services.import_run(actor=actor, job=_job(actor, "contacts", body))
+        assert not gc.isenabled()  # a run that found it off leaves it off
+    finally:
+        gc.enable()
