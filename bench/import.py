@@ -1,6 +1,7 @@
 """Benchmark: importing a HubSpot-style contact CSV into PostgreSQL versus COPY of the same file.
 
     .venv/bin/python bench/import.py [--rows 1000000] [--repeat 3] [--without-trigram] [--in-turn]
+        [--writers N]
 
 Creates (once) a private database `tandem_bench_import` on 127.0.0.1:5432, writes a CSV of N
 rows with HubSpot's export headers (BOM, First Name, Last Name, Email, Job Title, Company Name,
@@ -162,6 +163,9 @@ def main() -> None:
     parser.add_argument(
         "--in-turn", action="store_true", help="no writer thread: plan and write chunks in turn"
     )
+    parser.add_argument(
+        "--writers", type=int, default=None, help="writer threads (default: services.WRITERS)"
+    )
     args = parser.parse_args()
     ensure_database()
     import django
@@ -179,6 +183,8 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     services.WRITER_THREAD = not args.in_turn
+    if args.writers is not None:
+        services.WRITERS = args.writers
     admin, _created = User.objects.get_or_create(
         username="bench-admin", defaults={"role": Role.ADMIN, "email": "admin@bench.test"}
     )

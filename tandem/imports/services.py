@@ -18,13 +18,14 @@ Invariants:
   (case-insensitively), is reused rather than created; the same holds within the file (a
   repeated email updates the contact an earlier row created);
 - the file is read and its rows' query-free checks run in a read-ahead thread; on PostgreSQL,
-  outside a transaction and for an actor who sees and changes every record, chunk N is written
-  by a second thread (own connection, own transaction) while chunk N+1 is planned, and a chunk
-  sharing an email, domain, name or record with the one being written waits for it first;
+  outside a transaction and for an actor who sees and changes every record, chunks are written
+  by `WRITERS` other threads (own connections, own transactions; up to that many chunks at
+  once) while the next chunk is planned, and a chunk sharing an email, domain, name or record
+  with a chunk being written waits for those first;
 - every record created or updated is recorded as an `ImportRow` (with the before-values of the
   updated fields) so that `import_undo` deletes what the import created and restores the rest;
 - between chunks the job's progress is saved and its cancel flag read: a cancelled import stops
-  after the current chunk and keeps what it stored (undo removes it);
+  after the chunks being written and keeps what it stored (undo removes it);
 - Python's cyclic garbage collector is off while a run goes (`_no_cyclic_gc`; the chunks' objects
   are freed by reference counting): with hundreds of thousands of live row objects its passes
   took ~40% of the import's Python CPU time. It is switched back on (and run once) afterwards.
@@ -35,6 +36,7 @@ from __future__ import annotations
 import gc
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -61,7 +63,8 @@ from tandem.imports.models import ImportJob, ImportKind, ImportRow, ImportStatus
 from tandem.imports.readers import UnreadableFile, read_header, read_rows
 
 CHUNK = 10_000
-WRITER_THREAD = True  # on PostgreSQL, write chunk N in a second thread while N+1 is planned
+WRITER_THREAD = True  # on PostgreSQL, write chunks in other threads while the next is planned
+WRITERS = 2  # chunks written at once by the writer threads (each its own connection)
 MAX_REPORTED = 10_000
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
@@ -375,40 +378,58 @@ class _Run:
         return any(self.done(len(c), self.write(c, self.plan(c))) for c in chunks)
 
     def pipelined(self, chunks: Iterator[list[bulk.Prepared]]) -> bool:
-        """As `in_turn`, but chunk N is written by a second thread (its own connection) while
-        chunk N+1 is planned here. A chunk that shares a key (email, domain, name) or a matched
-        record with the chunk being written waits for it and is planned afterwards, so every
-        plan sees what the chunks before it stored, as in turn. PostgreSQL, unscoped actors."""
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-write") as writer:
-            running: tuple[Future[_Outcome], int, set[str], set[str]] | None = None
+        """As `in_turn`, but chunks are written by `WRITERS` other threads (each with its own
+        connection, chunk N by writer N % WRITERS) while the next chunk is planned here, so
+        the database works on up to `WRITERS` chunks at once. A chunk that shares a key (email,
+        domain, name) or a matched record with a chunk being written waits for every chunk
+        being written and is planned afterwards, so every plan sees what the chunks before it
+        stored, as in turn. Progress is saved in file order; after a cancel the chunks already
+        being written finish (and are counted). PostgreSQL, unscoped actors."""
+        writers = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"import-write-{i}")
+            for i in range(max(1, WRITERS))
+        ]
+        running: deque[tuple[Future[_Outcome], int, set[str], set[str]]] = deque()
+        cancelled = False
 
-            def finish() -> bool:
-                nonlocal running
-                assert running is not None
-                future, size = running[0], running[1]
-                running = None
-                return self.done(size, future.result())
+        def finish_oldest() -> None:
+            nonlocal cancelled
+            future, size, _keys, _matched = running.popleft()
+            cancelled = self.done(size, future.result()) or cancelled
 
-            try:
-                for chunk in chunks:
-                    keys = bulk.chunk_keys(chunk)
-                    if running is not None and keys & running[2] and finish():
-                        return True
+        def finish_all() -> None:
+            while running:
+                finish_oldest()
+
+        try:
+            for number, chunk in enumerate(chunks):
+                keys = bulk.chunk_keys(chunk)
+                if any(keys & r[2] for r in running):
+                    finish_all()
+                if cancelled:
+                    break
+                plan = self.plan(chunk)
+                matched = plan.matched if plan is not None else set()
+                if running and (plan is None or any(matched & r[3] for r in running)):
+                    finish_all()
+                    if cancelled:
+                        break
                     plan = self.plan(chunk)
                     matched = plan.matched if plan is not None else set()
-                    if running is not None and (plan is None or matched & running[3]):
-                        if finish():
-                            return True
-                        plan = self.plan(chunk)
-                        matched = plan.matched if plan is not None else set()
-                    if running is not None and finish():
-                        return True
-                    running = (writer.submit(self.write, chunk, plan), len(chunk), keys, matched)
-                return running is not None and finish()
-            finally:
-                if running is not None:
-                    running[0].result()
+                while len(running) >= len(writers):
+                    finish_oldest()
+                if cancelled:
+                    break
+                future = writers[number % len(writers)].submit(self.write, chunk, plan)
+                running.append((future, len(chunk), keys, matched))
+            finish_all()
+            return cancelled
+        finally:
+            for future, *_rest in running:
+                future.result()
+            for writer in writers:
                 writer.submit(lambda: connection.close()).result()  # the writer's own
+                writer.shutdown()
 
 
 def _rows_one_by_one(

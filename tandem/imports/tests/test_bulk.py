@@ -463,3 +463,28 @@ def test_the_cyclic_gc_is_off_during_a_run_and_back_on_after(world: World) -> No
         assert not gc.isenabled()  # a run that found it off leaves it off
     finally:
         gc.enable()
+
+
+@pytest.mark.skipif(not _ON_POSTGRES, reason="the writer threads run on PostgreSQL only")
+@pytest.mark.django_db(transaction=True)
+def test_pipelined_cancel_keeps_the_chunks_being_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With two writers, a cancel read after chunk 1 lets chunk 2 (already being written) finish
+    and be counted; chunk 3 is not written; undo removes both."""
+    from tandem.core.models import Role
+
+    admin = User.objects.create_user(username="boss", password="x", role=Role.ADMIN)
+    monkeypatch.setattr(services, "CHUNK", 2)
+    monkeypatch.setattr(services, "WRITERS", 2)
+    body = "Email,Website\n" + "".join(f"q{i}@w{i}.io,w{i}.io\n" for i in range(8))
+    job = _job(admin, "contacts", body)
+
+    def progress(current: ImportJob) -> None:
+        services.import_cancel(actor=admin, job=current)
+
+    job = services.import_run(actor=admin, job=job, progress=progress)
+    assert (job.status, job.processed_rows, job.created_count) == (ImportStatus.CANCELLED, 4, 4)
+    assert Contact.objects.filter(email__endswith=".io").count() == 4
+    assert ImportRow.objects.filter(job=job).count() == 8
+    services.import_undo(actor=admin, job=job)
+    assert not Contact.objects.exists()
+    assert not Account.objects.exists()
