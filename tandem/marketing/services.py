@@ -9,21 +9,36 @@ Tracking's website forms use it so that double opt-in has one implementation (`c
 - `confirm_link(...)` / `confirm(...)`: open a confirmation link (marketing's or a link tracking
   signed before).
 
-The demo loader calls `ensure_default_subscription_types()` (idempotent with migration 0007).
+The demo loader calls `ensure_default_subscription_types()` (idempotent with migration 0007) and
+writes its marketing objects through the sub-apps' services re-exported here (`campaigns`,
+`content`, `events`, `event_imports`, `segments`, `social`): the app-boundary contract lets other
+apps import only `tandem.marketing.services`, not `tandem.marketing.<sub-app>.services`.
 """
 
 from __future__ import annotations
 
+from tandem.marketing.campaigns import services as campaigns
 from tandem.marketing.consent import confirm, confirm_link, request_confirmation
+from tandem.marketing.content import services as content
+from tandem.marketing.events import imports as event_imports
+from tandem.marketing.events import services as events
 from tandem.marketing.models import SubscriptionType
+from tandem.marketing.segments import services as segments
+from tandem.marketing.social import services as social
 from tandem.marketing.subscriptions.defaults import ensure_defaults
 
 __all__ = [
+    "campaigns",
     "confirm",
     "confirm_link",
+    "content",
     "ensure_default_subscription_types",
+    "event_imports",
+    "events",
     "request_confirmation",
     "requires_confirmation",
+    "segments",
+    "social",
     "type_name",
 ]
 
