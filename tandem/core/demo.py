@@ -754,6 +754,24 @@ DEMO_ASSETS = [
     ),
 ]
 
+DEMO_TEMPLATES = [  # (name, subject, html)
+    (
+        "Monthly newsletter",
+        '{{ contact.first_name|default:"Hello" }}, what\'s new at Polevod this month',
+        '<p>Dear {{ contact.first_name|default:"customer" }},</p>'
+        '<p>This month at {{ contact.company|default:"your company" }}\'s favourite instrument'
+        " maker: soil sensors that pay for themselves in one season, and the 2026 price list.</p>"
+        '<p><a href="https://example.com/blog/soil-sensors">Read the story</a></p>',
+    ),
+    (
+        "Webinar invitation",
+        "Webinar: precision tools live",
+        "<p>Join our engineers for a live walkthrough of the new precision instruments.</p>"
+        '<p><a href="https://example.com/webinars/precision-tools">Save your seat</a></p>',
+    ),
+]
+DEMO_SEND = "Monthly newsletter: medical MQLs"
+
 DEMO_POSTS = [  # (days from today, hour, network, text, link)
     (
         1,
@@ -803,9 +821,12 @@ def _create_demo_marketing(actor: Actor, people: dict[str, User]) -> None:
     from tandem.marketing.models import (  # the demo spans apps; loaded only here
         Campaign,
         ContentAsset,
+        EmailSend,
+        EmailTemplate,
         MarketingEvent,
         Segment,
         SocialPost,
+        SubscriptionType,
     )
 
     owner = people["marketer"]
@@ -920,6 +941,25 @@ def _create_demo_marketing(actor: Actor, people: dict[str, User]) -> None:
     marketing.event_imports.badge_scans_import(
         actor=actor, event=conference, data="\n".join(rows).encode()
     )
+
+    templates = {t.name: t for t in EmailTemplate.objects.all()}
+    for name, subject, html in DEMO_TEMPLATES:
+        if name not in templates:
+            templates[name] = marketing.email.template_save(
+                actor=actor, name=name, subject=subject, html=html
+            )
+    if not EmailSend.objects.filter(name=DEMO_SEND).exists():
+        # a draft: finishing a send delivers it over SMTP, and the demo has no mail server
+        marketing.email.send_create(
+            actor=actor,
+            name=DEMO_SEND,
+            template=templates[DEMO_TEMPLATES[0][0]],
+            segment=segments["Medical MQLs"],
+            subscription_type=SubscriptionType.objects.get(key="newsletter"),
+            from_email=owner.email,
+            from_name="Polevod Instruments",
+            campaign="monthly-newsletter",
+        )
 
     if not SocialPost.objects.filter(text=DEMO_POSTS[0][3]).exists():
         for days, hour, network, text, link in DEMO_POSTS:

@@ -11,8 +11,9 @@ Tracking's website forms use it so that double opt-in has one implementation (`c
 
 The demo loader calls `ensure_default_subscription_types()` (idempotent with migration 0007) and
 writes its marketing objects through the sub-apps' services re-exported here (`campaigns`,
-`content`, `events`, `event_imports`, `segments`, `social`): the app-boundary contract lets other
-apps import only `tandem.marketing.services`, not `tandem.marketing.<sub-app>.services`.
+`content`, `email` (templates and sends), `events`, `event_imports`, `segments`, `social`): the
+app-boundary contract lets other apps import only `tandem.marketing.services`, not
+`tandem.marketing.<sub-app>.services`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 from tandem.marketing.campaigns import services as campaigns
 from tandem.marketing.consent import confirm, confirm_link, request_confirmation
 from tandem.marketing.content import services as content
+from tandem.marketing.email import sending as email
 from tandem.marketing.events import imports as event_imports
 from tandem.marketing.events import services as events
 from tandem.marketing.models import SubscriptionType
@@ -32,6 +34,7 @@ __all__ = [
     "confirm",
     "confirm_link",
     "content",
+    "email",
     "ensure_default_subscription_types",
     "event_imports",
     "events",

@@ -16,6 +16,8 @@ from tandem.marketing.models import (
     Campaign,
     CampaignCost,
     ContentAsset,
+    EmailSend,
+    EmailTemplate,
     MarketingEvent,
     Registration,
     Segment,
@@ -36,6 +38,8 @@ def _counts() -> dict[str, int]:
         "registrations": Registration.objects.count(),
         "attended": Registration.objects.filter(attended=True).count(),
         "posts": SocialPost.objects.count(),
+        "templates": EmailTemplate.objects.count(),
+        "sends": EmailSend.objects.count(),
     }
 
 
@@ -91,7 +95,14 @@ def test_the_demo_fills_the_marketing_pages_and_reloads_to_the_same_counts() -> 
         response = client.get(reverse("marketing:social_calendar"), {"month": month})
         assert response.status_code == 200
         assert escape(post.text)[:40] in response.content.decode(), post.text
-    assert client.get(reverse("marketing:template_list")).status_code == 200
+    assert counts["templates"] == 2
+    assert '|default:"' in EmailTemplate.objects.get(name="Monthly newsletter").html
+    send = EmailSend.objects.get()
+    assert send.status == "draft"  # no SMTP in the demo: nothing is sent
+    response = client.get(reverse("marketing:template_list"))
+    assert response.status_code == 200
+    for text in ["Monthly newsletter", "Webinar invitation"]:
+        assert escape(text) in response.content.decode(), text
 
     load_demo(reset=True)
     assert _counts() == counts
