@@ -200,18 +200,20 @@ def account_delete(*, actor: Actor, account: Account) -> None:
 # --- contacts -------------------------------------------------------------------------------
 
 
-def _clean_contact(data: dict[str, Any], current: Contact | None) -> dict[str, Any]:
-    unknown = set(data) - CONTACT_FIELDS
-    if unknown:
-        raise InvalidInput({k: ["unknown field"] for k in sorted(unknown)})
+_CONTACT_LIMITS = {"first_name": 100, "last_name": 100, "phone": 40, "title": 150}
+
+
+def _clean_contact_texts(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Trimmed, length-checked names/phone/title and the cleaned, de-duplicated emails (the
+    first becomes `email`; all go to `_emails`), with the errors found: shared by
+    `_clean_contact` (one record) and `contact_check` (many, without queries)."""
     out = dict(data)
     errors: dict[str, list[str]] = {}
-    limits = {"first_name": 100, "last_name": 100, "phone": 40, "title": 150}
-    for field, limit in limits.items():
-        if field in out:
-            out[field] = str(out[field] or "").strip()
-            if len(out[field]) > limit:
-                errors[field] = [f"at most {limit} characters"]
+    for name, limit in _CONTACT_LIMITS.items():
+        if name in out:
+            out[name] = str(out[name] or "").strip()
+            if len(out[name]) > limit:
+                errors[name] = [f"at most {limit} characters"]
     emails: list[str] = []
     raw_emails = list(out.pop("emails", None) or [])
     if out.get("email"):
@@ -227,6 +229,14 @@ def _clean_contact(data: dict[str, Any], current: Contact | None) -> dict[str, A
     if "email" in out:
         out["email"] = emails[0] if emails else ""
     out["_emails"] = emails
+    return out, errors
+
+
+def _clean_contact(data: dict[str, Any], current: Contact | None) -> dict[str, Any]:
+    unknown = set(data) - CONTACT_FIELDS
+    if unknown:
+        raise InvalidInput({k: ["unknown field"] for k in sorted(unknown)})
+    out, errors = _clean_contact_texts(data)
     if "lifecycle_stage" in out:
         _check_choice("lifecycle_stage", out["lifecycle_stage"], LifecycleStage.values)
     if "consent" in out:
@@ -495,7 +505,6 @@ def contacts_search_q(term: str) -> Q:
 
 BULK_CONTACT_FIELDS = CONTACT_FIELDS - {"custom", "tags"}
 BULK_ACCOUNT_FIELDS = ACCOUNT_FIELDS - {"custom", "tags"}
-_CONTACT_LIMITS = {"first_name": 100, "last_name": 100, "phone": 40, "title": 150}
 _STAGE_VALUES = frozenset(LifecycleStage.values)
 _CONSENT_VALUES = frozenset(ConsentState.values)
 _INDUSTRY_VALUES = frozenset(Industry.values)
@@ -524,28 +533,7 @@ def contact_check(
     unknown = set(data) - BULK_CONTACT_FIELDS
     if unknown:
         raise InvalidInput({k: ["unknown field"] for k in sorted(unknown)})
-    out = dict(data)
-    errors: dict[str, list[str]] = {}
-    for name, limit in _CONTACT_LIMITS.items():
-        if name in out:
-            out[name] = str(out[name] or "").strip()
-            if len(out[name]) > limit:
-                errors[name] = [f"at most {limit} characters"]
-    emails: list[str] = []
-    raw_emails = list(out.pop("emails", None) or [])
-    if out.get("email"):
-        raw_emails.insert(0, out["email"])
-    for raw in raw_emails:
-        try:
-            email = clean_email(str(raw))
-        except ValueError as exc:
-            errors.setdefault("email", []).append(f"{raw!r} {exc}")
-            continue
-        if email not in emails:
-            emails.append(email)
-    if "email" in out:
-        out["email"] = emails[0] if emails else ""
-    out["_emails"] = emails
+    out, errors = _clean_contact_texts(data)
     if "lifecycle_stage" in out and out["lifecycle_stage"] not in _STAGE_VALUES:
         _check_choice("lifecycle_stage", out["lifecycle_stage"], LifecycleStage.values)
     if "consent" in out and out["consent"] not in _CONSENT_VALUES:
