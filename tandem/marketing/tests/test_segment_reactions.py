@@ -18,7 +18,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from conftest import PASSWORD
+from conftest import PASSWORD, self_signed_cert
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.models import AuditEntry, User
@@ -326,52 +326,13 @@ def test_pages_and_api_manage_reactions_and_show_the_secret_once(world: Any, hoo
     assert SegmentReaction.objects.count() == 1
 
 
-def _self_signed(tmp_path: Any) -> tuple[str, str]:
-    """A certificate for 127.0.0.1 (IP SAN) and its key, as PEM files."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_file), str(key_file)
-
-
 def test_https_hooks_verify_the_certificate(
     tmp_path: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import ssl
 
     settings.WEBHOOK_ALLOW_PRIVATE = "1"
-    cert_file, key_file = _self_signed(tmp_path)
+    cert_file, key_file = self_signed_cert(tmp_path)
     received: list[bytes] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -399,7 +360,7 @@ def test_https_hooks_verify_the_certificate(
         assert reactions.delivery_attempt(delivery_id, now=now).status == "pending"
         assert "CERTIFICATE_VERIFY_FAILED" in ReactionDelivery.objects.get().last_error
         assert received == []
-        monkeypatch.setenv("SSL_CERT_FILE", cert_file)  # now the certificate is trusted
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # now the certificate is trusted
         later = now + dt.timedelta(minutes=1)
         assert reactions.delivery_attempt(delivery_id, now=later).status == "done"
         assert len(received) == 1

@@ -4,8 +4,6 @@ send form, and SMTP with TLS on connect (SMTP_SSL) against a real local server."
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import re
 import runpy
 import socket
@@ -16,16 +14,12 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from conftest import ROLES, SmtpInbox, World
+from conftest import ROLES, SmtpInbox, World, self_signed_cert
 from tandem.core.audit import Actor
 from tandem.core.models import Role
 from tandem.crm import services as crm
@@ -418,41 +412,10 @@ def test_send_form_previews_both_variants_and_test_sends_each(
 # --- SMTP with TLS on connect (SMTP_SSL) ------------------------------------------------------
 
 
-def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "smtp.crt", tmp_path / "smtp.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
-
-
 @pytest.fixture
 def smtps(settings: Any, tmp_path: Path) -> Iterator[tuple[SmtpInbox, Path]]:
     """A real SMTP server speaking TLS from the first byte, and Tandem configured for it."""
-    cert_file, key_file = _self_signed(tmp_path)
+    cert_file, key_file = self_signed_cert(tmp_path)
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(cert_file, key_file)
     with socket.socket() as probe:
