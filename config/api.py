@@ -21,6 +21,7 @@ from tandem.core.api import router as core_router
 from tandem.core.api_auth import TokenOrSession
 from tandem.core.api_docs import LocalSwagger, docs_asset
 from tandem.core.api_errors import StrictJsonParser, error_response, install_error_handlers
+from tandem.core.api_output import JSONRenderer
 from tandem.crm.api import router as crm_router
 from tandem.leads.api import router as leads_router
 from tandem.marketing.api import router as marketing_router
@@ -83,6 +84,7 @@ api = TandemAPI(
     urls_namespace="api",
     auth=TokenOrSession(),
     parser=StrictJsonParser(),
+    renderer=JSONRenderer(),
     docs=LocalSwagger(),
     docs_url="/docs",
 )

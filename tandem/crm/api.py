@@ -10,14 +10,15 @@ Invariants:
 - writes go through `tandem.crm.services` with the caller as Actor (user and token), so the audit
   log names the token;
 - lists are keyset pages newest first ((created_at, id) or (occurred_at, id)), selecting only the
-  serialized columns, with tags prefetched in one query per page, and no COUNT.
+  serialized columns, with the page's tag names read in one query (`attach_tag_names`), and no
+  COUNT.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
@@ -25,11 +26,12 @@ from ninja import Query, Router, Status
 from tandem.core.access import Action, get_scoped, scoped
 from tandem.core.api_auth import ApiCaller, caller
 from tandem.core.api_errors import ApiError, Error
+from tandem.core.api_output import attach_tag_names
 from tandem.core.api_pagination import keyset_page
 from tandem.core.errors import InvalidInput
 from tandem.core.exports import XLSX_CONTENT_TYPE, parse_format
 from tandem.crm import exports, services
-from tandem.crm.models import Account, AccountDomain, Contact, ContactEmail, Tag, Touchpoint
+from tandem.crm.models import Account, AccountDomain, Contact, ContactEmail, Touchpoint
 from tandem.crm.schemas import (
     AccountFilters,
     AccountIn,
@@ -120,10 +122,6 @@ EXPORT_OPENAPI: dict[str, Any] = {
 }
 
 
-def _tags() -> Prefetch[Any]:
-    return Prefetch("tags", queryset=Tag.objects.only("id", "name"))
-
-
 def _require(who: ApiCaller, model: type[Account] | type[Contact], pk: int, action: Action) -> Any:
     """The record if visible (else 404) and open to `action` (else 403)."""
     record = get_scoped(who.user, model, pk)
@@ -151,7 +149,7 @@ def _page(rows: list[Any], cursor: str | None) -> dict[str, Any]:
 
 
 def _accounts(who: ApiCaller, f: AccountFilters) -> QuerySet[Account]:
-    qs = scoped(who.user, Account).only(*ACCOUNT_COLUMNS).prefetch_related(_tags())
+    qs = scoped(who.user, Account).only(*ACCOUNT_COLUMNS)
     if f.q:
         domains = AccountDomain.objects.filter(
             account_id=OuterRef("pk"), domain__icontains=f.q.strip().lower()
@@ -181,6 +179,7 @@ def list_accounts(request: HttpRequest, filters: Query[AccountFilters]) -> dict[
         cursor=filters.cursor,
         limit=filters.limit,
     )
+    attach_tag_names(rows, Account.tags.through, "account_id")
     return _page(rows, cursor)
 
 
@@ -249,7 +248,7 @@ def account_timeline(
 
 
 def _contacts(who: ApiCaller, f: ContactFilters) -> QuerySet[Contact]:
-    qs = scoped(who.user, Contact).only(*CONTACT_COLUMNS).prefetch_related(_tags())
+    qs = scoped(who.user, Contact).only(*CONTACT_COLUMNS)
     if f.q and f.q.strip():
         qs = qs.filter(services.contacts_search_q(f.q))
     if f.lifecycle_stage:
@@ -283,6 +282,7 @@ def list_contacts(request: HttpRequest, filters: Query[ContactFilters]) -> dict[
         cursor=filters.cursor,
         limit=filters.limit,
     )
+    attach_tag_names(rows, Contact.tags.through, "contact_id")
     return _page(rows, cursor)
 
 

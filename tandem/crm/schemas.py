@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from ninja import Schema
 from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field
 
+from tandem.core.api_output import Output, TagNames
 from tandem.core.models import Department
 from tandem.crm.models import ConsentState, Industry, LifecycleStage
 
@@ -109,7 +110,7 @@ class AccountPatch(Patch):
     tags: TagList = UNCHANGED
 
 
-class AccountOut(Schema):
+class AccountOut(Output):
     id: int
     name: str
     domains: list[str]
@@ -117,17 +118,13 @@ class AccountOut(Schema):
     industry_attributes: dict[str, Any]
     region: str
     owner_id: int | None
-    tags: list[str]
+    tags: TagNames
     custom: dict[str, Any]
     created_at: dt.datetime
     updated_at: dt.datetime
 
-    @staticmethod
-    def resolve_tags(obj: Any) -> list[str]:
-        return sorted(tag.name for tag in obj.tags.all())
 
-
-class AccountPage(Schema):
+class AccountPage(Output):
     items: list[AccountOut]
     next_cursor: str | None
 
@@ -179,7 +176,7 @@ class ContactPatch(Patch):
     tags: TagList = UNCHANGED
 
 
-class ContactOut(Schema):
+class ContactOut(Output):
     id: int
     first_name: str
     last_name: str
@@ -190,17 +187,13 @@ class ContactOut(Schema):
     owner_id: int | None
     lifecycle_stage: str
     consent: str
-    tags: list[str]
+    tags: TagNames
     custom: dict[str, Any]
     created_at: dt.datetime
     updated_at: dt.datetime
 
-    @staticmethod
-    def resolve_tags(obj: Any) -> list[str]:
-        return sorted(tag.name for tag in obj.tags.all())
 
-
-class ContactPage(Schema):
+class ContactPage(Output):
     items: list[ContactOut]
     next_cursor: str | None
 
@@ -234,7 +227,7 @@ class TouchpointIn(Input):
     properties: JsonObject = {}
 
 
-class TouchpointOut(Schema):
+class TouchpointOut(Output):
     id: int
     contact_id: int | None
     account_id: int | None
@@ -250,7 +243,7 @@ class TouchpointOut(Schema):
     source: str
 
 
-class TouchpointPage(Schema):
+class TouchpointPage(Output):
     items: list[TouchpointOut]
     next_cursor: str | None
 
