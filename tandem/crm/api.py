@@ -179,7 +179,7 @@ def list_accounts(request: HttpRequest, filters: Query[AccountFilters]) -> dict[
         cursor=filters.cursor,
         limit=filters.limit,
     )
-    attach_tag_names(rows, Account.tags.through, "account_id")
+    attach_tag_names(rows, Account.tags)
     return _page(rows, cursor)
 
 
@@ -282,7 +282,7 @@ def list_contacts(request: HttpRequest, filters: Query[ContactFilters]) -> dict[
         cursor=filters.cursor,
         limit=filters.limit,
     )
-    attach_tag_names(rows, Contact.tags.through, "contact_id")
+    attach_tag_names(rows, Contact.tags)
     return _page(rows, cursor)
 
 
