@@ -136,6 +136,23 @@ def _migrate() -> None:
     call_command("migrate", interactive=False, verbosity=0)
 
 
+def gunicorn_options(
+    bind: str, *, workers: int, threads: int, app: str = "config.wsgi:application"
+) -> list[str]:
+    """How `tandem serve` runs gunicorn (the benchmarks serve their baselines the same way)."""
+    return [
+        app,
+        "--bind", bind,
+        "--workers", str(workers),
+        "--threads", str(threads),
+        "--worker-class", "gthread",
+        "--timeout", "60",
+        "--graceful-timeout", "10",
+        "--access-logfile", "-",
+        "--log-level", "warning",
+    ]  # fmt: skip
+
+
 def _serve(host: str, port: int, *, workers: int, threads: int) -> int:
     """Collect static files, then replace this process with gunicorn serving Tandem."""
     from django.conf import settings
@@ -152,17 +169,7 @@ def _serve(host: str, port: int, *, workers: int, threads: int) -> int:
     print(f"Tandem is serving at http://{shown}:{port}/ (Ctrl+C stops it)", flush=True)
     if host not in settings.ALLOWED_HOSTS and host not in {"0.0.0.0", "::"}:  # noqa: S104
         print(f"note: add {host} to ALLOWED_HOSTS to reach Tandem by that name", flush=True)
-    argv = [
-        gunicorn, "config.wsgi:application",
-        "--bind", bind,
-        "--workers", str(workers),
-        "--threads", str(threads),
-        "--worker-class", "gthread",
-        "--timeout", "60",
-        "--graceful-timeout", "10",
-        "--access-logfile", "-",
-        "--log-level", "warning",
-    ]  # fmt: skip
+    argv = [gunicorn, *gunicorn_options(bind, workers=workers, threads=threads)]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(gunicorn, argv)  # noqa: S606 - a fixed program with validated arguments
