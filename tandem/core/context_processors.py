@@ -1,11 +1,19 @@
-"""Navigation by role: each user sees the sections that exist for their work."""
+"""Navigation by role: each user sees the sections that exist for their work.
+
+The items' URLs and labels are the same for every request in one language, so they are worked
+out once per process (`_nav_entries`); who sees which item is decided on every request, from
+the user as they are now.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from tandem.core.access import can
@@ -43,24 +51,45 @@ NAV_ITEMS: list[tuple[str, Any, str | set[str]]] = [
 ]
 
 
+class NavEntry(NamedTuple):
+    url: str
+    label: str
+    who: str | set[str]
+
+
+@cache
+def _nav_entries(language: str, urlconf: str, script_prefix: str) -> tuple[NavEntry, ...]:
+    """NAV_ITEMS with their URLs reversed and labels translated into `language`; items whose
+    URL does not exist are left out. Keyed by everything the result depends on."""
+    entries = []
+    with translation.override(language):
+        for name, label, who in NAV_ITEMS:
+            try:
+                url = reverse(name, urlconf=urlconf)
+            except NoReverseMatch:
+                continue
+            entries.append(NavEntry(url, str(label), who))
+    return tuple(entries)
+
+
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if not isinstance(user, User) or not user.is_authenticated:
         return {"nav_items": []}
-    items = []
-    for name, label, who in NAV_ITEMS:
-        allowed = can(user, who) if isinstance(who, str) else user.role in who
-        if not allowed:
-            continue
-        try:
-            url = reverse(name)
-        except NoReverseMatch:
-            continue
-        items.append(
+    entries = _nav_entries(
+        translation.get_language(),
+        get_urlconf() or settings.ROOT_URLCONF,
+        get_script_prefix(),
+    )
+    path = request.path
+    return {
+        "nav_items": [
             {
                 "url": url,
                 "label": label,
-                "active": request.path.startswith(url) and (url != "/" or request.path == "/"),
+                "active": path.startswith(url) and (url != "/" or path == "/"),
             }
-        )
-    return {"nav_items": items}
+            for url, label, who in entries
+            if (can(user, who) if isinstance(who, str) else user.role in who)
+        ]
+    }

@@ -98,7 +98,6 @@ def contact_list(user: User, query: ListQuery, *, size: int = PAGE_SIZE) -> Page
         "email",
         "title",
         "lifecycle_stage",
-        "consent",
         "created_at",
         "account__id",
         "account__name",

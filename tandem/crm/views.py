@@ -36,7 +36,7 @@ from tandem.crm.forms import (
     MergeForm,
     TimelineFilterForm,
 )
-from tandem.crm.models import Account, Contact, CustomAttribute
+from tandem.crm.models import Account, Contact, CustomAttribute, Industry, LifecycleStage
 
 FIELD_ALIASES = {
     "account_id": "account",
@@ -53,10 +53,9 @@ def _user(request: HttpRequest) -> User:
 
 
 def _list_query(form: ListFilterForm, cursor: str | None) -> selectors.ListQuery:
-    owner = form.value("owner")
     return selectors.ListQuery(
         q=form.value("q") or "",
-        owner_id=owner.pk if owner else None,
+        owner_id=form.value("owner"),
         lifecycle_stage=form.value("lifecycle_stage") or "",
         industry=form.value("industry") or "",
         consent=form.value("consent") or "",
@@ -72,6 +71,12 @@ def _export_query(request: HttpRequest) -> str:
     for key in ("cursor", "format"):
         query.pop(key, None)
     return query.urlencode()
+
+
+def _labels(choices: list[tuple[str, Any]]) -> dict[str, str]:
+    """Choice labels by value, translated once for the page (not once per row, as
+    `get_FOO_display` does)."""
+    return {value: str(label) for value, label in choices}
 
 
 def _is_results_request(request: HttpRequest) -> bool:
@@ -95,6 +100,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         "can_create": can_create(user),
         "can_export": can(user, "export"),
         "export_query": _export_query(request),
+        "stage_labels": _labels(LifecycleStage.choices),
     }
     if _is_results_request(request):
         return render(request, "crm/_contact_results.html", context)
@@ -114,6 +120,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
         "can_create": can_create(user),
         "can_export": can(user, "export"),
         "export_query": _export_query(request),
+        "industry_labels": _labels(Industry.choices),
     }
     if _is_results_request(request):
         return render(request, "crm/_account_results.html", context)
