@@ -33,20 +33,20 @@ def keyset_page(
     qs: QuerySet[M], *, kind: str, time_field: str, cursor: str | None, limit: int
 ) -> tuple[list[M], str | None]:
     """One page of `qs` newest first by (time_field, id), and the cursor of the next page."""
-    salt = f"{_SALT}.{kind}"
-    if cursor:
-        try:
-            _values, direction = paging.decode_cursor(cursor, salt=salt, width=2)
-            if direction != "n":
-                raise paging.BadCursor(direction)
-        except paging.BadCursor:
-            raise ApiError(
-                400,
-                "invalid_cursor",
-                _("The cursor is not valid for this list."),
-                {"cursor": [_("use the next_cursor of a previous page")]},
-            ) from None
-    page = paging.keyset_page(
-        qs, order=[f"-{time_field}", "-pk"], cursor=cursor, size=limit, salt=salt
-    )
+    try:
+        page = paging.keyset_page(
+            qs,
+            order=[f"-{time_field}", "-pk"],
+            cursor=cursor,
+            size=limit,
+            salt=f"{_SALT}.{kind}",
+            strict=True,
+        )
+    except paging.BadCursor:
+        raise ApiError(
+            400,
+            "invalid_cursor",
+            _("The cursor is not valid for this list."),
+            {"cursor": [_("use the next_cursor of a previous page")]},
+        ) from None
     return page.items, page.next_cursor

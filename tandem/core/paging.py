@@ -88,9 +88,17 @@ def after(names: Sequence[str], values: Sequence[Any], *, descending: bool) -> Q
 
 
 def keyset_page(
-    qs: QuerySet[M], *, order: Sequence[str], cursor: str | None, size: int, salt: str
+    qs: QuerySet[M],
+    *,
+    order: Sequence[str],
+    cursor: str | None,
+    size: int,
+    salt: str,
+    strict: bool = False,
 ) -> Page[M]:
-    """One page of `qs` in `order`, after (or before) the row the cursor names."""
+    """One page of `qs` in `order`, after (or before) the row the cursor names.
+
+    A cursor that is not valid gives the first page, or raises `BadCursor` when `strict`."""
     names, descending = _split(order)
     direction = "n"
     values: list[Any] | None = None
@@ -98,6 +106,8 @@ def keyset_page(
         try:
             values, direction = decode_cursor(cursor, salt=salt, width=len(names))
         except BadCursor:
+            if strict:
+                raise
             values, direction = None, "n"
 
     def key(item: M) -> list[Any]:
