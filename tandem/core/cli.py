@@ -5,32 +5,48 @@ Invariants:
   a database that cannot be reached gives a clear message and exit code 1;
 - the database is the one DATABASE_URL names, as everywhere in Tandem (settings: config.settings);
 - each subcommand is one function registered with `@subcommand(...)`, with its own `--help`;
-  subcommands are thin: they parse arguments, call services or Django commands, and print.
+  subcommands are thin: they parse arguments, call services or Django commands, and print;
+- it speaks English or Russian: `--language en|ru` before the subcommand, else the locale
+  variables (LC_ALL, LC_MESSAGES, LANG: the first one set decides, `ru...` is Russian, `en...`
+  English), else the setting LANGUAGE_CODE (`choose_language`). Everything runs inside
+  `translation.override(language)`, argparse's own words included (`argparse_translated`), so
+  subcommands use Django's `gettext` as pages do: `gettext_lazy` for text fixed at import time
+  (a subcommand's `help=`), `gettext` in parsers built when they run. Data stays data in every
+  language: ids, numbers, dates, codes (statuses, kinds) and tab-separated columns.
 
 To add a subcommand elsewhere, register it the same way from a module this one imports, or here::
 
-    @subcommand("forecast", help="...", arguments=_forecast_arguments)
+    @subcommand("forecast", help=gettext_lazy("..."), arguments=_forecast_arguments)
     def forecast(args: argparse.Namespace) -> int: ...
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import ipaddress
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
+
 if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
     from tandem.core.errors import InvalidInput
 
 Runner = Callable[[argparse.Namespace], int]
 Arguments = Callable[[argparse.ArgumentParser], None]
 DEFAULT_ADDR = "127.0.0.1:8000"
+LANGUAGES = ("en", "ru")
+LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")  # POSIX precedence for messages
 
 
 class CliError(Exception):
@@ -44,7 +60,7 @@ class CliError(Exception):
 @dataclass(frozen=True)
 class Subcommand:
     name: str
-    help: str
+    help: StrOrPromise  # gettext_lazy: registered at import time, shown in the chosen language
     run: Runner
     arguments: Arguments | None = None
     passthrough: bool = False  # gets the raw remaining arguments as `args.rest`
@@ -57,7 +73,7 @@ REGISTRY: dict[str, Subcommand] = {}
 def subcommand(
     name: str,
     *,
-    help: str,
+    help: StrOrPromise,
     arguments: Arguments | None = None,
     passthrough: bool = False,
     needs_django: bool = True,
@@ -75,15 +91,145 @@ def subcommand(
 
 
 def setup_django() -> None:
-    """Load settings (DATABASE_URL and friends) and apps; bad configuration is a CliError."""
+    """Load settings (DATABASE_URL and friends) and apps; bad configuration is a CliError.
+
+    Its message stays English: without settings there are no catalogues to translate it."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
+    from django.apps import apps
     from django.core.exceptions import ImproperlyConfigured
 
+    if apps.ready:  # set up already (a second call, or a process that imported us: tests)
+        return
     try:
         django.setup()
     except (ImproperlyConfigured, ValueError) as exc:
         raise CliError(f"configuration error: {exc}") from None
+
+
+# --- language ------------------------------------------------------------------------------------
+
+
+def language_from_environment(environ: Mapping[str, str]) -> str | None:
+    """The language the locale variables ask for, read as a Unix tool reads them.
+
+    The first of LC_ALL, LC_MESSAGES and LANG that is set (not empty) decides: `ru_RU.UTF-8`
+    is Russian, `en_GB.UTF-8` English. C, POSIX or a language Tandem does not speak is no
+    preference (None), and LANGUAGE_CODE decides."""
+    for name in LOCALE_VARIABLES:
+        value = environ.get(name, "")
+        if value:
+            code = value.split(".")[0].split("@")[0].replace("-", "_").split("_")[0].lower()
+            return code if code in LANGUAGES else None
+    return None
+
+
+def choose_language(explicit: str | None, environ: Mapping[str, str], default: str) -> str:
+    """`--language`, else the locale variables, else the setting LANGUAGE_CODE, else English."""
+    if explicit is not None and explicit in LANGUAGES:
+        return explicit
+    from_environment = language_from_environment(environ)
+    if from_environment is not None:
+        return from_environment
+    code = default.replace("_", "-").split("-")[0].lower()
+    return code if code in LANGUAGES else "en"
+
+
+def _take_language(argv: list[str]) -> tuple[str | None, list[str]]:
+    """`--language CODE` or `--language=CODE` before the subcommand, taken off the arguments.
+
+    A value that is not a language is left in place for argparse to refuse (exit code 2)."""
+    explicit = None
+    while argv:
+        head = argv[0]
+        if head == "--language" and len(argv) > 1 and argv[1] in LANGUAGES:
+            explicit, argv = argv[1], argv[2:]
+        elif head.startswith("--language=") and head.partition("=")[2] in LANGUAGES:
+            explicit, argv = head.partition("=")[2], argv[1:]
+        else:
+            break
+    return explicit, argv
+
+
+def _prepare_language(explicit: str | None, argv: list[str]) -> str:
+    """Choose the language, and make Django's translation machinery ready to speak it.
+
+    A subcommand sets Django up (that loads every app's catalogue) and reports bad configuration
+    as a CliError. Without one (`tandem --help`, `--version`, a usage error: argparse exits) the
+    catalogues are loaded only for Russian; in English, or when the settings cannot load,
+    translation is switched off instead, so `tandem --help` stays instant and works anywhere."""
+    from django.apps import apps
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    parse_only = not any(arg in REGISTRY for arg in argv)  # then argparse cannot run one
+    try:
+        default = str(settings.LANGUAGE_CODE)
+    except (ImproperlyConfigured, ValueError) as exc:
+        if not parse_only:
+            raise CliError(f"configuration error: {exc}") from None
+        settings.configure(USE_I18N=False)
+        return "en"
+    language = choose_language(explicit, os.environ, default)
+    if parse_only and (language == "en" or not _set_up_quietly()):
+        if not apps.ready:
+            settings.USE_I18N = False  # English as written; nothing has translated anything yet
+        return "en"
+    setup_django()
+    return language
+
+
+def _set_up_quietly() -> bool:
+    try:
+        setup_django()
+    except CliError:
+        return False
+    return True
+
+
+def gettext_noop(message: str) -> str:
+    """Marks `message` for makemessages. (Django's own gettext_noop reads the settings, and
+    these marks are made at import time, before any settings are loaded.)"""
+    return message
+
+
+# argparse's own words, extracted into the catalogue (argparse looks them up with its `_`).
+ARGPARSE_WORDS = (
+    gettext_noop("usage: "),
+    gettext_noop("positional arguments"),
+    gettext_noop("options"),
+    gettext_noop("show this help message and exit"),
+    gettext_noop("%(prog)s: error: %(message)s\n"),
+    gettext_noop("argument %(argument_name)s: %(message)s"),
+    gettext_noop("unrecognized arguments: %s"),
+    gettext_noop("the following arguments are required: %s"),
+    gettext_noop("one of the arguments %s is required"),
+    gettext_noop("not allowed with argument %s"),
+    gettext_noop("ignored explicit argument %r"),
+    gettext_noop("invalid choice: %(value)r (choose from %(choices)s)"),
+    gettext_noop("invalid %(type)s value: %(value)r"),
+    gettext_noop("expected one argument"),
+    gettext_noop("expected at most one argument"),
+    gettext_noop("expected at least one argument"),
+    gettext_noop("ambiguous option: %(option)s could match %(matches)s"),
+    gettext_noop("can't open '%(filename)s': %(error)s"),
+)
+
+
+@contextlib.contextmanager
+def argparse_translated() -> Iterator[None]:
+    """argparse's words ("usage:", "options", its errors) through Django's gettext while the CLI
+    runs: argparse calls the `_` and `ngettext` of its module when it formats them."""
+    from django.utils.translation import ngettext
+
+    module = vars(argparse)
+    saved = module["_"], module["ngettext"]
+    module["_"], module["ngettext"] = _, ngettext
+    try:
+        yield
+    finally:
+        module["_"], module["ngettext"] = saved
 
 
 def _database_label() -> str:
@@ -91,10 +237,14 @@ def _database_label() -> str:
 
     params = connection.settings_dict
     if params["ENGINE"].endswith("sqlite3"):
-        return f"SQLite file {params['NAME']}"
+        return _("SQLite file %(path)s") % {"path": params["NAME"]}
     host = params.get("HOST") or "localhost"
     port = f":{params['PORT']}" if params.get("PORT") else ""
-    return f"{params['ENGINE'].rsplit('.', 1)[-1]} database {params['NAME']!r} on {host}{port}"
+    return _("%(engine)s database %(name)s on %(host)s") % {
+        "engine": params["ENGINE"].rsplit(".", 1)[-1],
+        "name": repr(params["NAME"]),
+        "host": f"{host}{port}",
+    }
 
 
 def addr_port(value: str) -> tuple[str, int]:
@@ -108,18 +258,24 @@ def addr_port(value: str) -> tuple[str, int]:
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
-            message = f"{value!r}: {host!r} is not an IPv6 address"
+            message = _("%(value)s: %(host)s is not an IPv6 address") % {
+                "value": repr(value),
+                "host": repr(host),
+            }
             raise argparse.ArgumentTypeError(message) from None
     if not host or any(ch.isspace() or ch in "/[]" for ch in host):
-        raise argparse.ArgumentTypeError(f"{value!r} is not ADDR:PORT, e.g. 127.0.0.1:8000")
+        message = _("%(value)s is not ADDR:PORT, e.g. 127.0.0.1:8000") % {"value": repr(value)}
+        raise argparse.ArgumentTypeError(message)
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise argparse.ArgumentTypeError(f"{value!r}: the port must be a number from 1 to 65535")
+        message = _("%(value)s: the port must be a number from 1 to 65535") % {"value": repr(value)}
+        raise argparse.ArgumentTypeError(message)
     return host, int(port_text)
 
 
 def positive_int(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of 1 or more")
+        message = _("%(value)s is not a whole number of 1 or more") % {"value": repr(value)}
+        raise argparse.ArgumentTypeError(message)
     return int(value)
 
 
@@ -128,6 +284,15 @@ def _print_invalid(exc: InvalidInput) -> None:
         label = "" if field == "__all__" else f"{field}: "
         for message in messages:
             print(f"tandem: {label}{message}", file=sys.stderr)
+
+
+def _server_language() -> translation.override:
+    """The server's language (LANGUAGE_CODE), for work that is not the CLI talking: the tasks a
+    worker runs and Django's management commands speak it under `tandem` as under gunicorn and
+    manage.py, whatever the operator's locale."""
+    from django.conf import settings
+
+    return translation.override(settings.LANGUAGE_CODE)
 
 
 def _migrate() -> None:
@@ -163,12 +328,14 @@ def _serve(host: str, port: int, *, workers: int, threads: int) -> int:
         "gunicorn"
     )
     if gunicorn is None:
-        raise CliError("gunicorn is not installed in this environment", code=1)
+        raise CliError(_("gunicorn is not installed in this environment"), code=1)
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     shown = "localhost" if host in {"127.0.0.1", "::1"} else host
-    print(f"Tandem is serving at http://{shown}:{port}/ (Ctrl+C stops it)", flush=True)
+    url = f"http://{shown}:{port}/"
+    print(_("Tandem is serving at %(url)s (Ctrl+C stops it)") % {"url": url}, flush=True)
     if host not in settings.ALLOWED_HOSTS and host not in {"0.0.0.0", "::"}:  # noqa: S104
-        print(f"note: add {host} to ALLOWED_HOSTS to reach Tandem by that name", flush=True)
+        message = _("note: add %(host)s to ALLOWED_HOSTS to reach Tandem by that name")
+        print(message % {"host": host}, flush=True)
     argv = [gunicorn, *gunicorn_options(bind, workers=workers, threads=threads)]
     sys.stdout.flush()
     sys.stderr.flush()
@@ -181,10 +348,10 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=positive_int,
         default=2,
-        help="gunicorn worker processes (default: 2, one per core)",
+        help=_("gunicorn worker processes (default: 2, one per core)"),
     )
     parser.add_argument(
-        "--threads", type=positive_int, default=4, help="threads per worker (default: 4)"
+        "--threads", type=positive_int, default=4, help=_("threads per worker (default: 4)")
     )
 
 
@@ -195,24 +362,24 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-serve",
         action="store_true",
-        help="load the demo and print the logins, but do not serve",
+        help=_("load the demo and print the logins, but do not serve"),
     )
     parser.add_argument(
         "--addr",
         type=addr_port,
         default=addr_port(DEFAULT_ADDR),
         metavar="ADDR:PORT",
-        help=f"where to serve (default: {DEFAULT_ADDR})",
+        help=_("where to serve (default: %(addr)s)") % {"addr": DEFAULT_ADDR},
     )
     parser.add_argument(
-        "--reset", action="store_true", help="delete the demo records and load them afresh"
+        "--reset", action="store_true", help=_("delete the demo records and load them afresh")
     )
     _serve_arguments(parser)
 
 
 @subcommand(
     "demo",
-    help="load demo data, print a login per role, and serve Tandem",
+    help=gettext_lazy("load demo data, print a login per role, and serve Tandem"),
     arguments=_demo_arguments,
 )
 def demo(args: argparse.Namespace) -> int:
@@ -222,17 +389,29 @@ def demo(args: argparse.Namespace) -> int:
     _migrate()
     summary = load_demo(reset=args.reset)
     host, port = args.addr
-    verb = "loaded" if summary.created else "already there"
-    print(
-        f"Demo data {verb}: {summary.accounts} accounts, {summary.contacts} contacts, "
-        f"{summary.touchpoints} touchpoints."
-    )
-    print(f"Sign in at http://{host}:{port}/login/ as (passwords are new on every run):")
-    for login in summary.logins:
-        print(
-            f"  {Role(login.role).label:<28} username: {login.username:<10} "
-            f"password: {login.password}"
+    counts = {
+        "accounts": summary.accounts,
+        "contacts": summary.contacts,
+        "touchpoints": summary.touchpoints,
+    }
+    if summary.created:
+        loaded = _(
+            "Demo data loaded: %(accounts)s accounts, %(contacts)s contacts, "
+            "%(touchpoints)s touchpoints."
         )
+    else:
+        loaded = _(
+            "Demo data already there: %(accounts)s accounts, %(contacts)s contacts, "
+            "%(touchpoints)s touchpoints."
+        )
+    print(loaded % counts)
+    login_url = f"http://{host}:{port}/login/"
+    print(_("Sign in at %(url)s as (passwords are new on every run):") % {"url": login_url})
+    roles = [str(Role(login.role).label) for login in summary.logins]
+    width = max([27, *map(len, roles)]) + 1  # 28 in English; Russian role names are longer
+    username, password = pgettext("demo logins", "username:"), pgettext("demo logins", "password:")
+    for role, login in zip(roles, summary.logins, strict=True):
+        print(f"  {role:<{width}} {username} {login.username:<10} {password} {login.password}")
     sys.stdout.flush()
     if args.no_serve:
         return 0
@@ -246,14 +425,14 @@ def _serve_command_arguments(parser: argparse.ArgumentParser) -> None:
         type=addr_port,
         default=addr_port(DEFAULT_ADDR),
         metavar="ADDR:PORT",
-        help=f"where to listen (default: {DEFAULT_ADDR})",
+        help=_("where to listen (default: %(addr)s)") % {"addr": DEFAULT_ADDR},
     )
     _serve_arguments(parser)
 
 
 @subcommand(
     "serve",
-    help="apply migrations, collect static files and serve with gunicorn",
+    help=gettext_lazy("apply migrations, collect static files and serve with gunicorn"),
     arguments=_serve_command_arguments,
 )
 def serve(args: argparse.Namespace) -> int:
@@ -268,27 +447,27 @@ def _worker_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         metavar="N",
-        help="exit after running N tasks",
+        help=_("exit after running N tasks"),
     )
     parser.add_argument(
         "--queue",
         action="append",
         default=None,
         metavar="NAME",
-        help="a queue to work on (repeatable; default: default)",
+        help=_("a queue to work on (repeatable; default: default)"),
     )
-    parser.add_argument("--burst", action="store_true", help="run what is queued now, then exit")
+    parser.add_argument("--burst", action="store_true", help=_("run what is queued now, then exit"))
     parser.add_argument(
         "--interval",
         type=float,
         default=1.0,
-        help="seconds between polls when idle (database backend; default: 1)",
+        help=_("seconds between polls when idle (database backend; default: 1)"),
     )
 
 
 @subcommand(
     "worker",
-    help="run background tasks (database worker, or RQ with TASKS_BACKEND=redis)",
+    help=gettext_lazy("run background tasks (database worker, or RQ with TASKS_BACKEND=redis)"),
     arguments=_worker_arguments,
 )
 def worker(args: argparse.Namespace) -> int:
@@ -301,43 +480,50 @@ def worker(args: argparse.Namespace) -> int:
     queues = [q.strip() for item in (args.queue or ["default"]) for q in item.split(",")]
     unknown = [q for q in queues if q not in known]
     if unknown:
-        raise CliError(f"unknown queue {', '.join(unknown)}; queues: {', '.join(known)}")
+        message = _("unknown queue %(unknown)s; queues: %(known)s")
+        raise CliError(message % {"unknown": ", ".join(unknown), "known": ", ".join(known)})
     if not 0 <= args.interval <= 3600:
-        raise CliError("--interval must be between 0 and 3600 seconds")
+        raise CliError(_("--interval must be between 0 and 3600 seconds"))
     if backend == "django_tasks_db.DatabaseBackend":
-        call_command(
-            "db_worker",
-            queue_name=",".join(queues),
-            max_tasks=args.max_tasks,
-            batch=args.burst,
-            reload=False,
-            interval=args.interval,
-            startup_delay=not args.burst,
-        )
+        with _server_language():
+            call_command(
+                "db_worker",
+                queue_name=",".join(queues),
+                max_tasks=args.max_tasks,
+                batch=args.burst,
+                reload=False,
+                interval=args.interval,
+                startup_delay=not args.burst,
+            )
         return 0
     if backend == "django_tasks_rq.RQBackend":
-        call_command(
-            "rqworker",
-            *queues,
-            job_class="django_tasks_rq.Job",
-            burst=args.burst,
-            max_jobs=args.max_tasks,
-            with_scheduler=True,
-        )
+        with _server_language():
+            call_command(
+                "rqworker",
+                *queues,
+                job_class="django_tasks_rq.Job",
+                burst=args.burst,
+                max_jobs=args.max_tasks,
+                with_scheduler=True,
+            )
         return 0
-    raise CliError(f"TASKS_BACKEND runs tasks with {backend}, which needs no worker")
+    message = _("TASKS_BACKEND runs tasks with %(backend)s, which needs no worker")
+    raise CliError(message % {"backend": backend})
 
 
 def _scheduler_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--once", action="store_true", help="enqueue what is due now, then exit")
+    parser.add_argument("--once", action="store_true", help=_("enqueue what is due now, then exit"))
     parser.add_argument(
-        "--interval", type=positive_int, default=30, help="seconds between ticks (default: 30)"
+        "--interval",
+        type=positive_int,
+        default=30,
+        help=_("seconds between ticks (default: 30)"),
     )
 
 
 @subcommand(
     "scheduler",
-    help="enqueue periodic tasks when due (safe to run several; see PERIODIC_TASKS)",
+    help=gettext_lazy("enqueue periodic tasks when due (safe to run several; see PERIODIC_TASKS)"),
     arguments=_scheduler_arguments,
 )
 def scheduler(args: argparse.Namespace) -> int:
@@ -347,36 +533,46 @@ def scheduler(args: argparse.Namespace) -> int:
 
     while True:
         for name in tick():
-            print(f"enqueued {name}", flush=True)
+            print(_("enqueued %(task)s") % {"task": name}, flush=True)
         if args.once:
             return 0
         time.sleep(args.interval)
 
 
-ROLES_HELP = "head, marketer, sales_rep, field_rep or admin"
+def _roles_help() -> str:
+    return _("%(roles)s or %(last)s") % {
+        "roles": "head, marketer, sales_rep, field_rep",
+        "last": "admin",
+    }
 
 
 def _createuser_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("username")
-    parser.add_argument("--role", required=True, help=f"what the person does: {ROLES_HELP}")
-    parser.add_argument("--team", help="the team's name (see `tandem manage shell`)")
-    parser.add_argument("--email", default="")
+    parser.add_argument("username", help=_("the name the person signs in with"))
     parser.add_argument(
-        "--password", help="the password (default: asked for, or read from standard input)"
+        "--role",
+        required=True,
+        help=_("what the person does: %(roles)s") % {"roles": _roles_help()},
+    )
+    parser.add_argument("--team", help=_("the team's name (see `tandem manage shell`)"))
+    parser.add_argument("--email", default="", help=_("the person's email address"))
+    parser.add_argument(
+        "--password", help=_("the password (default: asked for, or read from standard input)")
     )
 
 
 def _read_password() -> str:
     if sys.stdin.isatty():
-        first = getpass.getpass("Password: ")
-        if first != getpass.getpass("Password (again): "):
-            raise CliError("the passwords do not match")
+        first = getpass.getpass(_("Password: "))
+        if first != getpass.getpass(_("Password (again): ")):
+            raise CliError(_("the passwords do not match"))
         return first
     return sys.stdin.readline().rstrip("\r\n")
 
 
 @subcommand(
-    "createuser", help="create a user with a role (and team)", arguments=_createuser_arguments
+    "createuser",
+    help=gettext_lazy("create a user with a role (and team)"),
+    arguments=_createuser_arguments,
 )
 def createuser(args: argparse.Namespace) -> int:
     from tandem.core.audit import Actor
@@ -385,10 +581,11 @@ def createuser(args: argparse.Namespace) -> int:
 
     role = args.role.strip().lower().replace("-", "_")
     if role not in Role.values:
-        raise CliError(f"--role: {args.role!r} is not a role; choose {ROLES_HELP}")
+        message = _("--role: %(role)s is not a role; choose %(roles)s")
+        raise CliError(message % {"role": repr(args.role), "roles": _roles_help()})
     password = args.password if args.password is not None else _read_password()
     if not password:
-        raise CliError("a password is required (--password, or type it when asked)")
+        raise CliError(_("a password is required (--password, or type it when asked)"))
     user = user_create(
         actor=Actor.system(),
         username=args.username,
@@ -397,8 +594,12 @@ def createuser(args: argparse.Namespace) -> int:
         email=args.email,
         team_name=args.team,
     )
-    team = f" in team {user.team.name}" if user.team else ""
-    print(f"Created user {user.username} ({user.get_role_display()}){team}.")
+    names = {"username": user.username, "role": user.get_role_display()}
+    if user.team:
+        names["team"] = user.team.name
+        print(_("Created user %(username)s (%(role)s) in team %(team)s.") % names)
+    else:
+        print(_("Created user %(username)s (%(role)s).") % names)
     return 0
 
 
@@ -411,8 +612,8 @@ def _delegate(module_name: str, function: str, argv: list[str], what: str) -> in
     except ModuleNotFoundError as exc:
         if exc.name is None or not module_name.startswith(exc.name):
             raise
-        message = f"{what} is not available in this installation ({module_name} is missing)"
-        raise CliError(message) from None
+        message = _("%(command)s is not available in this installation (%(module)s is missing)")
+        raise CliError(message % {"command": what, "module": module_name}) from None
     try:
         result: Any = getattr(module, function)(argv)
     except SystemExit as exc:  # argparse's --help and usage errors
@@ -422,7 +623,7 @@ def _delegate(module_name: str, function: str, argv: list[str], what: str) -> in
 
 @subcommand(
     "source",
-    help="create, list and revoke event sources (tracking write keys)",
+    help=gettext_lazy("create, list and revoke event sources (tracking write keys)"),
     passthrough=True,
 )
 def source(args: argparse.Namespace) -> int:
@@ -431,7 +632,7 @@ def source(args: argparse.Namespace) -> int:
 
 @subcommand(
     "attribution-file",
-    help="attribution over a file of journeys (no database)",
+    help=gettext_lazy("attribution over a file of journeys (no database)"),
     passthrough=True,
     needs_django=False,
 )
@@ -441,7 +642,9 @@ def attribution_file(args: argparse.Namespace) -> int:
 
 @subcommand(
     "import",
-    help="import contacts or accounts from CSV or XLSX (tandem import contacts PATH --dry-run)",
+    help=gettext_lazy(
+        "import contacts or accounts from CSV or XLSX (tandem import contacts PATH --dry-run)"
+    ),
     passthrough=True,
 )
 def import_file(args: argparse.Namespace) -> int:
@@ -450,7 +653,9 @@ def import_file(args: argparse.Namespace) -> int:
 
 @subcommand(
     "reclassify",
-    help="progress of the channel reclassification; --follow, --cancel, or --start one",
+    help=gettext_lazy(
+        "progress of the channel reclassification; --follow, --cancel, or --start one"
+    ),
     passthrough=True,
 )
 def reclassify(args: argparse.Namespace) -> int:
@@ -459,19 +664,24 @@ def reclassify(args: argparse.Namespace) -> int:
 
 @subcommand(
     "send",
-    help="email sends: list, show ID [--follow] (progress), cancel ID",
+    help=gettext_lazy("email sends: list, show ID [--follow] (progress), cancel ID"),
     passthrough=True,
 )
 def send(args: argparse.Namespace) -> int:
     return _delegate("tandem.marketing.cli", "send_main", list(args.rest), "send")
 
 
-@subcommand("manage", help="run a Django management command (tandem manage help)", passthrough=True)
+@subcommand(
+    "manage",
+    help=gettext_lazy("run a Django management command (tandem manage help)"),
+    passthrough=True,
+)
 def manage(args: argparse.Namespace) -> int:
     from django.core.management import execute_from_command_line
 
     try:
-        execute_from_command_line(["tandem manage", *args.rest])
+        with _server_language():
+            execute_from_command_line(["tandem manage", *args.rest])
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
@@ -481,18 +691,35 @@ def manage(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser in the active language (build it inside `translation.override`)."""
     parser = argparse.ArgumentParser(
         prog="tandem",
-        description="Tandem: marketing and sales as one revenue team. "
-        "DATABASE_URL chooses the database (default: SQLite in ./var).",
+        description=_(
+            "Tandem: marketing and sales as one revenue team. "
+            "DATABASE_URL chooses the database (default: SQLite in ./var)."
+        ),
+        allow_abbrev=False,  # `--language` is read before parsing, so no `--lang`
     )
-    parser.add_argument("--version", action="version", version=f"tandem {_version()}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"tandem {_version()}",
+        help=_("show the version and exit"),
+    )
+    parser.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        help=_(
+            "the language to speak (default: LC_ALL, LC_MESSAGES or LANG when they name "
+            "one, else LANGUAGE_CODE)"
+        ),
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in REGISTRY.values():
         sub = commands.add_parser(
             command.name,
-            help=command.help,
-            description=command.help,
+            help=str(command.help),
+            description=str(command.help),
             add_help=not command.passthrough,
         )
         if command.passthrough:
@@ -512,8 +739,23 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    explicit, args_list = _take_language(list(sys.argv[1:] if argv is None else argv))
     command = REGISTRY.get(args_list[0]) if args_list else None
+    try:
+        if command is not None and not command.needs_django:
+            # Pure Python, no settings: passed on untouched, in English.
+            return _run(command, argparse.Namespace(command=command.name, rest=args_list[1:]))
+        language = _prepare_language(explicit, args_list)
+        with translation.override(language), argparse_translated():
+            return _parse_and_run(command, args_list)
+    except CliError as exc:
+        print(f"tandem: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parse_and_run(command: Subcommand | None, args_list: list[str]) -> int:
     try:
         if command is not None and command.passthrough:
             # Passed on untouched, `--help` included.
@@ -524,14 +766,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command.needs_django:
             setup_django()
         return _run(command, args)
-    except CliError as exc:
+    except CliError as exc:  # printed here, in the language chosen
         print(f"tandem: {exc}", file=sys.stderr)
         return exc.code
-    except KeyboardInterrupt:
-        return 130
 
 
 def _run(command: Subcommand, args: argparse.Namespace) -> int:
+    if not command.needs_django:
+        return command.run(args)
     from django.db import DatabaseError
 
     from tandem.core.errors import InvalidInput
@@ -542,9 +784,11 @@ def _run(command: Subcommand, args: argparse.Namespace) -> int:
         _print_invalid(exc)
         return 2
     except DatabaseError as exc:
-        where = _database_label() if command.needs_django else "the database"
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CliError(f"cannot use {where}: {first_line}", code=1) from None
+        message = _("cannot use %(database)s: %(error)s")
+        raise CliError(
+            message % {"database": _database_label(), "error": first_line}, code=1
+        ) from None
 
 
 if __name__ == "__main__":

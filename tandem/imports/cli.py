@@ -3,7 +3,8 @@
 Prints the recognised mapping, progress after each chunk, then the per-row report
 (`row N: field: message`) and a summary. Exit codes: 0 when the file was read (rejected rows
 are reported, not fatal), 2 for bad arguments or a file that cannot be read (nothing stored).
-Django must be set up by the caller.
+Django must be set up by the caller; it speaks the active language (`tandem.core.cli` chooses it),
+the strings are in the shared catalogue (tandem/locale).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sys
 from pathlib import Path
 
 from django.core.files import File
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from tandem.core.errors import InvalidInput
 from tandem.core.models import Role, User
@@ -21,15 +24,15 @@ from tandem.core.models import Role, User
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="tandem import", description="Import contacts or accounts from CSV or XLSX."
+        prog="tandem import", description=_("Import contacts or accounts from CSV or XLSX.")
     )
-    parser.add_argument("kind", choices=["contacts", "accounts"])
-    parser.add_argument("path", type=Path)
-    parser.add_argument("--dry-run", action="store_true", help="check every row, store nothing")
+    parser.add_argument("kind", choices=["contacts", "accounts"], help=_("what the file holds"))
+    parser.add_argument("path", type=Path, help=_("the CSV or XLSX file"))
+    parser.add_argument("--dry-run", action="store_true", help=_("check every row, store nothing"))
     parser.add_argument(
-        "--mapping", default="", help='JSON {"file header": "field" or "" to ignore}'
+        "--mapping", default="", help=_('JSON {"file header": "field" or "" to ignore}')
     )
-    parser.add_argument("--user", default="", help="act as this user (default: the first admin)")
+    parser.add_argument("--user", default="", help=_("act as this user (default: the first admin)"))
     return parser
 
 
@@ -56,17 +59,19 @@ def import_main(argv: list[str]) -> int:
     try:
         override = json.loads(args.mapping) if args.mapping else None
     except json.JSONDecodeError as exc:
-        return _fail(f"--mapping is not JSON: {exc}")
+        return _fail(_("--mapping is not JSON: %(error)s") % {"error": exc})
     if override is not None and not (
         isinstance(override, dict)
         and all(isinstance(k, str) and isinstance(v, str) for k, v in override.items())
     ):
-        return _fail('--mapping must be an object of strings, e.g. {"Mail": "email"}')
+        return _fail(_('--mapping must be an object of strings, e.g. {"Mail": "email"}'))
     actor = _user(args.user)
     if actor is None:
-        return _fail(f"no active user {args.user!r}" if args.user else "no active admin user")
+        if args.user:
+            return _fail(_("no active user %(username)s") % {"username": repr(args.user)})
+        return _fail(_("no active admin user"))
     if not args.path.is_file():
-        return _fail(f"{args.path}: no such file")
+        return _fail(_("%(path)s: no such file") % {"path": args.path})
     try:
         with args.path.open("rb") as handle:
             job = services.import_job_create(
@@ -78,19 +83,37 @@ def import_main(argv: list[str]) -> int:
     except InvalidInput as exc:
         return _fail(exc.message)
     for index, target in sorted(job.mapping.items(), key=lambda item: int(item[0])):
-        print(f"column {int(index) + 1} -> {target}")
+        print(_("column %(number)s -> %(field)s") % {"number": int(index) + 1, "field": target})
 
     def progress(current: ImportJob) -> None:
-        print(f"{current.processed_rows}/{current.total_rows} rows", flush=True)
+        done, total = current.processed_rows, current.total_rows
+        line = ngettext("%(done)s/%(total)s row", "%(done)s/%(total)s rows", total)
+        print(line % {"done": done, "total": total}, flush=True)
 
     job = services.import_run(actor=actor, job=job, dry_run=args.dry_run, progress=progress)
     if job.status == ImportStatus.FAILED:
         return _fail(str(job.report[0][2]))
     for number, field, message in job.report:
-        print(f"row {number}: {field}: {message}")
-    verb = "would be" if args.dry_run else "were"
-    print(
-        f"{job.processed_rows} rows: {job.created_count} {verb} created, "
-        f"{job.updated_count} {verb} updated, {job.error_count} rejected (import {job.pk})"
-    )
+        print(
+            _("row %(number)s: %(field)s: %(message)s")
+            % {"number": number, "field": field, "message": message}
+        )
+    if args.dry_run:
+        summary = _(
+            "%(rows)s rows: %(created)s would be created, %(updated)s would be updated, "
+            "%(rejected)s rejected (import %(id)s)"
+        )
+    else:
+        summary = _(
+            "%(rows)s rows: %(created)s were created, %(updated)s were updated, "
+            "%(rejected)s rejected (import %(id)s)"
+        )
+    counts = {
+        "rows": job.processed_rows,
+        "created": job.created_count,
+        "updated": job.updated_count,
+        "rejected": job.error_count,
+        "id": job.pk,
+    }
+    print(summary % counts)
     return 0

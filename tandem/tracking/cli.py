@@ -12,7 +12,9 @@ reclassification runs).
     tandem reclassify --start --background [--follow]   queue it for a worker instead
 
 Bad arguments give one line on stderr and exit code 2, Ctrl-C exits 130 (an interrupted
-`--start` run is recorded as cancelled); Django must be set up by the caller.
+`--start` run is recorded as cancelled); Django must be set up by the caller. Both speak the
+active language (`tandem.core.cli` chooses it; strings in this app's catalogue); `source list`
+keeps its tab-separated columns and the source kinds in every language.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext, pgettext_lazy
+
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 
@@ -30,14 +35,24 @@ if TYPE_CHECKING:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tandem source", description="Event sources.")
+    parser = argparse.ArgumentParser(
+        prog="tandem source", description=_("Event sources (tracking write keys).")
+    )
     commands = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    create = commands.add_parser("create", help="create a source and print its write key")
-    create.add_argument("name")
-    create.add_argument("--kind", default="website", choices=["website", "blog", "app", "server"])
-    commands.add_parser("list", help="list sources")
-    revoke = commands.add_parser("revoke", help="revoke a source's write key")
-    revoke.add_argument("name")
+    created = _("create a source and print its write key")
+    create = commands.add_parser("create", help=created, description=created)
+    create.add_argument("name", help=_("the source's name"))
+    create.add_argument(
+        "--kind",
+        default="website",
+        choices=["website", "blog", "app", "server"],
+        help=_("what sends the events (default: website)"),
+    )
+    listed = _("list sources")
+    commands.add_parser("list", help=listed, description=listed)
+    revoked = _("revoke a source's write key")
+    revoke = commands.add_parser("revoke", help=revoked, description=revoked)
+    revoke.add_argument("name", help=_("the source's name"))
     return parser
 
 
@@ -61,65 +76,94 @@ def source_main(argv: list[str]) -> int:
         return 0
     if args.action == "list":
         for source in Source.objects.order_by("name"):
-            state = "revoked" if source.revoked_at else "active"
+            state = (
+                pgettext("event source", "revoked")
+                if source.revoked_at
+                else pgettext("event source", "active")
+            )
             print(f"{source.name}\t{source.kind}\t{source.key_prefix}…\t{state}")
         return 0
     found = Source.objects.filter(name=args.name).first()
     if found is None:
-        print(f"tandem source: no source named {args.name!r}", file=sys.stderr)
+        message = _("no source named %(name)s") % {"name": repr(args.name)}
+        print(f"tandem source: {message}", file=sys.stderr)
         return 2
     services.source_revoke(actor=Actor.system(), source=found)
-    print(f"revoked {found.name}")
+    print(_("revoked %(name)s") % {"name": found.name})
     return 0
 
 
 # --- tandem reclassify -----------------------------------------------------------------------
 
 MIN_INTERVAL, MAX_INTERVAL = 0.05, 60.0
+# A run's status in progress lines (in English its code).
+STATUS_WORDS = {
+    "queued": pgettext_lazy("reclassification status", "queued"),
+    "running": pgettext_lazy("reclassification status", "running"),
+    "done": pgettext_lazy("reclassification status", "done"),
+    "cancelled": pgettext_lazy("reclassification status", "cancelled"),
+    "superseded": pgettext_lazy("reclassification status", "superseded"),
+    "failed": pgettext_lazy("reclassification status", "failed"),
+}
 
 
 def _reclassify_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tandem reclassify",
-        description="Reclassification of past touchpoints under the channel rules in force: "
-        "show the latest run's progress, follow it, cancel it, or start one.",
+        description=_(
+            "Reclassification of past touchpoints under the channel rules in force: "
+            "show the latest run's progress, follow it, cancel it, or start one."
+        ),
     )
     action = parser.add_mutually_exclusive_group()
     action.add_argument(
         "--start",
         action="store_true",
-        help="start a run for the rules in force (or take the queued one) and run it here, "
-        "printing progress",
+        help=_(
+            "start a run for the rules in force (or take the queued one) and run it here, "
+            "printing progress"
+        ),
     )
     action.add_argument(
-        "--cancel", action="store_true", help="cancel the latest run (it stops after its chunk)"
+        "--cancel",
+        action="store_true",
+        help=_("cancel the latest run (it stops after its chunk)"),
     )
     parser.add_argument(
         "--background",
         action="store_true",
-        help="with --start: queue the run for a worker (`tandem worker`) instead",
+        help=_("with --start: queue the run for a worker (`tandem worker`) instead"),
     )
     parser.add_argument(
-        "--follow", action="store_true", help="print progress on every change until the run ends"
+        "--follow",
+        action="store_true",
+        help=_("print progress on every change until the run ends"),
     )
     parser.add_argument(
         "--interval",
         type=float,
         default=1.0,
         metavar="SECONDS",
-        help="seconds between polls when following (default: 1)",
+        help=_("seconds between polls when following (default: 1)"),
     )
     return parser
 
 
 def _run_line(run: ReclassifyRun) -> str:
-    line = (
-        f"reclassification {run.pk} (rules v{run.version}): {run.status}, "
-        f"{run.processed} of {run.total} touchpoints checked ({run.percent}%), "
-        f"{run.changed} changed"
-    )
+    line = _(
+        "reclassification %(id)s (rules v%(version)s): %(status)s, "
+        "%(processed)s of %(total)s touchpoints checked (%(percent)s%%), %(changed)s changed"
+    ) % {
+        "id": run.pk,
+        "version": run.version,
+        "status": STATUS_WORDS.get(run.status, run.status),
+        "processed": run.processed,
+        "total": run.total,
+        "percent": run.percent,
+        "changed": run.changed,
+    }
     if run.is_active and run.cancel_requested:
-        line += ", cancelling"
+        line += _(", cancelling")
     if run.error:
         line += f" - {run.error}"
     return line
@@ -138,7 +182,7 @@ def _follow_run(run_id: int, interval: float) -> int:
         run = ReclassifyRun.objects.get(pk=run_id)
         line = _run_line(run)
         if run.status == ReclassifyRun.Status.QUEUED:
-            line += " (waiting for a worker: tandem worker)"
+            line += _(" (waiting for a worker: tandem worker)")
         if line != last:
             print(line, flush=True)
             last = line
@@ -165,18 +209,18 @@ def _reclassify(argv: list[str]) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
     if not MIN_INTERVAL <= args.interval <= MAX_INTERVAL:
-        return _reclassify_fail(
-            f"--interval must be between {MIN_INTERVAL} and {MAX_INTERVAL:.0f} seconds"
-        )
+        message = _("--interval must be between %(low)s and %(high)s seconds")
+        return _reclassify_fail(message % {"low": MIN_INTERVAL, "high": f"{MAX_INTERVAL:.0f}"})
     if args.background and not args.start:
-        return _reclassify_fail("--background goes with --start")
+        return _reclassify_fail(_("--background goes with --start"))
     if args.start:
         try:
             run = services.reclassify_start(actor=Actor.system(), background=args.background)
         except InvalidInput as exc:
             return _reclassify_fail(exc.message)
         if args.background:
-            print(f"queued reclassification {run.pk} (rules v{run.version}) for a worker")
+            queued = _("queued reclassification %(id)s (rules v%(version)s) for a worker")
+            print(queued % {"id": run.pk, "version": run.version})
             return _follow_run(run.pk, args.interval) if args.follow else 0
         print(_run_line(run), flush=True)
         try:
@@ -184,7 +228,8 @@ def _reclassify(argv: list[str]) -> int:
                 run.pk, progress=lambda current: print(_run_line(current), flush=True)
             )
         except Exception as exc:  # recorded on the run as failed
-            print(f"tandem reclassify: reclassification {run.pk} failed: {exc}", file=sys.stderr)
+            failed = _("reclassification %(id)s failed: %(error)s") % {"id": run.pk, "error": exc}
+            print(f"tandem reclassify: {failed}", file=sys.stderr)
             return 1
         if run.is_active:  # a worker took it first: follow that
             return _follow_run(run.pk, args.interval)
@@ -193,29 +238,32 @@ def _reclassify(argv: list[str]) -> int:
     latest = ReclassifyRun.objects.order_by("-created_at", "-pk").first()
     if latest is None:
         if args.cancel:
-            return _reclassify_fail("there is no reclassification to cancel")
-        print(
-            f"no reclassification has run yet; rules in force: v{latest_version()} "
+            return _reclassify_fail(_("there is no reclassification to cancel"))
+        never = _(
+            "no reclassification has run yet; rules in force: v%(version)s "
             "(tandem reclassify --start runs one)"
         )
+        print(never % {"version": latest_version()})
         return 0
     run = latest
     if args.cancel:
         try:
             run = services.reclassify_cancel(actor=Actor.system(), run=run)
         except InvalidInput:
-            return _reclassify_fail(
-                f"reclassification {run.pk} has already ended ({run.status}); nothing to cancel"
-            )
+            ended = _("reclassification %(id)s has already ended (%(status)s); nothing to cancel")
+            status = STATUS_WORDS.get(run.status, run.status)
+            return _reclassify_fail(ended % {"id": run.pk, "status": status})
         if run.is_active:
-            print(f"cancelling reclassification {run.pk}: it stops after its current chunk")
+            stopping = _("cancelling reclassification %(id)s: it stops after its current chunk")
+            print(stopping % {"id": run.pk})
         else:
-            print(f"cancelled reclassification {run.pk}")
+            print(_("cancelled reclassification %(id)s") % {"id": run.pk})
     if args.follow:
         return _follow_run(run.pk, args.interval)
     if not args.cancel:
         print(_run_line(run))
         version = latest_version()
         if version != run.version:
-            print(f"rules in force: v{version} (tandem reclassify --start runs them)")
+            later = _("rules in force: v%(version)s (tandem reclassify --start runs them)")
+            print(later % {"version": version})
     return 0

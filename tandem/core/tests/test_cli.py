@@ -52,13 +52,21 @@ def shell(code: str, env: dict[str, str]) -> str:
     return done.stdout.strip()
 
 
+# What the CLI's language is chosen from (`tandem.core.cli.choose_language`): pinned to English
+# below, whatever the environment running the tests says.
+LANGUAGE_VARIABLES = {"LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE_CODE"}
+
+
 def _env(var: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DEBUG"}}
+    dropped = {"DJANGO_SETTINGS_MODULE", "DEBUG", *LANGUAGE_VARIABLES}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(
         DATABASE_URL=f"sqlite:///{var / 'tandem.sqlite3'}",
         TANDEM_VAR_DIR=str(var),
         TASKS_BACKEND="database",
         PYTHONUNBUFFERED="1",
+        LANG="C.UTF-8",  # no language: LANGUAGE_CODE decides
+        LANGUAGE_CODE="en",
     )
     return env
 
@@ -159,6 +167,56 @@ def test_a_bad_tasks_backend_is_a_clear_message(env: dict[str, str]) -> None:
         "tandem: configuration error: TASKS_BACKEND must be one of database, immediate, redis, "
         "not 'celery'\n"
     )
+
+
+# --- language ------------------------------------------------------------------------------------
+
+
+BAD_ROLE = ["createuser", "bob", "--role", "chief", "--password", STRONG]
+
+
+def test_the_locale_variables_choose_russian_english_by_default(
+    env: dict[str, str],
+) -> None:
+    english = tandem(*BAD_ROLE, env=env)
+    assert (english.returncode, english.stderr) == (
+        2,
+        "tandem: --role: 'chief' is not a role; choose head, marketer, sales_rep, field_rep or "
+        "admin\n",
+    )
+    russian_env = {**env, "LANG": "ru_RU.UTF-8"}
+    russian = tandem(*BAD_ROLE, env=russian_env)
+    assert (russian.returncode, russian.stderr) == (
+        2,
+        "tandem: --role: 'chief' — не роль; выберите head, marketer, sales_rep, field_rep или "
+        "admin\n",
+    )
+    shown = tandem("reclassify", "--help", env=russian_env)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("использование: tandem reclassify [-h]")
+    assert "Переклассификация прошлых касаний" in shown.stdout
+    created = tandem("createuser", "ana", "--role", "admin", "--password", STRONG, env=russian_env)
+    assert (created.returncode, created.stdout) == (0, "Создан пользователь ana (Администратор).\n")
+    # --language beats the locale variables; LC_ALL beats LANG ("C" names no language, so
+    # LANGUAGE_CODE decides); LANGUAGE_CODE decides when the locale says nothing.
+    for argv, extra, out in [
+        (["--language", "en", "send", "list"], {"LANG": "ru_RU.UTF-8"}, "no sends yet\n"),
+        (["send", "list"], {"LC_ALL": "C.UTF-8", "LANG": "ru_RU.UTF-8"}, "no sends yet\n"),
+        (["send", "list"], {"LANGUAGE_CODE": "ru"}, "рассылок пока нет\n"),
+        (["send", "list"], {"LANGUAGE_CODE": "ru", "LANG": "en_GB.UTF-8"}, "no sends yet\n"),
+    ]:
+        done = tandem(*argv, env={**env, **extra})
+        assert (done.returncode, done.stdout, done.stderr) == (0, out, ""), (argv, extra)
+
+
+def test_configuration_errors_before_the_settings_load_stay_english(env: dict[str, str]) -> None:
+    bad = {**env, "DATABASE_URL": "mysqlx://nowhere/db", "LANG": "ru_RU.UTF-8"}
+    done = tandem("send", "list", env=bad)
+    assert done.returncode == 2
+    assert done.stderr.startswith("tandem: configuration error: DATABASE_URL is not a database")
+    shown = tandem("--help", env=bad)  # help needs no database: English, no catalogue
+    assert shown.returncode == 0
+    assert shown.stdout.startswith("usage: tandem")
 
 
 # --- demo ----------------------------------------------------------------------------------------

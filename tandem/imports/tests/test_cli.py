@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 from conftest import World
 from tandem.core.cli import REGISTRY
@@ -18,6 +20,13 @@ BODY = "\ufeffFirstName,LastName,Email,Title\nIda,Ng,ida@cli.io,CFO\nNo,Mail,nop
 @pytest.fixture(autouse=True)
 def _media(settings: Any, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """import_main speaks the active language (tandem.core.cli chooses it): English here."""
+    with translation.override("en"):
+        yield
 
 
 def test_registered_as_passthrough_subcommand() -> None:

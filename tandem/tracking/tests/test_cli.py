@@ -1,14 +1,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from tandem.tracking.cli import source_main
 from tandem.tracking.models import Source
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """source_main speaks the active language (tandem.core.cli chooses it): English here."""
+    with translation.override("en"):
+        yield
 
 
 def test_source_create_prints_a_working_key(capsys: pytest.CaptureFixture[str]) -> None:
