@@ -11,18 +11,21 @@ Invariants:
 - the JSON is UTF-8, not ASCII-escaped; datetimes are ISO 8601 with microseconds and `Z` for
   UTC; Decimal, UUID, date, time and duration are strings as with Django's encoder; NaN and
   infinities are written as `null` (never the invalid JSON `NaN`);
-- lazy translations and anything else pydantic-core does not know are written as `str(value)`,
-  so an error message in the request's language renders like any other string.
+- lazy translations (an error message in the request's language) and IP addresses/networks are
+  written as text; any other value pydantic-core does not know is an error, never a silent
+  `str()` of an object that was not meant to be sent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Annotated, Any
 
 import pydantic_core
 from django.db import connection
 from django.http import HttpRequest
+from django.utils.functional import Promise
 from ninja.renderers import BaseRenderer
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -81,8 +84,13 @@ def attach_tag_names(rows: Iterable[Any], relation: Any) -> None:
         row.tag_names = sorted(names[row.pk])
 
 
+_AS_TEXT = (Promise, IPv4Address, IPv6Address, IPv4Network, IPv6Network)
+
+
 def _fallback(value: Any) -> Any:
-    return str(value)
+    if isinstance(value, _AS_TEXT):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 class JSONRenderer(BaseRenderer):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import ipaddress
 import json
 import uuid
 
+import pydantic_core
 import pytest
 from django.core.cache import cache
 from django.utils.translation import gettext_lazy, override
@@ -68,3 +70,12 @@ def test_list_and_detail_give_the_same_sorted_tag_names(world):
     for contact, expected in zip(made, [["alpha", "mid", "zeta"], [], ["only"]], strict=True):
         assert listed[contact.pk] == expected
         assert api.get(f"/contacts/{contact.pk}").json()["tags"] == expected
+
+
+def test_the_renderer_refuses_what_it_does_not_know_instead_of_writing_its_repr():
+    class Opaque:
+        pass
+
+    with pytest.raises(pydantic_core.PydanticSerializationError, match="Opaque"):
+        JSONRenderer().render(None, {"x": Opaque()}, response_status=200)  # type: ignore[arg-type]
+    assert _render({"ip": ipaddress.ip_address("10.0.0.1")}) == {"ip": "10.0.0.1"}
