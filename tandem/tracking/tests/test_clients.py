@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
+from rudderstack.analytics import request as rudder_request
 from rudderstack.analytics.client import Client as RudderClient
+from segment.analytics import request as segment_request
 from segment.analytics.client import Client as SegmentClient
 from segment.analytics.request import APIError as SegmentAPIError
 
@@ -21,6 +24,16 @@ CLIENTS = {
     "segment": lambda key, url: SegmentClient(write_key=key, host=url, sync_mode=True),
     "rudder": lambda key, url: RudderClient(write_key=key, host=url, sync_mode=True),
 }
+
+
+@pytest.fixture(autouse=True)
+def _hang_up() -> Iterator[None]:
+    """Both clients post through one module-wide `requests` session that keeps its connection
+    open; the live server's thread serving it would then hold a database connection to the end
+    of the run (and PostgreSQL refuses to drop the test database). Hang up after each test."""
+    yield
+    segment_request._session.close()
+    rudder_request._session.close()
 
 
 def _row(source: Source, message_id: str) -> Touchpoint:
