@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from conftest import PASSWORD
+
 CHROMIUM = os.environ.get("TANDEM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -65,3 +67,12 @@ def page(browser: Any, live_server: Any, settings: Any) -> Iterator[Any]:
     page.set_default_timeout(30_000)  # a busy 2-core CI machine is slow, not broken
     yield page
     context.close()
+
+
+def sign_in(page: Any, base: str, username: str) -> None:
+    """Sign in through the login form as a `world` user (all share the test password)."""
+    page.goto(f"{base}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(f"{base}/")

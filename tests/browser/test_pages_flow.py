@@ -10,22 +10,13 @@ from urllib.parse import urlsplit
 import pytest
 from django.utils import timezone
 
-from conftest import PASSWORD
 from tandem.core.models import User
 from tandem.crm import services as crm
 from tandem.crm.models import Contact
 
-from .conftest import SCREENSHOTS
+from .conftest import SCREENSHOTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _sign_in(page: Any, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit].primary")
-    page.wait_for_url(f"{base}/")
 
 
 def _rich_contact(world: Any) -> Contact:
@@ -73,7 +64,7 @@ def test_sign_in_search_timeline_activity_and_russian(
 ) -> None:
     base = live_server.url
     contact = _rich_contact(world)
-    _sign_in(page, base, "sales_rep_north")
+    sign_in(page, base, "sales_rep_north")
 
     page.click("nav >> text=Contacts")
     page.wait_for_url(f"{base}/crm/contacts/")
@@ -149,7 +140,7 @@ def test_timeline_load_more_and_filters(page: Any, live_server: Any, world: Any)
     crm.touchpoint_record(
         channel="website", kind="page_view", department="marketing", contact=contact, is_bot=True
     )
-    _sign_in(page, base, "head_south")
+    sign_in(page, base, "head_south")
     page.goto(f"{base}/crm/contacts/{contact.pk}/")
     items = page.locator("#timeline-items li.tp")
     assert items.count() == 20

@@ -12,13 +12,12 @@ from urllib.parse import urlsplit
 import pytest
 from django.utils import timezone
 
-from conftest import PASSWORD
 from tandem.core.audit import Actor
 from tandem.crm import services as crm
 from tandem.marketing.models import Segment
 from tandem.marketing.segments import services as seg
 
-from .conftest import SCREENSHOTS
+from .conftest import SCREENSHOTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -91,11 +90,7 @@ def test_marketer_builds_segment_with_live_count(page: Any, live_server: Any, wo
     marketer = world.user("marketer", "north")
     assert seg.definition_count(user=marketer, definition=EXPECTED) == 2
     base = live_server.url
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", "marketer_north")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit].primary")
-    page.wait_for_url(f"{base}/")
+    sign_in(page, base, "marketer_north")
 
     page.goto(f"{base}/marketing/segments/new")
     page.wait_for_selector("#segment-builder .sb-group")
@@ -168,11 +163,7 @@ def test_russian_labels_and_bad_save_shows_error_on_condition(
     page: Any, live_server: Any, world: Any
 ) -> None:
     base = live_server.url
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", "marketer_north")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit].primary")
-    page.wait_for_url(f"{base}/")
+    sign_in(page, base, "marketer_north")
     with page.expect_navigation():
         page.click("button[name=language][value=ru]")
     page.goto(f"{base}/marketing/segments/new")
@@ -189,11 +180,7 @@ def test_not_groups_lists_invalid_json_and_static_kind(
     page: Any, live_server: Any, world: Any
 ) -> None:
     base = live_server.url
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", "marketer_north")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit].primary")
-    page.wait_for_url(f"{base}/")
+    sign_in(page, base, "marketer_north")
     page.goto(f"{base}/marketing/segments/new")
     page.wait_for_selector("#sb-0-remove")
     page.click("#sb-0-remove")
