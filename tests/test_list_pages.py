@@ -5,12 +5,18 @@ and the filter form's lean selects (owners by name, the chosen one selected, tex
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from typing import Any
 
+import pytest
 from django.db import connection
+from django.template import Context, Template
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone, translation
 
 from conftest import World
+from tandem.core.audit import Actor
 from tandem.core.context_processors import _nav_entries
 from tandem.core.models import User
 
@@ -124,3 +130,91 @@ def test_owner_choices_are_read_once_and_not_for_the_results_partial(world: Worl
     assert user_queries() == 1
     assert user_queries(data={"owner": world.user("sales_rep").pk}) == 1
     assert user_queries(HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results") == 0
+
+
+# The rows as the list templates wrote them before they were written in Python
+# (tandem/crm/templatetags/crm_tables.py): the Python rows must say the same, cell for cell.
+CONTACT_ROW_TEMPLATE = """{% load tandem %}{% for c in items %}
+  <tr>
+    <td><a href="{% url 'crm:contact_detail' c.pk %}">{{ c }}</a>{% if c.title %}<br><span class="muted small">{{ c.title }}</span>{% endif %}</td>
+    <td>{{ c.email }}</td>
+    <td class="hide-sm">{% if c.account %}{{ c.account.name }}{% endif %}</td>
+    <td class="hide-sm"><span class="badge stage-{{ c.lifecycle_stage }}">{{ labels|get_item:c.lifecycle_stage }}</span></td>
+    <td class="hide-sm">{{ c.owner|person }}</td>
+    <td class="hide-sm nowrap">{{ c.created_at|date:"SHORT_DATE_FORMAT" }}</td>
+  </tr>{% endfor %}"""  # noqa: E501
+ACCOUNT_ROW_TEMPLATE = """{% load tandem %}{% for a in items %}
+  <tr>
+    <td><a href="{% url 'crm:account_detail' a.pk %}">{{ a.name }}</a></td>
+    <td>{{ labels|get_item:a.industry }}</td>
+    <td class="hide-sm">{{ a.domains|join:", " }}</td>
+    <td class="hide-sm">{{ a.region }}</td>
+    <td class="hide-sm">{{ a.owner|person }}</td>
+    <td class="hide-sm nowrap">{{ a.created_at|date:"SHORT_DATE_FORMAT" }}</td>
+  </tr>{% endfor %}"""
+
+
+def _render(template: str, items: list[Any], labels: dict[str, str]) -> str:
+    return Template(template).render(Context({"items": items, "labels": labels}))
+
+
+HOSTILE = "<b>\"Bad\" & 'worse'</b>"
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_list_rows_say_what_the_row_template_said(world: World, language: str) -> None:
+    from tandem.crm import services as crm
+    from tandem.crm import views
+    from tandem.crm.models import Account, Contact, Industry, LifecycleStage
+    from tandem.crm.templatetags.crm_tables import account_rows, contact_rows
+
+    owner = world.user("sales_rep")
+    User.objects.filter(pk=owner.pk).update(first_name=HOSTILE, last_name="")
+    account = crm.account_create(
+        actor=Actor.system(),
+        name=HOSTILE,
+        region=HOSTILE,
+        industry="medical",
+        owner_id=owner.pk,
+        domains=["a-and-b.example.com", "second.example.org"],
+    )
+    crm.contact_create(
+        actor=Actor.system(),
+        first_name=HOSTILE,
+        title=HOSTILE,
+        email="o'hara&co@example.com",
+        account_id=account.pk,
+        owner_id=owner.pk,
+        lifecycle_stage="customer",
+    )
+    crm.contact_create(actor=Actor.system(), email="nobody@example.com")  # no account, owner
+    late = datetime(2026, 3, 31, 22, 30, tzinfo=UTC)  # April in Moscow
+    Contact.objects.update(created_at=late)
+    Account.objects.filter(pk=account.pk).update(created_at=late)
+
+    contacts = list(Contact.objects.select_related("account", "owner").order_by("pk"))
+    accounts = list(Account.objects.select_related("owner").order_by("pk"))
+    with translation.override(language), timezone.override("Europe/Moscow"):
+        stages = views._labels(LifecycleStage.choices)
+        industries = views._labels(Industry.choices)
+        written = contact_rows(contacts, stages)
+        assert written == _render(CONTACT_ROW_TEMPLATE, contacts, stages)
+        assert account_rows(accounts, industries) == _render(
+            ACCOUNT_ROW_TEMPLATE, accounts, industries
+        )
+    assert HOSTILE not in written
+    assert "&lt;b&gt;&quot;Bad&quot; &amp; &#x27;worse&#x27;&lt;/b&gt;" in written
+    april_first = {"en": "04/01/2026", "ru": "01.04.2026"}[language]
+    assert f'<td class="hide-sm nowrap">{april_first}</td>' in written
+
+
+def test_an_empty_list_says_so_and_a_full_one_does_not(world: World) -> None:
+    head = _client(world.user("head"))
+    empty = head.get("/crm/contacts/", {"q": "nothing-matches-this"}).content.decode()
+    assert '<td colspan="6" class="empty">No contacts match.</td>' in empty
+    assert "<tr>\n    <td>" not in empty
+    full = head.get("/crm/contacts/").content.decode()
+    assert 'class="empty"' not in full
+    assert full.count("<tr>\n    <td>") == 4
+    ru = head.get("/crm/accounts/", {"q": "nothing-matches-this"}, HTTP_ACCEPT_LANGUAGE="ru")
+    assert '<td colspan="6" class="empty">Подходящих компаний нет.</td>' in ru.content.decode()

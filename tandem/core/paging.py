@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from django.core import signing
-from django.db import models
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, models
 from django.db.models import Q, QuerySet
 
 M = TypeVar("M", bound=models.Model)
@@ -141,8 +142,17 @@ def keyset_page(
 
 
 def capped_count(qs: QuerySet[Any], cap: int = 1000) -> tuple[int, bool]:
-    """How many rows, counting at most `cap` (+1 to know there are more): cheap on any size."""
-    n = qs.order_by()[: cap + 1].count()
+    """How many rows, counting at most `cap` (+1 to know there are more): cheap on any size.
+
+    `SELECT COUNT(*)` over the compiled `LIMIT cap + 1` query, as `QuerySet.count()` writes it
+    for a sliced query, without the aggregation machinery it compiles on the way."""
+    try:
+        sql, params = qs.order_by().values("pk")[: cap + 1].query.sql_with_params()
+    except EmptyResultSet:  # qs.none(), or a filter nothing can match
+        return 0, False
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM ({sql}) AS capped", params)
+        n = cursor.fetchone()[0]
     return (cap, True) if n > cap else (n, False)
 
 

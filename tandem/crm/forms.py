@@ -10,9 +10,11 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.urls import reverse_lazy
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from tandem.core.access import scoped
+from tandem.core.html import attributes, escape, markup
 from tandem.core.models import User
 from tandem.crm.models import (
     Account,
@@ -55,25 +57,51 @@ class OwnerChoiceField(forms.ModelChoiceField):
         return _owner_label(obj.first_name, obj.last_name, obj.username)
 
 
+class FilterText(forms.TextInput):
+    """A list filter's text box, written in Python as Django's input.html writes it."""
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        shown = self.format_value(value)
+        value_html = "" if shown is None else f' value="{escape(shown)}"'
+        attrs_html = attributes(self.build_attrs(self.attrs, attrs))
+        return markup(
+            [f'<input type="{self.input_type}" name="{escape(name)}"', value_html, attrs_html, ">"]
+        )
+
+
 class FilterSelect(forms.Select):
-    """A list filter's <select>, its options written in one template loop.
+    """A list filter's <select>, written in Python (`tandem.core.html`).
 
     Django's own select template includes a template per option (and one more for its
     attributes): with ~50 owners that made the filter form the largest cost of a list page.
-    Here the options are (value, label, selected) triples in one loop: flat (groups are not
-    shown as <optgroup>) and with no attributes but `selected`.
+    Here the options are flat (groups are not shown as <optgroup>) and carry no attributes but
+    `selected`, which marks the first option whose value is the field's value. A filter is
+    never required, so the choices are not read to decide on a `required` attribute either.
     """
 
-    template_name = "crm/widgets/filter_select.html"
+    def use_required_attribute(self, initial: Any) -> bool:
+        return False
 
-    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
-        context = super().get_context(name, value, attrs)
-        context["widget"]["options"] = [
-            (str(option["value"]), option["label"], option["selected"])
-            for _group, options, _index in context["widget"]["optgroups"]
-            for option in options
-        ]
-        return context
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        wanted = self.format_value(value)
+        found = False
+        options = []
+        for option_value, option_label in self.choices:
+            group = option_label if isinstance(option_label, (list, tuple)) else None
+            for sub_value, sub_label in group or [(option_value, option_label)]:
+                sub_value = "" if sub_value is None else str(sub_value)
+                selected = not found and sub_value in wanted
+                found |= selected
+                options.append(
+                    f'\n  <option value="{escape(sub_value)}"{" selected" if selected else ""}>'
+                    f"{escape(sub_label)}</option>"
+                )
+        attrs_html = attributes(self.build_attrs(self.attrs, attrs))
+        return markup([f'<select name="{escape(name)}"{attrs_html}>', *options, "\n</select>"])
 
 
 def _owner_filter_choices() -> list[tuple[Any, Any]]:
@@ -85,7 +113,7 @@ def _owner_filter_choices() -> list[tuple[Any, Any]]:
 class ListFilterForm(forms.Form):
     """Search, filters and sort of a list page; invalid values are ignored, not fatal."""
 
-    q = TextField(label=_("Search"), required=False, max_length=200)
+    q = TextField(label=_("Search"), required=False, max_length=200, widget=FilterText)
     owner = forms.TypedChoiceField(
         label=_("Owner"), required=False, coerce=int, empty_value=None, widget=FilterSelect
     )
@@ -107,7 +135,7 @@ class ListFilterForm(forms.Form):
         choices=[("", _("Any consent")), *ConsentState.choices],
         widget=FilterSelect,
     )
-    tag = TextField(label=_("Tag"), required=False, max_length=60)
+    tag = TextField(label=_("Tag"), required=False, max_length=60, widget=FilterText)
     sort = forms.ChoiceField(
         label=_("Sort by"),
         required=False,
