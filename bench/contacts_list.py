@@ -247,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             bare = Http(raw_port)
             for i, (_, _, _, url, client, _) in enumerate(cases):
-                name = settings.SESSION_COOKIE_NAME
-                cookie = f"{name}={client.cookies[name].value}"
+                # every cookie the client holds (session, CSRF), as the browser sends them
+                cookie = "; ".join(f"{k}={m.value}" for k, m in client.cookies.items())
                 page = Http(tandem_port, cookie)
                 served[i] = paired(
                     lambda n=i: bare.get(f"/{n}"), lambda u=url, p=page: p.get(u), args.repeat

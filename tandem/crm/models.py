@@ -135,6 +135,11 @@ class AccountDomain(models.Model):
         return self.domain
 
 
+def contact_label(first_name: str, last_name: str, email: str, pk: object) -> str:
+    """How a contact is named on pages: full name, else email, else its number."""
+    return f"{first_name} {last_name}".strip() or email or f"#{pk}"
+
+
 class Contact(models.Model):
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
@@ -187,8 +192,7 @@ class Contact(models.Model):
         verbose_name = _("contact")
 
     def __str__(self) -> str:
-        name = f"{self.first_name} {self.last_name}".strip()
-        return name or self.email or f"#{self.pk}"
+        return contact_label(self.first_name, self.last_name, self.email, self.pk)
 
 
 class ContactEmail(models.Model):

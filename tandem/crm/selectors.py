@@ -87,25 +87,40 @@ def contacts_filtered(user: User, query: ListQuery) -> QuerySet[Contact]:
     return qs
 
 
-def contact_list(user: User, query: ListQuery, *, size: int = PAGE_SIZE) -> Page[Contact]:
-    """A page of the contacts the user sees, with a capped count in `page.extra`."""
+# What a list page shows of each record: rows are named tuples of these (no model objects).
+CONTACT_ROW = (
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "title",
+    "lifecycle_stage",
+    "created_at",
+    "account__name",
+    "owner__first_name",
+    "owner__last_name",
+    "owner__username",
+)
+ACCOUNT_ROW = (
+    "id",
+    "name",
+    "domains",
+    "industry",
+    "region",
+    "created_at",
+    "owner__first_name",
+    "owner__last_name",
+    "owner__username",
+)
+
+
+def contact_list(user: User, query: ListQuery, *, size: int = PAGE_SIZE) -> Page[Any]:
+    """A page of the contacts the user sees as `CONTACT_ROW` rows, with a capped count in
+    `page.extra`. Rows, not objects: building three model objects per row cost more than the
+    query."""
     qs = contacts_filtered(user, query)
     order = CONTACT_SORTS.get(query.sort, CONTACT_SORTS["name"])
-    rows = qs.select_related("account", "owner").only(
-        "id",
-        "first_name",
-        "last_name",
-        "email",
-        "title",
-        "lifecycle_stage",
-        "created_at",
-        "account__id",
-        "account__name",
-        "owner__id",
-        "owner__username",
-        "owner__first_name",
-        "owner__last_name",
-    )
+    rows = qs.values_list(*CONTACT_ROW, named=True)
     page = keyset_page(
         rows, order=order, cursor=query.cursor, size=size, salt=f"contacts:{query.sort}"
     )
@@ -136,21 +151,11 @@ def accounts_filtered(user: User, query: ListQuery) -> QuerySet[Account]:
     return qs
 
 
-def account_list(user: User, query: ListQuery, *, size: int = PAGE_SIZE) -> Page[Account]:
+def account_list(user: User, query: ListQuery, *, size: int = PAGE_SIZE) -> Page[Any]:
+    """A page of the accounts the user sees as `ACCOUNT_ROW` rows, with a capped count."""
     qs = accounts_filtered(user, query)
     order = ACCOUNT_SORTS.get(query.sort, ACCOUNT_SORTS["name"])
-    rows = qs.select_related("owner").only(
-        "id",
-        "name",
-        "domains",
-        "industry",
-        "region",
-        "created_at",
-        "owner__id",
-        "owner__username",
-        "owner__first_name",
-        "owner__last_name",
-    )
+    rows = qs.values_list(*ACCOUNT_ROW, named=True)
     page = keyset_page(
         rows, order=order, cursor=query.cursor, size=size, salt=f"accounts:{query.sort}"
     )

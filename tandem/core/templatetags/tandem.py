@@ -67,13 +67,22 @@ def money(value: Any, currency: str | None = None) -> str:
     return format_money(value, currency)
 
 
+def person_name(first_name: str | None, last_name: str | None, username: str | None) -> str:
+    """A user's full name, else their username; "" for nobody (all three None)."""
+    full = f"{first_name or ''} {last_name or ''}".strip()
+    return full or (username or "")
+
+
 @register.filter
 def person(user: Any) -> str:
     """A user's full name, else their username; "" for nobody."""
     if user is None:
         return ""
-    full = f"{getattr(user, 'first_name', '')} {getattr(user, 'last_name', '')}".strip()
-    return full or str(getattr(user, "username", ""))
+    return person_name(
+        getattr(user, "first_name", ""),
+        getattr(user, "last_name", ""),
+        str(getattr(user, "username", "")),
+    )
 
 
 @register.filter

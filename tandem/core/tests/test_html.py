@@ -60,3 +60,30 @@ def test_date_formatter_is_the_date_filter_in_the_active_language_and_zone(langu
         naive = datetime(2026, 1, 2, 3, 4)  # noqa: DTZ001 - a naive value is shown as it is
         assert date_formatter("SHORT_DATE_FORMAT")(naive) == template.render(Context({"v": naive}))
     assert date_formatter()(None) == ""
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        "SHORT_DATE_FORMAT",
+        "DATE_FORMAT",  # month names: Django's own formatter
+        "SHORT_DATETIME_FORMAT",
+        "d.m.Y",
+        "m/d/Y",
+        "j.n.y",
+        r"Y-m-d \w\e\e\k",
+        "{d} & <m>",
+        "D, d M Y H:i",
+    ],
+)
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_date_formatter_writes_any_format_as_the_date_filter(fmt: str, language: str) -> None:
+    template = Template("{{ v|date:f }}")
+    with translation.override(language), timezone.override("Asia/Vladivostok"):
+        formatter = date_formatter(fmt)
+        for value in (
+            datetime(2026, 1, 5, 14, 3, tzinfo=UTC),
+            datetime(2009, 12, 31, 23, 59, tzinfo=UTC),
+            datetime(1999, 7, 9, 0, 0, tzinfo=UTC),
+        ):
+            assert formatter(value) == template.render(Context({"v": value, "f": fmt}))
