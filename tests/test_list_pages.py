@@ -223,3 +223,13 @@ def test_an_empty_list_says_so_and_a_full_one_does_not(world: World) -> None:
     assert full.count("<tr>\n    <td>") == 4
     ru = head.get("/crm/accounts/", {"q": "nothing-matches-this"}, HTTP_ACCEPT_LANGUAGE="ru")
     assert '<td colspan="6" class="empty">Подходящих компаний нет.</td>' in ru.content.decode()
+
+
+def test_the_language_switch_names_each_language_in_itself(world: World) -> None:
+    head = _client(world.user("head"))
+    for language in ("en", "ru"):
+        html = head.get("/crm/contacts/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        buttons = re.findall(
+            r'<button type="submit" name="language" value="(\w+)".*?title="([^"]+)"', html
+        )
+        assert buttons == [("en", "English"), ("ru", "Русский")]
