@@ -249,6 +249,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 API_RATE_LIMIT = int(os.environ.get("API_RATE_LIMIT", "600"))
 
 # Security defaults; TANDEM_HTTPS=1 turns on what needs HTTPS.
+SESSION_ENGINE = "tandem.core.sessions"  # Django's database sessions, read faster
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
