@@ -20,7 +20,9 @@ machine falls on both) and quoting medians:
   - served: the page from gunicorn started as `tandem serve` starts it (1 worker), against
     bench/raw_pages.py — the same statements and nothing else, writing their rows as JSON or an
     HTML table — served by the same gunicorn; one keep-alive HTTP connection each.
-Goal: under 100 ms and at most 3x the raw query.
+Goal: under 100 ms and at most 3x the raw query, judged on the served leg (a page is an HTTP
+response, so its raw counterpart is the same SQL answered over HTTP); the in-process leg is
+printed for reference.
 """
 
 from __future__ import annotations
@@ -266,17 +268,24 @@ def main(argv: list[str] | None = None) -> int:
         f"{'raw page':>12}{'page':>8}{'x':>6}"
     )
     worst = 0.0
+    worst_ratio = {"in-process": 0.0, "served": 0.0}
     for i, (label, name, _, _, _, statements) in enumerate(cases):
         raw_ms, page_ms = results[i]
         line = f"{label:<10}{name:<18}{len(statements):>4}{raw_ms:>9.2f}{page_ms:>7.2f}"
         line += f"{page_ms / raw_ms:>6.1f}"
         worst = max(worst, page_ms)
+        worst_ratio["in-process"] = max(worst_ratio["in-process"], page_ms / raw_ms)
         if i in served:
             raw_served, page_served = served[i]
             line += f"{raw_served:>12.2f}{page_served:>8.2f}{page_served / raw_served:>6.1f}"
             worst = max(worst, page_served)
+            worst_ratio["served"] = max(worst_ratio["served"], page_served / raw_served)
         print(line)
     print(f"\nslowest page: {worst:.1f} ms (goal < 100 ms)")
+    print(
+        "highest ratio: served {served:.1f}x (the goal: at most 3x; page and raw SQL both over"
+        " HTTP), in-process {in-process:.1f}x (raw side without a request)".format(**worst_ratio)
+    )
     return 0
 
 
