@@ -30,6 +30,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tandem.core import services as core_services
 from tandem.core.audit import Actor, diff, record_change, snapshot
@@ -62,6 +63,10 @@ def team_ensure(*, actor: Actor, name: str, department: str, region: str = "") -
         return team
 
 
+def _taken(username: str) -> str:
+    return _("a user named %(username)s already exists") % {"username": repr(username)}
+
+
 @transaction.atomic
 def user_create(
     *,
@@ -78,25 +83,28 @@ def user_create(
     errors: dict[str, list[str]] = {}
     username = username.strip()
     if not username or len(username) > 150:
-        errors["username"] = ["a username of 1 to 150 characters is required"]
+        errors["username"] = [_("a username of 1 to 150 characters is required")]
     elif User.objects.filter(username__iexact=username).exists():
-        errors["username"] = [f"a user named {username!r} already exists"]
+        errors["username"] = [_taken(username)]
     if role not in Role.values:
-        errors["role"] = [f"{role!r} is not a role; choose one of {', '.join(Role.values)}"]
+        message = _("%(role)s is not a role; choose one of %(roles)s")
+        errors["role"] = [message % {"role": repr(role), "roles": ", ".join(Role.values)}]
     team: Team | None = None
     if team_name:
         team = Team.objects.filter(name__iexact=team_name.strip()).first()
         if team is None:
-            names = ", ".join(Team.objects.values_list("name", flat=True)) or "none yet"
-            errors["team"] = [f"no team named {team_name!r} (teams: {names})"]
+            names = ", ".join(Team.objects.values_list("name", flat=True)) or _("none yet")
+            message = _("no team named %(team)s (teams: %(names)s)")
+            errors["team"] = [message % {"team": repr(team_name), "names": names}]
     if email:
         email = email.strip().lower()
         try:
             from tandem.crm.validation import clean_email
 
             email = clean_email(email)
-        except ValueError as exc:
-            errors["email"] = [f"{email!r} {exc}"]
+        except ValueError:
+            message = _("%(email)s is not a valid email address")
+            errors["email"] = [message % {"email": repr(email)}]
     if password is not None and "username" not in errors:
         try:
             validate_password(password, User(username=username, email=email))
@@ -116,7 +124,7 @@ def user_create(
                 last_name=last_name,
             )
     except IntegrityError:
-        raise InvalidInput({"username": [f"a user named {username!r} already exists"]}) from None
+        raise InvalidInput({"username": [_taken(username)]}) from None
     changes = diff({}, snapshot(user))
     changes.pop("password", None)
     record_change(actor=actor, action="create", instance=user, changes=changes)

@@ -206,3 +206,30 @@ def test_django_commands_keep_the_servers_language(capsys: pytest.CaptureFixture
     """`tandem manage` is Django talking, in LANGUAGE_CODE as under manage.py (so is a worker)."""
     assert main(["--language", "ru", "manage", "check", "--help"]) == 0
     assert capsys.readouterr().out.startswith("usage: tandem manage check")
+
+
+@pytest.mark.django_db
+def test_createuser_refusals_in_russian(capsys: pytest.CaptureFixture[str]) -> None:
+    strong = ["--password", "plum-orchard-velvet-1987"]
+    assert main(["createuser", "ana", "--role", "head", *strong]) == 0
+    capsys.readouterr()
+    refusals = [
+        (["ana", "--role", "head", *strong], "tandem: username: пользователь 'ana' уже есть\n"),
+        (
+            ["zoe", "--role", "head", "--team", "Nowhere", *strong],
+            "tandem: team: команды 'Nowhere' нет (команды: пока нет)\n",
+        ),
+        (
+            ["zoe", "--role", "head", "--email", "not-an-email", *strong],
+            "tandem: email: 'not-an-email' — недопустимый адрес электронной почты\n",
+        ),
+        (["zoe", "--role", "head", "--password", "short"], "tandem: password: "),
+    ]
+    for argv, said in refusals:
+        assert main(["--language", "ru", "createuser", *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith(said), err
+    # Django's own password checks speak the same language.
+    assert "Введённый пароль слишком короткий" in err
+    assert main(["createuser", "ana", "--role", "head", *strong]) == 2
+    assert capsys.readouterr().err == "tandem: username: a user named 'ana' already exists\n"
