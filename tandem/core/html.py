@@ -46,9 +46,9 @@ def attributes(attrs: Mapping[str, Any]) -> str:
     parts = []
     for name, value in attrs.items():
         if value is True:
-            parts.append(f" {name}")
+            parts.append(f" {escape(name)}")
         elif value is not False:
-            parts.append(f' {name}="{escape(value)}"')
+            parts.append(f' {escape(name)}="{escape(value)}"')
     return "".join(parts)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.forms.renderers import get_default_renderer
 from django.template import Context, Template
 from django.urls import reverse, set_script_prefix
 from django.utils import timezone, translation
@@ -33,6 +34,12 @@ def test_attributes_are_widget_attrs_html() -> None:
     attrs = {"id": "id_q", "required": True, "disabled": False, "data-x": '"<&>'}
     assert attributes(attrs) == ' id="id_q" required data-x="&quot;&lt;&amp;&gt;"'
     assert attributes({}) == ""
+    # The same as Django's own template for them, names included.
+    odd = {"data-<x>": "a&b", "hidden": True, "off": False, "n": 3}
+    django = get_default_renderer().render(
+        "django/forms/widgets/attrs.html", {"widget": {"attrs": odd}}
+    )
+    assert attributes(odd) == " " + django  # the renderer strips the leading space
 
 
 @pytest.mark.parametrize("prefix", ["/", "/tandem/"])
