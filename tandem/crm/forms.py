@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from tandem.core.access import scoped
 from tandem.core.html import attributes, escape, markup
 from tandem.core.models import User
+from tandem.core.templatetags.tandem import person_name
 from tandem.crm.models import (
     Account,
     AttributeTarget,
@@ -49,13 +50,9 @@ def _owner_queryset() -> QuerySet[User]:
     return User.objects.filter(is_active=True).order_by("first_name", "last_name", "username")
 
 
-def _owner_label(first_name: str, last_name: str, username: str) -> str:
-    return f"{first_name} {last_name}".strip() or username
-
-
 class OwnerChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
-        return _owner_label(obj.first_name, obj.last_name, obj.username)
+        return person_name(obj.first_name, obj.last_name, obj.username)
 
 
 class FilterText(forms.TextInput):
@@ -118,7 +115,7 @@ def _owner_filter_choices() -> list[tuple[Any, Any]]:
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return [("", _("Any owner")), *((pk, _owner_label(*names)) for pk, *names in rows)]
+    return [("", _("Any owner")), *((pk, person_name(*names)) for pk, *names in rows)]
 
 
 class ListFilterForm(forms.Form):
