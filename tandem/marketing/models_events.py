@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tandem.crm.models import Contact
-from tandem.marketing.models_campaigns import Campaign
+from tandem.marketing.campaigns.models import Campaign
 
 
 def new_uid() -> str:

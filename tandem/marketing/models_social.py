@@ -17,7 +17,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from tandem.marketing.models_campaigns import Campaign
+from tandem.marketing.campaigns.models import Campaign
 from tandem.tracking.models import TrackedLink
 
 

@@ -45,7 +45,7 @@ from django.db.models import (
 from tandem.core.access import scoped
 from tandem.core.models import User
 from tandem.crm.models import Contact, LifecycleStage, Touchpoint
-from tandem.marketing.models_campaigns import Campaign
+from tandem.marketing.campaigns.models import Campaign
 
 CENT = Decimal("0.01")
 LEAD_OR_LATER = [

@@ -22,7 +22,7 @@ from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
 from tandem.core.models import User
 from tandem.marketing.csv_rows import RowReport, read_rows
-from tandem.marketing.models_campaigns import Campaign, CampaignChannel, CampaignCost
+from tandem.marketing.campaigns.models import Campaign, CampaignChannel, CampaignCost
 from tandem.marketing.scopes import MARKETING_ROLES
 from tandem.marketing.validation import clean_text, visible_ref
 

@@ -20,7 +20,7 @@ from tandem.core.errors import InvalidInput
 from tandem.core.models import User
 from tandem.marketing.campaigns import services
 from tandem.marketing.campaigns.report import campaign_report
-from tandem.marketing.models_campaigns import Campaign, CampaignChannel, CampaignCost
+from tandem.marketing.campaigns.models import Campaign, CampaignChannel, CampaignCost
 from tandem.marketing.scopes import MARKETING_ROLES
 
 MAX_UPLOAD = 10 * 1024 * 1024

@@ -31,7 +31,7 @@ from tandem.crm import services as crm
 from tandem.crm.models import Contact, LifecycleStage
 from tandem.crm.validation import clean_email
 from tandem.marketing.events import mail
-from tandem.marketing.models_campaigns import Campaign
+from tandem.marketing.campaigns.models import Campaign
 from tandem.marketing.models_events import (
     EventKind,
     EventReminder,

@@ -22,7 +22,7 @@ from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.marketing.campaigns.views import marketer, upload
 from tandem.marketing.events import imports, services
-from tandem.marketing.models_campaigns import Campaign
+from tandem.marketing.campaigns.models import Campaign
 from tandem.marketing.models_events import EventKind, MarketingEvent, Registration
 
 HONEYPOT = "website_url"

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
 from tandem.marketing.csv_rows import RowReport, read_rows
-from tandem.marketing.models_campaigns import Campaign
+from tandem.marketing.campaigns.models import Campaign
 from tandem.marketing.models_social import Network, SocialPost, SocialPostStats
 from tandem.marketing.social.adapters import adapter_for
 from tandem.marketing.social.base import PostToPublish
