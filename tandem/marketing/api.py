@@ -107,7 +107,7 @@ from tandem.crm.models import Contact  # noqa: E402
 from tandem.marketing.campaigns.report import campaign_report  # noqa: E402
 from tandem.marketing.content import services as content_services  # noqa: E402
 from tandem.marketing.campaigns.models import Campaign  # noqa: E402
-from tandem.marketing.models_content import ContentAsset  # noqa: E402
+from tandem.marketing.content.models import ContentAsset  # noqa: E402
 
 
 class CampaignOut(Schema):

@@ -291,7 +291,7 @@ class EmailRecipient(models.Model):
 
 # Campaigns, content, events and social posts live in their own modules (issue 6, points 1, 5-7).
 from tandem.marketing.campaigns.models import Campaign, CampaignChannel, CampaignCost  # noqa: E402, F401
-from tandem.marketing.models_content import AssetKind, ContentAsset  # noqa: E402, F401
+from tandem.marketing.content.models import AssetKind, ContentAsset  # noqa: E402, F401
 from tandem.marketing.models_event_rules import (  # noqa: E402, F401
     EventLeadOutcome,
     EventLeadRule,

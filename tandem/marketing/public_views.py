@@ -28,7 +28,7 @@ from tandem.marketing import consent
 from tandem.marketing.content import services as content
 from tandem.marketing.email import engagement, message
 from tandem.marketing.models import EmailRecipient, SubscriptionType
-from tandem.marketing.models_content import ContentAsset
+from tandem.marketing.content.models import ContentAsset
 
 log = logging.getLogger("tandem.marketing")
 ANON_COOKIE = "tdm_aid"  # the same visitor cookie as tracking's link redirect

@@ -30,7 +30,7 @@ def content_rule(user: User, action: Action) -> Q | _Everything:
 
 def register_extra_scopes() -> None:
     from tandem.marketing.campaigns import models as c
-    from tandem.marketing import models_content as content
+    from tandem.marketing.content import models as content
     from tandem.marketing import models_events as ev
     from tandem.marketing import models_social as social
 

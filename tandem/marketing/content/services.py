@@ -34,7 +34,7 @@ from tandem.crm import services as crm
 from tandem.crm.models import Contact, Touchpoint
 from tandem.marketing.email.message import base_url
 from tandem.marketing.campaigns.models import Campaign
-from tandem.marketing.models_content import AssetKind, ContentAsset
+from tandem.marketing.content.models import AssetKind, ContentAsset
 from tandem.marketing.tracked_links import link_create, link_url
 from tandem.marketing.validation import clean_text, visible_ref
 from tandem.tracking.models import TrackedLink

@@ -21,7 +21,7 @@ from tandem.core.models import User
 from tandem.marketing.campaigns.views import marketer
 from tandem.marketing.content import services
 from tandem.marketing.campaigns.models import Campaign
-from tandem.marketing.models_content import AssetKind, ContentAsset
+from tandem.marketing.content.models import AssetKind, ContentAsset
 from tandem.marketing.scopes_extra import MARKETING_ROLES
 from tandem.marketing.tracked_links import link_url
 

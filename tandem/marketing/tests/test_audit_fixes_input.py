@@ -24,7 +24,7 @@ from tandem.crm.models import Touchpoint
 from tandem.marketing.campaigns import services as campaigns
 from tandem.marketing.content import services as content
 from tandem.marketing.campaigns.models import Campaign
-from tandem.marketing.models_content import ContentAsset
+from tandem.marketing.content.models import ContentAsset
 from tandem.marketing.models_events import MarketingEvent
 from tandem.marketing.models_social import SocialPost
 
