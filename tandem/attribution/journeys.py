@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from django.apps import apps
 from django.db import models
 from django.db.models import (
     BigIntegerField,
@@ -58,7 +57,10 @@ from django.db.models.functions import Coalesce
 from tandem.attribution.engine import Journeys
 from tandem.attribution.engine.journeys import FloatArray, IntArray
 from tandem.core.access import scoped
+from tandem.core.models import User
 from tandem.crm.models import Account, Contact, Touchpoint
+from tandem.leads.models import StageHistory
+from tandem.sales.models import Deal, DealContact
 
 Unit = Literal["contact", "account"]
 DIMENSIONS: tuple[str, ...] = ("channel", "campaign", "content", "person", "department")
@@ -214,11 +216,7 @@ def _conversion_rows(user: object, spec: JourneySpec) -> QuerySet[Any]:
     kind = spec.conversion
     rows: QuerySet[Any]
     if kind in ("deal_won", "opportunity"):
-        if not apps.is_installed("tandem.sales"):
-            return Touchpoint.objects.none().values_list("id", "id", "id")
-        deal_model = apps.get_model("sales", "Deal")
-        deal_contact = apps.get_model("sales", "DealContact")
-        first = deal_contact.objects.filter(deal_id=OuterRef("pk")).order_by("id")
+        first = DealContact.objects.filter(deal_id=OuterRef("pk")).order_by("id")
         first_contact = Subquery(first.values("contact_id")[:1])
         first_account = Subquery(first.values("contact__account_id")[:1])
         if spec.unit == "contact":
@@ -226,14 +224,13 @@ def _conversion_rows(user: object, spec: JourneySpec) -> QuerySet[Any]:
         else:
             key = _key(F("account_id"), first_account, _negated(first_contact))
         at = "closed_at" if kind == "deal_won" else "created_at"
-        qs = scoped(user, deal_model).filter(**{f"{at}__gte": spec.start, f"{at}__lt": spec.end})
+        qs = scoped(user, Deal).filter(**{f"{at}__gte": spec.start, f"{at}__lt": spec.end})
         if kind == "deal_won":
             qs = qs.filter(status="won")
         rows = qs.annotate(jkey=key, ts=EpochSeconds(at), val=F("amount"))
     elif kind == "mql":
-        history = apps.get_model("leads", "StageHistory")
         visible = scoped(user, Contact).values("pk")
-        rows = history.objects.filter(
+        rows = StageHistory.objects.filter(
             stage="mql",
             entered_at__gte=spec.start,
             entered_at__lt=spec.end,
@@ -319,10 +316,9 @@ def _encode(values: list[Any], empty: str) -> tuple[tuple[str, ...], IntArray]:
 
 
 def _person_names(ids: list[Any]) -> dict[int, str]:
-    user_model = apps.get_model("core", "User")
     wanted = {int(i) for i in set(ids) if i is not None}
     names: dict[int, str] = {}
-    for pk, first, last, username in user_model.objects.filter(pk__in=wanted).values_list(
+    for pk, first, last, username in User.objects.filter(pk__in=wanted).values_list(
         "pk", "first_name", "last_name", "username"
     ):
         full = f"{first} {last}".strip()
@@ -423,8 +419,7 @@ def data_version(user: object, spec: JourneySpec) -> str:
     conv = _conversion_rows(user, spec)
     n_conv = conv.count()
     extra = ""
-    if spec.conversion in ("deal_won", "opportunity") and apps.is_installed("tandem.sales"):
-        deal_model = apps.get_model("sales", "Deal")
-        latest = scoped(user, deal_model).aggregate(u=models.Max("updated_at"))["u"]
+    if spec.conversion in ("deal_won", "opportunity"):
+        latest = scoped(user, Deal).aggregate(u=models.Max("updated_at"))["u"]
         extra = latest.isoformat() if latest else ""
     return f"tp:{agg['m'] or 0}:{agg['n']}|conv:{n_conv}|{extra}"
