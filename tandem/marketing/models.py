@@ -304,7 +304,7 @@ from tandem.marketing.models_events import (  # noqa: E402, F401
     MarketingEvent,
     Registration,
 )
-from tandem.marketing.models_social import Network, SocialPost, SocialPostStats  # noqa: E402, F401
+from tandem.marketing.social.models import Network, SocialPost, SocialPostStats  # noqa: E402, F401
 from tandem.marketing.scopes_extra import register_extra_scopes  # noqa: E402
 
 register_extra_scopes()

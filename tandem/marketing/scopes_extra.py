@@ -32,7 +32,7 @@ def register_extra_scopes() -> None:
     from tandem.marketing.campaigns import models as c
     from tandem.marketing.content import models as content
     from tandem.marketing import models_events as ev
-    from tandem.marketing import models_social as social
+    from tandem.marketing.social import models as social
 
     for model in (
         c.Campaign,

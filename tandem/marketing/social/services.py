@@ -26,7 +26,7 @@ from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
 from tandem.marketing.csv_rows import RowReport, read_rows
 from tandem.marketing.campaigns.models import Campaign
-from tandem.marketing.models_social import Network, SocialPost, SocialPostStats
+from tandem.marketing.social.models import Network, SocialPost, SocialPostStats
 from tandem.marketing.social.adapters import adapter_for
 from tandem.marketing.social.base import PostToPublish
 from tandem.marketing.tracked_links import link_create, link_url

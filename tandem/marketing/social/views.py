@@ -21,7 +21,7 @@ from tandem.core.errors import InvalidInput
 from tandem.core.tasks import enqueue_on_commit
 from tandem.marketing.campaigns.views import marketer, upload
 from tandem.marketing.campaigns.models import Campaign
-from tandem.marketing.models_social import Network, SocialPost, SocialPostStats
+from tandem.marketing.social.models import Network, SocialPost, SocialPostStats
 from tandem.marketing.social import services, tasks
 from tandem.marketing.social.adapters import ADAPTERS
 from tandem.marketing.tracked_links import link_url

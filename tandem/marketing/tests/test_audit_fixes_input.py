@@ -26,7 +26,7 @@ from tandem.marketing.content import services as content
 from tandem.marketing.campaigns.models import Campaign
 from tandem.marketing.content.models import ContentAsset
 from tandem.marketing.models_events import MarketingEvent
-from tandem.marketing.models_social import SocialPost
+from tandem.marketing.social.models import SocialPost
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()
