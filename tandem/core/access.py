@@ -17,7 +17,7 @@ from typing import Literal, TypeVar
 
 from django.db import connection, models
 from django.db.models import Q, QuerySet
-from django.http import Http404
+from django.http import Http404, HttpRequest
 
 from tandem.core.models import Role, User
 
@@ -69,15 +69,6 @@ def get_scoped(user: object, model: type[M], pk: object, action: Action = "view"
         raise Http404 from exc
 
 
-@cache
-def _teammates_sql() -> str:
-    """SELECT the ids of a team's members (parameter: the team's id); written once, as the
-    queryset compiled it, since building the queryset on every request cost more than running
-    it."""
-    sql, _params = User.objects.filter(team_id=0).values_list("pk").query.sql_with_params()
-    return sql
-
-
 def teammate_ids(user: User) -> list[int]:
     """The user and, if in a team, its members: whose records a rep sees.
 
@@ -88,30 +79,59 @@ def teammate_ids(user: User) -> list[int]:
         return [user.pk]
     cached: tuple[int, list[int]] | None = getattr(user, "_tandem_teammates", None)
     if cached is None or cached[0] != user.team_id:
-        with connection.cursor() as cursor:
-            cursor.execute(_teammates_sql(), [user.team_id])
-            ids = [row[0] for row in cursor.fetchall()]
+        ids = list(User.objects.filter(team_id=user.team_id).values_list("pk", flat=True))
         cached = (user.team_id, ids)
         user._tandem_teammates = cached  # type: ignore[attr-defined]
     return list(cached[1])
 
 
-def can(user: User, permission: str) -> bool:
-    """Capabilities that are not about one record (admin pages, settings, tokens)."""
-    if not user.is_active:
+# The one permission model: every capability that is not about one record, by role. Pages,
+# navigation and the API all ask `can()`; no other module keeps a list of roles.
+EVERYONE = frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER, Role.SALES_REP, Role.FIELD_REP})
+CAPABILITIES: dict[str, frozenset[str]] = {
+    # customer records
+    "view_records": EVERYONE,
+    "create_records": EVERYONE,
+    "merge_records": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
+    "export": EVERYONE,
+    "use_api_tokens": EVERYONE,
+    # marketing: segments, email, subscriptions, campaigns, events, social, imports
+    "use_marketing": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
+    # the content library is read by sales too
+    "read_content": EVERYONE,
+    # lead hand-off, disputes and lead quality
+    "use_handoffs": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER, Role.SALES_REP}),
+    "view_lead_quality": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
+    # sales work: pipeline, forecast, tasks
+    "use_pipeline": EVERYONE,
+    "use_tasks": frozenset({Role.ADMIN, Role.HEAD, Role.SALES_REP, Role.FIELD_REP}),
+    "view_attribution": EVERYONE,
+    # settings and administration
+    "manage_settings": frozenset({Role.ADMIN, Role.HEAD}),
+    "manage_users": frozenset({Role.ADMIN}),
+    "manage_attributes": frozenset({Role.ADMIN}),
+    "view_audit": frozenset({Role.ADMIN, Role.HEAD}),
+    # shared goals of the revenue team (revenue, pipeline, MQLs)
+    "manage_goals": frozenset({Role.ADMIN, Role.HEAD}),
+}
+
+
+def can(user: object, permission: str) -> bool:
+    """Whether `user` holds a capability that is not about one record (see CAPABILITIES).
+
+    Fails closed: an anonymous or inactive user, or an unknown capability, gets False.
+    """
+    if not isinstance(user, User) or not user.is_active:
         return False
-    by_role: dict[str, set[str]] = {
-        Role.ADMIN: {
-            "manage_settings",
-            "manage_users",
-            "manage_attributes",
-            "view_audit",
-            "merge_records",
-            "export",
-        },
-        Role.HEAD: {"view_audit", "merge_records", "export", "manage_settings"},
-        Role.MARKETER: {"export", "merge_records"},
-        Role.SALES_REP: {"export"},
-        Role.FIELD_REP: {"export"},
-    }
-    return user.is_superuser or permission in by_role.get(user.role, set())
+    roles = CAPABILITIES.get(permission)
+    if roles is None:
+        return False
+    return user.is_superuser or user.role in roles
+
+
+def request_user(request: HttpRequest) -> User:
+    """The signed-in user of a request that a login-required view or an authenticated API
+    operation handles; anything else is a programming error."""
+    user = request.user
+    assert isinstance(user, User), "request_user() is for views behind sign-in"
+    return user

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models, transaction
+from django.http import HttpRequest
 
 from tandem.core.models import ApiToken, AuditEntry, User
 
@@ -28,6 +29,14 @@ class Actor:
     @classmethod
     def system(cls) -> Actor:
         return cls()
+
+    @classmethod
+    def of(cls, request: HttpRequest) -> Actor:
+        """The actor behind a page request: its signed-in user. (API operations use
+        `core.api_auth.caller(request).actor`, which carries the token too.)"""
+        user = request.user
+        assert isinstance(user, User), "Actor.of() is for views behind sign-in"
+        return cls(user=user)
 
 
 def _plain(value: Any) -> Any:

@@ -19,42 +19,38 @@ from django.utils.translation import gettext_lazy as _
 from tandem.core.access import can
 from tandem.core.models import User
 
-# (url name, label, who sees it: a set of roles, or a capability string)
-NAV_ITEMS: list[tuple[str, Any, str | set[str]]] = [
-    ("core:home", _("Home"), {"head", "admin", "marketer", "sales_rep", "field_rep"}),
-    ("crm:contact_list", _("Contacts"), {"head", "admin", "marketer", "sales_rep", "field_rep"}),
-    ("crm:account_list", _("Accounts"), {"head", "admin", "marketer", "sales_rep", "field_rep"}),
-    ("crm:duplicates", _("Duplicates"), {"head", "admin", "marketer", "sales_rep", "field_rep"}),
-    ("leads:handoff_list", _("Hand-offs"), {"head", "admin", "marketer", "sales_rep"}),
-    ("leads:dispute_list", _("Disputes"), {"head", "admin", "marketer", "sales_rep"}),
-    ("leads:lead_quality", _("Lead quality"), {"head", "admin", "marketer"}),
-    ("sales:board", _("Pipeline"), {"head", "admin", "marketer", "sales_rep", "field_rep"}),
-    ("sales:forecast", _("Forecast"), {"head", "admin", "marketer", "sales_rep", "field_rep"}),
-    ("sales:tasks", _("My tasks"), {"head", "admin", "sales_rep", "field_rep"}),
-    ("attribution:page", _("Attribution"), {"head", "admin", "marketer", "sales_rep", "field_rep"}),
-    ("marketing:segment_list", _("Segments"), {"head", "admin", "marketer"}),
-    ("marketing:template_list", _("Email"), {"head", "admin", "marketer"}),
-    ("marketing:subscription_list", _("Subscriptions"), {"head", "admin", "marketer"}),
-    ("marketing:campaign_list", _("Campaigns"), {"head", "admin", "marketer"}),
-    ("marketing:event_list", _("Events"), {"head", "admin", "marketer"}),
-    ("marketing:social_calendar", _("Social"), {"head", "admin", "marketer"}),
-    ("imports:list", _("Imports"), {"head", "admin", "marketer"}),
-    (
-        "marketing:content_list",
-        _("Content"),
-        {"head", "admin", "marketer", "sales_rep", "field_rep"},
-    ),
+# (url name, label, the capability that shows it: see core.access.CAPABILITIES)
+NAV_ITEMS: list[tuple[str, Any, str]] = [
+    ("core:home", _("Home"), "view_records"),
+    ("crm:contact_list", _("Contacts"), "view_records"),
+    ("crm:account_list", _("Accounts"), "view_records"),
+    ("crm:duplicates", _("Duplicates"), "view_records"),
+    ("leads:handoff_list", _("Hand-offs"), "use_handoffs"),
+    ("leads:dispute_list", _("Disputes"), "use_handoffs"),
+    ("leads:lead_quality", _("Lead quality"), "view_lead_quality"),
+    ("sales:board", _("Pipeline"), "use_pipeline"),
+    ("sales:forecast", _("Forecast"), "use_pipeline"),
+    ("sales:tasks", _("My tasks"), "use_tasks"),
+    ("attribution:page", _("Attribution"), "view_attribution"),
+    ("marketing:segment_list", _("Segments"), "use_marketing"),
+    ("marketing:template_list", _("Email"), "use_marketing"),
+    ("marketing:subscription_list", _("Subscriptions"), "use_marketing"),
+    ("marketing:campaign_list", _("Campaigns"), "use_marketing"),
+    ("marketing:event_list", _("Events"), "use_marketing"),
+    ("marketing:social_calendar", _("Social"), "use_marketing"),
+    ("imports:list", _("Imports"), "use_marketing"),
+    ("marketing:content_list", _("Content"), "read_content"),
     ("core:audit_log", _("Audit log"), "view_audit"),
     ("core:settings", _("Settings"), "manage_settings"),
     ("tracking:channel_rules", _("Channel rules"), "manage_settings"),
-    ("core:tokens", _("API tokens"), {"head", "admin", "marketer", "sales_rep", "field_rep"}),
+    ("core:tokens", _("API tokens"), "use_api_tokens"),
 ]
 
 
 class NavEntry(NamedTuple):
     url: str
     label: str
-    who: str | set[str]
+    who: str
 
 
 @cache
@@ -90,6 +86,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
                 "active": path.startswith(url) and (url != "/" or path == "/"),
             }
             for url, label, who in entries
-            if (can(user, who) if isinstance(who, str) else user.role in who)
+            if can(user, who)
         ]
     }
