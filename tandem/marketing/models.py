@@ -292,20 +292,18 @@ class EmailRecipient(models.Model):
 # Campaigns, content, events and social posts live in their own modules (issue 6, points 1, 5-7).
 from tandem.marketing.campaigns.models import Campaign, CampaignChannel, CampaignCost  # noqa: E402, F401
 from tandem.marketing.content.models import AssetKind, ContentAsset  # noqa: E402, F401
-from tandem.marketing.models_event_rules import (  # noqa: E402, F401
+from tandem.marketing.events.models import (  # noqa: E402, F401
+    EventKind,
     EventLeadOutcome,
     EventLeadRule,
-    RegistrationStatus,
-)
-from tandem.marketing.models_events import (  # noqa: E402, F401
-    EventKind,
     EventReminder,
     InvitationSent,
     MarketingEvent,
     Registration,
+    RegistrationStatus,
 )
-from tandem.marketing.social.models import Network, SocialPost, SocialPostStats  # noqa: E402, F401
 from tandem.marketing.scopes_extra import register_extra_scopes  # noqa: E402
+from tandem.marketing.social.models import Network, SocialPost, SocialPostStats  # noqa: E402, F401
 
 register_extra_scopes()
 

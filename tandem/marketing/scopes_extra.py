@@ -31,7 +31,7 @@ def content_rule(user: User, action: Action) -> Q | _Everything:
 def register_extra_scopes() -> None:
     from tandem.marketing.campaigns import models as c
     from tandem.marketing.content import models as content
-    from tandem.marketing import models_events as ev
+    from tandem.marketing.events import models as ev
     from tandem.marketing.social import models as social
 
     for model in (

@@ -19,7 +19,7 @@ import datetime as dt
 from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress, vText
 
-from tandem.marketing.models_events import MarketingEvent, Registration
+from tandem.marketing.events.models import MarketingEvent, Registration
 
 METHODS = ("REQUEST", "CANCEL")
 

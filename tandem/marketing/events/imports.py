@@ -28,8 +28,8 @@ from tandem.core.audit import Actor
 from tandem.crm.validation import clean_email
 from tandem.marketing.csv_rows import RowReport, read_rows
 from tandem.marketing.events import rules
+from tandem.marketing.events.models import MarketingEvent, Registration
 from tandem.marketing.events.services import _registration, _touch
-from tandem.marketing.models_events import MarketingEvent, Registration
 
 ATTENDANCE_COLUMNS = {
     "email": ("Email", "User Email", "Attendee Email", "e-mail"),

@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 
 from tandem.marketing.email.message import RawEmail, dkim_signer
 from tandem.marketing.events.ics import invitation
-from tandem.marketing.models_events import MarketingEvent, Registration
+from tandem.marketing.events.models import MarketingEvent, Registration
 
 
 def _when(event: MarketingEvent) -> str:

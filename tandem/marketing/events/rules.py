@@ -35,12 +35,14 @@ from tandem.crm import services as crm
 from tandem.crm.models import Contact, LifecycleStage
 from tandem.leads.models import ContactScore, HandoffTrigger, ScoringModel
 from tandem.leads.services import handoff_create, is_allowed, lifecycle_move
-from tandem.marketing.models_event_rules import (
+from tandem.marketing.events.models import (
+    EventKind,
     EventLeadOutcome,
     EventLeadRule,
+    MarketingEvent,
+    Registration,
     RegistrationStatus,
 )
-from tandem.marketing.models_events import EventKind, MarketingEvent, Registration
 
 log = logging.getLogger("tandem.marketing")
 RULE_FIELDS = {

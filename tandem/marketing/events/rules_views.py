@@ -16,8 +16,13 @@ from tandem.crm.models import LifecycleStage
 from tandem.leads.models import ScoringModel
 from tandem.marketing.campaigns.views import marketer
 from tandem.marketing.events import rules
-from tandem.marketing.models_event_rules import EventLeadOutcome, EventLeadRule, RegistrationStatus
-from tandem.marketing.models_events import EventKind, MarketingEvent
+from tandem.marketing.events.models import (
+    EventKind,
+    EventLeadOutcome,
+    EventLeadRule,
+    MarketingEvent,
+    RegistrationStatus,
+)
 
 FIELDS = ("min_minutes", "min_score", "scoring_model_id", "stage", "lead_source")
 

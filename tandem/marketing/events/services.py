@@ -30,9 +30,9 @@ from tandem.core.errors import InvalidInput
 from tandem.crm import services as crm
 from tandem.crm.models import Contact, LifecycleStage
 from tandem.crm.validation import clean_email
-from tandem.marketing.events import mail
 from tandem.marketing.campaigns.models import Campaign
-from tandem.marketing.models_events import (
+from tandem.marketing.events import mail
+from tandem.marketing.events.models import (
     EventKind,
     EventReminder,
     InvitationSent,

@@ -20,10 +20,10 @@ from tandem.core import exports
 from tandem.core.access import get_scoped, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
+from tandem.marketing.campaigns.models import Campaign
 from tandem.marketing.campaigns.views import marketer, upload
 from tandem.marketing.events import imports, services
-from tandem.marketing.campaigns.models import Campaign
-from tandem.marketing.models_events import EventKind, MarketingEvent, Registration
+from tandem.marketing.events.models import EventKind, MarketingEvent, Registration
 
 HONEYPOT = "website_url"
 FIELDS = (

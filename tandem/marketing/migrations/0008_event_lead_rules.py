@@ -5,7 +5,7 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-import tandem.marketing.models_event_rules
+import tandem.marketing.events.models
 
 
 class Migration(migrations.Migration):
@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
                 (
                     "statuses",
                     models.JSONField(
-                        default=tandem.marketing.models_event_rules.default_statuses,
+                        default=tandem.marketing.events.models.default_statuses,
                         verbose_name="qualifying statuses",
                     ),
                 ),

@@ -20,7 +20,7 @@ from django.utils import timezone
 from conftest import SmtpInbox
 from tandem.core.audit import Actor
 from tandem.marketing.events import services
-from tandem.marketing.models_events import MarketingEvent
+from tandem.marketing.events.models import MarketingEvent
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()

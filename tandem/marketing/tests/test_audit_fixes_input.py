@@ -22,10 +22,10 @@ from tandem.core.models import User
 from tandem.core.tokens import token_create
 from tandem.crm.models import Touchpoint
 from tandem.marketing.campaigns import services as campaigns
-from tandem.marketing.content import services as content
 from tandem.marketing.campaigns.models import Campaign
+from tandem.marketing.content import services as content
 from tandem.marketing.content.models import ContentAsset
-from tandem.marketing.models_events import MarketingEvent
+from tandem.marketing.events.models import MarketingEvent
 from tandem.marketing.social.models import SocialPost
 
 pytestmark = pytest.mark.django_db
