@@ -8,219 +8,96 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("crm", "0002_touchpoint_tracking_fields"),
-        ("marketing", "0003_content_assets"),
+        ('crm', '0002_touchpoint_tracking_fields'),
+        ('marketing', '0003_content_assets'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="MarketingEvent",
+            name='MarketingEvent',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[("webinar", "Webinar"), ("conference", "Conference")],
-                        max_length=12,
-                        verbose_name="kind",
-                    ),
-                ),
-                ("title", models.CharField(max_length=200, verbose_name="title")),
-                (
-                    "slug",
-                    models.SlugField(
-                        max_length=100, unique=True, verbose_name="registration address"
-                    ),
-                ),
-                ("description", models.TextField(blank=True, verbose_name="description")),
-                ("starts_at", models.DateTimeField(verbose_name="starts at")),
-                ("ends_at", models.DateTimeField(verbose_name="ends at")),
-                ("location", models.CharField(blank=True, max_length=300, verbose_name="location")),
-                (
-                    "join_url",
-                    models.URLField(blank=True, max_length=1000, verbose_name="join link"),
-                ),
-                ("organizer_name", models.CharField(max_length=100, verbose_name="organizer name")),
-                (
-                    "organizer_email",
-                    models.EmailField(max_length=254, verbose_name="organizer email"),
-                ),
-                (
-                    "reminder_hours",
-                    models.JSONField(
-                        default=tandem.marketing.events.models.default_reminders,
-                        verbose_name="reminders (hours before)",
-                    ),
-                ),
-                (
-                    "uid",
-                    models.CharField(
-                        default=tandem.marketing.events.models.new_uid,
-                        editable=False,
-                        max_length=200,
-                        unique=True,
-                    ),
-                ),
-                ("sequence", models.PositiveIntegerField(default=0)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[("scheduled", "Scheduled"), ("cancelled", "Cancelled")],
-                        default="scheduled",
-                        max_length=12,
-                    ),
-                ),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "campaign",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="events",
-                        to="marketing.campaign",
-                        verbose_name="campaign",
-                    ),
-                ),
-                (
-                    "created_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('webinar', 'Webinar'), ('conference', 'Conference')], max_length=12, verbose_name='kind')),
+                ('title', models.CharField(max_length=200, verbose_name='title')),
+                ('slug', models.SlugField(max_length=100, unique=True, verbose_name='registration address')),
+                ('description', models.TextField(blank=True, verbose_name='description')),
+                ('starts_at', models.DateTimeField(verbose_name='starts at')),
+                ('ends_at', models.DateTimeField(verbose_name='ends at')),
+                ('location', models.CharField(blank=True, max_length=300, verbose_name='location')),
+                ('join_url', models.URLField(blank=True, max_length=1000, verbose_name='join link')),
+                ('organizer_name', models.CharField(max_length=100, verbose_name='organizer name')),
+                ('organizer_email', models.EmailField(max_length=254, verbose_name='organizer email')),
+                ('reminder_hours', models.JSONField(default=tandem.marketing.events.models.default_reminders, verbose_name='reminders (hours before)')),
+                ('uid', models.CharField(default=tandem.marketing.events.models.new_uid, editable=False, max_length=200, unique=True)),
+                ('sequence', models.PositiveIntegerField(default=0)),
+                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('cancelled', 'Cancelled')], default='scheduled', max_length=12)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('campaign', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='events', to='marketing.campaign', verbose_name='campaign')),
+                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name": "event",
-                "ordering": ["-starts_at", "-id"],
+                'verbose_name': 'event',
+                'ordering': ['-starts_at', '-id'],
             },
         ),
         migrations.CreateModel(
-            name="Registration",
+            name='Registration',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("email", models.CharField(max_length=254, verbose_name="email")),
-                ("name", models.CharField(blank=True, max_length=200, verbose_name="name")),
-                ("company", models.CharField(blank=True, max_length=200, verbose_name="company")),
-                (
-                    "source",
-                    models.CharField(
-                        choices=[
-                            ("page", "Registration page"),
-                            ("import", "Attendance import"),
-                            ("badge", "Badge scan"),
-                            ("staff", "Added by staff"),
-                        ],
-                        default="page",
-                        max_length=10,
-                    ),
-                ),
-                ("registered_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("attended", models.BooleanField(blank=True, null=True)),
-                ("joined_at", models.DateTimeField(blank=True, null=True)),
-                ("left_at", models.DateTimeField(blank=True, null=True)),
-                ("minutes", models.PositiveIntegerField(blank=True, null=True)),
-                ("scanned_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "contact",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="event_registrations",
-                        to="crm.contact",
-                    ),
-                ),
-                (
-                    "event",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="registrations",
-                        to="marketing.marketingevent",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('email', models.CharField(max_length=254, verbose_name='email')),
+                ('name', models.CharField(blank=True, max_length=200, verbose_name='name')),
+                ('company', models.CharField(blank=True, max_length=200, verbose_name='company')),
+                ('source', models.CharField(choices=[('page', 'Registration page'), ('import', 'Attendance import'), ('badge', 'Badge scan'), ('staff', 'Added by staff')], default='page', max_length=10)),
+                ('registered_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('attended', models.BooleanField(blank=True, null=True)),
+                ('joined_at', models.DateTimeField(blank=True, null=True)),
+                ('left_at', models.DateTimeField(blank=True, null=True)),
+                ('minutes', models.PositiveIntegerField(blank=True, null=True)),
+                ('scanned_at', models.DateTimeField(blank=True, null=True)),
+                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='event_registrations', to='crm.contact')),
+                ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='registrations', to='marketing.marketingevent')),
             ],
             options={
-                "ordering": ["registered_at", "id"],
+                'ordering': ['registered_at', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="InvitationSent",
+            name='InvitationSent',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("sequence", models.PositiveIntegerField()),
-                ("method", models.CharField(max_length=10)),
-                ("sent_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "registration",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="invitations",
-                        to="marketing.registration",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('sequence', models.PositiveIntegerField()),
+                ('method', models.CharField(max_length=10)),
+                ('sent_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('registration', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='invitations', to='marketing.registration')),
             ],
         ),
         migrations.CreateModel(
-            name="EventReminder",
+            name='EventReminder',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("hours_before", models.PositiveIntegerField()),
-                ("due_at", models.DateTimeField(db_index=True)),
-                ("claimed_at", models.DateTimeField(blank=True, null=True)),
-                ("sent_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "registration",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="reminders",
-                        to="marketing.registration",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('hours_before', models.PositiveIntegerField()),
+                ('due_at', models.DateTimeField(db_index=True)),
+                ('claimed_at', models.DateTimeField(blank=True, null=True)),
+                ('sent_at', models.DateTimeField(blank=True, null=True)),
+                ('registration', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='marketing.registration')),
             ],
             options={
-                "ordering": ["due_at", "id"],
+                'ordering': ['due_at', 'id'],
             },
         ),
         migrations.AddConstraint(
-            model_name="registration",
-            constraint=models.UniqueConstraint(
-                fields=("event", "email"), name="uniq_event_registration"
-            ),
+            model_name='registration',
+            constraint=models.UniqueConstraint(fields=('event', 'email'), name='uniq_event_registration'),
         ),
         migrations.AddConstraint(
-            model_name="invitationsent",
-            constraint=models.UniqueConstraint(
-                fields=("registration", "sequence", "method"), name="uniq_invitation_version"
-            ),
+            model_name='invitationsent',
+            constraint=models.UniqueConstraint(fields=('registration', 'sequence', 'method'), name='uniq_invitation_version'),
         ),
         migrations.AddConstraint(
-            model_name="eventreminder",
-            constraint=models.UniqueConstraint(
-                fields=("registration", "hours_before"), name="uniq_reminder_per_offset"
-            ),
+            model_name='eventreminder',
+            constraint=models.UniqueConstraint(fields=('registration', 'hours_before'), name='uniq_reminder_per_offset'),
         ),
     ]
