@@ -89,6 +89,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
     # Real hashing is tested where it matters (tokens, login); elsewhere it only costs time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Each test process its own cache: the shared file cache would carry rate-limit counters and
+    # sessions from one run (or one xdist worker) into another.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ Environment variables (see docs/operations.md):
                     no SMTP_HOST: mail is written to the console
   TASKS_BACKEND     database (default) | immediate | redis
   REDIS_URL         default redis://127.0.0.1:6379/0
+  CACHE_URL         redis://... for a Redis cache; default: files under TANDEM_VAR_DIR/cache
   TIME_ZONE         default UTC;  LANGUAGE_CODE  default en (en or ru)
   API_RATE_LIMIT    requests per minute per API token, default 600
 """
@@ -153,7 +154,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
-AUTHENTICATION_BACKENDS = ["tandem.core.auth.Backend"]  # Django's ModelBackend, users loaded faster
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "core:login"
 LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "core:login"
@@ -245,12 +246,27 @@ PERIODIC_TASKS = {
     "marketing.social_publish_due": ("tandem.marketing.social.tasks.social_publish_due", 300),
 }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# One cache shared by every process serving Tandem (sessions are read through it, so a sign-out
+# in one gunicorn worker holds in all): files under TANDEM_VAR_DIR by default, Redis with
+# CACHE_URL=redis://... (needs the redis extra).
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 API_RATE_LIMIT = int(os.environ.get("API_RATE_LIMIT", "600"))
 
 # Security defaults; TANDEM_HTTPS=1 turns on what needs HTTPS.
-SESSION_ENGINE = "tandem.core.sessions"  # Django's database sessions, read faster
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"  # on the shared cache
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -1,66 +1,69 @@
-"""The backend loads the signed-in user exactly as the ORM does."""
+"""Signing in and loading the signed-in user are Django's ModelBackend: passwords checked, an
+inactive, deleted or changed user is signed out at their next request."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.backends import ModelBackend
-from django.forms.models import model_to_dict
+from django.test import Client
 
-from tandem.core.auth import Backend, load_user
 from tandem.core.models import Team, User
 
 pytestmark = pytest.mark.django_db
 
+PASSWORD = "a long pass phrase 1"
+
 
 def test_it_is_the_configured_backend() -> None:
-    assert settings.AUTHENTICATION_BACKENDS == ["tandem.core.auth.Backend"]
-
-
-def test_a_user_loads_as_the_orm_loads_it() -> None:
-    team = Team.objects.create(name="North", department="sales", region="north")
-    user = User.objects.create_user(
-        username="ann",
-        password="a long pass phrase 1",
-        first_name="Анна",
-        last_name="O'Hara",
-        email="ann@example.com",
-        role="sales_rep",
-        team=team,
-        time_zone="Europe/Moscow",
-        language="ru",
-    )
-    User.objects.filter(pk=user.pk).update(last_login=datetime(2026, 3, 1, 8, 30, tzinfo=UTC))
-
-    loaded = load_user(user.pk)
-    expected = User.objects.get(pk=user.pk)
-    assert loaded is not None
-    assert type(loaded) is User
-    assert model_to_dict(loaded) == model_to_dict(expected)
-    for field in User._meta.concrete_fields:
-        assert getattr(loaded, field.attname) == getattr(expected, field.attname), field.name
-    assert loaded.last_login == datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
-    assert loaded._state.adding is False
-    assert loaded._state.db == "default"
-    assert load_user(str(user.pk)) == expected  # the session stores it as text
-
-
-def test_missing_inactive_and_malformed_users_are_nobody() -> None:
-    user = User.objects.create_user(username="bob", password="a long pass phrase 1")
-    assert Backend().get_user(user.pk) == user
-    assert Backend().get_user(10**9) is None
-    assert Backend().get_user("not a number") is None
-    User.objects.filter(pk=user.pk).update(is_active=False)
-    assert Backend().get_user(user.pk) is None
-    assert ModelBackend().get_user(user.pk) is None  # as Django's own
+    assert settings.AUTHENTICATION_BACKENDS == ["django.contrib.auth.backends.ModelBackend"]
 
 
 def test_password_sign_in_is_django_s() -> None:
-    User.objects.create_user(username="cy", password="a long pass phrase 1")
-    signed_in = authenticate(username="cy", password="a long pass phrase 1")
+    User.objects.create_user(username="cy", password=PASSWORD)
+    signed_in = authenticate(username="cy", password=PASSWORD)
     assert signed_in is not None
-    assert signed_in.backend == "tandem.core.auth.Backend"
+    assert signed_in.backend == "django.contrib.auth.backends.ModelBackend"
     assert authenticate(username="cy", password="wrong") is None
+
+
+def test_the_signed_in_user_of_a_request_is_the_user_row() -> None:
+    team = Team.objects.create(name="North", department="sales", region="north")
+    user = User.objects.create_user(
+        username="ann",
+        password=PASSWORD,
+        first_name="Анна",
+        last_name="O'Hara",
+        role="sales_rep",
+        team=team,
+        language="ru",
+    )
+    client = Client()
+    assert client.post("/login/", {"username": "ann", "password": PASSWORD}).status_code == 302
+    me = client.get("/api/v1/me").json()
+    assert me["username"] == "ann"
+    assert me["role"] == "sales_rep"
+    # A change of role is seen at the next request (the user is read per request, not cached).
+    User.objects.filter(pk=user.pk).update(role="head")
+    assert client.get("/api/v1/me").json()["role"] == "head"
+
+
+@pytest.mark.parametrize("change", ["deactivated", "deleted", "password changed"])
+def test_a_user_who_is_gone_or_changed_is_signed_out(change: str) -> None:
+    user = User.objects.create_user(username="bob", password=PASSWORD)
+    client = Client()
+    assert client.post("/login/", {"username": "bob", "password": PASSWORD}).status_code == 302
+    assert client.get("/api/v1/me").status_code == 200
+    if change == "deactivated":
+        User.objects.filter(pk=user.pk).update(is_active=False)
+    elif change == "deleted":
+        user.delete()
+    else:
+        user.set_password("another long pass phrase 2")
+        user.save(update_fields=["password"])
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_a_missing_user_is_nobody() -> None:
+    assert ModelBackend().get_user(10**9) is None
