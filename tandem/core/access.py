@@ -12,10 +12,9 @@ returns `NONE` yields an empty queryset. A record outside the scope is answered 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 from typing import Literal, TypeVar
 
-from django.db import connection, models
+from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 
@@ -113,6 +112,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "view_audit": frozenset({Role.ADMIN, Role.HEAD}),
     # shared goals of the revenue team (revenue, pipeline, MQLs)
     "manage_goals": frozenset({Role.ADMIN, Role.HEAD}),
+    # whose home page is the cockpit (everyone else gets their role's home page)
+    "cockpit_home": frozenset({Role.HEAD}),
 }
 
 
