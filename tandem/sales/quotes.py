@@ -28,12 +28,13 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from fpdf.fonts import FontFace
 
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
 from tandem.core.models import Department, Organisation
 from tandem.crm import services as crm
-from tandem.sales import services
+from tandem.sales import pdf, services
 from tandem.sales.models import (
     Deal,
     DealStatus,
@@ -45,7 +46,6 @@ from tandem.sales.models import (
     StageKind,
     new_nonce,
 )
-from tandem.sales.pdf import A4, PdfDocument
 
 SALT = "tandem.sales.quote"
 CENT = Decimal("0.01")
@@ -331,93 +331,72 @@ def _amount(value: Decimal, currency: str) -> str:
 
 
 def quote_pdf(quote: Quote) -> bytes:
-    """The quote as a PDF (in the active language)."""
+    """The quote as a PDF (in the active language): header, lines, totals, notes and, once
+    accepted, who accepted it and when."""
     org = Organisation.current()
-    doc = PdfDocument(title=quote.number)
-    width, height = A4
-    left, right = 50.0, width - 50
-    y = height - 60
-
-    def new_page() -> float:
-        doc.add_page()
-        return height - 60
-
-    y = new_page()
-    doc.text(left, y, org.name, 11)
-    doc.text(right, y, _("Quote %(number)s") % {"number": quote.number}, 16, align="right")
-    y -= 20
-    doc.text(
-        right,
-        y,
-        _("Valid until %(date)s")
-        % {"date": formats.date_format(timezone.localtime(quote.expires_at), "DATE_FORMAT")},
-        9,
-        align="right",
+    doc = pdf.document(title=quote.number)
+    doc.add_page()
+    width = doc.epw
+    doc.set_font_size(11)
+    doc.cell(width / 2, 20, org.name)
+    doc.set_font_size(16)
+    doc.cell(
+        width / 2, 20, _("Quote %(number)s") % {"number": quote.number}, align="R", new_x="LMARGIN"
     )
-    y -= 14
-    doc.text(left, y, _("For: %(deal)s") % {"deal": quote.deal.name}, 10)
+    doc.ln(22)
+    doc.set_font_size(9)
+    valid_until = formats.date_format(timezone.localtime(quote.expires_at), "DATE_FORMAT")
+    doc.cell(width, 12, _("Valid until %(date)s") % {"date": valid_until}, align="R")
+    doc.ln(16)
+    doc.set_font_size(10)
+    doc.multi_cell(width, 14, _("For: %(deal)s") % {"deal": quote.deal.name}, align="L")
     contact = _buyer_contact(quote)
     if contact is not None:
-        y -= 14
-        doc.text(left, y, str(contact), 10)
-    y -= 26
-    cols = [
-        (left, _("Description"), "left"),
-        (300, _("Qty"), "right"),
-        (375, _("Price"), "right"),
-        (430, _("Disc."), "right"),
-        (482, _("Tax"), "right"),
-        (right, _("Net"), "right"),
-    ]
-    for x, label, align in cols:
-        doc.text(x, y, label, 9, align=align)
-    y -= 6
-    doc.rule(left, y, right, y)
-    y -= 14
-    for line in quote.lines.all():
-        described = doc.fit(line.description, 9, 220)
-        if y - 14 * len(described) < 90:
-            y = new_page()
-        doc.text(300, y, formats.number_format(line.quantity, 2, use_l10n=True), 9, "right")
-        doc.text(375, y, formats.number_format(line.unit_price, 2, use_l10n=True), 9, "right")
-        doc.text(430, y, f"{formats.number_format(line.discount_percent, 2)} %", 9, "right")
-        doc.text(482, y, f"{formats.number_format(line.tax_percent, 2)} %", 9, "right")
-        doc.text(right, y, _amount(line.net, quote.currency), 9, "right")
-        for part in described:
-            doc.text(left, y, part, 9)
-            y -= 13
-        y -= 3
-    if y < 140:
-        y = new_page()
-    doc.rule(330, y + 4, right, y + 4)
-    y -= 12
+        doc.multi_cell(width, 14, str(contact), align="L")
+    doc.ln(12)
+    doc.set_font_size(9)
+    plain = FontFace(emphasis=None)
+    with doc.table(
+        col_widths=(205, 50, 65, 50, 50, 75),
+        text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
+        borders_layout="HORIZONTAL_LINES",
+        headings_style=plain,
+        line_height=13,
+        padding=2,
+    ) as table:
+        header = table.row()
+        for label in (_("Description"), _("Qty"), _("Price"), _("Disc."), _("Tax"), _("Net")):
+            header.cell(label)
+        for line in quote.lines.all():
+            row = table.row()
+            row.cell(line.description)
+            row.cell(formats.number_format(line.quantity, 2, use_l10n=True))
+            row.cell(formats.number_format(line.unit_price, 2, use_l10n=True))
+            row.cell(f"{formats.number_format(line.discount_percent, 2)} %")
+            row.cell(f"{formats.number_format(line.tax_percent, 2)} %")
+            row.cell(_amount(line.net, quote.currency))
+    doc.ln(8)
+    doc.set_font_size(10)
     for label, value in (
         (_("Subtotal"), quote.subtotal),
         (_("Tax"), quote.tax_total),
         (_("Total"), quote.total),
     ):
-        doc.text(430, y, label, 10, "right")
-        doc.text(right, y, _amount(value, quote.currency), 10, "right")
-        y -= 15
+        doc.cell(width - 110, 15, label, align="R")
+        doc.cell(110, 15, _amount(value, quote.currency), align="R", new_x="LMARGIN", new_y="NEXT")
     if quote.notes:
-        y -= 10
-        for part in doc.fit(quote.notes, 9, right - left):
-            if y < 60:
-                y = new_page()
-            doc.text(left, y, part, 9)
-            y -= 12
+        doc.ln(10)
+        doc.set_font_size(9)
+        doc.multi_cell(width, 12, quote.notes, align="L")
     if quote.status == QuoteStatus.ACCEPTED and quote.accepted_at:
-        y -= 10
-        doc.text(
-            left,
-            y,
+        doc.ln(10)
+        doc.set_font_size(9)
+        when = formats.date_format(timezone.localtime(quote.accepted_at), "DATETIME_FORMAT")
+        doc.multi_cell(
+            width,
+            12,
             _("Accepted online by %(name)s on %(when)s")
-            % {
-                "name": quote.accepted_name,
-                "when": formats.date_format(
-                    timezone.localtime(quote.accepted_at), "DATETIME_FORMAT"
-                ),
-            },
-            9,
+            % {"name": quote.accepted_name, "when": when},
+            align="L",
         )
-    return doc.render()
+    return bytes(doc.output())
