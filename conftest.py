@@ -94,6 +94,22 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
+# Tests that start processes or servers, load the demo or fuzz are `slow`: the inner loop is
+# `pytest -m "not slow and not browser"` (docs/operations.md, "Tests"). Modules that start
+# processes mark themselves with `pytestmark = pytest.mark.slow`; these are recognised here.
+SLOW_FIXTURES = frozenset({"live_server", "live", "transactional_db"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    slow = pytest.mark.slow
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        function = getattr(item, "function", None)
+        fuzzed = getattr(function, "is_hypothesis_test", False)
+        if fixtures & SLOW_FIXTURES or fuzzed or item.get_closest_marker("browser"):
+            item.add_marker(slow)
+
+
 @pytest.fixture(autouse=True)
 def _default_language() -> Iterator[None]:
     """A request in Russian leaves Russian active in the thread; each test starts in English."""
