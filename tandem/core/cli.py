@@ -383,11 +383,11 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     arguments=_demo_arguments,
 )
 def demo(args: argparse.Namespace) -> int:
-    from tandem.core.demo import load_demo
+    from tandem.demo.services import demo_load
     from tandem.core.models import Role
 
     _migrate()
-    summary = load_demo(reset=args.reset)
+    summary = demo_load(reset=args.reset)
     host, port = args.addr
     counts = {
         "accounts": summary.accounts,
@@ -576,7 +576,7 @@ def _read_password() -> str:
 )
 def createuser(args: argparse.Namespace) -> int:
     from tandem.core.audit import Actor
-    from tandem.core.demo import user_create
+    from tandem.core.services import user_create
     from tandem.core.models import Role
 
     role = args.role.strip().lower().replace("-", "_")

@@ -1,11 +1,15 @@
-"""Writes of the core app: sign-in lockout, organisation settings, holidays, a user's language.
+"""Writes of the core app: sign-in lockout, organisation settings, holidays, people and teams,
+a user's language.
 
 Invariants:
 - an account is locked while it has `LOGIN_LOCKOUT_ATTEMPTS` failed sign-ins within the last
   `LOGIN_LOCKOUT_MINUTES`; a locked account is refused even with the right password, and a
   successful sign-in clears its failures;
 - organisation settings and holidays change only here, each with an audit entry in the same
-  transaction; business hours are, per weekday, ordered ranges "HH:MM"-"HH:MM" that do not overlap.
+  transaction; business hours are, per weekday, ordered ranges "HH:MM"-"HH:MM" that do not overlap;
+- people and teams are created only here (`user_create`, `team_ensure`: the `createuser` command,
+  the demo), each with an audit entry in the same transaction; a username is unique regardless
+  of case, and a stored password has passed Django's password validators.
 """
 
 from __future__ import annotations
@@ -16,14 +20,17 @@ import zoneinfo
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
-from tandem.core.models import Holiday, LoginAttempt, Organisation, User
+from tandem.core.models import Department, Holiday, LoginAttempt, Organisation, Role, Team, User
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 LANGUAGE_CODES = {"en", "ru"}
@@ -183,6 +190,92 @@ def holiday_remove(*, actor: Actor, holiday_id: int) -> None:
         actor=actor, action="delete", instance=holiday, changes=diff(snapshot(holiday), {})
     )
     holiday.delete()
+
+
+# --- people and teams -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def team_ensure(*, actor: Actor, name: str, department: str, region: str = "") -> Team:
+    """The team called `name`, created if missing (idempotent)."""
+    if department not in {Department.MARKETING, Department.SALES, Department.FIELD}:
+        raise InvalidInput({"department": [f"{department!r} is not a team department"]})
+    team = Team.objects.filter(name=name).first()
+    if team is not None:
+        return team
+    try:
+        with transaction.atomic():
+            team = Team.objects.create(name=name, department=department, region=region)
+    except IntegrityError:  # created meanwhile by someone else
+        return Team.objects.get(name=name)
+    record_change(actor=actor, action="create", instance=team, changes=diff({}, snapshot(team)))
+    return team
+
+
+def _taken(username: str) -> str:
+    return _("a user named %(username)s already exists") % {"username": repr(username)}
+
+
+@transaction.atomic
+def user_create(
+    *,
+    actor: Actor,
+    username: str,
+    role: str,
+    password: str | None,
+    email: str = "",
+    team_name: str | None = None,
+    first_name: str = "",
+    last_name: str = "",
+) -> User:
+    """Create a person with a role (and team). `password=None` makes an unusable password."""
+    errors: dict[str, list[str]] = {}
+    username = username.strip()
+    if not username or len(username) > 150:
+        errors["username"] = [_("a username of 1 to 150 characters is required")]
+    elif User.objects.filter(username__iexact=username).exists():
+        errors["username"] = [_taken(username)]
+    if role not in Role.values:
+        message = _("%(role)s is not a role; choose one of %(roles)s")
+        errors["role"] = [message % {"role": repr(role), "roles": ", ".join(Role.values)}]
+    team: Team | None = None
+    if team_name:
+        team = Team.objects.filter(name__iexact=team_name.strip()).first()
+        if team is None:
+            names = ", ".join(Team.objects.values_list("name", flat=True)) or _("none yet")
+            message = _("no team named %(team)s (teams: %(names)s)")
+            errors["team"] = [message % {"team": repr(team_name), "names": names}]
+    if email:
+        email = email.strip().lower()
+        try:
+            validate_email(email)
+        except ValidationError:
+            message = _("%(email)s is not a valid email address")
+            errors["email"] = [message % {"email": repr(email)}]
+    if password is not None and "username" not in errors:
+        try:
+            validate_password(password, User(username=username, email=email))
+        except ValidationError as exc:
+            errors["password"] = list(exc.messages)
+    if errors:
+        raise InvalidInput(errors)
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                username=username,
+                email=email,
+                password=password,
+                role=role,
+                team=team,
+                first_name=first_name,
+                last_name=last_name,
+            )
+    except IntegrityError:
+        raise InvalidInput({"username": [_taken(username)]}) from None
+    changes = diff({}, snapshot(user))
+    changes.pop("password", None)
+    record_change(actor=actor, action="create", instance=user, changes=changes)
+    return user
 
 
 @transaction.atomic

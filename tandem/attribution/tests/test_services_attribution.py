@@ -1,15 +1,12 @@
-"""Attribution services: request building, result shape and totals, the demo planner."""
+"""Attribution services: request building, result shape and totals."""
 
 from __future__ import annotations
 
 import datetime as dt
-import random
 
 import pytest
 
 from tandem.attribution import services
-from tandem.attribution.engine import Journeys, markov_credit
-from tandem.core.demo import DemoContact, PlannedTouch
 from tandem.core.errors import InvalidInput
 
 
@@ -53,38 +50,3 @@ def test_parse_models() -> None:
         services.parse_models("first,magic")
     with pytest.raises(InvalidInput):
         services.parse_models(" , ")
-
-
-def contacts() -> list[DemoContact]:
-    stages = ["customer", "lead", "opportunity", "subscriber", "sql", "mql"] * 20
-    return [
-        DemoContact(lifecycle_stage=s, industry="agriculture", consent="granted") for s in stages
-    ]
-
-
-def test_demo_planner_is_deterministic_and_multi_channel() -> None:
-    a = services.demo_planner(random.Random(7), contacts())
-    b = services.demo_planner(random.Random(7), contacts())
-    assert a == b
-    assert all(isinstance(t, PlannedTouch) for t in a)
-    assert {t.contact_index for t in a} == set(range(120))
-    departments = {t.department for t in a}
-    assert departments == {"marketing", "sales", "field", "self_service"}
-    assert all(t.by_owner == (t.department in ("sales", "field")) for t in a)
-    assert all(t.days_ago >= 1.0 for t in a)
-
-
-def test_demo_planner_recovers_the_planted_leaders() -> None:
-    cs = contacts()
-    touches = services.demo_planner(random.Random(3), cs)
-    converted = {i for i, c in enumerate(cs) if c.lifecycle_stage in services.CONVERTED_STAGES}
-    j = Journeys.from_touchpoints(
-        [t.contact_index for t in touches],
-        [-t.days_ago for t in touches],
-        [t.channel for t in touches],
-        [1.0 if t.contact_index in converted else 0.0 for t in touches],
-    )
-    assert j.conversions.sum() == len(converted) == 60
-    credit = markov_credit(j, 1).conversions_by_channel()
-    ranked = sorted(credit, key=credit.__getitem__, reverse=True)
-    assert "sales_call" in ranked[:3]

@@ -340,7 +340,7 @@ def test_serve_answers_http_with_gunicorn_and_collected_static_files(
 
 def test_createuser_creates_a_user_who_can_sign_in(env: dict[str, str]) -> None:
     shell(
-        "from tandem.core.audit import Actor; from tandem.core.demo import team_ensure; "
+        "from tandem.core.audit import Actor; from tandem.core.services import team_ensure; "
         "team_ensure(actor=Actor.system(), name='Marketing', department='marketing')",
         env,
     )

@@ -10,17 +10,19 @@ from collections.abc import Sequence
 import pytest
 from django.db.models import F
 
-from tandem.core.demo import DEMO_TAG, DemoContact, PlannedTouch, load_demo
 from tandem.core.models import AuditEntry, Holiday, Organisation, Team, User
 from tandem.crm.models import Account, Contact, Touchpoint
 from tandem.crm.validation import clean_industry_attributes
+from tandem.demo.customers import DEMO_TAG
+from tandem.demo.services import demo_load
+from tandem.demo.timeline import DemoContact, PlannedTouch
 from tandem.sales.models import Deal
 
 
 @pytest.mark.django_db
 def test_the_demo_is_a_realistic_valid_organisation() -> None:
     started = time.monotonic()
-    summary = load_demo()
+    summary = demo_load()
     elapsed = time.monotonic() - started
     # ~2 s on an idle 2-core machine; the bound only catches a pathological slowdown, since
     # the test machine is shared with other suites.
@@ -81,15 +83,15 @@ def test_the_demo_is_a_realistic_valid_organisation() -> None:
 
 @pytest.mark.django_db
 def test_loading_again_duplicates_nothing_and_reset_reloads_the_same_records() -> None:
-    first = load_demo()
+    first = demo_load()
     names = list(Contact.objects.order_by("email").values_list("email", "lifecycle_stage"))
-    second = load_demo()
+    second = demo_load()
     assert second.created is False
     assert (second.accounts, second.contacts, second.touchpoints) == (60, 294, 2312)
     assert User.objects.count() == 9
     assert first.logins[0].password != second.logins[0].password
     deals = Deal.objects.count()
-    third = load_demo(reset=True)
+    third = demo_load(reset=True)
     assert third.created is True
     assert list(Contact.objects.order_by("email").values_list("email", "lifecycle_stage")) == names
     assert Touchpoint.objects.filter(source="demo").count() == 2312
@@ -98,7 +100,7 @@ def test_loading_again_duplicates_nothing_and_reset_reloads_the_same_records() -
 
 @pytest.mark.django_db
 def test_the_demo_has_deals_so_pipeline_and_attribution_show_revenue() -> None:
-    load_demo()
+    demo_load()
     late = Contact.objects.filter(lifecycle_stage__in=["opportunity", "customer"])
     accounts_late = set(late.values_list("account_id", flat=True))
     assert set(Deal.objects.values_list("account_id", flat=True)) == accounts_late
@@ -123,7 +125,7 @@ def test_a_planner_can_supply_the_timeline() -> None:
                          department="sales", by_owner=True),
         ]  # fmt: skip
 
-    summary = load_demo(planner=planner)
+    summary = demo_load(planner=planner)
     assert seen == [294]
     assert summary.touchpoints == 2
     call = Touchpoint.objects.get(channel="sales_call")

@@ -9,9 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from tandem.core.demo import DEMO_ASSETS, DEMO_CAMPAIGNS, DEMO_POSTS, load_demo
 from tandem.core.models import User
 from tandem.crm.models import Touchpoint
+from tandem.demo.campaigns import DEMO_ASSETS, DEMO_CAMPAIGNS, DEMO_POSTS
+from tandem.demo.services import demo_load
 from tandem.marketing.models import (
     Campaign,
     CampaignCost,
@@ -45,7 +46,7 @@ def _counts() -> dict[str, int]:
 
 @pytest.mark.django_db
 def test_the_demo_fills_the_marketing_pages_and_reloads_to_the_same_counts() -> None:
-    load_demo()
+    demo_load()
     marketer = User.objects.get(username="marketer")
     codes = {row[0] for row in DEMO_CAMPAIGNS}
     # every campaign code of the timeline has its campaign, owned by the demo marketer
@@ -104,7 +105,7 @@ def test_the_demo_fills_the_marketing_pages_and_reloads_to_the_same_counts() -> 
     for text in ["Monthly newsletter", "Webinar invitation"]:
         assert escape(text) in response.content.decode(), text
 
-    load_demo(reset=True)
+    demo_load(reset=True)
     assert _counts() == counts
-    load_demo()
+    demo_load()
     assert _counts() == counts

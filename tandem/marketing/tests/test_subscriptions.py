@@ -107,16 +107,16 @@ def test_migration_seeds_the_defaults_idempotently_with_russian_names() -> None:
 
 
 def test_the_demo_loader_ensures_the_default_types_idempotently() -> None:
-    from tandem.core.demo import load_demo
+    from tandem.demo.services import demo_load
 
     assert not SubscriptionType.objects.exists()  # as after a flush (the conftest removed them)
-    load_demo()
+    demo_load()
     assert sorted(SubscriptionType.objects.values_list("key", flat=True)) == [
         "events",
         "newsletter",
         "product_news",
     ]
-    load_demo()  # again, and with the migration's rows present: nothing more
+    demo_load()  # again, and with the migration's rows present: nothing more
     assert SubscriptionType.objects.count() == 3
 
 

@@ -1,0 +1,180 @@
+"""Generated names and industry details for the demo's accounts and contacts (data only)."""
+
+from __future__ import annotations
+
+import random
+
+from tandem.crm.models import Industry
+
+# --- generated names -------------------------------------------------------------------------
+
+FIRST_NAMES = [
+    "Anna",
+    "Dmitry",
+    "Maria",
+    "Ivan",
+    "Olga",
+    "Pavel",
+    "Elena",
+    "Sergey",
+    "Natalia",
+    "Andrei",
+    "Julia",
+    "Thomas",
+    "Laura",
+    "Markus",
+    "Sophie",
+    "Lukas",
+    "Clara",
+    "Jan",
+    "Eva",
+    "Piotr",
+    "Katarzyna",
+    "Marco",
+    "Giulia",
+    "Pierre",
+    "Camille",
+    "Tatiana",
+    "Viktor",
+    "Irina",
+    "Oleg",
+    "Svetlana",
+]
+LAST_NAMES = [
+    "Ivanova",
+    "Petrov",
+    "Smirnova",
+    "Volkov",
+    "Fedorova",
+    "Morozov",
+    "Schmidt",
+    "Muller",
+    "Fischer",
+    "Wagner",
+    "Kowalski",
+    "Nowak",
+    "Bianchi",
+    "Russo",
+    "Dubois",
+    "Martin",
+    "Popov",
+    "Vasilieva",
+    "Zaitsev",
+    "Pavlova",
+    "Hoffmann",
+    "Becker",
+    "Lang",
+    "Jansen",
+    "Bakker",
+]
+ACCOUNT_NAMES = {
+    Industry.AGRICULTURE: (
+        [
+            "Green",
+            "Golden",
+            "Black Earth",
+            "River",
+            "Sunny",
+            "Steppe",
+            "Valley",
+            "Northern",
+            "Volga",
+            "Meadow",
+        ],
+        ["Farms", "Agro", "Harvest", "Fields", "Dairy", "Grain Co-op", "Agroholding"],
+    ),
+    Industry.MEDICAL: (
+        [
+            "City",
+            "St. Luke",
+            "Central",
+            "Family",
+            "Vita",
+            "Medica",
+            "Zdorovye",
+            "Aesculap",
+            "Nord",
+            "Clear",
+        ],
+        ["Hospital", "Clinic", "Laboratory", "Pharmacy", "Medical Centre", "Diagnostics"],
+    ),
+    Industry.ELECTRONICS: (
+        [
+            "Volt",
+            "Quantum",
+            "Micron",
+            "Signal",
+            "Orbit",
+            "Pixel",
+            "Circuit",
+            "Ampere",
+            "Ion",
+            "Spectrum",
+        ],
+        ["Systems", "Components", "Electronics", "Devices", "Integrators", "Distribution"],
+    ),
+    Industry.OTHER: (
+        ["Atlas", "Baltic", "Ural", "Polar", "Crown", "Harbor", "Summit", "Unity"],
+        ["Logistics", "Consulting", "Retail", "Foods", "Construction", "Textiles"],
+    ),
+}
+ACCOUNTS_PER_INDUSTRY = {
+    Industry.AGRICULTURE: 18,
+    Industry.MEDICAL: 16,
+    Industry.ELECTRONICS: 16,
+    Industry.OTHER: 10,
+}
+FIELD_OWNER = {
+    Industry.AGRICULTURE: "field",
+    Industry.MEDICAL: "field.medical",
+    Industry.ELECTRONICS: "field.electronics",
+}
+TITLES = {
+    Industry.AGRICULTURE: ["Farm manager", "Agronomist", "Owner", "Procurement lead"],
+    Industry.MEDICAL: ["Chief physician", "Lab head", "Head nurse", "Purchasing manager"],
+    Industry.ELECTRONICS: ["CTO", "Hardware engineer", "Buyer", "Product manager"],
+    Industry.OTHER: ["CEO", "Operations manager", "Office manager", "Buyer"],
+}
+STAGE_WEIGHTS = {
+    "subscriber": 14,
+    "lead": 30,
+    "mql": 12,
+    "sal": 6,
+    "sql": 6,
+    "opportunity": 9,
+    "customer": 16,
+    "recycled": 5,
+    "disqualified": 2,
+}
+CONSENT_WEIGHTS = {"granted": 55, "pending": 10, "unknown": 25, "withdrawn": 10}
+
+
+def slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-").replace("--", "-")
+
+
+def industry_attributes(rng: random.Random, industry: str) -> dict[str, object]:
+    if industry == Industry.AGRICULTURE:
+        return {
+            "farm_area_ha": float(rng.randrange(50, 20_000, 50)),
+            "crops": rng.sample(["wheat", "barley", "sunflower", "maize", "soy", "rapeseed"], 2),
+            "livestock": rng.sample(
+                ["dairy cattle", "pigs", "poultry", "sheep"], rng.randint(0, 2)
+            ),
+        }
+    if industry == Industry.MEDICAL:
+        return {
+            "clinic_type": rng.choice(["hospital", "clinic", "laboratory", "pharmacy", "practice"]),
+            "specialties": rng.sample(
+                ["cardiology", "radiology", "oncology", "paediatrics", "diagnostics"], 2
+            ),
+            "beds": rng.randrange(0, 600, 10),
+        }
+    if industry == Industry.ELECTRONICS:
+        return {
+            "business_type": rng.choice(["oem", "distributor", "integrator", "retailer"]),
+            "product_lines": rng.sample(
+                ["sensors", "PCBs", "power supplies", "IoT modules", "displays"], 2
+            ),
+        }
+    return {}
