@@ -9,11 +9,11 @@ from django import template
 from django.core.cache import cache
 from django.utils import translation
 from django.utils.formats import number_format
-from django.utils.safestring import SafeString
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from tandem.core.html import escape, markup
 from tandem.core.models import Organisation
 
 register = template.Library()
@@ -90,13 +90,15 @@ def person(user: Any) -> str:
 @register.simple_tag
 def nav_links(items: Any) -> SafeString:
     """The navigation's links (`context_processors.navigation`: dicts of url, label, active),
-    written in Python: the same twenty-odd links on every page."""
-    current = ' aria-current="page"'
-    return markup(
-        f'<a href="{escape(item["url"])}"{current if item["active"] else ""}>'
-        f"{escape(item['label'])}</a>"
-        for item in items
+    joined with `format_html_join`: the same twenty-odd links on every page."""
+    return format_html_join(
+        "",
+        '<a href="{}"{}>{}</a>',
+        ((item["url"], CURRENT if item["active"] else "", item["label"]) for item in items),
     )
+
+
+CURRENT = mark_safe(' aria-current="page"')
 
 
 @register.filter

@@ -1,96 +1,104 @@
-"""The HTML helpers write what the template language writes for the same value."""
+"""The fragments a page repeats (list rows, filter options, navigation links) go through
+Django's escaping and localisation: hostile text is escaped, numbers and dates are written in
+the active language and time zone, in English and Russian alike."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 import pytest
-from django.forms.renderers import get_default_renderer
+from django import forms
 from django.template import Context, Template
-from django.urls import reverse, set_script_prefix
+from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from django.utils.safestring import mark_safe
-from django.utils.translation import gettext_lazy
 
-from tandem.core.html import attributes, date_formatter, escape, id_url
+from tandem.core.templatetags.tandem import nav_links
+from tandem.crm.forms import FilterSelect
 
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "plain",
-        "<b>\"quoted\" & 'single'</b>",
-        mark_safe("<i>already safe</i>"),
-        gettext_lazy("Contacts"),
-        42,
-        "",
-    ],
-)
-def test_escape_is_template_autoescaping(value: object) -> None:
-    assert escape(value) == Template("{{ v }}").render(Context({"v": value}))
+HOSTILE = "<b>\"Bad\" & 'worse'</b>"
+ESCAPED = "&lt;b&gt;&quot;Bad&quot; &amp; &#x27;worse&#x27;&lt;/b&gt;"
 
 
-def test_attributes_are_widget_attrs_html() -> None:
-    attrs = {"id": "id_q", "required": True, "disabled": False, "data-x": '"<&>'}
-    assert attributes(attrs) == ' id="id_q" required data-x="&quot;&lt;&amp;&gt;"'
-    assert attributes({}) == ""
-    # The same as Django's own template for them, names included.
-    odd = {"data-<x>": "a&b", "hidden": True, "off": False, "n": 3}
-    django = get_default_renderer().render(
-        "django/forms/widgets/attrs.html", {"widget": {"attrs": odd}}
-    )
-    assert attributes(odd) == " " + django  # the renderer strips the leading space
+class Row(NamedTuple):
+    id: int
+    name: str
+    domains: list[str]
+    industry: str
+    region: str
+    created_at: Any
+    owner__first_name: str | None
+    owner__last_name: str | None
+    owner__username: str | None
 
 
-@pytest.mark.parametrize("prefix", ["/", "/tandem/"])
-def test_id_url_is_reverse_for_every_id(prefix: str) -> None:
-    set_script_prefix(prefix)
-    try:
-        url = id_url("crm:contact_detail")
-        for pk in (1, 7, 10, 987654321, "42"):
-            assert url(pk) == reverse("crm:contact_detail", args=[pk])
-    finally:
-        set_script_prefix("/")
-    with pytest.raises(ValueError, match="invalid literal for int"):
-        url("1/../admin")
-
-
-@pytest.mark.parametrize("language", ["en", "ru"])
-def test_date_formatter_is_the_date_filter_in_the_active_language_and_zone(language: str) -> None:
-    late = datetime(2026, 3, 31, 22, 30, tzinfo=UTC)  # already April in Moscow
-    template = Template('{{ v|date:"SHORT_DATE_FORMAT" }}')
+def _account_rows(row: Row, language: str) -> str:
     with translation.override(language), timezone.override("Europe/Moscow"):
-        written = date_formatter("SHORT_DATE_FORMAT")(late)
-        assert written == template.render(Context({"v": late}))
-        assert "04" in written
-        assert "31" not in written
-        naive = datetime(2026, 1, 2, 3, 4)  # noqa: DTZ001 - a naive value is shown as it is
-        assert date_formatter("SHORT_DATE_FORMAT")(naive) == template.render(Context({"v": naive}))
-    assert date_formatter()(None) == ""
+        return render_to_string(
+            "crm/_account_rows.html", {"rows": [row], "industry_labels": {"other": HOSTILE}}
+        )
 
 
-@pytest.mark.parametrize(
-    "fmt",
-    [
-        "SHORT_DATE_FORMAT",
-        "DATE_FORMAT",  # month names: Django's own formatter
-        "SHORT_DATETIME_FORMAT",
-        "d.m.Y",
-        "m/d/Y",
-        "j.n.y",
-        r"Y-m-d \w\e\e\k",
-        "{d} & <m>",
-        "D, d M Y H:i",
-    ],
-)
 @pytest.mark.parametrize("language", ["en", "ru"])
-def test_date_formatter_writes_any_format_as_the_date_filter(fmt: str, language: str) -> None:
-    template = Template("{{ v|date:f }}")
-    with translation.override(language), timezone.override("Asia/Vladivostok"):
-        formatter = date_formatter(fmt)
-        for value in (
-            datetime(2026, 1, 5, 14, 3, tzinfo=UTC),
-            datetime(2009, 12, 31, 23, 59, tzinfo=UTC),
-            datetime(1999, 7, 9, 0, 0, tzinfo=UTC),
-        ):
-            assert formatter(value) == template.render(Context({"v": value, "f": fmt}))
+def test_list_rows_escape_hostile_text_in_every_cell(language: str) -> None:
+    row = Row(7, HOSTILE, [HOSTILE, "b.example"], "other", HOSTILE, None, HOSTILE, "", "u")
+    written = _account_rows(row, language)
+    assert HOSTILE not in written
+    assert written.count(ESCAPED) == 5  # name, industry, domain, region, owner
+    assert f"{ESCAPED}, b.example" in written
+    assert '<a href="/crm/accounts/7/">' in written
+
+
+@pytest.mark.parametrize(("language", "expected"), [("en", "04/01/2026"), ("ru", "01.04.2026")])
+def test_list_rows_write_dates_in_the_language_and_zone(language: str, expected: str) -> None:
+    late = datetime(2026, 3, 31, 22, 30, tzinfo=UTC)  # already April in Moscow
+    for created in (late, date(2026, 4, 1)):
+        row = Row(1, "A", [], "other", "", created, None, None, None)
+        assert f'<td class="hide-sm nowrap">{expected}</td>' in _account_rows(row, language)
+
+
+@pytest.mark.parametrize(("language", "number"), [("en", "1234.5"), ("ru", "1234,5")])
+def test_filter_options_are_escaped_localised_and_mark_one_choice(
+    language: str, number: str
+) -> None:
+    widget = FilterSelect(
+        attrs={"id": "id_x", "data-<x>": '"&'},
+        choices=[("", "Any"), (HOSTILE, HOSTILE), ("2", Decimal("1234.5")), ("2", "again")],
+    )
+    with translation.override(language):
+        written = widget.render("owner", "2")
+        # The same value as a template writes it.
+        assert number == Template("{{ v }}").render(Context({"v": Decimal("1234.5")}))
+    assert written == (
+        '<select name="owner" data-&lt;x&gt;="&quot;&amp;" id="id_x">'
+        '\n  <option value="">Any</option>'
+        f'\n  <option value="{ESCAPED}">{ESCAPED}</option>'
+        f'\n  <option value="2" selected>{number}</option>'
+        '\n  <option value="2">again</option>'
+        "\n</select>"
+    )
+
+
+def test_filter_options_say_what_django_s_select_says() -> None:
+    choices = [("", "Any"), ("a", HOSTILE), ("b", "Плохой & <i>")]
+    ours = FilterSelect(choices=choices).render("f", "a")
+    django = forms.Select(choices=choices).render("f", "a")
+
+    def options(html: str) -> list[str]:
+        return [line.strip() for line in html.splitlines() if "<option" in line]
+
+    assert options(ours) == options(django)
+
+
+def test_navigation_links_are_escaped_and_mark_the_current_page() -> None:
+    written = nav_links(
+        [
+            {"url": "/a?x=1&y=<2>", "label": HOSTILE, "active": False},
+            {"url": "/b/", "label": "Контакты", "active": True},
+        ]
+    )
+    assert written == (
+        f'<a href="/a?x=1&amp;y=&lt;2&gt;">{ESCAPED}</a>'
+        '<a href="/b/" aria-current="page">Контакты</a>'
+    )
