@@ -5,19 +5,17 @@ Invariants:
   (GET, HEAD, OPTIONS), anything else is a 403;
 - an unknown, revoked or expired token is a 401, never a fallback to the session;
 - the session works for pages calling the API; unsafe methods then need the CSRF token;
-- every caller is rate limited per minute (per token, or per user for sessions), in the Django
-  cache with an atomic add/incr: at most `settings.API_RATE_LIMIT` requests in a fixed window;
+- every caller is rate limited per minute (per token, or per user for sessions) by
+  `core.ratelimit`: at most `settings.API_RATE_LIMIT` requests in a fixed window;
 - the rate limit is counted before the scope check, so refused requests count too.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja.security import HttpBearer
@@ -26,6 +24,7 @@ from ninja.utils import check_csrf
 from tandem.core.api_errors import ApiError, retry_after_seconds
 from tandem.core.audit import Actor
 from tandem.core.models import ApiToken, ApiTokenScope, User
+from tandem.core.ratelimit import rate_limit_hit
 from tandem.core.tokens import TokenRefused, token_authenticate, token_mark_used
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -66,23 +65,14 @@ _REFUSALS = {
 def check_rate_limit(key: str, *, limit: int | None = None, now: float | None = None) -> None:
     """Count one request for `key` in the current minute; ApiError 429 when over the limit."""
     limit = settings.API_RATE_LIMIT if limit is None else limit
-    now = time.time() if now is None else now
-    window = int(now // RATE_WINDOW_SECONDS)
-    cache_key = f"tandem:api-rate:{key}:{window}"
-    cache.add(cache_key, 0, timeout=RATE_WINDOW_SECONDS + 5)
-    try:
-        count = cache.incr(cache_key)
-    except ValueError:  # expired between add and incr: start the window again
-        cache.add(cache_key, 1, timeout=RATE_WINDOW_SECONDS + 5)
-        count = 1
-    if count > limit:
-        wait = (window + 1) * RATE_WINDOW_SECONDS - now
+    verdict = rate_limit_hit(f"api:{key}", limit=limit, window_seconds=RATE_WINDOW_SECONDS, now=now)
+    if verdict.limited:
         raise ApiError(
             429,
             "rate_limited",
             _("Too many requests: at most %(limit)d a minute. Retry later.") % {"limit": limit},
-            {"limit": limit, "retry_after": int(retry_after_seconds(wait))},
-            headers={"Retry-After": retry_after_seconds(wait)},
+            {"limit": limit, "retry_after": int(retry_after_seconds(verdict.retry_after))},
+            headers={"Retry-After": retry_after_seconds(verdict.retry_after)},
         )
 
 

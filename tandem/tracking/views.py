@@ -12,7 +12,6 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import DatabaseError
 from django.http import (
     Http404,
@@ -26,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from tandem.core.ratelimit import rate_limit_hit
 from tandem.tracking import forms_service, links
 from tandem.tracking.models import Form, TrackedLink
 
@@ -117,13 +117,7 @@ def _payload(request: HttpRequest) -> dict[str, Any]:
 
 def _rate_limited(request: HttpRequest, key: str) -> bool:
     limit = int(getattr(settings, "TRACKING_FORM_RATE_LIMIT", 10))
-    bucket = f"tracking:form:{key}:{_ip(request)}"
-    cache.add(bucket, 0, timeout=60)
-    try:
-        count = cache.incr(bucket)
-    except ValueError:
-        count = 1
-    return count > limit
+    return rate_limit_hit(f"tracking:form:{key}:{_ip(request)}", limit=limit).limited
 
 
 @csrf_exempt

@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
@@ -30,11 +29,12 @@ from tandem.core.access import scoped
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
 from tandem.core.models import User
+from tandem.core.ratelimit import rate_limit_hit
 from tandem.crm import services as crm
 from tandem.crm.models import Contact, Touchpoint
-from tandem.marketing.email.message import base_url
 from tandem.marketing.campaigns.models import Campaign
 from tandem.marketing.content.models import AssetKind, ContentAsset
+from tandem.marketing.email.message import base_url
 from tandem.marketing.tracked_links import link_create, link_url
 from tandem.marketing.validation import clean_text, visible_ref
 from tandem.tracking.models import TrackedLink
@@ -297,13 +297,7 @@ def safe_target(asset: ContentAsset) -> str:
 
 def _rate_limited(asset_id: int, action: str, ip: str) -> bool:
     limit = int(getattr(settings, "MARKETING_CONTENT_RATE_LIMIT", 30))
-    bucket = f"marketing:content:{action}:{asset_id}:{ip}"
-    cache.add(bucket, 0, timeout=60)
-    try:
-        count = cache.incr(bucket)
-    except ValueError:
-        count = 1
-    return count > limit
+    return rate_limit_hit(f"marketing:content:{action}:{asset_id}:{ip}", limit=limit).limited
 
 
 @dataclass(frozen=True)
