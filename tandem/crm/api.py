@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
@@ -30,8 +30,8 @@ from tandem.core.api_output import attach_tag_names
 from tandem.core.api_pagination import keyset_page
 from tandem.core.errors import InvalidInput
 from tandem.core.exports import XLSX_CONTENT_TYPE, parse_format
-from tandem.crm import exports, services
-from tandem.crm.models import Account, AccountDomain, Contact, ContactEmail, Touchpoint
+from tandem.crm import exports, selectors, services
+from tandem.crm.models import Account, Contact, Touchpoint
 from tandem.crm.schemas import (
     AccountFilters,
     AccountIn,
@@ -149,24 +149,15 @@ def _page(rows: list[Any], cursor: str | None) -> dict[str, Any]:
 
 
 def _accounts(who: ApiCaller, f: AccountFilters) -> QuerySet[Account]:
-    qs = scoped(who.user, Account).only(*ACCOUNT_COLUMNS)
-    if f.q:
-        domains = AccountDomain.objects.filter(
-            account_id=OuterRef("pk"), domain__icontains=f.q.strip().lower()
-        )
-        qs = qs.filter(Q(name__icontains=f.q.strip()) | Q(Exists(domains)))
-    if f.industry:
-        qs = qs.filter(industry=f.industry)
-    if f.owner_id:
-        qs = qs.filter(owner_id=f.owner_id)
-    if f.tag:
-        qs = qs.filter(tags__name=f.tag.strip())
-    if f.domain:
-        domain = f.domain.strip().lower().removeprefix("www.")
-        qs = qs.filter(
-            Exists(AccountDomain.objects.filter(account_id=OuterRef("pk"), domain=domain))
-        )
-    return qs
+    """The account list's one selector (the page's too), with the serialized columns."""
+    query = selectors.ListQuery(
+        q=f.q or "",
+        industry=f.industry or "",
+        owner_id=f.owner_id,
+        tag=f.tag or "",
+        domain=f.domain or "",
+    )
+    return selectors.accounts_filtered(who.user, query).only(*ACCOUNT_COLUMNS)
 
 
 @router.get("/accounts", response={200: AccountPage, **READ_ERRORS})
@@ -248,28 +239,17 @@ def account_timeline(
 
 
 def _contacts(who: ApiCaller, f: ContactFilters) -> QuerySet[Contact]:
-    qs = scoped(who.user, Contact).only(*CONTACT_COLUMNS)
-    if f.q and f.q.strip():
-        qs = qs.filter(services.contacts_search_q(f.q))
-    if f.lifecycle_stage:
-        qs = qs.filter(lifecycle_stage=f.lifecycle_stage)
-    if f.owner_id:
-        qs = qs.filter(owner_id=f.owner_id)
-    if f.account_id:
-        qs = qs.filter(account_id=f.account_id)
-    if f.consent:
-        qs = qs.filter(consent=f.consent)
-    if f.tag:
-        qs = qs.filter(tags__name=f.tag.strip())
-    if f.email:
-        qs = qs.filter(
-            Exists(
-                ContactEmail.objects.filter(
-                    contact_id=OuterRef("pk"), email=f.email.strip().lower()
-                )
-            )
-        )
-    return qs
+    """The contact list's one selector (the page's too), with the serialized columns."""
+    query = selectors.ListQuery(
+        q=f.q or "",
+        lifecycle_stage=f.lifecycle_stage or "",
+        owner_id=f.owner_id,
+        account_id=f.account_id,
+        consent=f.consent or "",
+        tag=f.tag or "",
+        email=f.email or "",
+    )
+    return selectors.contacts_filtered(who.user, query).only(*CONTACT_COLUMNS)
 
 
 @router.get("/contacts", response={200: ContactPage, **READ_ERRORS})

@@ -2,8 +2,8 @@
 
 Invariants:
 - the rows are exactly the list's: the same `scoped` query with the same filters, search and
-  sort (`selectors.contacts_filtered` / `accounts_filtered` for pages, the API's own filters for
-  the API), all of them rather than one page; an invisible record is never exported;
+  sort (`selectors.contacts_filtered` / `accounts_filtered`, for pages and the API alike), all
+  of them rather than one page; an invisible record is never exported;
 - the headers are the labels HubSpot uses ("First Name", "Company Name", "Contact Owner"...), so
   a file exported from Tandem imports back with the recognised mapping; the owner is written as
   their email (else username), which the importer resolves;

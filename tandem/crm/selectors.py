@@ -4,6 +4,9 @@ Invariants:
 - every query starts from `tandem.core.access.scoped`, so a record the user may not see is never
   listed, counted or found by search;
 - lists page by keyset over an indexed ordering (`tandem.core.paging`), never by OFFSET;
+- each list has one filter (`contacts_filtered`, `accounts_filtered`: filters, search) and one
+  set of orders (`CONTACT_SORTS`, `ACCOUNT_SORTS`) that its page, its API endpoint and both
+  exports use, so they always agree on what a filter or a search matches;
 - bot-flagged touchpoints stay out of the timeline unless `show_bots` is asked for.
 """
 
@@ -12,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from tandem.core.access import scoped
 from tandem.core.models import User
@@ -25,7 +28,7 @@ from tandem.core.paging import (
     page_count,
 )
 from tandem.core.paging import keyset_page as keyset_page
-from tandem.crm.models import Account, Contact, Touchpoint
+from tandem.crm.models import Account, AccountDomain, Contact, ContactEmail, Touchpoint
 from tandem.crm.services import contacts_search_q
 
 __all__ = [
@@ -58,7 +61,8 @@ ACCOUNT_SORTS: dict[str, list[str]] = {
 
 @dataclass(frozen=True)
 class ListQuery:
-    """What a list page was asked for; every field is optional and already validated."""
+    """What a list was asked for (by its page, API endpoint or export); every field is optional
+    and already validated. Fields a list does not know are ignored by it."""
 
     q: str = ""
     owner_id: int | None = None
@@ -66,24 +70,36 @@ class ListQuery:
     industry: str = ""
     consent: str = ""
     tag: str = ""
+    account_id: int | None = None
+    email: str = ""
+    domain: str = ""
     sort: str = "name"
     cursor: str | None = None
 
 
 def contacts_filtered(user: User, query: ListQuery) -> QuerySet[Contact]:
+    """The contacts the user sees that match `query`: search over name, email and title; owner,
+    stage, account, the account's industry, consent, tag, and any of the contact's addresses."""
     qs = scoped(user, Contact)
-    if query.q:
+    if query.q.strip():
         qs = qs.filter(contacts_search_q(query.q))
     if query.owner_id is not None:
         qs = qs.filter(owner_id=query.owner_id)
     if query.lifecycle_stage:
         qs = qs.filter(lifecycle_stage=query.lifecycle_stage)
+    if query.account_id is not None:
+        qs = qs.filter(account_id=query.account_id)
     if query.industry:
         qs = qs.filter(account__industry=query.industry)
     if query.consent:
         qs = qs.filter(consent=query.consent)
-    if query.tag:
-        qs = qs.filter(tags__name=query.tag)
+    if query.tag.strip():
+        qs = qs.filter(tags__name=query.tag.strip())
+    if query.email.strip():
+        addresses = ContactEmail.objects.filter(
+            contact_id=OuterRef("pk"), email=query.email.strip().lower()
+        )
+        qs = qs.filter(Exists(addresses))
     return qs
 
 
@@ -138,16 +154,23 @@ def _account_search_q(term: str) -> Q:
 
 
 def accounts_filtered(user: User, query: ListQuery) -> QuerySet[Account]:
+    """The accounts the user sees that match `query`: search over name, domains and region;
+    owner, industry, tag, and one exact domain (without `www.`)."""
     qs = scoped(user, Account)
-    if query.q:
+    if query.q.strip():
         matching = Account.objects.filter(_account_search_q(query.q)).values("pk")
         qs = qs.filter(pk__in=matching)
     if query.owner_id is not None:
         qs = qs.filter(owner_id=query.owner_id)
     if query.industry:
         qs = qs.filter(industry=query.industry)
-    if query.tag:
-        qs = qs.filter(tags__name=query.tag)
+    if query.tag.strip():
+        qs = qs.filter(tags__name=query.tag.strip())
+    if query.domain.strip():
+        domain = query.domain.strip().lower().removeprefix("www.")
+        qs = qs.filter(
+            Exists(AccountDomain.objects.filter(account_id=OuterRef("pk"), domain=domain))
+        )
     return qs
 
 
@@ -209,3 +232,4 @@ def visible_groups(user: User, model: type[Any], groups: list[list[int]]) -> lis
         if len(members) > 1:
             out.append(members)
     return out
+
