@@ -16,7 +16,7 @@ from tandem.core.access import get_scoped, scoped
 from tandem.core.api_auth import ApiCaller, caller
 from tandem.core.api_errors import ApiError, Error
 from tandem.marketing.models import Segment, SegmentEvent
-from tandem.marketing.scopes import MARKETING_ROLES
+from tandem.marketing.scopes import api_marketer
 from tandem.marketing.segments import services as seg
 
 router = Router(tags=["marketing"])
@@ -59,14 +59,6 @@ class EventFilters(Schema):
     limit: int = Field(500, ge=1, le=1000)
 
 
-def _marketer(request: HttpRequest, *, write: bool = False) -> ApiCaller:
-    who = caller(request)
-    allowed = who.user.is_superuser or who.user.role in MARKETING_ROLES
-    if not allowed or (write and not who.can_write):
-        raise ApiError(403, "forbidden", _("Segments are for marketing."))
-    return who
-
-
 @router.get("/segments", response={200: list[SegmentOut], **ERRORS})
 def list_segments(request: HttpRequest) -> list[Segment]:
     return list(scoped(caller(request).user, Segment).order_by("name", "id")[:500])
@@ -74,7 +66,7 @@ def list_segments(request: HttpRequest) -> list[Segment]:
 
 @router.post("/segments", response={201: SegmentOut, **ERRORS})
 def create_segment(request: HttpRequest, payload: SegmentIn) -> tuple[int, Segment]:
-    who = _marketer(request, write=True)
+    who = api_marketer(request, write=True)
     segment = seg.segment_create(
         actor=who.actor, name=payload.name, kind=payload.kind, definition=payload.definition
     )
@@ -83,7 +75,7 @@ def create_segment(request: HttpRequest, payload: SegmentIn) -> tuple[int, Segme
 
 @router.post("/segments/count", response={200: CountOut, **ERRORS})
 def count_definition(request: HttpRequest, payload: CountIn) -> dict[str, int]:
-    who = _marketer(request)
+    who = api_marketer(request)
     return {"count": seg.definition_count(user=who.user, definition=payload.definition)}
 
 
@@ -104,9 +96,9 @@ def segment_events(request: HttpRequest, filters: Query[EventFilters]) -> list[S
 
 from tandem.core.errors import InvalidInput  # noqa: E402
 from tandem.crm.models import Contact  # noqa: E402
+from tandem.marketing.campaigns.models import Campaign  # noqa: E402
 from tandem.marketing.campaigns.report import campaign_report  # noqa: E402
 from tandem.marketing.content import services as content_services  # noqa: E402
-from tandem.marketing.campaigns.models import Campaign  # noqa: E402
 from tandem.marketing.content.models import ContentAsset  # noqa: E402
 
 
@@ -194,7 +186,7 @@ def record_content_engagement(
     request: HttpRequest, asset_id: int, payload: EngagementIn
 ) -> Status[dict[str, int]]:
     """A view or download of an asset (by a known contact or an anonymous visitor)."""
-    who = _marketer(request, write=True)
+    who = api_marketer(request, write=True)
     asset = get_scoped(who.user, ContentAsset, asset_id)
     contact = (
         get_scoped(who.user, Contact, payload.contact_id)
@@ -362,7 +354,7 @@ def list_subscription_types(
 def create_subscription_type(
     request: HttpRequest, payload: SubscriptionTypeIn
 ) -> Status[SubscriptionType]:
-    who = _marketer(request, write=True)
+    who = api_marketer(request, write=True)
     return Status(201, subscriptions.type_create(actor=who.actor, **payload.model_dump()))
 
 
@@ -376,7 +368,7 @@ def update_subscription_type(
     request: HttpRequest, key: str, payload: SubscriptionTypePatch
 ) -> SubscriptionType:
     """Fields sent are changed, others kept; the key is fixed once consent records use it."""
-    who = _marketer(request, write=True)
+    who = api_marketer(request, write=True)
     data = payload.model_dump(exclude_unset=True)
     nulls = sorted(name for name, value in data.items() if value is None)
     if nulls:
@@ -417,7 +409,7 @@ def _confirm_base(request: HttpRequest) -> str:
 def subscribe(request: HttpRequest, key: str, payload: SubscribeIn) -> dict[str, Any]:
     """Subscribe a contact (source "api"). With the type's double opt-in the state is "pending"
     and the confirmation email is sent; already subscribed: nothing is appended."""
-    who = _marketer(request, write=True)
+    who = api_marketer(request, write=True)
     subscription = _type_by_key(who.user, key)
     contact = _contact_for(who, payload.contact_id, payload.email)
     change = subscriptions.subscribe_contact(
@@ -434,7 +426,7 @@ def subscribe(request: HttpRequest, key: str, payload: SubscribeIn) -> dict[str,
 @router.post("/subscriptions/{key}/unsubscribe", response={200: SubscriptionOut, **ERRORS})
 def unsubscribe(request: HttpRequest, key: str, payload: UnsubscribeIn) -> dict[str, Any]:
     """Withdraw a contact's consent for the type (source "api"); idempotent."""
-    who = _marketer(request, write=True)
+    who = api_marketer(request, write=True)
     subscription = _type_by_key(who.user, key)
     contact = _contact_for(who, payload.contact_id, payload.email)
     change = subscriptions.unsubscribe_contact(
@@ -444,7 +436,7 @@ def unsubscribe(request: HttpRequest, key: str, payload: UnsubscribeIn) -> dict[
 
 
 def _members_change(request: HttpRequest, segment_id: int, ids: list[Any], add: bool) -> Any:
-    who = _marketer(request, write=True)
+    who = api_marketer(request, write=True)
     segment = get_scoped(who.user, Segment, segment_id)
     service = segment_members.members_add if add else segment_members.members_remove
     try:
@@ -484,7 +476,7 @@ def list_reactions(request: HttpRequest, segment_id: int) -> list[SegmentReactio
 @router.post("/segments/{segment_id}/reactions", response={201: ReactionCreatedOut, **ERRORS})
 def create_reaction(request: HttpRequest, segment_id: int, payload: ReactionIn) -> Any:
     """A sequence enrolment or a webhook; a webhook's `secret` is in this answer only."""
-    who = _marketer(request, write=True)
+    who = api_marketer(request, write=True)
     segment = get_scoped(who.user, Segment, segment_id)
     sequence = (
         get_scoped(who.user, Sequence, payload.sequence_id)
@@ -506,7 +498,7 @@ def create_reaction(request: HttpRequest, segment_id: int, payload: ReactionIn) 
 
 @router.delete("/segments/{segment_id}/reactions/{reaction_id}", response={204: None, **ERRORS})
 def delete_reaction(request: HttpRequest, segment_id: int, reaction_id: int) -> Status[None]:
-    who = _marketer(request, write=True)
+    who = api_marketer(request, write=True)
     reaction = get_scoped(who.user, SegmentReaction, reaction_id)
     if reaction.segment_id != segment_id:
         raise ApiError(404, "not_found", _("No such record."))

@@ -302,16 +302,10 @@ from tandem.marketing.events.models import (  # noqa: E402, F401
     Registration,
     RegistrationStatus,
 )
-from tandem.marketing.scopes_extra import register_extra_scopes  # noqa: E402
-from tandem.marketing.social.models import Network, SocialPost, SocialPostStats  # noqa: E402, F401
-
-register_extra_scopes()
 
 # Reactions to entering/leaving a segment (sequence enrolment, signed webhooks).
 from tandem.marketing.models_reactions import (  # noqa: E402, F401
     ReactionDelivery,
     SegmentReaction,
-    register_reaction_scopes,
 )
-
-register_reaction_scopes()
+from tandem.marketing.social.models import Network, SocialPost, SocialPostStats  # noqa: E402, F401

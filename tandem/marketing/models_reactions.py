@@ -88,11 +88,3 @@ class ReactionDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reaction_id}:{self.event_id} {self.status}"
-
-
-def register_reaction_scopes() -> None:
-    from tandem.core.access import register
-    from tandem.marketing.scopes import marketing_rule
-
-    register(SegmentReaction, marketing_rule)
-    register(ReactionDelivery, marketing_rule)

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -27,7 +27,7 @@ from tandem.crm.models import Contact
 from tandem.marketing import tasks
 from tandem.marketing.email import sending
 from tandem.marketing.models import EmailSend, EmailTemplate, Segment, SubscriptionType
-from tandem.marketing.scopes import MARKETING_ROLES
+from tandem.marketing.scopes import marketer
 from tandem.marketing.segments import catalogue as segment_catalogue
 from tandem.marketing.segments import pages as segment_pages
 from tandem.marketing.segments import services as seg
@@ -47,17 +47,6 @@ EXAMPLE = {
 }
 
 
-def _marketer(request: HttpRequest) -> User:
-    user = request.user
-    if not isinstance(user, User) or not (user.is_superuser or user.role in MARKETING_ROLES):
-        raise Http404
-    return user
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return Actor(user=_marketer(request))
-
-
 def _json(text: str) -> Any:
     try:
         return json.loads(text or "{}")
@@ -67,14 +56,15 @@ def _json(text: str) -> Any:
 
 @login_required
 def segment_list(request: HttpRequest) -> HttpResponse:
-    _marketer(request)
+    marketer(request)
     segments = scoped(request.user, Segment).order_by("name", "id")[:500]
     return render(request, "marketing/segment_list.html", {"segments": segments})
 
 
 @login_required
 def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    actor = _actor(request)
+    marketer(request)
+    actor = Actor.of(request)
     segment = get_scoped(request.user, Segment, pk, "change") if pk else None
     errors: dict[str, list[str]] = {}
     data = {
@@ -126,7 +116,7 @@ def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 def segment_count(request: HttpRequest) -> HttpResponse:
     """htmx: the live count of a definition being edited. With format=json (the visual builder):
     {"count", "errors", "nodes": the messages placed on their conditions}, status 200 either way."""
-    _marketer(request)
+    marketer(request)
     as_json = request.POST.get("format") == "json"
     segment_id = _int(request.POST.get("segment", ""), 0) or None
     parsed: list[Any] = []  # the definition once it is JSON (errors are placed on it)
@@ -152,7 +142,7 @@ def segment_count(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _marketer(request)
+    marketer(request)
     segment = get_scoped(request.user, Segment, pk)
     members = seg.segment_members_for(request.user, segment).select_related("account")[:100]
     events = segment.events.order_by("-id")[:20]
@@ -170,7 +160,7 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def template_list(request: HttpRequest) -> HttpResponse:
-    _marketer(request)
+    marketer(request)
     return render(
         request,
         "marketing/template_list.html",
@@ -185,7 +175,8 @@ def template_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    actor = _actor(request)
+    marketer(request)
+    actor = Actor.of(request)
     template = get_scoped(request.user, EmailTemplate, pk, "change") if pk else None
     errors: dict[str, list[str]] = {}
     preview = None
@@ -260,7 +251,8 @@ SEND_FIELDS = ("name", "template", "template_b", "segment", "subscription_type",
 def send_new(request: HttpRequest) -> HttpResponse:
     """The send form. Besides saving (and starting) a send, it previews variants A and B with a
     sample contact, and sends a test copy of each variant, without saving anything."""
-    actor = _actor(request)
+    marketer(request)
+    actor = Actor.of(request)
     errors: dict[str, list[str]] = {}
     previews: list[tuple[str, Any]] = []
     data = {k: request.POST.get(k, "") for k in SEND_FIELDS}

@@ -18,12 +18,12 @@ from django.db.models import QuerySet
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from tandem.core.access import CAPABILITIES
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
 from tandem.core.models import User
-from tandem.marketing.csv_rows import RowReport, read_rows
 from tandem.marketing.campaigns.models import Campaign, CampaignChannel, CampaignCost
-from tandem.marketing.scopes import MARKETING_ROLES
+from tandem.marketing.csv_rows import RowReport, read_rows
 from tandem.marketing.validation import clean_text, visible_ref
 
 CAMPAIGN_FIELDS = {
@@ -116,7 +116,7 @@ def _clean(data: dict[str, Any], current: Campaign | None, actor: Actor) -> dict
                 owner,
                 field="owner_id",
                 missing=_("No such user among the marketing team."),
-                queryset=User.objects.all() if unchanged else _owners(),
+                queryset=User.objects.all() if unchanged else campaign_owners(),
                 scope=False,
             )
         except InvalidInput as exc:
@@ -136,9 +136,9 @@ def _clean(data: dict[str, Any], current: Campaign | None, actor: Actor) -> dict
     return out
 
 
-def _owners() -> QuerySet[User]:
-    """Who may own a campaign: active people of marketing (the form's list)."""
-    return User.objects.filter(is_active=True, role__in=MARKETING_ROLES)
+def campaign_owners() -> QuerySet[User]:
+    """Who may own a campaign: active people who `can(user, "use_marketing")` (the form's list)."""
+    return User.objects.filter(is_active=True, role__in=CAPABILITIES["use_marketing"])
 
 
 def normalise_code(text: str) -> str:

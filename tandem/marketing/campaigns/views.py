@@ -19,18 +19,11 @@ from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.models import User
 from tandem.marketing.campaigns import services
-from tandem.marketing.campaigns.report import campaign_report
 from tandem.marketing.campaigns.models import Campaign, CampaignChannel, CampaignCost
-from tandem.marketing.scopes import MARKETING_ROLES
+from tandem.marketing.campaigns.report import campaign_report
+from tandem.marketing.scopes import marketer
 
 MAX_UPLOAD = 10 * 1024 * 1024
-
-
-def marketer(request: HttpRequest) -> User:
-    user = request.user
-    if not isinstance(user, User) or not (user.is_superuser or user.role in MARKETING_ROLES):
-        raise Http404
-    return user
 
 
 def upload(request: HttpRequest, name: str = "file") -> bytes:
@@ -90,7 +83,7 @@ def campaign_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             return redirect("marketing:campaign_detail", pk=campaign.pk)
         except InvalidInput as exc:
             errors = exc.errors
-    owners = User.objects.filter(is_active=True, role__in=MARKETING_ROLES).order_by("username")
+    owners = services.campaign_owners().order_by("username")
     return render(
         request,
         "marketing/campaigns/edit.html",

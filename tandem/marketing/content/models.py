@@ -5,7 +5,7 @@ Invariants:
   it (views, downloads, and clicks on its tracked links, which carry it as `utm_content`);
 - the asset's tracked link is created through tracking's link service and points at the
   asset's URL with utm_campaign (the campaign's code), utm_content (the key) and utm_source;
-- sales reads the same library (scope rule in `scopes_extra`): reps view, marketing changes.
+- sales reads the same library (`scopes.content_rule`): reps view, marketing changes.
 """
 
 from __future__ import annotations

@@ -14,20 +14,14 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from tandem.core.access import get_scoped, scoped
+from tandem.core.access import can, get_scoped, request_user, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
-from tandem.core.models import User
-from tandem.marketing.campaigns.views import marketer
-from tandem.marketing.content import services
 from tandem.marketing.campaigns.models import Campaign
+from tandem.marketing.content import services
 from tandem.marketing.content.models import AssetKind, ContentAsset
-from tandem.marketing.scopes_extra import MARKETING_ROLES
+from tandem.marketing.scopes import marketer
 from tandem.marketing.tracked_links import link_url
-
-
-def _can_change(user: Any) -> bool:
-    return isinstance(user, User) and (user.is_superuser or user.role in MARKETING_ROLES)
 
 
 @login_required
@@ -35,8 +29,8 @@ def asset_list(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     search = request.GET.get("q", "")[:100]
     archived = request.GET.get("archived") == "1"
-    assets = list(services.library(request.user, kind, search, archived)[:500])  # type: ignore[arg-type]
-    stats = services.engagement_by_asset(request.user, [a.key for a in assets])  # type: ignore[arg-type]
+    assets = list(services.library(request_user(request), kind, search, archived)[:500])
+    stats = services.engagement_by_asset(request_user(request), [a.key for a in assets])
     return render(
         request,
         "marketing/content/list.html",
@@ -46,7 +40,7 @@ def asset_list(request: HttpRequest) -> HttpResponse:
             "kind": kind,
             "q": search,
             "archived": archived,
-            "can_change": _can_change(request.user),
+            "can_change": can(request.user, "use_marketing"),
         },
     )
 
@@ -54,7 +48,7 @@ def asset_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def asset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     asset = get_scoped(request.user, ContentAsset, pk)
-    stats = services.engagement_by_asset(request.user, [asset.key])[asset.key]  # type: ignore[arg-type]
+    stats = services.engagement_by_asset(request_user(request), [asset.key])[asset.key]
     return render(
         request,
         "marketing/content/detail.html",
@@ -63,7 +57,7 @@ def asset_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "stats": stats,
             "link": link_url(asset.tracked_link) if asset.tracked_link else "",
             "share": request.GET.get("share", ""),
-            "can_change": _can_change(request.user),
+            "can_change": can(request.user, "use_marketing"),
             "download": services.download_url(asset),
             "beacon": services.beacon_url(asset),
         },
@@ -74,7 +68,7 @@ def asset_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def asset_share(request: HttpRequest, pk: int) -> HttpResponse:
     asset = get_scoped(request.user, ContentAsset, pk)
-    url = services.share_link(actor=Actor(user=request.user), asset=asset)  # type: ignore[arg-type]
+    url = services.share_link(actor=Actor.of(request), asset=asset)
     messages.success(request, _("Your personal link: %(url)s") % {"url": url})
     return redirect("marketing:content_detail", pk=asset.pk)
 
@@ -118,10 +112,10 @@ def asset_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 def asset_archive(request: HttpRequest, pk: int) -> HttpResponse:
     """Archive (archived=1) or bring back (archived=0) an asset: marketers, head, admins."""
     asset = get_scoped(request.user, ContentAsset, pk)
-    if not _can_change(request.user):
+    if not can(request.user, "use_marketing"):
         raise PermissionDenied
     asset = get_scoped(request.user, ContentAsset, pk, "change")
     archived = request.POST.get("archived", "1") != "0"
-    services.asset_archive(actor=Actor(user=request.user), asset=asset, archived=archived)  # type: ignore[arg-type]
+    services.asset_archive(actor=Actor.of(request), asset=asset, archived=archived)
     messages.success(request, _("Asset archived.") if archived else _("Asset restored."))
     return redirect("marketing:content_detail", pk=asset.pk)

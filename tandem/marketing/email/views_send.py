@@ -33,7 +33,7 @@ from tandem.core.errors import InvalidInput
 from tandem.marketing import tasks
 from tandem.marketing.email import delivery, progress, sending
 from tandem.marketing.models import EmailSend
-from tandem.marketing.views import _marketer
+from tandem.marketing.scopes import marketer
 
 START_POLLS = 60  # 2 minutes of "starting…" before the page stops asking
 
@@ -66,7 +66,7 @@ def _progress_context(send: EmailSend, starting: int = 0) -> dict[str, Any]:
 @login_required
 @require_GET
 def send_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _marketer(request)
+    user = marketer(request)
     send = get_scoped(user, EmailSend, pk)
     send = EmailSend.objects.select_related(
         "template", "template_b", "segment", "subscription_type", "created_by"
@@ -80,7 +80,7 @@ def send_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def send_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """htmx: the progress block alone."""
-    user = _marketer(request)
+    user = marketer(request)
     send = get_scoped(user, EmailSend, pk)
     return render(
         request, "marketing/_send_progress.html", _progress_context(send, _polls(request))
@@ -90,7 +90,7 @@ def send_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def send_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _marketer(request)
+    user = marketer(request)
     send = get_scoped(user, EmailSend, pk, "change")
     try:
         progress.send_cancel(actor=Actor(user=user), send_id=send.pk)
@@ -107,7 +107,7 @@ def send_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def send_start(request: HttpRequest, pk: int) -> HttpResponse:
     """Send now: a draft is handed to the send workers (as the send form's "Save and send")."""
-    user = _marketer(request)
+    user = marketer(request)
     send = get_scoped(user, EmailSend, pk, "change")
     if send.status != EmailSend.Status.DRAFT:
         messages.error(request, _("Only a draft can be started; this send is: %(status)s.")

@@ -14,7 +14,6 @@ from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.crm.models import LifecycleStage
 from tandem.leads.models import ScoringModel
-from tandem.marketing.campaigns.views import marketer
 from tandem.marketing.events import rules
 from tandem.marketing.events.models import (
     EventKind,
@@ -23,6 +22,7 @@ from tandem.marketing.events.models import (
     MarketingEvent,
     RegistrationStatus,
 )
+from tandem.marketing.scopes import marketer
 
 FIELDS = ("min_minutes", "min_score", "scoring_model_id", "stage", "lead_source")
 

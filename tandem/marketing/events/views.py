@@ -21,9 +21,10 @@ from tandem.core.access import get_scoped, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.marketing.campaigns.models import Campaign
-from tandem.marketing.campaigns.views import marketer, upload
+from tandem.marketing.campaigns.views import upload
 from tandem.marketing.events import imports, services
 from tandem.marketing.events.models import EventKind, MarketingEvent, Registration
+from tandem.marketing.scopes import marketer
 
 HONEYPOT = "website_url"
 FIELDS = (

@@ -25,18 +25,11 @@ from tandem.core.models import User
 from tandem.crm import selectors as crm_selectors
 from tandem.crm.models import Contact
 from tandem.marketing.models import ReactionDelivery, Segment, SegmentReaction
-from tandem.marketing.scopes import MARKETING_ROLES
+from tandem.marketing.scopes import marketer
 from tandem.marketing.segments import members, reactions
 from tandem.sales.models import Sequence
 
 FILTER_KEYS = ("q", "owner", "lifecycle_stage", "industry", "consent", "tag")
-
-
-def _marketer(request: HttpRequest) -> User:
-    user = request.user
-    if not isinstance(user, User) or not (user.is_superuser or user.role in MARKETING_ROLES):
-        raise Http404
-    return user
 
 
 def detail_extras(user: User, segment: Segment) -> dict[str, Any]:
@@ -75,7 +68,7 @@ def _changed(request: HttpRequest, change: members.MemberChange, added: bool) ->
 @login_required
 @require_POST
 def members_add(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _marketer(request)
+    user = marketer(request)
     segment = get_scoped(user, Segment, pk, "change")
     try:
         ids = members.ids_from_text(user, request.POST.get("contacts", ""))
@@ -90,7 +83,7 @@ def members_add(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def members_remove(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _marketer(request)
+    user = marketer(request)
     segment = get_scoped(user, Segment, pk, "change")
     try:
         change = members.members_remove(
@@ -118,7 +111,7 @@ def _list_query(params: QueryDict) -> crm_selectors.ListQuery:
 def add_filtered(request: HttpRequest) -> HttpResponse:
     """From the contact list: add the contacts its current filter shows (or the ids ticked there)
     to a static list. GET shows how many and asks which list; POST adds them."""
-    user = _marketer(request)
+    user = marketer(request)
     params = request.POST if request.method == "POST" else request.GET
     query = _list_query(params)
     picked = [v for v in params.getlist("contact_ids") if v]
@@ -173,7 +166,7 @@ def _bool(request: HttpRequest, name: str) -> bool:
 @login_required
 @require_POST
 def reaction_add(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _marketer(request)
+    user = marketer(request)
     segment = get_scoped(user, Segment, pk, "change")
     kind = request.POST.get("kind", "")
     try:
@@ -215,7 +208,7 @@ def _secret_page(
 @require_POST
 def reaction_action(request: HttpRequest, pk: int, reaction_id: int, action: str) -> HttpResponse:
     """pause, resume, rotate (a new webhook secret, shown once) or delete."""
-    user = _marketer(request)
+    user = marketer(request)
     segment = get_scoped(user, Segment, pk, "change")
     reaction = get_scoped(user, SegmentReaction, reaction_id, "change")
     if reaction.segment_id != segment.pk:

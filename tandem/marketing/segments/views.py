@@ -11,7 +11,7 @@ Invariants:
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -19,10 +19,9 @@ from tandem.core import exports
 from tandem.core.access import get_scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
-from tandem.core.models import User
 from tandem.crm.models import ConsentState, Contact, LifecycleStage
 from tandem.marketing.models import Segment
-from tandem.marketing.scopes import MARKETING_ROLES
+from tandem.marketing.scopes import marketer
 from tandem.marketing.segments import services as seg
 
 CHUNK = 2000
@@ -52,9 +51,7 @@ def member_columns() -> list[exports.Column[Contact]]:
 @login_required
 @require_GET
 def segment_export(request: HttpRequest, pk: int) -> HttpResponseBase:
-    user = request.user
-    if not isinstance(user, User) or not (user.is_superuser or user.role in MARKETING_ROLES):
-        raise Http404
+    user = marketer(request)
     segment = get_scoped(user, Segment, pk)
     try:
         fmt = exports.page_format(user, request.GET.get("format"))

@@ -19,11 +19,12 @@ from tandem.core.access import get_scoped, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.tasks import enqueue_on_commit
-from tandem.marketing.campaigns.views import marketer, upload
 from tandem.marketing.campaigns.models import Campaign
-from tandem.marketing.social.models import Network, SocialPost, SocialPostStats
+from tandem.marketing.campaigns.views import upload
+from tandem.marketing.scopes import marketer
 from tandem.marketing.social import services, tasks
 from tandem.marketing.social.adapters import ADAPTERS
+from tandem.marketing.social.models import Network, SocialPost, SocialPostStats
 from tandem.marketing.tracked_links import link_url
 
 

@@ -15,18 +15,11 @@ from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.models import User
 from tandem.marketing.models import SubscriptionType
-from tandem.marketing.scopes import MARKETING_ROLES
+from tandem.marketing.scopes import marketer
 from tandem.marketing.segments import services as seg
 from tandem.marketing.subscriptions import services
 
 TEXT_FIELDS = ("key", "name", "description", "wording", "wording_version")
-
-
-def _marketer(request: HttpRequest) -> User:
-    user = request.user
-    if not isinstance(user, User) or not (user.is_superuser or user.role in MARKETING_ROLES):
-        raise Http404
-    return user
 
 
 def _subscribers(user: User, key: str) -> int:
@@ -36,7 +29,7 @@ def _subscribers(user: User, key: str) -> int:
 
 @login_required
 def type_list(request: HttpRequest) -> HttpResponse:
-    user = _marketer(request)
+    user = marketer(request)
     types = list(scoped(user, SubscriptionType).order_by("-active", "name", "id")[:200])
     rows = [{"type": t, "subscribers": _subscribers(user, t.key)} for t in types]
     return render(request, "marketing/subscriptions/list.html", {"rows": rows})
@@ -44,7 +37,7 @@ def type_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def type_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    user = _marketer(request)
+    user = marketer(request)
     subscription = get_scoped(user, SubscriptionType, pk, "change") if pk else None
     errors: dict[str, list[str]] = {}
     if subscription is not None:
@@ -89,7 +82,7 @@ def type_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @require_POST
 def type_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """archive, restore or delete (delete only while nothing refers to the type)."""
-    user = _marketer(request)
+    user = marketer(request)
     subscription = get_scoped(user, SubscriptionType, pk, "change")
     actor = Actor(user=user)
     try:
