@@ -101,9 +101,12 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # lead hand-off, disputes and lead quality
     "use_handoffs": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER, Role.SALES_REP}),
     "view_lead_quality": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
+    "open_disputes": EVERYONE,
     # sales work: pipeline, forecast, tasks
     "use_pipeline": EVERYONE,
     "use_tasks": frozenset({Role.ADMIN, Role.HEAD, Role.SALES_REP, Role.FIELD_REP}),
+    # create and work deals, quotes and sequences (marketing sees deals, does not sell)
+    "sell": frozenset({Role.ADMIN, Role.HEAD, Role.SALES_REP, Role.FIELD_REP}),
     "view_attribution": EVERYONE,
     # settings and administration
     "manage_settings": frozenset({Role.ADMIN, Role.HEAD}),

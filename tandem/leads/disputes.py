@@ -18,9 +18,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from tandem.core.access import can
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
-from tandem.core.models import Role, User
+from tandem.core.models import User
 from tandem.leads.models import (
     Dispute,
     DisputeMessage,
@@ -33,7 +34,6 @@ from tandem.leads.services import heads
 
 MENTION = re.compile(r"(?<![\w.@])@([\w.+-]{1,150})")
 MAX_BODY = 5000
-OPENERS = {Role.SALES_REP, Role.MARKETER, Role.FIELD_REP, Role.HEAD, Role.ADMIN}
 
 
 def _url(dispute: Dispute) -> str:
@@ -61,7 +61,7 @@ def dispute_open(
     *, actor: Actor, subject: str, target: models.Model, summary: str, body: str = ""
 ) -> Dispute:
     user = actor.user
-    if user is None or user.role not in OPENERS:
+    if user is None or not can(user, "open_disputes"):
         raise InvalidInput(_("Only staff can open a dispute."), code="forbidden")
     if subject not in DisputeSubject.values:
         raise InvalidInput({"subject": [_("Choose what the dispute is about.")]})

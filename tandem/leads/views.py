@@ -7,23 +7,42 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+)
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from tandem.core.access import get_scoped, scoped
+from tandem.core.access import can, get_scoped, request_user, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
-from tandem.core.models import Organisation, Role, User
+from tandem.core.forms import apply_invalid_input
+from tandem.core.models import Organisation
 from tandem.crm.models import Contact
 from tandem.leads import disputes, selectors, services
+from tandem.leads.forms import (
+    CHANNEL_CHOICES,
+    DisputeDecideForm,
+    DisputeMessageForm,
+    DisputeOpenForm,
+    HandoffAcceptForm,
+    HandoffAssignForm,
+    HandoffContactedForm,
+    HandoffRejectForm,
+    active_reps,
+)
 from tandem.leads.models import (
     OPEN_HANDOFF,
     Dispute,
@@ -39,21 +58,13 @@ from tandem.leads.models import (
 from tandem.leads.sla import BusinessCalendar, calendar_for
 
 
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return Actor(user=_user(request))
-
-
-def _page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+def _page(
+    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
     """Render with times shown in the viewer's time zone (else the organisation's)."""
-    user = _user(request)
+    user = request_user(request)
     tzname = user.time_zone or Organisation.current().time_zone or "UTC"
-    return render(request, template, {**context, "tzname": tzname})
+    return render(request, template, {**context, "tzname": tzname}, status=status)
 
 
 def sla_left(
@@ -85,7 +96,7 @@ def sla_left(
 
 @login_required
 def handoff_list(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     show = request.GET.get("show", "open")
     handoffs = scoped(user, Handoff).select_related("contact", "assigned_to")
     if show == "open":
@@ -107,14 +118,17 @@ def handoff_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def handoff_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
-    handoff = get_scoped(user, Handoff, pk)
+    handoff = get_scoped(request_user(request), Handoff, pk)
+    return _handoff_page(request, handoff)
+
+
+def _handoff_page(
+    request: HttpRequest, handoff: Handoff, failed: forms.Form | None = None
+) -> HttpResponse:
+    """The hand-off's page; `failed` is a form the user just sent that was refused, shown with
+    its errors (HTTP 400)."""
+    user = request_user(request)
     now = timezone.now()
-    reps = (
-        User.objects.filter(role=Role.SALES_REP, is_active=True).order_by("username")
-        if user.sees_everything
-        else []
-    )
     return _page(
         request,
         "leads/handoff_detail.html",
@@ -126,67 +140,71 @@ def handoff_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "events": handoff.events.select_related("actor", "rep"),
             "reasons": RejectionReason.choices,
             "outcomes": RejectionOutcome.choices,
+            "channels": CHANNEL_CHOICES,
             "can_act": handoff.is_open
             and (user.sees_everything or handoff.assigned_to_id == user.pk),
-            "reps": reps,
+            "reps": active_reps() if user.sees_everything else [],
             "disputes": scoped(user, Dispute).filter(
                 content_type=ContentType.objects.get_for_model(Handoff), object_id=str(handoff.pk)
             ),
+            "failed": failed,
         },
+        status=200 if failed is None else 400,
     )
 
 
-def _back(pk: int) -> HttpResponseRedirect:
-    return HttpResponseRedirect(reverse("leads:handoff_detail", args=[pk]))
-
-
-def _flash_errors(request: HttpRequest, exc: InvalidInput) -> None:
-    for field, errors in exc.errors.items():
-        for error in errors:
-            messages.error(request, error if field == "__all__" else f"{field}: {error}")
+HANDOFF_FORMS: dict[str, type[forms.Form]] = {
+    "accept": HandoffAcceptForm,
+    "reject": HandoffRejectForm,
+    "contacted": HandoffContactedForm,
+    "assign": HandoffAssignForm,
+}
 
 
 @login_required
 @require_POST
 def handoff_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    user = _user(request)
-    handoff = get_scoped(user, Handoff, pk, "change")
-    actor = _actor(request)
-    try:
-        if action == "accept":
-            services.handoff_accept(actor=actor, handoff=handoff)
-            messages.success(request, _("Accepted. The first-contact clock is running."))
-        elif action == "reject":
-            services.handoff_reject(
-                actor=actor,
-                handoff=handoff,
-                reason=request.POST.get("reason", ""),
-                note=request.POST.get("note", ""),
-                outcome=request.POST.get("outcome", RejectionOutcome.RECYCLE),
-            )
-            messages.success(request, _("Rejected: the lead went back to marketing."))
-        elif action == "contacted":
-            services.handoff_mark_contacted(
-                actor=actor,
-                handoff=handoff,
-                channel=request.POST.get("channel", ""),
-                note=request.POST.get("note", ""),
-            )
-            messages.success(request, _("First contact recorded."))
-        elif action == "assign":
-            try:
-                rep = User.objects.get(pk=int(request.POST.get("rep", "")))
-            except (ValueError, User.DoesNotExist):
-                raise InvalidInput({"rep": [_("Choose a rep.")]}) from None
-            services.handoff_assign(actor=actor, handoff=handoff, rep=rep)
-            messages.success(request, _("Assigned."))
+    """Accept, reject, record the first contact or (the head) assign: a refused form re-renders
+    the hand-off with its errors."""
+    form_class = HANDOFF_FORMS.get(action)
+    if form_class is None:
+        raise Http404
+    handoff = get_scoped(request_user(request), Handoff, pk, "change")
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            message = _handoff_act(Actor.of(request), handoff, action, form.cleaned_data)
+        except InvalidInput as exc:
+            if exc.code == "forbidden":
+                raise PermissionDenied(exc.message) from exc
+            apply_invalid_input(form, exc, {})
         else:
-            raise Http404
-    except InvalidInput as exc:
-        if exc.code == "forbidden":
-            raise PermissionDenied(exc.message) from exc
-        _flash_errors(request, exc)
-    return _back(handoff.pk)
+            messages.success(request, message)
+            return HttpResponseRedirect(reverse("leads:handoff_detail", args=[handoff.pk]))
+    handoff.refresh_from_db()
+    return _handoff_page(request, handoff, failed=form)
+
+
+def _handoff_act(actor: Actor, handoff: Handoff, action: str, data: dict[str, Any]) -> str:
+    if action == "accept":
+        services.handoff_accept(actor=actor, handoff=handoff)
+        return _("Accepted. The first-contact clock is running.")
+    if action == "reject":
+        services.handoff_reject(
+            actor=actor,
+            handoff=handoff,
+            reason=data["reason"],
+            note=data["note"],
+            outcome=data["outcome"],
+        )
+        return _("Rejected: the lead went back to marketing.")
+    if action == "contacted":
+        services.handoff_mark_contacted(
+            actor=actor, handoff=handoff, channel=data["channel"], note=data["note"]
+        )
+        return _("First contact recorded.")
+    services.handoff_assign(actor=actor, handoff=handoff, rep=data["rep"])
+    return _("Assigned.")
 
 
 # --- disputes -------------------------------------------------------------------------------
@@ -194,8 +212,7 @@ def handoff_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 @login_required
 def dispute_list(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
-    qs = scoped(user, Dispute).select_related("opened_by", "decided_by")
+    qs = scoped(request_user(request), Dispute).select_related("opened_by", "decided_by")
     return _page(
         request,
         "leads/dispute_list.html",
@@ -209,54 +226,74 @@ def dispute_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def dispute_new(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
-    subject = request.POST.get("subject", "")
-    target: Any
-    if request.POST.get("handoff"):
-        target = get_scoped(user, Handoff, request.POST["handoff"])
-    elif request.POST.get("contact"):
-        target = get_scoped(user, Contact, request.POST["contact"])
-    else:
-        raise Http404
-    try:
-        dispute = disputes.dispute_open(
-            actor=_actor(request),
-            subject=subject,
-            target=target,
-            summary=request.POST.get("summary", ""),
-            body=request.POST.get("body", ""),
-        )
-    except InvalidInput as exc:
-        _flash_errors(request, exc)
-        if isinstance(target, Handoff):
-            return _back(target.pk)
-        return HttpResponseRedirect(reverse("leads:handoff_list"))
-    return HttpResponseRedirect(reverse("leads:dispute_detail", args=[dispute.pk]))
-
-
-@login_required
-def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
-    dispute = get_scoped(user, Dispute, pk)
-    if request.method == "POST":
+    """Open a dispute about a hand-off or a contact the user sees. Refused input re-renders the
+    hand-off's page with the errors; for a contact it is a 400 that says why."""
+    user = request_user(request)
+    form = DisputeOpenForm(request.POST)
+    target: Handoff | Contact | None = None
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["handoff"]:
+            target = get_scoped(user, Handoff, data["handoff"])
+        else:
+            target = get_scoped(user, Contact, data["contact"])
         try:
-            if request.POST.get("action") == "decide":
-                disputes.dispute_decide(
-                    actor=_actor(request),
-                    dispute=dispute,
-                    outcome=request.POST.get("outcome", ""),
-                    decision=request.POST.get("decision", ""),
-                )
-                messages.success(request, _("Decision recorded."))
-            else:
-                disputes.dispute_post(
-                    actor=_actor(request), dispute=dispute, body=request.POST.get("body", "")
-                )
+            dispute = disputes.dispute_open(
+                actor=Actor.of(request),
+                subject=data["subject"],
+                target=target,
+                summary=data["summary"],
+                body=data["body"],
+            )
         except InvalidInput as exc:
             if exc.code == "forbidden":
                 raise PermissionDenied(exc.message) from exc
-            _flash_errors(request, exc)
-        return HttpResponseRedirect(reverse("leads:dispute_detail", args=[dispute.pk]))
+            apply_invalid_input(form, exc, {})
+        else:
+            return HttpResponseRedirect(reverse("leads:dispute_detail", args=[dispute.pk]))
+    elif (handoff_id := form.cleaned_data.get("handoff")) is not None:
+        target = get_scoped(user, Handoff, handoff_id)
+    if isinstance(target, Handoff):
+        return _handoff_page(request, target, failed=form)
+    reasons = [str(e) for errors in form.errors.values() for e in errors]
+    return HttpResponseBadRequest(" ".join(reasons), content_type="text/plain; charset=utf-8")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A dispute's thread: anyone who sees it writes; the head decides (action=decide)."""
+    user = request_user(request)
+    dispute = get_scoped(user, Dispute, pk)
+    message_form = DisputeMessageForm()
+    decide_form = DisputeDecideForm()
+    if request.method == "POST":
+        deciding = request.POST.get("action") == "decide"
+        form: forms.Form = (
+            DisputeDecideForm(request.POST) if deciding else DisputeMessageForm(request.POST)
+        )
+        if form.is_valid():
+            try:
+                if deciding:
+                    disputes.dispute_decide(
+                        actor=Actor.of(request), dispute=dispute, **form.cleaned_data
+                    )
+                    messages.success(request, _("Decision recorded."))
+                else:
+                    disputes.dispute_post(
+                        actor=Actor.of(request), dispute=dispute, body=form.cleaned_data["body"]
+                    )
+            except InvalidInput as exc:
+                if exc.code == "forbidden":
+                    raise PermissionDenied(exc.message) from exc
+                apply_invalid_input(form, exc, {})
+            else:
+                return HttpResponseRedirect(reverse("leads:dispute_detail", args=[dispute.pk]))
+        if deciding:
+            decide_form = form
+        else:
+            message_form = form
+        dispute.refresh_from_db()
     return _page(
         request,
         "leads/dispute_detail.html",
@@ -266,7 +303,10 @@ def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "outcomes": DisputeOutcome.choices,
             "can_decide": user.sees_everything and dispute.status == DisputeStatus.OPEN,
             "subjects": DisputeSubject.choices,
+            "message_form": message_form,
+            "decide_form": decide_form,
         },
+        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -275,8 +315,8 @@ def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def lead_quality(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
-    if not (user.sees_everything or user.role == Role.MARKETER):
+    user = request_user(request)
+    if not can(user, "view_lead_quality"):
         raise PermissionDenied
     by = request.GET.get("by", "campaign")
     dimension: selectors.Dimension = by if by in ("channel", "source") else "campaign"  # type: ignore[assignment]
@@ -296,6 +336,6 @@ def lead_quality(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def notification_list(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     notes = scoped(user, Notification)[:100]
     return _page(request, "leads/notifications.html", {"notifications": notes})

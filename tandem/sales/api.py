@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 from pydantic import AfterValidator, ConfigDict, Field
 
-from tandem.core.access import get_scoped, scoped
+from tandem.core.access import can, get_scoped, scoped
 from tandem.core.api_auth import ApiCaller, caller, check_rate_limit
 from tandem.core.api_errors import ApiError, Error
 from tandem.core.api_pagination import keyset_page
@@ -300,7 +300,7 @@ def create_deal(request: HttpRequest, payload: DealIn) -> Status[Deal]:
     who = caller(request)
     if not scoped(who.user, Pipeline).exists():
         raise ApiError(403, "forbidden", _("You may not create deals."))
-    if who.user.role == "marketer":
+    if not can(who.user, "sell"):
         raise ApiError(403, "forbidden", _("Marketers see deals but do not create them."))
     data = payload.model_dump(exclude_unset=True)
     data["currency_code"] = data.pop("currency", None)

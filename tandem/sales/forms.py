@@ -65,6 +65,14 @@ class DealEditForm(forms.Form):
     )
 
 
+class DealMoveForm(forms.Form):
+    stage = forms.IntegerField(
+        label=_("Move to stage"),
+        min_value=1,
+        error_messages={"required": _("Choose a stage."), "invalid": _("Choose a stage.")},
+    )
+
+
 class LoseForm(forms.Form):
     loss_reason = forms.TypedChoiceField(label=_("Reason"), coerce=int)
     note = forms.CharField(

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from tandem.core.api_auth import check_rate_limit
 from tandem.core.api_errors import ApiError
 from tandem.core.errors import InvalidInput
+from tandem.core.forms import apply_invalid_input
 from tandem.sales import quotes, selfservice
 from tandem.sales.forms import AcceptForm, PriceRequestForm, QuestionForm
 from tandem.sales.models import Product, Quote, QuoteStatus
@@ -144,10 +145,7 @@ def price_request(request: HttpRequest) -> HttpResponse:
                     ip=_ip(request),
                 )
             except InvalidInput as exc:
-                for field, errors in exc.errors.items():
-                    name = "product" if field == "product_id" else field
-                    for error in errors:
-                        form.add_error(name if name in form.fields else None, error)
+                apply_invalid_input(form, exc, {"product_id": "product"})
             else:
                 return redirect(reverse("sales_public:quote", args=[quotes.public_token(quote)]))
     return render(

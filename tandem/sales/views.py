@@ -19,12 +19,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from tandem.core.access import get_scoped, scoped
+from tandem.core.access import can, get_scoped, request_user, scoped
 from tandem.core.api_errors import ApiError
 from tandem.core.api_pagination import keyset_page
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
-from tandem.core.models import Organisation, Role, User
+from tandem.core.forms import apply_invalid_input
+from tandem.core.models import Organisation, User
 from tandem.crm.models import Account, Contact
 from tandem.sales import forecast as fc
 from tandem.sales import quotes, sequences, services
@@ -32,6 +33,7 @@ from tandem.sales.forms import (
     DealContactForm,
     DealEditForm,
     DealForm,
+    DealMoveForm,
     EnrolForm,
     LoseForm,
     QuoteLineForm,
@@ -53,22 +55,6 @@ from tandem.sales.models import (
 )
 
 PAGE_SIZE = 50
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # every view here is behind login_required
-    return request.user
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return Actor(user=_user(request))
-
-
-def _apply(form: forms.Form, exc: InvalidInput) -> None:
-    for field, errors in exc.errors.items():
-        target = field if field in form.fields else None
-        for error in errors:
-            form.add_error(target, error)
 
 
 def _changeable(request: HttpRequest, pk: int) -> Deal:
@@ -100,7 +86,7 @@ def board(request: HttpRequest, pipeline_id: int | None = None) -> HttpResponse:
         raise Http404
     deals = scoped(request.user, Deal).filter(pipeline=pipeline, status=DealStatus.OPEN)
     if request.GET.get("mine"):
-        deals = deals.filter(owner=_user(request))
+        deals = deals.filter(owner=request_user(request))
     by_stage: dict[int, list[Deal]] = {}
     for deal in deals.select_related("owner", "account").order_by("close_date", "id")[:2000]:
         by_stage.setdefault(deal.stage_id, []).append(deal)
@@ -117,7 +103,7 @@ def board(request: HttpRequest, pipeline_id: int | None = None) -> HttpResponse:
         }
         for s in pipeline.stages.filter(kind="open")
     ]
-    can_change = _user(request).role in (Role.SALES_REP, Role.FIELD_REP, Role.HEAD, Role.ADMIN)
+    can_change = can(request.user, "sell")
     return render(
         request,
         "sales/board.html",
@@ -173,7 +159,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def deal_create(request: HttpRequest) -> HttpResponse:
-    if _user(request).role == Role.MARKETER:
+    if not can(request.user, "sell"):
         raise Http404
     kwargs = {
         "pipelines": scoped(request.user, Pipeline),
@@ -186,7 +172,7 @@ def deal_create(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             deal = services.deal_create(
-                actor=_actor(request),
+                actor=Actor.of(request),
                 name=data["name"],
                 pipeline_id=data["pipeline"],
                 account_id=data["account"],
@@ -199,7 +185,7 @@ def deal_create(request: HttpRequest) -> HttpResponse:
                 else [],
             )
         except InvalidInput as exc:
-            _apply(form, exc)
+            apply_invalid_input(form, exc, {})
         else:
             return redirect("sales:deal_detail", pk=deal.pk)
     status = 400 if request.method == "POST" else 200
@@ -211,8 +197,15 @@ def deal_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    deal = get_scoped(request.user, Deal, pk)
-    can_change = scoped(request.user, Deal, "change").filter(pk=pk).exists()
+    return _deal_page(request, get_scoped(request.user, Deal, pk))
+
+
+def _deal_page(
+    request: HttpRequest, deal: Deal, failed: dict[str, forms.Form] | None = None
+) -> HttpResponse:
+    """The deal's page; `failed` holds a form the user just sent that was refused, by its slot
+    on the page, shown with its errors (HTTP 400)."""
+    can_change = scoped(request.user, Deal, "change").filter(pk=deal.pk).exists()
     now = timezone.now()
     visits = [
         {
@@ -233,6 +226,19 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else ""
         )
     products = Product.objects.filter(active=True)
+    page_forms: dict[str, forms.Form] = {
+        "move_form": DealMoveForm(),
+        "lose_form": LoseForm(reasons=LossReason.objects.filter(active=True)),
+        "edit_form": DealEditForm(
+            initial={
+                "name": deal.name,
+                "close_date": deal.close_date,
+                "forecast_category": deal.forecast_category,
+            }
+        ),
+        "contact_form": DealContactForm(),
+        "quote_form": QuoteLineForm(products=products),
+    } | (failed or {})
     return render(
         request,
         "sales/deal_detail.html",
@@ -244,128 +250,125 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "lines": deal.lines.select_related("product"),
             "stages": deal.pipeline.stages.filter(kind="open"),
             "quotes": deal_quotes,
-            "lose_form": LoseForm(reasons=LossReason.objects.filter(active=True)),
-            "edit_form": DealEditForm(
-                initial={
-                    "name": deal.name,
-                    "close_date": deal.close_date,
-                    "forecast_category": deal.forecast_category,
-                }
-            ),
-            "contact_form": DealContactForm(),
-            "quote_form": QuoteLineForm(products=products),
+            **page_forms,
         },
+        status=400 if failed else 200,
     )
 
 
-def _done(request: HttpRequest, deal: Deal, ok: bool, message: str = "") -> HttpResponse:
-    if request.headers.get("Accept", "").startswith("application/json"):
-        if ok:
-            return JsonResponse({"ok": True, "stage_id": deal.stage_id, "status": deal.status})
-        return JsonResponse({"ok": False, "message": message}, status=400)
-    if ok:
-        messages.success(request, _("Saved."))
-    else:
-        messages.error(request, message)
-    return redirect("sales:deal_detail", pk=deal.pk)
+def _wants_json(request: HttpRequest) -> bool:
+    return request.headers.get("Accept", "").startswith("application/json")
 
 
 def _first_error(exc: InvalidInput) -> str:
     return "; ".join(m for ms in exc.errors.values() for m in ms)
 
 
-class _Refused(Exception):
-    """A deal action's input is not acceptable; the message says why."""
-
-
-def _deal_action(request: HttpRequest, pk: int, act: Callable[[Deal], Deal | None]) -> HttpResponse:
-    """Run `act` on a deal the user may change: 404 if invisible, 403 if only visible, the
-    refusal or the service's first error as a message, else "Saved."."""
+def _deal_action(
+    request: HttpRequest,
+    pk: int,
+    act: Callable[[Deal, dict[str, Any]], Deal | None],
+    form: forms.Form | None = None,
+    slot: str = "",
+    done: Callable[[], str] = lambda: _("Saved."),
+) -> HttpResponse:
+    """Run `act` on a deal the user may change (404 if invisible, 403 if only visible) with the
+    form's cleaned data. A refused form re-renders the deal with its errors in `slot` (HTTP 400;
+    JSON for the board); a refusal of an action without input is a message on the deal."""
     try:
         deal = _changeable(request, pk)
     except PermissionError:
         return _forbidden(request)
-    try:
-        changed = act(deal)
-    except _Refused as exc:
-        return _done(request, deal, False, str(exc))
-    except InvalidInput as exc:
-        return _done(request, deal, False, _first_error(exc))
-    return _done(request, changed or deal, True)
+    if form is None or form.is_valid():
+        try:
+            changed = act(deal, form.cleaned_data if form is not None else {})
+        except InvalidInput as exc:
+            if form is None:
+                return _refused(request, deal, _first_error(exc))
+            apply_invalid_input(form, exc, {})
+        else:
+            deal = changed or deal
+            if _wants_json(request):
+                return JsonResponse({"ok": True, "stage_id": deal.stage_id, "status": deal.status})
+            messages.success(request, done())
+            return redirect("sales:deal_detail", pk=deal.pk)
+    assert form is not None
+    if _wants_json(request):
+        reasons = [str(e) for errors in form.errors.values() for e in errors]
+        return JsonResponse(
+            {"ok": False, "message": " ".join(reasons), "errors": form.errors}, status=400
+        )
+    deal.refresh_from_db()
+    return _deal_page(request, deal, {slot: form})
+
+
+def _refused(request: HttpRequest, deal: Deal, message: str) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"ok": False, "message": message}, status=400)
+    messages.error(request, message)
+    return redirect("sales:deal_detail", pk=deal.pk)
 
 
 @login_required
 @require_POST
 def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
-    def act(deal: Deal) -> Deal:
-        stage = request.POST.get("stage", "")
-        if not stage.isdigit():
-            raise _Refused(_("Choose a stage."))
-        return services.deal_move(actor=_actor(request), deal=deal, stage_id=int(stage))
+    def act(deal: Deal, data: dict[str, Any]) -> Deal:
+        return services.deal_move(actor=Actor.of(request), deal=deal, stage_id=data["stage"])
 
-    return _deal_action(request, pk, act)
+    return _deal_action(request, pk, act, DealMoveForm(request.POST), "move_form")
 
 
 @login_required
 @require_POST
 def deal_win(request: HttpRequest, pk: int) -> HttpResponse:
-    return _deal_action(
-        request, pk, lambda deal: services.deal_win(actor=_actor(request), deal=deal)
-    )
+    def act(deal: Deal, data: dict[str, Any]) -> Deal:
+        return services.deal_win(actor=Actor.of(request), deal=deal)
+
+    return _deal_action(request, pk, act)
 
 
 @login_required
 @require_POST
 def deal_lose(request: HttpRequest, pk: int) -> HttpResponse:
-    def act(deal: Deal) -> Deal:
-        form = LoseForm(request.POST, reasons=LossReason.objects.filter(active=True))
-        if not form.is_valid():
-            raise _Refused(_("Choose a reason from the list."))
+    def act(deal: Deal, data: dict[str, Any]) -> Deal:
         return services.deal_lose(
-            actor=_actor(request),
+            actor=Actor.of(request),
             deal=deal,
-            loss_reason_id=form.cleaned_data["loss_reason"],
-            note=form.cleaned_data["note"],
+            loss_reason_id=data["loss_reason"],
+            note=data["note"],
         )
 
-    return _deal_action(request, pk, act)
+    form = LoseForm(request.POST, reasons=LossReason.objects.filter(active=True))
+    return _deal_action(request, pk, act, form, "lose_form")
 
 
 @login_required
 @require_POST
 def deal_reopen(request: HttpRequest, pk: int) -> HttpResponse:
-    return _deal_action(
-        request, pk, lambda deal: services.deal_reopen(actor=_actor(request), deal=deal)
-    )
+    def act(deal: Deal, data: dict[str, Any]) -> Deal:
+        return services.deal_reopen(actor=Actor.of(request), deal=deal)
+
+    return _deal_action(request, pk, act)
 
 
 @login_required
 @require_POST
 def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    def act(deal: Deal) -> None:
-        form = DealEditForm(request.POST)
-        if not form.is_valid():
-            raise _Refused(_("Check the fields."))
-        services.deal_update(actor=_actor(request), deal=deal, **form.cleaned_data)
+    def act(deal: Deal, data: dict[str, Any]) -> None:
+        services.deal_update(actor=Actor.of(request), deal=deal, **data)
 
-    return _deal_action(request, pk, act)
+    return _deal_action(request, pk, act, DealEditForm(request.POST), "edit_form")
 
 
 @login_required
 @require_POST
 def deal_contact_add(request: HttpRequest, pk: int) -> HttpResponse:
-    def act(deal: Deal) -> None:
-        form = DealContactForm(request.POST)
-        if not form.is_valid():
-            raise _Refused(_("Give a contact id and a role."))
+    def act(deal: Deal, data: dict[str, Any]) -> None:
         services.deal_contact_set(
-            actor=_actor(request),
-            deal=deal,
-            contact_id=form.cleaned_data["contact"],
-            role=form.cleaned_data["role"],
+            actor=Actor.of(request), deal=deal, contact_id=data["contact"], role=data["role"]
         )
 
-    return _deal_action(request, pk, act)
+    return _deal_action(request, pk, act, DealContactForm(request.POST), "contact_form")
 
 
 # --- quotes (internal) ----------------------------------------------------------------------
@@ -374,48 +377,29 @@ def deal_contact_add(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def quote_create(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        deal = _changeable(request, pk)
-    except PermissionError:
-        return _forbidden(request)
+    created: list[Quote] = []
+
+    def act(deal: Deal, data: dict[str, Any]) -> None:
+        if data["use_deal_products"]:
+            lines = quotes.lines_from_deal(deal, data["tax_percent"])
+        else:
+            fields = ("description", "quantity", "unit_price", "discount_percent", "tax_percent")
+            lines = [{k: data[k] for k in fields} | {"product_id": data["product"]}]
+        created.append(
+            quotes.quote_create(
+                actor=Actor.of(request), deal=deal, lines=lines, valid_days=data["valid_days"]
+            )
+        )
+
     form = QuoteLineForm(request.POST, products=Product.objects.filter(active=True))
-    if not form.is_valid():
-        return _done(
-            request,
-            deal,
-            False,
-            _("Check the quote line: %(errors)s")
-            % {
-                "errors": "; ".join(
-                    f"{k}: {' '.join(str(e) for e in v)}" for k, v in form.errors.items()
-                )
-            },
-        )
-    data = form.cleaned_data
-    if data["use_deal_products"]:
-        lines = quotes.lines_from_deal(deal, data["tax_percent"])
-    else:
-        lines = [
-            {
-                k: data[k]
-                for k in (
-                    "description",
-                    "quantity",
-                    "unit_price",
-                    "discount_percent",
-                    "tax_percent",
-                )
-            }
-            | {"product_id": data["product"]}
-        ]
-    try:
-        quote = quotes.quote_create(
-            actor=_actor(request), deal=deal, lines=lines, valid_days=data["valid_days"]
-        )
-    except InvalidInput as exc:
-        return _done(request, deal, False, _first_error(exc))
-    messages.success(request, _("Quote %(number)s created.") % {"number": quote.number})
-    return redirect("sales:deal_detail", pk=deal.pk)
+    return _deal_action(
+        request,
+        pk,
+        act,
+        form,
+        "quote_form",
+        done=lambda: _("Quote %(number)s created.") % {"number": created[0].number},
+    )
 
 
 def _quote_for_change(request: HttpRequest, pk: int) -> Quote:
@@ -430,7 +414,7 @@ def _quote_for_change(request: HttpRequest, pk: int) -> Quote:
 def quote_send(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         quote = _quote_for_change(request, pk)
-        quotes.quote_send(actor=_actor(request), quote=quote)
+        quotes.quote_send(actor=Actor.of(request), quote=quote)
     except PermissionError:
         return _forbidden(request)
     except InvalidInput as exc:
@@ -443,7 +427,7 @@ def quote_send(request: HttpRequest, pk: int) -> HttpResponse:
 def quote_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         quote = _quote_for_change(request, pk)
-        quotes.quote_withdraw(actor=_actor(request), quote=quote)
+        quotes.quote_withdraw(actor=Actor.of(request), quote=quote)
     except PermissionError:
         return _forbidden(request)
     except InvalidInput as exc:
@@ -498,7 +482,7 @@ def forecast_page(request: HttpRequest) -> HttpResponse:
 
 
 def _rep_only(request: HttpRequest) -> None:
-    if _user(request).role not in (Role.SALES_REP, Role.FIELD_REP, Role.HEAD, Role.ADMIN):
+    if not can(request.user, "sell"):
         raise Http404
 
 
@@ -509,12 +493,12 @@ def sequence_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             sequence = sequences.sequence_create(
-                actor=_actor(request),
+                actor=Actor.of(request),
                 name=form.cleaned_data["name"],
                 steps=form.cleaned_data["steps"],
             )
         except InvalidInput as exc:
-            _apply(form, exc)
+            apply_invalid_input(form, exc, {})
         else:
             return redirect("sales:sequence_detail", pk=sequence.pk)
     rows = (
@@ -536,12 +520,12 @@ def sequence_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             created = sequences.sequence_enrol(
-                actor=_actor(request),
+                actor=Actor.of(request),
                 sequence=sequence,
                 contact_ids=form.cleaned_data["contact_ids"],
             )
         except InvalidInput as exc:
-            _apply(form, exc)
+            apply_invalid_input(form, exc, {})
         else:
             messages.success(request, _("%(n)d contacts enrolled.") % {"n": len(created)})
             return redirect("sales:sequence_detail", pk=sequence.pk)
@@ -566,7 +550,7 @@ def sequence_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def enrolment_stop(request: HttpRequest, pk: int) -> HttpResponse:
     enrolment = get_scoped(request.user, Enrolment, pk, "change")
-    sequences.enrolment_stop(actor=_actor(request), enrolment=enrolment)
+    sequences.enrolment_stop(actor=Actor.of(request), enrolment=enrolment)
     return redirect("sales:sequence_detail", pk=enrolment.sequence_id)
 
 
@@ -596,7 +580,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def task_done(request: HttpRequest, pk: int) -> HttpResponse:
     task = get_scoped(request.user, SalesTask, pk, "change")
-    sequences.task_complete(actor=_actor(request), task=task)
+    sequences.task_complete(actor=Actor.of(request), task=task)
     return redirect("sales:tasks")
 
 

@@ -131,7 +131,8 @@ def test_my_handoffs_page_is_scoped_and_accept_works(world, reps, make_lead):
     response = _client(rep).post(
         f"/leads/handoffs/{handoff.pk}/reject/", {"reason": "", "outcome": "recycle"}
     )
-    assert response.status_code == 302
+    assert response.status_code == 400
+    assert "Choose a reason from the list." in response.content.decode()
     assert Handoff.objects.get(pk=handoff.pk).status == "pending"
     response = _client(rep).post(f"/leads/handoffs/{handoff.pk}/accept/")
     assert response.status_code == 302

@@ -151,10 +151,12 @@ def test_lose_needs_a_reason_and_records_it(world, sales):
 
 
 def test_customer_is_not_moved_back_to_opportunity(world, sales):
-    from tandem.crm import services as crm
+    from tandem.leads import services as leads
 
     contact = world.contacts[("sales_rep", "north")]
-    crm.contact_update(actor=Actor.system(), contact=contact, lifecycle_stage="customer")
+    leads.lifecycle_move(
+        actor=Actor.system(), contact=contact, stage="customer", reason="bought elsewhere"
+    )
     _deal(world, sales)
     assert Contact.objects.get(pk=contact.pk).lifecycle_stage == "customer"
 

@@ -21,6 +21,7 @@ from tandem.crm.models import Touchpoint
 from tandem.sales import sequences
 from tandem.sales.models import Enrolment, SalesTask, SequenceEmail
 from tandem.sales.services import sequence_stop_for_contact
+from tandem.tracking.consent import consent_record
 
 MONDAY = dt.datetime(2025, 6, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -161,7 +162,7 @@ def test_a_signal_from_before_enrolling_does_not_stop_it(world, cadence, inbox):
 
 def test_withdrawn_consent_stops_at_the_email_step(world, cadence, inbox):
     contact = world.contacts[("sales_rep", "north")]
-    crm.contact_update(actor=Actor.system(), contact=contact, consent="withdrawn")
+    consent_record(contact=contact, purpose="newsletter", state="withdrawn")
     sequences.sequence_enrol(
         actor=Actor(user=world.user("sales_rep")), sequence=cadence, contact_ids=[contact.pk]
     )
