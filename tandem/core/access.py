@@ -88,6 +88,11 @@ def teammate_ids(user: User) -> list[int]:
 # navigation and the API all ask `can()`; no other module keeps a list of roles.
 EVERYONE = frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER, Role.SALES_REP, Role.FIELD_REP})
 CAPABILITIES: dict[str, frozenset[str]] = {
+    # record tiers, which the scope rules ask: every record of every app (`User.sees_everything`),
+    # every customer record, or (reps) what they or a teammate own and what is shared with them
+    "see_every_record": frozenset({Role.ADMIN, Role.HEAD}),
+    "see_every_customer": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
+    "see_team_records": frozenset({Role.SALES_REP, Role.FIELD_REP}),
     # customer records
     "view_records": EVERYONE,
     "create_records": EVERYONE,
@@ -96,6 +101,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "use_api_tokens": EVERYONE,
     # marketing: segments, email, subscriptions, campaigns, events, social, imports
     "use_marketing": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
+    "import_records": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
     # the content library is read by sales too
     "read_content": EVERYONE,
     # lead hand-off, disputes and lead quality

@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field
 
-from tandem.core.api_auth import caller
+from tandem.core.access import can
+from tandem.core.api_auth import ApiCaller, caller
 from tandem.core.api_errors import ApiError, Error
 from tandem.core.models import ApiToken, ApiTokenScope
 from tandem.core.tokens import token_create, token_revoke, tokens_of
@@ -102,16 +103,23 @@ def me(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+def _token_user(request: HttpRequest) -> ApiCaller:
+    who = caller(request)
+    if not can(who.user, "use_api_tokens"):
+        raise ApiError(403, "forbidden", _("You may not manage API tokens."))
+    return who
+
+
 @router.get("/tokens", response={200: list[TokenOut], **ERRORS})
 def list_tokens(request: HttpRequest) -> list[ApiToken]:
     """The caller's own tokens, newest first, revoked ones included."""
-    return list(tokens_of(caller(request).user)[:200])
+    return list(tokens_of(_token_user(request).user)[:200])
 
 
 @router.post("/tokens", response={201: TokenCreated, **ERRORS, 413: Error, 415: Error})
 def create_token(request: HttpRequest, payload: TokenIn) -> Status[dict[str, Any]]:
     """Create a token for yourself (signed-in session only). The secret is in this answer only."""
-    who = caller(request)
+    who = _token_user(request)
     if who.token is not None:
         raise ApiError(
             403,
@@ -133,7 +141,7 @@ def revoke_token(
     request: HttpRequest, token_id: Annotated[int, Field(ge=1, le=MAX_ID)]
 ) -> Status[None]:
     """Revoke one of your tokens (revoking a revoked token is not an error)."""
-    who = caller(request)
+    who = _token_user(request)
     token = tokens_of(who.user).filter(pk=token_id).first()
     if token is None:
         raise ApiError(404, "not_found", _("No such token."))

@@ -38,7 +38,7 @@ NAV_ITEMS: list[tuple[str, Any, str]] = [
     ("marketing:campaign_list", _("Campaigns"), "use_marketing"),
     ("marketing:event_list", _("Events"), "use_marketing"),
     ("marketing:social_calendar", _("Social"), "use_marketing"),
-    ("imports:list", _("Imports"), "use_marketing"),
+    ("imports:list", _("Imports"), "import_records"),
     ("marketing:content_list", _("Content"), "read_content"),
     ("core:audit_log", _("Audit log"), "view_audit"),
     ("core:settings", _("Settings"), "manage_settings"),

@@ -131,7 +131,9 @@ class User(AbstractUser):
 
     @property
     def sees_everything(self) -> bool:
-        return self.is_active and (self.role in (Role.HEAD, Role.ADMIN) or self.is_superuser)
+        from tandem.core.access import can  # the permission model is built on this module
+
+        return can(self, "see_every_record")
 
     @property
     def department(self) -> str | None:

@@ -267,7 +267,7 @@ def _tokens_context(user: User, **extra: Any) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 def tokens(request: HttpRequest) -> HttpResponse:
     """List the user's own tokens; POST creates one and shows its secret this once only."""
-    user = _user(request)
+    user = _require(request, "use_api_tokens")
     if request.method == "GET":
         return render(request, "core/tokens.html", _tokens_context(user))
     form = TokenForm(request.POST)
@@ -295,7 +295,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = _require(request, "use_api_tokens")
     token = get_object_or_404(tokens_of(user), pk=pk)
     revoke(actor=Actor(user=user), token=token)
     messages.success(request, _("Token revoked. Programs using it can no longer sign in."))

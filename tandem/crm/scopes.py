@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from tandem.core.access import ALL, NONE, Action, _Everything, register, teammate_ids
-from tandem.core.models import Role, User
+from tandem.core.access import ALL, NONE, Action, _Everything, can, register, teammate_ids
+from tandem.core.models import User
 from tandem.crm.models import Account, Contact, Touchpoint
 
 # The conditions are plain IN-lists and uncorrelated subqueries (no EXISTS per row), so
@@ -35,17 +35,17 @@ def _contact_condition(user: User) -> Q:
 
 
 def account_rule(user: User, action: Action) -> Q | _Everything:
-    if user.sees_everything or user.role == Role.MARKETER:
+    if can(user, "see_every_customer"):
         return ALL if action != "delete" or user.sees_everything else NONE
-    if user.role in (Role.SALES_REP, Role.FIELD_REP):
+    if can(user, "see_team_records"):
         return _account_condition(user)
     return NONE
 
 
 def contact_rule(user: User, action: Action) -> Q | _Everything:
-    if user.sees_everything or user.role == Role.MARKETER:
+    if can(user, "see_every_customer"):
         return ALL if action != "delete" or user.sees_everything else NONE
-    if user.role in (Role.SALES_REP, Role.FIELD_REP):
+    if can(user, "see_team_records"):
         return _contact_condition(user)
     return NONE
 
@@ -53,9 +53,9 @@ def contact_rule(user: User, action: Action) -> Q | _Everything:
 def touchpoint_rule(user: User, action: Action) -> Q | _Everything:
     if action != "view":
         return NONE  # the timeline is append-only
-    if user.sees_everything or user.role == Role.MARKETER:
+    if can(user, "see_every_customer"):
         return ALL
-    if user.role in (Role.SALES_REP, Role.FIELD_REP):
+    if can(user, "see_team_records"):
         contacts = Contact.objects.filter(_contact_condition(user)).values("pk")
         accounts = Account.objects.filter(_account_condition(user)).values("pk")
         return Q(contact_id__in=contacts) | Q(account_id__in=accounts)

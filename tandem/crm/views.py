@@ -97,8 +97,9 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "htmx_target": "#results",
-        "can_create": can_create(user),
+        "can_create": can(user, "create_records"),
         "can_export": can(user, "export"),
+        "can_add_to_list": can(user, "use_marketing"),
         "export_query": _export_query(request),
         "stage_labels": _labels(LifecycleStage.choices),
     }
@@ -117,7 +118,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "htmx_target": "#results",
-        "can_create": can_create(user),
+        "can_create": can(user, "create_records"),
         "can_export": can(user, "export"),
         "export_query": _export_query(request),
         "industry_labels": _labels(Industry.choices),
@@ -169,11 +170,6 @@ def contact_export(request: HttpRequest) -> HttpResponseBase:
 def account_export(request: HttpRequest) -> HttpResponseBase:
     """The accounts list as the page shows it (filters, search, sort), every row of it."""
     return _list_export(request, accounts=True)
-
-
-def can_create(user: User) -> bool:
-    """Anyone who may change some records may create them (reps own what they create)."""
-    return user.is_active and user.role in {"head", "admin", "marketer", "sales_rep", "field_rep"}
 
 
 # --- the timeline ---------------------------------------------------------------------------
@@ -299,7 +295,7 @@ def _form_page(
 @require_http_methods(["GET", "POST"])
 def contact_create(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    if not can_create(user):
+    if not can(user, "create_records"):
         raise PermissionDenied
     return _form_page(
         request,
@@ -437,7 +433,7 @@ def _industry_rows(account: Account) -> list[tuple[str, Any]]:
 @require_http_methods(["GET", "POST"])
 def account_create(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    if not can_create(user):
+    if not can(user, "create_records"):
         raise PermissionDenied
     form = AccountForm(
         request.POST or None, user=user, industry=request.GET.get("industry") or None

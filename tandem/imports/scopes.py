@@ -14,10 +14,6 @@ from tandem.core.models import Role, User
 from tandem.imports.models import ImportJob, ImportRow
 
 
-def may_import(user: User) -> bool:
-    return user.is_active and (user.sees_everything or user.role == Role.MARKETER)
-
-
 def job_rule(user: User, action: Action) -> Q | _Everything:
     if user.sees_everything:
         return ALL

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tandem.core import exports
-from tandem.core.access import get_scoped, scoped
+from tandem.core.access import can, get_scoped, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.models import User
@@ -29,7 +29,6 @@ from tandem.imports import services
 from tandem.imports.mapping import targets_for
 from tandem.imports.models import ImportJob, ImportKind
 from tandem.imports.readers import read_rows
-from tandem.imports.scopes import may_import
 
 PREVIEW_ROWS = 5
 
@@ -41,7 +40,7 @@ class UploadForm(forms.Form):
 
 def _importer(request: HttpRequest) -> User:
     user = request.user
-    if not isinstance(user, User) or not may_import(user):
+    if not isinstance(user, User) or not can(user, "import_records"):
         raise Http404
     return user
 

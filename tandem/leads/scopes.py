@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Q
 
-from tandem.core.access import ALL, NONE, Action, _Everything, register, scoped
+from tandem.core.access import ALL, NONE, Action, _Everything, can, register, scoped
 from tandem.core.models import Role, User
 from tandem.crm.models import Contact
 from tandem.leads.models import (
@@ -27,8 +27,6 @@ from tandem.leads.models import (
     StageHistory,
     Territory,
 )
-
-STAFF = {Role.HEAD, Role.ADMIN, Role.MARKETER, Role.SALES_REP, Role.FIELD_REP}
 
 
 def handoff_rule(user: User, action: Action) -> Q | _Everything:
@@ -44,7 +42,7 @@ def handoff_rule(user: User, action: Action) -> Q | _Everything:
 def dispute_rule(user: User, action: Action) -> Q | _Everything:
     if user.sees_everything:
         return ALL
-    if action != "view" or user.role not in STAFF:
+    if action != "view" or not can(user, "view_records"):
         return NONE
     taking_part = Dispute.participants.through.objects.filter(
         dispute_id=OuterRef("pk"), user_id=user.pk
@@ -59,7 +57,7 @@ def notification_rule(user: User, action: Action) -> Q | _Everything:
 def _by_contact(user: User, action: Action) -> Q | _Everything:
     if action != "view":
         return NONE
-    if user.sees_everything or user.role == Role.MARKETER:
+    if can(user, "see_every_customer"):
         return ALL
     return Q(contact_id__in=scoped(user, Contact).values("pk"))
 
@@ -67,7 +65,7 @@ def _by_contact(user: User, action: Action) -> Q | _Everything:
 def _settings_rule(user: User, action: Action) -> Q | _Everything:
     if user.sees_everything:
         return ALL
-    return ALL if action == "view" and user.role in STAFF else NONE
+    return ALL if action == "view" and can(user, "view_records") else NONE
 
 
 def register_scopes() -> None:

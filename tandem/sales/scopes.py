@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Q
 
-from tandem.core.access import ALL, NONE, Action, _Everything, register, teammate_ids
+from tandem.core.access import ALL, NONE, Action, _Everything, can, register, teammate_ids
 from tandem.core.models import Role, User
 from tandem.sales.models import (
     Deal,
@@ -31,8 +31,6 @@ from tandem.sales.models import (
     Stage,
 )
 
-REPS = (Role.SALES_REP, Role.FIELD_REP)
-
 
 def deal_condition(user: User, prefix: str = "") -> Q:
     """Deals a rep works: owned by them or a teammate, or shared with them."""
@@ -46,7 +44,7 @@ def deal_rule(user: User, action: Action) -> Q | _Everything:
         return ALL
     if user.role == Role.MARKETER:
         return ALL if action == "view" else NONE
-    if user.role in REPS:
+    if can(user, "see_team_records"):
         return NONE if action == "delete" else deal_condition(user)
     return NONE
 
@@ -56,7 +54,7 @@ def _deal_child_rule(user: User, action: Action) -> Q | _Everything:
         return ALL
     if user.role == Role.MARKETER:
         return ALL if action == "view" else NONE
-    if user.role in REPS:
+    if can(user, "see_team_records"):
         return deal_condition(user, "deal__")
     return NONE
 
@@ -70,7 +68,7 @@ def settings_rule(user: User, action: Action) -> Q | _Everything:
 def sequence_rule(user: User, action: Action) -> Q | _Everything:
     if user.sees_everything:
         return ALL
-    if user.role in REPS:
+    if can(user, "see_team_records"):
         return Q(owner_id=user.pk) if action != "view" else Q(owner_id__in=teammate_ids(user))
     return NONE
 
@@ -78,7 +76,7 @@ def sequence_rule(user: User, action: Action) -> Q | _Everything:
 def enrolment_rule(user: User, action: Action) -> Q | _Everything:
     if user.sees_everything:
         return ALL
-    if user.role in REPS:
+    if can(user, "see_team_records"):
         return Q(enrolled_by_id__in=teammate_ids(user))
     return NONE
 
@@ -86,7 +84,7 @@ def enrolment_rule(user: User, action: Action) -> Q | _Everything:
 def task_rule(user: User, action: Action) -> Q | _Everything:
     if user.sees_everything:
         return ALL
-    if user.role in REPS:
+    if can(user, "see_team_records"):
         return Q(owner_id=user.pk)
     return NONE
 
