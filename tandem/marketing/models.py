@@ -1,298 +1,30 @@
-"""Segments, subscription types, email templates and sends, suppressions.
+"""Marketing's models, each defined in its sub-app and imported here so Django registers them
+under the one app label "marketing" (and other apps import them from here, as the app-boundary
+contract allows):
 
-Invariants:
-- the consent ledger is ONE table, `tracking.ConsentRecord` (append-only; its `purpose` is a
-  `SubscriptionType.key`); marketing adds where each row came from in `ConsentSource`
-  (one row per ledger row, written in the same transaction);
-- a segment's definition is a validated filter tree (`segments.schema`); it is compiled from an
-  allowlist, never from user text;
-- `SegmentMembership` is the materialised member set as of the last refresh; every change to it
-  appends a `SegmentEvent` (entered/left) in the same transaction: automation reads the events;
-- an `EmailRecipient` row is claimed (pending -> claimed) with a conditional UPDATE before its
-  message is sent, then marked sent; a claimed row is never sent again, so nobody gets a
-  message twice, even after a crash;
-- a suppressed address (hard bounce, complaint, manual) is never mailed by a send.
+- `subscriptions.models`: subscription types, where each consent-ledger row came from;
+- `segments.models`: segments, static lists, members, entered/left events, reactions;
+- `email.models`: templates, sends, recipients, suppressions;
+- `campaigns.models`: campaigns and their cost lines;
+- `content.models`: the content library;
+- `events.models`: webinars and conferences, registrations, invitations, reminders, lead rules;
+- `social.models`: social posts and their statistics.
+
+Each module states its own invariants.
 """
 
 from __future__ import annotations
 
-import secrets
-
-from django.conf import settings
-from django.db import models
-from django.utils import timezone
-from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
-
-from tandem.crm.models import Contact
-from tandem.tracking.models import ConsentRecord
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(16)
-
-
-class SubscriptionType(models.Model):
-    """What someone can subscribe to: newsletter, product news, events…"""
-
-    key = models.SlugField(_("key"), max_length=50, unique=True)
-    name = models.CharField(_("name"), max_length=100)
-    description = models.CharField(_("description"), max_length=300, blank=True)
-    wording = models.TextField(_("consent wording"), blank=True)
-    wording_version = models.CharField(_("wording version"), max_length=40, default="1")
-    double_opt_in = models.BooleanField(_("double opt-in"), default=True)
-    # Archived types take no new subscriptions and are not offered to sends; they are kept
-    # (never deleted once the ledger names them) so withdrawals and history still resolve.
-    active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["name"]
-        verbose_name = _("subscription type")
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def display_name(self) -> str:
-        """The name in the current language (the seeded defaults are in the catalogue)."""
-        return gettext(self.name) if self.name else ""
-
-
-class ConsentSource(models.Model):
-    """Where a ledger row came from (form, preference centre, unsubscribe link, complaint…)."""
-
-    record = models.OneToOneField(
-        ConsentRecord, on_delete=models.CASCADE, primary_key=True, related_name="+"
-    )
-    source = models.CharField(max_length=40)
-
-    def __str__(self) -> str:
-        return self.source
-
-
-class Segment(models.Model):
-    class Kind(models.TextChoices):
-        DYNAMIC = "dynamic", _("Dynamic (filter)")
-        STATIC = "static", _("Static list")
-
-    name = models.CharField(_("name"), max_length=200)
-    description = models.CharField(_("description"), max_length=500, blank=True)
-    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.DYNAMIC)
-    definition = models.JSONField(_("filter"), default=dict, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-    refreshed_at = models.DateTimeField(null=True, blank=True)
-    member_count = models.PositiveIntegerField(default=0)
-    # Set when the filter can no longer be computed (a deleted custom attribute or referenced
-    # segment...): why, and since when; cleared by the next successful refresh or edit.
-    broken_reason = models.CharField(_("why it cannot be computed"), max_length=500, blank=True)
-    broken_at = models.DateTimeField(_("broken since"), null=True, blank=True)
-
-    class Meta:
-        ordering = ["name", "id"]
-        verbose_name = _("segment")
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class StaticMember(models.Model):
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="static_members")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
-    added_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["segment", "contact"], name="uniq_static_member")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.segment_id}:{self.contact_id}"
-
-
-class SegmentMembership(models.Model):
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
-    entered_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["segment", "contact"], name="uniq_segment_member")
-        ]
-        indexes = [models.Index(fields=["contact"], name="segmember_contact")]
-
-    def __str__(self) -> str:
-        return f"{self.segment_id}:{self.contact_id}"
-
-
-class SegmentEvent(models.Model):
-    """Append-only: a contact entered or left a segment. Read by id order (a cursor)."""
-
-    class Kind(models.TextChoices):
-        ENTERED = "entered", _("entered")
-        LEFT = "left", _("left")
-
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="events")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["id"]
-        indexes = [models.Index(fields=["segment", "id"], name="segevent_segment_id")]
-
-    def __str__(self) -> str:
-        return f"{self.contact_id} {self.kind} {self.segment_id}"
-
-
-class Suppression(models.Model):
-    """An address no send may mail: hard bounce, spam complaint, or added by hand."""
-
-    class Reason(models.TextChoices):
-        BOUNCE = "bounce", _("Hard bounce")
-        COMPLAINT = "complaint", _("Spam complaint")
-        MANUAL = "manual", _("Added by hand")
-
-    email = models.CharField(max_length=254, unique=True)
-    reason = models.CharField(max_length=10, choices=Reason.choices)
-    detail = models.CharField(max_length=300, blank=True)
-    at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        verbose_name = _("suppressed address")
-
-    def __str__(self) -> str:
-        return f"{self.email} ({self.reason})"
-
-
-class EmailTemplate(models.Model):
-    name = models.CharField(_("name"), max_length=200)
-    subject = models.CharField(_("subject"), max_length=300)
-    html = models.TextField(_("HTML body"))
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name", "id"]
-        verbose_name = _("email template")
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class EmailSend(models.Model):
-    """One mailing of a template to a segment for one subscription type.
-
-    A/B test (`ab_test_percent` > 0 and `subject_b` and/or `template_b`): variant B is
-    `subject_b` (else template A's subject) with `template_b`'s body (else template A's); the
-    rest of the segment gets the winning variant's subject and body."""
-
-    class Status(models.TextChoices):
-        DRAFT = "draft", _("Draft")
-        SENDING = "sending", _("Sending")
-        TESTING = "testing", _("A/B test running")
-        SENT = "sent", _("Sent")
-        CANCELLED = "cancelled", _("Cancelled")
-
-    class WinnerRule(models.TextChoices):
-        OPENS = "opens", _("Most unique opens")
-        CLICKS = "clicks", _("Most unique clicks")
-
-    name = models.CharField(_("name"), max_length=200)
-    template = models.ForeignKey(EmailTemplate, on_delete=models.PROTECT, related_name="sends")
-    segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="sends")
-    subscription_type = models.ForeignKey(
-        SubscriptionType, on_delete=models.PROTECT, related_name="sends"
-    )
-    from_name = models.CharField(_("from name"), max_length=100, blank=True)
-    from_email = models.CharField(_("from address"), max_length=254)
-    campaign = models.CharField(_("campaign"), max_length=200, blank=True)
-    subject_b = models.CharField(_("subject B (A/B test)"), max_length=300, blank=True)
-    template_b = models.ForeignKey(
-        EmailTemplate,
-        verbose_name=_("template B (A/B test)"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="sends_b",
-    )
-    ab_test_percent = models.PositiveSmallIntegerField(_("A/B test share (%)"), default=0)
-    ab_winner_rule = models.CharField(
-        _("winner rule"), max_length=10, choices=WinnerRule.choices, default=WinnerRule.OPENS
-    )
-    ab_wait_minutes = models.PositiveIntegerField(_("test duration (minutes)"), default=240)
-    ab_winner = models.CharField(max_length=1, blank=True)
-    # Set by the one run that enqueues the winner choice (conditional UPDATE): with several
-    # workers per send, the follow-up task is enqueued once.
-    ab_winner_scheduled = models.BooleanField(default=False)
-    frequency_cap = models.PositiveSmallIntegerField(_("at most this many emails"), default=3)
-    frequency_days = models.PositiveSmallIntegerField(_("per this many days"), default=7)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name = _("email send")
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class EmailRecipient(models.Model):
-    """One message of a send to one contact: the unit that is claimed, sent and tracked."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        CLAIMED = "claimed", _("Being sent")
-        SENT = "sent", _("Sent")
-        SKIPPED = "skipped", _("Skipped")
-        FAILED = "failed", _("Failed")
-        UNKNOWN = "unknown", _("Interrupted (not resent)")
-
-    send = models.ForeignKey(EmailSend, on_delete=models.CASCADE, related_name="recipients")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
-    email = models.CharField(max_length=254)
-    variant = models.CharField(max_length=1, blank=True)
-    token = models.CharField(max_length=40, unique=True, default=new_token)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    skip_reason = models.CharField(max_length=30, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    opened_at = models.DateTimeField(null=True, blank=True)
-    clicked_at = models.DateTimeField(null=True, blank=True)
-    bounced_at = models.DateTimeField(null=True, blank=True)
-    message_id = models.CharField(max_length=200, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["send", "contact"], name="uniq_send_contact")
-        ]
-        indexes = [
-            models.Index(fields=["send", "status", "id"], name="recipient_send_status"),
-            models.Index(fields=["contact", "sent_at"], name="recipient_contact_sent"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.email} ({self.status})"
-
-
-# Campaigns, content, events and social posts live in their own modules (issue 6, points 1, 5-7).
-from tandem.marketing.campaigns.models import Campaign, CampaignChannel, CampaignCost  # noqa: E402, F401
-from tandem.marketing.content.models import AssetKind, ContentAsset  # noqa: E402, F401
-from tandem.marketing.events.models import (  # noqa: E402, F401
+from tandem.marketing.campaigns.models import Campaign, CampaignChannel, CampaignCost
+from tandem.marketing.content.models import AssetKind, ContentAsset
+from tandem.marketing.email.models import (
+    EmailRecipient,
+    EmailSend,
+    EmailTemplate,
+    Suppression,
+    new_token,
+)
+from tandem.marketing.events.models import (
     EventKind,
     EventLeadOutcome,
     EventLeadRule,
@@ -302,10 +34,45 @@ from tandem.marketing.events.models import (  # noqa: E402, F401
     Registration,
     RegistrationStatus,
 )
-
-# Reactions to entering/leaving a segment (sequence enrolment, signed webhooks).
-from tandem.marketing.models_reactions import (  # noqa: E402, F401
+from tandem.marketing.segments.models import (
     ReactionDelivery,
+    Segment,
+    SegmentEvent,
+    SegmentMembership,
     SegmentReaction,
+    StaticMember,
 )
-from tandem.marketing.social.models import Network, SocialPost, SocialPostStats  # noqa: E402, F401
+from tandem.marketing.social.models import Network, SocialPost, SocialPostStats
+from tandem.marketing.subscriptions.models import ConsentSource, SubscriptionType
+
+__all__ = [
+    "AssetKind",
+    "Campaign",
+    "CampaignChannel",
+    "CampaignCost",
+    "ConsentSource",
+    "ContentAsset",
+    "EmailRecipient",
+    "EmailSend",
+    "EmailTemplate",
+    "EventKind",
+    "EventLeadOutcome",
+    "EventLeadRule",
+    "EventReminder",
+    "InvitationSent",
+    "MarketingEvent",
+    "Network",
+    "ReactionDelivery",
+    "Registration",
+    "RegistrationStatus",
+    "Segment",
+    "SegmentEvent",
+    "SegmentMembership",
+    "SegmentReaction",
+    "SocialPost",
+    "SocialPostStats",
+    "StaticMember",
+    "SubscriptionType",
+    "Suppression",
+    "new_token",
+]

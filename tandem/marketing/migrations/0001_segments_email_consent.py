@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import tandem.marketing.models
+import tandem.marketing.email.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -126,7 +126,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('email', models.CharField(max_length=254)),
                 ('variant', models.CharField(blank=True, max_length=1)),
-                ('token', models.CharField(default=tandem.marketing.models.new_token, max_length=40, unique=True)),
+                ('token', models.CharField(default=tandem.marketing.email.models.new_token, max_length=40, unique=True)),
                 ('status', models.CharField(choices=[('pending', 'Pending'), ('claimed', 'Being sent'), ('sent', 'Sent'), ('skipped', 'Skipped'), ('failed', 'Failed'), ('unknown', 'Interrupted (not resent)')], default='pending', max_length=10)),
                 ('skip_reason', models.CharField(blank=True, max_length=30)),
                 ('claimed_at', models.DateTimeField(blank=True, null=True)),

@@ -29,8 +29,8 @@ from tandem.marketing.campaigns import services as campaigns
 from tandem.marketing.content import services as content
 from tandem.marketing.events import services as events
 from tandem.marketing.models import EmailSend, EmailTemplate, SubscriptionType
-from tandem.marketing.models_reactions import SegmentReaction
 from tandem.marketing.segments import services as segments
+from tandem.marketing.segments.models import SegmentReaction
 from tandem.marketing.social import services as social
 
 pytestmark = pytest.mark.django_db
@@ -185,4 +185,3 @@ def test_marketing_page_access_by_role(page: Page, role: str, world: World) -> N
     else:
         assert status not in (403, 404, 405), f"{role} POST {url}: {status}"
         assert status < 500, f"{role} POST {url}: {status}"
-
