@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "tandem.attribution",
     "tandem.marketing",
     "tandem.imports",
+    "tandem.demo",
 ]
 
 MIDDLEWARE = [
