@@ -126,6 +126,11 @@ def _kind(value: str) -> Kind:
     return "accounts" if value == ImportKind.ACCOUNTS else "contacts"
 
 
+def kind_of(job: ImportJob) -> Kind:
+    """What the job's rows become: "contacts" or "accounts"."""
+    return _kind(job.kind)
+
+
 @transaction.atomic
 def import_job_set_mapping(*, actor: User, job: ImportJob, override: dict[str, str]) -> ImportJob:
     header = read_header(Path(job.file.path))
@@ -481,7 +486,13 @@ def _import_one(
     if not changed:
         return
     before = {k: getattr(contact, k) for k in changed}
-    crm.contact_update(actor=_actor(actor), contact=contact, **changed)
+    stage = changed.pop("lifecycle_stage", None)
+    if stage is not None:
+        bulk.check_stage(stage)
+    if changed:
+        crm.contact_update(actor=_actor(actor), contact=contact, **changed)
+    if stage is not None:
+        bulk.stage_import(_actor(actor), job, contact, stage)
     ImportRow.objects.create(
         job=job,
         row_number=number,
@@ -607,8 +618,13 @@ def import_undo(*, actor: User, job: ImportJob) -> ImportJob:
                 continue
             if row.action == ImportRow.Action.CREATED:
                 crm.contact_delete(actor=who, contact=contact)
-            else:
-                crm.contact_update(actor=who, contact=contact, **row.before)
+                continue
+            before = dict(row.before)
+            stage = before.pop("lifecycle_stage", None)
+            if before:
+                crm.contact_update(actor=who, contact=contact, **before)
+            if stage is not None:
+                bulk.stage_import(who, job, contact, stage, undo=True)
         else:
             account = Account.objects.filter(pk=row.object_id).first()
             if account is None:

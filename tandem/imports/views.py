@@ -11,13 +11,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tandem.core import exports
@@ -26,16 +25,12 @@ from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.models import User
 from tandem.imports import services
+from tandem.imports.forms import MappingForm, StartForm, UploadForm
 from tandem.imports.mapping import targets_for
-from tandem.imports.models import ImportJob, ImportKind
+from tandem.imports.models import ImportJob
 from tandem.imports.readers import read_rows
 
 PREVIEW_ROWS = 5
-
-
-class UploadForm(forms.Form):
-    kind = forms.ChoiceField(label=gettext_lazy("What the file holds"), choices=ImportKind.choices)
-    file = forms.FileField(label=gettext_lazy("CSV or XLSX file"))
 
 
 def _importer(request: HttpRequest) -> User:
@@ -88,7 +83,7 @@ def _preview(job: ImportJob) -> dict[str, Any]:
 @require_GET
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _user, job = _job(request, pk)
-    context = {"job": job, "targets": targets_for(services._kind(job.kind)), **_preview(job)}
+    context = {"job": job, "targets": targets_for(services.kind_of(job)), **_preview(job)}
     return render(request, "imports/job_detail.html", context)
 
 
@@ -104,9 +99,14 @@ def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
 def job_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     user, job = _job(request, pk, "change")
     header = [c["header"] for c in _preview(job)["columns"]]
-    override = {h: request.POST.get(f"column_{i}", "") for i, h in enumerate(header)}
+    form = MappingForm(request.POST, header=header, targets=targets_for(services.kind_of(job)))
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            messages.error(request, f"{label}: {' '.join(errors)}" if label else " ".join(errors))
+        return redirect("imports:detail", pk=job.pk)
     try:
-        services.import_job_set_mapping(actor=user, job=job, override=override)
+        services.import_job_set_mapping(actor=user, job=job, override=form.override())
     except InvalidInput as exc:
         messages.error(request, exc.message)
     return redirect("imports:detail", pk=job.pk)
@@ -116,8 +116,10 @@ def job_mapping(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def job_start(request: HttpRequest, pk: int) -> HttpResponse:
     user, job = _job(request, pk, "change")
+    form = StartForm(request.POST)
+    form.is_valid()  # one optional checkbox: always valid
     try:
-        services.import_start(actor=user, job=job, dry_run=request.POST.get("dry_run") == "1")
+        services.import_start(actor=user, job=job, dry_run=form.cleaned_data["dry_run"])
     except InvalidInput as exc:
         messages.error(request, exc.message)
     return redirect("imports:detail", pk=job.pk)

@@ -76,6 +76,19 @@ def test_mapping_override_from_the_page(world: World) -> None:
     assert job.mapping == {"0": "email", "2": "title"}
 
 
+def test_a_mapping_to_an_unknown_field_is_refused_with_the_column_named(world: World) -> None:
+    client = _client(world, "marketer")
+    job = _upload(client)
+    before = dict(job.mapping)
+    response = client.post(
+        f"/imports/{job.pk}/mapping/", {"column_0": "password", "column_2": "title"}, follow=True
+    )
+    job.refresh_from_db()
+    assert job.mapping == before
+    page = response.content.decode()
+    assert "Email: Select a valid choice. password is not one of the available choices." in page
+
+
 def test_running_job_polls_and_offers_cancel(world: World) -> None:
     client = _client(world, "marketer")
     job = _upload(client)

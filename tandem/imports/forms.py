@@ -1,0 +1,46 @@
+"""Forms of the import pages: the upload, the column mapping and the start of a run.
+
+The mapping form has one optional choice per column of the file (`column_<index>`), offering the
+fields the job's kind can fill; a value outside those is a form error, never stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from tandem.imports.models import ImportKind
+
+
+class UploadForm(forms.Form):
+    kind = forms.ChoiceField(label=_("What the file holds"), choices=ImportKind.choices)
+    file = forms.FileField(label=_("CSV or XLSX file"))
+
+
+class MappingForm(forms.Form):
+    """Which field each column fills; an empty choice ignores the column."""
+
+    def __init__(
+        self, *args: Any, header: Sequence[str], targets: Sequence[str], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.header = list(header)
+        choices = [("", _("(ignore)")), *((t, t) for t in targets)]
+        for index, name in enumerate(self.header):
+            self.fields[f"column_{index}"] = forms.ChoiceField(
+                label=name, choices=choices, required=False
+            )
+
+    def override(self) -> dict[str, str]:
+        """Header -> chosen target, as `services.import_job_set_mapping` takes it."""
+        return {
+            name: self.cleaned_data.get(f"column_{index}", "")
+            for index, name in enumerate(self.header)
+        }
+
+
+class StartForm(forms.Form):
+    dry_run = forms.BooleanField(required=False)
