@@ -13,7 +13,7 @@ one run measures:
 After each run it checks what was stored (N contacts, N emails, N/50 accounts, one audit entry and
 one import row per record). Prints medians over --repeat runs, rows per second and the ratio.
 --without-trigram drops the contact search indexes (crm migration 0003) for the import and
-rebuilds them afterwards, to measure what they cost. Goal (issue 6): under 60 s for 1,000,000.
+rebuilds them afterwards, to measure what they cost. Goal: under 60 s for 1,000,000.
 """
 
 from __future__ import annotations
