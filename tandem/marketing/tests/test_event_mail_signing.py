@@ -1,4 +1,4 @@
-"""Issue 6 audit, point 6: event invitations, cancellations and reminders are DKIM-signed by the
+"""Event invitations, cancellations and reminders are DKIM-signed by the
 marketing email's signer, sent From the default sender with the organiser in Reply-To, and do not
 ask for an RSVP. Through a real SMTP server; signatures verified with dkimpy."""
 

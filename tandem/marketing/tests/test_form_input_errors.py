@@ -1,4 +1,4 @@
-"""Issue 6 audit, point 1: bad input on the four marketing forms (campaigns, events, content,
+"""Bad input on the four marketing forms (campaigns, events, content,
 social) and the content engagement API is a 4xx or a form error, never a 500, and stores nothing.
 
 Each case posts a valid form with one thing wrong: a wrong type in a reference (`owner_id`,

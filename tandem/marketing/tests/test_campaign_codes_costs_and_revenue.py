@@ -1,4 +1,4 @@
-"""Issue 6 audit, points 2-4: the UTM code is locked once used and matched in any case; cost lines
+"""The UTM code is locked once used and matched in any case; cost lines
 can be corrected and deleted (CSRF, permissions, audit) and a blank imported amount is a row
 error; campaign revenue comes from a deliberately chosen attribution run, and "leads" means
 people the campaign made or brought in as leads."""
@@ -52,7 +52,7 @@ def _client(user: User, *, csrf: bool = False) -> Client:
     return client
 
 
-# --- point 2: the code -----------------------------------------------------------------------
+# --- the code ---------------------------------------------------------------------------------
 
 
 def test_code_is_stored_lowercase_and_report_matches_any_case(world: World) -> None:
@@ -102,7 +102,7 @@ def test_code_is_locked_by_a_tracked_link_and_the_form_says_so(world: World) -> 
     assert campaign.utm_code == "linked"
 
 
-# --- point 3: cost lines ---------------------------------------------------------------------
+# --- cost lines -------------------------------------------------------------------------------
 
 
 def test_blank_amount_is_a_row_error_not_zero(world: World) -> None:
@@ -167,7 +167,7 @@ def test_cost_lines_are_corrected_and_deleted_on_the_page(world: World) -> None:
     assert campaign_report(marketer, campaign).cost == Decimal("0.00")
 
 
-# --- point 4: revenue from attribution, and leads --------------------------------------------
+# --- revenue from attribution, and leads ------------------------------------------------------
 
 
 def _won_deal(contact: Contact, amount: str) -> None:

@@ -1,4 +1,4 @@
-"""Issue 6 audit, point 5: a broken segment is marked (reason on its page) and the refresh of all
+"""A broken segment is marked (reason on its page) and the refresh of all
 segments goes on; a segment other segments use is not deleted; the score condition; the
 `/segment-events` API; number custom attributes compared safely when a stored value is not a
 number (SQLite and PostgreSQL)."""

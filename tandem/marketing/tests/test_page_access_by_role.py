@@ -1,4 +1,4 @@
-"""Issue 6 audit, point 7: every marketing page (each URL pattern of `tandem/marketing/urls.py`,
+"""Every marketing page (each URL pattern of `tandem/marketing/urls.py`,
 including the patterns it adds from sub-modules) for each of the five roles of the `world`
 fixture: who gets it, and who gets 403/404.
 
