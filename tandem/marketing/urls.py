@@ -75,7 +75,7 @@ urlpatterns = [
     ),
 ]
 
-# Subscription types; static list members and reactions on segment pages (issue 6, points 2, 4).
+# Subscription types; static list members and reactions on segment pages.
 from tandem.marketing.segments.urls import urlpatterns as segment_extra_urls  # noqa: E402
 from tandem.marketing.subscriptions.urls import urlpatterns as subscription_urls  # noqa: E402
 

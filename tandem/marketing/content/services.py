@@ -234,7 +234,7 @@ def library(
     return qs
 
 
-# --- public engagement: signed download links and the view beacon (issue 6, point 5) ---------
+# --- public engagement: signed download links and the view beacon ---------------------------
 #
 # A public link names the asset (and, when sent to a known contact, the contact) in a value
 # signed with the site's secret: nobody can make one for another asset or contact. The download

@@ -1,4 +1,4 @@
-"""Segments remember why their filter cannot be computed (issue 6 audit, point 5)."""
+"""Segments remember why their filter cannot be computed ."""
 
 from django.db import migrations, models
 

@@ -121,7 +121,7 @@ def test_registration_invitation_update_and_cancel(
     assert str(attendee) == "mailto:ada@example.com"
     assert (attendee.params["PARTSTAT"], attendee.params["RSVP"], attendee.params["CN"]) == (
         "NEEDS-ACTION",
-        "FALSE",  # replies are not read back (audit, point 6)
+        "FALSE",  # replies are not read back
         "Ada Lovelace",
     )
     independent = vobject.readOne(_ics(msg))

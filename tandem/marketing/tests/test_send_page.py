@@ -1,4 +1,4 @@
-"""Issue 6, points 3 and 8: the page of one email send (settings, progress polled with htmx,
+"""The page of one email send (settings, progress polled with htmx,
 delivery figures, Cancel, Send now), template preview and test sends on the template page and the
 send form, and SMTP with TLS on connect (SMTP_SSL) against a real local server."""
 
