@@ -23,6 +23,7 @@ from tandem.core.api_docs import LocalSwagger, docs_asset
 from tandem.core.api_errors import StrictJsonParser, error_response, install_error_handlers
 from tandem.core.api_output import JSONRenderer
 from tandem.crm.api import router as crm_router
+from tandem.insights.api import router as insights_router
 from tandem.leads.api import router as leads_router
 from tandem.marketing.api import router as marketing_router
 from tandem.sales.api import router as sales_router
@@ -95,3 +96,4 @@ api.add_router("/sales", sales_router)
 api.add_router("/leads", leads_router)
 api.add_router("/attribution", attribution_router)
 api.add_router("/marketing", marketing_router)
+api.add_router("/insights", insights_router)

@@ -6,6 +6,7 @@ from config.api import api
 urlpatterns = [
     path("", include("tandem.tracking.urls")),
     path("", include("tandem.core.urls")),
+    path("", include("tandem.insights.urls")),
     path("crm/", include("tandem.crm.urls")),
     path("leads/", include("tandem.leads.urls")),
     path("sales/", include("tandem.sales.urls")),

@@ -21,7 +21,7 @@ from tandem.core.models import User
 
 # (url name, label, the capability that shows it: see core.access.CAPABILITIES)
 NAV_ITEMS: list[tuple[str, Any, str]] = [
-    ("core:home", _("Home"), "view_records"),
+    ("insights:home", _("Home"), "view_records"),
     ("crm:contact_list", _("Contacts"), "view_records"),
     ("crm:account_list", _("Accounts"), "view_records"),
     ("crm:duplicates", _("Duplicates"), "view_records"),
@@ -40,6 +40,8 @@ NAV_ITEMS: list[tuple[str, Any, str]] = [
     ("marketing:social_calendar", _("Social"), "use_marketing"),
     ("imports:list", _("Imports"), "import_records"),
     ("marketing:content_list", _("Content"), "read_content"),
+    ("insights:cockpit", _("Cockpit"), "view_records"),
+    ("insights:goals", _("Goals"), "manage_goals"),
     ("core:audit_log", _("Audit log"), "view_audit"),
     ("core:settings", _("Settings"), "manage_settings"),
     ("tracking:channel_rules", _("Channel rules"), "manage_settings"),

@@ -4,7 +4,6 @@ from tandem.core import views
 
 app_name = "core"
 urlpatterns: list = [
-    path("", views.home, name="home"),
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("language/", views.language_switch, name="language"),

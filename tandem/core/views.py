@@ -1,4 +1,4 @@
-"""Core pages: sign in and out, the start page, the language switch, organisation settings,
+"""Core pages: sign in and out, the language switch, organisation settings,
 the audit log and a user's API tokens. Views are thin: parse, call a service, render."""
 
 from __future__ import annotations
@@ -12,15 +12,14 @@ from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tandem.core import services
-from tandem.core.access import can, scoped
+from tandem.core.access import can
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import (
@@ -33,7 +32,7 @@ from tandem.core.forms import (
 )
 from tandem.core.middleware import SESSION_KEY
 from tandem.core.models import AuditEntry, Holiday, Organisation, User
-from tandem.core.paging import capped_count, keyset_page
+from tandem.core.paging import keyset_page
 from tandem.core.tokens import token_create, tokens_of
 from tandem.core.tokens import token_revoke as revoke
 
@@ -60,7 +59,7 @@ def _client_ip(request: HttpRequest) -> str | None:
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        return redirect(_safe_next(request, reverse("core:home")))
+        return redirect(_safe_next(request, resolve_url(settings.LOGIN_REDIRECT_URL)))
     form = LoginForm(request.POST or None)
     status = 200
     locked_message = _(
@@ -86,7 +85,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 login(request, user)
                 language = getattr(user, "language", "") or Organisation.current().language
                 request.session[SESSION_KEY] = language
-                return redirect(_safe_next(request, reverse("core:home")))
+                return redirect(_safe_next(request, resolve_url(settings.LOGIN_REDIRECT_URL)))
     elif request.method == "POST":
         status = 400
     return render(
@@ -112,33 +111,7 @@ def language_switch(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         services.user_language_set(user=_user(request), language=language)
     translation.activate(language)
-    return HttpResponseRedirect(_safe_next(request, reverse("core:home")))
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    from tandem.crm.models import Account, Contact, Touchpoint
-
-    user = _user(request)
-    contacts, contacts_more = capped_count(scoped(user, Contact))
-    accounts, accounts_more = capped_count(scoped(user, Account))
-    recent = list(
-        scoped(user, Touchpoint)
-        .filter(is_bot=False)
-        .select_related("contact", "actor")
-        .order_by("-id")[:10]
-    )
-    return render(
-        request,
-        "core/home.html",
-        {
-            "contacts_count": contacts,
-            "contacts_more": contacts_more,
-            "accounts_count": accounts,
-            "accounts_more": accounts_more,
-            "recent": recent,
-        },
-    )
+    return HttpResponseRedirect(_safe_next(request, resolve_url(settings.LOGIN_REDIRECT_URL)))
 
 
 def _require(request: HttpRequest, permission: str) -> User:

@@ -1,0 +1,154 @@
+"""API of insights: the cockpit's numbers, computed by `selectors.summary` as the page does.
+
+    GET /api/v1/insights/summary?from=2026-10-01&to=2026-12-31[&team=3][&model=linear]
+
+Dates are local days (the caller's time zone, else the organisation's), both inclusive. A bad
+date, a reversed range, an unknown team or model is a 400 naming the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Query, Router, Schema
+from pydantic import ConfigDict, Field
+
+from tandem.core.api_auth import caller
+from tandem.core.api_errors import Error
+from tandem.core.errors import InvalidInput
+from tandem.core.models import Team
+from tandem.insights import selectors
+from tandem.insights.periods import window, zone_of
+
+router = Router(tags=["insights"])
+ERRORS: dict[int, Any] = {400: Error, 401: Error, 429: Error}
+ISO_DAY = r"^\d{4}-\d{2}-\d{2}$"
+
+
+class SummaryQuery(Schema):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    start: str = Field(
+        alias="from", pattern=ISO_DAY, description="first day, YYYY-MM-DD (caller's time zone)"
+    )
+    end: str = Field(alias="to", pattern=ISO_DAY, description="last day, YYYY-MM-DD, inclusive")
+    team: int | None = Field(None, ge=1, lt=2**31, description="a team's id: its deals, goals…")
+    model: str = Field(selectors.DEFAULT_MODEL, description="attribution model of the credit split")
+
+
+class PeriodOut(Schema):
+    start: dt.date = Field(serialization_alias="from")
+    end: dt.date = Field(serialization_alias="to")
+    time_zone: str
+
+
+class StepOut(Schema):
+    stage: str
+    entered: int
+    converted_to_next: int | None
+    median_days: float | None
+
+
+class CreditOut(Schema):
+    share: float
+    low: float | None
+    high: float | None
+
+
+class MarketingSlaOut(Schema):
+    mqls_delivered: int
+    mql_goal: int | None
+    accepted: int
+    rejected: int
+    acceptance_rate: float | None
+
+
+class SalesSlaOut(Schema):
+    answered: int
+    answered_in_time: int
+    answered_in_time_rate: float | None
+    first_contact_due: int
+    contacted_in_time: int
+    contacted_in_time_rate: float | None
+    breaching_now: int
+
+
+class SlaOut(Schema):
+    marketing: MarketingSlaOut
+    sales: SalesSlaOut
+
+
+class SummaryOut(Schema):
+    period: PeriodOut
+    team: int | None
+    currency: str
+    complete: bool = Field(description="false: counted over the records the caller may see")
+    revenue_won: Decimal
+    deals_won: int
+    revenue_goal: Decimal | None
+    pipeline_open: Decimal
+    pipeline_weighted: Decimal
+    deals_open: int
+    pipeline_goal: Decimal | None
+    coverage: float | None
+    funnel: list[StepOut]
+    credit_model: str
+    credit_split: dict[str, CreditOut]
+    sla: SlaOut
+    disputes_open: int
+
+
+def _day(name: str, text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput({name: [_("%(day)s is not a date") % {"day": text}]}) from None
+
+
+@router.get("/summary", response={200: SummaryOut, **ERRORS}, by_alias=True)
+def summary(request: HttpRequest, filters: Query[SummaryQuery]) -> dict[str, Any]:
+    """The cockpit's numbers for the period, as the caller may see them."""
+    user = caller(request).user
+    zone = zone_of(user)
+    span = window(_day("from", filters.start), _day("to", filters.end), zone)
+    if filters.team is not None and not Team.objects.filter(pk=filters.team).exists():
+        raise InvalidInput({"team": [_("No such team.")]})
+    if filters.model not in selectors.MODELS:
+        raise InvalidInput(
+            {"model": [_("choose one of %(m)s") % {"m": ", ".join(selectors.MODELS)}]}
+        )
+    s = selectors.summary(user, window=span, team_id=filters.team, model=filters.model)
+    return {
+        "period": {"start": span.first, "end": span.last, "time_zone": zone.key},
+        "team": filters.team,
+        "currency": s.currency,
+        "complete": s.complete,
+        "revenue_won": s.revenue_won,
+        "deals_won": s.deals_won,
+        "revenue_goal": s.revenue_goal,
+        "pipeline_open": s.pipeline_open,
+        "pipeline_weighted": s.pipeline_weighted,
+        "deals_open": s.deals_open,
+        "pipeline_goal": s.pipeline_goal,
+        "coverage": s.coverage,
+        "funnel": [
+            {
+                "stage": step.stage,
+                "entered": step.entered,
+                "converted_to_next": step.converted_to_next,
+                "median_days": step.median_days,
+            }
+            for step in s.funnel
+        ],
+        "credit_model": s.model,
+        "credit_split": {
+            name: {"share": c.share, "low": c.low, "high": c.high}
+            for name, c in s.credit_split.items()
+        },
+        "sla": s.sla.as_json(),
+        "disputes_open": s.disputes_open,
+    }

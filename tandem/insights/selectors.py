@@ -1,0 +1,537 @@
+"""The numbers of the head's cockpit, computed once for the page and the API.
+
+    summary(user, window=Window(...), team_id=None, model="linear")
+
+Definitions (docs/insights.md):
+- revenue won: deals won with their close moment inside the window, amounts in the
+  organisation's currency; open pipeline: open deals whose expected close date lies in the
+  window (weighted: amount x stage probability); deals in other currencies are not added;
+- the funnel, step by step, each over its own cohort of the window: visitors (anonymous ids
+  seen), then contacts entering lead, MQL, SAL, SQL (stage history), then deals created
+  (opportunity) and deals won. `converted_to_next` counts the cohort's members that reached a
+  later step (a skipped step still counts as converted); `median_days` is the median time from
+  entering the step to reaching the next one;
+- SLA, over the hand-offs created in the window: marketing's side is the MQLs delivered
+  against the MQL goal and the share sales accepted of those it decided; sales' side is the
+  share answered (accepted or rejected) by the accept deadline, the share contacted by the
+  first-contact deadline, and the open hand-offs past their deadline now;
+- disputes open: the disputes waiting for the head's decision now;
+- credit split: attribution of the deals won in the window to departments, with the model's
+  bootstrap interval.
+- a team narrows deals and goals to the team's, hand-offs to those assigned to its members,
+  contacts and visitors to those whose account (else the contact) a member owns, disputes to
+  those a member opened or takes part in.
+
+Invariants: every record is read through `tandem.core.access.scoped`, so a user's numbers
+count only what they may see (the same as the deals, hand-off and dispute lists show them);
+the numbers depend only on the data, the window and the team, never on the page or the API
+asking.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import DecimalField, ExpressionWrapper, F, Min, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from tandem.attribution import services as attribution
+from tandem.core.access import scoped
+from tandem.core.models import Organisation, Team, User
+from tandem.crm.models import Identity, LifecycleStage, Touchpoint
+from tandem.insights.models import Goal, GoalKind
+from tandem.insights.periods import Window, period_end
+from tandem.leads.models import Dispute, DisputeStatus, Handoff, HandoffStatus, StageHistory
+from tandem.sales.models import Deal, DealStatus
+
+S = LifecycleStage
+CONTACT_STEPS = [S.LEAD, S.MQL, S.SAL, S.SQL]
+# Later lifecycle stages, by rank: reaching any of them converts an earlier step.
+RANK = {S.LEAD: 1, S.MQL: 2, S.SAL: 3, S.SQL: 4, S.OPPORTUNITY: 5, S.CUSTOMER: 6}
+STEP_LABELS: dict[str, Any] = {
+    "visitor": _("Visitor"),
+    "lead": _("Lead"),
+    "mql": _("MQL"),
+    "sal": _("SAL"),
+    "sql": _("SQL"),
+    "opportunity": _("Opportunity"),
+    "won": _("Won"),
+}
+FUNNEL = list(STEP_LABELS)
+MONEY = DecimalField(max_digits=20, decimal_places=4)
+CENT = Decimal("0.01")
+DAY = 86400.0
+MODELS: tuple[str, ...] = attribution.SIDE_BY_SIDE
+# The credit split's model unless the viewer picks another: its bootstrap interval is one matrix
+# product, where Markov's solves a chain per replicate (about 30 times slower on the demo).
+DEFAULT_MODEL = "linear"
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    stage: str
+    entered: int
+    converted_to_next: int | None
+    median_days: float | None
+
+    @property
+    def label(self) -> str:
+        return str(STEP_LABELS[self.stage])
+
+    @property
+    def conversion(self) -> float | None:
+        if self.converted_to_next is None or not self.entered:
+            return None
+        return self.converted_to_next / self.entered
+
+
+@dataclass(frozen=True)
+class Credit:
+    share: float
+    low: float | None
+    high: float | None
+
+
+@dataclass
+class RepSla:
+    user_id: int | None
+    name: str
+    handoffs: int = 0
+    answered: int = 0
+    answered_in_time: int = 0
+    contact_due: int = 0
+    contacted_in_time: int = 0
+    breaching_now: int = 0
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+@dataclass
+class Sla:
+    mqls_delivered: int = 0
+    mql_goal: Decimal | None = None
+    accepted: int = 0
+    rejected: int = 0
+    answered: int = 0
+    answered_in_time: int = 0
+    contact_due: int = 0
+    contacted_in_time: int = 0
+    breaching_now: int = 0
+    by_rep: list[RepSla] = field(default_factory=list)
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        return _rate(self.accepted, self.accepted + self.rejected)
+
+    @property
+    def mql_attainment(self) -> float | None:
+        return round(self.mqls_delivered / self.mql_goal, 4) if self.mql_goal else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "marketing": {
+                "mqls_delivered": self.mqls_delivered,
+                "mql_goal": None if self.mql_goal is None else int(self.mql_goal),
+                "accepted": self.accepted,
+                "rejected": self.rejected,
+                "acceptance_rate": self.acceptance_rate,
+            },
+            "sales": {
+                "answered": self.answered,
+                "answered_in_time": self.answered_in_time,
+                "answered_in_time_rate": _rate(self.answered_in_time, self.answered),
+                "first_contact_due": self.contact_due,
+                "contacted_in_time": self.contacted_in_time,
+                "contacted_in_time_rate": _rate(self.contacted_in_time, self.contact_due),
+                "breaching_now": self.breaching_now,
+            },
+        }
+
+
+@dataclass
+class Summary:
+    window: Window
+    team_id: int | None
+    currency: str
+    model: str
+    revenue_won: Decimal
+    deals_won: int
+    revenue_goal: Decimal | None
+    pipeline_open: Decimal
+    pipeline_weighted: Decimal
+    deals_open: int
+    pipeline_goal: Decimal | None
+    funnel: list[FunnelStep]
+    sla: Sla
+    disputes_open: int
+    oldest_disputes: list[Dispute]
+    credit_split: dict[str, Credit]
+    complete: bool  # whether the viewer sees every record (else: counted over what they see)
+
+    @property
+    def revenue_attainment(self) -> float | None:
+        return float(self.revenue_won / self.revenue_goal) if self.revenue_goal else None
+
+    @property
+    def coverage(self) -> float | None:
+        """Open pipeline over the revenue still to win (None once the goal is reached)."""
+        if self.revenue_goal is None:
+            return None
+        left = self.revenue_goal - self.revenue_won
+        return float(self.pipeline_open / left) if left > 0 else None
+
+
+# --- segments -------------------------------------------------------------------------------
+
+
+def _contact_in_team(team_id: int, prefix: str = "") -> Q:
+    return Q(**{f"{prefix}account__owner__team_id": team_id}) | Q(
+        **{f"{prefix}account__isnull": True, f"{prefix}owner__team_id": team_id}
+    )
+
+
+def _deals(user: User, team_id: int | None, currency: str | None = None) -> QuerySet[Deal]:
+    deals = scoped(user, Deal)
+    if team_id is not None:
+        deals = deals.filter(owner__team_id=team_id)
+    if currency is not None:
+        deals = deals.filter(currency=currency)
+    return deals
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value or 0)).quantize(CENT)
+
+
+# --- the numbers ----------------------------------------------------------------------------
+
+
+def won_deals(user: User, window: Window, team_id: int | None = None) -> QuerySet[Deal]:
+    """Deals won in the window (any currency), as the user may see them."""
+    return _deals(user, team_id).filter(
+        status=DealStatus.WON, closed_at__gte=window.start_at, closed_at__lt=window.end_at
+    )
+
+
+def open_deals(user: User, window: Window, team_id: int | None = None) -> QuerySet[Deal]:
+    """Open deals expected to close in the window (any currency)."""
+    return _deals(user, team_id).filter(
+        status=DealStatus.OPEN, close_date__gte=window.first, close_date__lte=window.last
+    )
+
+
+def revenue(user: User, window: Window, team_id: int | None, currency: str) -> tuple[Decimal, int]:
+    row = won_deals(user, window, team_id).filter(currency=currency)
+    totals = row.aggregate(total=Coalesce(Sum("amount"), Value(Decimal(0)), output_field=MONEY))
+    return _money(totals["total"]), won_deals(user, window, team_id).count()
+
+
+def pipeline(
+    user: User, window: Window, team_id: int | None, currency: str
+) -> tuple[Decimal, Decimal, int]:
+    zero = Value(Decimal(0), output_field=MONEY)
+    weighted = ExpressionWrapper(
+        F("amount") * F("stage__probability") / Value(100), output_field=MONEY
+    )
+    totals = (
+        open_deals(user, window, team_id)
+        .filter(currency=currency)
+        .aggregate(
+            total=Coalesce(Sum("amount"), zero, output_field=MONEY),
+            total_weighted=Coalesce(Sum(weighted), zero, output_field=MONEY),
+        )
+    )
+    count = open_deals(user, window, team_id).count()
+    return _money(totals["total"]), _money(totals["total_weighted"]), count
+
+
+def handoffs_in(user: User, window: Window, team_id: int | None = None) -> QuerySet[Handoff]:
+    """Hand-offs created in the window, as the user may see them."""
+    qs = scoped(user, Handoff).filter(created_at__gte=window.start_at, created_at__lt=window.end_at)
+    if team_id is not None:
+        qs = qs.filter(assigned_to__team_id=team_id)
+    return qs
+
+
+def open_disputes(user: User, team_id: int | None = None) -> QuerySet[Dispute]:
+    """Disputes waiting for a decision now, as the user may see them, oldest first."""
+    qs = scoped(user, Dispute).filter(status=DisputeStatus.OPEN)
+    if team_id is not None:
+        members = Dispute.objects.filter(
+            Q(opened_by__team_id=team_id) | Q(participants__team_id=team_id)
+        ).values("pk")
+        qs = qs.filter(pk__in=members)
+    return qs.order_by("opened_at", "id")
+
+
+def goal_totals(window: Window, team_id: int | None) -> dict[str, Decimal | None]:
+    """Each kind's goal for the window: the quarter goals inside it, plus the month goals
+    inside it that no counted quarter goal covers. None when no goal of the kind applies."""
+    goals = Goal.objects.filter(starts_on__gte=window.first, ends_on__lte=window.last)
+    goals = goals.filter(team_id=team_id) if team_id is not None else goals.filter(team=None)
+    out: dict[str, Decimal | None] = dict.fromkeys(GoalKind.values)
+    by_kind: dict[str, list[Goal]] = defaultdict(list)
+    for goal in goals:
+        by_kind[goal.kind].append(goal)
+    for kind, rows in by_kind.items():
+        quarters = [(g.starts_on, g.ends_on) for g in rows if g.period == "quarter"]
+        total = Decimal(0)
+        for goal in rows:
+            inside = any(a <= goal.starts_on and goal.ends_on <= b for a, b in quarters)
+            if goal.period == "quarter" or not inside:
+                total += goal.target
+        out[kind] = total
+    return out
+
+
+def _median_days(spans: Iterable[float]) -> float | None:
+    values = list(spans)
+    return round(statistics.median(values) / DAY, 2) if values else None
+
+
+def _seconds(a: dt.datetime, b: dt.datetime) -> float:
+    return max(0.0, (b - a).total_seconds())
+
+
+def _visitor_step(user: User, window: Window, team_id: int | None) -> FunnelStep:
+    touches = (
+        scoped(user, Touchpoint)
+        .filter(is_bot=False, occurred_at__gte=window.start_at, occurred_at__lt=window.end_at)
+        .exclude(anonymous_id="")
+    )
+    if team_id is not None:
+        touches = touches.filter(_contact_in_team(team_id, "contact__"))
+    first_seen = dict(
+        touches.values("anonymous_id")
+        .annotate(first=Min("occurred_at"))
+        .values_list("anonymous_id", "first")
+    )
+    identified = dict(
+        Identity.objects.filter(
+            kind=Identity.Kind.ANONYMOUS_ID, value__in=touches.values("anonymous_id")
+        ).values_list("value", "created_at")
+    )
+    spans = [_seconds(first_seen[v], at) for v, at in identified.items() if v in first_seen]
+    return FunnelStep("visitor", len(first_seen), len(spans), _median_days(spans))
+
+
+def _contact_steps(user: User, window: Window, team_id: int | None) -> list[FunnelStep]:
+    history = scoped(user, StageHistory)
+    if team_id is not None:
+        history = history.filter(_contact_in_team(team_id, "contact__"))
+    cohort = history.filter(
+        stage__in=CONTACT_STEPS, entered_at__gte=window.start_at, entered_at__lt=window.end_at
+    )
+    entered: dict[str, dict[int, dt.datetime]] = {stage: {} for stage in CONTACT_STEPS}
+    for contact_id, stage, at in cohort.values_list("contact_id", "stage", "entered_at"):
+        first = entered[stage].get(contact_id)
+        if first is None or at < first:
+            entered[stage][contact_id] = at
+    later: dict[int, list[tuple[int, dt.datetime]]] = defaultdict(list)
+    rows = history.filter(
+        contact_id__in=cohort.values("contact_id"),
+        stage__in=list(RANK)[1:],
+        entered_at__gte=window.start_at,
+    ).values_list("contact_id", "stage", "entered_at")
+    for contact_id, stage, at in rows:
+        later[contact_id].append((RANK[stage], at))
+    steps = []
+    for stage in CONTACT_STEPS:
+        rank = RANK[stage]
+        spans = []
+        for contact_id, at in entered[stage].items():
+            reached = [t for r, t in later.get(contact_id, ()) if r > rank and t >= at]
+            if reached:
+                spans.append(_seconds(at, min(reached)))
+        steps.append(FunnelStep(stage, len(entered[stage]), len(spans), _median_days(spans)))
+    return steps
+
+
+def _deal_steps(user: User, window: Window, team_id: int | None) -> list[FunnelStep]:
+    created = _deals(user, team_id).filter(
+        created_at__gte=window.start_at, created_at__lt=window.end_at
+    )
+    spans = [
+        _seconds(a, b)
+        for a, b in created.filter(status=DealStatus.WON).values_list("created_at", "closed_at")
+    ]
+    won = won_deals(user, window, team_id).count()
+    return [
+        FunnelStep("opportunity", created.count(), len(spans), _median_days(spans)),
+        FunnelStep("won", won, None, None),
+    ]
+
+
+def funnel(user: User, window: Window, team_id: int | None = None) -> list[FunnelStep]:
+    return [
+        _visitor_step(user, window, team_id),
+        *_contact_steps(user, window, team_id),
+        *_deal_steps(user, window, team_id),
+    ]
+
+
+def _names(ids: Iterable[int]) -> dict[int, str]:
+    return {
+        pk: (f"{first} {last}".strip() or username)
+        for pk, first, last, username in User.objects.filter(pk__in=list(ids)).values_list(
+            "pk", "first_name", "last_name", "username"
+        )
+    }
+
+
+def sla(
+    user: User, window: Window, team_id: int | None = None, mql_goal: Decimal | None = None
+) -> Sla:
+    now = timezone.now()
+    out = Sla(mql_goal=mql_goal)
+    reps: dict[int | None, RepSla] = {}
+    rows = handoffs_in(user, window, team_id).values_list(
+        "assigned_to_id",
+        "status",
+        "accept_due_at",
+        "accepted_at",
+        "rejected_at",
+        "first_contact_due_at",
+        "contacted_at",
+    )
+    for rep_id, status, accept_due, accepted, rejected, contact_due, contacted in rows:
+        rep = reps.setdefault(rep_id, RepSla(rep_id, ""))
+        rep.handoffs += 1
+        out.mqls_delivered += 1
+        if status in (HandoffStatus.ACCEPTED, HandoffStatus.CONTACTED):
+            out.accepted += 1
+        elif status == HandoffStatus.REJECTED:
+            out.rejected += 1
+        answered_at = accepted or rejected
+        if answered_at is not None:
+            in_time = accept_due is None or answered_at <= accept_due
+            for side in (out, rep):
+                side.answered += 1
+                side.answered_in_time += in_time
+        if accepted is not None and (contacted is not None or (contact_due and contact_due < now)):
+            in_time = contacted is not None and (contact_due is None or contacted <= contact_due)
+            for side in (out, rep):
+                side.contact_due += 1
+                side.contacted_in_time += in_time
+        due = {HandoffStatus.PENDING: accept_due, HandoffStatus.ACCEPTED: contact_due}.get(status)
+        if due is not None and due < now:
+            out.breaching_now += 1
+            rep.breaching_now += 1
+    names = _names(pk for pk in reps if pk is not None)
+    for pk, rep in reps.items():
+        rep.name = names.get(pk, "") if pk is not None else str(_("Nobody"))
+    out.by_rep = sorted(reps.values(), key=lambda r: (-r.breaching_now, -r.handoffs, r.name))
+    return out
+
+
+def credit_split(
+    user: User, window: Window, team_id: int | None = None, model: str = DEFAULT_MODEL
+) -> dict[str, Credit]:
+    """Each department's share of the deals won in the window, with its interval."""
+    spec, params = attribution.build_request(
+        start=window.first,
+        end=window.last,
+        conversion="deal_won",
+        team_id=team_id,
+        model=model,
+        n_boot=100,
+    )
+    run = attribution.attribution_run(user=user, spec=spec, params=params)
+    return {
+        row["name"]: Credit(share=row["share"], low=row["lower"], high=row["upper"])
+        for row in run.result["credits"].get("department", [])
+    }
+
+
+def summary(
+    user: User,
+    *,
+    window: Window,
+    team_id: int | None = None,
+    model: str = DEFAULT_MODEL,
+    with_credit: bool = True,
+) -> Summary:
+    """Every number of the cockpit for `user` over `window` (and `team_id`, if given)."""
+    currency = Organisation.current().currency
+    goals = goal_totals(window, team_id)
+    won, deals_won = revenue(user, window, team_id, currency)
+    amount, weighted, deals_open = pipeline(user, window, team_id, currency)
+    disputes = open_disputes(user, team_id)
+    return Summary(
+        window=window,
+        team_id=team_id,
+        currency=currency,
+        model=model,
+        revenue_won=won,
+        deals_won=deals_won,
+        revenue_goal=goals[GoalKind.REVENUE],
+        pipeline_open=amount,
+        pipeline_weighted=weighted,
+        deals_open=deals_open,
+        pipeline_goal=goals[GoalKind.PIPELINE],
+        funnel=funnel(user, window, team_id),
+        sla=sla(user, window, team_id, goals[GoalKind.MQL]),
+        disputes_open=disputes.count(),
+        oldest_disputes=list(disputes.select_related("opened_by")[:5]),
+        credit_split=credit_split(user, window, team_id, model) if with_credit else {},
+        complete=user.sees_everything,
+    )
+
+
+# --- goals on every home page ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GoalProgress:
+    goal: Goal
+    actual: Decimal
+
+    @property
+    def share(self) -> float | None:
+        return float(self.actual / self.goal.target) if self.goal.target else None
+
+    @property
+    def bar(self) -> int:
+        """The progress bar's width in percent (0-100)."""
+        share = self.share
+        return 100 if share is None else max(0, min(100, round(100 * share)))
+
+
+def goal_actual(user: User, goal: Goal, window: Window) -> Decimal:
+    currency = Organisation.current().currency
+    if goal.kind == GoalKind.REVENUE:
+        return revenue(user, window, goal.team_id, currency)[0]
+    if goal.kind == GoalKind.PIPELINE:
+        return pipeline(user, window, goal.team_id, currency)[0]
+    return Decimal(handoffs_in(user, window, goal.team_id).count())
+
+
+def goals_now(user: User, today: dt.date, zone: Any) -> list[GoalProgress]:
+    """The goals whose period contains `today` (joint ones and the user's team's), with what
+    the user sees achieved towards each."""
+    goals = (
+        scoped(user, Goal)
+        .filter(starts_on__lte=today, ends_on__gte=today)
+        .filter(Q(team=None) | Q(team_id=user.team_id))
+        .select_related("team")
+        .order_by("team_id", "period", "kind")
+    )
+    out = []
+    for goal in goals:
+        period = Window(goal.starts_on, period_end(goal.starts_on, goal.period), zone)
+        out.append(GoalProgress(goal, goal_actual(user, goal, period)))
+    return out
+
+
+def teams() -> QuerySet[Team]:
+    return Team.objects.order_by("name")
