@@ -17,22 +17,22 @@ from django.views.decorators.http import require_POST
 from tandem.core.access import get_scoped, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
+from tandem.core.forms import apply_invalid_input
 from tandem.core.models import User
 from tandem.marketing.campaigns import services
+from tandem.marketing.campaigns.forms import CampaignForm, CostForm, CsvUploadForm, form_errors
 from tandem.marketing.campaigns.models import Campaign, CampaignChannel, CampaignCost
 from tandem.marketing.campaigns.report import campaign_report
 from tandem.marketing.scopes import marketer
 
-MAX_UPLOAD = 10 * 1024 * 1024
 
-
-def upload(request: HttpRequest, name: str = "file") -> bytes:
-    f = request.FILES.get(name)
-    if f is None:
-        raise InvalidInput({name: [_("Choose a CSV file.")]})
-    if f.size is not None and f.size > MAX_UPLOAD:
-        raise InvalidInput({name: [_("The file is larger than 10 MB.")]})
-    return f.read(MAX_UPLOAD + 1)
+def upload(request: HttpRequest) -> bytes:
+    """The CSV file of an import form (field `file`), checked by `CsvUploadForm`: InvalidInput
+    when it is missing or over 10 MB."""
+    form = CsvUploadForm(files=request.FILES)
+    if not form.is_valid():
+        raise InvalidInput(form_errors(form))
+    return form.content()
 
 
 @login_required
@@ -40,19 +40,6 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     marketer(request)
     campaigns = scoped(request.user, Campaign).select_related("owner")[:500]
     return render(request, "marketing/campaigns/list.html", {"campaigns": campaigns})
-
-
-def _form_data(request: HttpRequest) -> dict[str, Any]:
-    return {
-        "name": request.POST.get("name", ""),
-        "goal": request.POST.get("goal", ""),
-        "channels": request.POST.getlist("channels"),
-        "budget": request.POST.get("budget", ""),
-        "starts_on": request.POST.get("starts_on", ""),
-        "ends_on": request.POST.get("ends_on", ""),
-        "owner_id": request.POST.get("owner_id", "") or None,
-        "utm_code": request.POST.get("utm_code", ""),
-    }
 
 
 @login_required
@@ -71,18 +58,23 @@ def campaign_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         "utm_code": campaign.utm_code if campaign else "",
     }
     if request.method == "POST":
-        data = _form_data(request)
-        try:
-            if campaign is None:
-                campaign = services.campaign_create(actor=Actor(user=user), **data)
-            else:
-                campaign = services.campaign_update(
-                    actor=Actor(user=user), campaign=campaign, **data
-                )
-            messages.success(request, _("Campaign saved."))
-            return redirect("marketing:campaign_detail", pk=campaign.pk)
-        except InvalidInput as exc:
-            errors = exc.errors
+        form = CampaignForm(request.POST)
+        if form.is_valid():
+            try:
+                if campaign is None:
+                    campaign = services.campaign_create(
+                        actor=Actor.of(request), **form.cleaned_data
+                    )
+                else:
+                    campaign = services.campaign_update(
+                        actor=Actor.of(request), campaign=campaign, **form.cleaned_data
+                    )
+                messages.success(request, _("Campaign saved."))
+                return redirect("marketing:campaign_detail", pk=campaign.pk)
+            except InvalidInput as exc:
+                apply_invalid_input(form, exc, {})
+        data = form.values()
+        errors = form_errors(form)
     owners = services.campaign_owners().order_by("username")
     return render(
         request,
@@ -128,15 +120,11 @@ def _detail(
 def cost_add(request: HttpRequest, pk: int) -> HttpResponse:
     user = marketer(request)
     campaign = get_scoped(user, Campaign, pk, "change")
+    form = CostForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, campaign, form_errors(form), None)
     try:
-        services.cost_add(
-            actor=Actor(user=user),
-            campaign=campaign,
-            channel=request.POST.get("channel", ""),
-            amount=request.POST.get("amount", ""),
-            incurred_on=request.POST.get("incurred_on", ""),
-            note=request.POST.get("note", ""),
-        )
+        services.cost_add(actor=Actor.of(request), campaign=campaign, **form.cleaned_data)
     except InvalidInput as exc:
         return _detail(request, campaign, exc.errors, None)
     messages.success(request, _("Cost added."))
@@ -156,15 +144,11 @@ def _cost(user: User, pk: int, cost_pk: int) -> tuple[Campaign, CampaignCost]:
 def cost_edit(request: HttpRequest, pk: int, cost_pk: int) -> HttpResponse:
     user = marketer(request)
     campaign, cost = _cost(user, pk, cost_pk)
+    form = CostForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, campaign, form_errors(form), None)
     try:
-        services.cost_update(
-            actor=Actor(user=user),
-            cost=cost,
-            channel=request.POST.get("channel", ""),
-            amount=request.POST.get("amount", ""),
-            incurred_on=request.POST.get("incurred_on", ""),
-            note=request.POST.get("note", ""),
-        )
+        services.cost_update(actor=Actor.of(request), cost=cost, **form.cleaned_data)
     except InvalidInput as exc:
         return _detail(request, campaign, exc.errors, None)
     messages.success(request, _("Cost corrected."))

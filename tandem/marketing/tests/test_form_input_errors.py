@@ -261,3 +261,57 @@ def test_a_campaign_the_actor_cannot_see_is_no_such_campaign(
         actor=SYSTEM, kind="deck", title="D", url="https://example.com/d", campaign_id=campaign.pk
     )
     assert asset.campaign_id == campaign.pk
+
+
+CAMPAIGN_FIELD_CASES = [
+    ("starts_on", "2026-13-45"),
+    ("ends_on", "next week"),
+    ("channels", "fax"),
+    ("goal", "g" * 501),
+    ("budget", "1" * 41),
+    ("utm_code", "c" * 101),
+    ("owner_id", "-3"),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), CAMPAIGN_FIELD_CASES, ids=[c[0] for c in CAMPAIGN_FIELD_CASES]
+)
+def test_campaign_form_names_the_bad_field_and_keeps_what_was_typed(
+    field: str, value: str, marketer_client: Client, campaign: Campaign, world: World
+) -> None:
+    data = {**_valid("campaign", campaign, world.user("marketer")), field: value}
+    response = marketer_client.post("/marketing/campaigns/new", data)
+    assert response.status_code == 400
+    assert list(response.context["errors"]) == [field]
+    assert response.context["data"]["name"] == "Autumn"
+    assert Campaign.objects.count() == 1  # only the fixture's
+
+
+COST_CASES = [
+    ("amount", {"amount": ""}),
+    ("incurred_on", {"incurred_on": ""}),
+    ("incurred_on", {"incurred_on": "yesterday"}),
+    ("channel", {"channel": "fax"}),
+    ("note", {"note": "n" * 301}),
+    ("amount", {"amount": "-5"}),
+]
+
+
+@pytest.mark.parametrize(("field", "change"), COST_CASES)
+def test_cost_form_bad_input_is_a_form_error_and_adds_no_cost(
+    field: str, change: dict[str, str], marketer_client: Client, campaign: Campaign
+) -> None:
+    data = {"channel": "email", "amount": "10", "incurred_on": "2026-09-01", "note": "", **change}
+    response = marketer_client.post(f"/marketing/campaigns/{campaign.pk}/costs", data)
+    assert response.status_code == 400
+    assert field in response.context["errors"], response.context["errors"]
+    assert not campaign.costs.exists()
+
+
+def test_cost_import_without_a_file_is_a_form_error(
+    marketer_client: Client, campaign: Campaign
+) -> None:
+    response = marketer_client.post(f"/marketing/campaigns/{campaign.pk}/costs/import", {})
+    assert response.status_code == 400
+    assert response.context["errors"] == {"file": ["Choose a CSV file."]}
