@@ -9,6 +9,13 @@ peer time / Tandem time, so load drifting between pairs does not skew it. "end-t
 starts from the same path strings the peer receives; "engine" starts from parsed
 `Journeys`. Peak memory: tracemalloc peak of one end-to-end Markov run (numpy reports
 its buffers to tracemalloc).
+
+"file, whole process" compares two fresh processes on the same CSV file of the aggregated
+paths (path, total_conversions, total_conversion_value, total_null): `tandem
+attribution-file FILE --model markov` against `python` reading it with pandas and running
+channelattribution's default `markov_model` (order 1, flg_pro=False); wall time of each,
+paired and repeated as above. The goal: Tandem in at most a third of the peer's time
+(speed-up >= 3.0x). `--file-only` runs just this comparison.
 """
 
 from __future__ import annotations
@@ -16,8 +23,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -64,10 +74,54 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
+PEER_PROCESS = """
+import contextlib, io, sys
+import pandas as pd
+with contextlib.redirect_stdout(io.StringIO()):
+    from ChannelAttribution import markov_model
+df = pd.read_csv(sys.argv[1])
+with contextlib.redirect_stdout(io.StringIO()):
+    result = markov_model(df, "path", "total_conversions", var_value="total_conversion_value",
+                          var_null="total_null", flg_pro=False, verbose=False)
+print(result.to_string())
+"""
+
+
+def process_time(argv: list[str]) -> float:
+    """Wall time of one fresh process, from start to exit; it must succeed."""
+    t = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - t
+    if done.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed:\n{done.stderr}")
+    return elapsed
+
+
+def file_comparison(df: pd.DataFrame, repeats: int) -> tuple[float, float, float]:
+    """`tandem attribution-file` vs pandas + channelattribution, each a whole process."""
+    tandem = os.path.join(os.path.dirname(sys.executable), "tandem")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "paths.csv")
+        df.to_csv(path, index=False)
+        ours = [tandem, "attribution-file", path, "--model", "markov"]
+        peer = [sys.executable, "-c", PEER_PROCESS, path]
+        process_time(ours)  # warm the page cache for both
+        process_time(peer)
+        t_ours, t_peer, ratios = [], [], []
+        for _ in range(repeats):
+            a = process_time(ours)
+            b = process_time(peer)
+            t_ours.append(a)
+            t_peer.append(b)
+            ratios.append(b / a)
+    return statistics.median(t_ours), statistics.median(t_peer), statistics.median(ratios)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--journeys", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--file-only", action="store_true", help="only the file comparison")
     args = parser.parse_args()
     r = args.repeats
 
@@ -82,6 +136,12 @@ def main() -> None:
             "total_null": paths.nulls.astype(int),
         }
     )
+    if args.file_only:
+        ours, peer, ratio = file_comparison(df, r)
+        print(f"{args.journeys:,} journeys, {paths.n_journeys:,} unique paths; median of {r}")
+        print(f"{'task':34} {'tandem s':>9} {'peer s':>8} {'speed-up':>9}")
+        print(f"{'file, whole process (goal >= 3x)':34} {ours:9.3f} {peer:8.3f} {ratio:8.1f}x")
+        return
     print(
         f"{args.journeys:,} journeys, 12 channels, {paths.n_journeys:,} unique paths, "
         f"{paths.codes.size:,} path items, {sim.journeys.codes.size:,} touchpoints; "
@@ -159,6 +219,7 @@ def main() -> None:
         markov_credit(j, 1)
 
     rows.append(("touchpoints -> markov order 1", median_time(from_touch, r), None, None))
+    rows.append(("file, whole process (goal >= 3x)", *file_comparison(df, r)))
 
     print(f"{'task':34} {'tandem s':>9} {'peer s':>8} {'speed-up':>9}")
     for name, ours, peer, ratio in rows:

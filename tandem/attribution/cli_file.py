@@ -2,8 +2,9 @@
 
 Two layouts, detected by the header:
 
-* aggregated paths (channelattribution's layout): ``path``, ``total_conversions``,
-  ``total_conversion_value``, ``total_null``; path items separated by ``>``;
+* aggregated paths (channelattribution's layout): ``path``, ``total_conversions`` and,
+  optional as in that package, ``total_conversion_value`` and ``total_null`` (0 when
+  absent); path items separated by ``>``;
 * touchpoints: ``journey_id``, ``ts`` (ISO-8601 or epoch seconds), ``channel``,
   ``converted``, ``value``.
 
@@ -11,22 +12,29 @@ Output is an aligned table, or with ``--json``
 ``{"model": ..., "channels": {name: {"conversions", "value"[, "removal_effect"]}}}``.
 A malformed or unreadable file prints one message naming the line to stderr and exits
 with status 2 -- never a traceback. Pure: no Django import.
+
+The file is read as columns of byte ranges (`csv_fields`): paths are tokenized in place by
+the engine (`Journeys.from_path_spans`) and numbers parsed by numpy, so no Python object is
+made per row (ISO-8601 timestamps are the exception: parsed one by one).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import math
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 
+import numpy as np
+
+from tandem.attribution.csv_fields import CsvError, CsvFields, FloatArray, IntArray
 from tandem.attribution.engine import JourneyError, Journeys, credit
 from tandem.attribution.engine.result import AttributionResult
+from tandem.attribution.engine.tokenize import tokenize_spans
 
-PATH_COLUMNS = ("path", "total_conversions", "total_conversion_value", "total_null")
+PATH_COLUMNS = ("path", "total_conversions")
+PATH_OPTIONAL = ("total_conversion_value", "total_null")  # 0 when absent, as in the package
 TOUCH_COLUMNS = ("journey_id", "ts", "channel", "converted", "value")
 MODEL_NAMES = {
     "first": "first",
@@ -43,57 +51,28 @@ class InputError(Exception):
     """A problem with the input file, reported on stderr with exit code 2."""
 
 
-def _number(text: str, line: int, column: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise InputError(f"line {line}: {column} is not a number: {text!r}") from None
-    if not math.isfinite(x):
-        raise InputError(f"line {line}: {column} is not a finite number: {text!r}")
-    return x
-
-
-def _count(text: str, line: int, column: str) -> float:
-    x = _number(text, line, column)
-    if x < 0:
-        raise InputError(f"line {line}: {column} must not be negative: {text!r}")
-    return x
-
-
-def _timestamp(text: str, line: int) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"line {line}: ts is neither ISO-8601 nor epoch: {text!r}") from None
-    if parsed.tzinfo is None:
-        return (parsed - datetime(1970, 1, 1)).total_seconds()  # noqa: DTZ001 - naive = UTC
-    return parsed.timestamp()
-
-
 def read_journeys(path: str) -> Journeys:
     """Read either layout into `Journeys`; raises `InputError` with a line number."""
     try:
-        with open(path, encoding="utf-8", newline="") as fh:
-            rows = list(csv.reader(fh))
+        with open(path, "rb") as fh:
+            data = fh.read()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    except csv.Error as exc:
-        raise InputError(f"{path}: not a CSV file ({exc})") from None
-    if not rows:
-        raise InputError("line 1: empty file, expected a header")
-    header = [h.strip().lstrip("\ufeff") for h in rows[0]]
-    if "path" in header:
-        return _read_paths(header, rows[1:])
-    if "journey_id" in header:
-        return _read_touchpoints(header, rows[1:])
+    try:
+        if not data.isascii():
+            data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    try:
+        fields = CsvFields.read(data)
+        if "path" in fields.header:
+            return _read_paths(fields)
+        if "journey_id" in fields.header:
+            return _read_touchpoints(fields)
+    except CsvError as exc:
+        raise InputError(str(exc)) from None
     raise InputError(
         "line 1: header must contain either "
         f"{', '.join(PATH_COLUMNS)} or {', '.join(TOUCH_COLUMNS)}"
@@ -107,61 +86,104 @@ def _columns(header: list[str], wanted: Sequence[str]) -> dict[str, int]:
     return {c: header.index(c) for c in wanted}
 
 
-def _cells(row: list[str], col: dict[str, int], line: int) -> dict[str, str]:
-    if len(row) < len(col) or max(col.values()) >= len(row):
-        raise InputError(f"line {line}: expected at least {max(col.values()) + 1} fields")
-    return {name: row[i] for name, i in col.items()}
-
-
-def _read_paths(header: list[str], rows: list[list[str]]) -> Journeys:
-    col = _columns(header, PATH_COLUMNS)
-    paths: list[list[str]] = []
-    conv: list[float] = []
-    val: list[float] = []
-    nulls: list[float] = []
-    for k, row in enumerate(rows):
-        line = k + 2
-        if not row:
-            continue
-        cell = _cells(row, col, line)
-        items = [p.strip() for p in cell["path"].split(">")]
-        if not cell["path"].strip():
-            raise InputError(f"line {line}: empty path")
-        if any(not p for p in items):
-            raise InputError(f"line {line}: empty channel in path {cell['path']!r}")
-        paths.append(items)
-        conv.append(_count(cell["total_conversions"], line, "total_conversions"))
-        val.append(_number(cell["total_conversion_value"], line, "total_conversion_value"))
-        nulls.append(_count(cell["total_null"], line, "total_null"))
-    if not paths:
+def _no_data(fields: CsvFields) -> None:
+    if fields.n_records == 0:
         raise InputError("line 2: no data rows")
-    return Journeys.from_sequences(paths, conv, val, nulls)
 
 
-def _read_touchpoints(header: list[str], rows: list[list[str]]) -> Journeys:
-    col = _columns(header, TOUCH_COLUMNS)
-    jid: list[str] = []
-    ts: list[float] = []
-    channel: list[str] = []
-    conv: list[float] = []
-    val: list[float] = []
-    for k, row in enumerate(rows):
-        line = k + 2
-        if not row:
+def _counts(fields: CsvFields, column: int, name: str) -> FloatArray:
+    values = fields.numbers(column, name)
+    negative = np.flatnonzero(values < 0)
+    if negative.size:
+        start, end = fields.field(column)
+        text = fields.text(start, end, int(negative[0]))
+        line = int(fields.lines[negative[0]])
+        raise InputError(f"line {line}: {name} must not be negative: {text!r}")
+    return values
+
+
+def _read_paths(fields: CsvFields) -> Journeys:
+    col = _columns(fields.header, PATH_COLUMNS)
+    col.update({c: fields.header.index(c) for c in PATH_OPTIONAL if c in fields.header})
+    _no_data(fields)
+    fields.require(max(col.values()) + 1)
+    start, end = fields.field(col["path"])
+    conv = _counts(fields, col["total_conversions"], "total_conversions")
+    val = nulls = None
+    if "total_conversion_value" in col:
+        val = fields.numbers(col["total_conversion_value"], "total_conversion_value")
+    if "total_null" in col:
+        nulls = _counts(fields, col["total_null"], "total_null")
+    try:
+        return Journeys.from_path_spans(fields.data, start, end, conv, val, nulls)
+    except JourneyError as exc:
+        if exc.row is None:
+            raise
+        path = fields.text(start, end, exc.row)
+        line = int(fields.lines[exc.row])
+        if not path.strip():
+            raise InputError(f"line {line}: empty path") from None
+        raise InputError(f"line {line}: empty channel in path {path!r}") from None
+
+
+def _timestamps(fields: CsvFields, column: int) -> FloatArray:
+    """Epoch seconds in numpy; ISO-8601 text (the rows numpy cannot read) one by one."""
+    try:
+        return fields.numbers(column, "ts")
+    except CsvError:
+        pass
+    start, end = fields.field(column)
+    out = np.empty(fields.n_records, dtype=np.float64)
+    for i in range(fields.n_records):
+        text = fields.text(start, end, i)
+        try:
+            out[i] = float(text)
             continue
-        cell = _cells(row, col, line)
-        if not cell["journey_id"].strip():
-            raise InputError(f"line {line}: empty journey_id")
-        if not cell["channel"].strip():
-            raise InputError(f"line {line}: empty channel")
-        jid.append(cell["journey_id"].strip())
-        ts.append(_timestamp(cell["ts"], line))
-        channel.append(cell["channel"].strip())
-        conv.append(_count(cell["converted"], line, "converted"))
-        val.append(_number(cell["value"], line, "value") if cell["value"].strip() else 0.0)
-    if not jid:
-        raise InputError("line 2: no data rows")
-    return Journeys.from_touchpoints(jid, ts, channel, conv, val)
+        except ValueError:
+            pass
+        try:
+            parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError:
+            line = int(fields.lines[i])
+            raise InputError(f"line {line}: ts is neither ISO-8601 nor epoch: {text!r}") from None
+        if parsed.tzinfo is None:
+            out[i] = (parsed - datetime(1970, 1, 1)).total_seconds()  # noqa: DTZ001 - naive = UTC
+        else:
+            out[i] = parsed.timestamp()
+    return out
+
+
+def _names(fields: CsvFields, column: int, name: str) -> tuple[IntArray, list[str]]:
+    """A column of names as codes into its distinct (stripped) names; blank names refused."""
+    start, end = fields.field(column)
+    ids, _lengths, raw = tokenize_spans(fields.data, start, end, "\n")  # one item per field
+    blank = np.flatnonzero(np.isin(ids, [i for i, r in enumerate(raw) if not r.strip()]))
+    if blank.size:
+        raise InputError(f"line {int(fields.lines[blank[0]])}: empty {name}")
+    names = sorted({r.strip() for r in raw})
+    index = {n: i for i, n in enumerate(names)}
+    codes = np.array([index[r.strip()] for r in raw], dtype=np.int64)[ids]
+    return codes, names
+
+
+def _read_touchpoints(fields: CsvFields) -> Journeys:
+    col = _columns(fields.header, TOUCH_COLUMNS)
+    _no_data(fields)
+    fields.require(max(col.values()) + 1)
+    journey, _ = _names(fields, col["journey_id"], "journey_id")
+    channel, channels = _names(fields, col["channel"], "channel")
+    ts = _timestamps(fields, col["ts"])
+    conv = _counts(fields, col["converted"], "converted")
+    start, end = fields.field(col["value"])
+    empty = np.flatnonzero(end == start)
+    if empty.size:  # an empty value is 0
+        value = np.zeros(fields.n_records, dtype=np.float64)
+        given = np.setdiff1d(np.arange(fields.n_records), empty)
+        if given.size:
+            value[given] = fields.numbers(col["value"], "value", only=given)
+    else:
+        value = fields.numbers(col["value"], "value")
+    return Journeys.from_touchpoints(journey, ts, channel, conv, value, channel_names=channels)
 
 
 def format_table(result: AttributionResult) -> str:

@@ -30,7 +30,7 @@ from itertools import repeat
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .tokenize import tokenize_paths
+from .tokenize import tokenize_paths, tokenize_spans
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -60,7 +60,13 @@ def _sorted_rows(jid: NDArray[np.generic], ts: FloatArray, ch: IntArray) -> bool
 
 
 class JourneyError(ValueError):
-    """Input that cannot be turned into journeys (empty path, bad weights, ...)."""
+    """Input that cannot be turned into journeys (empty path, bad weights, ...).
+
+    ``row`` is the 0-based input row at fault, when one is."""
+
+    def __init__(self, message: str, row: int | None = None) -> None:
+        super().__init__(message)
+        self.row = row
 
 
 def _float_array(values: ArrayLike | None, n: int, name: str) -> FloatArray:
@@ -182,6 +188,23 @@ class Journeys:
                 gc.enable()
 
     @classmethod
+    def from_path_spans(
+        cls,
+        data: bytes,
+        starts: IntArray,
+        ends: IntArray,
+        conversions: ArrayLike,
+        value: ArrayLike | None = None,
+        nulls: ArrayLike | None = None,
+        sep: str = ">",
+    ) -> Journeys:
+        """Journeys from path strings that are byte ranges ``data[starts[i]:ends[i]]`` of
+        one UTF-8 buffer (a CSV file's path column, read without a string per row); as
+        `from_paths` otherwise."""
+        ids, lengths, raw = tokenize_spans(data, starts, ends, sep)
+        return cls._from_ids(ids, lengths, raw, conversions, value, nulls, None)
+
+    @classmethod
     def _from_ids(
         cls,
         ids: IntArray,
@@ -201,7 +224,7 @@ class Journeys:
             empty = np.flatnonzero(np.array([c == "" for c in clean]))
             first_empty = int(np.flatnonzero(np.isin(ids, empty))[0])
             at = int(np.searchsorted(offsets, first_empty, side="right") - 1)
-            raise JourneyError(f"row {at}: empty channel name in path")
+            raise JourneyError(f"row {at}: empty channel name in path", row=at)
         names = sorted(set(clean) | set(channels or ()))
         index = {name: i for i, name in enumerate(names)}
         lookup = np.array([index[c] for c in clean], dtype=np.int64)

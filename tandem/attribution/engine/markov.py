@@ -29,9 +29,6 @@ import contextlib
 from collections.abc import Iterator
 
 import numpy as np
-import scipy.linalg
-import scipy.sparse
-import scipy.sparse.linalg
 from numpy.typing import NDArray
 
 from .journeys import FloatArray, IntArray, Journeys, weighted_count
@@ -110,10 +107,15 @@ def _solve(
     r, c, p = idx[rows[sel]], idx[cols[sel]], probs[sel]
     b = rhs[keep]
     if dense:
+        import scipy.linalg  # imported where needed: scipy costs ~0.3 s to import
+
         a = np.eye(n)
         np.add.at(a, (r, c), -p)
         x = scipy.linalg.solve(a, b, check_finite=False)
     else:
+        import scipy.sparse
+        import scipy.sparse.linalg
+
         a_sp = scipy.sparse.identity(n, format="csc") - scipy.sparse.csc_matrix(
             (p, (r, c)), shape=(n, n)
         )
@@ -187,6 +189,8 @@ def markov_credit(journeys: Journeys, order: int = 1) -> AttributionResult:
         nz = np.flatnonzero(flat)
         rows, cols, cnt = nz // s, nz % s, flat[nz]
     else:
+        import scipy.sparse
+
         coo = scipy.sparse.coo_matrix((w_weight, (prev, win_state)), shape=(s, s)).tocsr().tocoo()
         rows, cols, cnt = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
     del prev, w_weight

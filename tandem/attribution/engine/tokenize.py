@@ -64,10 +64,51 @@ def tokenize_paths(
     bounds[-1] = size
     lengths = _items_per_path(paths, joined, size, cuts, sep)
     length = np.diff(bounds) - 1
-    words = _words(data, bounds, length)
+    words = _words(data, bounds[:-1] + 1, bounds[1:], length)
     ids, first = _exact_ids(words, length)
     start = bounds[:-1] + 1
     raw = [data[start[i] : start[i] + length[i]].decode("utf-8") for i in first.tolist()]
+    return ids, lengths, raw
+
+
+def tokenize_spans(
+    data: bytes, starts: IntArray, ends: IntArray, sep: str = ">"
+) -> tuple[IntArray, IntArray, list[str]]:
+    """``(ids, lengths, raw)`` as `tokenize_paths`, for paths that are the byte ranges
+    ``data[starts[i]:ends[i]]`` of one UTF-8 buffer (a file's path column, read in place).
+
+    ``sep`` is one ASCII character; the ranges are in order and do not overlap."""
+    if len(sep) != 1 or ord(sep) >= 128:
+        raise ValueError("sep must be one ASCII character")
+    n = starts.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), []
+    cuts = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord(sep))
+    # the separators inside a path: after its start and before its end
+    lo = np.searchsorted(cuts, starts)
+    hi = np.searchsorted(cuts, ends)
+    lengths = (hi - lo + 1).astype(np.int64)
+    m = cuts.shape[0] + 1
+    inside = np.bincount(lo, minlength=m) - np.bincount(hi, minlength=m)
+    cuts = cuts[np.cumsum(inside[:-1]) > 0]
+    # items: from each path's start or a separator, to the next separator or the path's end
+    total = int(lengths.sum())
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    is_first = np.zeros(total, dtype=bool)
+    is_first[offsets[:-1]] = True
+    is_last = np.zeros(total, dtype=bool)
+    is_last[offsets[1:] - 1] = True
+    first = np.empty(total, dtype=np.int64)
+    end = np.empty(total, dtype=np.int64)
+    first[is_first] = starts
+    first[~is_first] = cuts + 1
+    end[is_last] = ends
+    end[~is_last] = cuts
+    length = end - first
+    words = _words(data, first, end, length)
+    ids, keep = _exact_ids(words, length)
+    raw = [data[first[i] : end[i]].decode("utf-8") for i in keep.tolist()]
     return ids, lengths, raw
 
 
@@ -87,31 +128,37 @@ def _items_per_path(
     return counts
 
 
-def _words(data: bytes, bounds: IntArray, length: IntArray) -> list[U64]:
-    """64-bit words that, with the length, determine every byte of each item.
+def u64_at(data: bytes, at: IntArray) -> U64:
+    """The 8 bytes ``data[p:p+8]`` for each ``p`` in ``at`` as little-endian 64-bit words, read
+    in place through a strided view (bytes outside ``data`` read as 0)."""
+    n = len(data)
+    if n < 8:
+        data, n = data + bytes(8 - n), 8  # a tiny buffer: padded, the rest as for any other
+    view = np.ndarray(shape=(n - 7,), dtype="<u8", buffer=data, strides=(1,))
+    out = view[np.clip(at, 0, n - 8)]
+    outside = np.flatnonzero((at < 0) | (at > n - 8))
+    for i in outside.tolist():  # at most a few, at the buffer's two ends
+        p = int(at[i])
+        word = bytes(data[q] if 0 <= q < n else 0 for q in range(p, p + 8))
+        out[i] = int.from_bytes(word, "little")
+    return out
+
+
+def _words(data: bytes, first: IntArray, end: IntArray, length: IntArray) -> list[U64]:
+    """64-bit words that, with the length, are exactly the bytes ``data[first:end]`` of each item.
 
     Word 0 is the 8 bytes from the item's start, word 1 the 8 bytes up to its end; for items
     longer than 16 bytes, inner words follow (0 where the item is shorter). An item shorter
-    than 8 bytes is determined by word 0 alone; the bytes of its neighbours that words 0 and
-    1 also hold only split one item into several raw ids, which the caller merges by name.
+    than 8 bytes is determined by word 0 alone: its neighbours' bytes are masked off word 0
+    and word 1 is 0, so equal items have equal words wherever they sit in ``data``.
     """
     longest = int(length.max())
-    pad = b"\0" * (16 + max(0, longest))
-    padded = np.frombuffer(pad + data + pad, dtype=np.uint8)
-    base = len(pad)
-
-    def view(offset: int) -> U64:  # element p: the 8 bytes at data[p + offset]
-        return np.ndarray(
-            shape=(len(data) + 2,),
-            dtype="<u8",
-            buffer=padded,
-            offset=base + offset,
-            strides=(1,),
-        )
-
-    words = [view(1)[bounds[:-1]], view(-8)[bounds[1:]]]
+    short = length < 8
+    head = u64_at(data, first) & _MASKS[np.minimum(length, 8)]
+    tail = np.where(short, np.uint64(0), u64_at(data, end - 8))
+    words = [head, tail]
     for j in range(1, (longest - 1) // 8):
-        inner = view(1 + 8 * j)[bounds[:-1]]
+        inner = u64_at(data, first + 8 * j)
         words.append(np.where(length >= 8 * j + 8, inner, np.uint64(0)))
     return words
 

@@ -43,6 +43,56 @@ def test_markov_json_on_aggregated_paths(
     assert set(out["channels"]["c"]) == {"conversions", "value", "removal_effect"}
 
 
+def test_value_and_null_columns_are_optional_as_in_channelattribution(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without total_conversion_value every value is 0; without total_null no path is a
+    non-conversion; columns may come in any order, with CRLF line ends and quoted fields."""
+    assert (
+        main(
+            [
+                write(tmp_path, 'total_conversions,path\r\n1,a > b\r\n2,"b"\r\n'),
+                "--model",
+                "linear",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)["channels"]
+    assert out["a"] == {"conversions": pytest.approx(0.5), "value": 0.0}
+    assert out["b"]["conversions"] == pytest.approx(2.5)
+    with_nulls = "path,total_null,total_conversions\na > b,3,1\nb,1,0\n"
+    assert main([write(tmp_path, with_nulls), "--model", "markov", "--json"]) == 0
+    markov = json.loads(capsys.readouterr().out)["channels"]
+    assert sum(c["conversions"] for c in markov.values()) == pytest.approx(1.0)
+
+
+def test_numbers_read_by_numpy_equal_pythons_float(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Plain decimals are parsed in numpy, the rest by float(); either way the same floats."""
+    texts = [
+        "193552.13000000003",
+        "0.1",
+        "-0.0",
+        "+7",
+        "007.50",
+        "1e3",
+        " 12 ",
+        "123456789012345",
+        "0.000000000000001",
+        "9007199254740993",
+        ".5",
+        "5.",
+    ]
+    rows = "".join(f"c{i},1,{t},0\n" for i, t in enumerate(texts))
+    path = write(tmp_path, "path,total_conversions,total_conversion_value,total_null\n" + rows)
+    assert main([path, "--model", "first", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["channels"]
+    assert [out[f"c{i}"]["value"] for i in range(len(texts))] == [float(t) for t in texts]
+
+
 def test_table_on_touchpoints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([write(tmp_path, TOUCH_CSV), "--model", "linear"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -68,9 +118,16 @@ def test_time_decay_on_touchpoints_uses_timestamps(
     ("content", "message"),
     [
         (
-            "path,total_conversions,total_conversion_value\na,1,1\n",
-            "line 1: missing column(s): total_null",
+            "path,total_conversion_value,total_null\na,1,1\n",
+            "line 1: missing column(s): total_conversions",
         ),
+        (PATHS_CSV + "a > b,1e400,1,0\n", "line 6: total_conversions is not a finite number"),
+        (PATHS_CSV + "a > b,1,x,0\n", "line 6: total_conversion_value is not a number: 'x'"),
+        (PATHS_CSV + '"a > ""b""",1,1,0\n', "line 6: a quote inside a field is not supported"),
+        (PATHS_CSV + "\n\na,1,1,-0.5\n", "line 8: total_null must not be negative"),
+        ("path,total_conversions\n", "line 2: no data rows"),
+        (TOUCH_CSV + "j3,1,,0,0\n", "line 5: empty channel"),
+        (TOUCH_CSV + "j3,1,a,0,zero\n", "line 5: value is not a number"),
         (PATHS_CSV + "a > b,one,1,0\n", "line 6: total_conversions is not a number"),
         (PATHS_CSV + " ,1,1,0\n", "line 6: empty path"),
         (PATHS_CSV + "a >> b,1,1,0\n", "line 6: empty channel"),

@@ -67,11 +67,29 @@ def test_slot_collisions_fall_back_exactly(paths: list[str]) -> None:
     bounds = np.concatenate([[-1], cuts, [len(joined)]]).astype(np.int64)
     length = np.diff(bounds) - 1
     start = bounds[:-1] + 1
-    words = tk._words(joined, bounds, length)
+    words = tk._words(joined, start, bounds[1:], length)
     ids1, first1 = tk._exact_ids(words, length, bits=1)
     assert [raw[i] for i in ids.tolist()] == [
         joined[start[f] : start[f] + length[f]].decode() for f in first1[ids1].tolist()
     ]
+
+
+@settings(max_examples=50, deadline=None)
+@given(path_lists())
+def test_paths_read_in_place_from_a_buffer_give_the_same_items(paths: list[str]) -> None:
+    # Each path sits in a record with other fields around it, as in a CSV file.
+    records = [f"{i},{p},{i * 7}\n".encode() for i, p in enumerate(paths)]
+    data = b"".join(records)
+    ends = np.cumsum([len(r) for r in records])
+    starts = np.concatenate([[0], ends[:-1]]) + np.array([len(f"{i},") for i in range(len(paths))])
+    stops = starts + np.array([len(p.encode()) for p in paths])
+    ids, lengths, raw = tk.tokenize_spans(data, starts.astype(np.int64), stops.astype(np.int64))
+    expected = tk.tokenize_paths(paths, ">")
+    assert expected is not None
+    want_ids, want_lengths, want_raw = expected
+    assert lengths.tolist() == want_lengths.tolist()
+    assert [raw[i] for i in ids.tolist()] == [want_raw[i] for i in want_ids.tolist()]
+    assert len(set(raw)) == len(raw)  # one raw item per distinct item, whatever its neighbours
 
 
 def test_from_paths_matches_the_string_split() -> None:
