@@ -204,19 +204,20 @@ def setup_model() -> int:
 def baseline_update(model_id: int) -> float:
     from django.db import connection
 
+    from tandem.crm.selectors import contact_facts_sql
     from tandem.leads.models import RuleKind, ScoringModel
     from tandem.leads.scoring.sql import dialect, fit_sql
 
     model = ScoringModel.objects.get(pk=model_id)
     fit, params = fit_sql(list(model.rules.filter(kind=RuleKind.FIT)), dialect())
+    contacts, contact_params = contact_facts_sql()
     sql = (
-        f"UPDATE leads_contactscore s SET fit = {fit} FROM crm_contact c "
-        "LEFT JOIN crm_account a ON a.id = c.account_id "
+        f"UPDATE leads_contactscore s SET fit = {fit} FROM ({contacts}) c "
         "WHERE s.contact_id = c.id AND s.scoring_model_id = %s"
     )
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, model_id])
+        cursor.execute(sql, [*params, *contact_params, model_id])
     return time.perf_counter() - started
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from tandem.core.access import scoped
 from tandem.core.models import User
@@ -233,3 +234,52 @@ def visible_groups(user: User, model: type[Any], groups: list[list[int]]) -> lis
             out.append(members)
     return out
 
+
+CONTACT_FACT_VALUES = (
+    "id",
+    "title",
+    "lifecycle_stage",
+    "created_at",
+    "account_id",
+    "account_industry",
+    "account_region",
+    "account_attributes",
+)
+TOUCHPOINT_VALUES = ("contact_id", "occurred_at", "kind", "channel")
+
+
+def _compiled(query: Any) -> tuple[str, list[Any]]:
+    sql, params = query.get_compiler(connection=connection).as_sql()
+    return sql, list(params)
+
+
+def contact_facts_sql() -> tuple[str, list[Any]]:
+    """SQL and parameters of a derived table another app's set-based statement may embed (lead
+    scoring): one row per contact with the columns `CONTACT_FACT_VALUES`, the `account_*` ones
+    from its account (NULL without one). Compiled by the ORM from the models; unordered, so
+    PostgreSQL and SQLite flatten it into the embedding statement. Unscoped: for system work,
+    never for what a user reads."""
+    query = (
+        Contact.objects.order_by()
+        .annotate(
+            account_industry=F("account__industry"),
+            account_region=F("account__region"),
+            account_attributes=F("account__industry_attributes"),
+        )
+        .values(*CONTACT_FACT_VALUES)
+        .query
+    )
+    return _compiled(query)
+
+
+def human_touchpoints_sql() -> tuple[str, list[Any]]:
+    """SQL and parameters of a derived table of the touchpoints people made (not bot-flagged)
+    that belong to a contact, with the columns `TOUCHPOINT_VALUES`; unordered and unscoped, as
+    `contact_facts_sql`."""
+    query = (
+        Touchpoint.objects.order_by()
+        .filter(is_bot=False, contact__isnull=False)
+        .values(*TOUCHPOINT_VALUES)
+        .query
+    )
+    return _compiled(query)

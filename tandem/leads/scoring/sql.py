@@ -11,6 +11,11 @@ The "base" query gives per contact, as of a cut-off time:
 Works on SQLite and PostgreSQL (the few differences are in `_Dialect`). Rule values are always
 bound parameters; only numbers (points, model coefficients) are written into the SQL text, as
 Python floats.
+
+Invariants:
+- the statements name only leads' own tables; contacts, accounts and touchpoints come from crm's
+  selectors as derived tables (`contact_facts_sql` as `c`, `human_touchpoints_sql` as `t`),
+  compiled by the ORM and flattened by the database into these statements.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 
 from django.db import connection
 
+from tandem.crm.selectors import contact_facts_sql, human_touchpoints_sql
 from tandem.leads.models import RuleField, RuleKind, RuleOperator, ScoreRule, ScoringModel
 
 INDUSTRIES = ["agriculture", "medical", "electronics"]
@@ -65,8 +71,8 @@ class _Dialect:
 
     def attr_text(self) -> str:
         if self.postgres:
-            return "(a.industry_attributes ->> %s)"
-        return "CAST(json_extract(a.industry_attributes, %s) AS TEXT)"
+            return "(c.account_attributes ->> %s)"
+        return "CAST(json_extract(c.account_attributes, %s) AS TEXT)"
 
     def attr_key(self, key: str) -> str:
         return key if self.postgres else '$."' + key.replace('"', "") + '"'
@@ -92,15 +98,15 @@ def _like(value: str) -> str:
 
 
 def fit_sql(rules: list[ScoreRule], d: _Dialect) -> tuple[str, list[Any]]:
-    """The fit score as one SQL expression over `c` (contact) and `a` (account, maybe NULL)."""
+    """The fit score as one SQL expression over `c` (a row of crm's contact facts)."""
     parts: list[str] = []
     params: list[Any] = []
     for rule in rules:
         points = _num(rule.points)
         if rule.field == RuleField.ACCOUNT_INDUSTRY:
-            cond, p = "a.industry = %s", [rule.value]
+            cond, p = "c.account_industry = %s", [rule.value]
         elif rule.field == RuleField.ACCOUNT_REGION:
-            cond, p = "LOWER(a.region) = LOWER(%s)", [rule.value]
+            cond, p = "LOWER(c.account_region) = LOWER(%s)", [rule.value]
         elif rule.field == RuleField.CONTACT_TITLE:
             if rule.operator == RuleOperator.CONTAINS:
                 cond, p = "LOWER(c.title) LIKE %s ESCAPE '\\'", [_like(rule.value)]
@@ -111,14 +117,14 @@ def fit_sql(rules: list[ScoreRule], d: _Dialect) -> tuple[str, list[Any]]:
             if rule.operator == RuleOperator.AT_LEAST:
                 if d.postgres:
                     parts.append(
-                        "CASE WHEN jsonb_typeof(a.industry_attributes -> %s) = 'number' THEN "
-                        "CASE WHEN (a.industry_attributes ->> %s)::float8 >= %s THEN "
+                        "CASE WHEN jsonb_typeof(c.account_attributes -> %s) = 'number' THEN "
+                        "CASE WHEN (c.account_attributes ->> %s)::float8 >= %s THEN "
                         f"{points} ELSE 0 END ELSE 0 END"
                     )
                 else:
                     parts.append(
-                        "CASE WHEN json_type(a.industry_attributes, %s) IN ('integer', 'real') "
-                        f"AND json_extract(a.industry_attributes, %s) >= %s THEN {points} "
+                        "CASE WHEN json_type(c.account_attributes, %s) IN ('integer', 'real') "
+                        f"AND json_extract(c.account_attributes, %s) >= %s THEN {points} "
                         "ELSE 0 END"
                     )
                 params += [key, key, float(rule.value)]
@@ -168,17 +174,24 @@ def engagement_sql(
     only = ""
     if contact_ids is not None:
         only = " AND t.contact_id IN (" + (", ".join(["%s"] * len(contact_ids)) or "NULL") + ")"
+    touchpoints, touchpoint_params = human_touchpoints_sql()
     inner = (
         f"SELECT t.contact_id AS contact_id, {d.age_days(cut)} AS age, {weight} AS w "
-        f"FROM crm_touchpoint t {cut_join} "
-        f"WHERE NOT t.is_bot AND t.contact_id IS NOT NULL AND t.channel <> 'lifecycle'{only}"
+        f"FROM ({touchpoints}) t {cut_join} "
+        f"WHERE t.channel <> 'lifecycle'{only}"
     )
     sql = (
         f"SELECT x.contact_id, SUM(x.w * POWER({_num(0.5)}, x.age / {half_life})) AS eng, "
         "SUM(CASE WHEN x.age <= 90 THEN 1 ELSE 0 END) AS n90, MIN(x.age) AS recency "
         f"FROM ({inner}) x WHERE x.age >= 0 GROUP BY x.contact_id"
     )
-    return sql, [now_db, *weight_params, *join_params, *(contact_ids or [])]
+    return sql, [
+        now_db,
+        *weight_params,
+        *touchpoint_params,
+        *join_params,
+        *(contact_ids or []),
+    ]
 
 
 def _conversions(stages: list[str]) -> str:
@@ -229,7 +242,11 @@ def build_base(
             "c.lifecycle_stage NOT IN (" + marks + ") THEN 0 ELSE 1 END AS label"
         )
         conv_join = f" LEFT JOIN {_conversions(stages)} cv2 ON cv2.contact_id = c.id"
-        params += [*stages, *stages]
+        params += stages
+    contacts, contact_params = contact_facts_sql()
+    params += contact_params
+    if stages is not None:
+        params += stages
     where = ""
     if contact_ids is not None:
         where = " WHERE c.id IN (" + (", ".join(["%s"] * len(contact_ids)) or "NULL") + ")"
@@ -238,9 +255,9 @@ def build_base(
         f"WITH e AS MATERIALIZED ({eng}) "
         f"SELECT c.id AS id, {fit} AS fit{select_extra}, COALESCE(e.eng, {_num(0)}) AS eng, "
         f"COALESCE(e.n90, 0) AS n90, COALESCE(e.recency, {_num(365)}) AS recency, "
-        "CASE WHEN a.id IS NULL THEN 0 ELSE 1 END AS has_account, "
-        "COALESCE(a.industry, '') AS industry "
-        "FROM crm_contact c LEFT JOIN crm_account a ON a.id = c.account_id "
+        "CASE WHEN c.account_id IS NULL THEN 0 ELSE 1 END AS has_account, "
+        "COALESCE(c.account_industry, '') AS industry "
+        f"FROM ({contacts}) c "
         f"LEFT JOIN e ON e.contact_id = c.id{conv_join}{where}"
     )
     return sql, params
