@@ -26,9 +26,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 from tandem.crm.models import Contact
 from tandem.marketing import consent
 from tandem.marketing.content import services as content
+from tandem.marketing.content.models import ContentAsset
 from tandem.marketing.email import engagement, message
 from tandem.marketing.models import EmailRecipient, SubscriptionType
-from tandem.marketing.content.models import ContentAsset
+from tandem.marketing.subscriptions.forms import PreferencesForm, UnsubscribeForm
+from tandem.marketing.validation import form_errors
 
 log = logging.getLogger("tandem.marketing")
 ANON_COOKIE = "tdm_aid"  # the same visitor cookie as tracking's link redirect
@@ -74,8 +76,16 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     recipient = _recipient(token)
     subscription = recipient.send.subscription_type
     if request.method == "POST":
+        form = UnsubscribeForm(request.POST)
+        if not form.is_valid():
+            return render(
+                request,
+                "marketing/unsubscribe.html",
+                {"done": False, "subscription": subscription, "token": token},
+                status=400,
+            )
         contact = Contact.objects.filter(pk=recipient.contact_id).first()
-        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+        one_click = form.one_click()
         if contact is not None:
             consent.unsubscribe(
                 contact=contact,
@@ -111,10 +121,12 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         if t.active or consent.is_subscribed(contact_id=contact.pk, purpose=t.key)
     ]
     saved = False
-    if request.method == "POST":
-        wanted = set(request.POST.getlist("subscriptions"))
-        if request.POST.get("all") == "off":
-            wanted = set()
+    errors: dict[str, list[str]] = {}
+    form = PreferencesForm(request.POST if request.method == "POST" else None, offered=types)
+    if request.method == "POST" and not form.is_valid():
+        errors = form_errors(form)
+    elif request.method == "POST":
+        wanted = form.wanted()
         current = consent.subscriptions_of(contact.pk)
         for subscription in types:
             if subscription.key in wanted and not current.get(subscription.key):
@@ -138,7 +150,8 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "marketing/preferences.html",
-        {"rows": rows, "saved": saved, "email": recipient.email, "token": token},
+        {"rows": rows, "saved": saved, "errors": errors, "email": recipient.email, "token": token},
+        status=400 if errors else 200,
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from django import forms
 from django.db import models
 from django.utils.translation import gettext as _
 
@@ -83,3 +84,8 @@ def clean_text(value: Any, *, field: str, limit: int, required: str = "") -> str
     if required and not text:
         raise InvalidInput({field: [required]})
     return text
+
+
+def form_errors(form: forms.Form) -> dict[str, list[str]]:
+    """A Django form's errors as the marketing pages list them (field -> messages)."""
+    return {name: [str(m) for m in messages] for name, messages in form.errors.items()}

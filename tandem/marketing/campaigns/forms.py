@@ -14,9 +14,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from tandem.marketing.campaigns.models import CampaignChannel
+from tandem.marketing.validation import MAX_ID
 
 MAX_UPLOAD = 10 * 1024 * 1024
-MAX_ID = 2**63 - 1  # the largest primary key a database column holds
 
 
 class CampaignForm(forms.Form):
@@ -62,8 +62,3 @@ class CsvUploadForm(forms.Form):
     def content(self) -> bytes:
         data: bytes = self.cleaned_data["file"].read(MAX_UPLOAD + 1)
         return data
-
-
-def form_errors(form: forms.Form) -> dict[str, list[str]]:
-    """The form's errors as the pages' error list shows them (field -> messages)."""
-    return {name: [str(m) for m in messages] for name, messages in form.errors.items()}

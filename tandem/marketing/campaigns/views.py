@@ -20,10 +20,11 @@ from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
 from tandem.core.models import User
 from tandem.marketing.campaigns import services
-from tandem.marketing.campaigns.forms import CampaignForm, CostForm, CsvUploadForm, form_errors
+from tandem.marketing.campaigns.forms import CampaignForm, CostForm, CsvUploadForm
 from tandem.marketing.campaigns.models import Campaign, CampaignChannel, CampaignCost
 from tandem.marketing.campaigns.report import campaign_report
 from tandem.marketing.scopes import marketer
+from tandem.marketing.validation import form_errors
 
 
 def upload(request: HttpRequest) -> bytes:

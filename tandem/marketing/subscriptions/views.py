@@ -13,11 +13,14 @@ from django.views.decorators.http import require_POST
 from tandem.core.access import get_scoped, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
+from tandem.core.forms import apply_invalid_input
 from tandem.core.models import User
 from tandem.marketing.models import SubscriptionType
 from tandem.marketing.scopes import marketer
 from tandem.marketing.segments import services as seg
 from tandem.marketing.subscriptions import services
+from tandem.marketing.subscriptions.forms import SubscriptionTypeForm
+from tandem.marketing.validation import form_errors
 
 TEXT_FIELDS = ("key", "name", "description", "wording", "wording_version")
 
@@ -47,24 +50,24 @@ def type_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         data = dict.fromkeys(TEXT_FIELDS, "")
         data.update(wording_version="1", double_opt_in=True, active=True)
     if request.method == "POST":
-        data = {name: request.POST.get(name, "") for name in TEXT_FIELDS}
-        data.update(
-            double_opt_in=request.POST.get("double_opt_in") == "on",
-            active=request.POST.get("active") == "on",
-        )
-        try:
-            if subscription is None:
-                subscription = services.type_create(actor=Actor(user=user), **data)
-            else:
-                if services.in_use(subscription):
-                    data["key"] = subscription.key  # shown read-only
-                subscription = services.type_update(
-                    actor=Actor(user=user), subscription=subscription, **data
-                )
-            messages.success(request, _("Subscription type saved."))
-            return redirect("marketing:subscription_list")
-        except InvalidInput as exc:
-            errors = exc.errors
+        form = SubscriptionTypeForm(request.POST)
+        data = {name: form[name].value() for name in form.fields}
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            try:
+                if subscription is None:
+                    subscription = services.type_create(actor=Actor.of(request), **data)
+                else:
+                    if services.in_use(subscription):
+                        data["key"] = subscription.key  # shown read-only
+                    subscription = services.type_update(
+                        actor=Actor.of(request), subscription=subscription, **data
+                    )
+                messages.success(request, _("Subscription type saved."))
+                return redirect("marketing:subscription_list")
+            except InvalidInput as exc:
+                apply_invalid_input(form, exc, {})
+        errors = form_errors(form)
     return render(
         request,
         "marketing/subscriptions/edit.html",

@@ -124,6 +124,26 @@ def test_preference_centre_grants_and_withdraws(client: Client, sent: EmailRecip
     assert consent.subscriptions_of(sent.contact_id) == {"newsletter": False, "events": False}
 
 
+def test_preference_centre_refuses_a_type_it_did_not_offer_and_changes_nothing(
+    client: Client, sent: EmailRecipient
+) -> None:
+    before = consent.subscriptions_of(sent.contact_id)
+    for body in ({"subscriptions": ["no_such_type"]}, {"all": "everything"}):
+        response = client.post(f"/e/p/{sent.token}", body)
+        assert response.status_code == 400
+        assert response.context["errors"]
+        assert b'role="alert"' in response.content
+    assert consent.subscriptions_of(sent.contact_id) == before
+
+
+def test_unsubscribe_with_an_oversize_one_click_field_is_a_400_and_keeps_the_subscription(
+    client: Client, sent: EmailRecipient
+) -> None:
+    response = client.post(f"/e/u/{sent.token}", {"List-Unsubscribe": "One-Click" * 10})
+    assert response.status_code == 400
+    assert consent.is_subscribed(contact_id=sent.contact_id, purpose="newsletter")
+
+
 def test_double_opt_in_and_the_shared_ledger(
     client: Client, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:

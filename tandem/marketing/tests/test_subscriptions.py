@@ -143,6 +143,13 @@ def test_page_lists_creates_edits_archives_and_keeps_used_types(
     assert bad.status_code == 400
     assert "Lower-case letters" in bad.content.decode()
     assert not SubscriptionType.objects.filter(name="").exists()
+    oversize = marketer.post(
+        "/marketing/subscriptions/new",
+        {"key": "long", "name": "n" * 101, "wording_version": "1"},
+    )
+    assert oversize.status_code == 400
+    assert list(oversize.context["errors"]) == ["name"]
+    assert not SubscriptionType.objects.filter(key="long").exists()
 
     made = marketer.post(
         "/marketing/subscriptions/new",
