@@ -55,7 +55,7 @@ class CockpitForm(forms.Form):
         self.window: Window | None = None
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         today = today_in(self.zone)
         period = data.get("period") or "this_quarter"
         if period == "custom":

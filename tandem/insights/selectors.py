@@ -53,9 +53,9 @@ from tandem.leads.models import Dispute, DisputeStatus, Handoff, HandoffStatus, 
 from tandem.sales.models import Deal, DealStatus
 
 S = LifecycleStage
-CONTACT_STEPS = [S.LEAD, S.MQL, S.SAL, S.SQL]
+CONTACT_STEPS: list[str] = [S.LEAD, S.MQL, S.SAL, S.SQL]
 # Later lifecycle stages, by rank: reaching any of them converts an earlier step.
-RANK = {S.LEAD: 1, S.MQL: 2, S.SAL: 3, S.SQL: 4, S.OPPORTUNITY: 5, S.CUSTOMER: 6}
+RANK: dict[str, int] = {S.LEAD: 1, S.MQL: 2, S.SAL: 3, S.SQL: 4, S.OPPORTUNITY: 5, S.CUSTOMER: 6}
 STEP_LABELS: dict[str, Any] = {
     "visitor": _("Visitor"),
     "lead": _("Lead"),
@@ -135,7 +135,7 @@ class Sla:
 
     @property
     def mql_attainment(self) -> float | None:
-        return round(self.mqls_delivered / self.mql_goal, 4) if self.mql_goal else None
+        return round(self.mqls_delivered / float(self.mql_goal), 4) if self.mql_goal else None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -364,6 +364,7 @@ def _deal_steps(user: User, window: Window, team_id: int | None) -> list[FunnelS
     spans = [
         _seconds(a, b)
         for a, b in created.filter(status=DealStatus.WON).values_list("created_at", "closed_at")
+        if b is not None
     ]
     won = won_deals(user, window, team_id).count()
     return [
@@ -423,7 +424,9 @@ def sla(
             for side in (out, rep):
                 side.contact_due += 1
                 side.contacted_in_time += in_time
-        due = {HandoffStatus.PENDING: accept_due, HandoffStatus.ACCEPTED: contact_due}.get(status)
+        due = accept_due if status == HandoffStatus.PENDING else None
+        if status == HandoffStatus.ACCEPTED:
+            due = contact_due
         if due is not None and due < now:
             out.breaching_now += 1
             rep.breaching_now += 1

@@ -71,7 +71,9 @@ def _links(summary: selectors.Summary) -> dict[str, Any]:
     }
     if summary.team_id is not None:
         attribution["team"] = str(summary.team_id)
-    steps = {stage: f"{contacts}?lifecycle_stage={stage}" for stage in selectors.CONTACT_STEPS}
+    steps: dict[str, str] = {
+        stage: f"{contacts}?lifecycle_stage={stage}" for stage in selectors.CONTACT_STEPS
+    }
     steps["opportunity"] = f"{deals}?status=open"
     steps["won"] = f"{deals}?status=won"
     return {
