@@ -226,11 +226,10 @@ class ContactForm(RecordForm):
         label=_("Account"), required=False, queryset=Account.objects.none()
     )
     owner = OwnerChoiceField(label=_("Owner"), required=False, queryset=User.objects.none())
+    # Only a new contact's form has the stage it starts in; a later change is a lifecycle move
+    # (the leads app's page). Consent is read from the consent ledger, never typed in.
     lifecycle_stage = forms.ChoiceField(
         label=_("Lifecycle stage"), choices=LifecycleStage.choices, initial=LifecycleStage.LEAD
-    )
-    consent = forms.ChoiceField(
-        label=_("Marketing consent"), choices=ConsentState.choices, initial=ConsentState.UNKNOWN
     )
     tags = TextField(
         label=_("Tags"), required=False, max_length=600, help_text=_("Separated by commas")
@@ -247,6 +246,7 @@ class ContactForm(RecordForm):
             field.widget = forms.NumberInput()
             field.help_text = _("The account's number (shown on its page)")
         if instance is not None:
+            del self.fields["lifecycle_stage"]
             self.initial.update(
                 {
                     "first_name": instance.first_name,
@@ -256,8 +256,6 @@ class ContactForm(RecordForm):
                     "title": instance.title,
                     "account": instance.account_id,
                     "owner": instance.owner_id,
-                    "lifecycle_stage": instance.lifecycle_stage,
-                    "consent": instance.consent,
                     "other_emails": "\n".join(
                         e.email for e in instance.emails.all() if e.email != instance.email
                     ),
@@ -269,7 +267,9 @@ class ContactForm(RecordForm):
 
     def service_data(self) -> dict[str, Any]:
         d = self.cleaned_data
+        stage = {"lifecycle_stage": d["lifecycle_stage"]} if "lifecycle_stage" in d else {}
         return {
+            **stage,
             "first_name": d["first_name"],
             "last_name": d["last_name"],
             "email": d["email"],
@@ -278,8 +278,6 @@ class ContactForm(RecordForm):
             "title": d["title"],
             "account_id": d["account"].pk if d["account"] else None,
             "owner_id": d["owner"].pk if d["owner"] else None,
-            "lifecycle_stage": d["lifecycle_stage"],
-            "consent": d["consent"],
             "tags": split_list(d["tags"]),
             "custom": self.custom_data(),
         }

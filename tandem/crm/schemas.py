@@ -141,6 +141,14 @@ class AccountFilters(Schema):
 
 # --- contacts -------------------------------------------------------------------------------
 
+REFUSED_CONSENT: Any = Field(
+    default=UNCHANGED,
+    description="Refused (400 `owned_elsewhere`): consent is derived from the consent ledger "
+    "and read here; it changes by the subscription endpoints under `/api/v1/marketing` and by "
+    "website forms, each of which appends a ledger row.",
+    json_schema_extra={"deprecated": True},
+)
+
 
 class ContactIn(Input):
     first_name: PersonName = ""
@@ -155,8 +163,12 @@ class ContactIn(Input):
     owner_id: RecordId | None = Field(
         default=None, description="Defaults to the caller; send null for no owner."
     )
-    lifecycle_stage: LifecycleStage = LifecycleStage.LEAD
-    consent: ConsentState = ConsentState.UNKNOWN
+    lifecycle_stage: LifecycleStage = Field(
+        default=LifecycleStage.LEAD,
+        description="The stage the contact starts in. Later changes are lifecycle moves: "
+        "`POST /api/v1/leads/contacts/{id}/lifecycle`.",
+    )
+    consent: ConsentState = REFUSED_CONSENT
     custom: JsonObject = {}
     tags: TagList = []
 
@@ -170,8 +182,13 @@ class ContactPatch(Patch):
     title: JobTitle = UNCHANGED
     account_id: RecordId | None = None
     owner_id: RecordId | None = None
-    lifecycle_stage: LifecycleStage = UNCHANGED
-    consent: ConsentState = UNCHANGED
+    lifecycle_stage: LifecycleStage = Field(
+        default=UNCHANGED,
+        description="Refused (400 `owned_elsewhere`): a stage changes only by a lifecycle move, "
+        "which records its history: `POST /api/v1/leads/contacts/{id}/lifecycle`.",
+        json_schema_extra={"deprecated": True},
+    )
+    consent: ConsentState = REFUSED_CONSENT
     custom: JsonObject = UNCHANGED
     tags: TagList = UNCHANGED
 
@@ -186,7 +203,7 @@ class ContactOut(Output):
     account_id: int | None
     owner_id: int | None
     lifecycle_stage: str
-    consent: str
+    consent: str = Field(description="Derived from the consent ledger (read-only).")
     tags: TagNames
     custom: dict[str, Any]
     created_at: dt.datetime

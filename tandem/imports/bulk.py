@@ -14,7 +14,10 @@ Invariants:
 - a row is checked with the crm rules (`crm.contact_check`/`account_check`: same messages)
   before anything of it is planned: a rejected row leaves nothing (not even its new account);
 - a planned record the actor might not see or change (a restricted scope, e.g. a rep) cannot be
-  judged in memory: `NeedsRowPath` is raised and the caller runs the chunk row by row.
+  judged in memory: `NeedsRowPath` is raised and the caller runs the chunk row by row;
+- a new contact starts in the file's stage; an existing contact's stage is changed by the leads
+  app's lifecycle service (`lifecycle_correct`: history and timeline), in the rows' order between
+  the bulk updates of the rows before and after it.
 """
 
 from __future__ import annotations
@@ -32,8 +35,16 @@ from tandem.core.bulk import insert_rows
 from tandem.core.errors import InvalidInput
 from tandem.core.models import User
 from tandem.crm import services as crm
-from tandem.crm.models import Account, AccountDomain, AttributeTarget, Contact, ContactEmail
+from tandem.crm.models import (
+    Account,
+    AccountDomain,
+    AttributeTarget,
+    Contact,
+    ContactEmail,
+    LifecycleStage,
+)
 from tandem.imports.models import ImportJob, ImportKind, ImportRow
+from tandem.leads import services as leads
 
 _CONTACT_STATE = (
     "first_name",
@@ -53,6 +64,23 @@ _CONTACT_DEFAULTS: dict[str, Any] = {
     "account_id": None,
     "owner_id": None,
 }
+
+
+def check_stage(stage: str) -> None:
+    """The error `contact_create` gives for an unknown stage, for a row that changes one."""
+    if stage not in LifecycleStage.values:
+        stages = ", ".join(LifecycleStage.values)
+        raise InvalidInput({"lifecycle_stage": [f"{stage!r} is not one of {stages}"]})
+
+
+def stage_import(
+    actor: Actor, job: ImportJob, contact: Contact, stage: str, *, undo: bool = False
+) -> None:
+    """Put an existing contact in the stage a file (or the undo of an import) states: through
+    the lifecycle service, so the stage history and the timeline record it."""
+    name = {"file": job.original_name[:400]}
+    reason = _("Undo of the import of %(file)s") if undo else _("Import of %(file)s")
+    leads.lifecycle_correct(actor=actor, contact=contact, stage=stage, reason=reason % name)
 
 
 class NeedsRowPath(Exception):
@@ -208,6 +236,7 @@ class Plan:
         self.new_contacts: list[_New] = []
         self.account_changes: list[tuple[Ref, dict[str, Any]]] = []
         self.contact_changes: list[tuple[Ref, dict[str, Any]]] = []
+        self.stage_changes: list[tuple[Ref, str, int]] = []  # after contact_changes[:n]
         self.import_rows: list[tuple[int, str, Ref, str, dict[str, Any]]] = []
         self.outcome = Outcome()
 
@@ -405,7 +434,10 @@ class Plan:
             message = _("A contact with this email exists; you may not change it.")
             raise InvalidInput({"email": [message]})
         changed = {k: v for k, v in data.items() if current.get(k) != v}
-        cleaned = crm.contact_check(changed, creating=False) if changed else {}
+        fields = {k: v for k, v in changed.items() if k != "lifecycle_stage"}
+        if "lifecycle_stage" in changed:
+            check_stage(changed["lifecycle_stage"])
+        cleaned = crm.contact_check(fields, creating=False) if fields else {}
         if new_account is not None:
             self.commit_account(number, new_account)
         if not changed:
@@ -413,11 +445,23 @@ class Plan:
         before = {k: current.get(k) for k in changed}
         cleaned.pop("_emails", None)
         current.update(cleaned)
-        self.contact_changes.append((match, changed))
+        if fields:
+            self.contact_changes.append((match, fields))
+        if "lifecycle_stage" in changed:
+            current["lifecycle_stage"] = changed["lifecycle_stage"]
+            moves = (match, changed["lifecycle_stage"], len(self.contact_changes))
+            self.stage_changes.append(moves)
         self.import_rows.append((number, "contact", match, "updated", before))
         self.outcome.updated += 1
 
     # --- writing --------------------------------------------------------------------------------
+
+    @staticmethod
+    def update_contacts(actor: Actor, changes: list[tuple[Ref, dict[str, Any]]]) -> None:
+        crm.contacts_bulk_update(
+            actor=actor,
+            changes=[(_id(ref), {k: _id(v) for k, v in data.items()}) for ref, data in changes],
+        )
 
     def write(self) -> None:
         actor = Actor(user=self.actor)
@@ -436,13 +480,12 @@ class Plan:
         ids = crm.contacts_bulk_create(actor=actor, contacts=contacts)
         for new, pk in zip(self.new_contacts, ids, strict=True):
             new.id = pk
-        crm.contacts_bulk_update(
-            actor=actor,
-            changes=[
-                (_id(ref), {k: _id(v) for k, v in data.items()})
-                for ref, data in self.contact_changes
-            ],
-        )
+        done = 0
+        for ref, stage, after in self.stage_changes:
+            self.update_contacts(actor, self.contact_changes[done:after])
+            done = after
+            stage_import(actor, self.job, Contact.objects.get(pk=_id(ref)), stage)
+        self.update_contacts(actor, self.contact_changes[done:])
         job_id = self.job.pk
         insert_rows(
             ImportRow,

@@ -17,7 +17,7 @@ from tandem.core.access import get_scoped, scoped
 from tandem.core.api_auth import ApiCaller, caller
 from tandem.core.api_errors import ApiError, Error
 from tandem.core.errors import InvalidInput
-from tandem.crm.models import Contact
+from tandem.crm.models import Contact, LifecycleStage
 from tandem.leads import selectors, services
 from tandem.leads.models import Handoff, HandoffStatus
 
@@ -133,3 +133,30 @@ def reject_handoff(request: HttpRequest, handoff_id: int, payload: RejectIn) -> 
 def contact_scores(request: HttpRequest, contact_id: int) -> list[dict[str, Any]]:
     user = caller(request).user
     return selectors.contact_scores(user, get_scoped(user, Contact, contact_id))
+
+
+class LifecycleMoveIn(Schema):
+    stage: LifecycleStage
+    reason: str = Field(min_length=1, max_length=500, description="Why the stage changes.")
+
+
+class LifecycleOut(Schema):
+    contact_id: int
+    lifecycle_stage: str
+    moved: bool = Field(description="False when the contact was in that stage already.")
+
+
+@router.post("/contacts/{contact_id}/lifecycle", response={200: LifecycleOut, **ERRORS})
+def move_contact_stage(request: HttpRequest, contact_id: int, payload: LifecycleMoveIn) -> Any:
+    """Move the contact to another lifecycle stage: the one way to change `lifecycle_stage`
+    (`PATCH /contacts/{id}` refuses it). Writes the stage history and a "lifecycle" touchpoint
+    with the reason; a move the lifecycle does not allow (e.g. customer to subscriber) is a 400
+    `transition_not_allowed`."""
+    who = caller(request)
+    contact = get_scoped(who.user, Contact, contact_id)
+    if not who.can_write or not scoped(who.user, Contact, "change").filter(pk=contact.pk):
+        raise ApiError(403, "forbidden", _("You may not change this contact."))
+    moved = services.lifecycle_move(
+        actor=who.actor, contact=contact, stage=payload.stage, reason=payload.reason
+    )
+    return {"contact_id": contact.pk, "lifecycle_stage": contact.lifecycle_stage, "moved": moved}

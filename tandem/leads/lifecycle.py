@@ -1,5 +1,8 @@
 """The lifecycle of a contact: subscriber → lead → MQL → SAL → SQL → opportunity → customer,
-plus recycled and disqualified. The only code that changes `Contact.lifecycle_stage`.
+plus recycled and disqualified. The only code that changes `Contact.lifecycle_stage` once a
+contact exists: pages, the API, sales, imports and hand-offs all call `lifecycle_move` (or
+`lifecycle_correct`) through `tandem.leads.services`; `crm.services.contact_update` refuses the
+field.
 
 Allowed moves:
 - forward along the funnel, possibly skipping stages (a quote request makes a lead an MQL, a won
@@ -8,10 +11,13 @@ Allowed moves:
 - from recycled or disqualified back to lead or MQL (re-engagement);
 - customer → opportunity (a new deal with an existing customer).
 
+`lifecycle_correct` is for a source that states where a contact is (an import from another
+system, the undo of an import): any stage may follow any other, with the same history.
+
 Invariants:
-- every change is one transaction: the contact (via `crm.services.contact_update`, audited), the
-  closing of the open `StageHistory` row and the opening of the next, and a timeline touchpoint
-  (channel "lifecycle") saying who moved it and why;
+- every change is one transaction: the contact (via `crm.services.contact_stage_write`,
+  audited), the closing of the open `StageHistory` row and the opening of the next, and a
+  timeline touchpoint (channel "lifecycle") saying who moved it and why;
 - moving to the stage the contact is already in changes nothing and returns False;
 - the time in each stage is the sum of its closed stays plus the open one up to now.
 """
@@ -62,6 +68,32 @@ def lifecycle_move(
     at: dt.datetime | None = None,
 ) -> bool:
     """Move the contact to `stage`; returns whether it moved. Raises InvalidInput if not allowed."""
+    return _change(actor=actor, contact=contact, stage=stage, reason=reason, at=at, rules=True)
+
+
+@transaction.atomic
+def lifecycle_correct(
+    *,
+    actor: Actor,
+    contact: Contact,
+    stage: str,
+    reason: str,
+    at: dt.datetime | None = None,
+) -> bool:
+    """Set the stage a trusted source states (an import, its undo), even against the funnel's
+    order; returns whether it changed. History and timeline as for `lifecycle_move`."""
+    return _change(actor=actor, contact=contact, stage=stage, reason=reason, at=at, rules=False)
+
+
+def _change(
+    *,
+    actor: Actor,
+    contact: Contact,
+    stage: str,
+    reason: str,
+    at: dt.datetime | None,
+    rules: bool,
+) -> bool:
     if stage not in S.values:
         raise InvalidInput({"stage": [_("%(stage)s is not a lifecycle stage") % {"stage": stage}]})
     reason = (reason or "").strip()
@@ -73,7 +105,7 @@ def lifecycle_move(
     current = locked.lifecycle_stage
     if current == stage:
         return False
-    if not is_allowed(current, stage):
+    if rules and not is_allowed(current, stage):
         raise InvalidInput(
             {
                 "stage": [
@@ -95,7 +127,7 @@ def lifecycle_move(
     StageHistory.objects.create(
         contact=locked, stage=stage, entered_at=now, changed_by=actor.user, reason=reason
     )
-    crm.contact_update(actor=actor, contact=locked, lifecycle_stage=stage)
+    crm.contact_stage_write(actor=actor, contact=locked, stage=stage)
     department = (actor.user.department if actor.user else None) or Department.MARKETING
     crm.touchpoint_record(
         channel="lifecycle",

@@ -12,6 +12,10 @@ Invariants:
   then re-routed to another rep (never one who already had it) and the head is notified;
 - every change writes the audit log and a `HandoffEvent` in the same transaction; emails go out
   after commit.
+
+The lifecycle operations (`lifecycle_move`, `lifecycle_correct`, `is_allowed`,
+`allowed_targets`, `time_in_stages`) live in `tandem.leads.lifecycle` and are re-exported here:
+this module is what other apps import to change a contact's stage.
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ from tandem.core.models import Department, Role, User
 from tandem.crm import services as crm
 from tandem.crm.models import Contact, LifecycleStage, Touchpoint
 from tandem.leads import routing
+from tandem.leads.lifecycle import allowed_targets as allowed_targets
 from tandem.leads.lifecycle import is_allowed, lifecycle_move
+from tandem.leads.lifecycle import lifecycle_correct as lifecycle_correct
+from tandem.leads.lifecycle import time_in_stages as time_in_stages
 from tandem.leads.models import (
     OPEN_HANDOFF,
     ContactScore,

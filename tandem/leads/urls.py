@@ -12,4 +12,5 @@ urlpatterns = [
     path("disputes/<int:pk>/", views.dispute_detail, name="dispute_detail"),
     path("quality/", views.lead_quality, name="lead_quality"),
     path("notifications/", views.notification_list, name="notifications"),
+    path("contacts/<int:pk>/lifecycle/", views.contact_lifecycle, name="contact_lifecycle"),
 ]

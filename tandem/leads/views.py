@@ -41,6 +41,7 @@ from tandem.leads.forms import (
     HandoffAssignForm,
     HandoffContactedForm,
     HandoffRejectForm,
+    LifecycleMoveForm,
     active_reps,
 )
 from tandem.leads.models import (
@@ -339,3 +340,31 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     notes = scoped(user, Notification)[:100]
     return _page(request, "leads/notifications.html", {"notifications": notes})
+
+
+# --- lifecycle ------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contact_lifecycle(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move a contact the user may change to another stage (the lifecycle service writes the
+    history and the timeline), then back to the contact's page."""
+    contact = get_scoped(request_user(request), Contact, pk, "change")
+    form = LifecycleMoveForm(request.POST or None, contact=contact)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.lifecycle_move(
+                actor=Actor.of(request),
+                contact=contact,
+                stage=form.cleaned_data["stage"],
+                reason=form.cleaned_data["reason"],
+            )
+        except InvalidInput as exc:
+            apply_invalid_input(form, exc, {})
+        else:
+            messages.success(request, _("Stage changed."))
+            return HttpResponseRedirect(reverse("crm:contact_detail", args=[contact.pk]))
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "contact": contact}
+    return render(request, "leads/lifecycle_move.html", context, status=status)

@@ -3,7 +3,7 @@
 A price request finds the contact by email (or creates it through `crm.services`), creates a
 self-service deal with no owner for the product, and a quote the buyer can read and accept at its
 public link at once. A buyer who ticks "talk to sales" is also handed to the leads app's routing
-(`lifecycle.request_handoff`), when that app is installed.
+(`lifecycle.request_handoff`).
 
 Invariants: one transaction; the contact is never duplicated for a known email address; the
 product must be active, offered for self-service and priced in the currency asked for.
