@@ -7,6 +7,9 @@ class MarketingConfig(AppConfig):
     verbose_name = "Marketing"
 
     def ready(self) -> None:
+        from tandem.marketing.consent import WebsiteFormOptIn
         from tandem.marketing.scopes import register_scopes
+        from tandem.tracking.services import double_opt_in_register
 
         register_scopes()
+        double_opt_in_register(WebsiteFormOptIn())

@@ -5,12 +5,15 @@ type's key is "granted" or "confirmed". Tracking's forms write the same rows (pu
 form's consent purpose), so a form with purpose "newsletter" subscribes to the newsletter type.
 
 Invariants:
-- rows are only appended, each with a `ConsentSource` saying where it came from;
+- rows are only appended, through the ledger's one service (`tracking.services.consent_record`,
+  which also derives the contact's overall `consent`), each with a `ConsentSource` saying where
+  it came from;
 - withdrawal needs no more than consent did: one click (unsubscribe link, one-click POST) or one
   form; it takes effect at once: sends check the ledger right before each message;
 - double opt-in: a "pending" row until the signed link is opened, which appends "confirmed";
   this module is the ONE confirmation path: marketing's subscribe and the API, and tracking's
-  website forms (through `marketing.services`) send the same email and `confirm_link` checks
+  website forms (through the `WebsiteFormOptIn` provider registered with tracking in
+  `MarketingConfig.ready`) send the same email and `confirm_link` checks
   every link, including links signed by tracking's former implementation (its salt is still
   accepted for as long as such a link is valid, CONFIRM_MAX_AGE);
 - a confirmation link is refused when it is forged, older than CONFIRM_MAX_AGE, or superseded
@@ -28,28 +31,16 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from tandem.core.audit import Actor
-from tandem.crm import services as crm
-from tandem.crm.models import ConsentState, Contact
+from tandem.crm.models import Contact
 from tandem.marketing.models import ConsentSource, SubscriptionType
 from tandem.tracking.models import ConsentRecord
+from tandem.tracking.services import consent_record, consent_state
 
 log = logging.getLogger("tandem.marketing")
 CONFIRM_SALT = "tandem.marketing.optin"
 LEGACY_SALTS = ("tandem.tracking.consent",)  # links sent by tracking's own implementation
 CONFIRM_MAX_AGE = 14 * 86400
 SUBSCRIBED = {ConsentRecord.State.GRANTED, ConsentRecord.State.CONFIRMED}
-
-
-def consent_state(*, contact_id: int, purpose: str) -> str:
-    """The latest ledger state for this purpose ("" when nothing was ever recorded)."""
-    latest = (
-        ConsentRecord.objects.filter(contact_id=contact_id, purpose=purpose)
-        .order_by("-at", "-id")
-        .values_list("state", flat=True)
-        .first()
-    )
-    return latest or ""
 
 
 def is_subscribed(*, contact_id: int, purpose: str) -> bool:
@@ -65,14 +56,37 @@ def _append(
     ip: str = "",
     user_agent: str = "",
 ) -> ConsentRecord:
-    record = ConsentRecord.objects.create(
+    return _append_purpose(
         contact=contact,
         purpose=subscription.key,
         wording=subscription.wording,
         wording_version=subscription.wording_version,
         state=state,
-        ip=ip or None,
-        user_agent=user_agent[:500],
+        source=source,
+        ip=ip,
+        user_agent=user_agent,
+    )
+
+
+def _append_purpose(
+    *,
+    contact: Contact,
+    purpose: str,
+    state: str,
+    source: str,
+    wording: str = "",
+    wording_version: str = "",
+    ip: str = "",
+    user_agent: str = "",
+) -> ConsentRecord:
+    record = consent_record(
+        contact=contact,
+        purpose=purpose,
+        wording=wording,
+        wording_version=wording_version,
+        state=state,
+        ip=ip,
+        user_agent=user_agent,
     )
     ConsentSource.objects.create(record=record, source=source[:40])
     return record
@@ -109,8 +123,6 @@ def subscribe(
             name=subscription.display_name,
             confirm_base=confirm_base,
         )
-    elif not pending and contact.consent != ConsentState.GRANTED:
-        crm.contact_update(actor=Actor.system(), contact=contact, consent=ConsentState.GRANTED)
     return record
 
 
@@ -181,20 +193,17 @@ def confirm_link(*, signed: str, ip: str = "", user_agent: str = "") -> Outcome:
     withdrawn = latest is not None and latest.state == ConsentRecord.State.WITHDRAWN
     if withdrawn and latest is not None and (latest.at, latest.pk) > (pending.at, pending.pk):
         return "superseded"
-    record = ConsentRecord.objects.create(
-        contact_id=pending.contact_id,
-        form_id=pending.form_id,
+    record = consent_record(
+        contact=Contact.objects.get(pk=pending.contact_id),
+        form=pending.form,
         purpose=pending.purpose,
         wording=pending.wording,
         wording_version=pending.wording_version,
         state=ConsentRecord.State.CONFIRMED,
-        ip=ip or None,
-        user_agent=user_agent[:500],
+        ip=ip,
+        user_agent=user_agent,
     )
     ConsentSource.objects.create(record=record, source="double_opt_in")
-    contact = Contact.objects.get(pk=pending.contact_id)
-    if contact.consent != ConsentState.GRANTED:
-        crm.contact_update(actor=Actor.system(), contact=contact, consent=ConsentState.GRANTED)
     return "confirmed"
 
 
@@ -214,7 +223,8 @@ def unsubscribe(
     user_agent: str = "",
 ) -> int:
     """Withdraw consent for these types (all types when None); returns rows appended.
-    Withdrawing everything also marks the contact's overall marketing consent withdrawn."""
+    Withdrawing everything also withdraws every other purpose the ledger holds for the contact
+    (a website form's), so the contact's overall consent becomes "withdrawn"."""
     types = (
         list(subscriptions) if subscriptions is not None else list(SubscriptionType.objects.all())
     )
@@ -232,8 +242,29 @@ def unsubscribe(
             user_agent=user_agent,
         )
         appended += 1
-    if subscriptions is None and contact.consent != ConsentState.WITHDRAWN:
-        crm.contact_update(actor=Actor.system(), contact=contact, consent=ConsentState.WITHDRAWN)
+    if subscriptions is None:
+        keys = {t.key for t in types}
+        others = (
+            ConsentRecord.objects.filter(contact=contact)
+            .exclude(purpose__in=keys)
+            .order_by("purpose")
+            .values_list("purpose", flat=True)
+            .distinct()
+        )
+        for purpose in list(others):
+            if (
+                consent_state(contact_id=contact.pk, purpose=purpose)
+                != ConsentRecord.State.WITHDRAWN
+            ):
+                _append_purpose(
+                    contact=contact,
+                    purpose=purpose,
+                    state=ConsentRecord.State.WITHDRAWN,
+                    source=source,
+                    ip=ip,
+                    user_agent=user_agent,
+                )
+                appended += 1
     return appended
 
 
@@ -243,3 +274,25 @@ def subscriptions_of(contact_id: int) -> dict[str, bool]:
         t.key: is_subscribed(contact_id=contact_id, purpose=t.key)
         for t in SubscriptionType.objects.all()
     }
+
+
+class WebsiteFormOptIn:
+    """Double opt-in for tracking's website forms (`tracking.services.DoubleOptIn`): the same
+    email and link as subscriptions; registered with tracking in `MarketingConfig.ready`."""
+
+    def requires_confirmation(self, purpose: str) -> bool:
+        return SubscriptionType.objects.filter(key=purpose, double_opt_in=True).exists()
+
+    def purpose_name(self, purpose: str) -> str:
+        subscription = SubscriptionType.objects.filter(key=purpose).first()
+        return subscription.display_name if subscription else ""
+
+    def request_confirmation(
+        self, *, record_id: int, email: str, name: str, confirm_base: str
+    ) -> str:
+        return request_confirmation(
+            record_id=record_id, email=email, name=name, confirm_base=confirm_base
+        )
+
+    def confirm(self, *, signed: str, ip: str, user_agent: str) -> bool:
+        return confirm(signed=signed, ip=ip, user_agent=user_agent)
