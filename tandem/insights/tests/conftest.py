@@ -54,7 +54,7 @@ class Company:
         }
 
 
-def _lead(world: World, side: str, n: int) -> Contact:
+def new_lead(world: World, side: str, n: int) -> Contact:
     account = world.accounts[("sales_rep", side)]
     return crm.contact_create(
         actor=Actor.system(),
@@ -115,7 +115,7 @@ def company(world: World) -> Company:
 
     for side, n in (("north", 1), ("north", 2), ("south", 3)):
         c.handoffs.append(
-            leads.handoff_create(actor=system, contact=_lead(world, side, n), trigger="mql")
+            leads.handoff_create(actor=system, contact=new_lead(world, side, n), trigger="mql")
         )
     north_rep = Actor(user=world.user("sales_rep", "north"))
     south_rep = Actor(user=world.user("sales_rep", "south"))
