@@ -251,6 +251,7 @@ def _deal_page(
             "stages": deal.pipeline.stages.filter(kind="open"),
             "quotes": deal_quotes,
             **page_forms,
+            "failed": next(iter(failed.values())) if failed else None,
         },
         status=400 if failed else 200,
     )
