@@ -17,11 +17,14 @@ from django.views.decorators.http import require_POST
 from tandem.core.access import can, get_scoped, request_user, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
+from tandem.core.forms import apply_invalid_input
 from tandem.marketing.campaigns.models import Campaign
 from tandem.marketing.content import services
+from tandem.marketing.content.forms import ArchiveForm, AssetForm
 from tandem.marketing.content.models import AssetKind, ContentAsset
 from tandem.marketing.scopes import marketer
 from tandem.marketing.tracked_links import link_url
+from tandem.marketing.validation import form_errors
 
 
 @login_required
@@ -81,18 +84,23 @@ def asset_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     fields = ("kind", "title", "key", "url", "description", "campaign_id")
     data: dict[str, Any] = {f: getattr(asset, f, "") if asset else "" for f in fields}
     if request.method == "POST":
-        data = {f: request.POST.get(f, "") for f in fields}
-        if asset is not None:
-            data.pop("key")
-        try:
-            if asset is None:
-                asset = services.asset_create(actor=Actor(user=user), **data)
-            else:
-                asset = services.asset_update(actor=Actor(user=user), asset=asset, **data)
-            messages.success(request, _("Asset saved."))
-            return redirect("marketing:content_detail", pk=asset.pk)
-        except InvalidInput as exc:
-            errors = exc.errors
+        form = AssetForm(request.POST)
+        data = {f: form[f].value() for f in fields}
+        if form.is_valid():
+            cleaned = dict(form.cleaned_data)
+            data["campaign_id"] = cleaned["campaign_id"]
+            if asset is not None:
+                cleaned.pop("key")
+            try:
+                if asset is None:
+                    asset = services.asset_create(actor=Actor.of(request), **cleaned)
+                else:
+                    asset = services.asset_update(actor=Actor.of(request), asset=asset, **cleaned)
+                messages.success(request, _("Asset saved."))
+                return redirect("marketing:content_detail", pk=asset.pk)
+            except InvalidInput as exc:
+                apply_invalid_input(form, exc, {})
+        errors = form_errors(form)
     return render(
         request,
         "marketing/content/edit.html",
@@ -115,7 +123,11 @@ def asset_archive(request: HttpRequest, pk: int) -> HttpResponse:
     if not can(request.user, "use_marketing"):
         raise PermissionDenied
     asset = get_scoped(request.user, ContentAsset, pk, "change")
-    archived = request.POST.get("archived", "1") != "0"
+    form = ArchiveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose archive or restore."))
+        return redirect("marketing:content_detail", pk=asset.pk)
+    archived = form.archive()
     services.asset_archive(actor=Actor.of(request), asset=asset, archived=archived)
     messages.success(request, _("Asset archived.") if archived else _("Asset restored."))
     return redirect("marketing:content_detail", pk=asset.pk)

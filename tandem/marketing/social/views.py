@@ -18,14 +18,17 @@ from django.views.decorators.http import require_POST
 from tandem.core.access import get_scoped, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
+from tandem.core.forms import apply_invalid_input
 from tandem.core.tasks import enqueue_on_commit
 from tandem.marketing.campaigns.models import Campaign
 from tandem.marketing.campaigns.views import upload
 from tandem.marketing.scopes import marketer
 from tandem.marketing.social import services, tasks
 from tandem.marketing.social.adapters import ADAPTERS
+from tandem.marketing.social.forms import MarkPublishedForm, PostForm, StatsImportForm
 from tandem.marketing.social.models import Network, SocialPost, SocialPostStats
 from tandem.marketing.tracked_links import link_url
+from tandem.marketing.validation import form_errors
 
 
 def _month(value: str) -> dt.date:
@@ -84,16 +87,22 @@ def post_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if post and post.scheduled_at:
         data["scheduled_at"] = timezone.localtime(post.scheduled_at).strftime("%Y-%m-%dT%H:%M")
     if request.method == "POST":
-        data = {f: request.POST.get(f, "") for f in FIELDS}
-        try:
-            if post is None:
-                post = services.post_create(actor=Actor(user=user), **data)
-            else:
-                post = services.post_update(actor=Actor(user=user), post=post, **data)
-            messages.success(request, _("Post saved."))
-            return redirect("marketing:social_detail", pk=post.pk)
-        except InvalidInput as exc:
-            errors = exc.errors
+        form = PostForm(request.POST)
+        data = {f: form[f].value() for f in FIELDS}
+        if form.is_valid():
+            data["campaign_id"] = form.cleaned_data["campaign_id"]
+            try:
+                if post is None:
+                    post = services.post_create(actor=Actor.of(request), **form.cleaned_data)
+                else:
+                    post = services.post_update(
+                        actor=Actor.of(request), post=post, **form.cleaned_data
+                    )
+                messages.success(request, _("Post saved."))
+                return redirect("marketing:social_detail", pk=post.pk)
+            except InvalidInput as exc:
+                apply_invalid_input(form, exc, {})
+        errors = form_errors(form)
     return render(
         request,
         "marketing/social/edit.html",
@@ -134,13 +143,11 @@ def post_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def post_mark_published(request: HttpRequest, pk: int) -> HttpResponse:
     user = marketer(request)
     post = get_scoped(user, SocialPost, pk, "change")
+    form = MarkPublishedForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, post, form_errors(form))
     try:
-        services.post_mark_published(
-            actor=Actor(user=user),
-            post=post,
-            url=request.POST.get("url", "")[:2000],
-            external_id=request.POST.get("external_id", "")[:200],
-        )
+        services.post_mark_published(actor=Actor.of(request), post=post, **form.cleaned_data)
     except InvalidInput as exc:
         return _detail(request, post, exc.errors)
     messages.success(request, _("Marked as published."))
@@ -158,14 +165,20 @@ def publish_due(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def stats_import(request: HttpRequest) -> HttpResponse:
-    user = marketer(request)
+    marketer(request)
     errors: dict[str, list[str]] = {}
     report = None
-    network = request.POST.get("network", "")
+    network = ""
     if request.method == "POST":
+        form = StatsImportForm(request.POST)
+        network = str(form["network"].value() or "")
         try:
+            if not form.is_valid():
+                raise InvalidInput(form_errors(form))
             report = services.stats_import(
-                actor=Actor(user=user), network=network, data=upload(request)
+                actor=Actor.of(request),
+                network=form.cleaned_data["network"],
+                data=upload(request),
             )
         except InvalidInput as exc:
             errors = exc.errors

@@ -315,3 +315,61 @@ def test_cost_import_without_a_file_is_a_form_error(
     response = marketer_client.post(f"/marketing/campaigns/{campaign.pk}/costs/import", {})
     assert response.status_code == 400
     assert response.context["errors"] == {"file": ["Choose a CSV file."]}
+
+
+FIELD_CASES = [
+    ("content", "kind", "podcast"),
+    ("content", "url", "u" * 2001),
+    ("content", "description", "d" * 1001),
+    ("social", "network", "myspace"),
+    ("social", "scheduled_at", "soon"),
+    ("social", "link_url", "l" * 2001),
+]
+
+
+@pytest.mark.parametrize(("form", "field", "value"), FIELD_CASES)
+def test_content_and_social_forms_name_the_bad_field(
+    form: str, field: str, value: str, marketer_client: Client, campaign: Campaign, world: World
+) -> None:
+    model = MODELS[form]
+    before = model._default_manager.count()
+    data = {**_valid(form, campaign, world.user("marketer")), field: value}
+    response = marketer_client.post(URLS[form], data)
+    assert response.status_code == 400
+    assert list(response.context["errors"]) == [field]
+    assert model._default_manager.count() == before
+
+
+def test_marking_a_post_published_with_an_oversize_address_changes_nothing(
+    marketer_client: Client, campaign: Campaign, world: World
+) -> None:
+    created = marketer_client.post(
+        URLS["social"], _valid("social", campaign, world.user("marketer"))
+    )
+    assert created.status_code == 302
+    post = SocialPost.objects.get()
+    response = marketer_client.post(
+        f"/marketing/social/{post.pk}/published", {"url": "https://x.example/" + "p" * 2000}
+    )
+    assert response.status_code == 400
+    assert "url" in response.context["errors"]
+    post.refresh_from_db()
+    assert post.published_at is None
+
+
+def test_stats_import_with_an_unknown_network_asks_for_one(marketer_client: Client) -> None:
+    response = marketer_client.post("/marketing/social/stats", {"network": "myspace"})
+    assert response.status_code == 400
+    assert response.context["errors"]["network"] == ["Choose a network."]
+
+
+def test_archiving_with_an_unknown_choice_keeps_the_asset(
+    marketer_client: Client, campaign: Campaign
+) -> None:
+    asset = content.asset_create(
+        actor=SYSTEM, kind="deck", title="Deck", key="deck", url="https://example.com/deck"
+    )
+    response = marketer_client.post(f"/marketing/content/{asset.pk}/archive", {"archived": "maybe"})
+    assert response.status_code == 302
+    asset.refresh_from_db()
+    assert not asset.archived

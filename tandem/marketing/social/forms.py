@@ -1,0 +1,37 @@
+"""Forms of the social pages: a post's fields and limits, marking a post published by hand, and
+the statistics import.
+
+The social services keep the rules (a campaign the user may see, a link that may not change once
+published); their `InvalidInput` is shown on the same form.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from tandem.marketing.social.models import Network
+from tandem.marketing.validation import MAX_ID
+
+
+class PostForm(forms.Form):
+    network = forms.ChoiceField(choices=Network.choices)
+    text = forms.CharField(max_length=5000, required=False)
+    link_url = forms.CharField(max_length=2000, required=False)
+    campaign_id = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    scheduled_at = forms.DateTimeField(required=False)
+
+
+class MarkPublishedForm(forms.Form):
+    url = forms.CharField(max_length=2000, required=False)
+    external_id = forms.CharField(max_length=200, required=False)
+
+
+class StatsImportForm(forms.Form):
+    network = forms.ChoiceField(
+        choices=Network.choices,
+        error_messages={
+            "required": _("Choose a network."),
+            "invalid_choice": _("Choose a network."),
+        },
+    )
