@@ -12,6 +12,7 @@ from tandem.core.models import ApiToken, AuditEntry
 from tandem.crm import services as crm
 from tandem.crm.models import Account, Contact
 from tandem.crm.tests.api_client import api_as
+from tandem.tracking.services import consent_record
 
 pytestmark = pytest.mark.django_db
 
@@ -75,17 +76,17 @@ def test_contact_create_read_update_delete_with_token_in_audit(world):
             "emails": ["ada@work.example.com"],
             "account_id": account.pk,
             "lifecycle_stage": "mql",
-            "consent": "granted",
             "tags": ["vip"],
             "owner_id": None,
         },
     )
     assert response.status_code == 201, response.content
     body = response.json()
-    assert (body["email"], body["lifecycle_stage"], body["owner_id"]) == (
+    assert (body["email"], body["lifecycle_stage"], body["owner_id"], body["consent"]) == (
         "ada@example.com",
         "mql",
         None,
+        "unknown",
     )
     pk = body["id"]
     contact = Contact.objects.get(pk=pk)
@@ -134,11 +135,11 @@ def test_contact_filters(world):
         email="olga@farm.example.com",
         emails=["o.p@mail.example.com"],
         lifecycle_stage="customer",
-        consent="granted",
         tags=["vip"],
         owner_id=head.pk,
         account_id=account.pk,
     )
+    consent_record(contact=a, purpose="newsletter", state="granted")
     b = crm.contact_create(
         actor=system,
         first_name="Ivan",

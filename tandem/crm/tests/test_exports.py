@@ -21,6 +21,7 @@ from tandem.core.models import AuditEntry
 from tandem.crm import services as crm
 from tandem.crm.models import Contact, CustomAttribute
 from tandem.crm.tests.api_client import api_as
+from tandem.leads import services as leads
 
 PERSONAS = [(role, side) for role in ROLES for side in SIDES]
 OWNERS = [(role, side) for side in SIDES for role in ("sales_rep", "field_rep")]
@@ -109,7 +110,7 @@ def test_the_list_page_offers_export_links_with_its_filters(world: World) -> Non
 def test_filters_search_and_sort_are_honoured(world: World) -> None:
     client = _client(world, "head")
     contact = world.contacts[("field_rep", "south")]
-    crm.contact_update(actor=Actor.system(), contact=contact, lifecycle_stage="customer")
+    leads.lifecycle_move(actor=Actor.system(), contact=contact, stage="customer", reason="won")
     rows = _csv(client.get("/crm/contacts/export/", {"lifecycle_stage": "customer"}))
     assert [int(r["Record ID"]) for r in rows] == [contact.pk]
     assert rows[0]["Lifecycle Stage"] == "Customer"

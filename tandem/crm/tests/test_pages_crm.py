@@ -15,6 +15,8 @@ from tandem.core.audit import Actor
 from tandem.core.models import AuditEntry
 from tandem.crm import services as crm
 from tandem.crm.models import Account, Contact, CustomAttribute, Touchpoint
+from tandem.leads import services as leads
+from tandem.tracking.services import consent_record
 
 
 @pytest.fixture
@@ -105,13 +107,9 @@ def test_a_cursor_of_another_sort_or_forged_is_the_first_page(head: Client, worl
 def test_filters(head: Client, world: World) -> None:
     rep = world.user("sales_rep", "south")
     contact = world.contacts[("sales_rep", "south")]
-    crm.contact_update(
-        actor=Actor.system(),
-        contact=contact,
-        lifecycle_stage="customer",
-        consent="granted",
-        tags=["vip"],
-    )
+    crm.contact_update(actor=Actor.system(), contact=contact, tags=["vip"])
+    leads.lifecycle_move(actor=Actor.system(), contact=contact, stage="customer", reason="won")
+    consent_record(contact=contact, purpose="newsletter", state="granted")
     crm.account_update(
         actor=Actor.system(), account=world.accounts[("sales_rep", "south")], industry="medical"
     )
@@ -284,7 +282,6 @@ def _contact_form(**overrides: object) -> dict[str, object]:
         "account": "",
         "owner": "",
         "lifecycle_stage": "lead",
-        "consent": "unknown",
         "tags": "a, b",
     }
     data.update(overrides)
@@ -350,7 +347,7 @@ def test_bad_contact_input_is_a_form_error_and_stores_nothing(
 
 
 def test_bad_encoding_in_the_raw_body_is_refused(head: Client, world: World) -> None:
-    body = b"first_name=Ann%FFa&last_name=X&lifecycle_stage=lead&consent=unknown"
+    body = b"first_name=Ann%FFa&last_name=X&lifecycle_stage=lead"
     response = head.post(
         "/crm/contacts/new/", body, content_type="application/x-www-form-urlencoded"
     )
@@ -367,12 +364,10 @@ def test_edit_contact_keeps_data_on_error(head: Client, world: World) -> None:
     assert bad.status_code == 400
     contact.refresh_from_db()
     assert contact.first_name == "south"
-    good = head.post(
-        f"/crm/contacts/{contact.pk}/edit/", _contact_form(lifecycle_stage="mql", tags="")
-    )
+    good = head.post(f"/crm/contacts/{contact.pk}/edit/", _contact_form(tags=""))
     assert good.status_code == 302
     contact.refresh_from_db()
-    assert (contact.first_name, contact.lifecycle_stage) == ("Anna", "mql")
+    assert contact.first_name == "Anna"
     assert contact.tags.count() == 0
 
 
