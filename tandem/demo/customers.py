@@ -27,6 +27,7 @@ from tandem.demo.names import (
 from tandem.demo.timeline import DemoContact, Planner
 from tandem.sales import services as sales
 from tandem.sales.models import Deal
+from tandem.tracking import services as tracking
 
 DEMO_TAG = "demo"
 SEED = 20260
@@ -93,9 +94,12 @@ def create_demo_records(actor: Actor, people: dict[str, User], planner: Planner)
                     account_id=account.pk,
                     owner_id=owner.pk,
                     lifecycle_stage=stage,
-                    consent=consent,
                     tags=[DEMO_TAG],
                 )
+                if consent != "unknown":  # consent goes on the ledger, which derives the field
+                    tracking.consent_record(
+                        contact=contact, purpose="newsletter", state=consent, actor=actor
+                    )
                 contact.account = account  # spares a query per touchpoint below
                 contacts.append(contact)
                 facts.append(DemoContact(lifecycle_stage=stage, industry=industry, consent=consent))
