@@ -12,9 +12,11 @@ from django.utils.translation import gettext as _
 from tandem.core.access import get_scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
+from tandem.core.forms import apply_invalid_input
 from tandem.crm.models import LifecycleStage
 from tandem.leads.models import ScoringModel
 from tandem.marketing.events import rules
+from tandem.marketing.events.forms import LeadRuleForm, LeadRuleRunForm
 from tandem.marketing.events.models import (
     EventKind,
     EventLeadOutcome,
@@ -23,8 +25,7 @@ from tandem.marketing.events.models import (
     RegistrationStatus,
 )
 from tandem.marketing.scopes import marketer
-
-FIELDS = ("min_minutes", "min_score", "scoring_model_id", "stage", "lead_source")
+from tandem.marketing.validation import form_errors
 
 
 @login_required
@@ -45,7 +46,7 @@ def lead_rule(request: HttpRequest, pk: int | None = None, kind: str = "") -> Ht
         if event is not None
         else redirect("marketing:event_kind_lead_rule", kind=kind)
     )
-    if request.method == "POST" and request.POST.get("action") == "run" and event is not None:
+    if request.method == "POST" and LeadRuleRunForm(request.POST).run() and event is not None:
         run = rules.rule_apply(actor=actor, event=event)
         messages.success(
             request,
@@ -56,18 +57,20 @@ def lead_rule(request: HttpRequest, pk: int | None = None, kind: str = "") -> Ht
             messages.error(request, f"#{registration_id}: {reason}")
         return here
     if request.method == "POST":
-        data: dict[str, object] = {f: request.POST.get(f, "") for f in FIELDS}
-        data["statuses"] = request.POST.getlist("statuses")
-        data["handoff"] = request.POST.get("handoff", "")
-        data["auto"] = request.POST.get("auto", "")
-        try:
-            rules.rule_save(
-                actor=actor, event=event, event_kind="" if event is not None else kind, **data
-            )
-            messages.success(request, _("Lead rule saved."))
-            return here
-        except InvalidInput as exc:
-            errors = exc.errors
+        form = LeadRuleForm(request.POST)
+        if form.is_valid():
+            try:
+                rules.rule_save(
+                    actor=actor,
+                    event=event,
+                    event_kind="" if event is not None else kind,
+                    **form.cleaned_data,
+                )
+                messages.success(request, _("Lead rule saved."))
+                return here
+            except InvalidInput as exc:
+                apply_invalid_input(form, exc, {})
+        errors = form_errors(form)
     effective = (rules.rule_for(event) if event is not None else own) or rules.default_rule()
     outcomes = (
         EventLeadOutcome.objects.filter(registration__event=event)

@@ -20,13 +20,20 @@ from tandem.core import exports
 from tandem.core.access import get_scoped, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
+from tandem.core.forms import apply_invalid_input
 from tandem.marketing.campaigns.models import Campaign
 from tandem.marketing.campaigns.views import upload
 from tandem.marketing.events import imports, services
+from tandem.marketing.events.forms import (
+    HONEYPOT,
+    AttendanceImportForm,
+    EventForm,
+    RegistrationForm,
+)
 from tandem.marketing.events.models import EventKind, MarketingEvent, Registration
 from tandem.marketing.scopes import marketer
+from tandem.marketing.validation import form_errors
 
-HONEYPOT = "website_url"
 FIELDS = (
     "kind",
     "title",
@@ -53,6 +60,12 @@ def event_list(request: HttpRequest) -> HttpResponse:
     return render(request, "marketing/events/list.html", {"events": events})
 
 
+def _close_flag(request: HttpRequest) -> bool:
+    """The attendance import's "close the event" box (AttendanceImportForm)."""
+    form = AttendanceImportForm(request.POST)
+    return form.is_valid() and bool(form.cleaned_data["close"])
+
+
 def _local(value: Any) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%dT%H:%M") if value else ""
 
@@ -70,18 +83,23 @@ def event_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         data.update(kind="webinar", organizer_email=user.email, reminder_hours="24, 1")
         data["organizer_name"] = user.get_full_name() or user.username
     if request.method == "POST":
-        data = {f: request.POST.get(f, "") for f in FIELDS}
-        if event is not None:
-            data.pop("slug")
-        try:
-            if event is None:
-                event = services.event_create(actor=Actor(user=user), **data)
-            else:
-                event = services.event_update(actor=Actor(user=user), event=event, **data)
-            messages.success(request, _("Event saved."))
-            return redirect("marketing:event_detail", pk=event.pk)
-        except InvalidInput as exc:
-            errors = exc.errors
+        form = EventForm(request.POST)
+        data = {f: form[f].value() for f in FIELDS}
+        if form.is_valid():
+            cleaned = dict(form.cleaned_data)
+            data["campaign_id"] = cleaned["campaign_id"]
+            if event is not None:
+                cleaned.pop("slug")
+            try:
+                if event is None:
+                    event = services.event_create(actor=Actor.of(request), **cleaned)
+                else:
+                    event = services.event_update(actor=Actor.of(request), event=event, **cleaned)
+                messages.success(request, _("Event saved."))
+                return redirect("marketing:event_detail", pk=event.pk)
+            except InvalidInput as exc:
+                apply_invalid_input(form, exc, {})
+        errors = form_errors(form)
     return render(
         request,
         "marketing/events/edit.html",
@@ -142,7 +160,7 @@ def event_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
                 actor=actor,
                 event=event,
                 data=upload(request),
-                close=bool(request.POST.get("close")),
+                close=_close_flag(request),
             )
             return _detail(request, event, {}, report)
         elif action == "badges":
@@ -231,14 +249,22 @@ def register_page(request: HttpRequest, slug: str) -> HttpResponse:
     errors: dict[str, list[str]] = {}
     data = {"name": "", "email": "", "company": ""}
     if request.method == "POST":
-        data = {k: request.POST.get(k, "")[:254] for k in data}
-        if request.POST.get(HONEYPOT):
+        form = RegistrationForm(request.POST)
+        data = {k: str(form[k].value() or "") for k in data}
+        if form.is_bot():
             return render(request, "marketing/events/registered.html", {"event": event})
-        try:
-            services.register(event=event, **data)
-            return render(request, "marketing/events/registered.html", {"event": event})
-        except InvalidInput as exc:
-            errors = exc.errors
+        if form.is_valid():
+            try:
+                services.register(
+                    event=event,
+                    name=form.cleaned_data["name"],
+                    email=form.cleaned_data["email"],
+                    company=form.cleaned_data["company"],
+                )
+                return render(request, "marketing/events/registered.html", {"event": event})
+            except InvalidInput as exc:
+                apply_invalid_input(form, exc, {})
+        errors = form_errors(form)
     closed = event.status != MarketingEvent.Status.SCHEDULED or event.ends_at <= timezone.now()
     return render(
         request,

@@ -335,3 +335,41 @@ def test_registration_page_in_russian(world: Any) -> None:
     body = page.content.decode()
     assert "Зарегистрироваться" in body
     assert "Компания" in body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "N" * 201, "email": "ada@example.com"},
+        {"name": "Ada", "email": "a" * 250 + "@example.com"},
+        {"name": "Ada", "email": "ada@example.com", "company": "C" * 201},
+    ],
+)
+def test_registration_page_bad_input_is_a_400_with_the_form_and_registers_nobody(
+    world: Any, body: dict[str, str]
+) -> None:
+    event = _webinar()
+    page = Client().post(f"/marketing/events/r/{event.slug}", body)
+    assert page.status_code == 400
+    assert page.context["errors"]
+    assert not Registration.objects.filter(event=event).exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("min_minutes", "-1"), ("min_minutes", "ten"), ("stage", "customer"), ("statuses", "maybe")],
+)
+def test_lead_rule_page_bad_input_is_a_form_error_and_saves_no_rule(
+    world: Any, field: str, value: str
+) -> None:
+    from conftest import PASSWORD
+    from tandem.marketing.models import EventLeadRule
+
+    event = _webinar()
+    client = Client()
+    client.login(username="marketer_north", password=PASSWORD)
+    body = {"statuses": "attended", "min_minutes": "10", "stage": "lead", field: value}
+    page = client.post(f"/marketing/events/{event.pk}/lead-rule", body)
+    assert page.status_code == 400
+    assert field in page.context["errors"]
+    assert not EventLeadRule.objects.exists()
