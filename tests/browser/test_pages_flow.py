@@ -13,6 +13,8 @@ from django.utils import timezone
 from tandem.core.models import User
 from tandem.crm import services as crm
 from tandem.crm.models import Contact
+from tandem.leads import services as leads
+from tandem.tracking.services import consent_record
 
 from .conftest import SCREENSHOTS, sign_in
 
@@ -29,9 +31,9 @@ def _rich_contact(world: Any) -> Contact:
         title="Head of purchasing",
         phone="+49 30 1234567",
         tags=["key account", "fair 2026"],
-        lifecycle_stage="sql",
-        consent="granted",
     )
+    leads.lifecycle_move(actor=crm.Actor(user=owner), contact=contact, stage="sql", reason="fair")
+    consent_record(contact=contact, purpose="newsletter", state="granted")
     steps = [
         ("email", "email_open", "marketing", "Spring launch", "Launch newsletter"),
         ("website", "form_submit", "marketing", "Spring launch", "Pricing request"),

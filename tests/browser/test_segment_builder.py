@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from tandem.core.audit import Actor
 from tandem.crm import services as crm
+from tandem.leads import services as leads
 from tandem.marketing.models import Segment
 from tandem.marketing.segments import services as seg
 
@@ -55,7 +56,7 @@ def _seed(world: Any) -> None:
             email=f"{name.lower()}@builder.example.org",
             owner_id=owner.pk,
         )
-        crm.contact_update(actor=Actor.system(), contact=contact, lifecycle_stage=stage)
+        leads.lifecycle_correct(actor=Actor.system(), contact=contact, stage=stage, reason="set-up")
         for days in pricing_days:
             crm.touchpoint_record(
                 channel="website",

@@ -13,6 +13,7 @@ from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.crm import services as crm
 from tandem.crm.models import Contact, CustomAttribute, Tag
+from tandem.leads import services as leads
 from tandem.marketing.models import Segment, SegmentEvent
 from tandem.marketing.segments import services as seg
 from tandem.tracking.models import ConsentRecord
@@ -173,8 +174,8 @@ def test_refresh_records_entering_and_leaving(people: dict[str, Contact]) -> Non
     )
     assert seg.segment_refresh(segment_id=segment.pk) == (1, 0)
     assert seg.segment_refresh(segment_id=segment.pk) == (0, 0)
-    crm.contact_update(actor=SYSTEM, contact=people["ann"], lifecycle_stage="sql")
-    crm.contact_update(actor=SYSTEM, contact=people["bob"], lifecycle_stage="mql")
+    leads.lifecycle_move(actor=SYSTEM, contact=people["ann"], stage="sql", reason="call")
+    leads.lifecycle_move(actor=SYSTEM, contact=people["bob"], stage="mql", reason="score")
     assert seg.segment_refresh(segment_id=segment.pk) == (1, 1)
     events = [(e.contact_id, e.kind) for e in SegmentEvent.objects.order_by("id")]
     assert events == [
