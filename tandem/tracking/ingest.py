@@ -1,11 +1,10 @@
 """Reading Segment-format calls: bodies (gzip, text/plain, size limits), events, time correction.
 
-Everything here is pure (no database): a request body in, rows to store (and parsed `Event`s
-for the calls that need identity work) out, or `BadEvent` with a reason the client can read.
-`prepare` is the hot path: track/page/screen calls become rows without intermediate objects,
-and give exactly the row `event_row(parse_event(...))` would (tests/test_ingest_fast.py).
-All values are untrusted text: they are stored as given (length-capped) and escaped wherever
-they are shown.
+Everything here is pure (no database): a request body in, rows to store (and `Event`s for the
+calls that need identity work) out, or `BadEvent` with a reason the client can read. One parser,
+`parse_call`, reads every call straight from its JSON, without intermediate objects (the hot
+path; `tests/test_ingest_parser.py` pins it over hostile input). All values are untrusted text:
+they are stored as given (length-capped) and escaped wherever they are shown.
 
 Invariants:
 - a body over 500 KB (after decompression) or an event over 32 KB is refused, never truncated;
@@ -20,7 +19,7 @@ import datetime as dt
 import gzip
 import uuid
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -131,34 +130,6 @@ def _obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-@dataclass
-class Event:
-    type: str
-    message_id: str
-    user_id: str
-    anonymous_id: str
-    occurred_at: dt.datetime
-    name: str  # track: event; page/screen: name; others: the type
-    properties: dict[str, Any]
-    traits: dict[str, Any]
-    context: dict[str, Any]
-    group_id: str = ""
-    previous_id: str = ""
-    inputs: ChannelInputs = field(default_factory=ChannelInputs)
-    ip: str = ""
-    user_agent: str = ""
-
-    @property
-    def kind(self) -> str:
-        if self.type == "track":
-            return self.name[:60] or "track"
-        return {"page": "page_view", "screen": "screen_view"}.get(self.type, self.type)
-
-    @property
-    def campaign(self) -> dict[str, Any]:
-        return _obj(self.context.get("campaign"))
-
-
 def _campaign(context: dict[str, Any], page_url: str) -> dict[str, str]:
     """context.campaign, or the utm_* parameters of the page URL when the client sent none."""
     campaign = {k: _text(v) for k, v in _obj(context.get("campaign")).items() if v is not None}
@@ -171,92 +142,14 @@ def _campaign(context: dict[str, Any], page_url: str) -> dict[str, str]:
     return campaign
 
 
-def parse_event(
-    raw: Any,
-    *,
-    type_hint: str | None,
-    source_id: int,
-    source_kind: str,
-    received_at: dt.datetime,
-    batch_sent_at: dt.datetime | None = None,
-    batch_context: dict[str, Any] | None = None,
-    request_ip: str = "",
-    request_user_agent: str = "",
-    check_size: bool = False,
-) -> Event:
-    if not isinstance(raw, dict):
-        raise BadEvent("each event must be a JSON object")
-    if check_size and len(dumps(raw)) > MAX_EVENT_BYTES:
-        raise BadEvent("an event is larger than 32 KB", code="too_large", status=413)
-    kind = type_hint or _text(raw.get("type")).lower()
-    if kind not in TYPES:
-        raise BadEvent(f"unknown event type {kind[:40]!r}", code="invalid_type")
-    user_id = _text(raw.get("userId"))
-    anonymous_id = _text(raw.get("anonymousId"))
-    if not user_id and not anonymous_id:
-        raise BadEvent("an event needs a userId or an anonymousId", code="missing_id")
-    message_id = _text(raw.get("messageId"), 190) or f"tandem-{uuid.uuid4()}"
-    context = {**(batch_context or {}), **_obj(raw.get("context"))}
-    properties = _obj(raw.get("properties"))
-    traits = _obj(raw.get("traits")) or _obj(context.get("traits"))
-    name = ""
-    if kind == "track":
-        name = _text(raw.get("event"))
-        if not name:
-            raise BadEvent("a track call needs an event name", code="missing_event")
-    elif kind in ("page", "screen"):
-        name = _text(raw.get("name")) or _text(properties.get("name"))
-    group_id = _text(raw.get("groupId"))
-    if kind == "group" and not group_id:
-        raise BadEvent("a group call needs a groupId", code="missing_group_id")
-    previous_id = _text(raw.get("previousId"))
-    if kind == "alias" and not (previous_id and user_id):
-        raise BadEvent("an alias call needs a previousId and a userId", code="missing_id")
-    sent_at = parse_time(raw.get("sentAt")) or batch_sent_at
-    original = parse_time(raw.get("originalTimestamp")) or parse_time(raw.get("timestamp"))
-    occurred_at = corrected_time(received_at, sent_at, original)
-    page = _obj(context.get("page"))
-    page_url = _text(page.get("url"), 2000) or _text(properties.get("url"), 2000)
-    referrer = _text(page.get("referrer"), 2000) or _text(properties.get("referrer"), 2000)
-    campaign = _campaign(context, page_url)
-    if campaign:
-        context["campaign"] = campaign
-    ref_host = referrer_host(referrer)
-    if ref_host and ref_host == referrer_host(page_url):
-        ref_host = ""  # a move inside the same site is not a referral
-    inputs = ChannelInputs(
-        source_kind=source_kind,
-        utm_source=campaign.get("source", ""),
-        utm_medium=campaign.get("medium", ""),
-        utm_campaign=campaign.get("name", ""),
-        referrer=ref_host,
-        event=name if kind == "track" else "",
-    )
-    return Event(
-        type=kind,
-        message_id=f"s{source_id}:{message_id}",
-        user_id=user_id,
-        anonymous_id=anonymous_id,
-        occurred_at=occurred_at,
-        name=name,
-        properties=properties,
-        traits=traits,
-        context=context,
-        group_id=group_id,
-        previous_id=previous_id,
-        inputs=inputs,
-        ip=_text(context.get("ip"), 45) or request_ip,
-        user_agent=_text(context.get("userAgent"), 500) or request_user_agent,
-    )
-
-
-# --- rows: what is stored for each call -------------------------------------------------------
+# --- one parser: each call becomes the row stored for it -------------------------------------
 #
-# A row is a dict with the touchpoint's columns (see `ROW_KEYS`); `properties` is already JSON
-# (bytes), `account_id` is set only for group calls, and the contact is resolved when stored.
-# `event_row` builds it from a parsed `Event` (identify/alias/group calls, which need identity
-# work first); `prepare` builds it straight from the JSON for track/page/screen calls, without
-# intermediate objects. Both give the same row for the same call (tests/test_ingest_fast.py).
+# A row is a dict with the touchpoint's columns (see `ROW_KEYS`), the shape
+# `crm.services.touchpoints_record_bulk` takes: `properties` is already JSON (bytes),
+# `account_id` is set only for group calls, and the contact is resolved when stored.
+# `parse_call` reads a call straight from its JSON, without intermediate objects: a track, page
+# or screen call becomes its row; an identify, alias or group call becomes an `Event` (its row
+# plus what the identity work reads), and `event_row` gives its row after that work.
 
 Row = dict[str, Any]
 ROW_KEYS = (
@@ -316,54 +209,28 @@ def _encoded(props: dict[str, Any]) -> bytes:
     return encoded
 
 
-def event_row(
-    event: Event, *, rules: list[CompiledRule], extra: dict[str, Any] | None = None
-) -> Row:
-    """The stored row of a parsed call; `extra` is added to its properties (identity results)."""
-    inputs = event.inputs
-    channel, department, ci = _channel(
-        (
-            inputs.source_kind,
-            inputs.utm_source,
-            inputs.utm_medium,
-            inputs.utm_campaign,
-            inputs.referrer,
-            inputs.event,
-        ),
-        rules,
-    )
-    reason = _bot_reason(event.user_agent, event.ip, event.name.lower() == "email opened")
-    props: dict[str, Any] = {"type": event.type, "ci": ci}
-    for key, value in (
-        ("properties", event.properties),
-        ("traits", event.traits),
-        ("context", event.context),
-        ("name", event.name),
-        ("group_id", event.group_id),
-        ("previous_id", event.previous_id),
-        ("ip", event.ip),
-        ("user_agent", event.user_agent),
-        ("bot_reason", reason),
-    ):
-        if value:
-            props[key] = value
-    if extra:
-        props.update(extra)
-    campaign = event.campaign
-    return {
-        "anonymous_id": event.anonymous_id,
-        "user_id": event.user_id,
-        "occurred_at": event.occurred_at,
-        "channel": channel,
-        "department": department,
-        "kind": event.kind,
-        "campaign": str(campaign.get("name") or "")[:200],
-        "content": str(campaign.get("content") or "")[:200],
-        "properties": _encoded(props),
-        "is_bot": bool(reason),
-        "message_id": event.message_id,
-        "account_id": None,
-    }
+@dataclass(slots=True)
+class Event:
+    """An identify, alias or group call: what its identity work reads, and its row (stored
+    after that work, see `event_row`)."""
+
+    type: str
+    message_id: str
+    user_id: str
+    anonymous_id: str
+    traits: dict[str, Any]
+    group_id: str
+    previous_id: str
+    row: Row
+    props: dict[str, Any]  # the row's properties before encoding
+
+
+def event_row(event: Event, *, extra: dict[str, Any] | None = None) -> Row:
+    """The stored row of an identify/alias/group call; `extra` (what its identity work found,
+    e.g. a conflict) is added to its properties."""
+    if not extra:
+        return dict(event.row)
+    return {**event.row, "properties": _encoded({**event.props, **extra})}
 
 
 def _str(value: Any, limit: int = 200) -> str:
@@ -374,9 +241,10 @@ def _str(value: Any, limit: int = 200) -> str:
 
 
 _KIND_COLUMN = {"page": "page_view", "screen": "screen_view"}
+_IDENTITY_TYPES = frozenset(("identify", "alias", "group"))
 
 
-def _fast_row(
+def parse_call(
     raw: dict[str, Any],
     kind: str,
     *,
@@ -388,9 +256,14 @@ def _fast_row(
     request_ip: str,
     request_user_agent: str,
     rules: list[CompiledRule],
-) -> Row:
-    """The row of a track/page/screen call, straight from its JSON (same result as
-    `event_row(parse_event(...))`, with the same errors)."""
+) -> Row | Event:
+    """One Segment call of type `kind` (the path's, else its "type", lower-cased): the row of a
+    track/page/screen call, the `Event` of an identify/alias/group call. Raises `BadEvent` for
+    what the client must fix: an unknown type, no userId and no anonymousId, a track call
+    without an event name, a group call without a groupId, an alias call without previousId
+    and userId, clocks too far apart to correct. Sizes are checked by `prepare`."""
+    if kind not in TYPES:
+        raise BadEvent(f"unknown event type {kind[:40]!r}", code="invalid_type")
     get = raw.get
     user_id = _str(get("userId"))
     anonymous_id = _str(get("anonymousId"))
@@ -407,16 +280,23 @@ def _fast_row(
     traits = get("traits")
     if traits.__class__ is not dict or not traits:
         traits = _obj(context.get("traits"))
+    name = ""
     if kind == "track":
         name = _str(get("event"))
         if not name:
             raise BadEvent("a track call needs an event name", code="missing_event")
         kind_column = name[:60]
-    else:
+    elif kind in _KIND_COLUMN:
         name = _str(get("name")) or _str(properties.get("name"))
         kind_column = _KIND_COLUMN[kind]
+    else:
+        kind_column = kind
     group_id = _str(get("groupId"))
+    if kind == "group" and not group_id:
+        raise BadEvent("a group call needs a groupId", code="missing_group_id")
     previous_id = _str(get("previousId"))
+    if kind == "alias" and not (previous_id and user_id):
+        raise BadEvent("an alias call needs a previousId and a userId", code="missing_id")
     sent_at = parse_time(get("sentAt")) or batch_sent_at
     original = parse_time(get("originalTimestamp")) or parse_time(get("timestamp"))
     occurred_at = corrected_time(received_at, sent_at, original)
@@ -430,7 +310,7 @@ def _fast_row(
         context["campaign"] = campaign
     ref_host = referrer_host(referrer)
     if ref_host and ref_host == referrer_host(page_url):
-        ref_host = ""
+        ref_host = ""  # a move inside the same site is not a referral
     channel, department, ci = _channel(
         (
             source_kind,
@@ -467,7 +347,7 @@ def _fast_row(
     stored_campaign = context.get("campaign")
     if stored_campaign.__class__ is not dict:
         stored_campaign = {}
-    return {
+    row = {
         "anonymous_id": anonymous_id,
         "user_id": user_id,
         "occurred_at": occurred_at,
@@ -481,9 +361,19 @@ def _fast_row(
         "message_id": source_prefix + message_id,
         "account_id": None,
     }
-
-
-_FAST_TYPES = frozenset(("track", "page", "screen"))
+    if kind not in _IDENTITY_TYPES:
+        return row
+    return Event(
+        type=kind,
+        message_id=row["message_id"],
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        traits=traits,
+        group_id=group_id,
+        previous_id=previous_id,
+        row=row,
+        props=props,
+    )
 
 
 def prepare(
@@ -497,9 +387,9 @@ def prepare(
     request_user_agent: str,
     rules: list[CompiledRule],
 ) -> list[Row | Event]:
-    """The calls of one request, in order: a ready row for each track/page/screen call, a
-    parsed `Event` for each identify/alias/group call (its row is made after identity work).
-    Raises `BadEvent` for the first call the client must fix (nothing is stored then)."""
+    """The calls of one request, in order, each through `parse_call`: a ready row for each
+    track/page/screen call, an `Event` for each identify/alias/group call. Raises `BadEvent`
+    for the first call the client must fix (nothing is stored then)."""
     if not isinstance(body, dict):
         raise BadEvent("the body must be a JSON object")
     if path_type is not None:
@@ -524,37 +414,22 @@ def prepare(
     for raw in calls:
         if raw.__class__ is not dict:
             raise BadEvent("each event must be a JSON object")
-        kind = path_type or _text(raw.get("type")).lower()
-        if kind in _FAST_TYPES:
-            items.append(
-                _fast_row(
-                    raw,
-                    kind,
-                    source_prefix=prefix,
-                    source_kind=source_kind,
-                    received_at=received_at,
-                    batch_sent_at=sent_at,
-                    batch_context=context,
-                    request_ip=request_ip,
-                    request_user_agent=request_user_agent,
-                    rules=rules,
-                )
+        items.append(
+            parse_call(
+                raw,
+                path_type or _text(raw.get("type")).lower(),
+                source_prefix=prefix,
+                source_kind=source_kind,
+                received_at=received_at,
+                batch_sent_at=sent_at,
+                batch_context=context,
+                request_ip=request_ip,
+                request_user_agent=request_user_agent,
+                rules=rules,
             )
-        else:
-            items.append(
-                parse_event(
-                    raw,
-                    type_hint=kind,
-                    source_id=source_id,
-                    source_kind=source_kind,
-                    received_at=received_at,
-                    batch_sent_at=sent_at,
-                    batch_context=context,
-                    request_ip=request_ip,
-                    request_user_agent=request_user_agent,
-                )
-            )
-    for item in items:  # after parsing, as events are measured when stored
-        if isinstance(item, dict) and len(item["properties"]) > MAX_EVENT_BYTES:
+        )
+    for item in items:  # after parsing: a bad call anywhere is reported before a size
+        row = item.row if isinstance(item, Event) else item
+        if len(row["properties"]) > MAX_EVENT_BYTES:
             raise BadEvent("an event is larger than 32 KB", code="too_large", status=413)
     return items

@@ -23,6 +23,7 @@ from django.utils import timezone
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
 from tandem.core.models import User
+from tandem.crm import services as crm
 from tandem.crm.models import Contact, Touchpoint
 from tandem.tracking import bots
 from tandem.tracking.channels import ChannelInputs, active_rules, classify
@@ -167,10 +168,9 @@ def link_click(
     contact = None
     if isinstance(recipient.get("c"), int):
         contact = Contact.objects.filter(pk=recipient["c"]).first()
-    return Touchpoint.objects.create(
+    return crm.touchpoint_record(
         contact=contact,
-        account_id=contact.account_id if contact else None,
-        anonymous_id=anonymous_id[:200],
+        anonymous_id=anonymous_id,
         occurred_at=now,
         channel=channel,
         department=department,

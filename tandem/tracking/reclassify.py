@@ -7,7 +7,8 @@ Invariants:
 - only touchpoints that carry channel inputs (`properties["ci"]`, written at ingestion) are
   touched; the result depends only on the inputs and the rules, so running it twice (or again
   after a cancel or a crash) is harmless; rows are visited in primary-key chunks (`CHUNK`) and
-  only changed rows are written, one transaction per chunk (one UPDATE on PostgreSQL);
+  only changed rows are written (`crm.services.touchpoints_channel_update`), one transaction per
+  chunk;
 - one caller executes a run: it is claimed with one conditional UPDATE (queued -> running);
 - between chunks the run's progress (processed, changed, heartbeat) is saved and its cancel flag
   read: a cancelled run stops after its current chunk, keeping what it wrote;
@@ -23,10 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from tandem.crm import services as crm
 from tandem.crm.models import Touchpoint
 from tandem.tracking.channels import (
     ChannelInputs,
@@ -79,23 +81,6 @@ def _lock_rules() -> None:
     _lock("channel-rules")
 
 
-def _update(updates: list[tuple[int, str, str]]) -> None:
-    """Set (pk, channel, department) rows: one UPDATE ... FROM unnest(arrays) on PostgreSQL
-    (9x faster than `bulk_update`'s CASE expressions), `bulk_update` elsewhere."""
-    if connection.vendor != "postgresql":
-        rows = [Touchpoint(pk=pk, channel=c, department=d) for pk, c, d in updates]
-        Touchpoint.objects.bulk_update(rows, ["channel", "department"], batch_size=500)
-        return
-    table = connection.ops.quote_name(Touchpoint._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS t SET channel = v.channel, department = v.department"
-            " FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, channel, department)"
-            " WHERE t.id = v.id",
-            [[u[0] for u in updates], [u[1] for u in updates], [u[2] for u in updates]],
-        )
-
-
 def _write_chunk(version: int, updates: list[tuple[int, str, str]]) -> None:
     """Write one chunk's changes, but only while `version` is still the latest (else roll back
     and raise `_Superseded`). The check follows the write so that, on SQLite too, no publish
@@ -103,7 +88,7 @@ def _write_chunk(version: int, updates: list[tuple[int, str, str]]) -> None:
     with transaction.atomic():
         _lock_rules()
         if updates:
-            _update(updates)
+            crm.touchpoints_channel_update(changes=updates)
         if latest_version() != version:
             raise _Superseded
 

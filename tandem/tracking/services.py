@@ -1,9 +1,10 @@
 """Every write of the tracking app: sources, event ingestion, identity resolution, channel rules.
 
 Invariants:
-- `events_store` writes all events of one request in one transaction, inserting touchpoints with
-  ON CONFLICT (message_id) DO NOTHING (one statement per request on PostgreSQL): a message sent
-  many times (even concurrently) is stored once, and each send succeeds;
+- `events_store` writes all events of one request in one transaction, its touchpoints through
+  `crm.services.touchpoints_record_bulk` (one statement per request on PostgreSQL, ON CONFLICT
+  (message_id) DO NOTHING): a message sent many times (even concurrently) is stored once, and
+  each send succeeds;
 - identity resolution is "first claim wins": an identity (userId or anonymousId) once linked to a
   contact stays with it until contacts are merged; a userId identified with a second email keeps
   its contact, the email is not attached, and an `IdentityConflict` row plus a warning record it;
@@ -21,13 +22,10 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Iterable
 from typing import Any
 
-import orjson
 from django.db import connection, transaction
-from django.db.models import Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -35,7 +33,7 @@ from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
 from tandem.core.models import Department
 from tandem.crm import services as crm
-from tandem.crm.models import AccountDomain, Contact, ContactEmail, Identity, Touchpoint
+from tandem.crm.models import AccountDomain, Contact, ContactEmail, Identity
 from tandem.crm.validation import clean_domain, clean_email
 from tandem.tracking import (
     bots,  # noqa: F401  (other apps use the bot rules through services)
@@ -44,16 +42,9 @@ from tandem.tracking import (
 from tandem.tracking.channels import (
     CHANNELS,
     RULE_FIELDS,
-    CompiledRule,
-    active_rules,
     compile_rules,
     forget_cached_rules,
 )
-from tandem.tracking.consent import DoubleOptIn as DoubleOptIn  # the consent ledger's operations
-from tandem.tracking.consent import consent_derived as consent_derived
-from tandem.tracking.consent import consent_record as consent_record
-from tandem.tracking.consent import consent_state as consent_state
-from tandem.tracking.consent import double_opt_in_register as double_opt_in_register
 from tandem.tracking.ingest import Event, Row, event_row
 from tandem.tracking.models import (
     ChannelRule,
@@ -181,22 +172,6 @@ def identity_link(*, kind: str, value: str, contact_id: int) -> int:
     return owner
 
 
-def touchpoints_adopt(
-    *, contact_id: int, anonymous_ids: Iterable[str] = (), user_ids: Iterable[str] = ()
-) -> int:
-    """Re-point touchpoints without a contact that carry these ids to the contact."""
-    anon = [a for a in anonymous_ids if a]
-    users = [u for u in user_ids if u]
-    if not anon and not users:
-        return 0
-    account_id = Contact.objects.filter(pk=contact_id).values_list("account_id", flat=True).first()
-    condition = Q(anonymous_id__in=anon) | Q(user_id__in=users)
-    updates: dict[str, Any] = {"contact_id": contact_id}
-    if account_id is not None:
-        updates["account_id"] = Coalesce("account_id", Value(account_id))
-    return Touchpoint.objects.filter(condition, contact__isnull=True).update(**updates)
-
-
 def _fill_blanks(contact_id: int, traits: dict[str, Any]) -> None:
     contact = Contact.objects.get(pk=contact_id)
     values = {
@@ -277,7 +252,7 @@ def identify_apply(event: Event) -> dict[str, Any]:
             kind=Identity.Kind.ANONYMOUS_ID, value=event.anonymous_id, contact_id=contact_id
         )
     _fill_blanks(contact_id, event.traits)
-    touchpoints_adopt(
+    crm.touchpoints_adopt(
         contact_id=contact_id, anonymous_ids=[event.anonymous_id], user_ids=[event.user_id]
     )
     return extra
@@ -301,7 +276,7 @@ def alias_apply(event: Event) -> dict[str, Any]:
             kind=Identity.Kind.USER_ID, value=event.user_id, contact_id=previous
         )
     if current is not None:
-        touchpoints_adopt(
+        crm.touchpoints_adopt(
             contact_id=current,
             anonymous_ids=[event.previous_id],
             user_ids=[event.previous_id, event.user_id],
@@ -350,9 +325,7 @@ def group_apply(event: Event, source_id: int) -> int:
         contact = Contact.objects.get(pk=contact_id)
         if contact.account_id is None:
             crm.contact_update(actor=Actor.system(), contact=contact, account_id=account_id)
-        Touchpoint.objects.filter(contact_id=contact_id, account__isnull=True).update(
-            account_id=account_id
-        )
+        crm.touchpoints_account_fill(contact_id=contact_id, account_id=account_id)
     return account_id
 
 
@@ -368,7 +341,6 @@ def events_store(*, source: Source, items: list[Row | Event]) -> int:
     is inserted at once, each row's contact (and account) resolved from its userId, else its
     anonymousId, as known at that moment — including identities linked by this request."""
     rows: list[Row] = []
-    rules: list[CompiledRule] | None = None
     for item in items:
         if not isinstance(item, Event):
             rows.append(item)
@@ -381,146 +353,10 @@ def events_store(*, source: Source, items: list[Row | Event]) -> int:
             extra = alias_apply(item)
         elif item.type == "group":
             account_id = group_apply(item, source.pk)
-        if rules is None:
-            _version, rules = active_rules()
-        row = event_row(item, rules=rules, extra=extra)
+        row = event_row(item, extra=extra)
         row["account_id"] = account_id
         rows.append(row)
-    if not rows:
-        return 0
-    if connection.vendor == "postgresql":
-        return _insert_rows_postgres(rows, source_name=source.name[:60], recorded_at=timezone.now())
-    return _insert_rows(rows, source_name=source.name[:60], recorded_at=timezone.now())
-
-
-# One statement for a whole request on PostgreSQL: the rows travel as one JSON array, each
-# row's contact is the owner of its userId, else of its anonymousId (the account: the group's
-# for group calls, else the contact's), rows keep their order, duplicates are skipped. The
-# lookups are per-row index probes (scalar subqueries), so their cost does not grow with the
-# number of identities or contacts stored.
-_PG_INSERT = """
-INSERT INTO crm_touchpoint (
-    contact_id, account_id, anonymous_id, user_id, occurred_at, channel, department, kind,
-    campaign, content, properties, is_bot, source, message_id, recorded_at
-)
-SELECT r.contact_id,
-       COALESCE(r.account_id, (SELECT c.account_id FROM crm_contact c WHERE c.id = r.contact_id)),
-       r.anonymous_id, r.user_id, r.occurred_at, r.channel, r.department, r.kind,
-       r.campaign, r.content, r.properties, r.is_bot, %s, r.message_id, %s
-FROM (
-    SELECT j.*, COALESCE(
-        (SELECT i.contact_id FROM crm_identity i
-          WHERE i.kind = 'user_id' AND i.value = j.user_id AND j.user_id <> ''),
-        (SELECT i.contact_id FROM crm_identity i
-          WHERE i.kind = 'anonymous_id' AND i.value = j.anonymous_id AND j.anonymous_id <> '')
-    ) AS contact_id
-    FROM json_to_recordset(%s::json) AS j(
-        n integer, anonymous_id text, user_id text, occurred_at timestamptz, channel text,
-        department text, kind text, campaign text, content text, properties jsonb,
-        is_bot boolean, message_id text, account_id bigint
-    )
-    ORDER BY j.n
-) r
-ON CONFLICT (message_id) DO NOTHING
-"""
-
-
-def _insert_rows_postgres(rows: list[Row], *, source_name: str, recorded_at: Any) -> int:
-    payload = orjson.dumps(
-        [
-            {**row, "n": n, "properties": orjson.Fragment(row["properties"])}
-            for n, row in enumerate(rows)
-        ]
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(_PG_INSERT, [source_name, recorded_at, payload.decode()])
-        return max(cursor.rowcount, 0)
-
-
-def _insert_rows(rows: list[Row], *, source_name: str, recorded_at: Any) -> int:
-    """Other databases (SQLite): contacts looked up once for the request, then a multi-row
-    INSERT ... ON CONFLICT (message_id) DO NOTHING."""
-    user_ids = {r["user_id"] for r in rows if r["user_id"]}
-    anon_ids = {r["anonymous_id"] for r in rows if r["anonymous_id"]}
-    by_user: dict[str, tuple[int, int | None]] = {}
-    by_anon: dict[str, tuple[int, int | None]] = {}
-    if user_ids or anon_ids:
-        known = Identity.objects.filter(
-            Q(kind=Identity.Kind.USER_ID, value__in=user_ids)
-            | Q(kind=Identity.Kind.ANONYMOUS_ID, value__in=anon_ids)
-        ).values_list("kind", "value", "contact_id", "contact__account_id")
-        for kind, value, known_contact, known_account in known:
-            target = by_user if kind == Identity.Kind.USER_ID else by_anon
-            target[value] = (known_contact, known_account)
-    adapt = connection.ops.adapt_datetimefield_value
-    recorded = adapt(recorded_at)
-    values: list[tuple[Any, ...]] = []
-    for row in rows:
-        found = by_user.get(row["user_id"]) or by_anon.get(row["anonymous_id"])
-        account_id = row["account_id"]
-        if account_id is None and found:
-            account_id = found[1]
-        values.append(
-            (
-                found[0] if found else None,
-                account_id,
-                row["anonymous_id"],
-                row["user_id"],
-                adapt(row["occurred_at"]),
-                row["channel"],
-                row["department"],
-                row["kind"],
-                row["campaign"],
-                row["content"],
-                None,
-                row["properties"].decode(),
-                row["is_bot"],
-                source_name,
-                row["message_id"],
-                recorded,
-            )
-        )
-    return _insert_touchpoints(values)
-
-
-_INSERT_COLUMNS = (
-    "contact_id",
-    "account_id",
-    "anonymous_id",
-    "user_id",
-    "occurred_at",
-    "channel",
-    "department",
-    "kind",
-    "campaign",
-    "content",
-    "actor_id",
-    "properties",
-    "is_bot",
-    "source",
-    "message_id",
-    "recorded_at",
-)
-_INSERT_CHUNK = 1000
-
-
-def _insert_touchpoints(rows: list[tuple[Any, ...]]) -> int:
-    """INSERT ... ON CONFLICT (message_id) DO NOTHING, many rows per statement (the ORM's
-    per-object work costs more than the database here). Returns the rows actually inserted."""
-    table = connection.ops.quote_name(Touchpoint._meta.db_table)
-    columns = ", ".join(_INSERT_COLUMNS)
-    one = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
-    inserted = 0
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), _INSERT_CHUNK):
-            chunk = rows[start : start + _INSERT_CHUNK]
-            sql = (
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(chunk))} "
-                "ON CONFLICT (message_id) DO NOTHING"
-            )
-            cursor.execute(sql, [value for row in chunk for value in row])
-            inserted += max(cursor.rowcount, 0)
-    return inserted
+    return crm.touchpoints_record_bulk(rows=rows, source=source.name)
 
 
 # --- channel rules --------------------------------------------------------------------------

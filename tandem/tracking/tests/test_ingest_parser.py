@@ -1,6 +1,10 @@
-"""The fast ingestion path stores exactly what the reference path (parse_event, then the
-touchpoint's properties built field by field) stores, with the same errors; and the one-statement
-insert resolves contacts, keeps order, skips duplicates and refuses what the database cannot hold.
+"""The one Segment parser (`ingest.parse_call` through `prepare`) over hostile input: every row
+equals the row the specification below gives, field by field, and every refusal has the
+specified status and code; and the one-statement insert resolves contacts, keeps order, skips
+duplicates and refuses what the database cannot hold.
+
+The specification is the first implementation of the parser, kept here as the test's oracle
+(plain, object by object, no caches): what a call must become.
 """
 
 from __future__ import annotations
@@ -8,7 +12,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import uuid
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import pytest
@@ -18,12 +24,20 @@ from hypothesis import strategies as st
 
 from tandem.crm.models import Identity, Touchpoint
 from tandem.tracking import bots
-from tandem.tracking.channels import classify, compile_rules, default_rule_dicts
+from tandem.tracking.channels import (
+    ChannelInputs,
+    classify,
+    compile_rules,
+    default_rule_dicts,
+    referrer_host,
+)
 from tandem.tracking.ingest import (
     MAX_EVENT_BYTES,
+    TYPES,
     BadEvent,
     Event,
-    parse_event,
+    corrected_time,
+    event_row,
     parse_time,
     prepare,
 )
@@ -33,87 +47,157 @@ RULES = compile_rules(default_rule_dicts())
 RECEIVED = dt.datetime(2026, 6, 1, 12, 0, 0, tzinfo=dt.UTC)
 
 
-# --- the reference: what the first implementation stored, written out field by field ----------
+# --- the specification: what a call becomes, field by field ---------------------------------
 
 
-def _reference_properties(event: Event, reason: str) -> dict[str, Any]:
-    props: dict[str, Any] = {"type": event.type, "ci": event.inputs.as_dict()}
-    for key in (
-        "properties",
-        "traits",
-        "context",
-        "name",
-        "group_id",
-        "previous_id",
-        "ip",
-        "user_agent",
+def _spec_text(value: Any, limit: int = 200) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)[:limit]
+    return ""
+
+
+def _spec_obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _spec_row(
+    raw: Any,
+    *,
+    kind: str,
+    source_kind: str,
+    batch_sent_at: dt.datetime | None,
+    batch_context: dict[str, Any],
+) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise BadEvent("each event must be a JSON object")
+    if kind not in TYPES:
+        raise BadEvent("unknown event type", code="invalid_type")
+    user_id = _spec_text(raw.get("userId"))
+    anonymous_id = _spec_text(raw.get("anonymousId"))
+    if not user_id and not anonymous_id:
+        raise BadEvent("no id", code="missing_id")
+    message_id = _spec_text(raw.get("messageId"), 190) or f"tandem-{uuid.uuid4()}"
+    context = {**batch_context, **_spec_obj(raw.get("context"))}
+    properties = _spec_obj(raw.get("properties"))
+    traits = _spec_obj(raw.get("traits")) or _spec_obj(context.get("traits"))
+    name = ""
+    if kind == "track":
+        name = _spec_text(raw.get("event"))
+        if not name:
+            raise BadEvent("no event name", code="missing_event")
+    elif kind in ("page", "screen"):
+        name = _spec_text(raw.get("name")) or _spec_text(properties.get("name"))
+    group_id = _spec_text(raw.get("groupId"))
+    if kind == "group" and not group_id:
+        raise BadEvent("no groupId", code="missing_group_id")
+    previous_id = _spec_text(raw.get("previousId"))
+    if kind == "alias" and not (previous_id and user_id):
+        raise BadEvent("no previousId", code="missing_id")
+    sent_at = parse_time(raw.get("sentAt")) or batch_sent_at
+    original = parse_time(raw.get("originalTimestamp")) or parse_time(raw.get("timestamp"))
+    occurred_at = corrected_time(RECEIVED, sent_at, original)
+    page = _spec_obj(context.get("page"))
+    page_url = _spec_text(page.get("url"), 2000) or _spec_text(properties.get("url"), 2000)
+    referrer = _spec_text(page.get("referrer"), 2000) or _spec_text(
+        properties.get("referrer"), 2000
+    )
+    campaign = {
+        k: _spec_text(v) for k, v in _spec_obj(context.get("campaign")).items() if v is not None
+    }
+    if not campaign and page_url:
+        query = parse_qs(urlsplit(page_url).query)
+        for key in ("source", "medium", "name", "content", "term"):
+            values = query.get("utm_campaign" if key == "name" else f"utm_{key}")
+            if values:
+                campaign[key] = values[0][:200]
+    if campaign:
+        context["campaign"] = campaign
+    ref_host = referrer_host(referrer)
+    if ref_host and ref_host == referrer_host(page_url):
+        ref_host = ""
+    inputs = ChannelInputs(
+        source_kind=source_kind,
+        utm_source=campaign.get("source", ""),
+        utm_medium=campaign.get("medium", ""),
+        utm_campaign=campaign.get("name", ""),
+        referrer=ref_host,
+        event=name if kind == "track" else "",
+    )
+    ip = _spec_text(context.get("ip"), 45) or "198.51.100.1"
+    user_agent = _spec_text(context.get("userAgent"), 500) or "Browser/1.0"
+    reason = bots.bot_reason(
+        user_agent=user_agent, ip=ip, kind="open" if name.lower() == "email opened" else ""
+    )
+    channel, department = classify(inputs, RULES)
+    props: dict[str, Any] = {"type": kind, "ci": inputs.as_dict()}
+    for key, value in (
+        ("properties", properties),
+        ("traits", traits),
+        ("context", context),
+        ("name", name),
+        ("group_id", group_id),
+        ("previous_id", previous_id),
+        ("ip", ip),
+        ("user_agent", user_agent),
     ):
-        if getattr(event, key):
-            props[key] = getattr(event, key)
+        if value:
+            props[key] = value
     if reason:
         props["bot_reason"] = reason
-    return props
+    encoded = orjson.dumps(props)
+    if len(encoded) > MAX_EVENT_BYTES:
+        raise BadEvent("too large", code="too_large", status=413)
+    if kind == "track":
+        kind_column = name[:60] or "track"
+    else:
+        kind_column = {"page": "page_view", "screen": "screen_view"}.get(kind, kind)
+    stored_campaign = _spec_obj(context.get("campaign"))
+    return {
+        "anonymous_id": anonymous_id,
+        "user_id": user_id,
+        "occurred_at": occurred_at,
+        "channel": channel,
+        "department": department,
+        "kind": kind_column,
+        "campaign": str(stored_campaign.get("name") or "")[:200],
+        "content": str(stored_campaign.get("content") or "")[:200],
+        "properties": encoded,
+        "is_bot": bool(reason),
+        "message_id": f"s7:{message_id}",
+        "account_id": None,
+    }
 
 
-def _reference_rows(body: Any, path_type: str | None, source_kind: str) -> list[dict[str, Any]]:
+def _spec_rows(body: Any, path_type: str | None, source_kind: str) -> list[dict[str, Any]]:
     if not isinstance(body, dict):
         raise BadEvent("the body must be a JSON object")
-    common: dict[str, Any] = {
-        "source_id": 7,
-        "source_kind": source_kind,
-        "received_at": RECEIVED,
-        "request_ip": "198.51.100.1",
-        "request_user_agent": "Browser/1.0",
-    }
     if path_type is not None:
-        events = [parse_event(body, type_hint=path_type, **common)]
+        calls, sent_at, context = [body], None, {}
     else:
-        batch = body.get("batch")
-        if not isinstance(batch, list):
+        if not isinstance(body.get("batch"), list):
             raise BadEvent('a batch needs a list of events in "batch"')
-        context = body.get("context") if isinstance(body.get("context"), dict) else {}
-        events = [
-            parse_event(
-                raw,
-                type_hint=None,
-                batch_sent_at=parse_time(body.get("sentAt")),
-                batch_context=context,
-                **common,
-            )
-            for raw in batch
-        ]
+        calls, sent_at = body["batch"], parse_time(body.get("sentAt"))
+        context = _spec_obj(body.get("context"))
     rows = []
-    for event in events:
-        reason = bots.bot_reason(
-            user_agent=event.user_agent,
-            ip=event.ip,
-            kind="open" if event.name.lower() == "email opened" else "",
-        )
-        channel, department = classify(event.inputs, RULES)
-        encoded = orjson.dumps(_reference_properties(event, reason))
-        if len(encoded) > MAX_EVENT_BYTES:
-            raise BadEvent("an event is larger than 32 KB", code="too_large", status=413)
-        campaign = event.campaign
+    for raw in calls:
+        kind = path_type or (_spec_text(raw.get("type")).lower() if isinstance(raw, dict) else "")
         rows.append(
-            {
-                "anonymous_id": event.anonymous_id,
-                "user_id": event.user_id,
-                "occurred_at": event.occurred_at,
-                "channel": channel,
-                "department": department,
-                "kind": event.kind,
-                "campaign": str(campaign.get("name") or "")[:200],
-                "content": str(campaign.get("content") or "")[:200],
-                "properties": encoded,
-                "is_bot": bool(reason),
-                "message_id": event.message_id,
-                "account_id": None,
-            }
+            _spec_row(
+                raw,
+                kind=kind,
+                source_kind=source_kind,
+                batch_sent_at=sent_at,
+                batch_context=context,
+            )
         )
     return rows
 
 
-def _fast_rows(body: Any, path_type: str | None, source_kind: str) -> list[dict[str, Any]]:
+def _parsed_rows(body: Any, path_type: str | None, source_kind: str) -> list[dict[str, Any]]:
     items = prepare(
         body,
         path_type=path_type,
@@ -124,8 +208,8 @@ def _fast_rows(body: Any, path_type: str | None, source_kind: str) -> list[dict[
         request_user_agent="Browser/1.0",
         rules=RULES,
     )
-    # identify/alias/group calls come back parsed, their rows made after identity work
-    return [item if isinstance(item, dict) else {"event": item.type} for item in items]
+    # identify/alias/group calls come back as events: their row is stored after identity work
+    return [event_row(item) if isinstance(item, Event) else item for item in items]
 
 
 def _outcome(build: Any, body: Any, path_type: str | None, kind: str) -> Any:
@@ -206,7 +290,9 @@ _contexts = st.one_of(
 _calls = st.fixed_dictionaries(
     {},
     optional={
-        "type": st.sampled_from(["track", "page", "screen", "TRACK", "identify", "bogus", None]),
+        "type": st.sampled_from(
+            ["track", "page", "screen", "TRACK", "identify", "group", "Alias", "bogus", None]
+        ),
         "event": _text,
         "name": _text,
         "userId": _text,
@@ -237,24 +323,19 @@ _calls = st.fixed_dictionaries(
     sent_at=_times,
     source_kind=st.sampled_from(["website", "blog", "app", "server"]),
 )
-def test_fast_rows_equal_the_reference_rows(
+def test_every_call_becomes_the_specified_row_or_the_specified_refusal(
     calls: list[dict[str, Any]], batch_context: Any, sent_at: Any, source_kind: str
 ) -> None:
     body = {"batch": calls, "context": batch_context, "sentAt": sent_at}
-    expected = _outcome(_reference_rows, body, None, source_kind)
-    got = _outcome(_fast_rows, body, None, source_kind)
+    expected = _outcome(_spec_rows, body, None, source_kind)
+    got = _outcome(_parsed_rows, body, None, source_kind)
     if isinstance(expected, list) and isinstance(got, list):
         assert len(got) == len(expected)
         for call, want, have in zip(calls, expected, got, strict=True):
-            if "event" in have:  # an identity call: parsed, stored through event_row later
-                assert have == {"event": str(call.get("type")).lower()}
-                continue
             if not (call.get("messageId") or call.get("messageId") == 0):
                 # a server-made id (random): same shape, then compare the rest
                 assert have["message_id"].startswith("s7:tandem-")
                 assert want["message_id"].startswith("s7:tandem-")
-                mid_have = json.loads(have["properties"])
-                assert mid_have == json.loads(want["properties"])
                 have = {**have, "message_id": ""}
                 want = {**want, "message_id": ""}
             assert have == want
@@ -262,16 +343,114 @@ def test_fast_rows_equal_the_reference_rows(
         assert got == expected
 
 
-@pytest.mark.parametrize("path_type", ["track", "page", "screen"])
-def test_single_calls_equal_the_reference(path_type: str) -> None:
+@pytest.mark.parametrize("path_type", ["track", "page", "screen", "identify", "group", "alias"])
+def test_single_calls_of_each_type_become_the_specified_row(path_type: str) -> None:
     body = {
         "anonymousId": "v1",
+        "userId": "u1",
+        "previousId": "v0",
+        "groupId": "g1",
         "event": "Email Opened",
         "messageId": "one",
         "properties": {"url": "https://shop.example/?utm_source=vk&utm_medium=social"},
+        "traits": {"email": "a@b.example"},
         "context": {"ip": "17.0.0.9", "userAgent": "Mozilla/5.0"},
     }
-    assert _fast_rows(body, path_type, "website") == _reference_rows(body, path_type, "website")
+    assert _parsed_rows(body, path_type, "website") == _spec_rows(body, path_type, "website")
+
+
+def test_a_track_call_becomes_exactly_this_row() -> None:
+    body = {
+        "type": "track",
+        "event": "Signed Up",
+        "anonymousId": "v1",
+        "messageId": "m1",
+        "timestamp": "2026-06-01T10:00:00Z",
+        "sentAt": "2026-06-01T10:00:05Z",
+        "properties": {"plan": "pro"},
+        "context": {
+            "campaign": {"source": "linkedin", "medium": "social", "name": "june"},
+            "ip": "203.0.113.7",
+            "userAgent": "Mozilla/5.0",
+        },
+    }
+    [row] = _parsed_rows({"batch": [body]}, None, "website")
+    assert {k: v for k, v in row.items() if k != "properties"} == {
+        "anonymous_id": "v1",
+        "user_id": "",
+        "occurred_at": RECEIVED - dt.timedelta(seconds=5),
+        "channel": "linkedin",
+        "department": "marketing",
+        "kind": "Signed Up",
+        "campaign": "june",
+        "content": "",
+        "is_bot": False,
+        "message_id": "s7:m1",
+        "account_id": None,
+    }
+    assert orjson.loads(row["properties"]) == {
+        "type": "track",
+        "ci": {
+            "source_kind": "website",
+            "utm_source": "linkedin",
+            "utm_medium": "social",
+            "utm_campaign": "june",
+            "event": "Signed Up",
+        },
+        "properties": {"plan": "pro"},
+        "context": body["context"],
+        "name": "Signed Up",
+        "ip": "203.0.113.7",
+        "user_agent": "Mozilla/5.0",
+    }
+
+
+def test_what_identity_work_finds_is_added_to_the_row_and_measured() -> None:
+    body = {"type": "identify", "userId": "u1", "messageId": "i1", "traits": {"plan": "x"}}
+    [event] = prepare(
+        {"batch": [body]},
+        path_type=None,
+        source_id=7,
+        source_kind="website",
+        received_at=RECEIVED,
+        request_ip="",
+        request_user_agent="",
+        rules=RULES,
+    )
+    assert isinstance(event, Event)
+    assert (event.type, event.user_id, event.message_id, event.traits) == (
+        "identify",
+        "u1",
+        "s7:i1",
+        {"plan": "x"},
+    )
+    row = event_row(event, extra={"merged_contact": 4})
+    assert orjson.loads(row["properties"])["merged_contact"] == 4
+    assert "merged_contact" not in orjson.loads(event.row["properties"])
+    with pytest.raises(BadEvent) as caught:
+        event_row(event, extra={"note": "x" * MAX_EVENT_BYTES})
+    assert (caught.value.status, caught.value.code) == (413, "too_large")
+
+
+@pytest.mark.parametrize(
+    ("call", "status", "code"),
+    [
+        ({"type": "bogus", "anonymousId": "a"}, 400, "invalid_type"),
+        ({"type": "track", "event": "X"}, 400, "missing_id"),
+        ({"type": "track", "anonymousId": "a"}, 400, "missing_event"),
+        ({"type": "group", "userId": "u"}, 400, "missing_group_id"),
+        ({"type": "alias", "userId": "u"}, 400, "missing_id"),
+        ({"type": "alias", "previousId": "p", "anonymousId": "a"}, 400, "missing_id"),
+        ({"type": "identify", "userId": "u", "traits": {"x": "y" * MAX_EVENT_BYTES}}, 413,
+         "too_large"),
+    ],
+)  # fmt: skip
+def test_calls_the_client_must_fix_are_refused_with_a_reason(
+    call: dict[str, Any], status: int, code: str
+) -> None:
+    with pytest.raises(BadEvent) as caught:
+        _parsed_rows({"batch": [call]}, None, "website")
+    assert (caught.value.status, caught.value.code) == (status, code)
 
 
 def test_clocks_too_far_apart_are_refused_not_a_crash() -> None:
@@ -287,7 +466,7 @@ def test_clocks_too_far_apart_are_refused_not_a_crash() -> None:
         ]
     }
     with pytest.raises(BadEvent) as caught:
-        _fast_rows(body, None, "website")
+        _parsed_rows(body, None, "website")
     assert (caught.value.status, caught.value.code) == (400, "invalid_timestamp")
 
 
