@@ -4,7 +4,13 @@ Invariants:
 - each create, update, delete and merge writes an AuditEntry in the same transaction;
 - a function either stores all of its change or none of it (bad input raises InvalidInput first);
 - `Contact.email` mirrors the primary `ContactEmail`; `Account.domains` mirrors `AccountDomain`;
-- a merge moves every related row of the merged record to the survivor, then deletes it.
+- a merge moves every related row of the merged record to the survivor, then deletes it;
+- `Contact.lifecycle_stage` is set when a contact is created and changed afterwards only by
+  `contact_stage_write`, which only the leads app's lifecycle service calls (it writes the stage
+  history and the timeline in the same transaction); `Contact.consent` is derived from the
+  consent ledger and written only by `contact_consent_write`, which only the ledger's service in
+  tracking calls. `contact_update` and the bulk writers refuse both fields (a test holds the
+  callers to that).
 """
 
 from __future__ import annotations
@@ -73,10 +79,17 @@ CONTACT_FIELDS = {
     "title",
     "account_id",
     "owner_id",
-    "lifecycle_stage",
-    "consent",
     "custom",
     "tags",
+}
+# A new contact starts in a stage (a web form's subscriber, an import's customer); changing it
+# later is a lifecycle move. Consent is never set here: it is derived from the consent ledger.
+CONTACT_CREATE_FIELDS = CONTACT_FIELDS | {"lifecycle_stage"}
+OWNED_ELSEWHERE = {
+    "lifecycle_stage": "The stage changes only by a lifecycle move, which records its history "
+    "(POST /api/v1/leads/contacts/{id}/lifecycle)",
+    "consent": "Consent is derived from the consent ledger: record it or its withdrawal there "
+    "(POST /api/v1/marketing/subscriptions/{key}/subscribe or .../unsubscribe)",
 }
 
 
@@ -236,15 +249,23 @@ def _clean_contact_texts(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str
     return out, errors
 
 
+def _refuse_owned_elsewhere(data: dict[str, Any], allowed: set[str]) -> None:
+    owned = {k: [OWNED_ELSEWHERE[k]] for k in sorted(OWNED_ELSEWHERE) if k in data}
+    for name in allowed:
+        owned.pop(name, None)
+    if owned:
+        raise InvalidInput(owned, code="owned_elsewhere")
+
+
 def _clean_contact(data: dict[str, Any], current: Contact | None) -> dict[str, Any]:
-    unknown = set(data) - CONTACT_FIELDS
+    allowed = CONTACT_FIELDS if current is not None else CONTACT_CREATE_FIELDS
+    _refuse_owned_elsewhere(data, allowed)
+    unknown = set(data) - allowed
     if unknown:
         raise InvalidInput({k: ["unknown field"] for k in sorted(unknown)})
     out, errors = _clean_contact_texts(data)
     if "lifecycle_stage" in out:
         _check_choice("lifecycle_stage", out["lifecycle_stage"], LifecycleStage.values)
-    if "consent" in out:
-        _check_choice("consent", out["consent"], ConsentState.values)
     if "owner_id" in out:
         _check_user("owner_id", out["owner_id"])
     if (
@@ -327,6 +348,36 @@ def contact_update(*, actor: Actor, contact: Contact, **data: Any) -> Contact:
     if changes:
         record_change(actor=actor, action="update", instance=contact, changes=changes)
     return contact
+
+
+def _write_one_field(actor: Actor, contact: Contact, field: str, value: str) -> Contact:
+    locked = Contact.objects.select_for_update().get(pk=contact.pk)
+    before = getattr(locked, field)
+    if before != value:
+        setattr(locked, field, value)
+        locked.save(update_fields=[field, "updated_at"])
+        record_change(
+            actor=actor, action="update", instance=locked, changes={field: [before, value]}
+        )
+    setattr(contact, field, value)
+    return locked
+
+
+@transaction.atomic
+def contact_stage_write(*, actor: Actor, contact: Contact, stage: str) -> Contact:
+    """Store the contact's new lifecycle stage (audited). The record half of a lifecycle move:
+    only `tandem.leads`' lifecycle service calls it, with the stage history and the timeline
+    row in the same transaction; anything else moves a contact through that service."""
+    _check_choice("lifecycle_stage", stage, LifecycleStage.values)
+    return _write_one_field(actor, contact, "lifecycle_stage", stage)
+
+
+@transaction.atomic
+def contact_consent_write(*, actor: Actor, contact: Contact, consent: str) -> Contact:
+    """Store the contact's overall consent as derived from the consent ledger (audited): only
+    the ledger's service in `tandem.tracking` calls it, in the transaction that appends the row."""
+    _check_choice("consent", consent, ConsentState.values)
+    return _write_one_field(actor, contact, "consent", consent)
 
 
 @transaction.atomic
@@ -507,9 +558,9 @@ def contacts_search_q(term: str) -> Q:
 # one query each and refuse the whole batch (InvalidInput, nothing stored) if one is wrong.
 
 BULK_CONTACT_FIELDS = CONTACT_FIELDS - {"custom", "tags"}
+BULK_CONTACT_CREATE_FIELDS = CONTACT_CREATE_FIELDS - {"custom", "tags"}
 BULK_ACCOUNT_FIELDS = ACCOUNT_FIELDS - {"custom", "tags"}
 _STAGE_VALUES = frozenset(LifecycleStage.values)
-_CONSENT_VALUES = frozenset(ConsentState.values)
 _INDUSTRY_VALUES = frozenset(Industry.values)
 
 
@@ -533,14 +584,14 @@ def contact_check(
     InvalidInput they raise, without queries: the owner is checked against `active_user_ids`
     when given, `account_id` is left to the caller, a new contact's custom values are `custom`
     (from `custom_defaults`). `custom` and `tags` are not accepted here."""
-    unknown = set(data) - BULK_CONTACT_FIELDS
+    allowed = BULK_CONTACT_CREATE_FIELDS if creating else BULK_CONTACT_FIELDS
+    _refuse_owned_elsewhere(data, allowed)
+    unknown = set(data) - allowed
     if unknown:
         raise InvalidInput({k: ["unknown field"] for k in sorted(unknown)})
     out, errors = _clean_contact_texts(data)
     if "lifecycle_stage" in out and out["lifecycle_stage"] not in _STAGE_VALUES:
         _check_choice("lifecycle_stage", out["lifecycle_stage"], LifecycleStage.values)
-    if "consent" in out and out["consent"] not in _CONSENT_VALUES:
-        _check_choice("consent", out["consent"], ConsentState.values)
     owner = out.get("owner_id")
     if owner is not None and active_user_ids is not None and owner not in active_user_ids:
         raise InvalidInput({"owner_id": ["no such active user"]})
@@ -653,7 +704,7 @@ def contacts_bulk_create(*, actor: Actor, contacts: list[dict[str, Any]]) -> lis
                 c.get("account_id"),
                 c.get("owner_id"),
                 c.get("lifecycle_stage", lead),
-                c.get("consent", unknown),
+                unknown,
                 c.get("custom") or {},
                 now,
                 now,

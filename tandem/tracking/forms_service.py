@@ -4,11 +4,13 @@ Invariants:
 - a submission is stored completely (contact, consent record, touchpoint) or not at all;
 - a filled honeypot is answered like a success and stores nothing;
 - consent is evidenced by append-only `ConsentRecord` rows (purpose, wording and its version,
-  time, IP, user agent); marketing consent with double opt-in stays "pending" until the signed
-  link in the confirmation email is opened, which appends a "confirmed" row;
+  time, IP, user agent) appended by the ledger's one service (`consent.consent_record`, which
+  also derives `Contact.consent`); marketing consent with double opt-in stays "pending" until
+  the signed link in the confirmation email is opened, which appends a "confirmed" row;
 - double opt-in applies when the form asks for it OR the subscription type the form's purpose
-  names does (marketing's `double_opt_in`); the email and the link are marketing's (one confirm
-  path: `tandem.marketing.services`);
+  names does; the email and the link come from the registered double opt-in provider
+  (`consent.double_opt_in()`, marketing's: one confirm path), so tracking never imports
+  marketing;
 - the confirmation email is sent after commit, never for a submission that rolled back.
 """
 
@@ -24,9 +26,9 @@ from django.utils.translation import gettext as _
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.crm import services as crm
-from tandem.crm.models import ConsentState, Contact, Identity
+from tandem.crm.models import Contact, Identity
 from tandem.crm.validation import clean_email
-from tandem.marketing import services as marketing
+from tandem.tracking.consent import consent_record, double_opt_in
 from tandem.tracking.models import ConsentRecord, Form
 from tandem.tracking.services import _lock, identity_link
 
@@ -164,22 +166,20 @@ def _store(
         contact = crm.contact_create(actor=system, email=email, **details)
     result = SubmitResult(contact_id=contact.pk)
     record: ConsentRecord | None = None
+    optin = double_opt_in()
     if form.consent_purpose and values.get("consent"):
-        confirm = form.double_opt_in or marketing.requires_confirmation(form.consent_purpose)
-        state = ConsentRecord.State.PENDING if confirm else ConsentRecord.State.GRANTED
-        record = ConsentRecord.objects.create(
+        confirm = form.double_opt_in or optin.requires_confirmation(form.consent_purpose)
+        record = consent_record(
             contact=contact,
             form=form,
             purpose=form.consent_purpose,
             wording=form.consent_wording,
             wording_version=form.consent_version,
-            state=state,
-            ip=ip or None,
-            user_agent=user_agent[:500],
+            state=ConsentRecord.State.PENDING if confirm else ConsentRecord.State.GRANTED,
+            ip=ip,
+            user_agent=user_agent,
+            actor=system,
         )
-        wanted = ConsentState.PENDING if confirm else ConsentState.GRANTED
-        if contact.consent != ConsentState.GRANTED and contact.consent != wanted:
-            crm.contact_update(actor=system, contact=contact, consent=wanted)
     if anonymous_id:
         identity_link(kind=Identity.Kind.ANONYMOUS_ID, value=anonymous_id, contact_id=contact.pk)
         crm.touchpoints_adopt(contact_id=contact.pk, anonymous_ids=[anonymous_id])
@@ -202,10 +202,10 @@ def _store(
         },
     )
     if record is not None and record.state == ConsentRecord.State.PENDING:
-        marketing.request_confirmation(
+        optin.request_confirmation(
             record_id=record.pk,
             email=email,
-            name=marketing.type_name(form.consent_purpose) or form.name,
+            name=optin.purpose_name(form.consent_purpose) or form.name,
             confirm_base=confirm_base,
         )
         result.confirmation_sent = True
@@ -213,6 +213,6 @@ def _store(
 
 
 def consent_confirm(*, signed: str, ip: str, user_agent: str) -> bool:
-    """Open the signed confirmation link: marketing's one implementation (appends a confirmed
-    record once and grants consent; refuses forged, expired and superseded links)."""
-    return marketing.confirm(signed=signed, ip=ip, user_agent=user_agent)
+    """Open the signed confirmation link: the registered provider's one implementation (appends
+    a confirmed record once and grants consent; refuses forged, expired and superseded links)."""
+    return double_opt_in().confirm(signed=signed, ip=ip, user_agent=user_agent)

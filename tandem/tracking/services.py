@@ -45,6 +45,11 @@ from tandem.tracking.channels import (
     compile_rules,
     forget_cached_rules,
 )
+from tandem.tracking.consent import DoubleOptIn as DoubleOptIn  # the consent ledger's operations
+from tandem.tracking.consent import consent_derived as consent_derived
+from tandem.tracking.consent import consent_record as consent_record
+from tandem.tracking.consent import consent_state as consent_state
+from tandem.tracking.consent import double_opt_in_register as double_opt_in_register
 from tandem.tracking.ingest import Event, Row, event_row
 from tandem.tracking.models import (
     ChannelRule,
