@@ -65,6 +65,7 @@ class MarketingSlaOut(Schema):
     accepted: int
     rejected: int
     acceptance_rate: float | None
+    rejection_reasons: dict[str, int] = Field(description="reason code: hand-offs rejected")
 
 
 class SalesSlaOut(Schema):
@@ -80,6 +81,11 @@ class SalesSlaOut(Schema):
 class SlaOut(Schema):
     marketing: MarketingSlaOut
     sales: SalesSlaOut
+
+
+class AlertOut(Schema):
+    kind: str = Field(description="conversion (a step below the previous period) or sla")
+    text: str
 
 
 class SummaryOut(Schema):
@@ -100,6 +106,7 @@ class SummaryOut(Schema):
     credit_split: dict[str, CreditOut]
     sla: SlaOut
     disputes_open: int
+    alerts: list[AlertOut]
 
 
 def _day(name: str, text: str) -> dt.date:
@@ -151,4 +158,5 @@ def summary(request: HttpRequest, filters: Query[SummaryQuery]) -> dict[str, Any
         },
         "sla": s.sla.as_json(),
         "disputes_open": s.disputes_open,
+        "alerts": [{"kind": a.kind, "text": a.text} for a in s.alerts],
     }

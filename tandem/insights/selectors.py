@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -42,6 +42,7 @@ from django.db.models import DecimalField, ExpressionWrapper, F, Min, Q, QuerySe
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from tandem.attribution import services as attribution
 from tandem.core.access import scoped
@@ -49,7 +50,14 @@ from tandem.core.models import Organisation, Team, User
 from tandem.crm.models import Identity, LifecycleStage, Touchpoint
 from tandem.insights.models import Goal, GoalKind
 from tandem.insights.periods import Window, period_end
-from tandem.leads.models import Dispute, DisputeStatus, Handoff, HandoffStatus, StageHistory
+from tandem.leads.models import (
+    Dispute,
+    DisputeStatus,
+    Handoff,
+    HandoffStatus,
+    RejectionReason,
+    StageHistory,
+)
 from tandem.sales.models import Deal, DealStatus
 
 S = LifecycleStage
@@ -128,6 +136,16 @@ class Sla:
     contacted_in_time: int = 0
     breaching_now: int = 0
     by_rep: list[RepSla] = field(default_factory=list)
+    rejection_reasons: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def top_rejection_reasons(self) -> list[tuple[str, int]]:
+        """(the reason in the viewer's language, how many), most frequent first."""
+        labels = dict(RejectionReason.choices)
+        return [
+            (str(labels.get(reason, reason or _("No reason given"))), n)
+            for reason, n in self.rejection_reasons.most_common()
+        ]
 
     @property
     def acceptance_rate(self) -> float | None:
@@ -145,6 +163,7 @@ class Sla:
                 "accepted": self.accepted,
                 "rejected": self.rejected,
                 "acceptance_rate": self.acceptance_rate,
+                "rejection_reasons": dict(self.rejection_reasons.most_common()),
             },
             "sales": {
                 "answered": self.answered,
@@ -156,6 +175,46 @@ class Sla:
                 "breaching_now": self.breaching_now,
             },
         }
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str  # "conversion" or "sla"
+    text: str
+
+
+# A step's conversion alerts when it falls this far (in points) below the previous period of the
+# same length, and at least this many entered the step in each period.
+ALERT_DROP = 0.10
+ALERT_MIN_ENTERED = 10
+
+
+def alerts(current: list[FunnelStep], previous: list[FunnelStep], sla: Sla) -> list[Alert]:
+    """Steps converting clearly worse than in the previous period; reps with open hand-offs past
+    their deadline."""
+    out = []
+    before = {step.stage: step for step in previous}
+    for step in current:
+        old = before.get(step.stage)
+        if old is None or step.conversion is None or old.conversion is None:
+            continue
+        if min(step.entered, old.entered) < ALERT_MIN_ENTERED:
+            continue
+        if step.conversion <= old.conversion - ALERT_DROP:
+            text = _(
+                "%(step)s converts %(now).0f %% to the next step, down from %(then).0f %% "
+                "in the previous period."
+            ) % {"step": step.label, "now": 100 * step.conversion, "then": 100 * old.conversion}
+            out.append(Alert("conversion", text))
+    for rep in sla.by_rep:
+        if rep.breaching_now:
+            text = ngettext(
+                "%(rep)s has %(n)d open hand-off past its deadline.",
+                "%(rep)s has %(n)d open hand-offs past their deadline.",
+                rep.breaching_now,
+            ) % {"rep": rep.name, "n": rep.breaching_now}
+            out.append(Alert("sla", text))
+    return out
 
 
 @dataclass
@@ -177,6 +236,7 @@ class Summary:
     oldest_disputes: list[Dispute]
     credit_split: dict[str, Credit]
     complete: bool  # whether the viewer sees every record (else: counted over what they see)
+    alerts: list[Alert] = field(default_factory=list)
 
     @property
     def revenue_attainment(self) -> float | None:
@@ -404,8 +464,9 @@ def sla(
         "rejected_at",
         "first_contact_due_at",
         "contacted_at",
+        "rejection_reason",
     )
-    for rep_id, status, accept_due, accepted, rejected, contact_due, contacted in rows:
+    for rep_id, status, accept_due, accepted, rejected, contact_due, contacted, reason in rows:
         rep = reps.setdefault(rep_id, RepSla(rep_id, ""))
         rep.handoffs += 1
         out.mqls_delivered += 1
@@ -413,6 +474,7 @@ def sla(
             out.accepted += 1
         elif status == HandoffStatus.REJECTED:
             out.rejected += 1
+            out.rejection_reasons[reason] += 1
         answered_at = accepted or rejected
         if answered_at is not None:
             in_time = accept_due is None or answered_at <= accept_due
@@ -470,6 +532,10 @@ def summary(
     won, deals_won = revenue(user, window, team_id, currency)
     amount, weighted, deals_open = pipeline(user, window, team_id, currency)
     disputes = open_disputes(user, team_id)
+    steps = funnel(user, window, team_id)
+    service = sla(user, window, team_id, goals[GoalKind.MQL])
+    length = window.last - window.first + dt.timedelta(days=1)
+    previous = Window(window.first - length, window.first - dt.timedelta(days=1), window.zone)
     return Summary(
         window=window,
         team_id=team_id,
@@ -482,12 +548,13 @@ def summary(
         pipeline_weighted=weighted,
         deals_open=deals_open,
         pipeline_goal=goals[GoalKind.PIPELINE],
-        funnel=funnel(user, window, team_id),
-        sla=sla(user, window, team_id, goals[GoalKind.MQL]),
+        funnel=steps,
+        sla=service,
         disputes_open=disputes.count(),
         oldest_disputes=list(disputes.select_related("opened_by")[:5]),
         credit_split=credit_split(user, window, team_id, model) if with_credit else {},
         complete=user.sees_everything,
+        alerts=alerts(steps, funnel(user, previous, team_id), service),
     )
 
 

@@ -82,6 +82,7 @@ def _links(summary: selectors.Summary) -> dict[str, Any]:
         "handoffs": reverse("leads:handoff_list") + "?show=all",
         "open_handoffs": reverse("leads:handoff_list"),
         "disputes": reverse("leads:dispute_list"),
+        "lead_quality": reverse("leads:lead_quality"),
         "attribution": reverse("attribution:page") + "?" + urlencode(attribution),
         "goals": reverse("insights:goals"),
         "steps": steps,
@@ -130,7 +131,10 @@ def cockpit(request: HttpRequest) -> HttpResponse:
         links=_links(summary),
         chart=_chart(summary),
         can_manage_goals=can(user, "manage_goals"),
+        goals=selectors.goals_now(user, today_in(zone), zone),
     )
+    if not can(user, "view_lead_quality"):
+        context["links"]["lead_quality"] = ""
     return render(request, "insights/cockpit.html", context)
 
 
