@@ -56,7 +56,7 @@ def test_the_scheduler_command_runs_once(tmp_path):
         "TANDEM_VAR_DIR": str(tmp_path),
         "PATH": "/usr/bin:/bin",
     }
-    tandem = [sys.executable, "-m", "tandem.core.cli"]
+    tandem = [sys.executable, "-m", "config.cli"]
     subprocess.run([*tandem, "manage", "migrate", "-v0"], env=env, check=True, timeout=300)
     result = subprocess.run(
         [*tandem, "scheduler", "--once"], env=env, capture_output=True, text=True, timeout=120

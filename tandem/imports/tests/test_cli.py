@@ -1,4 +1,5 @@
-"""`tandem import` run in-process against the test database, and its registration."""
+"""`tandem import` (the `import_file` management command) run in-process against the test
+database, through the `tandem` entry point and through `call_command`."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import translation
 
+from config.cli import COMMANDS, main
 from conftest import World
-from tandem.core.cli import REGISTRY
 from tandem.crm.models import Contact
-from tandem.imports.cli import import_main
 
 BODY = "\ufeffFirstName,LastName,Email,Title\nIda,Ng,ida@cli.io,CFO\nNo,Mail,nope,\n".encode()
 
@@ -24,13 +25,23 @@ def _media(settings: Any, tmp_path: Path) -> None:
 
 @pytest.fixture(autouse=True)
 def _english() -> Iterator[None]:
-    """import_main speaks the active language (tandem.core.cli chooses it): English here."""
+    """The command speaks the active language (`tandem` chooses it): English here."""
     with translation.override("en"):
         yield
 
 
-def test_registered_as_passthrough_subcommand() -> None:
-    assert REGISTRY["import"].passthrough is True
+def import_main(argv: list[str]) -> int:
+    return main(["--language", "en", "import", *argv])
+
+
+def test_tandem_import_runs_the_import_file_command() -> None:
+    assert COMMANDS["import"].command == "import_file"
+
+
+def test_call_command_refuses_bad_input_with_exit_code_2(world: World, tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="no such file") as refused:
+        call_command("import_file", "contacts", str(tmp_path / "gone.csv"))
+    assert refused.value.returncode == 2
 
 
 def test_dry_run_then_real_run(world: World, tmp_path: Path, capsys: Any) -> None:

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.utils import translation
 
-from tandem.tracking.cli import source_main
+from config.cli import main
 from tandem.tracking.models import Source
 
 pytestmark = pytest.mark.django_db
@@ -15,9 +15,13 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _english() -> Iterator[None]:
-    """source_main speaks the active language (tandem.core.cli chooses it): English here."""
+    """The command speaks the active language (`tandem` chooses it): English here."""
     with translation.override("en"):
         yield
+
+
+def source_main(argv: list[str]) -> int:
+    return main(["--language", "en", "source", *argv])
 
 
 def test_source_create_prints_a_working_key(capsys: pytest.CaptureFixture[str]) -> None:
