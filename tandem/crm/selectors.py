@@ -283,3 +283,30 @@ def human_touchpoints_sql() -> tuple[str, list[Any]]:
         .query
     )
     return _compiled(query)
+
+
+CONTACT_MAIL_VALUES = (
+    "id",
+    "account_id",
+    "first_name",
+    "last_name",
+    "email",
+    "title",
+    "account_name",
+    "custom",
+)
+
+
+def contact_mail_values_sql() -> tuple[str, list[Any]]:
+    """SQL and parameters of a derived table a send's set-based statement may join on `id`: one
+    row per contact with what an email to it is personalised with, the columns
+    `CONTACT_MAIL_VALUES` (`account_name`: its account's name, NULL without one); unordered and
+    unscoped, as `contact_facts_sql` (PostgreSQL flattens it, so the join probes the primary
+    key)."""
+    query = (
+        Contact.objects.order_by()
+        .annotate(account_name=F("account__name"))
+        .values(*CONTACT_MAIL_VALUES)
+        .query
+    )
+    return _compiled(query)

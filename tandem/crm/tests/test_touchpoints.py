@@ -1,9 +1,12 @@
 """crm is the one writer of the timeline: the bulk services store, resolve and skip exactly as
-their docstrings say, on SQLite and PostgreSQL."""
+their docstrings say, on SQLite and PostgreSQL, and no other app's code writes touchpoints or
+names their table."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -181,3 +184,44 @@ def test_channel_update_changes_channel_and_department_alone() -> None:
     with pytest.raises(InvalidInput):
         crm.touchpoints_channel_update(changes=[(b.pk, "x", "nobody")])
     assert crm.touchpoints_channel_update(changes=[]) == 0
+
+
+# --- the guard: crm is the only writer ------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[3]
+WRITES = re.compile(
+    r"crm_touchpoint\b"
+    r"|Touchpoint\._meta\b"
+    r"|Touchpoint\.objects\.(create|bulk_create|bulk_update|get_or_create|update_or_create)\b"
+    r"|Touchpoint\(\s*[a-z_]+\s*="  # an instance built to be saved
+    r"|\.touchpoints\.(create|bulk_create|add)\("
+    r"|Touchpoint\.objects\.filter\([^)]*\)\s*\.update\("
+)
+
+
+def test_no_code_outside_crm_writes_touchpoints_or_names_their_table() -> None:
+    offenders = []
+    for path in sorted((ROOT / "tandem").rglob("*.py")):
+        relative = path.relative_to(ROOT).as_posix()
+        if (
+            relative.startswith("tandem/crm/")
+            or "/tests/" in relative
+            or "/migrations/" in relative
+        ):
+            continue
+        text = path.read_text(encoding="utf-8")
+        offenders += [f"{relative}: {m.group(0)}" for m in WRITES.finditer(text)]
+    assert offenders == []
+
+
+def test_the_guard_sees_each_kind_of_write() -> None:
+    samples = [
+        'cursor.execute("INSERT INTO crm_touchpoint (kind) VALUES (%s)")',
+        "table = Touchpoint._meta.db_table",
+        "Touchpoint.objects.create(kind='x')",
+        "Touchpoint.objects.bulk_create(rows)",
+        "Touchpoint(contact_id=1, kind='x')",
+        "Touchpoint.objects.filter(contact_id=1).update(account_id=2)",
+    ]
+    assert [bool(WRITES.search(sample)) for sample in samples] == [True] * len(samples)
+    assert not WRITES.search("scoped(user, Touchpoint).filter(kind='x').count()")

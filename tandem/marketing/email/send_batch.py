@@ -44,12 +44,15 @@ from typing import Any
 from django.core.mail import get_connection
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.db import connection, transaction
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count
 from django.utils import timezone
 
-from tandem.crm.models import Account, Contact, Touchpoint
+from tandem.crm import selectors as crm_selectors
+from tandem.crm import services as crm
+from tandem.crm.models import Contact
 from tandem.marketing.email import message, render, smtp_pipeline
 from tandem.marketing.models import EmailRecipient, EmailSend, EmailTemplate, Suppression
+from tandem.tracking import selectors as tracking
 from tandem.tracking.models import ConsentRecord
 
 R = EmailRecipient.Status
@@ -130,9 +133,8 @@ def _facts_postgresql(*, send: EmailSend, rows: list[Claimed], now: dt.datetime)
     """The chunk's suppressed addresses, contact values with the latest ledger state, and the
     contacts at the frequency cap, in ONE statement over arrays (the three ORM queries of
     `_facts_portable` cost ~15 ms of Python a chunk)."""
-    contacts_t, accounts_t = Contact._meta.db_table, Account._meta.db_table
-    ledger_t, suppressions_t = ConsentRecord._meta.db_table, Suppression._meta.db_table
-    recipients_t = EmailRecipient._meta.db_table
+    suppressions_t = connection.ops.quote_name(Suppression._meta.db_table)
+    recipients_t = connection.ops.quote_name(EmailRecipient._meta.db_table)
     cap = (
         f"(SELECT count(*) FROM {recipients_t} e WHERE e.contact_id = u.contact_id"
         " AND e.status = %s AND e.sent_at >= %s AND e.send_id <> %s)"
@@ -144,25 +146,24 @@ def _facts_postgresql(*, send: EmailSend, rows: list[Claimed], now: dt.datetime)
         if send.frequency_cap
         else []
     )
+    contacts_sql, contacts_params = crm_selectors.contact_mail_values_sql()
     sql = (
         "SELECT u.contact_id, u.email,"
         f" EXISTS (SELECT 1 FROM {suppressions_t} s WHERE s.email = u.email),"
-        " c.id, c.account_id, c.first_name, c.last_name, c.email, c.title, a.name, c.custom,"
-        f" (SELECT l.state FROM {ledger_t} l WHERE l.contact_id = c.id AND l.purpose = %s"
-        f"  ORDER BY l.at DESC, l.id DESC LIMIT 1), {cap}"
+        " c.id, c.first_name, c.last_name, c.email, c.title, c.account_name,"
+        f" c.custom, {tracking.consent_state_sql(contact_column='c.id')}, {cap}"
         " FROM unnest(%s::bigint[], %s::text[]) AS u(contact_id, email)"
-        f" LEFT JOIN {contacts_t} c ON c.id = u.contact_id"
-        f" LEFT JOIN {accounts_t} a ON a.id = c.account_id"
+        f" LEFT JOIN ({contacts_sql}) c ON c.id = u.contact_id"
     )
-    params = [send.subscription_type.key, *cap_params,
-              [r.contact_id for r in rows], [r.email.lower() for r in rows]]  # fmt: skip
+    params = [send.subscription_type.key, *cap_params, [r.contact_id for r in rows],
+              [r.email.lower() for r in rows], *contacts_params]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchall()
     suppressed: set[str] = set()
     contacts: dict[int, dict[str, Any]] = {}
     capped: set[int] = set()
-    for contact_id, email, is_suppressed, pk, account_id, first, last, address, title, account, \
+    for contact_id, email, is_suppressed, pk, first, last, address, title, account, \
             custom, state, recent in found:  # fmt: skip
         if is_suppressed:
             suppressed.add(email)
@@ -170,7 +171,7 @@ def _facts_postgresql(*, send: EmailSend, rows: list[Claimed], now: dt.datetime)
             continue
         if isinstance(custom, str):  # Django's connection reads jsonb as text
             custom = json.loads(custom)
-        contacts[pk] = {"pk": pk, "account_id": account_id, "ledger_state": state,
+        contacts[pk] = {"pk": pk, "ledger_state": state,
                         "first_name": first, "last_name": last, "email": address, "title": title,
                         "account__name": account, "custom": custom}  # fmt: skip
         if send.frequency_cap and recent >= send.frequency_cap:
@@ -185,16 +186,11 @@ def _facts_portable(*, send: EmailSend, rows: list[Claimed], now: dt.datetime) -
             "email", flat=True
         )
     )
-    latest = (
-        ConsentRecord.objects.filter(contact_id=OuterRef("pk"), purpose=send.subscription_type.key)
-        .order_by("-at", "-id")
-        .values("state")[:1]
-    )
     contacts = {
         row["pk"]: row
         for row in Contact.objects.filter(pk__in=contact_ids)
-        .annotate(ledger_state=Subquery(latest))
-        .values("pk", "account_id", "ledger_state", *render.CONTEXT_VALUES)
+        .annotate(ledger_state=tracking.consent_state_subquery(purpose=send.subscription_type.key))
+        .values("pk", "ledger_state", *render.CONTEXT_VALUES)
     }
     capped: set[int] = set()
     if send.frequency_cap:
@@ -228,13 +224,13 @@ class Accepted:
     row: Claimed
     message_id: str
     variant: str
-    account_id: int | None
 
 
 def mark_sent(*, send: EmailSend, accepted: list[Accepted]) -> None:
-    """Claimed -> sent for messages the server accepted, with their `email_sent` touchpoints,
-    in one transaction (two statements; on PostgreSQL each takes arrays, not 50 rows of
-    parameters)."""
+    """Claimed -> sent for messages the server accepted, with their `email_sent` touchpoints
+    (`crm.services.touchpoints_record_bulk`, the account found from the contact), in one
+    transaction (on PostgreSQL two statements, each taking its rows as arrays or one JSON
+    parameter, not 50 rows of parameters)."""
     if not accepted:
         return
     now = timezone.now()
@@ -243,6 +239,24 @@ def mark_sent(*, send: EmailSend, accepted: list[Accepted]) -> None:
             _mark_sent_postgresql(send, accepted, now)
         else:
             _mark_sent_portable(send, accepted, now)
+        crm.touchpoints_record_bulk(
+            rows=[
+                {
+                    "contact_id": a.row.contact_id,
+                    "occurred_at": now,
+                    "channel": "email",
+                    "department": "marketing",
+                    "kind": "email_sent",
+                    "campaign": send.campaign[:200],
+                    "content": send.name[:200],
+                    "properties": {"send": send.pk, "variant": a.variant},
+                    "message_id": a.message_id[:200],
+                }
+                for a in accepted
+            ],
+            source="email",
+            recorded_at=now,
+        )
 
 
 def _mark_sent_postgresql(send: EmailSend, accepted: list[Accepted], now: dt.datetime) -> None:
@@ -250,7 +264,7 @@ def _mark_sent_postgresql(send: EmailSend, accepted: list[Accepted], now: dt.dat
     PostgreSQL itself crashes in the next few milliseconds and loses this commit, the rows stay
     "claimed" and end as "unknown" - never resent. The claim, which decides who may be mailed,
     is always a durable commit before any message goes out."""
-    recipients, touchpoints = EmailRecipient._meta.db_table, Touchpoint._meta.db_table
+    recipients = EmailRecipient._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
         cursor.execute(
@@ -260,20 +274,6 @@ def _mark_sent_postgresql(send: EmailSend, accepted: list[Accepted], now: dt.dat
             " WHERE r.id = u.id AND r.status = %s",
             [R.SENT, now, send.ab_winner or "a", [a.row.pk for a in accepted],
              [a.message_id[:200] for a in accepted], R.CLAIMED],
-        )  # fmt: skip
-        cursor.execute(
-            f"INSERT INTO {touchpoints} (contact_id, account_id, anonymous_id, user_id,"
-            " occurred_at, channel, department, kind, campaign, content, actor_id, properties,"
-            " is_bot, source, message_id, recorded_at)"
-            " SELECT u.contact_id, u.account_id, '', '', %s, 'email', 'marketing', 'email_sent',"
-            " %s, %s, NULL, jsonb_build_object('send', %s::bigint, 'variant', u.variant),"
-            " false, 'email', u.mid, %s"
-            " FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[])"
-            " AS u(contact_id, account_id, variant, mid)"
-            " ON CONFLICT DO NOTHING",
-            [now, send.campaign[:200], send.name[:200], send.pk, now,
-             [a.row.contact_id for a in accepted], [a.account_id for a in accepted],
-             [a.variant for a in accepted], [a.message_id[:200] for a in accepted]],
         )  # fmt: skip
 
 
@@ -294,25 +294,6 @@ def _mark_sent_portable(send: EmailSend, accepted: list[Accepted], now: dt.datet
             f" WHERE status = %s AND id IN ({marks})",
             params,
         )
-    Touchpoint.objects.bulk_create(
-        [
-            Touchpoint(
-                contact_id=a.row.contact_id,
-                account_id=a.account_id,
-                occurred_at=now,
-                channel="email",
-                department="marketing",
-                kind="email_sent",
-                campaign=send.campaign[:200],
-                content=send.name[:200],
-                properties={"send": send.pk, "variant": a.variant},
-                source="email",
-                message_id=a.message_id[:200],
-            )
-            for a in accepted
-        ],
-        ignore_conflicts=True,
-    )
 
 
 class Transport:
@@ -430,7 +411,7 @@ def deliver(
                         run.done.add(row.pk)
                         continue
                     transport.submit(
-                        Accepted(row, message_id, variant, values["account_id"]),
+                        Accepted(row, message_id, variant),
                         envelope_from=f"bounces+{row.token}@{bounces}",
                         to=row.email,
                         raw=raw,

@@ -172,25 +172,29 @@ def test_sent_rows_touchpoints_and_queries_per_chunk(
     smtp: Inbox, newsletter: SubscriptionType
 ) -> None:
     ids = [subscribed(newsletter, f"p{i}@example.com") for i in range(7)]
+    company = crm.account_create(actor=SYSTEM, name="Acme")
+    crm.contact_update(actor=SYSTEM, contact=Contact(pk=ids[1]), account_id=company.pk)
     send = a_send(newsletter, subject="Hi", html="<p>Hi</p>")
     sending.send_start(send_id=send.pk)
     send = EmailSend.objects.select_related("template", "subscription_type").get(pk=send.pk)
     with CaptureQueriesContext(connection) as queries:
         assert send_batch.deliver(send=send, chunk=4, batch=3) == 7
     # per chunk: claim, suppressions, contacts+consent, frequency cap (one statement over arrays
-    # on PostgreSQL), then marks; 2 chunks (4 + 3 rows) and one empty claim. Independent of how
-    # many recipients a chunk holds.
+    # on PostgreSQL), then marks: 2 chunks (4 + 3 rows), one empty claim, and 3 batches of marks
+    # (3 + 1 + 3), each also looking up its contacts' accounts on SQLite (on PostgreSQL inside
+    # the INSERT). Independent of how many recipients a chunk holds.
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
     claims = [
         q for q in queries.captured_queries if "RETURNING" in q["sql"] and "SET status" in q["sql"]
     ]
     assert len(claims) == 3
-    assert statements.count("SELECT") == (2 if connection.vendor == "postgresql" else 6)
+    assert statements.count("SELECT") == (2 if connection.vendor == "postgresql" else 2 * 3 + 3)
     sent = EmailRecipient.objects.filter(send=send, status="sent")
     assert sent.count() == 7
     assert all(r.message_id and r.sent_at and r.variant == "a" for r in sent)
     touchpoints = Touchpoint.objects.filter(kind="email_sent").order_by("contact_id")
     assert [t.contact_id for t in touchpoints] == ids
+    assert [t.account_id for t in touchpoints] == [None, company.pk] + [None] * 5
     first = touchpoints[0]
     assert (first.channel, first.department, first.campaign, first.content) == (
         "email", "marketing", "spring", "Batch",
