@@ -192,7 +192,7 @@ def _run(name: str, entry: Entry, argv: list[str]) -> int:
     from django.core.management.base import CommandError
 
     command = load_command_class(get_commands()[entry.command], entry.command)
-    command._called_from_command_line = True  # usage errors: the usage, then exit 2
+    command._called_from_command_line = True  # type: ignore[attr-defined]  # usage, exit 2
     options = vars(command.create_parser("tandem", name).parse_args(argv))
     positional = options.pop("args", ())
     try:

@@ -25,10 +25,13 @@ import ipaddress
 import re
 import sys
 from functools import partial
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 from django.utils.translation import gettext as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 DEFAULT_ADDR = "127.0.0.1:8000"
 BASE_ARGUMENTS = {
@@ -169,6 +172,7 @@ def database_label() -> str:
 class TandemCommand(BaseCommand):
     """A Tandem management command (see the module docstring)."""
 
+    help: StrOrPromise = ""  # type: ignore[assignment]  # gettext_lazy: shown in the language
     requires_system_checks: list[str] = []
     suppressed_base_arguments = BASE_ARGUMENTS
 
