@@ -519,7 +519,11 @@ def touchpoint_record(
     _check_choice("department", department, Department.values)
     if contact is None and account is None and not anonymous_id:
         raise InvalidInput("a touchpoint needs a contact, an account or an anonymous id")
-    account_id = account.pk if account is not None else (contact and contact.account_id)
+    account_id: int | None
+    if account is not None:
+        account_id = account.pk
+    else:
+        account_id = contact.account_id if contact is not None else None
     return Touchpoint.objects.create(
         contact=contact,
         account_id=account_id,

@@ -347,7 +347,7 @@ def parse_call(
     stored_campaign = context.get("campaign")
     if stored_campaign.__class__ is not dict:
         stored_campaign = {}
-    row = {
+    row: Row = {
         "anonymous_id": anonymous_id,
         "user_id": user_id,
         "occurred_at": occurred_at,

@@ -34,13 +34,13 @@ def consent_state_sql(*, contact_column: str) -> str:
     the latest state for the contact whose id is the SQL expression `contact_column`; it takes
     ONE parameter, the purpose. Names come from the model's metadata."""
     qn = connection.ops.quote_name
-    meta = ConsentRecord._meta
+    columns = {f.name: str(f.column) for f in ConsentRecord._meta.concrete_fields}
 
     def col(name: str) -> str:
-        return "l." + qn(meta.get_field(name).column)
+        return "l." + qn(columns[name])
 
     return (
-        f"(SELECT {col('state')} FROM {qn(meta.db_table)} l"
+        f"(SELECT {col('state')} FROM {qn(ConsentRecord._meta.db_table)} l"
         f" WHERE {col('contact')} = {contact_column} AND {col('purpose')} = %s"
         f" ORDER BY {col('at')} DESC, {col('id')} DESC LIMIT 1)"
     )
