@@ -5,7 +5,8 @@ Tandem. `GET /<n>` runs the statements of case n — every statement the Tandem 
 that request (the session and user look-ups too), captured from the page itself — with psycopg
 on one connection per thread, and writes all their rows: as JSON for an API case, as an HTML
 table (every cell escaped) for a page. So it is the page's SQL plus the least work that puts the
-rows on the wire, and the ratio to it is what Tandem adds over its own queries.
+rows on the wire: a reference printed beside the budgets (what the database and the machine cost
+at the time of the run), not a goal.
 
 The cases come from the JSON file named by BENCH_RAW_PAGES: [{"kind": "json"|"html",
 "statements": ["SELECT ...", ...]}, ...].
