@@ -8,6 +8,7 @@ import contextlib
 import json
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -26,11 +27,14 @@ from tandem.core.tasks import enqueue_on_commit
 from tandem.crm.models import Contact
 from tandem.marketing import tasks
 from tandem.marketing.email import sending
+from tandem.marketing.email.forms import SendForm, TemplateForm
 from tandem.marketing.models import EmailSend, EmailTemplate, Segment, SubscriptionType
 from tandem.marketing.scopes import marketer
 from tandem.marketing.segments import catalogue as segment_catalogue
 from tandem.marketing.segments import pages as segment_pages
 from tandem.marketing.segments import services as seg
+from tandem.marketing.segments.forms import SegmentCountForm, SegmentForm, parse_definition
+from tandem.marketing.validation import form_errors
 
 EXAMPLE = {
     "type": "and",
@@ -45,13 +49,6 @@ EXAMPLE = {
         {"type": "subscription", "subscription": "newsletter"},
     ],
 }
-
-
-def _json(text: str) -> Any:
-    try:
-        return json.loads(text or "{}")
-    except json.JSONDecodeError as exc:
-        raise InvalidInput({"definition": [_("Not valid JSON: %(e)s") % {"e": exc.msg}]}) from None
 
 
 @login_required
@@ -73,9 +70,13 @@ def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         "definition": json.dumps(segment.definition if segment else EXAMPLE, indent=2),
     }
     if request.method == "POST":
-        data = {k: request.POST.get(k, "") for k in ("name", "kind", "definition")}
+        form = SegmentForm(request.POST)
+        data = {k: str(form[k].value() or "") for k in ("name", "kind", "definition")}
         try:
-            definition = _json(data["definition"]) if data["kind"] != "static" else {}
+            if not form.is_valid():
+                raise InvalidInput(form_errors(form))
+            data["kind"] = form.cleaned_data["kind"]
+            definition = form.cleaned_data["definition"]
             if segment is None:
                 segment = seg.segment_create(
                     actor=actor, name=data["name"], kind=data["kind"], definition=definition
@@ -91,9 +92,11 @@ def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             errors = exc.errors
     node_errors: list[dict[str, Any]] = []
     if errors and data["kind"] != "static":
-        with contextlib.suppress(InvalidInput):  # the builder shows these on their conditions
+        with contextlib.suppress(
+            forms.ValidationError
+        ):  # the builder shows these on their conditions
             node_errors = segment_catalogue.node_errors(
-                _json(data["definition"]), segment_id=segment.pk if segment else None
+                parse_definition(data["definition"]), segment_id=segment.pk if segment else None
             )
     return render(
         request,
@@ -117,11 +120,15 @@ def segment_count(request: HttpRequest) -> HttpResponse:
     """htmx: the live count of a definition being edited. With format=json (the visual builder):
     {"count", "errors", "nodes": the messages placed on their conditions}, status 200 either way."""
     marketer(request)
-    as_json = request.POST.get("format") == "json"
-    segment_id = _int(request.POST.get("segment", ""), 0) or None
+    form = SegmentCountForm(request.POST)
+    valid = form.is_valid()
+    as_json = form.cleaned_data.get("format") == "json" or form["format"].value() == "json"
+    segment_id = form.cleaned_data.get("segment")
     parsed: list[Any] = []  # the definition once it is JSON (errors are placed on it)
     try:
-        definition = _json(request.POST.get("definition", ""))
+        if not valid:
+            raise InvalidInput(form_errors(form))
+        definition = form.cleaned_data["definition"]
         parsed.append(definition)
         count = seg.definition_count(
             user=request.user, definition=definition, segment_id=segment_id
@@ -188,14 +195,18 @@ def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         else '<p>Hello {{ contact.first_name|default:"there" }},</p>',
     }
     if request.method == "POST":
-        data = {k: request.POST.get(k, "") for k in ("name", "subject", "html")}
+        form = TemplateForm(request.POST)
+        data = {k: str(form[k].value() or "") for k in ("name", "subject", "html")}
         try:
-            template = sending.template_save(actor=actor, template=template, **data)
-            if request.POST.get("test_to"):
+            if not form.is_valid():
+                raise InvalidInput(form_errors(form))
+            test_to = form.cleaned_data.pop("test_to")
+            template = sending.template_save(actor=actor, template=template, **form.cleaned_data)
+            if test_to:
                 sending.test_send(
                     template=template,
                     contact=_self_as_contact(actor.user),
-                    to=request.POST["test_to"][:254],
+                    to=test_to,
                     from_email=settings.DEFAULT_FROM_EMAIL,
                 )
                 messages.success(request, _("Test email sent."))
@@ -226,22 +237,6 @@ def _self_as_contact(user: User | None) -> Contact:
     return Contact(first_name=first, last_name=user.last_name, email=user.email, custom={})
 
 
-def _int(value: str, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _optional_template(request: HttpRequest, field: str) -> EmailTemplate | None:
-    value = request.POST.get(field, "")
-    if not value:
-        return None
-    if not value.isdigit():
-        raise InvalidInput({field: [_("Choose a template.")]})
-    return get_scoped(request.user, EmailTemplate, int(value))
-
-
 SEND_FIELDS = ("name", "template", "template_b", "segment", "subscription_type", "from_name",
                "from_email", "subject_b", "ab_test_percent", "ab_winner_rule",
                "ab_wait_minutes", "test_to")  # fmt: skip
@@ -255,32 +250,41 @@ def send_new(request: HttpRequest) -> HttpResponse:
     actor = Actor.of(request)
     errors: dict[str, list[str]] = {}
     previews: list[tuple[str, Any]] = []
-    data = {k: request.POST.get(k, "") for k in SEND_FIELDS}
+    form = SendForm(request.POST)
+    data = {k: str(form[k].value() or "") for k in SEND_FIELDS}
     if request.method == "GET":
         data.update(from_email=settings.DEFAULT_FROM_EMAIL, ab_test_percent="0",
                     ab_winner_rule="opens", ab_wait_minutes="240")  # fmt: skip
     else:
         try:
-            template = get_scoped(request.user, EmailTemplate, request.POST.get("template"))
-            template_b = _optional_template(request, "template_b")
-            subject_b = data["subject_b"][:300]
+            if not form.is_valid():
+                raise InvalidInput(form_errors(form))
+            cleaned = form.cleaned_data
+            template = get_scoped(request.user, EmailTemplate, cleaned["template"])
+            template_b = (
+                get_scoped(request.user, EmailTemplate, cleaned["template_b"])
+                if cleaned["template_b"] is not None
+                else None
+            )
+            subject_b = cleaned["subject_b"]
+            ab_test_percent = cleaned["ab_test_percent"] or 0
             sending.check_ab(
                 template=template,
-                ab_test_percent=_int(data["ab_test_percent"], 0),
+                ab_test_percent=ab_test_percent,
                 subject_b=subject_b,
                 template_b=template_b,
             )
-            if request.POST.get("preview") or request.POST.get("test"):
+            if cleaned["preview"] or cleaned["test"]:
                 sample = scoped(request.user, Contact).exclude(first_name="").first()
                 variants = ["a", "b"] if (subject_b or template_b) else ["a"]
-                if request.POST.get("test"):
-                    if "@" not in data["test_to"]:
+                if cleaned["test"]:
+                    if not cleaned["test_to"]:
                         raise InvalidInput({"test_to": [_("Enter a valid email address.")]})
                     for variant in variants:
                         sending.test_send(
                             template=template,
                             contact=sample,
-                            to=data["test_to"][:254],
+                            to=cleaned["test_to"],
                             from_email=settings.DEFAULT_FROM_EMAIL,
                             variant=variant,
                             subject_b=subject_b,
@@ -301,24 +305,33 @@ def send_new(request: HttpRequest) -> HttpResponse:
                     for v in variants
                 ]
             else:
-                rule = data["ab_winner_rule"]
+                missing = {
+                    name: [message]
+                    for name, message in (
+                        ("segment", _("Choose a segment.")),
+                        ("subscription_type", _("Choose a subscription type.")),
+                    )
+                    if cleaned[name] is None
+                }
+                if missing:
+                    raise InvalidInput(missing)
                 send = sending.send_create(
                     actor=actor,
-                    name=data["name"],
+                    name=cleaned["name"],
                     template=template,
-                    segment=get_scoped(request.user, Segment, request.POST.get("segment")),
+                    segment=get_scoped(request.user, Segment, cleaned["segment"]),
                     subscription_type=get_scoped(
-                        request.user, SubscriptionType, request.POST.get("subscription_type")
+                        request.user, SubscriptionType, cleaned["subscription_type"]
                     ),
-                    from_email=data["from_email"][:254],
-                    from_name=data["from_name"][:100],
-                    ab_test_percent=_int(data["ab_test_percent"], 0),
-                    ab_winner_rule=rule if rule in EmailSend.WinnerRule.values else "opens",
-                    ab_wait_minutes=max(1, _int(data["ab_wait_minutes"], 240)),
+                    from_email=cleaned["from_email"],
+                    from_name=cleaned["from_name"],
+                    ab_test_percent=ab_test_percent,
+                    ab_winner_rule=cleaned["ab_winner_rule"] or EmailSend.WinnerRule.OPENS,
+                    ab_wait_minutes=cleaned["ab_wait_minutes"] or 240,
                     subject_b=subject_b,
                     template_b=template_b,
                 )
-                if request.POST.get("start"):
+                if cleaned["start"]:
                     tasks.send_enqueue(send.pk)
                     messages.success(request, _("The send has started."))
                     return redirect(

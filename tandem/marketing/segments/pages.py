@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -27,6 +27,8 @@ from tandem.crm.models import Contact
 from tandem.marketing.models import ReactionDelivery, Segment, SegmentReaction
 from tandem.marketing.scopes import marketer
 from tandem.marketing.segments import members, reactions
+from tandem.marketing.segments.forms import AddFilteredForm, MembersForm, ReactionForm
+from tandem.marketing.validation import form_errors
 from tandem.sales.models import Sequence
 
 FILTER_KEYS = ("q", "owner", "lifecycle_stage", "industry", "consent", "tag")
@@ -70,10 +72,13 @@ def _changed(request: HttpRequest, change: members.MemberChange, added: bool) ->
 def members_add(request: HttpRequest, pk: int) -> HttpResponse:
     user = marketer(request)
     segment = get_scoped(user, Segment, pk, "change")
+    form = MembersForm(request.POST)
     try:
-        ids = members.ids_from_text(user, request.POST.get("contacts", ""))
-        ids += request.POST.getlist("contact_ids")
-        change = members.members_add(actor=Actor(user=user), segment=segment, contact_ids=ids)
+        if not form.is_valid():
+            raise InvalidInput(form_errors(form))
+        ids: list[Any] = members.ids_from_text(user, form.cleaned_data["contacts"])
+        ids += form.cleaned_data["contact_ids"]
+        change = members.members_add(actor=Actor.of(request), segment=segment, contact_ids=ids)
         _changed(request, change, added=True)
     except InvalidInput as exc:
         messages.error(request, exc.message)
@@ -85,9 +90,12 @@ def members_add(request: HttpRequest, pk: int) -> HttpResponse:
 def members_remove(request: HttpRequest, pk: int) -> HttpResponse:
     user = marketer(request)
     segment = get_scoped(user, Segment, pk, "change")
+    form = MembersForm(request.POST)
     try:
+        if not form.is_valid():
+            raise InvalidInput(form_errors(form))
         change = members.members_remove(
-            actor=Actor(user=user), segment=segment, contact_ids=request.POST.getlist("contact_ids")
+            actor=Actor.of(request), segment=segment, contact_ids=form.cleaned_data["contact_ids"]
         )
         _changed(request, change, added=False)
     except InvalidInput as exc:
@@ -95,15 +103,14 @@ def members_remove(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("marketing:segment_detail", pk=segment.pk)
 
 
-def _list_query(params: QueryDict) -> crm_selectors.ListQuery:
-    owner = params.get("owner", "").strip()
+def _list_query(cleaned: dict[str, Any]) -> crm_selectors.ListQuery:
     return crm_selectors.ListQuery(
-        q=params.get("q", "").strip()[:200],
-        owner_id=int(owner) if owner.isdigit() else None,
-        lifecycle_stage=params.get("lifecycle_stage", "").strip()[:40],
-        industry=params.get("industry", "").strip()[:100],
-        consent=params.get("consent", "").strip()[:20],
-        tag=params.get("tag", "").strip()[:100],
+        q=cleaned.get("q") or "",
+        owner_id=cleaned.get("owner"),
+        lifecycle_stage=cleaned.get("lifecycle_stage") or "",
+        industry=cleaned.get("industry") or "",
+        consent=cleaned.get("consent") or "",
+        tag=cleaned.get("tag") or "",
     )
 
 
@@ -113,21 +120,21 @@ def add_filtered(request: HttpRequest) -> HttpResponse:
     to a static list. GET shows how many and asks which list; POST adds them."""
     user = marketer(request)
     params = request.POST if request.method == "POST" else request.GET
-    query = _list_query(params)
-    picked = [v for v in params.getlist("contact_ids") if v]
-    contacts = crm_selectors.contacts_filtered(user, query)
+    form = AddFilteredForm(params)
+    valid = form.is_valid()
+    cleaned = form.cleaned_data
+    picked = [str(pk) for pk in cleaned.get("contact_ids") or []]
+    contacts = crm_selectors.contacts_filtered(user, _list_query(cleaned))
     if picked:
-        ids = [int(v) for v in picked if v.isdigit()][: members.MAX_IDS + 1]
-        contacts = scoped(user, Contact).filter(pk__in=ids)
+        contacts = scoped(user, Contact).filter(pk__in=cleaned["contact_ids"])
     count = contacts.count()
     lists = list(members.static_lists(user))
-    errors: dict[str, list[str]] = {}
-    if request.method == "POST":
+    errors: dict[str, list[str]] = {} if valid else form_errors(form)
+    if request.method == "POST" and valid:
         try:
-            target = request.POST.get("segment", "")
-            if not target.isdigit():
+            if cleaned.get("segment") is None:
                 raise InvalidInput({"segment": [_("Choose a static list.")]})
-            segment = get_scoped(user, Segment, int(target), "change")
+            segment = get_scoped(user, Segment, cleaned["segment"], "change")
             if count > members.MAX_IDS:
                 raise InvalidInput(
                     {
@@ -138,12 +145,12 @@ def add_filtered(request: HttpRequest) -> HttpResponse:
                     }
                 )
             ids = list(contacts.values_list("pk", flat=True)[: members.MAX_IDS])
-            change = members.members_add(actor=Actor(user=user), segment=segment, contact_ids=ids)
+            change = members.members_add(actor=Actor.of(request), segment=segment, contact_ids=ids)
             _changed(request, change, added=True)
             return redirect("marketing:segment_detail", pk=segment.pk)
         except InvalidInput as exc:
             errors = exc.errors
-    filters = {k: params.get(k, "") for k in FILTER_KEYS if params.get(k)}
+    filters = {k: cleaned[k] for k in FILTER_KEYS if cleaned.get(k)}
     return render(
         request,
         "marketing/segments/add_contacts.html",
@@ -159,29 +166,27 @@ def add_filtered(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _bool(request: HttpRequest, name: str) -> bool:
-    return request.POST.get(name) == "on"
-
-
 @login_required
 @require_POST
 def reaction_add(request: HttpRequest, pk: int) -> HttpResponse:
     user = marketer(request)
     segment = get_scoped(user, Segment, pk, "change")
-    kind = request.POST.get("kind", "")
+    form = ReactionForm(request.POST)
     try:
+        if not form.is_valid():
+            raise InvalidInput(form_errors(form))
+        kind = form.cleaned_data["kind"]
         sequence = None
-        if kind == SegmentReaction.Kind.SEQUENCE:
-            raw = request.POST.get("sequence", "")
-            sequence = get_scoped(user, Sequence, int(raw)) if raw.isdigit() else None
+        if kind == SegmentReaction.Kind.SEQUENCE and form.cleaned_data["sequence"] is not None:
+            sequence = get_scoped(user, Sequence, form.cleaned_data["sequence"])
         created = reactions.reaction_create(
-            actor=Actor(user=user),
+            actor=Actor.of(request),
             segment=segment,
             kind=kind,
-            on_entered=_bool(request, "on_entered"),
-            on_left=_bool(request, "on_left"),
+            on_entered=form.cleaned_data["on_entered"],
+            on_left=form.cleaned_data["on_left"],
             sequence=sequence,
-            url=request.POST.get("url", ""),
+            url=form.cleaned_data["url"],
         )
     except InvalidInput as exc:
         messages.error(request, exc.message)

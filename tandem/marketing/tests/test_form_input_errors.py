@@ -373,3 +373,115 @@ def test_archiving_with_an_unknown_choice_keeps_the_asset(
     assert response.status_code == 302
     asset.refresh_from_db()
     assert not asset.archived
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "Hot", "kind": "dynamic", "definition": "{not json"}, "definition"),
+        ({"name": "N" * 201, "kind": "dynamic", "definition": "{}"}, "name"),
+        ({"name": "Hot", "kind": "smart", "definition": "{}"}, "kind"),
+    ],
+)
+def test_segment_form_bad_input_is_a_form_error_and_saves_no_segment(
+    body: dict[str, str], field: str, marketer_client: Client
+) -> None:
+    from tandem.marketing.models import Segment
+
+    response = marketer_client.post("/marketing/segments/new", body)
+    assert response.status_code == 400
+    assert field in response.context["errors"]
+    assert not Segment.objects.exists()
+
+
+def test_live_count_with_a_bad_segment_id_answers_with_its_error(marketer_client: Client) -> None:
+    response = marketer_client.post(
+        "/marketing/segments/count", {"format": "json", "segment": "abc", "definition": "{}"}
+    )
+    assert response.status_code == 200
+    assert response.json()["count"] is None
+    assert response.json()["errors"]
+
+
+def test_static_list_members_and_reactions_refuse_bad_input_and_change_nothing(
+    marketer_client: Client,
+) -> None:
+    from tandem.marketing.models import SegmentReaction, StaticMember
+    from tandem.marketing.segments import services as seg
+
+    segment = seg.segment_create(actor=SYSTEM, name="List", kind="static", definition={})
+    for url, body in (
+        (f"/marketing/segments/{segment.pk}/members/add", {"contact_ids": ["1", "x"]}),
+        (f"/marketing/segments/{segment.pk}/members/remove", {"contact_ids": ["-1"]}),
+        (f"/marketing/segments/{segment.pk}/reactions/add", {"kind": "carrier-pigeon"}),
+        (f"/marketing/segments/{segment.pk}/reactions/add", {"kind": "webhook", "url": "u" * 501}),
+    ):
+        response = marketer_client.post(url, body, follow=True)
+        assert response.status_code == 200, url
+        assert [m.level_tag for m in response.context["messages"]] == ["error"], url
+    assert not StaticMember.objects.exists()
+    assert not SegmentReaction.objects.exists()
+
+
+def test_adding_filtered_contacts_without_a_list_asks_for_one(marketer_client: Client) -> None:
+    response = marketer_client.post("/marketing/segments/add-contacts", {"segment": "abc"})
+    assert response.status_code == 400
+    assert response.context["errors"] == {"segment": ["Choose a static list."]}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "T", "subject": "S", "html": "<p>x</p>", "test_to": "not-an-address"}, "test_to"),
+        ({"name": "T", "subject": "S" * 301, "html": "<p>x</p>"}, "subject"),
+    ],
+)
+def test_template_form_bad_input_is_a_form_error(
+    body: dict[str, str], field: str, marketer_client: Client
+) -> None:
+    from tandem.marketing.models import EmailTemplate
+
+    response = marketer_client.post("/marketing/email/templates/new", body)
+    assert response.status_code == 400
+    assert field in response.context["errors"]
+    assert not EmailTemplate.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"template": "abc"}, "template"),
+        ({"template_b": "1.5"}, "template_b"),
+        ({"ab_test_percent": "half"}, "ab_test_percent"),
+        ({"ab_test_percent": "101"}, "ab_test_percent"),
+        ({"ab_wait_minutes": "0"}, "ab_wait_minutes"),
+        ({"ab_winner_rule": "luck"}, "ab_winner_rule"),
+        ({"segment": ""}, "segment"),
+        ({"test": "1", "test_to": "nobody"}, "test_to"),
+    ],
+)
+def test_send_form_bad_input_is_a_form_error_and_saves_no_send(
+    change: dict[str, str], field: str, marketer_client: Client
+) -> None:
+    from tandem.marketing.email import sending
+    from tandem.marketing.models import EmailSend, SubscriptionType
+    from tandem.marketing.segments import services as seg
+
+    template = sending.template_save(actor=SYSTEM, name="T", subject="Hi", html="<p>Hi</p>")
+    segment = seg.segment_create(actor=SYSTEM, name="All", kind="static", definition={})
+    news = SubscriptionType.objects.get_or_create(key="newsletter", defaults={"name": "N"})[0]
+    body = {
+        "name": "Autumn",
+        "template": str(template.pk),
+        "segment": str(segment.pk),
+        "subscription_type": str(news.pk),
+        "from_email": "news@example.com",
+        "ab_test_percent": "0",
+        "ab_winner_rule": "opens",
+        "ab_wait_minutes": "240",
+        **change,
+    }
+    response = marketer_client.post("/marketing/email/sends/new", body)
+    assert response.status_code == 400
+    assert field in response.context["errors"], response.context["errors"]
+    assert not EmailSend.objects.exists()
