@@ -6,7 +6,6 @@ from tandem.marketing import views
 from tandem.marketing.campaigns import views as campaign_views
 from tandem.marketing.content import views as content_views
 from tandem.marketing.email import views_send as send_views
-from tandem.marketing.events import rules_views as event_rule_views
 from tandem.marketing.events import views as event_views
 from tandem.marketing.segments import views as segment_views
 from tandem.marketing.social import views as social_views
@@ -58,8 +57,8 @@ urlpatterns = [
     path("events/<int:pk>/", event_views.event_detail, name="event_detail"),
     path("events/<int:pk>/edit", event_views.event_edit, name="event_edit"),
     path("events/<int:pk>/export", event_views.registrations_export, name="event_export"),
-    path("events/<int:pk>/lead-rule", event_rule_views.lead_rule, name="event_lead_rule"),
-    path("events/lead-rules/<str:kind>", event_rule_views.lead_rule, name="event_kind_lead_rule"),
+    path("events/<int:pk>/lead-rule", event_views.lead_rule, name="event_lead_rule"),
+    path("events/lead-rules/<str:kind>", event_views.lead_rule, name="event_kind_lead_rule"),
     path("events/<int:pk>/<str:action>", event_views.event_action, name="event_action"),
     path("events/r/<slug:slug>", event_views.register_page, name="event_register"),
     path("social/", social_views.post_calendar, name="social_calendar"),
