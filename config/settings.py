@@ -262,7 +262,7 @@ if CACHE_URL.startswith(("redis://", "rediss://")):
         raise ImproperlyConfigured(
             "CACHE_URL=redis://... needs the redis extra: pip install 'tandem[redis]'"
         )
-    CACHES = {
+    CACHES: dict[str, dict[str, object]] = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
     }
 else:
