@@ -7,11 +7,13 @@ import datetime as dt
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from tandem.core.audit import Actor
 from tandem.core.models import Role, User
 from tandem.crm.models import Touchpoint
 from tandem.leads import disputes, services
+from tandem.leads.forms import DisputeDecideForm, DisputeOpenForm, HandoffRejectForm
 from tandem.leads.models import Dispute, DisputeMessage, Handoff, Notification
 
 pytestmark = pytest.mark.django_db
@@ -243,3 +245,13 @@ def test_the_lead_quality_page_follows_the_capability(world, handoff):
     assert _client(world.user("head")).get("/leads/quality/?by=channel").status_code == 200
     assert _client(handoff.assigned_to).get("/leads/quality/").status_code == 403
     assert _client(world.user("field_rep")).get("/leads/quality/").status_code == 403
+
+
+def test_the_forms_refuse_in_russian_too():
+    with translation.override("ru"):
+        decide = DisputeDecideForm({"outcome": "upheld", "decision": ""})
+        assert decide.errors["decision"] == ["Напишите решение."]
+        reject = HandoffRejectForm({"reason": "no_need", "outcome": "burn"})
+        assert reject.errors["outcome"] == ["Выберите, что будет с лидом."]  # noqa: RUF001
+        opened = DisputeOpenForm({"subject": "handoff", "summary": "Кто владелец?"})
+        assert opened.errors["__all__"] == ["Укажите, о какой передаче или каком контакте спор."]  # noqa: RUF001
