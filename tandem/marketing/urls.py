@@ -2,30 +2,29 @@
 
 from django.urls import path
 
-from tandem.marketing import views
 from tandem.marketing.campaigns import views as campaign_views
 from tandem.marketing.content import views as content_views
-from tandem.marketing.email import views_send as send_views
+from tandem.marketing.email import views as email_views
 from tandem.marketing.events import views as event_views
 from tandem.marketing.segments import views as segment_views
 from tandem.marketing.social import views as social_views
 
 app_name = "marketing"
 urlpatterns = [
-    path("segments/", views.segment_list, name="segment_list"),
-    path("segments/new", views.segment_edit, name="segment_new"),
-    path("segments/count", views.segment_count, name="segment_count"),
-    path("segments/<int:pk>/", views.segment_detail, name="segment_detail"),
-    path("segments/<int:pk>/edit", views.segment_edit, name="segment_edit"),
+    path("segments/", segment_views.segment_list, name="segment_list"),
+    path("segments/new", segment_views.segment_edit, name="segment_new"),
+    path("segments/count", segment_views.segment_count, name="segment_count"),
+    path("segments/<int:pk>/", segment_views.segment_detail, name="segment_detail"),
+    path("segments/<int:pk>/edit", segment_views.segment_edit, name="segment_edit"),
     path("segments/<int:pk>/export", segment_views.segment_export, name="segment_export"),
-    path("email/", views.template_list, name="template_list"),
-    path("email/templates/new", views.template_edit, name="template_new"),
-    path("email/templates/<int:pk>/", views.template_edit, name="template_edit"),
-    path("email/sends/new", views.send_new, name="send_new"),
-    path("email/sends/<int:pk>/", send_views.send_detail, name="send_detail"),
-    path("email/sends/<int:pk>/progress", send_views.send_progress, name="send_progress"),
-    path("email/sends/<int:pk>/cancel", send_views.send_cancel, name="send_cancel"),
-    path("email/sends/<int:pk>/start", send_views.send_start, name="send_start"),
+    path("email/", email_views.template_list, name="template_list"),
+    path("email/templates/new", email_views.template_edit, name="template_new"),
+    path("email/templates/<int:pk>/", email_views.template_edit, name="template_edit"),
+    path("email/sends/new", email_views.send_new, name="send_new"),
+    path("email/sends/<int:pk>/", email_views.send_detail, name="send_detail"),
+    path("email/sends/<int:pk>/progress", email_views.send_progress, name="send_progress"),
+    path("email/sends/<int:pk>/cancel", email_views.send_cancel, name="send_cancel"),
+    path("email/sends/<int:pk>/start", email_views.send_start, name="send_start"),
     path("campaigns/", campaign_views.campaign_list, name="campaign_list"),
     path("campaigns/new", campaign_views.campaign_edit, name="campaign_new"),
     path("campaigns/<int:pk>/", campaign_views.campaign_detail, name="campaign_detail"),

@@ -1,168 +1,128 @@
-"""Marketing pages: segments (with a live count while editing), email templates (preview, test
-send) and sends. Thin: parse input, call a service, render. Reads go through `scoped`, so a rep
-gets a 404 for every page here (fails closed)."""
+"""Email pages: templates (preview, test copy), the send form (save, start, preview and test
+copies of variants A and B), and the page of one send: its settings, its progress (polled with
+htmx every 2 s while it is delivering), what came back afterwards, and Cancel / Send now.
+
+Thin: a form parses the input, `sending` / `progress` / `tasks` act, the page renders. Only
+people who `can(user, "use_marketing")` get here (`scopes.marketer`); anyone else gets a 404,
+as for every marketing page.
+
+Invariants:
+- the delivery figures are counted once the send is no longer delivering (a poll costs the
+  progress counts only);
+- the fragment polls only while the send is delivering (sending or testing with something in
+  flight), or right after "Send now" while the send is still a draft waiting for its worker
+  (`?starting=1`, at most `START_POLLS` polls); then it renders without `hx-trigger`, which
+  stops htmx;
+- Cancel and Send now are POST only (CSRF-checked by the middleware) and answer with a
+  redirect to the page, whatever the outcome (an error is a message, never a 500).
+"""
 
 from __future__ import annotations
 
-import contextlib
-import json
 from typing import Any
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from tandem.core.access import get_scoped, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.models import User
-from tandem.core.tasks import enqueue_on_commit
 from tandem.crm.models import Contact
 from tandem.marketing import tasks
-from tandem.marketing.email import sending
+from tandem.marketing.email import delivery, progress, sending
 from tandem.marketing.email.forms import SendForm, TemplateForm
 from tandem.marketing.models import EmailSend, EmailTemplate, Segment, SubscriptionType
 from tandem.marketing.scopes import marketer
-from tandem.marketing.segments import catalogue as segment_catalogue
-from tandem.marketing.segments import pages as segment_pages
-from tandem.marketing.segments import services as seg
-from tandem.marketing.segments.forms import SegmentCountForm, SegmentForm, parse_definition
 from tandem.marketing.validation import form_errors
 
-EXAMPLE = {
-    "type": "and",
-    "children": [
-        {
-            "type": "touchpoint",
-            "kind": "page_view",
-            "properties": [{"key": "path", "value": "/pricing"}],
-            "at_least": 2,
-            "within_days": 30,
-        },
-        {"type": "subscription", "subscription": "newsletter"},
-    ],
-}
+START_POLLS = 60  # 2 minutes of "starting…" before the page stops asking
 
 
-@login_required
-def segment_list(request: HttpRequest) -> HttpResponse:
-    marketer(request)
-    segments = scoped(request.user, Segment).order_by("name", "id")[:500]
-    return render(request, "marketing/segment_list.html", {"segments": segments})
+def _polls(request: HttpRequest) -> int:
+    try:
+        return max(0, int(request.GET.get("starting", "0")))
+    except ValueError:
+        return 0
 
 
-@login_required
-def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    marketer(request)
-    actor = Actor.of(request)
-    segment = get_scoped(request.user, Segment, pk, "change") if pk else None
-    errors: dict[str, list[str]] = {}
-    data = {
-        "name": segment.name if segment else "",
-        "kind": segment.kind if segment else "dynamic",
-        "definition": json.dumps(segment.definition if segment else EXAMPLE, indent=2),
+def _progress_context(send: EmailSend, starting: int = 0) -> dict[str, Any]:
+    now = progress.send_progress(send.pk)
+    waiting_to_start = now.status == EmailSend.Status.DRAFT and 0 < starting <= START_POLLS
+    polling = now.delivering or waiting_to_start
+    return {
+        "send": send,
+        "progress": now,
+        "remaining": now.pending + now.claimed,
+        "reasons": delivery.reasons(send.pk),
+        # what came back, once nothing is being delivered (not recounted on every poll)
+        "delivery": delivery.delivery(send) if now.started_at and not polling else None,
+        "polling": polling,
+        "starting": starting + 1 if waiting_to_start else 0,
+        "cancellable": now.status in progress.CANCELLABLE,
+        "waiting_for_winner": now.status == EmailSend.Status.TESTING and not now.delivering,
     }
-    if request.method == "POST":
-        form = SegmentForm(request.POST)
-        data = {k: str(form[k].value() or "") for k in ("name", "kind", "definition")}
-        try:
-            if not form.is_valid():
-                raise InvalidInput(form_errors(form))
-            data["kind"] = form.cleaned_data["kind"]
-            definition = form.cleaned_data["definition"]
-            if segment is None:
-                segment = seg.segment_create(
-                    actor=actor, name=data["name"], kind=data["kind"], definition=definition
-                )
-            else:
-                seg.segment_update(
-                    actor=actor, segment=segment, name=data["name"], definition=definition
-                )
-            enqueue_on_commit(tasks.segment_refresh, segment.pk)
-            messages.success(request, _("Segment saved."))
-            return redirect("marketing:segment_detail", pk=segment.pk)
-        except InvalidInput as exc:
-            errors = exc.errors
-    node_errors: list[dict[str, Any]] = []
-    if errors and data["kind"] != "static":
-        with contextlib.suppress(
-            forms.ValidationError
-        ):  # the builder shows these on their conditions
-            node_errors = segment_catalogue.node_errors(
-                parse_definition(data["definition"]), segment_id=segment.pk if segment else None
-            )
+
+
+@login_required
+@require_GET
+def send_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = marketer(request)
+    send = get_scoped(user, EmailSend, pk)
+    send = EmailSend.objects.select_related(
+        "template", "template_b", "segment", "subscription_type", "created_by"
+    ).get(pk=send.pk)
+    context = _progress_context(send, _polls(request))
+    context["ab_test"] = sending.is_ab_test(send)
+    return render(request, "marketing/send_detail.html", context)
+
+
+@login_required
+@require_GET
+def send_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """htmx: the progress block alone."""
+    user = marketer(request)
+    send = get_scoped(user, EmailSend, pk)
     return render(
-        request,
-        "marketing/segment_edit.html",
-        {
-            "segment": segment,
-            "data": data,
-            "errors": errors,
-            "catalogue": segment_catalogue.catalogue(
-                request.user, exclude_segment=segment.pk if segment else None
-            ),
-            "node_errors": node_errors,
-        },
-        status=400 if errors else 200,
+        request, "marketing/_send_progress.html", _progress_context(send, _polls(request))
     )
 
 
 @login_required
 @require_POST
-def segment_count(request: HttpRequest) -> HttpResponse:
-    """htmx: the live count of a definition being edited. With format=json (the visual builder):
-    {"count", "errors", "nodes": the messages placed on their conditions}, status 200 either way."""
-    marketer(request)
-    form = SegmentCountForm(request.POST)
-    valid = form.is_valid()
-    as_json = form.cleaned_data.get("format") == "json" or form["format"].value() == "json"
-    segment_id = form.cleaned_data.get("segment")
-    parsed: list[Any] = []  # the definition once it is JSON (errors are placed on it)
+def send_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    user = marketer(request)
+    send = get_scoped(user, EmailSend, pk, "change")
     try:
-        if not valid:
-            raise InvalidInput(form_errors(form))
-        definition = form.cleaned_data["definition"]
-        parsed.append(definition)
-        count = seg.definition_count(
-            user=request.user, definition=definition, segment_id=segment_id
-        )
-        if as_json:
-            text = ngettext("%(n)s contact matches", "%(n)s contacts match", count) % {"n": count}
-            return JsonResponse({"count": count, "text": text, "errors": [], "nodes": []})
-        return render(request, "marketing/_count.html", {"count": count})
+        progress.send_cancel(actor=Actor(user=user), send_id=send.pk)
     except InvalidInput as exc:
-        if as_json:
-            nodes = (
-                segment_catalogue.node_errors(parsed[0], segment_id=segment_id) if parsed else []
-            )
-            texts = [str(m) for errors in exc.errors.values() for m in errors]
-            return JsonResponse({"count": None, "text": "", "errors": texts, "nodes": nodes})
-        return render(request, "marketing/_count.html", {"errors": exc.errors})
+        messages.error(request, exc.message)
+    else:
+        messages.info(
+            request, _("The send is cancelled: nothing more is mailed after the current chunk.")
+        )
+    return redirect("marketing:send_detail", pk=send.pk)
 
 
 @login_required
-def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    marketer(request)
-    segment = get_scoped(request.user, Segment, pk)
-    members = seg.segment_members_for(request.user, segment).select_related("account")[:100]
-    events = segment.events.order_by("-id")[:20]
-    return render(
-        request,
-        "marketing/segment_detail.html",
-        {
-            "segment": segment,
-            "members": members,
-            "events": events,
-            **segment_pages.detail_extras(request.user, segment),  # type: ignore[arg-type]
-        },
-    )
+@require_POST
+def send_start(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send now: a draft is handed to the send workers (as the send form's "Save and send")."""
+    user = marketer(request)
+    send = get_scoped(user, EmailSend, pk, "change")
+    if send.status != EmailSend.Status.DRAFT:
+        messages.error(request, _("Only a draft can be started; this send is: %(status)s.")
+                       % {"status": send.get_status_display()})  # fmt: skip
+        return redirect("marketing:send_detail", pk=send.pk)
+    tasks.send_enqueue(send.pk)
+    messages.success(request, _("The send has started."))
+    return redirect(reverse("marketing:send_detail", kwargs={"pk": send.pk}) + "?starting=1")
 
 
 @login_required
