@@ -266,8 +266,8 @@ def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A dispute's thread: anyone who sees it writes; the head decides (action=decide)."""
     user = request_user(request)
     dispute = get_scoped(user, Dispute, pk)
-    message_form = DisputeMessageForm()
-    decide_form = DisputeDecideForm()
+    message_form: forms.Form = DisputeMessageForm()
+    decide_form: forms.Form = DisputeDecideForm()
     if request.method == "POST":
         deciding = request.POST.get("action") == "decide"
         form: forms.Form = (
