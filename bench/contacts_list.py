@@ -15,7 +15,9 @@ searching for a name, and the HTML account list.
 Budgets (medians of the served requests): every list and API page under 50 ms, a search under
 100 ms, and at most 12 queries per page (each page's statements counted once with
 CaptureQueriesContext in-process, after a first request has settled the session). The script
-exits 1 if a budget is missed.
+exits 1 if a budget is missed. Beside each median it prints `cpu`: the Tandem worker's CPU time
+per request (user + system, read from /proc), which load on a shared machine inflates far less
+than wall time.
 
 For reference only, it also serves each page's raw SQL (the statements the page ran, replayed
 with psycopg by bench/raw_pages.py under the same gunicorn) and prints the ratio; the ratio is
@@ -131,6 +133,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def cpu_seconds(master: int) -> float:
+    """CPU time (user + system, s) used so far by the worker processes of a gunicorn master:
+    what the requests cost the server whatever else the machine is running."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    total = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def start_gunicorn(app: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
@@ -266,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     served: dict[int, float] = {}
     reference: dict[int, float] = {}
+    cpu: dict[int, float] = {}  # the Tandem worker's CPU ms per request
     tandem, tandem_port = start_gunicorn("config.wsgi:application", env)
     procs = [tandem]
     try:
@@ -278,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
             # every cookie the client holds (session, CSRF), as the browser sends them
             cookie = "; ".join(f"{k}={m.value}" for k, m in client.cookies.items())
             page = Http(tandem_port, cookie)
+            cpu_before = cpu_seconds(tandem.pid)
             if bare is None:
                 served[i] = timed(lambda u=url, p=page: p.get(u), args.repeat)
             else:
@@ -286,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
                     lambda u=url, p=page: p.get(u),
                     args.repeat,
                 )
+            cpu[i] = (cpu_seconds(tandem.pid) - cpu_before) * 1000 / (args.repeat + 3)
     finally:
         for proc in procs:
             proc.terminate()
@@ -297,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"{'user':<10}{'page':<16}{'queries':>8}{'median':>9}{'budget':>8}{'':>6}"
-        f"{'raw SQL page':>14}{'x':>6}"
+        f"{'cpu':>7}{'raw SQL page':>14}{'x':>6}"
     )
     missed = []
     for i, (label, name, _, _, budget, _, statements) in enumerate(cases):
@@ -306,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
             missed.append(f"{label} {name}")
         line = (
             f"{label:<10}{name:<16}{len(statements):>8}{served[i]:>9.2f}{budget:>8.0f}"
-            f"{'ok' if ok else 'OVER':>6}"
+            f"{'ok' if ok else 'OVER':>6}{cpu[i]:>7.2f}"
         )
         if i in reference:
             line += f"{reference[i]:>14.2f}{served[i] / reference[i]:>6.1f}"
