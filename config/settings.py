@@ -11,7 +11,7 @@ Environment variables (see docs/operations.md):
                     no SMTP_HOST: mail is written to the console
   TASKS_BACKEND     database (default) | immediate | redis
   REDIS_URL         default redis://127.0.0.1:6379/0
-  CACHE_URL         redis://... for a Redis cache; default: files under TANDEM_VAR_DIR/cache
+  CACHE_URL         redis://... for Redis caches; default: process memory, sessions in files
   TIME_ZONE         default UTC;  LANGUAGE_CODE  default en (en or ru)
   API_RATE_LIMIT    requests per minute per API token, default 600
 """
@@ -244,40 +244,45 @@ PERIODIC_TASKS = {
     "leads.score_all_groups": ("tandem.leads.tasks.score_all_groups", 900),
     "leads.retrain_all_predictive": ("tandem.leads.tasks.retrain_all_predictive", 86400),
     "sales.advance_sequences": ("tandem.sales.tasks.advance_sequences", 300),
-    "marketing.segments_refresh_all": ("tandem.marketing.tasks.segments_refresh_all", 900),
+    "marketing.segments_refresh_all": ("tandem.marketing.segments.tasks.segments_refresh_all", 900),
     "marketing.segment_reactions_run": (
-        "tandem.marketing.segments.reaction_tasks.segment_reactions_run",
+        "tandem.marketing.segments.tasks.segment_reactions_run",
         60,
     ),
     "marketing.event_reminders_send": ("tandem.marketing.events.tasks.event_reminders_send", 300),
     "marketing.social_publish_due": ("tandem.marketing.social.tasks.social_publish_due", 300),
 }
 
-# One cache shared by every process serving Tandem (sessions are read through it, so a sign-out
-# in one gunicorn worker holds in all): files under TANDEM_VAR_DIR by default, Redis with
-# CACHE_URL=redis://... (needs the redis extra).
+# Caches. With CACHE_URL=redis://... (the redis extra) both are Redis, shared by every process
+# and machine. Without it, "default" is each process's memory (lookups that may be a little
+# stale) and "sessions" is files under TANDEM_VAR_DIR, shared by the processes of one machine:
+# sessions are read through it, so a sign-out in one gunicorn worker holds in all. Sessions get
+# an alias of their own because Django's file cache lists its directory on every write, which
+# the per-request writes of the rate limiters would pay for.
 CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES: dict[str, dict[str, object]]
 if CACHE_URL.startswith(("redis://", "rediss://")):
     if importlib.util.find_spec("redis") is None:
         raise ImproperlyConfigured(
             "CACHE_URL=redis://... needs the redis extra: pip install 'tandem[redis]'"
         )
-    CACHES: dict[str, dict[str, object]] = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-    }
+    _redis = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    CACHES = {"default": _redis, "sessions": {**_redis, "KEY_PREFIX": "sessions"}}
 else:
     CACHES = {
-        "default": {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "sessions": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache"),
+            "LOCATION": str(VAR_DIR / "sessions"),
             "OPTIONS": {"MAX_ENTRIES": 100_000},
-        }
+        },
     }
 
 API_RATE_LIMIT = int(os.environ.get("API_RATE_LIMIT", "600"))
 
 # Security defaults; TANDEM_HTTPS=1 turns on what needs HTTPS.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"  # on the shared cache
+SESSION_CACHE_ALIAS = "sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -35,8 +35,7 @@ from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.models import User
 from tandem.crm.models import Contact
-from tandem.marketing import tasks
-from tandem.marketing.email import delivery, progress, sending
+from tandem.marketing.email import delivery, progress, sending, tasks
 from tandem.marketing.email.forms import SendForm, TemplateForm
 from tandem.marketing.models import EmailSend, EmailTemplate, Segment, SubscriptionType
 from tandem.marketing.scopes import marketer

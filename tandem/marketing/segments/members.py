@@ -105,9 +105,9 @@ def _after_change(actor: Actor, segment: Segment, key: str, ids: list[int]) -> N
     segment.save(update_fields=["member_count", "refreshed_at"])
     record_change(actor=actor, action="update", instance=segment, changes={key: ids})
     if ids and SegmentReaction.objects.filter(segment=segment, active=True).exists():
-        from tandem.marketing.segments import reaction_tasks
+        from tandem.marketing.segments import tasks as segment_tasks
 
-        enqueue_on_commit(reaction_tasks.segment_reactions_dispatch, segment.pk)
+        enqueue_on_commit(segment_tasks.segment_reactions_dispatch, segment.pk)
 
 
 @transaction.atomic

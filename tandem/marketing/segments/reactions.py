@@ -3,7 +3,7 @@
 A marketer adds reactions on the segment's page (or the API). `reactions_dispatch` reads each
 active reaction's new `SegmentEvent` rows (by id, after the reaction's cursor) and creates one
 `ReactionDelivery` per (reaction, event); `delivery_attempt` does the work of one delivery.
-Both run as tasks (`reaction_tasks`): dispatch after a static list changes and every minute
+Both run as tasks (`segments.tasks`): dispatch after a static list changes and every minute
 (`marketing.segment_reactions_run`, which also re-enqueues due retries), so a dynamic segment's
 refresh is reacted to within a minute of it.
 

@@ -36,7 +36,6 @@ from tandem.core.models import User
 from tandem.core.tasks import enqueue_on_commit
 from tandem.crm import selectors as crm_selectors
 from tandem.crm.models import ConsentState, Contact, LifecycleStage
-from tandem.marketing import tasks
 from tandem.marketing.models import (
     ReactionDelivery,
     Segment,
@@ -44,7 +43,7 @@ from tandem.marketing.models import (
 )
 from tandem.marketing.scopes import marketer
 from tandem.marketing.segments import catalogue as segment_catalogue
-from tandem.marketing.segments import members, reactions
+from tandem.marketing.segments import members, reactions, tasks
 from tandem.marketing.segments import services as seg
 from tandem.marketing.segments.forms import (
     AddFilteredForm,

@@ -18,8 +18,8 @@ from conftest import PASSWORD, SmtpInbox, World, smtp_server
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.crm import services as crm
-from tandem.marketing import consent, tasks
-from tandem.marketing.email import sending
+from tandem.marketing import consent
+from tandem.marketing.email import sending, tasks
 from tandem.marketing.models import (
     EmailRecipient,
     EmailSend,
@@ -235,7 +235,7 @@ def test_send_form_previews_tests_and_starts_with_workers(
     assert started.status_code == 302
     send = EmailSend.objects.get()
     assert (send.template_b, send.ab_winner_rule, send.ab_wait_minutes) == (b, "clicks", 60)
-    runs = DBTaskResult.objects.filter(task_path="tandem.marketing.tasks.send_run")
+    runs = DBTaskResult.objects.filter(task_path="tandem.marketing.email.tasks.send_run")
     assert runs.count() == 3
     listing = marketer.get("/marketing/email/").content.decode()
     assert "B Bold" in listing
@@ -250,7 +250,7 @@ def test_runs_of_one_send_enqueue_the_winner_choice_once(
     for _ in range(3):
         with django_capture_on_commit_callbacks(execute=True):
             tasks.send_run.call(send.pk)
-    choices = DBTaskResult.objects.filter(task_path="tandem.marketing.tasks.ab_choose_winner")
+    choices = DBTaskResult.objects.filter(task_path="tandem.marketing.email.tasks.ab_choose_winner")
     assert choices.count() == 1
     assert len(smtp.messages) == 3
     choice = choices.get()
@@ -260,7 +260,7 @@ def test_runs_of_one_send_enqueue_the_winner_choice_once(
     assert (choice.run_after - send.started_at).total_seconds() == send.ab_wait_minutes * 60
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks.ab_choose_winner.call(send.pk) == "a"
-    runs = DBTaskResult.objects.filter(task_path="tandem.marketing.tasks.send_run")
+    runs = DBTaskResult.objects.filter(task_path="tandem.marketing.email.tasks.send_run")
     assert runs.count() == tasks.send_workers() == 2
 
 

@@ -25,8 +25,9 @@ from tandem.core.models import AuditEntry, User
 from tandem.core.tokens import token_create
 from tandem.crm.models import Contact
 from tandem.marketing.models import ReactionDelivery, Segment, SegmentReaction
-from tandem.marketing.segments import members, reaction_tasks, reactions
+from tandem.marketing.segments import members, reactions
 from tandem.marketing.segments import services as seg
+from tandem.marketing.segments import tasks as reaction_tasks
 from tandem.sales import services as sales
 from tandem.sales.models import Enrolment
 from tandem.sales.sequences import sequence_create

@@ -19,9 +19,9 @@ from tandem.core.tokens import token_create
 from tandem.crm import services as crm
 from tandem.crm.models import Contact, CustomAttribute
 from tandem.leads.models import ContactScore, ScoringModel
-from tandem.marketing import tasks
 from tandem.marketing.models import Segment, SegmentEvent
 from tandem.marketing.segments import services as seg
+from tandem.marketing.segments import tasks
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()

@@ -193,7 +193,9 @@ def test_send_now_starts_a_draft_and_the_page_polls_until_it_runs(
         started = client.post(_url(send, "start"))
     assert started.status_code == 302
     assert started["Location"] == _url(send) + "?starting=1"
-    assert DBTaskResult.objects.filter(task_path="tandem.marketing.tasks.send_run").count() == 2
+    assert (
+        DBTaskResult.objects.filter(task_path="tandem.marketing.email.tasks.send_run").count() == 2
+    )
     waiting = client.get(started["Location"]).content.decode()
     assert "Starting…" in waiting
     assert "Send now" not in waiting

@@ -1,7 +1,7 @@
-"""Background work for marketing: thin wrappers taking ids (see tandem.core.tasks conventions).
+"""Background work of email sends: thin wrappers taking ids (see tandem.core.tasks conventions).
 
-All are idempotent: a refresh recomputes the member set; a send run claims each recipient with a
-conditional UPDATE, so running it twice (or after a crash) mails nobody twice.
+A send run claims each recipient with a conditional UPDATE, so running it twice (or after a
+crash) mails nobody twice.
 
 Invariants:
 - starting a send enqueues `send_run` `EMAIL_SEND_WORKERS` times (setting or environment,
@@ -22,22 +22,6 @@ from django_tasks import task
 from tandem.core.tasks import enqueue_on_commit
 from tandem.marketing.email import sending
 from tandem.marketing.models import EmailSend
-from tandem.marketing.segments import services as seg
-
-
-@task()
-def segment_refresh(segment_id: int) -> list[int]:
-    """Refresh one segment; a broken one is marked (reason on its page) and counts [0, 0]."""
-    result = seg.segment_refresh_or_mark(segment_id=segment_id)
-    return list(result) if result is not None else [0, 0]
-
-
-@task()
-def segments_refresh_all() -> int:
-    """Refresh every segment; one that cannot be computed is marked broken and logged, and the
-    others are still refreshed. Returns how many segments were looked at."""
-    done = seg.segments_refresh_all()
-    return done["refreshed"] + done["broken"]
 
 
 def send_workers() -> int:

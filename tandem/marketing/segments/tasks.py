@@ -1,6 +1,10 @@
-"""Tasks of segment reactions (thin; see `segments.reactions`).
+"""Background work of segments: thin wrappers taking ids (see tandem.core.tasks conventions).
 
-- `segment_reactions_dispatch(segment_id)`: enqueued after a static list changes;
+- `segment_refresh(segment_id)` / `segments_refresh_all()` (periodic, every 15 minutes): a
+  refresh recomputes the member set, so running it twice changes nothing; a segment that cannot
+  be computed is marked broken and the others are still refreshed;
+- `segment_reactions_dispatch(segment_id)` (see `segments.reactions`): enqueued after a static
+  list changes;
 - `segment_reactions_run()`: periodic (every minute, `marketing.segment_reactions_run`): reacts to
   every segment's new events (a dynamic segment's refresh) and re-enqueues due retries and
   deliveries whose task was lost;
@@ -14,6 +18,7 @@ from django_tasks import task
 
 from tandem.core.tasks import enqueue_on_commit
 from tandem.marketing.segments import reactions
+from tandem.marketing.segments import services as seg
 
 
 def _enqueue(delivery_ids: list[int]) -> None:
@@ -45,3 +50,18 @@ def reaction_deliver(delivery_id: int) -> str:
             deferred.enqueue(delivery_id)
         # else (the immediate backend): `segment_reactions_run` picks it up when it is due
     return attempt.status
+
+
+@task()
+def segment_refresh(segment_id: int) -> list[int]:
+    """Refresh one segment; a broken one is marked (reason on its page) and counts [0, 0]."""
+    result = seg.segment_refresh_or_mark(segment_id=segment_id)
+    return list(result) if result is not None else [0, 0]
+
+
+@task()
+def segments_refresh_all() -> int:
+    """Refresh every segment; one that cannot be computed is marked broken and logged, and the
+    others are still refreshed. Returns how many segments were looked at."""
+    done = seg.segments_refresh_all()
+    return done["refreshed"] + done["broken"]
