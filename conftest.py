@@ -89,9 +89,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
     # Real hashing is tested where it matters (tokens, login); elsewhere it only costs time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    # Each test process its own cache: the shared file cache would carry rate-limit counters and
-    # sessions from one run (or one xdist worker) into another.
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Each test process its own caches: the shared session file cache would carry sessions from
+    # one run (or one xdist worker) into another.
+    memory = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    settings.CACHES = {"default": memory, "sessions": {**memory, "LOCATION": "sessions"}}
 
 
 # Tests that start processes or servers, load the demo or fuzz are `slow`: the inner loop is

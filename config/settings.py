@@ -266,7 +266,10 @@ if CACHE_URL.startswith(("redis://", "rediss://")):
         raise ImproperlyConfigured(
             "CACHE_URL=redis://... needs the redis extra: pip install 'tandem[redis]'"
         )
-    _redis = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    _redis: dict[str, object] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+    }
     CACHES = {"default": _redis, "sessions": {**_redis, "KEY_PREFIX": "sessions"}}
 else:
     CACHES = {

@@ -1,6 +1,6 @@
-"""Sessions are Django's cached database store on the shared cache: what is saved reads back, an
-expired or unknown session is nobody's, and signing out ends the session in the database and the
-cache alike."""
+"""Sessions are Django's cached database store on the shared sessions cache: what is saved
+reads back, an expired or unknown session is nobody's, and signing out ends the session in the
+database and the cache alike."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.sessions.backends.cached_db import KEY_PREFIX
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedStore
 from django.contrib.sessions.models import Session
-from django.core.cache import cache
+from django.core.cache import caches
 from django.test import Client
 from django.utils import timezone
 
@@ -30,17 +30,21 @@ def _signed_in(username: str = "s") -> tuple[Client, User]:
     return client, user
 
 
-def test_the_engine_is_django_s_cached_database_store() -> None:
+def test_the_engine_is_django_s_cached_database_store_on_the_sessions_cache() -> None:
     assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.cached_db"
+    assert settings.SESSION_CACHE_ALIAS == "sessions"
 
 
-def test_the_server_s_cache_is_shared_between_its_processes() -> None:
-    # pytest gives each test process a memory cache (conftest); the server's default is one
-    # every gunicorn worker reads, so a sign-out in one worker holds in all.
+def test_the_server_s_sessions_cache_is_shared_between_its_processes() -> None:
+    # pytest gives each test process memory caches (conftest); the server's sessions cache is
+    # one every gunicorn worker reads, so a sign-out in one worker holds in all.
     from config import settings as configured
 
-    backend = configured.CACHES["default"]["BACKEND"]
-    assert backend != "django.core.cache.backends.locmem.LocMemCache"
+    sessions = configured.CACHES["sessions"]["BACKEND"]
+    assert sessions in {
+        "django.core.cache.backends.filebased.FileBasedCache",
+        "django.core.cache.backends.redis.RedisCache",
+    }
 
 
 def test_a_saved_session_reads_back_from_the_cache_and_from_the_database() -> None:
@@ -51,7 +55,7 @@ def test_a_saved_session_reads_back_from_the_cache_and_from_the_database() -> No
     expected = {"tandem_language": "ru", "cart": {"items": [1, 2], "note": "«ёлка» <b>"}}
 
     assert dict(CachedStore(saved.session_key).items()) == expected
-    cache.clear()  # a cold cache (a restart): read from the database
+    caches["sessions"].clear()  # a cold cache (a restart): read from the database
     assert dict(CachedStore(saved.session_key).items()) == expected
 
 
@@ -64,7 +68,7 @@ def test_an_expired_or_unknown_session_is_nobody_s(key: str) -> None:
         Session.objects.filter(pk=cookie.value).update(
             expire_date=timezone.now() - timedelta(seconds=1)
         )
-        cache.clear()  # the cache entry ends with the session; here it is ended early
+        caches["sessions"].clear()  # the cache entry ends with the session; here it is ended early
     else:
         cookie.set(settings.SESSION_COOKIE_NAME, "z" * 32, "z" * 32)
     assert client.get("/api/v1/me").status_code == 401
@@ -77,12 +81,12 @@ def test_signing_in_and_out_writes_and_ends_the_session_everywhere() -> None:
     key = client.cookies[settings.SESSION_COOKIE_NAME].value
     assert CachedStore(key).get("_auth_user_id") == str(user.pk)
     assert Session.objects.filter(pk=key).exists()
-    assert cache.get(KEY_PREFIX + key) is not None
+    assert caches["sessions"].get(KEY_PREFIX + key) is not None
 
     client.post("/logout/")
     assert client.get("/api/v1/me").status_code == 401
     assert not Session.objects.filter(pk=key).exists()
-    assert cache.get(KEY_PREFIX + key) is None
+    assert caches["sessions"].get(KEY_PREFIX + key) is None
     # The old cookie, replayed, is nobody's.
     replay = Client()
     replay.cookies[settings.SESSION_COOKIE_NAME] = key
