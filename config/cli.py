@@ -31,71 +31,63 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from django.utils import translation
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-
-from tandem.core.cli import LANGUAGES, choose_language, take_language
-
-if TYPE_CHECKING:
-    from django_stubs_ext import StrOrPromise
+from tandem.core.cli import LANGUAGES, choose_language, gettext_noop, take_language
 
 
 @dataclass(frozen=True)
 class Entry:
     command: str  # the management command's name
-    help: StrOrPromise
+    help: str  # marked for the catalogue; translated when shown
     prefix: str = ""  # what its errors start with; default "tandem NAME"
 
 
 COMMANDS: dict[str, Entry] = {
     "demo": Entry(
-        "demo", gettext_lazy("load demo data, print a login per role, and serve Tandem"), "tandem"
+        "demo", gettext_noop("load demo data, print a login per role, and serve Tandem"), "tandem"
     ),
     "serve": Entry(
         "serve",
-        gettext_lazy("apply migrations, collect static files and serve with gunicorn"),
+        gettext_noop("apply migrations, collect static files and serve with gunicorn"),
         "tandem",
     ),
     "worker": Entry(
         "worker",
-        gettext_lazy("run background tasks (database worker, or RQ with TASKS_BACKEND=redis)"),
+        gettext_noop("run background tasks (database worker, or RQ with TASKS_BACKEND=redis)"),
         "tandem",
     ),
     "scheduler": Entry(
         "scheduler",
-        gettext_lazy("enqueue periodic tasks when due (safe to run several; see PERIODIC_TASKS)"),
+        gettext_noop("enqueue periodic tasks when due (safe to run several; see PERIODIC_TASKS)"),
         "tandem",
     ),
     "createuser": Entry(
-        "createuser", gettext_lazy("create a user with a role (and team)"), "tandem"
+        "createuser", gettext_noop("create a user with a role (and team)"), "tandem"
     ),
     "source": Entry(
-        "source", gettext_lazy("create, list and revoke event sources (tracking write keys)")
+        "source", gettext_noop("create, list and revoke event sources (tracking write keys)")
     ),
     "import": Entry(
         "import_file",
-        gettext_lazy(
+        gettext_noop(
             "import contacts or accounts from CSV or XLSX (tandem import contacts PATH --dry-run)"
         ),
     ),
     "reclassify": Entry(
         "reclassify",
-        gettext_lazy(
+        gettext_noop(
             "progress of the channel reclassification; --follow, --cancel, or --start one"
         ),
     ),
     "send": Entry(
-        "send", gettext_lazy("email sends: list, show ID [--follow] (progress), cancel ID")
+        "send", gettext_noop("email sends: list, show ID [--follow] (progress), cancel ID")
     ),
 }
 ATTRIBUTION_FILE = "attribution-file"
 MANAGE = "manage"
 OTHERS = {
-    ATTRIBUTION_FILE: gettext_lazy("attribution over a file of journeys (no database)"),
-    MANAGE: gettext_lazy("run a Django management command (tandem manage help)"),
+    ATTRIBUTION_FILE: gettext_noop("attribution over a file of journeys (no database)"),
+    MANAGE: gettext_noop("run a Django management command (tandem manage help)"),
 }
 NAMES = [*COMMANDS, ATTRIBUTION_FILE, MANAGE]  # as `tandem --help` lists them
 
@@ -161,6 +153,8 @@ def _exit_code(exc: SystemExit) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``tandem ARGV``; returns the exit code. Django is imported only once the command is
+    known not to be `attribution-file` (its import alone costs more than that command's work)."""
     explicit, args = take_language(list(sys.argv[1:] if argv is None else argv))
     name = args[0] if args else None
     try:
@@ -168,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tandem.attribution.cli_file import main as attribution_file
 
             return attribution_file(args[1:])
+        from django.utils import translation
+
         language = _language(explicit, needs_django=name in COMMANDS or name == MANAGE)
         if name == MANAGE:
             return _manage(args[1:])
@@ -209,6 +205,7 @@ def _manage(argv: list[str]) -> int:
     """Django's manage.py, in the server's language (LANGUAGE_CODE) as under manage.py."""
     from django.conf import settings
     from django.core.management import execute_from_command_line
+    from django.utils import translation
 
     with translation.override(settings.LANGUAGE_CODE):
         execute_from_command_line(["tandem manage", *argv])
@@ -217,6 +214,8 @@ def _manage(argv: list[str]) -> int:
 
 def _top_parser() -> argparse.ArgumentParser:
     """`tandem --help`: the commands and their one-line help, in the active language."""
+    from django.utils.translation import gettext as _
+
     from tandem.core.commands import localise
 
     parser = argparse.ArgumentParser(
@@ -243,7 +242,7 @@ def _top_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in NAMES:
-        text = str(COMMANDS[name].help if name in COMMANDS else OTHERS[name])
+        text = _(COMMANDS[name].help if name in COMMANDS else OTHERS[name])
         commands.add_parser(name, help=text, description=text, add_help=False)
     return localise(parser)
 

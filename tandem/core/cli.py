@@ -16,6 +16,11 @@ LANGUAGES = ("en", "ru")
 LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")  # POSIX precedence for messages
 
 
+def gettext_noop(message: str) -> str:
+    """Marks `message` for makemessages; it is translated with `gettext` where it is shown."""
+    return message
+
+
 def language_from_environment(environ: Mapping[str, str]) -> str | None:
     """The language the locale variables ask for, read as a Unix tool reads them.
 

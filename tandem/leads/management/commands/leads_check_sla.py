@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
+from tandem.core.commands import TandemCommand
 from tandem.leads.services import handoff_check_sla
 
 
-class Command(BaseCommand):
+class Command(TandemCommand):
     help = "Escalate hand-offs whose acceptance or first-contact time ran out."
 
     def handle(self, *args: Any, **options: Any) -> None:

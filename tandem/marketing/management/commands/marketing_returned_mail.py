@@ -8,14 +8,15 @@ import json
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from tandem.core.commands import TandemCommand
 from tandem.marketing.email.engagement import process_returned_mail
 
 MAX_BYTES = 10 * 1024 * 1024
 
 
-class Command(BaseCommand):
+class Command(TandemCommand):
     help = "Handle a bounce or complaint message read from stdin."
 
     def add_arguments(self, parser: CommandParser) -> None:
