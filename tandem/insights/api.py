@@ -1,6 +1,7 @@
 """API of insights: the cockpit's numbers, computed by `selectors.summary` as the page does.
 
-    GET /api/v1/insights/summary?from=2026-10-01&to=2026-12-31[&team=3][&model=linear]
+    GET /api/v1/insights/summary?from=2026-10-01&to=2026-12-31[&team=3][&industry=medical]
+        [&model=linear]
 
 Dates are local days (the caller's time zone, else the organisation's), both inclusive. A bad
 date, a reversed range, an unknown team or model is a 400 naming the field.
@@ -21,6 +22,7 @@ from tandem.core.api_auth import caller
 from tandem.core.api_errors import Error
 from tandem.core.errors import InvalidInput
 from tandem.core.models import Team
+from tandem.crm.models import Industry
 from tandem.insights import selectors
 from tandem.insights.periods import window, zone_of
 
@@ -37,6 +39,7 @@ class SummaryQuery(Schema):
     )
     end: str = Field(alias="to", pattern=ISO_DAY, description="last day, YYYY-MM-DD, inclusive")
     team: int | None = Field(None, ge=1, lt=2**31, description="a team's id: its deals, goals…")
+    industry: str = Field("", description="the accounts' industry: agriculture, medical…")
     model: str = Field(selectors.DEFAULT_MODEL, description="attribution model of the credit split")
 
 
@@ -91,6 +94,7 @@ class AlertOut(Schema):
 class SummaryOut(Schema):
     period: PeriodOut
     team: int | None
+    industry: str
     currency: str
     complete: bool = Field(description="false: counted over the records the caller may see")
     revenue_won: Decimal
@@ -124,14 +128,21 @@ def summary(request: HttpRequest, filters: Query[SummaryQuery]) -> dict[str, Any
     span = window(_day("from", filters.start), _day("to", filters.end), zone)
     if filters.team is not None and not Team.objects.filter(pk=filters.team).exists():
         raise InvalidInput({"team": [_("No such team.")]})
+    if filters.industry and filters.industry not in Industry.values:
+        raise InvalidInput(
+            {"industry": [_("choose one of %(m)s") % {"m": ", ".join(Industry.values)}]}
+        )
     if filters.model not in selectors.MODELS:
         raise InvalidInput(
             {"model": [_("choose one of %(m)s") % {"m": ", ".join(selectors.MODELS)}]}
         )
-    s = selectors.summary(user, window=span, team_id=filters.team, model=filters.model)
+    s = selectors.summary(
+        user, window=span, team_id=filters.team, industry=filters.industry, model=filters.model
+    )
     return {
         "period": {"start": span.first, "end": span.last, "time_zone": zone.key},
         "team": filters.team,
+        "industry": filters.industry,
         "currency": s.currency,
         "complete": s.complete,
         "revenue_won": s.revenue_won,

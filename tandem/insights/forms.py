@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
 from tandem.core.models import Team
+from tandem.crm.models import Industry
 from tandem.insights.models import GoalKind, GoalPeriod
 from tandem.insights.periods import Window, quarter_window, today_in, window
 from tandem.insights.selectors import DEFAULT_MODEL, MODELS
@@ -24,7 +25,8 @@ PERIOD_CHOICES = [
 
 
 class CockpitForm(forms.Form):
-    """The period (this quarter, last quarter or from-to), a team and an attribution model.
+    """The period (this quarter, last quarter or from-to), a team, an industry and an
+    attribution model.
     `window_in(zone)` gives the window once the form is valid."""
 
     period = forms.ChoiceField(
@@ -41,6 +43,11 @@ class CockpitForm(forms.Form):
         queryset=Team.objects.order_by("name"),
         required=False,
         empty_label=_("Everyone (joint)"),
+    )
+    industry = forms.ChoiceField(
+        label=_("Industry"),
+        choices=[("", _("Any industry")), *Industry.choices],
+        required=False,
     )
     model = forms.ChoiceField(
         label=_("Attribution model"),

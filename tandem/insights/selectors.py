@@ -221,6 +221,7 @@ def alerts(current: list[FunnelStep], previous: list[FunnelStep], sla: Sla) -> l
 class Summary:
     window: Window
     team_id: int | None
+    industry: str
     currency: str
     model: str
     revenue_won: Decimal
@@ -260,12 +261,12 @@ def _contact_in_team(team_id: int, prefix: str = "") -> Q:
     )
 
 
-def _deals(user: User, team_id: int | None, currency: str | None = None) -> QuerySet[Deal]:
+def _deals(user: User, team_id: int | None, industry: str = "") -> QuerySet[Deal]:
     deals = scoped(user, Deal)
     if team_id is not None:
         deals = deals.filter(owner__team_id=team_id)
-    if currency is not None:
-        deals = deals.filter(currency=currency)
+    if industry:
+        deals = deals.filter(account__industry=industry)
     return deals
 
 
@@ -276,50 +277,60 @@ def _money(value: Any) -> Decimal:
 # --- the numbers ----------------------------------------------------------------------------
 
 
-def won_deals(user: User, window: Window, team_id: int | None = None) -> QuerySet[Deal]:
+def won_deals(
+    user: User, window: Window, team_id: int | None = None, industry: str = ""
+) -> QuerySet[Deal]:
     """Deals won in the window (any currency), as the user may see them."""
-    return _deals(user, team_id).filter(
+    return _deals(user, team_id, industry).filter(
         status=DealStatus.WON, closed_at__gte=window.start_at, closed_at__lt=window.end_at
     )
 
 
-def open_deals(user: User, window: Window, team_id: int | None = None) -> QuerySet[Deal]:
+def open_deals(
+    user: User, window: Window, team_id: int | None = None, industry: str = ""
+) -> QuerySet[Deal]:
     """Open deals expected to close in the window (any currency)."""
-    return _deals(user, team_id).filter(
+    return _deals(user, team_id, industry).filter(
         status=DealStatus.OPEN, close_date__gte=window.first, close_date__lte=window.last
     )
 
 
-def revenue(user: User, window: Window, team_id: int | None, currency: str) -> tuple[Decimal, int]:
-    row = won_deals(user, window, team_id).filter(currency=currency)
+def revenue(
+    user: User, window: Window, team_id: int | None, currency: str, industry: str = ""
+) -> tuple[Decimal, int]:
+    row = won_deals(user, window, team_id, industry).filter(currency=currency)
     totals = row.aggregate(total=Coalesce(Sum("amount"), Value(Decimal(0)), output_field=MONEY))
-    return _money(totals["total"]), won_deals(user, window, team_id).count()
+    return _money(totals["total"]), won_deals(user, window, team_id, industry).count()
 
 
 def pipeline(
-    user: User, window: Window, team_id: int | None, currency: str
+    user: User, window: Window, team_id: int | None, currency: str, industry: str = ""
 ) -> tuple[Decimal, Decimal, int]:
     zero = Value(Decimal(0), output_field=MONEY)
     weighted = ExpressionWrapper(
         F("amount") * F("stage__probability") / Value(100), output_field=MONEY
     )
     totals = (
-        open_deals(user, window, team_id)
+        open_deals(user, window, team_id, industry)
         .filter(currency=currency)
         .aggregate(
             total=Coalesce(Sum("amount"), zero, output_field=MONEY),
             total_weighted=Coalesce(Sum(weighted), zero, output_field=MONEY),
         )
     )
-    count = open_deals(user, window, team_id).count()
+    count = open_deals(user, window, team_id, industry).count()
     return _money(totals["total"]), _money(totals["total_weighted"]), count
 
 
-def handoffs_in(user: User, window: Window, team_id: int | None = None) -> QuerySet[Handoff]:
+def handoffs_in(
+    user: User, window: Window, team_id: int | None = None, industry: str = ""
+) -> QuerySet[Handoff]:
     """Hand-offs created in the window, as the user may see them."""
     qs = scoped(user, Handoff).filter(created_at__gte=window.start_at, created_at__lt=window.end_at)
     if team_id is not None:
         qs = qs.filter(assigned_to__team_id=team_id)
+    if industry:
+        qs = qs.filter(contact__account__industry=industry)
     return qs
 
 
@@ -363,7 +374,7 @@ def _seconds(a: dt.datetime, b: dt.datetime) -> float:
     return max(0.0, (b - a).total_seconds())
 
 
-def _visitor_step(user: User, window: Window, team_id: int | None) -> FunnelStep:
+def _visitor_step(user: User, window: Window, team_id: int | None, industry: str) -> FunnelStep:
     touches = (
         scoped(user, Touchpoint)
         .filter(is_bot=False, occurred_at__gte=window.start_at, occurred_at__lt=window.end_at)
@@ -371,6 +382,8 @@ def _visitor_step(user: User, window: Window, team_id: int | None) -> FunnelStep
     )
     if team_id is not None:
         touches = touches.filter(_contact_in_team(team_id, "contact__"))
+    if industry:
+        touches = touches.filter(contact__account__industry=industry)
     first_seen = dict(
         touches.values("anonymous_id")
         .annotate(first=Min("occurred_at"))
@@ -385,10 +398,14 @@ def _visitor_step(user: User, window: Window, team_id: int | None) -> FunnelStep
     return FunnelStep("visitor", len(first_seen), len(spans), _median_days(spans))
 
 
-def _contact_steps(user: User, window: Window, team_id: int | None) -> list[FunnelStep]:
+def _contact_steps(
+    user: User, window: Window, team_id: int | None, industry: str
+) -> list[FunnelStep]:
     history = scoped(user, StageHistory)
     if team_id is not None:
         history = history.filter(_contact_in_team(team_id, "contact__"))
+    if industry:
+        history = history.filter(contact__account__industry=industry)
     cohort = history.filter(
         stage__in=CONTACT_STEPS, entered_at__gte=window.start_at, entered_at__lt=window.end_at
     )
@@ -417,8 +434,8 @@ def _contact_steps(user: User, window: Window, team_id: int | None) -> list[Funn
     return steps
 
 
-def _deal_steps(user: User, window: Window, team_id: int | None) -> list[FunnelStep]:
-    created = _deals(user, team_id).filter(
+def _deal_steps(user: User, window: Window, team_id: int | None, industry: str) -> list[FunnelStep]:
+    created = _deals(user, team_id, industry).filter(
         created_at__gte=window.start_at, created_at__lt=window.end_at
     )
     spans = [
@@ -426,18 +443,20 @@ def _deal_steps(user: User, window: Window, team_id: int | None) -> list[FunnelS
         for a, b in created.filter(status=DealStatus.WON).values_list("created_at", "closed_at")
         if b is not None
     ]
-    won = won_deals(user, window, team_id).count()
+    won = won_deals(user, window, team_id, industry).count()
     return [
         FunnelStep("opportunity", created.count(), len(spans), _median_days(spans)),
         FunnelStep("won", won, None, None),
     ]
 
 
-def funnel(user: User, window: Window, team_id: int | None = None) -> list[FunnelStep]:
+def funnel(
+    user: User, window: Window, team_id: int | None = None, industry: str = ""
+) -> list[FunnelStep]:
     return [
-        _visitor_step(user, window, team_id),
-        *_contact_steps(user, window, team_id),
-        *_deal_steps(user, window, team_id),
+        _visitor_step(user, window, team_id, industry),
+        *_contact_steps(user, window, team_id, industry),
+        *_deal_steps(user, window, team_id, industry),
     ]
 
 
@@ -451,12 +470,16 @@ def _names(ids: Iterable[int]) -> dict[int, str]:
 
 
 def sla(
-    user: User, window: Window, team_id: int | None = None, mql_goal: Decimal | None = None
+    user: User,
+    window: Window,
+    team_id: int | None = None,
+    mql_goal: Decimal | None = None,
+    industry: str = "",
 ) -> Sla:
     now = timezone.now()
     out = Sla(mql_goal=mql_goal)
     reps: dict[int | None, RepSla] = {}
-    rows = handoffs_in(user, window, team_id).values_list(
+    rows = handoffs_in(user, window, team_id, industry).values_list(
         "assigned_to_id",
         "status",
         "accept_due_at",
@@ -500,7 +523,11 @@ def sla(
 
 
 def credit_split(
-    user: User, window: Window, team_id: int | None = None, model: str = DEFAULT_MODEL
+    user: User,
+    window: Window,
+    team_id: int | None = None,
+    model: str = DEFAULT_MODEL,
+    industry: str = "",
 ) -> dict[str, Credit]:
     """Each department's share of the deals won in the window, with its interval."""
     spec, params = attribution.build_request(
@@ -508,6 +535,7 @@ def credit_split(
         end=window.last,
         conversion="deal_won",
         team_id=team_id,
+        industry=industry,
         model=model,
         n_boot=100,
     )
@@ -523,22 +551,25 @@ def summary(
     *,
     window: Window,
     team_id: int | None = None,
+    industry: str = "",
     model: str = DEFAULT_MODEL,
     with_credit: bool = True,
 ) -> Summary:
-    """Every number of the cockpit for `user` over `window` (and `team_id`, if given)."""
+    """Every number of the cockpit for `user` over `window` (and `team_id`, `industry`, if
+    given). Goals are set per team, not per industry: with an industry there is no goal."""
     currency = Organisation.current().currency
-    goals = goal_totals(window, team_id)
-    won, deals_won = revenue(user, window, team_id, currency)
-    amount, weighted, deals_open = pipeline(user, window, team_id, currency)
+    goals = goal_totals(window, team_id) if not industry else dict.fromkeys(GoalKind.values)
+    won, deals_won = revenue(user, window, team_id, currency, industry)
+    amount, weighted, deals_open = pipeline(user, window, team_id, currency, industry)
     disputes = open_disputes(user, team_id)
-    steps = funnel(user, window, team_id)
-    service = sla(user, window, team_id, goals[GoalKind.MQL])
+    steps = funnel(user, window, team_id, industry)
+    service = sla(user, window, team_id, goals[GoalKind.MQL], industry)
     length = window.last - window.first + dt.timedelta(days=1)
     previous = Window(window.first - length, window.first - dt.timedelta(days=1), window.zone)
     return Summary(
         window=window,
         team_id=team_id,
+        industry=industry,
         currency=currency,
         model=model,
         revenue_won=won,
@@ -552,9 +583,9 @@ def summary(
         sla=service,
         disputes_open=disputes.count(),
         oldest_disputes=list(disputes.select_related("opened_by")[:5]),
-        credit_split=credit_split(user, window, team_id, model) if with_credit else {},
+        credit_split=credit_split(user, window, team_id, model, industry) if with_credit else {},
         complete=user.sees_everything,
-        alerts=alerts(steps, funnel(user, previous, team_id), service),
+        alerts=alerts(steps, funnel(user, previous, team_id, industry), service),
     )
 
 

@@ -22,7 +22,7 @@ from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
 from tandem.core.models import User
 from tandem.core.paging import capped_count
-from tandem.crm.models import Account, Contact, Touchpoint
+from tandem.crm.models import Account, Contact, Industry, Touchpoint
 from tandem.insights import selectors, services
 from tandem.insights.forms import CockpitForm, GoalForm
 from tandem.insights.models import Goal
@@ -71,6 +71,8 @@ def _links(summary: selectors.Summary) -> dict[str, Any]:
     }
     if summary.team_id is not None:
         attribution["team"] = str(summary.team_id)
+    if summary.industry:
+        attribution["industry"] = summary.industry
     steps: dict[str, str] = {
         stage: f"{contacts}?lifecycle_stage={stage}" for stage in selectors.CONTACT_STEPS
     }
@@ -123,6 +125,7 @@ def cockpit(request: HttpRequest) -> HttpResponse:
         user,
         window=form.window,
         team_id=team.pk if team else None,
+        industry=form.cleaned_data.get("industry") or "",
         model=form.cleaned_data["model"],
     )
     context.update(
@@ -132,6 +135,7 @@ def cockpit(request: HttpRequest) -> HttpResponse:
         chart=_chart(summary),
         can_manage_goals=can(user, "manage_goals"),
         goals=selectors.goals_now(user, today_in(zone), zone),
+        industry_label=dict(Industry.choices).get(summary.industry, ""),
     )
     if not can(user, "view_lead_quality"):
         context["links"]["lead_quality"] = ""

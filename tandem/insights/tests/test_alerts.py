@@ -75,7 +75,7 @@ def test_hand_offs_past_their_deadline_raise_an_alert_per_rep(company: Company) 
     assert 'data-alert="sla"' in client.get("/insights/").content.decode()
     client.post("/language/", {"language": "ru"})
     page = client.get("/insights/").content.decode()
-    assert "У sales_rep_north 1 открытая передача с истёкшим сроком." in page
+    assert "У sales_rep_north 1 открытая передача с истёкшим сроком." in page  # noqa: RUF001
 
 
 def test_rejection_reasons_are_fed_back(company: Company) -> None:

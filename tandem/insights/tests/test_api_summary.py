@@ -14,6 +14,7 @@ from django.test import Client
 from tandem.core.audit import Actor
 from tandem.core.models import User
 from tandem.insights import services
+from tandem.insights.periods import period_end
 from tandem.insights.tests.conftest import Company
 from tandem.leads.models import Handoff
 
@@ -182,6 +183,35 @@ def test_a_team_narrows_deals_hand_offs_and_goals(company: Company) -> None:
     assert joint["revenue_goal"] is None  # only the team has a goal
 
 
+def test_an_industry_narrows_deals_hand_offs_and_has_no_goal(company: Company) -> None:
+    north = company.world.accounts[("sales_rep", "north")]
+    type(north).objects.filter(pk=north.pk).update(industry="medical")
+    services.goal_set(
+        actor=Actor(user=company.user("head")),
+        kind="revenue",
+        period="month",
+        day=company.today,
+        team_id=None,
+        target="100",
+    )
+    first = company.today.replace(day=1)
+    window = {"from": first.isoformat(), "to": period_end(first, "month").isoformat()}
+    medical = _summary(company.client("head"), **window, industry="medical")
+    assert (medical["industry"], medical["revenue_won"], medical["deals_won"]) == (
+        "medical",
+        "1000.00",
+        2,
+    )
+    assert medical["sla"]["marketing"]["mqls_delivered"] == 2
+    assert medical["revenue_goal"] is None  # goals are per team, not per industry
+    assert _summary(company.client("head"), **window)["revenue_goal"] == "100.00"
+    agriculture = _summary(company.client("head"), **window, industry="agriculture")
+    assert (agriculture["revenue_won"], agriculture["deals_won"]) == ("0.00", 0)
+    page = company.client("head").get("/insights/", {"industry": "medical"})
+    assert page.context["summary"].deals_won == 2
+    assert "industry=medical" in page.context["links"]["attribution"]
+
+
 def test_days_are_read_in_the_callers_time_zone(company: Company) -> None:
     head = company.user("head")
     won = company.deals["north won"]
@@ -210,6 +240,7 @@ def test_days_are_read_in_the_callers_time_zone(company: Company) -> None:
         ({"from": "2026-01-01", "to": "2026-03-31", "team": "999999"}, "team"),
         ({"from": "2026-01-01", "to": "2026-03-31", "team": "north"}, "team"),
         ({"from": "2026-01-01", "to": "2026-03-31", "model": "astrology"}, "model"),
+        ({"from": "2026-01-01", "to": "2026-03-31", "industry": "mining"}, "industry"),
         ({"from": "1000-01-01", "to": "2026-03-31"}, "from"),
     ],
 )
