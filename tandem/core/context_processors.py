@@ -44,6 +44,7 @@ NAV_ITEMS: list[tuple[str, Any, str]] = [
     ("insights:goals", _("Goals"), "manage_goals"),
     ("core:audit_log", _("Audit log"), "view_audit"),
     ("core:settings", _("Settings"), "manage_settings"),
+    ("core:people", _("Users and teams"), "manage_users"),
     ("tracking:channel_rules", _("Channel rules"), "manage_settings"),
     ("core:tokens", _("API tokens"), "use_api_tokens"),
 ]

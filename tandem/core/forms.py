@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zoneinfo
+from functools import cache
 from typing import Any
 
 from django import forms
@@ -9,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from tandem.core.errors import InvalidInput
-from tandem.core.models import ApiTokenScope, AuditEntry
+from tandem.core.models import TEAM_DEPARTMENTS, ApiTokenScope, AuditEntry, Role, Team, User
 from tandem.core.services import WEEKDAYS
 
 WEEKDAY_LABELS = {
@@ -168,3 +170,108 @@ class AuditFilterForm(forms.Form):
     date_to = forms.DateField(
         label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+
+
+# --- people and teams -------------------------------------------------------------------------
+
+
+@cache
+def _zone_names() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def time_zone_choices(empty_label: Any) -> list[tuple[str, Any]]:
+    return [("", empty_label), *((name, name) for name in _zone_names())]
+
+
+class TeamChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.name)
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    """People are picked by name (their username only when they have none)."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        full = f"{obj.first_name} {obj.last_name}".strip()
+        return full or str(obj.username)
+
+
+class TeamForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    department = forms.ChoiceField(label=_("Department"), choices=TEAM_DEPARTMENTS)
+    region = forms.CharField(label=_("Region"), max_length=100, required=False)
+
+
+class UserInviteForm(forms.Form):
+    email = forms.EmailField(label=_("Email"), max_length=150)
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.SALES_REP)
+    team = TeamChoiceField(
+        label=_("Team"), queryset=Team.objects.all(), required=False, empty_label=_("No team")
+    )
+
+
+class UserChangeForm(forms.Form):
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+    team = TeamChoiceField(
+        label=_("Team"), queryset=Team.objects.all(), required=False, empty_label=_("No team")
+    )
+
+    @staticmethod
+    def initial_for(user: User) -> dict[str, Any]:
+        return {
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "role": user.role,
+            "team": user.team_id,
+        }
+
+
+class UserDeactivateForm(forms.Form):
+    successor = PersonChoiceField(
+        label=_("Hand their records to"),
+        queryset=User.objects.none(),
+        required=False,
+        empty_label=_("Nobody (they own nothing)"),
+    )
+
+    def __init__(self, *args: Any, leaving: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["successor"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = (
+            User.objects.filter(is_active=True)
+            .exclude(pk=leaving.pk)
+            .order_by("first_name", "last_name", "username")
+        )
+
+
+class ProfileForm(forms.Form):
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    language = forms.ChoiceField(
+        label=_("Language"),
+        required=False,
+        choices=[("", _("The organisation's")), ("en", _("English")), ("ru", _("Russian"))],
+    )
+    time_zone = forms.ChoiceField(label=_("Time zone"), required=False, choices=[])
+
+    def __init__(self, *args: Any, organisation_zone: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["time_zone"]
+        assert isinstance(field, forms.ChoiceField)
+        label = _("The organisation's (%(zone)s)") % {"zone": organisation_zone}
+        field.choices = time_zone_choices(label)
+
+    @staticmethod
+    def initial_for(user: User) -> dict[str, Any]:
+        return {
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "language": user.language,
+            "time_zone": user.time_zone,
+        }

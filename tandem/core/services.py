@@ -7,14 +7,23 @@ Invariants:
   successful sign-in clears its failures;
 - organisation settings and holidays change only here, each with an audit entry in the same
   transaction; business hours are, per weekday, ordered ranges "HH:MM"-"HH:MM" that do not overlap;
-- people and teams are created only here (`user_create`, `team_ensure`: the `createuser` command,
-  the demo), each with an audit entry in the same transaction; a username is unique regardless
-  of case, and a stored password has passed Django's password validators.
+- people and teams are created and changed only here (`user_create`, `user_invite`,
+  `user_change`, `user_deactivate`, `user_profile_update`, `user_password_set`, `team_ensure`,
+  `team_create`, `team_update`: the people pages and API, the `createuser` command, the demo),
+  each with an audit entry in the same transaction; a username is unique regardless of case, and
+  a stored password has passed Django's password validators;
+- there is always at least one active admin: the last one can be neither demoted nor deactivated,
+  and nobody deactivates themselves;
+- a deactivated user owns nothing: `user_deactivate` hands every registered kind of owned record
+  (`core.owned_records`) to a successor in the same transaction, or refuses;
+- a time zone stored on the organisation or a user is a name `zoneinfo` knows (a user's may be
+  empty: the organisation's applies).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import itertools
 import zoneinfo
 from typing import Any
@@ -31,6 +40,7 @@ from django.utils.translation import gettext as _
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
 from tandem.core.models import Department, Holiday, LoginAttempt, Organisation, Role, Team, User
+from tandem.core.tasks import enqueue_on_commit, invitation_send
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 LANGUAGE_CODES = {"en", "ru"}
@@ -59,6 +69,19 @@ def login_success_clear(*, username: str) -> None:
 
 
 # --- organisation ---------------------------------------------------------------------------
+
+ORGANISATION_TIME_ZONE_KEY = "tandem:organisation_time_zone"
+
+
+def zone_is_known(name: str) -> bool:
+    """Whether `name` is an IANA time zone that zoneinfo can load ("Europe/Moscow")."""
+    if not name or name != name.strip():
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 def _parse_time(value: str) -> dt.time:
@@ -126,11 +149,8 @@ def _clean_organisation(data: dict[str, Any]) -> dict[str, Any]:
             or not out["currency"].isascii()
         ):
             errors["currency"] = [_("a three-letter ISO 4217 code, such as EUR")]
-    if "time_zone" in out:
-        try:
-            zoneinfo.ZoneInfo(str(out["time_zone"]))
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            errors["time_zone"] = [_("unknown time zone")]
+    if "time_zone" in out and not zone_is_known(str(out["time_zone"])):
+        errors["time_zone"] = [_("unknown time zone")]
     if "language" in out and out["language"] not in LANGUAGE_CODES:
         errors["language"] = [_("unknown language")]
     if "fiscal_year_start_month" in out:
@@ -161,7 +181,9 @@ def organisation_update(*, actor: Actor, **data: Any) -> Organisation:
     changes.pop("updated_at", None)
     if changes:
         record_change(actor=actor, action="update", instance=org, changes=changes)
-    transaction.on_commit(lambda: cache.delete("tandem:organisation_currency"))
+    transaction.on_commit(
+        lambda: cache.delete_many(["tandem:organisation_currency", ORGANISATION_TIME_ZONE_KEY])
+    )
     return org
 
 
@@ -285,3 +307,263 @@ def user_language_set(*, user: User, language: str) -> None:
     if user.language != language:
         user.language = language
         user.save(update_fields=["language"])
+
+
+# --- managing people and teams (the people pages and API) -----------------------------------
+
+
+class Keep(enum.Enum):
+    """A value left as it is (`user_change(team_id=KEEP)`), unlike None, which clears it."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+TEAM_DEPARTMENT_VALUES = frozenset({Department.MARKETING, Department.SALES, Department.FIELD})
+
+
+def _team_or_error(team_id: int | None, errors: dict[str, list[str]]) -> Team | None:
+    if team_id is None:
+        return None
+    team = Team.objects.filter(pk=team_id).first()
+    if team is None:
+        errors["team"] = [_("no such team")]
+    return team
+
+
+def _other_active_admins(user: User) -> bool:
+    return User.objects.filter(role=Role.ADMIN, is_active=True).exclude(pk=user.pk).exists()
+
+
+def _user_changes(before: dict[str, Any], user: User) -> dict[str, list[Any]]:
+    changes = diff(before, snapshot(user))
+    changes.pop("password", None)
+    changes.pop("last_login", None)
+    return changes
+
+
+@transaction.atomic
+def user_invite(
+    *,
+    actor: Actor,
+    email: str,
+    role: str,
+    team_id: int | None = None,
+    first_name: str = "",
+    last_name: str = "",
+    site_url: str,
+) -> User:
+    """Create a person without a password and send them, after commit, an email with a link to
+    set one (`core.tasks.invitation_send`). Their username is their email address."""
+    email = email.strip().lower()
+    errors: dict[str, list[str]] = {}
+    if not email:
+        errors["email"] = [_("an email address is required")]
+    elif User.objects.filter(email__iexact=email).exists():
+        errors["email"] = [_("someone with this email address is already a user")]
+    team = _team_or_error(team_id, errors)
+    if errors:
+        raise InvalidInput(errors)
+    try:
+        user = user_create(
+            actor=actor,
+            username=email,
+            role=role,
+            password=None,
+            email=email,
+            team_name=team.name if team else None,
+            first_name=first_name.strip(),
+            last_name=last_name.strip(),
+        )
+    except InvalidInput as exc:
+        # the username is the email address: say so on the field the person typed
+        if "username" in exc.errors:
+            exc.errors.setdefault("email", []).extend(exc.errors.pop("username"))
+        raise
+    enqueue_on_commit(invitation_send, user.pk, site_url.rstrip("/"))
+    return user
+
+
+@transaction.atomic
+def user_change(
+    *,
+    actor: Actor,
+    user_id: int,
+    role: str | Keep = KEEP,
+    team_id: int | Keep | None = KEEP,
+    first_name: str | Keep = KEEP,
+    last_name: str | Keep = KEEP,
+) -> User:
+    """Change a person's role, team or name (KEEP leaves a field as it is)."""
+    user = User.objects.select_for_update().filter(pk=user_id).first()
+    if user is None:
+        raise InvalidInput({"user": [_("no such user")]}, code="not_found")
+    before = snapshot(user)
+    errors: dict[str, list[str]] = {}
+    if not isinstance(role, Keep):
+        if role not in Role.values:
+            message = _("%(role)s is not a role; choose one of %(roles)s")
+            errors["role"] = [message % {"role": repr(role), "roles": ", ".join(Role.values)}]
+        elif user.role == Role.ADMIN and role != Role.ADMIN and not _other_active_admins(user):
+            errors["role"] = [_("the last active admin cannot lose the admin role")]
+        else:
+            user.role = role
+    if not isinstance(team_id, Keep):
+        team = _team_or_error(team_id, errors)
+        user.team = team
+    for field, value in (("first_name", first_name), ("last_name", last_name)):
+        if not isinstance(value, Keep):
+            value = value.strip()
+            if len(value) > 150:
+                errors[field] = [_("at most 150 characters")]
+            setattr(user, field, value)
+    if errors:
+        raise InvalidInput(errors)
+    user.save(update_fields=["role", "team", "first_name", "last_name"])
+    changes = _user_changes(before, user)
+    if changes:
+        record_change(actor=actor, action="update", instance=user, changes=changes)
+    return user
+
+
+@transaction.atomic
+def user_deactivate(*, actor: Actor, user_id: int, successor_id: int | None) -> dict[str, int]:
+    """Switch a person off and hand every record they own (each kind registered in
+    `core.owned_records`) to `successor_id`, all or nothing. Returns how many moved, by kind.
+    A successor is needed only when the person owns something."""
+    from tandem.core.owned_records import owned_counts
+
+    user = User.objects.select_for_update().filter(pk=user_id).first()
+    if user is None:
+        raise InvalidInput({"user": [_("no such user")]}, code="not_found")
+    if not user.is_active:
+        raise InvalidInput({"user": [_("this user is deactivated already")]}, code="wrong_state")
+    if actor.user is not None and actor.user.pk == user.pk:
+        raise InvalidInput({"user": [_("you cannot deactivate yourself")]})
+    if user.role == Role.ADMIN and not _other_active_admins(user):
+        raise InvalidInput({"user": [_("the last active admin cannot be deactivated")]})
+    successor: User | None = None
+    if successor_id is not None:
+        successor = User.objects.filter(pk=successor_id, is_active=True).first()
+        if successor is None or successor.pk == user.pk:
+            raise InvalidInput({"successor": [_("choose another active user")]})
+    counts = owned_counts(user)
+    if successor is None and any(n for _kind, n in counts):
+        owned = ", ".join(f"{kind.label}: {n}" for kind, n in counts if n)
+        message = _("this user still owns records (%(owned)s): choose who takes them over")
+        raise InvalidInput({"successor": [message % {"owned": owned}]})
+    before = snapshot(user)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    moved: dict[str, int] = {}
+    if successor is not None:
+        for kind, count in counts:
+            if count:
+                moved[kind.key] = kind.reassign(actor=actor, source=user, target=successor)
+    changes: dict[str, Any] = _user_changes(before, user)
+    if successor is not None:
+        changes["records_reassigned_to"] = [None, successor.pk]
+        changes["records_moved"] = [None, moved]
+    record_change(actor=actor, action="update", instance=user, changes=changes)
+    return moved
+
+
+@transaction.atomic
+def user_password_set(*, actor: Actor, user: User, password: str) -> None:
+    """Store a new password (the set-password link of an invitation, a reset); audited without
+    the password."""
+    validate_password(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    record_change(actor=actor, action="update", instance=user, changes={"password": ["***", "***"]})
+
+
+@transaction.atomic
+def user_profile_update(
+    *, user: User, first_name: str, last_name: str, language: str, time_zone: str
+) -> User:
+    """A person's own name, language and time zone (empty zone: the organisation's)."""
+    errors: dict[str, list[str]] = {}
+    if language not in LANGUAGE_CODES and language != "":
+        errors["language"] = [_("unknown language")]
+    if time_zone and not zone_is_known(time_zone):
+        errors["time_zone"] = [_("unknown time zone")]
+    first_name, last_name = first_name.strip(), last_name.strip()
+    for field, value in (("first_name", first_name), ("last_name", last_name)):
+        if len(value) > 150:
+            errors[field] = [_("at most 150 characters")]
+    if errors:
+        raise InvalidInput(errors)
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    before = snapshot(locked)
+    values = {
+        "first_name": first_name,
+        "last_name": last_name,
+        "language": language,
+        "time_zone": time_zone,
+    }
+    for field, value in values.items():
+        setattr(locked, field, value)
+        setattr(user, field, value)
+    locked.save(update_fields=list(values))
+    changes = _user_changes(before, locked)
+    if changes:
+        record_change(actor=Actor(user=user), action="update", instance=locked, changes=changes)
+    return user
+
+
+def _clean_team(
+    name: str, department: str, region: str, exclude_pk: int | None
+) -> tuple[str, str, str]:
+    errors: dict[str, list[str]] = {}
+    name, region = name.strip(), region.strip()
+    if not name or len(name) > 200:
+        errors["name"] = [_("a name of 1 to 200 characters is required")]
+    elif Team.objects.filter(name__iexact=name).exclude(pk=exclude_pk).exists():
+        errors["name"] = [_("a team named %(name)s already exists") % {"name": repr(name)}]
+    if department not in TEAM_DEPARTMENT_VALUES:
+        errors["department"] = [
+            _("%(department)s is not a team department") % {"department": repr(department)}
+        ]
+    if len(region) > 100:
+        errors["region"] = [_("at most 100 characters")]
+    if errors:
+        raise InvalidInput(errors)
+    return name, department, region
+
+
+@transaction.atomic
+def team_create(*, actor: Actor, name: str, department: str, region: str = "") -> Team:
+    """A new team; its name is unique regardless of case."""
+    name, department, region = _clean_team(name, department, region, None)
+    try:
+        with transaction.atomic():
+            team = Team.objects.create(name=name, department=department, region=region)
+    except IntegrityError:
+        message = _("a team named %(name)s already exists") % {"name": repr(name)}
+        raise InvalidInput({"name": [message]}) from None
+    record_change(actor=actor, action="create", instance=team, changes=diff({}, snapshot(team)))
+    return team
+
+
+@transaction.atomic
+def team_update(
+    *, actor: Actor, team_id: int, name: str, department: str, region: str = ""
+) -> Team:
+    """Rename a team, or change its department or region."""
+    team = Team.objects.select_for_update().filter(pk=team_id).first()
+    if team is None:
+        raise InvalidInput({"team": [_("no such team")]}, code="not_found")
+    name, department, region = _clean_team(name, department, region, team.pk)
+    before = snapshot(team)
+    team.name, team.department, team.region = name, department, region
+    try:
+        with transaction.atomic():
+            team.save(update_fields=["name", "department", "region"])
+    except IntegrityError:
+        message = _("a team named %(name)s already exists") % {"name": repr(name)}
+        raise InvalidInput({"name": [message]}) from None
+    changes = diff(before, snapshot(team))
+    if changes:
+        record_change(actor=actor, action="update", instance=team, changes=changes)
+    return team

@@ -32,6 +32,7 @@ from django.utils import timezone
 from django_tasks import task
 from django_tasks.base import Task
 
+from tandem.core.invitations import invitation_email_send
 from tandem.core.models import LoginAttempt
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
@@ -96,3 +97,9 @@ def prune_login_attempts(older_than_minutes: int | None = None) -> int:
     cutoff = timezone.now() - dt.timedelta(minutes=minutes)
     deleted, _by_model = LoginAttempt.objects.filter(at__lt=cutoff).delete()
     return deleted
+
+
+@task()
+def invitation_send(user_id: int, site_url: str) -> bool:
+    """Email an invited person their set-password link (nothing once they have a password)."""
+    return invitation_email_send(user_id=user_id, site_url=site_url)

@@ -1,5 +1,6 @@
-"""Core pages: sign in and out, the language switch, organisation settings,
-the audit log and a user's API tokens. Views are thin: parse, call a service, render."""
+"""Core pages: sign in and out, the language switch, organisation settings, people and teams
+(invitations, changes, deactivation), setting a password from an invitation link, a user's own
+profile, the audit log and a user's API tokens. Views are thin: parse, call a service, render."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
+from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
+from django.urls import reverse_lazy
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -27,11 +31,18 @@ from tandem.core.forms import (
     HolidayForm,
     LoginForm,
     OrganisationForm,
+    ProfileForm,
+    TeamForm,
     TokenForm,
+    UserChangeForm,
+    UserDeactivateForm,
+    UserInviteForm,
     apply_invalid_input,
 )
-from tandem.core.middleware import SESSION_KEY
-from tandem.core.models import AuditEntry, Holiday, Organisation, User
+from tandem.core.invitations import site_url_of
+from tandem.core.middleware import SESSION_KEY, organisation_time_zone
+from tandem.core.models import AuditEntry, Holiday, Organisation, Team, User
+from tandem.core.owned_records import owned_counts
 from tandem.core.paging import keyset_page
 from tandem.core.tokens import token_create, tokens_of
 from tandem.core.tokens import token_revoke as revoke
@@ -273,3 +284,226 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     revoke(actor=Actor(user=user), token=token)
     messages.success(request, _("Token revoked. Programs using it can no longer sign in."))
     return redirect("core:tokens")
+
+
+# --- people and teams -----------------------------------------------------------------------
+
+
+def _people_context(**forms_: Any) -> dict[str, Any]:
+    return {
+        "users": User.objects.select_related("team").order_by(
+            "-is_active", "first_name", "last_name", "username"
+        ),
+        "teams": Team.objects.all(),
+        "invite_form": forms_.get("invite_form") or UserInviteForm(),
+        "team_form": forms_.get("team_form") or TeamForm(),
+    }
+
+
+@login_required
+def people(request: HttpRequest) -> HttpResponse:
+    """Users (name, email, role, team, active, last sign-in) and teams, with the invite and
+    new-team forms."""
+    _require(request, "manage_users")
+    return render(request, "core/people.html", _people_context())
+
+
+@login_required
+@require_POST
+def user_invite(request: HttpRequest) -> HttpResponse:
+    user = _require(request, "manage_users")
+    form = UserInviteForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            invited = services.user_invite(
+                actor=Actor(user=user),
+                email=data["email"],
+                role=data["role"],
+                team_id=data["team"].pk if data["team"] else None,
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                site_url=site_url_of(request),
+            )
+        except InvalidInput as exc:
+            apply_invalid_input(form, exc, {})
+        else:
+            messages.success(
+                request,
+                _("Invitation sent to %(email)s: they choose their password from the link.")
+                % {"email": invited.email},
+            )
+            return redirect("core:people")
+    return render(request, "core/people.html", _people_context(invite_form=form), status=400)
+
+
+@login_required
+@require_POST
+def team_create(request: HttpRequest) -> HttpResponse:
+    user = _require(request, "manage_users")
+    form = TeamForm(request.POST)
+    if form.is_valid():
+        try:
+            services.team_create(actor=Actor(user=user), **form.cleaned_data)
+        except InvalidInput as exc:
+            apply_invalid_input(form, exc, {})
+        else:
+            messages.success(request, _("Team created."))
+            return redirect("core:people")
+    return render(request, "core/people.html", _people_context(team_form=form), status=400)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _require(request, "manage_users")
+    team = get_object_or_404(Team, pk=pk)
+    initial = {"name": team.name, "department": team.department, "region": team.region}
+    form = TeamForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.team_update(actor=Actor(user=user), team_id=team.pk, **form.cleaned_data)
+            except InvalidInput as exc:
+                apply_invalid_input(form, exc, {})
+            else:
+                messages.success(request, _("Team saved."))
+                return redirect("core:people")
+        status = 400
+    members = team.members.order_by("first_name", "last_name", "username")
+    return render(
+        request,
+        "core/team_edit.html",
+        {"team": team, "form": form, "members": members},
+        status=status,
+    )
+
+
+def _user_edit_page(
+    request: HttpRequest,
+    person: User,
+    change_form: UserChangeForm | None = None,
+    deactivate_form: UserDeactivateForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "core/user_edit.html",
+        {
+            "person": person,
+            "change_form": change_form
+            or UserChangeForm(initial=UserChangeForm.initial_for(person)),
+            "deactivate_form": deactivate_form or UserDeactivateForm(leaving=person),
+            "owned": [(kind.label, count) for kind, count in owned_counts(person)],
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """A person's role, team and name (POST), what they own and the deactivation form."""
+    user = _require(request, "manage_users")
+    person = get_object_or_404(User.objects.select_related("team"), pk=pk)
+    if request.method == "GET":
+        return _user_edit_page(request, person)
+    form = UserChangeForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.user_change(
+                actor=Actor(user=user),
+                user_id=person.pk,
+                role=data["role"],
+                team_id=data["team"].pk if data["team"] else None,
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+            )
+        except InvalidInput as exc:
+            apply_invalid_input(form, exc, {})
+        else:
+            messages.success(request, _("Changes saved."))
+            return redirect("core:user_edit", pk=person.pk)
+    return _user_edit_page(request, person, change_form=form, status=400)
+
+
+@login_required
+@require_POST
+def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _require(request, "manage_users")
+    person = get_object_or_404(User, pk=pk)
+    form = UserDeactivateForm(request.POST, leaving=person)
+    if form.is_valid():
+        successor = form.cleaned_data["successor"]
+        try:
+            moved = services.user_deactivate(
+                actor=Actor(user=user),
+                user_id=person.pk,
+                successor_id=successor.pk if successor else None,
+            )
+        except InvalidInput as exc:
+            apply_invalid_input(form, exc, {"user": "__all__"})
+        else:
+            messages.success(
+                request,
+                _("%(name)s is deactivated; %(count)d records were handed over.")
+                % {"name": person.get_full_name() or person.username, "count": sum(moved.values())},
+            )
+            return redirect("core:people")
+    return _user_edit_page(request, person, deactivate_form=form, status=400)
+
+
+class SetPasswordView(PasswordResetConfirmView):
+    """Django's password-reset confirmation, as the target of an invitation link: the token
+    check, the session step that keeps the token out of the address bar, `SetPasswordForm` and
+    its validators are Django's; the write goes through `services.user_password_set`."""
+
+    template_name = "core/password_set.html"
+    form_class = SetPasswordForm
+    success_url = reverse_lazy("core:login")
+
+    def get_user(self, uidb64: str) -> Any:
+        user = super().get_user(uidb64)
+        return user if user is not None and user.is_active else None
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        person = form.user
+        services.user_password_set(
+            actor=Actor(user=person), user=person, password=form.cleaned_data["new_password1"]
+        )
+        del self.request.session[INTERNAL_RESET_SESSION_TOKEN]
+        messages.success(self.request, _("Your password is set. Sign in with it now."))
+        return HttpResponseRedirect(self.get_success_url())
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    """My profile: name, language and time zone."""
+    user = _user(request)
+    zone = organisation_time_zone()
+    form = ProfileForm(
+        request.POST or None, initial=ProfileForm.initial_for(user), organisation_zone=zone
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.user_profile_update(user=user, **form.cleaned_data)
+            except InvalidInput as exc:
+                apply_invalid_input(form, exc, {})
+            else:
+                language = user.language or Organisation.current().language
+                request.session[SESSION_KEY] = language
+                translation.activate(language)
+                messages.success(request, _("Profile saved."))
+                return redirect("core:profile")
+        status = 400
+    return render(
+        request,
+        "core/profile.html",
+        {"form": form, "zone": timezone.get_current_timezone_name(), "now": timezone.now()},
+        status=status,
+    )

@@ -7,6 +7,8 @@ class CrmConfig(AppConfig):
     verbose_name = "Customer record"
 
     def ready(self) -> None:
+        from tandem.crm.ownership import register_owned_kinds
         from tandem.crm.scopes import register_scopes
 
         register_scopes()
+        register_owned_kinds()

@@ -7,6 +7,8 @@ class LeadsConfig(AppConfig):
     verbose_name = "Leads"
 
     def ready(self) -> None:
+        from tandem.leads.ownership import register_owned_kinds
         from tandem.leads.scopes import register_scopes
 
         register_scopes()
+        register_owned_kinds()

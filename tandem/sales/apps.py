@@ -7,6 +7,8 @@ class SalesConfig(AppConfig):
     verbose_name = "Sales"
 
     def ready(self) -> None:
+        from tandem.sales.ownership import register_owned_kinds
         from tandem.sales.scopes import register_scopes
 
         register_scopes()
+        register_owned_kinds()
