@@ -91,6 +91,20 @@ class AlertOut(Schema):
     text: str
 
 
+class ContentOut(Schema):
+    name: str
+    revenue: float = Field(description="revenue credited to the content")
+    share: float
+
+
+class CampaignReturnOut(Schema):
+    campaign_id: int
+    name: str
+    cost: Decimal = Field(description="cost lines incurred in the period")
+    revenue: float = Field(description="revenue credited to the campaign")
+    roi: float | None = Field(description="(revenue - cost) / cost; null when it cost nothing")
+
+
 class SummaryOut(Schema):
     period: PeriodOut
     team: int | None
@@ -108,6 +122,8 @@ class SummaryOut(Schema):
     funnel: list[StepOut]
     credit_model: str
     credit_split: dict[str, CreditOut]
+    top_content: list[ContentOut]
+    campaign_returns: list[CampaignReturnOut]
     sla: SlaOut
     disputes_open: int
     alerts: list[AlertOut]
@@ -167,6 +183,19 @@ def summary(request: HttpRequest, filters: Query[SummaryQuery]) -> dict[str, Any
             name: {"share": c.share, "low": c.low, "high": c.high}
             for name, c in s.credit_split.items()
         },
+        "top_content": [
+            {"name": c.name, "revenue": c.value, "share": c.share} for c in s.top_content
+        ],
+        "campaign_returns": [
+            {
+                "campaign_id": r.campaign_id,
+                "name": r.name,
+                "cost": r.cost,
+                "revenue": r.revenue,
+                "roi": r.roi,
+            }
+            for r in s.campaign_returns
+        ],
         "sla": s.sla.as_json(),
         "disputes_open": s.disputes_open,
         "alerts": [{"kind": a.kind, "text": a.text} for a in s.alerts],

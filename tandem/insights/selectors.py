@@ -49,6 +49,7 @@ from tandem.core.access import scoped
 from tandem.core.models import Organisation, Team, User
 from tandem.crm.models import Identity, LifecycleStage, Touchpoint
 from tandem.insights.models import Goal, GoalKind
+from tandem.insights import periods
 from tandem.insights.periods import Window, period_end
 from tandem.leads.models import (
     Dispute,
@@ -58,6 +59,7 @@ from tandem.leads.models import (
     RejectionReason,
     StageHistory,
 )
+from tandem.marketing.models import Campaign, CampaignCost
 from tandem.sales.models import Deal, DealStatus
 
 S = LifecycleStage
@@ -78,6 +80,10 @@ MONEY = DecimalField(max_digits=20, decimal_places=4)
 CENT = Decimal("0.01")
 DAY = 86400.0
 MODELS: tuple[str, ...] = attribution.SIDE_BY_SIDE
+# Period arithmetic for other apps (the demo), which read insights through its selectors.
+add_months = periods.add_months
+period_start = periods.period_start
+NO_LABEL = "(none)"  # how attribution names touches without a campaign or content
 # The credit split's model unless the viewer picks another: its bootstrap interval is one matrix
 # product, where Markov's solves a chain per replicate (about 30 times slower on the demo).
 DEFAULT_MODEL = "linear"
@@ -236,6 +242,8 @@ class Summary:
     disputes_open: int
     oldest_disputes: list[Dispute]
     credit_split: dict[str, Credit]
+    top_content: list[Influence]
+    campaign_returns: list[CampaignReturn]
     complete: bool  # whether the viewer sees every record (else: counted over what they see)
     alerts: list[Alert] = field(default_factory=list)
 
@@ -522,14 +530,14 @@ def sla(
     return out
 
 
-def credit_split(
+def _credit_run(
     user: User,
     window: Window,
     team_id: int | None = None,
     model: str = DEFAULT_MODEL,
     industry: str = "",
-) -> dict[str, Credit]:
-    """Each department's share of the deals won in the window, with its interval."""
+) -> dict[str, list[dict[str, Any]]]:
+    """The attribution of the deals won in the window: credit rows per dimension."""
     spec, params = attribution.build_request(
         start=window.first,
         end=window.last,
@@ -540,10 +548,67 @@ def credit_split(
         n_boot=100,
     )
     run = attribution.attribution_run(user=user, spec=spec, params=params)
+    credits: dict[str, list[dict[str, Any]]] = run.result["credits"]
+    return credits
+
+
+def credit_split(credits: dict[str, list[dict[str, Any]]]) -> dict[str, Credit]:
+    """Each department's share of the deals won, with its interval."""
     return {
         row["name"]: Credit(share=row["share"], low=row["lower"], high=row["upper"])
-        for row in run.result["credits"].get("department", [])
+        for row in credits.get("department", [])
     }
+
+
+@dataclass(frozen=True)
+class Influence:
+    name: str
+    value: float  # revenue credited
+    share: float  # of all revenue credited
+
+
+def top_content(credits: dict[str, list[dict[str, Any]]], limit: int = 5) -> list[Influence]:
+    """The content credited with the most revenue (touches without content left out)."""
+    rows = [r for r in credits.get("content", []) if r["name"] != NO_LABEL and r["value"] > 0]
+    rows.sort(key=lambda r: (-r["value"], r["name"]))
+    return [Influence(r["name"], r["value"], r["value_share"]) for r in rows[:limit]]
+
+
+@dataclass(frozen=True)
+class CampaignReturn:
+    campaign_id: int
+    name: str
+    cost: Decimal
+    revenue: float  # credited by the attribution of the deals won in the period
+
+    @property
+    def roi(self) -> float | None:
+        """(revenue - cost) / cost; None when the campaign cost nothing."""
+        return (self.revenue - float(self.cost)) / float(self.cost) if self.cost else None
+
+
+def campaign_returns(
+    user: User, window: Window, credits: dict[str, list[dict[str, Any]]], limit: int = 10
+) -> list[CampaignReturn]:
+    """Each campaign the user may see with its cost incurred in the window against the revenue
+    credited to it (a touchpoint's campaign is the campaign's UTM code, in any case)."""
+    credited = {
+        r["name"].lower(): r["value"] for r in credits.get("campaign", []) if r["name"] != NO_LABEL
+    }
+    costs = dict(
+        scoped(user, CampaignCost)
+        .filter(incurred_on__gte=window.first, incurred_on__lte=window.last)
+        .values("campaign_id")
+        .annotate(total=Sum("amount"))
+        .values_list("campaign_id", "total")
+    )
+    rows = []
+    for pk, name, code in scoped(user, Campaign).values_list("pk", "name", "utm_code"):
+        cost, revenue = costs.get(pk), credited.get(code.lower(), 0.0)
+        if cost or revenue:
+            rows.append(CampaignReturn(pk, name, _money(cost), float(revenue)))
+    rows.sort(key=lambda r: (-r.revenue, r.cost, r.name))
+    return rows[:limit]
 
 
 def summary(
@@ -562,6 +627,7 @@ def summary(
     won, deals_won = revenue(user, window, team_id, currency, industry)
     amount, weighted, deals_open = pipeline(user, window, team_id, currency, industry)
     disputes = open_disputes(user, team_id)
+    credits = _credit_run(user, window, team_id, model, industry) if with_credit else {}
     steps = funnel(user, window, team_id, industry)
     service = sla(user, window, team_id, goals[GoalKind.MQL], industry)
     length = window.last - window.first + dt.timedelta(days=1)
@@ -583,7 +649,9 @@ def summary(
         sla=service,
         disputes_open=disputes.count(),
         oldest_disputes=list(disputes.select_related("opened_by")[:5]),
-        credit_split=credit_split(user, window, team_id, model, industry) if with_credit else {},
+        credit_split=credit_split(credits),
+        top_content=top_content(credits),
+        campaign_returns=campaign_returns(user, window, credits),
         complete=user.sees_everything,
         alerts=alerts(steps, funnel(user, previous, team_id, industry), service),
     )
