@@ -48,8 +48,8 @@ from tandem.attribution import services as attribution
 from tandem.core.access import scoped
 from tandem.core.models import Organisation, Team, User
 from tandem.crm.models import Identity, LifecycleStage, Touchpoint
-from tandem.insights.models import Goal, GoalKind
 from tandem.insights import periods
+from tandem.insights.models import Goal, GoalKind
 from tandem.insights.periods import Window, period_end
 from tandem.leads.models import (
     Dispute,
