@@ -27,49 +27,56 @@ from tandem.marketing.models import (
 
 # --- marketing --------------------------------------------------------------------------------
 
-# (utm_code = the timeline's `campaign` value, name, goal, channels, budget, starts days ago,
-#  cost lines as (channel, amount, days ago, note))
-DEMO_CAMPAIGNS: list[tuple[str, str, str, list[str], str, int, list[tuple[str, str, int, str]]]] = [
+# (utm_code = the touches' `campaign` value, name, goal, channels, budget, monthly cost,
+#  cost channel): each campaign runs all year, with a cost line each month
+DEMO_CAMPAIGNS: list[tuple[str, str, str, list[str], str, str, str]] = [
     (
         "monthly-newsletter",
         "Monthly newsletter",
         "Keep subscribers warm: 25% open rate, 40 MQLs a quarter",
         ["email"],
-        "1200",
-        240,
-        [("email", "90", 60, "Email delivery, two months")],
+        "1500",
+        "110",
+        "email",
     ),
     (
         "linkedin-spring-push",
-        "LinkedIn spring push",
+        "LinkedIn sponsored content",
         "60 demo requests from agriculture and medical buyers",
         ["linkedin", "paid_social"],
-        "15000",
-        200,
-        [
-            ("paid_social", "4200", 150, "Sponsored content, March"),
-            ("paid_social", "3800", 120, "Sponsored content, April"),
-        ],
+        "48000",
+        "3900",
+        "paid_social",
     ),
     (
         "webinar-precision-tools",
         "Webinar: precision tools",
         "300 registrations, 40% attendance, 25 SQLs",
         ["webinar", "email", "linkedin"],
-        "5000",
-        180,
-        [("webinar", "790", 170, "Webinar platform, annual plan")],
+        "12000",
+        "850",
+        "webinar",
     ),
     (
         "search-brand",
-        "Search: brand",
+        "Search: brand and products",
         "Capture brand searches at under 2 EUR per click",
         ["paid_search"],
-        "6000",
-        240,
-        [("paid_search", "1150", 30, "Brand keywords, last month")],
+        "30000",
+        "2300",
+        "paid_search",
+    ),
+    (
+        "trade-shows",
+        "Trade shows 2026",
+        "AgroTech Expo, MedLab and Elektronika: 150 qualified conversations",
+        ["conference"],
+        "60000",
+        "4600",
+        "conference",
     ),
 ]
+NEWSLETTER_SEGMENT = "Newsletter subscribers"
 
 PRICING_TWICE = {
     "type": "touchpoint",
@@ -123,7 +130,7 @@ DEMO_TEMPLATES = [  # (name, subject, html)
         '<p><a href="https://example.com/webinars/precision-tools">Save your seat</a></p>',
     ),
 ]
-DEMO_SEND = "Monthly newsletter: medical MQLs"
+DEMO_SEND = "Monthly newsletter: subscribers"
 
 DEMO_POSTS = [  # (days from today, hour, network, text, link)
     (
@@ -166,15 +173,15 @@ DEMO_POSTS = [  # (days from today, hour, network, text, link)
 ]
 
 
-def create_demo_marketing(actor: Actor, people: dict[str, User]) -> None:
+def create_demo_marketing(actor: Actor, people: dict[str, User], now: dt.datetime) -> None:
     """Campaigns for the timeline's campaign codes, segments, content, events and a week of social
     posts, all through marketing's services. Idempotent: objects are matched by code, name, key,
     slug or text and skipped when present; what hangs on demo contacts (static list members,
     event registrations) is re-added after a reset deleted those contacts."""
     owner = people["marketer"]
-    today = timezone.localdate()
+    today = timezone.localdate(now)
     campaigns: dict[str, Campaign] = {c.utm_code: c for c in Campaign.objects.all()}
-    for code, name, goal, channels, budget, started, costs in DEMO_CAMPAIGNS:
+    for code, name, goal, channels, budget, monthly, cost_channel in DEMO_CAMPAIGNS:
         if code in campaigns:
             continue
         campaign = marketing.campaigns.campaign_create(
@@ -184,18 +191,19 @@ def create_demo_marketing(actor: Actor, people: dict[str, User]) -> None:
             goal=goal,
             channels=channels,
             budget=budget,
-            starts_on=(today - dt.timedelta(days=started)).isoformat(),
+            starts_on=(today - dt.timedelta(days=365)).isoformat(),
             owner_id=owner.pk,
         )
         campaigns[code] = campaign
-        for channel, amount, days_ago, note in costs:
+        for month in range(12, 0, -1):
+            incurred = today.replace(day=1) - dt.timedelta(days=30 * month - 14)
             marketing.campaigns.cost_add(
                 actor=actor,
                 campaign=campaign,
-                channel=channel,
-                amount=amount,
-                incurred_on=(today - dt.timedelta(days=days_ago)).isoformat(),
-                note=note,
+                channel=cost_channel,
+                amount=monthly,
+                incurred_on=incurred.isoformat(),
+                note=f"{name}, {incurred:%B %Y}",
             )
 
     segments = {s.name: s for s in Segment.objects.all()}
@@ -217,6 +225,11 @@ def create_demo_marketing(actor: Actor, people: dict[str, User]) -> None:
             },
             "Medical accounts' marketing-qualified leads",
         ),
+        (
+            NEWSLETTER_SEGMENT,
+            {"type": "field", "field": "contact.consent", "op": "eq", "value": "granted"},
+            "Everyone who agreed to receive the newsletter",
+        ),
     ]:
         if name not in segments:
             segments[name] = marketing.segments.segment_create(
@@ -228,7 +241,7 @@ def create_demo_marketing(actor: Actor, people: dict[str, User]) -> None:
         actor=actor, name=static_name, kind="static", description="Met at AgroTech Expo"
     )
     members = list(
-        Contact.objects.filter(tags__name=DEMO_TAG, consent="granted")
+        Contact.objects.filter(account__tags__name=DEMO_TAG, consent="granted")
         .order_by("id")
         .values_list("pk", flat=True)[:8]
     )
@@ -242,7 +255,6 @@ def create_demo_marketing(actor: Actor, people: dict[str, User]) -> None:
         if slug(title)[:100] not in keys:
             marketing.content.asset_create(actor=actor, **data)
 
-    now = timezone.now().replace(minute=0, second=0, microsecond=0)
     slugs = set(MarketingEvent.objects.values_list("slug", flat=True))
     if "precision-tools-live" not in slugs:
         starts = now + dt.timedelta(days=12, hours=3)
@@ -274,7 +286,7 @@ def create_demo_marketing(actor: Actor, people: dict[str, User]) -> None:
             organizer_email=owner.email,
         )
     visitors = Contact.objects.filter(
-        tags__name=DEMO_TAG, account__industry=Industry.AGRICULTURE
+        account__tags__name=DEMO_TAG, account__industry=Industry.AGRICULTURE
     ).order_by("id")[:10]
     scanned = (conference.starts_at + dt.timedelta(hours=2)).isoformat()
     rows = ["email,name,company,scanned"] + [
@@ -296,7 +308,7 @@ def create_demo_marketing(actor: Actor, people: dict[str, User]) -> None:
             actor=actor,
             name=DEMO_SEND,
             template=templates[DEMO_TEMPLATES[0][0]],
-            segment=segments["Medical MQLs"],
+            segment=segments[NEWSLETTER_SEGMENT],
             subscription_type=SubscriptionType.objects.get(key="newsletter"),
             from_email=owner.email,
             from_name="Polevod Instruments",

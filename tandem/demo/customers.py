@@ -1,123 +1,177 @@
-"""The demo customer record: accounts, contacts and their timeline, written through crm's
-services; tagged ``demo`` so a reset can find and delete them."""
+"""The demo customer record: accounts, contacts, their consent and identities, and the touches
+of their journeys, written through crm's and tracking's services; accounts are tagged ``demo``
+so a reset finds them (and, through them, their contacts and deals).
+
+Invariants:
+- accounts are made by `crm.account_create`, contacts by `crm.contacts_bulk_create` (one audit
+  entry each), consent by the ledger's `tracking.consent_record`, identities by
+  `tracking.identity_link`, touches by `crm.touchpoints_record_bulk`;
+- each contact's and account's `created_at` is the moment the story says they came to be known
+  (dated by `clock.backdate`); every planned touch of a contact is after it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import random
-
-from django.utils import timezone
+from collections.abc import Iterable
+from typing import Any
 
 from tandem.core.audit import Actor
 from tandem.core.models import User
 from tandem.crm import services as crm
-from tandem.crm.models import Account, Contact, Touchpoint
-from tandem.demo.names import (
-    ACCOUNT_NAMES,
-    ACCOUNTS_PER_INDUSTRY,
-    CONSENT_WEIGHTS,
-    FIELD_OWNER,
-    FIRST_NAMES,
-    LAST_NAMES,
-    STAGE_WEIGHTS,
-    TITLES,
-    industry_attributes,
-    slug,
-)
-from tandem.demo.timeline import DemoContact, Planner
+from tandem.crm.models import Account, Contact, Identity, Touchpoint
+from tandem.demo.clock import backdate
+from tandem.demo.story import Story, Touch
 from tandem.sales import services as sales
 from tandem.sales.models import Deal
 from tandem.tracking import services as tracking
 
 DEMO_TAG = "demo"
-SEED = 20260
+SOURCE = "demo"
+CHUNK = 2000
 
 
 def delete_demo_records(actor: Actor) -> None:
-    for deal in Deal.objects.filter(account__tags__name=DEMO_TAG).distinct():
+    demo = Account.objects.filter(tags__name=DEMO_TAG)
+    for deal in Deal.objects.filter(account__in=demo).distinct():
         sales.deal_delete(actor=actor, deal=deal)
-    for contact in Contact.objects.filter(tags__name=DEMO_TAG).distinct():
+    for contact in Contact.objects.filter(account__in=demo).distinct():
         crm.contact_delete(actor=actor, contact=contact)
-    for account in Account.objects.filter(tags__name=DEMO_TAG).distinct():
+    for account in demo.distinct():
         crm.account_delete(actor=actor, account=account)
-    Touchpoint.objects.filter(anonymous_id__startswith="demo-visitor-").delete()
+    Identity.objects.filter(value__startswith="demo-visitor-").delete()
+    Touchpoint.objects.filter(anonymous_id__startswith="demo-").delete()
 
 
-def create_demo_records(actor: Actor, people: dict[str, User], planner: Planner) -> None:
-    rng = random.Random(SEED)
-    reps = [people["sales"], people["sales.south"]]
-    contacts: list[Contact] = []
-    facts: list[DemoContact] = []
-    used_emails: set[str] = set()
-    used_names: set[str] = set()
-    stages, stage_weights = zip(*STAGE_WEIGHTS.items(), strict=True)
-    consents, consent_weights = zip(*CONSENT_WEIGHTS.items(), strict=True)
-    for industry, count in ACCOUNTS_PER_INDUSTRY.items():
-        prefixes, suffixes = ACCOUNT_NAMES[industry]
-        for _n in range(count):
-            name = f"{rng.choice(prefixes)} {rng.choice(suffixes)}"
-            while name in used_names:
-                name = f"{rng.choice(prefixes)} {rng.choice(suffixes)} {rng.randint(2, 9)}"
-            used_names.add(name)
-            region = rng.choice(["north", "south"])
-            field_owner = FIELD_OWNER.get(industry)
-            owner = (
-                people[field_owner]
-                if field_owner and rng.random() < 0.4
-                else reps[0 if region == "north" else 1]
-            )
-            domain = f"{slug(name)}.example"
-            account = crm.account_create(
+def create_accounts(actor: Actor, story: Story, people: dict[str, User]) -> list[Account]:
+    first_seen: dict[int, dt.datetime] = {}
+    for contact in story.contacts:
+        seen = first_seen.get(contact.account)
+        if seen is None or contact.created_at < seen:
+            first_seen[contact.account] = contact.created_at
+    accounts = []
+    for index, planned in enumerate(story.accounts):
+        accounts.append(
+            crm.account_create(
                 actor=actor,
-                name=name,
-                domains=[domain],
-                industry=industry,
-                industry_attributes=industry_attributes(rng, industry),
-                region=region,
-                owner_id=owner.pk,
-                tags=[DEMO_TAG, industry],
+                name=planned.name,
+                domains=[planned.domain],
+                industry=planned.industry,
+                industry_attributes=planned.attributes,
+                region=planned.region,
+                owner_id=people[planned.owner].pk,
+                tags=[DEMO_TAG, planned.industry],
             )
-            for _c in range(rng.randint(3, 7)):
-                first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-                email = f"{slug(first)}.{slug(last)}@{domain}"
-                while email in used_emails:
-                    email = f"{slug(first)}.{slug(last)}{rng.randint(2, 99)}@{domain}"
-                used_emails.add(email)
-                stage = rng.choices(stages, stage_weights)[0]
-                consent = rng.choices(consents, consent_weights)[0]
-                contact = crm.contact_create(
-                    actor=actor,
-                    first_name=first,
-                    last_name=last,
-                    email=email,
-                    title=rng.choice(TITLES[industry]),
-                    account_id=account.pk,
-                    owner_id=owner.pk,
-                    lifecycle_stage=stage,
-                    tags=[DEMO_TAG],
-                )
-                if consent != "unknown":  # consent goes on the ledger, which derives the field
-                    tracking.consent_record(
-                        contact=contact, purpose="newsletter", state=consent, actor=actor
-                    )
-                contact.account = account  # spares a query per touchpoint below
-                contacts.append(contact)
-                facts.append(DemoContact(lifecycle_stage=stage, industry=industry, consent=consent))
-    now = timezone.now().replace(minute=0, second=0, microsecond=0)
-    for touch in planner(rng, facts):
-        who = contacts[touch.contact_index] if touch.contact_index is not None else None
-        crm.touchpoint_record(
-            channel=touch.channel,
-            kind=touch.kind,
-            department=touch.department,
-            contact=who,
-            account=who.account if who else None,
-            occurred_at=now - dt.timedelta(days=touch.days_ago),
-            campaign=touch.campaign,
-            content=touch.content,
-            actor=who.owner if who and touch.by_owner else None,
-            anonymous_id=touch.anonymous_id,
-            source="demo",
-            # a page view carries its path, as the tracker records it (behavioural segments use it)
-            properties={"path": touch.content} if touch.kind == "page_view" else None,
         )
+        first_seen.setdefault(index, story.now)
+    backdate(
+        Account,
+        "created_at",
+        {a.pk: first_seen[i] - dt.timedelta(days=3) for i, a in enumerate(accounts)},
+    )
+    return accounts
+
+
+def create_contacts(actor: Actor, story: Story, accounts: list[Account]) -> list[Contact]:
+    """The contacts, with their stage at creation, consent on the ledger and the identity of
+    their first website visits; returned in the story's order, each with its account set."""
+    ids: list[int] = []
+    for start in range(0, len(story.contacts), CHUNK):
+        rows = []
+        for planned in story.contacts[start : start + CHUNK]:
+            account = accounts[planned.account]
+            values = crm.contact_check(
+                {
+                    "first_name": planned.first_name,
+                    "last_name": planned.last_name,
+                    "email": planned.email,
+                    "title": planned.title,
+                    "owner_id": account.owner_id,
+                    "lifecycle_stage": planned.stage,
+                },
+                creating=True,
+            )
+            values["account_id"] = account.pk
+            rows.append(values)
+        ids += crm.contacts_bulk_create(actor=actor, contacts=rows)
+    times = {pk: c.created_at for pk, c in zip(ids, story.contacts, strict=True)}
+    backdate(Contact, "created_at", times)
+    by_id = Contact.objects.in_bulk(ids)
+    ordered = [by_id[pk] for pk in ids]
+    for contact, planned in zip(ordered, story.contacts, strict=True):
+        contact.account = accounts[planned.account]
+        if planned.consent != "unknown":
+            tracking.consent_record(
+                contact=contact, purpose="newsletter", state=planned.consent, actor=actor
+            )
+        tracking.identity_link(
+            kind=Identity.Kind.ANONYMOUS_ID, value=planned.visitor, contact_id=contact.pk
+        )
+    linked = dict(
+        Identity.objects.filter(value__startswith="demo-visitor-").values_list("contact_id", "pk")
+    )
+    backdate(Identity, "created_at", {linked[pk]: at for pk, at in times.items()})
+    return ordered
+
+
+def touch_row(
+    touch: Touch,
+    *,
+    contact: Contact | None = None,
+    actor_id: int | None = None,
+    anonymous_id: str = "",
+) -> dict[str, Any]:
+    channel = touch.channel
+    content = touch.content or channel.content
+    return {
+        "contact_id": contact.pk if contact else None,
+        "account_id": contact.account_id if contact else None,
+        "actor_id": actor_id,
+        "anonymous_id": anonymous_id,
+        "occurred_at": touch.at,
+        "channel": channel.channel,
+        "department": channel.department,
+        "kind": channel.kind,
+        "campaign": channel.campaign,
+        "content": content,
+        # a page view carries its path, as the tracker records it (behavioural segments use it)
+        "properties": {"path": content} if channel.kind == "page_view" else {},
+        "message_id": None,
+    }
+
+
+def actor_of(touch: Touch, contact: Contact, field_reps: dict[int, int]) -> int | None:
+    """Who made the touch: the account owner for sales touches, the account's field rep for
+    field touches, nobody for marketing touches."""
+    if touch.channel.actor == "owner":
+        return contact.owner_id
+    if touch.channel.actor == "field":
+        return field_reps[contact.account_id or 0]
+    return None
+
+
+def planned_touches(
+    story: Story, contacts: list[Contact], field_reps: dict[int, int]
+) -> list[dict[str, Any]]:
+    """Rows for the touches that lead up to each journey's end, the passive readers' page views
+    and the anonymous visits."""
+    rows = []
+    for journey in story.journeys:
+        contact = contacts[journey.contact]
+        for touch in journey.touches:
+            rows.append(
+                touch_row(touch, contact=contact, actor_id=actor_of(touch, contact, field_reps))
+            )
+    for index, touch in story.reading:
+        rows.append(touch_row(touch, contact=contacts[index]))
+    for visitor, touch in story.visits:
+        rows.append(touch_row(touch, anonymous_id=visitor))
+    return rows
+
+
+def record_touches(rows: Iterable[dict[str, Any]]) -> int:
+    ordered = sorted(rows, key=lambda r: (r["occurred_at"], r["contact_id"] or 0, r["channel"]))
+    written = 0
+    for start in range(0, len(ordered), CHUNK):
+        written += crm.touchpoints_record_bulk(rows=ordered[start : start + CHUNK], source=SOURCE)
+    return written

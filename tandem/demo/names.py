@@ -1,4 +1,5 @@
-"""Generated names and industry details for the demo's accounts and contacts (data only)."""
+"""Generated names and industry details for the demo's accounts and contacts, and the products
+Polevod Instruments sells to each industry (data only)."""
 
 from __future__ import annotations
 
@@ -118,35 +119,12 @@ ACCOUNT_NAMES = {
         ["Logistics", "Consulting", "Retail", "Foods", "Construction", "Textiles"],
     ),
 }
-ACCOUNTS_PER_INDUSTRY = {
-    Industry.AGRICULTURE: 18,
-    Industry.MEDICAL: 16,
-    Industry.ELECTRONICS: 16,
-    Industry.OTHER: 10,
-}
-FIELD_OWNER = {
-    Industry.AGRICULTURE: "field",
-    Industry.MEDICAL: "field.medical",
-    Industry.ELECTRONICS: "field.electronics",
-}
 TITLES = {
     Industry.AGRICULTURE: ["Farm manager", "Agronomist", "Owner", "Procurement lead"],
     Industry.MEDICAL: ["Chief physician", "Lab head", "Head nurse", "Purchasing manager"],
     Industry.ELECTRONICS: ["CTO", "Hardware engineer", "Buyer", "Product manager"],
     Industry.OTHER: ["CEO", "Operations manager", "Office manager", "Buyer"],
 }
-STAGE_WEIGHTS = {
-    "subscriber": 14,
-    "lead": 30,
-    "mql": 12,
-    "sal": 6,
-    "sql": 6,
-    "opportunity": 9,
-    "customer": 16,
-    "recycled": 5,
-    "disqualified": 2,
-}
-CONSENT_WEIGHTS = {"granted": 55, "pending": 10, "unknown": 25, "withdrawn": 10}
 
 
 def slug(text: str) -> str:
@@ -178,3 +156,17 @@ def industry_attributes(rng: random.Random, industry: str) -> dict[str, object]:
             ),
         }
     return {}
+
+
+# (sku, name, industry, list price in EUR): what each industry buys
+PRODUCTS = [
+    ("AG-SM200", "Soil moisture sensor SM-200", Industry.AGRICULTURE, "450"),
+    ("AG-WS10", "Field weather station WS-10", Industry.AGRICULTURE, "3200"),
+    ("AG-YMK", "Yield mapping kit", Industry.AGRICULTURE, "8500"),
+    ("MD-LB5", "Laboratory balance LB-5", Industry.MEDICAL, "2900"),
+    ("MD-STM", "Sterilisation monitor", Industry.MEDICAL, "6400"),
+    ("MD-PPS", "Precision pipette set", Industry.MEDICAL, "1100"),
+    ("EL-OPS", "Oscilloscope probe set", Industry.ELECTRONICS, "780"),
+    ("EL-TC3", "Thermal camera TC-3", Industry.ELECTRONICS, "5600"),
+    ("EL-CAL", "Calibration service, one year", Industry.ELECTRONICS, "1500"),
+]

@@ -1,4 +1,6 @@
-"""The demo organisation: its settings, holidays, teams and people (one login printed per role).
+"""The demo organisation: its settings, holidays, teams and seventeen people (the head, three
+marketers, two sales teams of three, two field reps per industry, an admin; one login printed
+per role).
 
 Invariants:
 - idempotent: teams are matched by name and people by username; a person present is kept as is;
@@ -44,10 +46,27 @@ PEOPLE = [
     DemoPerson("field", Role.FIELD_REP, "Field Agriculture", "Fiona", "Berg", True),
     DemoPerson("admin", Role.ADMIN, None, "Alex", "Admin", True),
     DemoPerson("marketer.content", Role.MARKETER, "Marketing", "Marina", "Kuznetsova", False),
+    DemoPerson("marketer.events", Role.MARKETER, "Marketing", "Pablo", "Ruiz", False),
+    DemoPerson("sales.north2", Role.SALES_REP, "Sales North", "Ingrid", "Larsen", False),
+    DemoPerson("sales.north3", Role.SALES_REP, "Sales North", "Timur", "Abdullaev", False),
     DemoPerson("sales.south", Role.SALES_REP, "Sales South", "Sofia", "Rossi", False),
+    DemoPerson("sales.south2", Role.SALES_REP, "Sales South", "Daniel", "Moreau", False),
+    DemoPerson("sales.south3", Role.SALES_REP, "Sales South", "Alina", "Volkova", False),
+    DemoPerson("field.agri2", Role.FIELD_REP, "Field Agriculture", "Nikolai", "Popov", False),
     DemoPerson("field.medical", Role.FIELD_REP, "Field Medical", "Mikhail", "Lebedev", False),
+    DemoPerson("field.medical2", Role.FIELD_REP, "Field Medical", "Hanna", "Schmidt", False),
     DemoPerson("field.electronics", Role.FIELD_REP, "Field Electronics", "Elena", "Novak", False),
+    DemoPerson("field.electronics2", Role.FIELD_REP, "Field Electronics", "Kenji", "Sato", False),
 ]
+SALES_BY_REGION = {
+    "north": ["sales", "sales.north2", "sales.north3"],
+    "south": ["sales.south", "sales.south2", "sales.south3"],
+}
+FIELD_BY_INDUSTRY = {
+    "agriculture": ["field", "field.agri2"],
+    "medical": ["field.medical", "field.medical2"],
+    "electronics": ["field.electronics", "field.electronics2"],
+}
 
 HOLIDAYS = [  # (month, day, name): Russian public holidays, the organisation is in Moscow
     (1, 1, "New Year's Day"),

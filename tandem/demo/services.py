@@ -1,37 +1,62 @@
-"""Demo data: an organisation, its teams and people, ~60 accounts, ~300 contacts, a timeline,
-deals and marketing (campaigns, segments, content, events, social posts).
+"""The demo company, Polevod Instruments: a manufacturer of instruments selling to agriculture,
+medical and electronics customers, with seventeen people and twelve months of history.
+
+    demo_load(size="small", seed=DEFAULT_SEED)
+
+The story is planned first (`story.plan_story`: accounts, contacts and a journey for each from a
+hazard model with planted channel effects), then written in causal order through the services of
+the apps that own each record: crm (accounts, contacts, touchpoints), tracking (consent ledger,
+identities), leads (hand-offs, answers, first contacts, lifecycle, disputes), sales (pipeline,
+products, price lists, deals, quotes), marketing (campaigns with their costs, segments, content,
+email, events, social posts) and insights (goals).
 
 Invariants:
-- deterministic: the same seed gives the same records (names, stages, channels, counts); dates
-  are laid out backwards from today;
+- deterministic: the same seed, size and `now` give the same records (only ids, audit entries and
+  the printed passwords differ); `now` defaults to the current hour;
 - idempotent: loading twice does not duplicate anything. People and teams are matched by
-  username/name; the customer record is written only when no demo record exists (demo records
+  username/name; the customer record is written only when no demo account exists (demo accounts
   carry the tag ``demo``); ``reset=True`` deletes the demo records and writes them again;
-  marketing objects are matched by code/name/key/slug/text and kept across a reset;
-- every write goes through a service (core.services, crm.services, sales.services,
-  marketing.services), in one transaction that first locks the organisation row, so two
-  concurrent loads queue up instead of both writing.
-
-Hook for the attribution simulator: ``demo_load(planner=...)`` takes any function that, given a
-seeded ``random.Random`` and the demo contacts, returns the touches to record
-(`PlannedTouch`); the built-in `plan_timeline` is the default.
+  marketing objects and the catalogue are matched by code/name/key/slug/SKU and kept;
+- one transaction that first locks the organisation row, so two concurrent loads queue up;
+- no email leaves: notifications are stored in the app only (`clock.no_email`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 
 from tandem.core.audit import Actor
 from tandem.core.models import Organisation
 from tandem.crm.models import Account, Contact, Touchpoint
 from tandem.demo.campaigns import create_demo_marketing
-from tandem.demo.customers import DEMO_TAG, create_demo_records, delete_demo_records
-from tandem.demo.deals import create_demo_deals
-from tandem.demo.organisation import Login, ensure_organisation, ensure_people, fresh_logins
-from tandem.demo.timeline import Planner, plan_timeline
+from tandem.demo.catalogue import ensure_catalogue
+from tandem.demo.clock import no_email
+from tandem.demo.customers import (
+    DEMO_TAG,
+    create_accounts,
+    create_contacts,
+    delete_demo_records,
+    planned_touches,
+    record_touches,
+)
+from tandem.demo.funnel import play
+from tandem.demo.mediation import delete_disputes, open_disputes, set_goals
+from tandem.demo.organisation import (
+    FIELD_BY_INDUSTRY,
+    SALES_BY_REGION,
+    Login,
+    ensure_organisation,
+    ensure_people,
+    fresh_logins,
+)
+from tandem.demo.story import SIZES, plan_story
 from tandem.marketing import services as marketing
+
+DEFAULT_SEED = 2026
 
 
 @dataclass(frozen=True)
@@ -43,28 +68,55 @@ class DemoSummary:
     created: bool  # the customer record was written by this run
 
 
-def demo_load(*, reset: bool = False, planner: Planner | None = None) -> DemoSummary:
+def demo_load(
+    *,
+    reset: bool = False,
+    size: str = "small",
+    seed: int = DEFAULT_SEED,
+    now: dt.datetime | None = None,
+) -> DemoSummary:
     """Load (or, with `reset`, reload) the demo; returns fresh logins and record counts."""
+    if size not in SIZES:
+        raise ValueError(f"unknown demo size {size!r}; choose one of {', '.join(SIZES)}")
+    now = (now or timezone.now()).replace(minute=0, second=0, microsecond=0)
     actor = Actor.system()
-    with transaction.atomic():
+    with no_email(), transaction.atomic():
         Organisation.current()
         Organisation.objects.select_for_update().get(pk=1)  # one demo load at a time
         ensure_organisation(actor)
         people = ensure_people(actor)
         marketing.ensure_default_subscription_types()  # idempotent with the migration
+        catalogue = ensure_catalogue(actor)
         if reset:
+            delete_disputes()
             delete_demo_records(actor)
         created = not Account.objects.filter(tags__name=DEMO_TAG).exists()
         if created:
-            create_demo_records(actor, people, planner or plan_timeline)
-            create_demo_deals(actor)
-            create_demo_marketing(actor, people)
+            story = plan_story(
+                seed=seed,
+                size=size,
+                now=now,
+                reps=SALES_BY_REGION,
+                field_reps=FIELD_BY_INDUSTRY,
+                products=catalogue.products_by_industry(),
+            )
+            accounts = create_accounts(actor, story, people)
+            contacts = create_contacts(actor, story, accounts)
+            field_reps = {
+                account.pk: people[planned.field_rep].pk
+                for account, planned in zip(accounts, story.accounts, strict=True)
+            }
+            later = play(story, contacts, catalogue, people, field_reps)
+            record_touches(planned_touches(story, contacts, field_reps) + later)
+            open_disputes(people, now)
+            set_goals(people, now)
+        create_demo_marketing(actor, people, now)
         logins = fresh_logins(people)
         demo_accounts = Account.objects.filter(tags__name=DEMO_TAG)
         return DemoSummary(
             logins=logins,
             accounts=demo_accounts.count(),
-            contacts=Contact.objects.filter(tags__name=DEMO_TAG).count(),
+            contacts=Contact.objects.filter(account__in=demo_accounts).count(),
             touchpoints=Touchpoint.objects.filter(source="demo").count(),
             created=created,
         )

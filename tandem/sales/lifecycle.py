@@ -13,6 +13,8 @@ Invariants:
 
 from __future__ import annotations
 
+import datetime as dt
+
 from tandem.core.audit import Actor
 from tandem.crm.models import Contact, LifecycleStage
 from tandem.leads import services as leads
@@ -28,13 +30,15 @@ BEFORE_OPPORTUNITY = {
 }
 
 
-def set_lifecycle(*, actor: Actor, contact: Contact, stage: str, reason: str) -> None:
+def set_lifecycle(
+    *, actor: Actor, contact: Contact, stage: str, reason: str, at: dt.datetime | None = None
+) -> None:
     """Move the contact to `stage` unless it would move them back (see module docstring)."""
     current = contact.lifecycle_stage
     if stage == LifecycleStage.OPPORTUNITY and current not in BEFORE_OPPORTUNITY:
         return
     if stage != current and leads.is_allowed(current, stage):
-        leads.lifecycle_move(actor=actor, contact=contact, stage=stage, reason=reason)
+        leads.lifecycle_move(actor=actor, contact=contact, stage=stage, reason=reason, at=at)
 
 
 def request_handoff(*, actor: Actor, contact: Contact, deal_id: int, note: str) -> bool:

@@ -135,8 +135,10 @@ def quote_create(
     lines: Iterable[dict[str, Any]],
     valid_days: int = 30,
     notes: str = "",
+    at: dt.datetime | None = None,
 ) -> Quote:
-    """A draft quote for the deal, in the deal's currency, valid for `valid_days` from now."""
+    """A draft quote for the deal, in the deal's currency, valid for `valid_days` from now
+    (or from `at`, when it was made)."""
     if (
         isinstance(valid_days, bool)
         or not isinstance(valid_days, int)
@@ -145,7 +147,7 @@ def quote_create(
         raise InvalidInput({"valid_days": [_("from 1 to 365 days")]})
     notes = services.text("notes", notes, 5000)
     quote_lines = _clean_lines(lines, deal)
-    now = timezone.now()
+    now = at or timezone.now()
     quote = Quote.objects.create(
         deal=deal,
         number=f"tmp-{secrets.token_hex(8)}",
@@ -213,7 +215,9 @@ def _buyer_contact(quote: Quote) -> Any:
     return first.contact if first else None
 
 
-def _buyer_touchpoint(quote: Quote, kind: str, properties: dict[str, Any]) -> None:
+def _buyer_touchpoint(
+    quote: Quote, kind: str, properties: dict[str, Any], at: dt.datetime | None = None
+) -> None:
     contact = _buyer_contact(quote)
     if contact is None and quote.deal.account_id is None:
         return
@@ -226,20 +230,22 @@ def _buyer_touchpoint(quote: Quote, kind: str, properties: dict[str, Any]) -> No
         content=quote.number,
         properties={"quote_id": quote.pk, "deal_id": quote.deal_id, **properties},
         source="tandem.sales",
+        occurred_at=at,
     )
 
 
 @transaction.atomic
-def quote_viewed(*, quote: Quote, ip: str | None) -> bool:
-    """Record the buyer's first view (later views change nothing); True on the first."""
-    now = timezone.now()
+def quote_viewed(*, quote: Quote, ip: str | None, at: dt.datetime | None = None) -> bool:
+    """Record the buyer's first view (later views change nothing); True on the first.
+    `at`: when (default now)."""
+    now = at or timezone.now()
     first = Quote.objects.filter(
         pk=quote.pk, first_viewed_at__isnull=True, status=QuoteStatus.SENT
     ).update(first_viewed_at=now, status=QuoteStatus.VIEWED)
     if not first:
         return False
     quote.first_viewed_at, quote.status = now, QuoteStatus.VIEWED
-    _buyer_touchpoint(quote, "quote_viewed", {"ip": ip})
+    _buyer_touchpoint(quote, "quote_viewed", {"ip": ip}, at=now)
     deal = Deal.objects.select_related("pipeline__quote_viewed_stage", "stage").get(
         pk=quote.deal_id
     )
@@ -256,15 +262,19 @@ def quote_viewed(*, quote: Quote, ip: str | None) -> bool:
             stage_id=target.pk,
             department=Department.SELF_SERVICE,
             reason=f"quote {quote.number} viewed",
+            at=now,
         )
     return True
 
 
 @transaction.atomic
-def quote_accept(*, quote: Quote, name: str, ip: str | None) -> Quote:
-    """The buyer accepts online: name, time and address are kept; the deal is won."""
+def quote_accept(
+    *, quote: Quote, name: str, ip: str | None, at: dt.datetime | None = None
+) -> Quote:
+    """The buyer accepts online: name, time and address are kept; the deal is won.
+    `at`: when (default now)."""
     name = services.text("name", name, 200, required=True)
-    now = timezone.now()
+    now = at or timezone.now()
     accepted = Quote.objects.filter(
         pk=quote.pk, status__in=[QuoteStatus.SENT, QuoteStatus.VIEWED], expires_at__gt=now
     ).update(status=QuoteStatus.ACCEPTED, accepted_at=now, accepted_name=name, accepted_ip=ip)
@@ -289,7 +299,9 @@ def quote_accept(*, quote: Quote, name: str, ip: str | None) -> Quote:
             "accepted_at": [None, now.isoformat()],
         },
     )
-    _buyer_touchpoint(quote, "quote_accepted", {"ip": ip, "name": name, "total": str(quote.total)})
+    _buyer_touchpoint(
+        quote, "quote_accepted", {"ip": ip, "name": name, "total": str(quote.total)}, at=now
+    )
     deal = Deal.objects.get(pk=quote.deal_id)
     if deal.status == DealStatus.OPEN:
         if not deal.lines.exists() and deal.currency == quote.currency:
@@ -299,6 +311,7 @@ def quote_accept(*, quote: Quote, name: str, ip: str | None) -> Quote:
             deal=deal,
             department=Department.SELF_SERVICE,
             reason=f"quote {quote.number} accepted online",
+            at=now,
         )
     return quote
 

@@ -118,6 +118,7 @@ def _timeline(
     actor: Actor,
     department: str = Department.SALES,
     properties: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
 ) -> None:
     first = deal.deal_contacts.select_related("contact__account").order_by("id").first()
     contact = first.contact if first else None
@@ -133,6 +134,7 @@ def _timeline(
         content=deal.name,
         properties={"deal_id": deal.pk, **(properties or {})},
         source="tandem.sales",
+        occurred_at=at,
     )
 
 
@@ -382,8 +384,10 @@ def deal_create(
     lines: Iterable[dict[str, Any]] = (),
     price_list_id: int | None = None,
     source: str = DealSource.REP,
+    at: dt.datetime | None = None,
 ) -> Deal:
-    """A new open deal. Its contacts become opportunities (the lifecycle moves forward only)."""
+    """A new open deal. Its contacts become opportunities (the lifecycle moves forward only).
+    `at` is when it happened (default now), for records of the past such as the demo's."""
     errors: dict[str, list[str]] = {}
     name = text("name", name, 200, required=True)
     pipeline = (
@@ -426,7 +430,7 @@ def deal_create(
     )
     if account is None and deal_contacts:
         account = deal_contacts[0][0].account
-    now = timezone.now()
+    now = at or timezone.now()
     deal = Deal.objects.create(
         name=name,
         pipeline=pipeline,
@@ -468,6 +472,7 @@ def deal_create(
         actor=actor,
         department=department,
         properties={"amount": str(deal.amount), "currency": code},
+        at=now,
     )
     for contact, _role in deal_contacts:
         set_lifecycle(
@@ -475,6 +480,7 @@ def deal_create(
             contact=contact,
             stage=LifecycleStage.OPPORTUNITY,
             reason=f"deal {deal.pk} created",
+            at=now,
         )
     return deal
 
@@ -620,8 +626,10 @@ def _locked_open(deal: Deal) -> Deal:
     return deal
 
 
-def _change_stage(deal: Deal, stage: Stage, actor: Actor, **extra: Any) -> dict[str, Any]:
-    now = timezone.now()
+def _change_stage(
+    deal: Deal, stage: Stage, actor: Actor, at: dt.datetime | None = None, **extra: Any
+) -> dict[str, Any]:
+    now = at or timezone.now()
     before = snapshot(deal)
     deal.stage = stage
     deal.stage_entered_at = now
@@ -645,47 +653,56 @@ def deal_move(
     stage_id: int,
     department: str = Department.SALES,
     reason: str = "",
+    at: dt.datetime | None = None,
 ) -> Deal:
     """Move an open deal to another open stage of its pipeline (won and lost have their own
-    operations, since they need more than a stage)."""
+    operations, since they need more than a stage). `at`: when (default now)."""
     deal = _locked_open(deal)
     stage = Stage.objects.filter(pk=stage_id, pipeline_id=deal.pipeline_id).first()
     if stage is None:
         raise InvalidInput({"stage_id": [_("not a stage of this deal's pipeline")]})
     if stage.kind == StageKind.WON:
-        return deal_win(actor=actor, deal=deal, department=department, reason=reason)
+        return deal_win(actor=actor, deal=deal, department=department, reason=reason, at=at)
     if stage.kind == StageKind.LOST:
         raise InvalidInput({"loss_reason_id": [_("a lost deal needs a reason")]})
     if stage.pk == deal.stage_id:
         return deal
     old = deal.stage
-    _change_stage(deal, stage, actor)
+    _change_stage(deal, stage, actor, at)
     _timeline(
         deal,
         kind="deal_stage_changed",
         actor=actor,
         department=department,
         properties={"from": old.name, "to": stage.name, "reason": reason},
+        at=at,
     )
     return deal
 
 
 @transaction.atomic
 def deal_win(
-    *, actor: Actor, deal: Deal, department: str = Department.SALES, reason: str = ""
+    *,
+    actor: Actor,
+    deal: Deal,
+    department: str = Department.SALES,
+    reason: str = "",
+    at: dt.datetime | None = None,
 ) -> Deal:
-    """Close the deal as won; its contacts become customers."""
+    """Close the deal as won; its contacts become customers. `at`: when (default now)."""
     deal = _locked_open(deal)
     stage = Stage.objects.filter(pipeline_id=deal.pipeline_id, kind=StageKind.WON).first()
     if stage is None:
         raise InvalidInput({"stage_id": [_("this pipeline has no won stage")]})
-    _change_stage(deal, stage, actor, status=DealStatus.WON, closed_at=timezone.now())
+    now = at or timezone.now()
+    _change_stage(deal, stage, actor, now, status=DealStatus.WON, closed_at=now)
     _timeline(
         deal,
         kind="deal_won",
         actor=actor,
         department=department,
         properties={"amount": str(deal.amount), "currency": deal.currency, "reason": reason},
+        at=now,
     )
     for link in deal.deal_contacts.select_related("contact"):
         set_lifecycle(
@@ -693,6 +710,7 @@ def deal_win(
             contact=link.contact,
             stage=LifecycleStage.CUSTOMER,
             reason=f"deal {deal.pk} won",
+            at=now,
         )
     return deal
 
@@ -705,8 +723,10 @@ def deal_lose(
     loss_reason_id: int | None,
     note: str = "",
     stage_id: int | None = None,
+    at: dt.datetime | None = None,
 ) -> Deal:
-    """Close the deal as lost, with a reason from the list and an optional note."""
+    """Close the deal as lost, with a reason from the list and an optional note. `at`: when
+    (default now)."""
     note = text("note", note, 5000)
     reason = (
         LossReason.objects.filter(pk=loss_reason_id, active=True).first()
@@ -720,17 +740,23 @@ def deal_lose(
     stage = lost.filter(pk=stage_id).first() if stage_id is not None else lost.first()
     if stage is None:
         raise InvalidInput({"stage_id": [_("not a lost stage of this pipeline")]})
+    now = at or timezone.now()
     _change_stage(
         deal,
         stage,
         actor,
+        now,
         status=DealStatus.LOST,
-        closed_at=timezone.now(),
+        closed_at=now,
         loss_reason=reason,
         loss_note=note,
     )
     _timeline(
-        deal, kind="deal_lost", actor=actor, properties={"reason": reason.name, "note": note[:500]}
+        deal,
+        kind="deal_lost",
+        actor=actor,
+        properties={"reason": reason.name, "note": note[:500]},
+        at=now,
     )
     return deal
 

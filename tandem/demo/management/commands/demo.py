@@ -1,6 +1,6 @@
-"""`demo [--no-serve] [--addr ADDR:PORT] [--reset]`: migrate, load the demo company
-(`tandem.demo.services.demo_load`), print a login per role, then serve Tandem (the `serve`
-command's server)."""
+"""`demo [--no-serve] [--addr ADDR:PORT] [--reset] [--size small|large] [--seed N]`: migrate,
+load the demo company (`tandem.demo.services.demo_load`), print a login per role, then serve
+Tandem (the `serve` command's server)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from django.utils.translation import gettext_lazy, pgettext
 from tandem.core.commands import DEFAULT_ADDR, TandemCommand, addr_port
 from tandem.core.management.commands.serve import add_server_arguments, serve
 from tandem.core.models import Role
-from tandem.demo.services import demo_load
+from tandem.demo.services import DEFAULT_SEED, demo_load
+from tandem.demo.story import SIZES
 
 
 class Command(TandemCommand):
@@ -36,11 +37,27 @@ class Command(TandemCommand):
         parser.add_argument(
             "--reset", action="store_true", help=_("delete the demo records and load them afresh")
         )
+        parser.add_argument(
+            "--size",
+            choices=list(SIZES),
+            default="small",
+            help=_(
+                "small (about 100 accounts, the default) or large (about 5,000 accounts and "
+                "50,000 contacts, for benchmarks)"
+            ),
+        )
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=DEFAULT_SEED,
+            help=_("the story's random seed (default: %(seed)s); the same seed, the same story")
+            % {"seed": DEFAULT_SEED},
+        )
         add_server_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
-        summary = demo_load(reset=options["reset"])
+        summary = demo_load(reset=options["reset"], size=options["size"], seed=options["seed"])
         host, port = options["addr"]
         counts = {
             "accounts": summary.accounts,

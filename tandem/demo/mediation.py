@@ -1,0 +1,205 @@
+"""The head's part of the story: shared goals for the last and the current quarter (through
+insights' `goal_set`) and disputes between marketing and sales, some decided, some waiting
+(through leads' dispute operations, dated by `clock.backdate`).
+
+Invariants:
+- goals follow what the story made: last quarter's revenue goal is a little above what was won
+  (missed narrowly), this quarter's asks for growth; idempotent (`goal_set` changes a target);
+- disputes are about demo records picked in a fixed order (the oldest rejected hand-offs, the
+  first won deals, a breached hand-off), so the same story gives the same disputes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Sum
+
+from tandem.core.audit import Actor
+from tandem.core.models import Organisation, Team, User
+from tandem.demo.clock import backdate
+from tandem.insights import services as insights
+from tandem.insights.periods import add_months, period_start
+from tandem.leads import disputes
+from tandem.leads.models import Dispute, DisputeMessage, Handoff, HandoffStatus
+from tandem.sales.models import Deal, DealStatus
+
+STEP = Decimal("5000")
+
+
+def _round(value: Decimal, step: Decimal = STEP) -> Decimal:
+    return max(step, (value / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step)
+
+
+def _quarters(now: dt.datetime) -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]]:
+    fiscal = Organisation.current().fiscal_year_start_month
+    this = period_start(now.date(), "quarter", fiscal)
+    last = add_months(this, -3)
+    return (last, this - dt.timedelta(days=1)), (this, add_months(this, 3) - dt.timedelta(days=1))
+
+
+def _won(first: dt.date, last: dt.date, team: Team | None = None) -> Decimal:
+    deals = Deal.objects.filter(
+        status=DealStatus.WON, closed_at__date__gte=first, closed_at__date__lte=last
+    )
+    if team is not None:
+        deals = deals.filter(owner__team=team)
+    return deals.aggregate(total=Sum("amount"))["total"] or Decimal(0)
+
+
+def set_goals(people: dict[str, User], now: dt.datetime) -> None:
+    head = Actor(user=people["head"])
+    (last_first, last_last), (this_first, _this_last) = _quarters(now)
+    sales_teams = list(Team.objects.filter(name__in=["Sales North", "Sales South"]).order_by("pk"))
+    marketing = Team.objects.get(name="Marketing")
+    mqls = Handoff.objects.filter(
+        created_at__date__gte=last_first, created_at__date__lte=last_last
+    ).count()
+    pipeline = Deal.objects.filter(status=DealStatus.OPEN).aggregate(total=Sum("amount"))
+    for day, growth in ((last_first, Decimal("1.08")), (this_first, Decimal("1.15"))):
+        won = _won(last_first, last_last)
+        goals: list[tuple[str, Team | None, Decimal]] = [
+            ("revenue", None, _round(won * growth)),
+            ("pipeline", None, _round((pipeline["total"] or Decimal(0)) * Decimal("1.2"))),
+            ("mql", None, Decimal(max(10, round(mqls * float(growth))))),
+            ("mql", marketing, Decimal(max(10, round(mqls * float(growth))))),
+        ]
+        for team in sales_teams:
+            goals.append(("revenue", team, _round(_won(last_first, last_last, team) * growth)))
+        for kind, team, target in goals:
+            insights.goal_set(
+                actor=head,
+                kind=kind,
+                period="quarter",
+                day=day,
+                team_id=team.pk if team else None,
+                target=target,
+            )
+
+
+# (subject, opened by, summary, message, decision or "" to leave it open, outcome)
+LEAD_QUALITY = [
+    (
+        "marketer",
+        "Rejected as “no budget”, but they attended two webinars",
+        "This lead came from the precision-tools webinar and asked for pricing. @{rep}, did"
+        " anyone talk to them before rejecting?",
+        "Sales rejected on the first call's information; marketing adds the budget question to"
+        " the webinar form.",
+        "dismissed",
+    ),
+    (
+        "marketer.content",
+        "A trade-show lead rejected without a call",
+        "The lead was scanned at the AgroTech Expo booth and rejected the same day. @{rep}",
+        "Both are right in part: the lead was thin, and sales calls every trade-show lead once"
+        " before rejecting it.",
+        "split",
+    ),
+    (
+        "marketer",
+        "Lead quality from LinkedIn this quarter",
+        "Three LinkedIn leads rejected this month as not a fit. @{rep}, which profile are you"
+        " missing?",
+        "",
+        "",
+    ),
+]
+
+
+SUMMARIES = [
+    *(row[1] for row in LEAD_QUALITY),
+    "The field visit closed this deal, not the quote",
+    "An MQL waiting past the acceptance deadline",
+]
+
+
+def delete_disputes() -> None:
+    """The demo's own disputes, before a reset deletes the records they are about (there is no
+    operation that deletes a dispute: only the demo's rows are removed, with their messages)."""
+    Dispute.objects.filter(summary__in=SUMMARIES).delete()
+
+
+def _at(moment: dt.datetime | None, days: float, now: dt.datetime) -> dt.datetime:
+    base = moment or now - dt.timedelta(days=10)
+    return min(base + dt.timedelta(days=days), now - dt.timedelta(hours=2))
+
+
+def open_disputes(people: dict[str, User], now: dt.datetime) -> None:
+    """Three lead-quality disputes, one about credit for a deal and one about a hand-off;
+    three decided by the head, two waiting."""
+    if Dispute.objects.filter(summary__in=SUMMARIES).exists():
+        return
+    head = Actor(user=people["head"])
+    opened: dict[int, dt.datetime] = {}
+    decided: dict[int, dt.datetime] = {}
+    rejected = list(
+        Handoff.objects.filter(status=HandoffStatus.REJECTED)
+        .select_related("contact", "assigned_to")
+        .order_by("-rejected_at", "id")[: len(LEAD_QUALITY)]
+    )
+    for handoff, (opener, summary, body, decision, outcome) in zip(
+        rejected, LEAD_QUALITY, strict=False
+    ):
+        rep = handoff.assigned_to.username if handoff.assigned_to else "head"
+        dispute = disputes.dispute_open(
+            actor=Actor(user=people[opener]),
+            subject="lead_quality",
+            target=handoff.contact,
+            summary=summary,
+            body=body.format(rep=rep),
+        )
+        opened[dispute.pk] = _at(handoff.rejected_at, 1, now)
+        if decision:
+            disputes.dispute_decide(actor=head, dispute=dispute, outcome=outcome, decision=decision)
+            decided[dispute.pk] = _at(handoff.rejected_at, 4, now)
+    won = (
+        Deal.objects.filter(status=DealStatus.WON)
+        .select_related("owner")
+        .order_by("-closed_at", "id")
+        .first()
+    )
+    if won is not None:
+        dispute = disputes.dispute_open(
+            actor=Actor(user=people["field"]),
+            subject="deal_credit",
+            target=won,
+            summary=SUMMARIES[3],
+            body=f"I visited them twice before they signed. @{won.owner.username if won.owner else 'head'}",  # noqa: E501
+        )
+        opened[dispute.pk] = _at(won.closed_at, 2, now)
+    breached = (
+        Handoff.objects.filter(status=HandoffStatus.PENDING, accept_due_at__lt=now)
+        .select_related("assigned_to")
+        .order_by("accept_due_at", "id")
+        .first()
+    )
+    if breached is not None:
+        dispute = disputes.dispute_open(
+            actor=Actor(user=people["marketer"]),
+            subject="handoff",
+            target=breached,
+            summary=SUMMARIES[4],
+            body="This lead asked for a demo and nobody has answered yet. @head",
+        )
+        opened[dispute.pk] = _at(breached.accept_due_at, 0.2, now)
+        disputes.dispute_decide(
+            actor=head,
+            dispute=dispute,
+            outcome="upheld",
+            decision="Sales answers this lead today; the rep's queue is rebalanced.",
+        )
+        decided[dispute.pk] = _at(breached.accept_due_at, 0.5, now)
+    backdate(Dispute, "opened_at", opened)
+    backdate(Dispute, "decided_at", decided)
+    backdate(
+        DisputeMessage,
+        "created_at",
+        {
+            pk: opened[dispute_id] + dt.timedelta(minutes=5)
+            for pk, dispute_id in DisputeMessage.objects.filter(
+                dispute_id__in=list(opened)
+            ).values_list("pk", "dispute_id")
+        },
+    )
