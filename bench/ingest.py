@@ -3,6 +3,7 @@
     .venv/bin/python bench/ingest.py [--db postgres|sqlite|both] [--seconds 10] [--clients 3]
                                      [--batch 250] [--workers 2] [--worker-class sync]
                                      [--threads 2] [--runs 1]
+    .venv/bin/python bench/ingest.py --parse [--batch 250]
 
 For each database it starts a private Tandem (gunicorn on 127.0.0.1, a fresh database: a new
 PostgreSQL database on 127.0.0.1:5432, or a SQLite file in a temporary directory), migrates it,
@@ -11,6 +12,12 @@ p95 request latency, the client processes' share of the machine's CPU, and — i
 the rate of loading the very same rows with COPY (PostgreSQL) or one executemany (SQLite) into
 a copy of the table with the same indexes, and the ratio. Everything is bounded in time and count,
 targets 127.0.0.1 only, and is removed afterwards.
+
+`--parse` times the Segment parser alone, in this process (no server, no database):
+`ingest.prepare` over the same request bodies the clients send (track/page calls), and over the
+same bodies with every fifth call an identify, group or alias; it prints CPU microseconds per
+event (process time, the best of 7 rounds of 40 bodies: other work on the machine disturbs it
+least).
 """
 
 from __future__ import annotations
@@ -65,12 +72,7 @@ def _env(database_url: str, var_dir: str) -> dict[str, str]:
 def _prepare(env: dict[str, str]) -> str:
     subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     out = subprocess.run(
-        [
-            PYTHON,
-            "-c",
-            "import django; django.setup(); from tandem.tracking.cli import "
-            "source_main; raise SystemExit(source_main(['create', 'bench', '--kind', 'website']))",
-        ],
+        [PYTHON, "manage.py", "source", "create", "bench", "--kind", "website"],
         cwd=ROOT,
         env=env,
         check=True,
@@ -294,6 +296,52 @@ def bench(db: str, args: argparse.Namespace) -> dict[str, float]:
                 admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def parse_only(batch: int) -> None:
+    import datetime as dt
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.update(
+        _env("sqlite:///" + tempfile.mkdtemp() + "/unused.sqlite3", tempfile.mkdtemp())
+    )
+    import django
+
+    django.setup()
+    from tandem.tracking.channels import compile_rules, default_rule_dicts
+    from tandem.tracking.ingest import prepare
+
+    rules = compile_rules(default_rule_dicts())
+    received = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
+    plain = [json.loads(body) for body in _bodies("parse", 0, batch)]
+    mixed = json.loads(json.dumps(plain))
+    identity = [
+        {"type": "identify", "traits": {"email": "a@b.example", "plan": "pro"}},
+        {"type": "group", "groupId": "g1", "traits": {"name": "Acme"}},
+        {"type": "alias", "previousId": "p1", "userId": "u1"},
+    ]
+    for body in mixed:
+        for n, call in enumerate(body["batch"]):
+            if n % 5 == 4:
+                call.pop("event", None)
+                call.update(identity[n % 3], userId="u1")
+    for name, bodies in (("track/page", plain), ("with identify/group/alias", mixed)):
+        best = float("inf")
+        for _round in range(7):
+            start = time.process_time()
+            for n in range(40):
+                prepare(
+                    bodies[n % len(bodies)],
+                    path_type=None,
+                    source_id=1,
+                    source_kind="website",
+                    received_at=received,
+                    request_ip="203.0.113.9",
+                    request_user_agent="bench",
+                    rules=rules,
+                )
+            best = min(best, time.process_time() - start)
+        print(f"parse {name}: {best / (40 * batch) * 1e6:.2f} CPU us per event (best of 7)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", choices=["postgres", "sqlite", "both"], default="both")
@@ -304,6 +352,7 @@ def main() -> int:
     parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=1, help="repeat; the medians are judged")
+    parser.add_argument("--parse", action="store_true", help="time the parser alone, in process")
     args = parser.parse_args()
     if not (
         1 <= args.seconds <= 120
@@ -317,6 +366,9 @@ def main() -> int:
             "bounded: 1-120 seconds, 1-16 clients, batches of 1-2000, 1-8 workers and threads, "
             "1-9 runs"
         )
+    if args.parse:
+        parse_only(args.batch)
+        return 0
     goals = {"postgres": 10_000, "sqlite": 3_000}
     server = f"gunicorn {args.workers} {args.worker_class} workers" + (
         f" x {args.threads} threads" if args.worker_class == "gthread" else ""
