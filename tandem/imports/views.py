@@ -103,7 +103,8 @@ def job_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         for field, errors in form.errors.items():
             label = form.fields[field].label if field in form.fields else ""
-            messages.error(request, f"{label}: {' '.join(errors)}" if label else " ".join(errors))
+            text = " ".join(str(error) for error in errors)
+            messages.error(request, f"{label}: {text}" if label else text)
         return redirect("imports:detail", pk=job.pk)
     try:
         services.import_job_set_mapping(actor=user, job=job, override=form.override())
