@@ -121,6 +121,15 @@ def _default_language() -> Iterator[None]:
     translation.activate("en")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Each test starts with an empty default cache: values cached from the organisation's
+    settings (its currency, its time zone) must not carry over from a test that changed them."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 class Received(NamedTuple):
     mail_from: str
     rcpt_tos: list[str]

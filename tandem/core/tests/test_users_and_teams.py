@@ -493,3 +493,29 @@ def test_the_api_answers_bad_input_with_a_reason(
     rep.refresh_from_db()
     assert rep.is_active
     assert rep.role == Role.SALES_REP
+
+
+def test_the_pages_and_the_invitation_speak_russian(
+    world: World, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.core import mail
+
+    from tandem.core.models import Organisation
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.TASKS = IMMEDIATE
+    Organisation.objects.filter(pk=Organisation.current().pk).update(language="ru")
+    admin = world.user("admin")
+    User.objects.filter(pk=admin.pk).update(language="ru")
+    client = _client(admin)
+    client.post("/language/", {"language": "ru"})
+    page = client.get("/settings/people/").content.decode()
+    assert "Пользователи и команды" in page
+    assert "Пригласить пользователя" in page
+    taken = client.post("/settings/people/invite/", {"email": admin.email, "role": "admin"})
+    assert "пользователь с этим адресом электронной почты уже есть" in taken.content.decode()  # noqa: RUF001
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/settings/people/invite/", {"email": "olga@example.com", "role": "marketer"})
+    (message,) = mail.outbox
+    assert message.subject == "Приглашение в My company в Tandem"
+    assert "Ссылка действует один раз и 3 дня." in message.body
