@@ -24,11 +24,11 @@ from django.utils.translation import gettext as _
 
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
-from tandem.marketing.csv_rows import RowReport, read_rows
 from tandem.marketing.campaigns.models import Campaign
-from tandem.marketing.social.models import Network, SocialPost, SocialPostStats
+from tandem.marketing.csv_rows import RowReport, read_rows
 from tandem.marketing.social.adapters import adapter_for
 from tandem.marketing.social.base import PostToPublish
+from tandem.marketing.social.models import Network, SocialPost, SocialPostStats
 from tandem.marketing.tracked_links import link_create, link_url
 from tandem.marketing.validation import clean_text, visible_ref
 

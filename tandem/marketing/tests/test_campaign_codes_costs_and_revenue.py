@@ -22,8 +22,8 @@ from tandem.crm import services as crm
 from tandem.crm.models import Contact, LifecycleStage
 from tandem.leads import services as leads
 from tandem.marketing.campaigns import services
-from tandem.marketing.campaigns.report import campaign_report, campaign_touchpoints
 from tandem.marketing.campaigns.models import Campaign, CampaignCost
+from tandem.marketing.campaigns.report import campaign_report, campaign_touchpoints
 from tandem.marketing.tracked_links import link_create
 from tandem.sales import services as sales
 
