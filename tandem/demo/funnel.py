@@ -23,7 +23,6 @@ from tandem.demo.catalogue import Catalogue
 from tandem.demo.customers import actor_of, touch_row
 from tandem.demo.story import Journey, Sla, Story, Touch
 from tandem.leads import services as leads
-from tandem.leads.models import Handoff
 from tandem.sales import quotes
 from tandem.sales import services as sales
 
@@ -135,9 +134,9 @@ def _play_deal(
     )
     rows = []
     for days, channel in journey.later:
-        at = (opened + dt.timedelta(days=days)).replace(microsecond=0)
-        if at < min(now, closes):
-            touch = Touch(at, channel)
+        moment = (opened + dt.timedelta(days=days)).replace(microsecond=0)
+        if moment < min(now, closes):
+            touch = Touch(moment, channel)
             rows.append(
                 touch_row(touch, contact=contact, actor_id=actor_of(touch, contact, field_reps))
             )
@@ -187,7 +186,3 @@ def _play_deal(
         reason = catalogue.loss_reasons[journey.loss_reason]
         sales.deal_lose(actor=by_rep, deal=deal, loss_reason_id=reason.pk, at=closed)
     return rows
-
-
-def open_handoffs() -> int:
-    return Handoff.objects.filter(status__in=["pending", "accepted"]).count()

@@ -59,14 +59,15 @@ def set_goals(people: dict[str, User], now: dt.datetime) -> None:
     pipeline = Deal.objects.filter(status=DealStatus.OPEN).aggregate(total=Sum("amount"))
     for day, growth in ((last_first, Decimal("1.08")), (this_first, Decimal("1.15"))):
         won = _won(last_first, last_last)
-        goals: list[tuple[str, Team | None, Decimal]] = [
+        goals: list[tuple[str, Team | None, Decimal]] = [  # joint goals, then each team's
             ("revenue", None, _round(won * growth)),
             ("pipeline", None, _round((pipeline["total"] or Decimal(0)) * Decimal("1.2"))),
             ("mql", None, Decimal(max(10, round(mqls * float(growth))))),
             ("mql", marketing, Decimal(max(10, round(mqls * float(growth))))),
         ]
-        for team in sales_teams:
-            goals.append(("revenue", team, _round(_won(last_first, last_last, team) * growth)))
+        for sales_team in sales_teams:
+            won_by_team = _won(last_first, last_last, sales_team)
+            goals.append(("revenue", sales_team, _round(won_by_team * growth)))
         for kind, team, target in goals:
             insights.goal_set(
                 actor=head,

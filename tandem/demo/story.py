@@ -27,6 +27,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Literal
 
+from tandem.crm.models import Industry
 from tandem.demo.names import (
     ACCOUNT_NAMES,
     FIRST_NAMES,
@@ -36,7 +37,7 @@ from tandem.demo.names import (
     slug,
 )
 
-INDUSTRIES = ("agriculture", "medical", "electronics")
+INDUSTRIES = (Industry.AGRICULTURE, Industry.MEDICAL, Industry.ELECTRONICS)
 MEAN_GAP_DAYS = 9.0
 DROPOUT = 0.3
 HISTORY_DAYS = 365

@@ -106,6 +106,7 @@ def test_migration_seeds_the_defaults_idempotently_with_russian_names() -> None:
     assert SubscriptionType.objects.get(key="newsletter").name == "Our letter"
 
 
+@pytest.mark.slow
 def test_the_demo_loader_ensures_the_default_types_idempotently() -> None:
     from tandem.demo.services import demo_load
 
