@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tandem.core.access import get_scoped, scoped
@@ -26,31 +24,11 @@ from tandem.core.errors import InvalidInput
 from tandem.core.models import User
 from tandem.tracking import services
 from tandem.tracking.channels import RULE_FIELDS, default_rule_dicts
+from tandem.tracking.forms import PublishForm
 from tandem.tracking.models import ChannelRule, ChannelRuleSet, ReclassifyRun
 from tandem.tracking.scopes import may_edit_channel_rules
 
 HISTORY = 10
-
-
-class PublishForm(forms.Form):
-    note = forms.CharField(label=gettext_lazy("Note"), max_length=200, required=False)
-    rules = forms.CharField(
-        label=gettext_lazy("Rules (JSON list, first match wins)"),
-        widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "false"}),
-        help_text=gettext_lazy(
-            "Each rule: source_kind, utm_source, utm_medium, utm_campaign, referrer, "
-            "event (regular expressions, empty matches anything), channel, department."
-        ),
-    )
-
-    def clean_rules(self) -> list[dict[str, Any]]:
-        try:
-            value = json.loads(self.cleaned_data["rules"])
-        except ValueError as exc:
-            raise forms.ValidationError(_("Not valid JSON: %(error)s") % {"error": exc}) from exc
-        if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
-            raise forms.ValidationError(_("A list of rules is expected."))
-        return value
 
 
 def _editor(request: HttpRequest) -> User:
