@@ -22,11 +22,11 @@ from django.views.decorators.http import require_GET
 from tandem.attribution import exports, services
 from tandem.attribution.engine.models import MODELS
 from tandem.attribution.models import AttributionRun
-from tandem.core.access import can
+from tandem.core.access import can, request_user
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.exports import record_export
-from tandem.core.models import Team, User
+from tandem.core.models import Team
 from tandem.crm.models import Industry
 
 MODEL_CHOICES = [(m, m) for m in MODELS]
@@ -128,11 +128,6 @@ def _tables(result: dict[str, Any]) -> list[tuple[str, str, list[dict[str, Any]]
     return tables
 
 
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # behind login_required
-    return request.user
-
-
 def _form(request: HttpRequest) -> RunForm:
     data = request.GET.copy()
     data.setdefault("model", "markov")
@@ -152,7 +147,7 @@ def attribution_page(request: HttpRequest) -> HttpResponse:
                 for error in errors:
                     form.add_error(field if field in form.fields else None, error)
         else:
-            user = _user(request)
+            user = request_user(request)
             run = services.attribution_run(user=user, spec=spec, params=params)
             side = services.compare_models(user=user, spec=spec, params=params)
             chart = {
@@ -183,7 +178,7 @@ def attribution_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def attribution_export(request: HttpRequest, fmt: str) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     if not can(user, "export"):
         return HttpResponse(_("You may not export."), status=403, content_type="text/plain")
     form = _form(request)
@@ -198,7 +193,7 @@ def attribution_export(request: HttpRequest, fmt: str) -> HttpResponse:
     run = services.attribution_run(user=user, spec=spec, params=params)
     name = f"attribution-{params.model}-{spec.start:%Y%m%d}-{spec.end:%Y%m%d}"
     record_export(
-        actor=Actor(user=user),
+        actor=Actor.of(request),
         model=AttributionRun,
         fmt="xlsx" if fmt == "xlsx" else "csv",
         rows=sum(1 for _row in exports.rows(run.result)) - 1,

@@ -455,9 +455,33 @@ class ActivityForm(forms.Form):
     )
 
 
+class IdListField(forms.Field):
+    """Several record ids under one name (ticked boxes), as a list of positive integers."""
+
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {"invalid": _("Choose records from the list.")}
+
+    def to_python(self, value: Any) -> list[int]:
+        if not value:
+            return []
+        values = value if isinstance(value, list | tuple) else [value]
+        try:
+            ids = [int(v) for v in values]
+        except (TypeError, ValueError):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if any(pk < 1 or pk > 2**63 - 1 for pk in ids):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return ids
+
+
 class MergeForm(forms.Form):
-    survivor = forms.IntegerField(min_value=1)
-    merged = forms.IntegerField(min_value=1)
+    """The contact to keep and the ones folded into it (at least one other)."""
+
+    survivor = forms.IntegerField(min_value=1, max_value=2**63 - 1)
+    merged = IdListField()
+
+    def others(self) -> list[int]:
+        return sorted(set(self.cleaned_data["merged"]) - {self.cleaned_data["survivor"]})
 
 
 class TimelineFilterForm(forms.Form):

@@ -14,14 +14,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Model
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tandem.core import exports as core_exports
-from tandem.core.access import can, get_scoped, scoped
+from tandem.core.access import can, get_scoped, request_user, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
@@ -44,12 +44,6 @@ FIELD_ALIASES = {
     "emails": "other_emails",
     "industry_attributes": "industry",
 }
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 def _list_query(form: ListFilterForm, cursor: str | None) -> selectors.ListQuery:
@@ -90,7 +84,7 @@ def _is_results_request(request: HttpRequest) -> bool:
 @login_required
 @require_GET
 def contact_list(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     form = ListFilterForm(request.GET)
     page = selectors.contact_list(user, _list_query(form, request.GET.get("cursor")))
     context = {
@@ -111,7 +105,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def account_list(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     form = ListFilterForm(request.GET, for_accounts=True)
     page = selectors.account_list(user, _list_query(form, request.GET.get("cursor")))
     context = {
@@ -135,20 +129,20 @@ def _filters(query: selectors.ListQuery) -> dict[str, Any]:
 
 def _list_export(request: HttpRequest, *, accounts: bool) -> HttpResponseBase:
     """The whole filtered, searched and sorted list as CSV (streamed) or XLSX."""
-    user = _user(request)
+    user = request_user(request)
     query = _list_query(ListFilterForm(request.GET, for_accounts=accounts), None)
     try:
         fmt = core_exports.page_format(user, request.GET.get("format"))
         if accounts:
             return exports.accounts_response(
-                actor=Actor(user=user),
+                actor=Actor.of(request),
                 accounts=selectors.accounts_filtered(user, query),
                 order=selectors.ACCOUNT_SORTS.get(query.sort, selectors.ACCOUNT_SORTS["name"]),
                 fmt=fmt,
                 filters=_filters(query),
             )
         return exports.contacts_response(
-            actor=Actor(user=user),
+            actor=Actor.of(request),
             contacts=selectors.contacts_filtered(user, query),
             order=selectors.CONTACT_SORTS.get(query.sort, selectors.CONTACT_SORTS["name"]),
             fmt=fmt,
@@ -178,7 +172,7 @@ def account_export(request: HttpRequest) -> HttpResponseBase:
 def _timeline_context(
     request: HttpRequest, *, contact: Contact | None = None, account: Account | None = None
 ) -> dict[str, Any]:
-    user = _user(request)
+    user = request_user(request)
     form = TimelineFilterForm(request.GET)
     data = form.cleaned_data if form.is_valid() else {}
     page = selectors.timeline(
@@ -213,14 +207,14 @@ def _timeline_response(request: HttpRequest, context: dict[str, Any]) -> HttpRes
 @login_required
 @require_GET
 def contact_timeline(request: HttpRequest, pk: int) -> HttpResponse:
-    contact = get_scoped(_user(request), Contact, pk)
+    contact = get_scoped(request_user(request), Contact, pk)
     return _timeline_response(request, _timeline_context(request, contact=contact))
 
 
 @login_required
 @require_GET
 def account_timeline(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_scoped(_user(request), Account, pk)
+    account = get_scoped(request_user(request), Account, pk)
     return _timeline_response(request, _timeline_context(request, account=account))
 
 
@@ -242,7 +236,7 @@ def _may(user: User, model: type[Any], pk: int, action: str) -> bool:
 @login_required
 @require_GET
 def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     contact = get_scoped(user, Contact, pk)
     account = (
         scoped(user, Account).filter(pk=contact.account_id).first() if contact.account_id else None
@@ -294,14 +288,14 @@ def _form_page(
 @login_required
 @require_http_methods(["GET", "POST"])
 def contact_create(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     if not can(user, "create_records"):
         raise PermissionDenied
     return _form_page(
         request,
         ContactForm(request.POST or None, user=user),
         "crm/contact_form.html",
-        lambda data: services.contact_create(actor=Actor(user=user), **data),
+        lambda data: services.contact_create(actor=Actor.of(request), **data),
         saved=_("Contact created."),
         detail="crm:contact_detail",
     )
@@ -310,13 +304,13 @@ def contact_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     contact = get_scoped(user, Contact, pk, "change")
     return _form_page(
         request,
         ContactForm(request.POST or None, user=user, instance=contact),
         "crm/contact_form.html",
-        lambda data: services.contact_update(actor=Actor(user=user), contact=contact, **data),
+        lambda data: services.contact_update(actor=Actor.of(request), contact=contact, **data),
         saved=_("Contact saved."),
         detail="crm:contact_detail",
         context={"contact": contact},
@@ -326,10 +320,10 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def contact_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     contact = get_scoped(user, Contact, pk, "delete")
     if request.method == "POST":
-        services.contact_delete(actor=Actor(user=user), contact=contact)
+        services.contact_delete(actor=Actor.of(request), contact=contact)
         messages.success(request, _("Contact deleted."))
         return redirect("crm:contact_list")
     return render(
@@ -353,7 +347,7 @@ def _activity_department(user: User, kind: str) -> str:
 @require_POST
 def contact_activity(request: HttpRequest, pk: int) -> HttpResponse:
     """Log a sales call, meeting, field visit or note on the contact's timeline."""
-    user = _user(request)
+    user = request_user(request)
     contact = get_scoped(user, Contact, pk, "change")
     form = ActivityForm(request.POST)
     if not form.is_valid():
@@ -396,7 +390,7 @@ def contact_activity(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     account = get_scoped(user, Account, pk)
     contacts = (
         scoped(user, Contact).filter(account=account).order_by("last_name", "first_name", "id")[:50]
@@ -432,7 +426,7 @@ def _industry_rows(account: Account) -> list[tuple[str, Any]]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def account_create(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     if not can(user, "create_records"):
         raise PermissionDenied
     form = AccountForm(
@@ -442,7 +436,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
         request,
         form,
         "crm/account_form.html",
-        lambda data: services.account_create(actor=Actor(user=user), **data),
+        lambda data: services.account_create(actor=Actor.of(request), **data),
         saved=_("Account created."),
         detail="crm:account_detail",
     )
@@ -451,13 +445,13 @@ def account_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     account = get_scoped(user, Account, pk, "change")
     return _form_page(
         request,
         AccountForm(request.POST or None, user=user, instance=account),
         "crm/account_form.html",
-        lambda data: services.account_update(actor=Actor(user=user), account=account, **data),
+        lambda data: services.account_update(actor=Actor.of(request), account=account, **data),
         saved=_("Account saved."),
         detail="crm:account_detail",
         context={"account": account},
@@ -468,7 +462,7 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def account_industry_fields(request: HttpRequest) -> HttpResponse:
     """The industry-specific fields for the chosen industry (htmx swaps them in)."""
-    user = _user(request)
+    user = request_user(request)
     form = AccountForm(user=user, industry=request.GET.get("industry") or None)
     return render(request, "crm/_industry_fields.html", {"form": form})
 
@@ -476,10 +470,10 @@ def account_industry_fields(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     account = get_scoped(user, Account, pk, "delete")
     if request.method == "POST":
-        services.account_delete(actor=Actor(user=user), account=account)
+        services.account_delete(actor=Actor.of(request), account=account)
         messages.success(request, _("Account deleted."))
         return redirect("crm:account_list")
     return render(
@@ -498,7 +492,7 @@ def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def duplicates(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     return render(
         request,
         "crm/duplicates.html",
@@ -518,25 +512,20 @@ def duplicates(request: HttpRequest) -> HttpResponse:
 @require_POST
 def contacts_merge(request: HttpRequest) -> HttpResponse:
     """Fold the chosen contacts into the one to keep; all of them must be changeable."""
-    user = _user(request)
+    user = request_user(request)
     if not can(user, "merge_records"):
         raise PermissionDenied
     form = MergeForm(request.POST)
-    merged_ids = request.POST.getlist("merged")
-    if not form.is_valid() or not merged_ids:
+    if not form.is_valid() or not form.others():
         messages.error(request, _("Choose the contact to keep and at least one other."))
         return redirect("crm:duplicates")
-    try:
-        ids = {int(x) for x in merged_ids} - {form.cleaned_data["survivor"]}
-    except ValueError:
-        raise Http404 from None
     survivor = get_scoped(user, Contact, form.cleaned_data["survivor"], "change")
-    others = [get_scoped(user, Contact, pk, "change") for pk in sorted(ids)]
+    others = [get_scoped(user, Contact, pk, "change") for pk in form.others()]
     try:
         with transaction.atomic():
             for other in others:
                 survivor = services.contacts_merge(
-                    actor=Actor(user=user), survivor=survivor, merged=other
+                    actor=Actor.of(request), survivor=survivor, merged=other
                 )
     except InvalidInput as exc:
         messages.error(request, exc.message)

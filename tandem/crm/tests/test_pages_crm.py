@@ -531,6 +531,23 @@ def test_merge_with_a_missing_contact_is_404_and_merges_nothing(world: World) ->
     assert Contact.objects.filter(pk=own.pk).exists()
 
 
+@pytest.mark.parametrize(
+    "merged", [["x1"], ["-4"], ["99999999999999999999"], [], ["{own}"]], ids=str
+)
+def test_merge_with_unusable_ids_is_refused_with_a_message_and_merges_nothing(
+    world: World, merged: list[str]
+) -> None:
+    client = Client()
+    client.force_login(world.user("head", "south"))
+    own = world.contacts[("sales_rep", "north")]
+    before = Contact.objects.count()
+    data = {"survivor": own.pk, "merged": [m.format(own=own.pk) for m in merged]}
+    response = client.post("/crm/duplicates/merge/", data, follow=True)
+    assert response.status_code == 200
+    assert "Choose the contact to keep and at least one other." in response.content.decode()
+    assert Contact.objects.count() == before
+
+
 # --- Russian --------------------------------------------------------------------------------
 
 
