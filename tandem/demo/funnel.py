@@ -23,7 +23,6 @@ from tandem.demo.catalogue import Catalogue
 from tandem.demo.customers import actor_of, touch_row
 from tandem.demo.story import Journey, Sla, Story, Touch
 from tandem.leads import services as leads
-from tandem.sales import quotes
 from tandem.sales import services as sales
 
 
@@ -157,13 +156,13 @@ def _play_deal(
         reason="Quote prepared",
         at=quoted,
     )
-    quote = quotes.quote_create(
-        actor=by_rep, deal=deal, lines=quotes.lines_from_deal(deal), valid_days=60, at=quoted
+    quote = sales.quotes.quote_create(
+        actor=by_rep, deal=deal, lines=sales.quotes.lines_from_deal(deal), valid_days=60, at=quoted
     )
-    quotes.quote_send(actor=by_rep, quote=quote)
+    sales.quotes.quote_send(actor=by_rep, quote=quote)
     viewed = at(journey.view_after_days)
     if viewed is not None:
-        quotes.quote_viewed(quote=quote, ip=None, at=viewed)
+        sales.quotes.quote_viewed(quote=quote, ip=None, at=viewed)
     negotiating = at(journey.negotiate_after_days)
     if negotiating is None:
         return rows
@@ -179,7 +178,7 @@ def _play_deal(
         return rows
     if journey.outcome == "won_online":
         buyer = f"{contact.first_name} {contact.last_name}".strip()
-        quotes.quote_accept(quote=quote, name=buyer, ip=None, at=closed)
+        sales.quotes.quote_accept(quote=quote, name=buyer, ip=None, at=closed)
     elif journey.outcome == "won":
         sales.deal_win(actor=by_rep, deal=deal, reason="Signed the order", at=closed)
     else:

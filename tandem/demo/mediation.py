@@ -20,8 +20,7 @@ from tandem.core.audit import Actor
 from tandem.core.models import Organisation, Team, User
 from tandem.demo.clock import backdate
 from tandem.insights import services as insights
-from tandem.insights.periods import add_months, period_start
-from tandem.leads import disputes
+from tandem.leads import services as leads
 from tandem.leads.models import Dispute, DisputeMessage, Handoff, HandoffStatus
 from tandem.sales.models import Deal, DealStatus
 
@@ -34,9 +33,10 @@ def _round(value: Decimal, step: Decimal = STEP) -> Decimal:
 
 def _quarters(now: dt.datetime) -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]]:
     fiscal = Organisation.current().fiscal_year_start_month
-    this = period_start(now.date(), "quarter", fiscal)
-    last = add_months(this, -3)
-    return (last, this - dt.timedelta(days=1)), (this, add_months(this, 3) - dt.timedelta(days=1))
+    this = insights.period_start(now.date(), "quarter", fiscal)
+    last = insights.period_start(this - dt.timedelta(days=1), "quarter", fiscal)
+    after = insights.period_end(this, "quarter")
+    return (last, this - dt.timedelta(days=1)), (this, after)
 
 
 def _won(first: dt.date, last: dt.date, team: Team | None = None) -> Decimal:
@@ -144,7 +144,7 @@ def open_disputes(people: dict[str, User], now: dt.datetime) -> None:
         rejected, LEAD_QUALITY, strict=False
     ):
         rep = handoff.assigned_to.username if handoff.assigned_to else "head"
-        dispute = disputes.dispute_open(
+        dispute = leads.disputes.dispute_open(
             actor=Actor(user=people[opener]),
             subject="lead_quality",
             target=handoff.contact,
@@ -153,7 +153,9 @@ def open_disputes(people: dict[str, User], now: dt.datetime) -> None:
         )
         opened[dispute.pk] = _at(handoff.rejected_at, 1, now)
         if decision:
-            disputes.dispute_decide(actor=head, dispute=dispute, outcome=outcome, decision=decision)
+            leads.disputes.dispute_decide(
+                actor=head, dispute=dispute, outcome=outcome, decision=decision
+            )
             decided[dispute.pk] = _at(handoff.rejected_at, 4, now)
     won = (
         Deal.objects.filter(status=DealStatus.WON)
@@ -162,7 +164,7 @@ def open_disputes(people: dict[str, User], now: dt.datetime) -> None:
         .first()
     )
     if won is not None:
-        dispute = disputes.dispute_open(
+        dispute = leads.disputes.dispute_open(
             actor=Actor(user=people["field"]),
             subject="deal_credit",
             target=won,
@@ -177,7 +179,7 @@ def open_disputes(people: dict[str, User], now: dt.datetime) -> None:
         .first()
     )
     if breached is not None:
-        dispute = disputes.dispute_open(
+        dispute = leads.disputes.dispute_open(
             actor=Actor(user=people["marketer"]),
             subject="handoff",
             target=breached,
@@ -185,7 +187,7 @@ def open_disputes(people: dict[str, User], now: dt.datetime) -> None:
             body="This lead asked for a demo and nobody has answered yet. @head",
         )
         opened[dispute.pk] = _at(breached.accept_due_at, 0.2, now)
-        disputes.dispute_decide(
+        leads.disputes.dispute_decide(
             actor=head,
             dispute=dispute,
             outcome="upheld",

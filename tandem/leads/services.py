@@ -509,3 +509,8 @@ def mql_promote_due(*, scoring_model_id: int, limit: int = 1000) -> int:
         )
         created += int(handoff.trigger == HandoffTrigger.MQL)
     return created
+
+
+# The dispute operations (`disputes.dispute_open`, `dispute_post`, `dispute_decide`) live in
+# `tandem.leads.disputes`; other apps reach them as `services.disputes`.
+from tandem.leads import disputes as disputes  # noqa: E402

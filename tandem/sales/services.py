@@ -795,3 +795,8 @@ def deal_delete(*, actor: Actor, deal: Deal) -> None:
     record_change(actor=actor, action="delete", instance=deal, changes=diff(snapshot(deal), {}))
     DealStageVisit.objects.filter(deal=deal).delete()
     deal.delete()
+
+
+# The quote operations (`quotes.quote_create`, `quote_send`, `quote_viewed`, `quote_accept`, ...)
+# live in `tandem.sales.quotes`; other apps reach them as `services.quotes`.
+from tandem.sales import quotes as quotes  # noqa: E402
