@@ -82,8 +82,9 @@ def test_sign_in_search_timeline_activity_and_russian(
     page.click(f"#contact-table a[href='/crm/contacts/{contact.pk}/']")
     page.wait_for_url(f"{base}/crm/contacts/{contact.pk}/")
     timeline = page.locator("#timeline-items")
-    assert timeline.locator("li.tp").count() == 5
+    assert timeline.locator("li.tp").count() == 6  # the five touches and the move to SQL
     assert timeline.locator(".tp-kind").all_inner_texts() == [
+        "Lifecycle stage changed",
         "Page view",
         "Webinar",
         "Sales call",
@@ -98,7 +99,7 @@ def test_sign_in_search_timeline_activity_and_russian(
     first = timeline.locator("li.tp").first
     assert first.locator(".tp-kind").inner_text() == "Meeting"
     assert first.locator(".tp-note").inner_text() == "Agreed on a pilot for two farms."
-    assert timeline.locator("li.tp").count() == 6
+    assert timeline.locator("li.tp").count() == 7
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "contact.png"), full_page=True)
