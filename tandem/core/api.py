@@ -28,7 +28,7 @@ router = Router(tags=["me"])
 MAX_ID = 2**63 - 1
 
 
-def _no_nul(value: str) -> str:
+def no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("may not contain NUL characters")
     return value
@@ -62,7 +62,7 @@ class MeOut(Schema):
 class TokenIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]
+    name: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(no_nul)]
     scope: ApiTokenScope = ApiTokenScope.READ
     expires_at: Annotated[AwareDatetime, AfterValidator(_reasonable_expiry)] | None = None
 

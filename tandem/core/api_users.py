@@ -21,10 +21,11 @@ from typing import Annotated, Any
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
 from tandem.core import services
 from tandem.core.access import can
+from tandem.core.api import no_nul
 from tandem.core.api_auth import ApiCaller, caller
 from tandem.core.api_errors import ApiError, Error
 from tandem.core.invitations import site_url_of
@@ -36,7 +37,7 @@ MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 ERRORS: dict[int, Any] = {400: Error, 401: Error, 403: Error, 404: Error, 429: Error}
 Department = Annotated[str, Field(pattern="^(" + "|".join(v for v, _l in TEAM_DEPARTMENTS) + ")$")]
-Name = Annotated[str, Field(max_length=150)]
+Name = Annotated[str, Field(max_length=150), AfterValidator(no_nul)]
 
 
 class TeamOut(Schema):
@@ -63,7 +64,7 @@ class UserOut(Schema):
 class InviteIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    email: Annotated[str, Field(min_length=1, max_length=150)]
+    email: Annotated[str, Field(min_length=1, max_length=150), AfterValidator(no_nul)]
     role: Role
     team_id: Id | None = None
     first_name: Name = ""
@@ -97,9 +98,9 @@ class Deactivated(Schema):
 class TeamIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(no_nul)]
     department: Department
-    region: Annotated[str, Field(max_length=100)] = ""
+    region: Annotated[str, Field(max_length=100), AfterValidator(no_nul)] = ""
 
 
 def _manager(request: HttpRequest) -> ApiCaller:

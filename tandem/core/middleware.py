@@ -44,7 +44,7 @@ def organisation_time_zone() -> str:
     name = cache.get(ORGANISATION_TIME_ZONE_KEY)
     if not isinstance(name, str):
         name = Organisation.current().time_zone
-        cache.set(ORGANISATION_TIME_ZONE_KEY, name, 300)
+        cache.set(ORGANISATION_TIME_ZONE_KEY, name, 60)
     return name
 
 

@@ -519,7 +519,7 @@ def _clean_team(
     name, region = name.strip(), region.strip()
     if not name or len(name) > 200:
         errors["name"] = [_("a name of 1 to 200 characters is required")]
-    elif Team.objects.filter(name__iexact=name).exclude(pk=exclude_pk).exists():
+    elif Team.objects.filter(name__iexact=name).exclude(pk=exclude_pk or 0).exists():
         errors["name"] = [_("a team named %(name)s already exists") % {"name": repr(name)}]
     if department not in TEAM_DEPARTMENT_VALUES:
         errors["department"] = [

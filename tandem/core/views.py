@@ -11,7 +11,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -461,7 +460,6 @@ class SetPasswordView(PasswordResetConfirmView):
     its validators are Django's; the write goes through `services.user_password_set`."""
 
     template_name = "core/password_set.html"
-    form_class = SetPasswordForm
     success_url = reverse_lazy("core:login")
 
     def get_user(self, uidb64: str) -> Any:

@@ -62,10 +62,8 @@ from tandem.leads.sla import BusinessCalendar, calendar_for
 def _page(
     request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
-    """Render with times shown in the viewer's time zone (else the organisation's)."""
-    user = request_user(request)
-    tzname = user.time_zone or Organisation.current().time_zone or "UTC"
-    return render(request, template, {**context, "tzname": tzname}, status=status)
+    """Render a leads page (times show in the viewer's zone: core's TimeZoneMiddleware)."""
+    return render(request, template, context, status=status)
 
 
 def sla_left(

@@ -178,7 +178,14 @@ def test_navigation_by_role(world: World) -> None:
     assert "Audit log" not in rep_items
     assert "Settings" not in rep_items
     assert "Channel rules" not in rep_items
-    assert admin_items[-4:] == ["Audit log", "Settings", "Channel rules", "API tokens"]
+    assert admin_items[-5:] == [
+        "Audit log",
+        "Settings",
+        "Users and teams",
+        "Channel rules",
+        "API tokens",
+    ]
+    assert "Users and teams" not in rep_items
 
 
 def test_anonymous_is_sent_to_sign_in(client: Client, world: World) -> None:
