@@ -2,6 +2,7 @@
 
     GET  /users                       every user (name, email, role, team, active, last sign-in)
     POST /users/invite                invite by email (a set-password link is emailed)
+    POST /users/{id}/invite           send the invitation again (no password set yet)
     PATCH /users/{id}                 role, team, name
     POST /users/{id}/deactivate       switch off and hand their records to a successor
     GET  /teams, POST /teams, PATCH /teams/{id}
@@ -140,6 +141,17 @@ def invite_user(request: HttpRequest, payload: InviteIn) -> Status[User]:
         site_url=site_url_of(request),
     )
     return Status(201, user)
+
+
+@router.post("/users/{user_id}/invite", response={202: UserOut, **ERRORS, 413: Error, 415: Error})
+def resend_invitation(request: HttpRequest, user_id: Id) -> Status[User]:
+    """Email an invited user a fresh set-password link (400 once they have set a password)."""
+    who = _manager(request)
+    _user_or_404(user_id)
+    user = services.user_invite_resend(
+        actor=who.actor, user_id=user_id, site_url=site_url_of(request)
+    )
+    return Status(202, user)
 
 
 @router.patch("/users/{user_id}", response={200: UserOut, **ERRORS, 413: Error, 415: Error})

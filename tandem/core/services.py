@@ -385,6 +385,21 @@ def user_invite(
 
 
 @transaction.atomic
+def user_invite_resend(*, actor: Actor, user_id: int, site_url: str) -> User:
+    """Email an invited person a fresh set-password link (the old one keeps working until it
+    expires or a password is set). Only for active people who have not set a password yet;
+    nothing is stored, so there is nothing to audit."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        raise InvalidInput({"user": [_("no such user")]}, code="not_found")
+    if not user.is_active or user.has_usable_password() or not user.email:
+        message = _("only an active person who has not set a password yet can be invited again")
+        raise InvalidInput({"user": [message]}, code="wrong_state")
+    enqueue_on_commit(invitation_send, user.pk, site_url.rstrip("/"))
+    return user
+
+
+@transaction.atomic
 def user_change(
     *,
     actor: Actor,

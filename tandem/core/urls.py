@@ -14,6 +14,7 @@ urlpatterns: list = [
     path("settings/people/invite/", views.user_invite, name="user_invite"),
     path("settings/people/<int:pk>/", views.user_edit, name="user_edit"),
     path("settings/people/<int:pk>/deactivate/", views.user_deactivate, name="user_deactivate"),
+    path("settings/people/<int:pk>/resend/", views.user_invite_resend, name="user_invite_resend"),
     path("settings/teams/", views.team_create, name="team_create"),
     path("settings/teams/<int:pk>/", views.team_edit, name="team_edit"),
     path("set-password/<uidb64>/<token>/", views.SetPasswordView.as_view(), name="password_set"),

@@ -430,6 +430,24 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def user_invite_resend(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _require(request, "manage_users")
+    person = get_object_or_404(User, pk=pk)
+    try:
+        services.user_invite_resend(
+            actor=Actor(user=user), user_id=person.pk, site_url=site_url_of(request)
+        )
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, _("Invitation sent to %(email)s again.") % {"email": person.email}
+        )
+    return redirect("core:user_edit", pk=person.pk)
+
+
+@login_required
+@require_POST
 def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
     user = _require(request, "manage_users")
     person = get_object_or_404(User, pk=pk)

@@ -137,6 +137,33 @@ def test_an_invitation_emails_a_set_password_link_that_works_once(
     assert 'name="new_password1"' not in again
 
 
+def test_an_invitation_is_sent_again_until_a_password_is_set(
+    world: World, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.core import mail
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.TASKS = IMMEDIATE
+    admin = _client(world.user("admin"))
+    with django_capture_on_commit_callbacks(execute=True):
+        admin.post("/settings/people/invite/", {"email": "lev@example.com", "role": "marketer"})
+    lev = User.objects.get(email="lev@example.com")
+    page = admin.get(f"/settings/people/{lev.pk}/").content.decode()
+    assert "Send the invitation again" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        again = admin.post(f"/settings/people/{lev.pk}/resend/", follow=True)
+    assert "Invitation sent to lev@example.com again." in again.content.decode()
+    assert [m.to for m in mail.outbox] == [["lev@example.com"], ["lev@example.com"]]
+    lev.set_password(NEW_PASSWORD)
+    lev.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        refused = admin.post(f"/settings/people/{lev.pk}/resend/", follow=True)
+    assert "who has not set a password yet" in refused.content.decode()
+    assert len(mail.outbox) == 2
+    rep = world.user("sales_rep")
+    assert _client(rep).post(f"/settings/people/{lev.pk}/resend/").status_code == 403
+
+
 def test_the_link_uses_the_requests_host_without_a_public_base_url(
     world: World,
     smtp_inbox: SmtpInbox,
@@ -440,6 +467,14 @@ def test_the_api_invites_changes_and_deactivates(
     assert (changed.json()["role"], changed.json()["team_id"]) == ("marketer", None)
     kept = _api(admin, "patch", f"/users/{nina['id']}", {"first_name": "Nina"}).json()
     assert (kept["role"], kept["first_name"]) == ("marketer", "Nina")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        resent = _api(admin, "post", f"/users/{nina['id']}/invite", {})
+    assert resent.status_code == 202
+    assert len(mail.outbox) == 2
+    already = _api(admin, "post", f"/users/{world.user('head').pk}/invite", {})
+    assert already.status_code == 400
+    assert already.json()["code"] == "wrong_state"
 
     rep, successor = world.user("field_rep"), world.user("field_rep", "south")
     needs = _api(admin, "post", f"/users/{rep.pk}/deactivate", {})
