@@ -49,9 +49,10 @@ def test_navigation_by_role_and_language_with_the_active_item(world: World) -> N
 
     admin_en = _nav(admin, "/crm/accounts/")
     assert [label for _url, active, label in admin_en if active] == ["Accounts"]
-    assert [label for _url, _active, label in admin_en][-4:] == [
+    assert [label for _url, _active, label in admin_en][-5:] == [
         "Audit log",
         "Settings",
+        "Users and teams",
         "Channel rules",
         "API tokens",
     ]

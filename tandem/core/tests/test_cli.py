@@ -234,19 +234,38 @@ def _demo_counts(env: dict[str, str]) -> dict[str, int]:
     return dict(json.loads(shell(code, env)))
 
 
+LOADED = re.compile(
+    r"Demo data (loaded|already there): (\d+) accounts, (\d+) contacts, (\d+) touchpoints\."
+)
+
+
+def _printed_counts(stdout: str) -> tuple[str, dict[str, int]]:
+    match = LOADED.search(stdout)
+    assert match is not None, stdout
+    state, accounts, contacts, touchpoints = match.groups()
+    return state, {
+        "accounts": int(accounts),
+        "contacts": int(contacts),
+        "touchpoints": int(touchpoints),
+    }
+
+
 def test_demo_twice_loads_once_and_prints_a_working_login_per_role(env: dict[str, str]) -> None:
     first = tandem("demo", "--no-serve", env=env)
     assert first.returncode == 0, first.stderr
-    assert "Demo data loaded: 60 accounts, 294 contacts, 2312 touchpoints." in first.stdout
+    state, printed = _printed_counts(first.stdout)
     counts = _demo_counts(env)
-    assert counts == {
-        "users": 9, "teams": 6, "holidays": 8, "accounts": 60, "contacts": 294,
-        "touchpoints": 2312,
-    }  # fmt: skip
+    assert state == "loaded"
+    assert printed == {k: counts[k] for k in ("accounts", "contacts", "touchpoints")}
+    assert counts["accounts"] >= 100
+    assert counts["contacts"] >= 500
+    assert counts["touchpoints"] > 0
+    assert counts["users"] >= 15
+    assert counts["teams"] >= 4
 
     second = tandem("demo", "--no-serve", env=env)
     assert second.returncode == 0, second.stderr
-    assert "Demo data already there: 60 accounts, 294 contacts, 2312 touchpoints." in second.stdout
+    assert _printed_counts(second.stdout) == ("already there", printed)
     assert _demo_counts(env) == counts
 
     logins = LOGIN_LINE.findall(second.stdout)
@@ -273,10 +292,12 @@ def test_demo_reset_writes_the_same_records_again(env: dict[str, str]) -> None:
     assert tandem("demo", "--no-serve", env=env).returncode == 0
     names = "from tandem.crm.models import Account; print(sorted(Account.objects.values_list('name', flat=True))[:3])"  # noqa: E501
     before = shell(names, env)
+    counts = _demo_counts(env)
     reset = tandem("demo", "--no-serve", "--reset", env=env)
     assert reset.returncode == 0, reset.stderr
-    assert "Demo data loaded: 60 accounts, 294 contacts, 2312 touchpoints." in reset.stdout
-    assert _demo_counts(env)["accounts"] == 60
+    state, printed = _printed_counts(reset.stdout)
+    assert state == "loaded"
+    assert printed["accounts"] == counts["accounts"] == _demo_counts(env)["accounts"]
     assert shell(names, env) == before
 
 
