@@ -92,10 +92,6 @@ class _Outcome:
     errors: list[list[Any]] = field(default_factory=list)
 
 
-def _actor(user: User) -> Actor:
-    return Actor(user=user)
-
-
 # --- creating a job --------------------------------------------------------------------------
 
 
@@ -471,7 +467,7 @@ def _import_one(
             data["account_id"] = account.pk
     existing = crm.contact_duplicates_of(email=data["email"]) if data.get("email") else []
     if not existing:
-        contact = crm.contact_create(actor=_actor(actor), **data)
+        contact = crm.contact_create(actor=Actor(user=actor), **data)
         ImportRow.objects.create(
             job=job, row_number=number, model="contact", object_id=contact.pk, action="created"
         )
@@ -490,9 +486,9 @@ def _import_one(
     if stage is not None:
         bulk.check_stage(stage)
     if changed:
-        crm.contact_update(actor=_actor(actor), contact=contact, **changed)
+        crm.contact_update(actor=Actor(user=actor), contact=contact, **changed)
     if stage is not None:
-        bulk.stage_import(_actor(actor), job, contact, stage)
+        bulk.stage_import(Actor(user=actor), job, contact, stage)
     ImportRow.objects.create(
         job=job,
         row_number=number,
@@ -575,7 +571,7 @@ def _account_for(
         extra["owner_id"] = _owner_id(values["owner"])
     if account is None:
         account = crm.account_create(
-            actor=_actor(actor), name=name, domains=[domain] if domain else [], **extra
+            actor=Actor(user=actor), name=name, domains=[domain] if domain else [], **extra
         )
         ImportRow.objects.create(
             job=job, row_number=number, model="account", object_id=account.pk, action="created"
@@ -589,7 +585,7 @@ def _account_for(
     if not scoped(actor, Account, "change").filter(pk=account.pk).exists():
         raise InvalidInput({"account_name": [_("This account exists; you may not change it.")]})
     before = {k: getattr(account, k) for k in changed}
-    crm.account_update(actor=_actor(actor), account=account, **changed)
+    crm.account_update(actor=Actor(user=actor), account=account, **changed)
     ImportRow.objects.create(
         job=job,
         row_number=number,
@@ -610,7 +606,7 @@ def import_undo(*, actor: User, job: ImportJob) -> ImportJob:
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
     if job.status not in (ImportStatus.DONE, ImportStatus.CANCELLED) or job.dry_run:
         raise InvalidInput({"__all__": [_("Only a finished import can be undone.")]})
-    who = _actor(actor)
+    who = Actor(user=actor)
     for row in job.rows.order_by("-row_number", "-pk"):
         if row.model == "contact":
             contact = Contact.objects.filter(pk=row.object_id).first()

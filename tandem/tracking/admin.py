@@ -27,10 +27,6 @@ from tandem.tracking.models import (
 )
 
 
-def _actor(request: HttpRequest) -> Actor:
-    return Actor(user=request.user if request.user.is_authenticated else None)
-
-
 class SourceForm(forms.ModelForm):
     class Meta:
         model = Source
@@ -51,7 +47,7 @@ class SourceAdmin(admin.ModelAdmin):
             return
         try:
             source, key = services.source_create(
-                actor=_actor(request), name=obj.name, kind=obj.kind
+                actor=Actor.of(request), name=obj.name, kind=obj.kind
             )
         except InvalidInput as exc:
             messages.error(request, exc.message)
@@ -65,7 +61,7 @@ class SourceAdmin(admin.ModelAdmin):
     @admin.action(description=_("Revoke the write keys of the selected sources"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:
         for source in queryset:
-            services.source_revoke(actor=_actor(request), source=source)
+            services.source_revoke(actor=Actor.of(request), source=source)
 
 
 class ChannelRulesForm(forms.ModelForm):
@@ -142,7 +138,7 @@ class ChannelRuleSetAdmin(admin.ModelAdmin):
     ) -> None:
         try:
             published = services.channel_rules_publish(
-                actor=_actor(request), rules=form.cleaned_data["rules"], note=obj.note
+                actor=Actor.of(request), rules=form.cleaned_data["rules"], note=obj.note
             )
         except InvalidInput as exc:
             messages.error(
@@ -169,9 +165,9 @@ class TrackedLinkAdmin(admin.ModelAdmin):
         data = {f: form.cleaned_data.get(f) for f in links.LINK_FIELDS if f in form.cleaned_data}
         try:
             if change:
-                links.link_update(actor=_actor(request), link=obj, **data)
+                links.link_update(actor=Actor.of(request), link=obj, **data)
             else:
-                created = links.link_create(actor=_actor(request), **data)
+                created = links.link_create(actor=Actor.of(request), **data)
                 obj.pk = created.pk
         except InvalidInput as exc:
             messages.error(request, exc.message)
