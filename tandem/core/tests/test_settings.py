@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every case starts a Python process
+
 ROOT = Path(__file__).resolve().parents[3]
 KEYS = [
     "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "TIME_ZONE", "LANGUAGE_CODE", "EMAIL_BACKEND",
