@@ -16,7 +16,7 @@ Invariants:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.db import transaction
@@ -440,6 +440,17 @@ def contact_duplicates_of(*, email: str, exclude_id: int | None = None) -> list[
 
 _CONTACT_FILL = ["first_name", "last_name", "email", "phone", "title", "account_id", "owner_id"]
 
+# What apps above crm re-derive on the survivor of a merge, once its rows have moved (the consent
+# ledger's `Contact.consent`): each registers one callable in its AppConfig.ready().
+MergeHook = Callable[[Actor, Contact], None]
+_merge_hooks: list[MergeHook] = []
+
+
+def contact_merge_hook_register(hook: MergeHook) -> None:
+    """Call `hook(actor, survivor)` inside every merge's transaction, after the rows moved."""
+    if hook not in _merge_hooks:
+        _merge_hooks.append(hook)
+
 
 @transaction.atomic
 def contacts_merge(*, actor: Actor, survivor: Contact, merged: Contact) -> Contact:
@@ -468,6 +479,8 @@ def contacts_merge(*, actor: Actor, survivor: Contact, merged: Contact) -> Conta
     survivor.tags.add(*merged.tags.all())
     survivor.shared_with.add(*merged.shared_with.all())
     _move_foreign_rows(merged, survivor)
+    for hook in _merge_hooks:
+        hook(actor, survivor)
 
     record_change(
         actor=actor,

@@ -7,6 +7,9 @@ class TrackingConfig(AppConfig):
     verbose_name = "Tracking"
 
     def ready(self) -> None:
+        from tandem.crm.services import contact_merge_hook_register
+        from tandem.tracking.consent import consent_rederive
         from tandem.tracking.scopes import register_scopes
 
         register_scopes()
+        contact_merge_hook_register(consent_rederive)

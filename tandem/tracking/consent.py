@@ -9,7 +9,9 @@ Invariants:
 - `Contact.consent` is derived from the ledger and stored by `consent_record` in the transaction
   that appends the row (through `crm.services.contact_consent_write`, audited): "granted" when
   the latest row of some purpose is granted or confirmed, else "pending" when one is pending,
-  else "withdrawn" when one is withdrawn, else "unknown";
+  else "withdrawn" when one is withdrawn, else "unknown"; a contact merge, which moves ledger
+  rows to the survivor, derives it again in the merge's transaction (`consent_rederive`,
+  registered with crm as a merge hook);
 - double opt-in (the confirmation email and its signed link) is asked of the provider that
   registers itself with `double_opt_in_register` (marketing, in its `AppConfig.ready`): the
   ledger does not depend on the app that owns subscription types.
@@ -91,6 +93,13 @@ def consent_record(
         actor=actor or Actor.system(), contact=contact, consent=consent_derived(contact.pk)
     )
     return record
+
+
+def consent_rederive(actor: Actor, contact: Contact) -> None:
+    """Store the contact's consent as the ledger says now (after a merge moved ledger rows)."""
+    derived = consent_derived(contact.pk)
+    if derived != Contact.objects.filter(pk=contact.pk).values_list("consent", flat=True).get():
+        crm.contact_consent_write(actor=actor, contact=contact, consent=derived)
 
 
 # --- double opt-in --------------------------------------------------------------------------

@@ -54,6 +54,22 @@ def test_the_contacts_consent_is_derived_from_the_latest_row_of_each_purpose() -
     ]
 
 
+def test_a_merge_rederives_the_survivors_consent_from_the_rows_it_gained() -> None:
+    survivor = _contact("keep@lab.example")
+    merged = _contact("fold@lab.example")
+    consent_record(contact=merged, purpose="newsletter", state="granted")
+    assert survivor.consent == "unknown"
+    survivor = crm.contacts_merge(actor=Actor.system(), survivor=survivor, merged=merged)
+    survivor.refresh_from_db()
+    assert ConsentRecord.objects.filter(contact=survivor).count() == 1
+    assert survivor.consent == consent_derived(survivor.pk) == "granted"
+    # and a merge that changes nothing on the ledger leaves the consent as it was
+    other = _contact("other@lab.example")
+    crm.contacts_merge(actor=Actor.system(), survivor=survivor, merged=other)
+    survivor.refresh_from_db()
+    assert survivor.consent == "granted"
+
+
 def test_a_website_form_and_its_confirmation_go_through_the_ledger() -> None:
     form = Form.objects.create(
         name="Report", consent_purpose="report_news", consent_wording="Yes", double_opt_in=False
