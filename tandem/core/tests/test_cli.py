@@ -250,6 +250,7 @@ def _printed_counts(stdout: str) -> tuple[str, dict[str, int]]:
     }
 
 
+@pytest.mark.sqlite_leg_only  # the demo itself is tested on both engines in tandem/demo
 def test_demo_twice_loads_once_and_prints_a_working_login_per_role(env: dict[str, str]) -> None:
     first = tandem("demo", "--no-serve", env=env)
     assert first.returncode == 0, first.stderr
@@ -288,6 +289,7 @@ def test_demo_twice_loads_once_and_prints_a_working_login_per_role(env: dict[str
     assert shell(code, env) == "None"
 
 
+@pytest.mark.sqlite_leg_only  # the demo itself is tested on both engines in tandem/demo
 def test_demo_reset_writes_the_same_records_again(env: dict[str, str]) -> None:
     assert tandem("demo", "--no-serve", env=env).returncode == 0
     names = "from tandem.crm.models import Account; print(sorted(Account.objects.values_list('name', flat=True))[:3])"  # noqa: E501

@@ -172,6 +172,7 @@ def test_tables_keep_their_columns_and_codes(capsys: pytest.CaptureFixture[str])
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_leg_only
 @pytest.mark.django_db
 def test_the_demo_login_table_in_russian(capsys: pytest.CaptureFixture[str]) -> None:
     from tandem.crm.models import Account, Contact, Touchpoint
