@@ -271,8 +271,14 @@ def build(
 
 
 class _Raw:
+    """What Django's email backends read of a message (SMTP, console, file, locmem): the bytes,
+    as they are, and no charset of their own (the MIME parts carry theirs)."""
+
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
+
+    def get_charset(self) -> None:
+        return None
 
     def as_bytes(self, *args: Any, **kwargs: Any) -> bytes:
         return self.raw

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tandem.core.audit import Actor
+from tandem.core.errors import InvalidInput
 from tandem.crm.validation import clean_email
 from tandem.marketing.csv_rows import RowReport, read_rows
 from tandem.marketing.events import rules
@@ -96,10 +97,27 @@ def _mark_attended(
     return bool(updated)
 
 
+def _require_started(event: MarketingEvent, *, ended: bool = False) -> None:
+    """Attendance exists only for an event that took place: refuse a cancelled event, one that
+    has not started (badge scans, attendance) or not ended (closing the no-shows)."""
+    now = timezone.now()
+    if event.status == MarketingEvent.Status.CANCELLED:
+        raise InvalidInput(_("The event was cancelled: it has no attendance."), code="cancelled")
+    if ended and event.ends_at > now:
+        raise InvalidInput(_("No-shows are known only once the event has ended."), code="not_ended")
+    if event.starts_at > now:
+        raise InvalidInput(
+            _("The event has not started yet: attendance comes after it begins."),
+            code="not_started",
+        )
+
+
 def attendance_import(
     *, actor: Actor, event: MarketingEvent, data: bytes, close: bool = True
 ) -> RowReport:
-    """Attendance from a webinar platform's CSV export; then (by default) the no-shows."""
+    """Attendance from a webinar platform's CSV export; then (by default) the no-shows once the
+    event has ended."""
+    _require_started(event)
     rows = list(read_rows(data, columns=ATTENDANCE_COLUMNS, required=("email",)))
     report = RowReport()
     people: dict[str, _Seen] = {}
@@ -148,7 +166,7 @@ def attendance_import(
                 minutes=seen.minutes,
             )
             report.imported += 1
-        if close:
+        if close and event.ends_at <= timezone.now():
             no_shows_close(event=event)
     rules.rule_apply_after_import(actor=actor, event=event)
     return report
@@ -156,6 +174,7 @@ def attendance_import(
 
 def badge_scans_import(*, actor: Actor, event: MarketingEvent, data: bytes) -> RowReport:
     """A conference's badge scans: each scanned person attended (first scan time kept)."""
+    _require_started(event)
     rows = list(read_rows(data, columns=BADGE_COLUMNS, required=("email",)))
     report = RowReport()
     with transaction.atomic():
@@ -194,7 +213,8 @@ def badge_scans_import(*, actor: Actor, event: MarketingEvent, data: bytes) -> R
 
 @transaction.atomic
 def no_shows_close(*, event: MarketingEvent) -> int:
-    """Registrations without attendance become no-shows (once each)."""
+    """Registrations without attendance become no-shows (once each), after the event ended."""
+    _require_started(event, ended=True)
     count = 0
     for registration in Registration.objects.filter(
         event=event, attended__isnull=True

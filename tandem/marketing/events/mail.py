@@ -18,6 +18,7 @@ Invariants:
 from __future__ import annotations
 
 import email.policy
+import zoneinfo
 from email.headerregistry import Address
 from email.message import EmailMessage as MimeMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
@@ -26,13 +27,17 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.utils.translation import gettext as _
 
+from tandem.core.middleware import organisation_time_zone
 from tandem.marketing.email.message import RawEmail, dkim_signer
 from tandem.marketing.events.ics import invitation
 from tandem.marketing.events.models import MarketingEvent, Registration
 
 
 def _when(event: MarketingEvent) -> str:
-    return f"{event.starts_at:%Y-%m-%d %H:%M}-{event.ends_at:%H:%M} UTC"
+    """The event's time in the organisation's zone, named (a guest's own zone is not known)."""
+    zone = zoneinfo.ZoneInfo(organisation_time_zone())
+    starts, ends = event.starts_at.astimezone(zone), event.ends_at.astimezone(zone)
+    return f"{starts:%Y-%m-%d %H:%M}-{ends:%H:%M} {zone.key}"
 
 
 SIGNED_HEADERS = [

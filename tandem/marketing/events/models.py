@@ -86,6 +86,28 @@ class MarketingEvent(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    PHASES = {
+        "upcoming": _("Upcoming"),
+        "live": _("Live now"),
+        "held": _("Held"),
+        "cancelled": _("Cancelled"),
+    }
+
+    @property
+    def phase(self) -> str:
+        """Where the event is now: upcoming, live, held (its end has passed) or cancelled; the
+        stored status says only scheduled or cancelled, the clock says the rest."""
+        if self.status == self.Status.CANCELLED:
+            return "cancelled"
+        now = timezone.now()
+        if self.ends_at <= now:
+            return "held"
+        return "live" if self.starts_at <= now else "upcoming"
+
+    @property
+    def phase_label(self) -> str:
+        return str(self.PHASES[self.phase])
+
 
 class Registration(models.Model):
     class Source(models.TextChoices):

@@ -47,6 +47,16 @@ def _event(kind: str = "webinar", title: str = "Revenue teams 101") -> Marketing
     )
 
 
+def _held(event: MarketingEvent) -> MarketingEvent:
+    """The event takes place: its hour moves into the past (attendance comes after it begins)."""
+    starts = timezone.now().replace(microsecond=0) - dt.timedelta(hours=2)
+    MarketingEvent.objects.filter(pk=event.pk).update(
+        starts_at=starts, ends_at=starts + dt.timedelta(hours=1)
+    )
+    event.refresh_from_db()
+    return event
+
+
 def _register(event: MarketingEvent, *emails: str) -> None:
     for email in emails:
         services.register(event=event, email=email, name=email.split("@")[0].title())
@@ -77,6 +87,7 @@ def test_minimum_minutes_and_auto_run_after_attendance_import(world: Any) -> Non
     rules.rule_save(
         actor=SYSTEM, event=event, statuses=["attended"], min_minutes="30", lead_source="webinar"
     )
+    event = _held(event)
     imports.attendance_import(actor=SYSTEM, event=event, data=ATTENDANCE.encode())
     assert _stages() == {
         "ada@example.com": "lead",  # 30 + 20 minutes
@@ -109,6 +120,7 @@ def test_statuses_registered_and_no_show(world: Any) -> None:
     other = _event(title="Second")
     _register(other, "bob@example.com", "dan@example.com")
     rules.rule_save(actor=SYSTEM, event=other, statuses=["no_show"], auto=True)
+    other = _held(other)
     imports.attendance_import(
         actor=SYSTEM,
         event=other,
@@ -120,6 +132,7 @@ def test_statuses_registered_and_no_show(world: Any) -> None:
 def test_minimum_score_in_a_score_group(world: Any) -> None:
     event = _event()
     _register(event, "ada@example.com", "bob@example.com")
+    event = _held(event)
     imports.attendance_import(
         actor=SYSTEM,
         event=event,
@@ -146,6 +159,7 @@ def test_handoff_to_sales_with_sla_once(world: Any, rep: Any) -> None:
     event = _event()
     _register(event, "ada@example.com")
     rules.rule_save(actor=SYSTEM, event=event, statuses=["attended"], stage="mql", handoff="1")
+    event = _held(event)
     imports.attendance_import(
         actor=SYSTEM, event=event, data=b"Email,Minutes\nada@example.com,40\n"
     )
@@ -182,14 +196,14 @@ def test_customers_are_not_handed_off_or_moved_back(world: Any, rep: Any) -> Non
 
 def test_kind_rule_applies_unless_the_event_has_its_own(world: Any) -> None:
     rules.rule_save(actor=SYSTEM, event_kind="conference", statuses=["attended"], stage="lead")
-    conference = _event(kind="conference", title="Expo")
+    conference = _held(_event(kind="conference", title="Expo"))
     imports.badge_scans_import(
         actor=SYSTEM,
         event=conference,
         data=b"email,name,company,scan time\nada@example.com,Ada,Acme,2026-09-15 10:00\n",
     )
     assert _stage("ada@example.com") == "lead"  # the kind's rule, run after the badge import
-    own = _event(kind="conference", title="Own rule")
+    own = _held(_event(kind="conference", title="Own rule"))
     rules.rule_save(actor=SYSTEM, event=own, statuses=["attended"], min_minutes=10)
     imports.badge_scans_import(actor=SYSTEM, event=own, data=b"email\nbob@example.com\n")
     assert _stage("bob@example.com") == "subscriber"  # a badge scan has no minutes

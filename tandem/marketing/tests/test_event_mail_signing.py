@@ -115,3 +115,54 @@ def test_without_a_key_messages_still_go_out_unsigned(
     assert msg["DKIM-Signature"] is None
     assert msg["From"].addresses[0].addr_spec == "hello@news.example"
     assert msg["Reply-To"].addresses[0].addr_spec == "marta@organiser.example"
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "django.core.mail.backends.console.EmailBackend",
+        "django.core.mail.backends.filebased.EmailBackend",
+        "django.core.mail.backends.locmem.EmailBackend",
+    ],
+)
+def test_invitations_go_through_every_django_email_backend(
+    world: Any, settings: Any, backend: str, tmp_path: Any, capsys: Any
+) -> None:
+    """The default development backend (console) once failed on the pre-built bytes."""
+    settings.EMAIL_BACKEND = backend
+    settings.EMAIL_FILE_PATH = str(tmp_path)
+    settings.DKIM_PRIVATE_KEY = settings.DKIM_PRIVATE_KEY_FILE = ""
+    event = _event()
+    registration, _created = services.register(event=event, email="c@example.com", name="C")
+    assert services.invitation_deliver(registration_id=registration.pk)
+    if backend.endswith("console.EmailBackend"):
+        written = capsys.readouterr().out
+    elif backend.endswith("filebased.EmailBackend"):
+        written = "".join(p.read_text() for p in tmp_path.iterdir())
+    else:
+        from django.core import mail
+
+        written = mail.outbox[-1].message().as_string()
+    assert "Subject: You are registered: Revenue teams 101" in written
+    assert "BEGIN:VCALENDAR" in written
+
+
+def test_the_invitation_names_the_time_in_the_organisations_zone(
+    world: Any, smtp_inbox: SmtpInbox, settings: Any
+) -> None:
+    from tandem.core.models import Organisation
+
+    settings.DKIM_PRIVATE_KEY = settings.DKIM_PRIVATE_KEY_FILE = ""
+    organisation = Organisation.current()
+    organisation.time_zone = "Asia/Novosibirsk"
+    organisation.save()
+    from django.core.cache import cache
+
+    cache.clear()
+    event = _event()
+    registration, _created = services.register(event=event, email="d@example.com", name="D")
+    assert services.invitation_deliver(registration_id=registration.pk)
+    text = smtp_inbox.parsed(0).get_body(preferencelist=("plain",)).get_content()
+    local = event.starts_at.astimezone(dt.timezone(dt.timedelta(hours=7)))
+    assert f"{local:%Y-%m-%d %H:%M}" in text
+    assert "Asia/Novosibirsk" in text

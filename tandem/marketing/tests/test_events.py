@@ -12,6 +12,7 @@ import icalendar
 import pytest
 import vobject
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from conftest import SmtpInbox
@@ -45,6 +46,16 @@ def _webinar(**extra: Any) -> MarketingEvent:
     }
     data.update(extra)
     return services.event_create(actor=SYSTEM, **data)
+
+
+def _held(event: MarketingEvent) -> MarketingEvent:
+    """The event takes place: its hour moves into the past (attendance comes after it begins)."""
+    starts = timezone.now().replace(microsecond=0) - dt.timedelta(hours=2)
+    MarketingEvent.objects.filter(pk=event.pk).update(
+        starts_at=starts, ends_at=starts + dt.timedelta(hours=1)
+    )
+    event.refresh_from_db()
+    return event
 
 
 def _calendar(msg: EmailMessage) -> tuple[icalendar.Calendar, str]:
@@ -211,6 +222,7 @@ def test_attendance_import_no_shows_and_lead_rule(world: Any) -> None:
     customer = world.contacts[("sales_rep", "north")]
     Contact.objects.filter(pk=customer.pk).update(lifecycle_stage="opportunity")
     services.register(event=event, email=customer.email, name="Buyer")
+    event = _held(event)
 
     report = imports.attendance_import(actor=SYSTEM, event=event, data=ZOOM.encode())
     assert report.imported == 2
@@ -263,6 +275,7 @@ def test_attendance_import_no_shows_and_lead_rule(world: Any) -> None:
 def test_badge_scans_for_a_conference(world: Any) -> None:
     event = _webinar(kind="conference", title="Revenue Summit", location="Expo Hall, Berlin")
     services.register(event=event, email="ada@example.com", name="Ada")
+    event = _held(event)
     data = (
         b"Email,Name,Company,Scan Time\n"
         b"ada@example.com,Ada,Engines,2026-09-15 09:30\n"
@@ -373,3 +386,56 @@ def test_lead_rule_page_bad_input_is_a_form_error_and_saves_no_rule(
     assert page.status_code == 400
     assert field in page.context["errors"]
     assert not EventLeadRule.objects.exists()
+
+
+def test_attendance_waits_for_the_event_and_its_phase_follows_the_clock(world: Any) -> None:
+    """Attendance before the event begins, no-shows before it ends, and anything for a
+    cancelled event are refused with a reason; the shown phase follows the clock."""
+    event = _webinar()
+    services.register(event=event, email="ada@example.com", name="Ada")
+    assert event.phase_label == "Upcoming"
+    with pytest.raises(InvalidInput) as early:
+        imports.attendance_import(
+            actor=SYSTEM, event=event, data=b"Email,Minutes\nada@example.com,5\n"
+        )
+    assert early.value.code == "not_started"
+    with pytest.raises(InvalidInput):
+        imports.badge_scans_import(actor=SYSTEM, event=event, data=b"email\nada@example.com\n")
+    assert not Registration.objects.filter(attended__isnull=False).exists()
+
+    starts = timezone.now() - dt.timedelta(minutes=10)
+    MarketingEvent.objects.filter(pk=event.pk).update(
+        starts_at=starts, ends_at=starts + dt.timedelta(hours=1)
+    )
+    event.refresh_from_db()
+    assert event.phase == "live"
+    with pytest.raises(InvalidInput) as running:
+        imports.no_shows_close(event=event)
+    assert running.value.code == "not_ended"
+    imports.attendance_import(actor=SYSTEM, event=event, data=b"Email,Minutes\nbob@example.com,5\n")
+    assert Registration.objects.get(email="ada@example.com").attended is None  # not yet a no-show
+
+    event = _held(event)
+    assert event.phase_label == "Held"
+    assert imports.no_shows_close(event=event) == 1
+    services.event_cancel(actor=SYSTEM, event=_webinar(title="Gone"))
+    gone = MarketingEvent.objects.get(title="Gone")
+    assert gone.phase == "cancelled"
+    with pytest.raises(InvalidInput):
+        imports.attendance_import(actor=SYSTEM, event=gone, data=b"Email\nx@example.com\n")
+
+
+def test_the_event_page_offers_attendance_only_once_the_event_began(world: Any) -> None:
+    client = Client()
+    client.force_login(world.users[("marketer", "north")])
+    event = _webinar()
+    page = client.get(reverse("marketing:event_detail", args=[event.pk])).content.decode()
+    assert 'id="attendance-later"' in page and "Upcoming" in page
+    early = client.post(
+        reverse("marketing:event_action", args=[event.pk, "no_shows"]), follow=False
+    )
+    assert early.status_code == 400
+    assert "once the event has ended" in early.content.decode()
+    event = _held(event)
+    page = client.get(reverse("marketing:event_detail", args=[event.pk])).content.decode()
+    assert 'id="attendance-later"' not in page and "Held" in page
