@@ -172,27 +172,44 @@ def _load(signed: str) -> tuple[int | None, Outcome | None]:
     return None, "expired" if expired else "invalid"
 
 
-@transaction.atomic
-def confirm_link(*, signed: str, ip: str = "", user_agent: str = "") -> Outcome:
-    """Open a double opt-in link: append "confirmed" once (a copy of the pending row's purpose,
-    wording, version and form, with the opener's IP and user agent) and grant the contact's
-    marketing consent. Opening it again changes nothing ("already")."""
+def _pending_of(signed: str, *, lock: bool) -> tuple[Outcome | None, ConsentRecord | None]:
+    """The pending ledger row a double opt-in link names, or why the link confirms nothing."""
     record_id, refused = _load(signed)
     if record_id is None:
-        return refused or "invalid"
-    pending = ConsentRecord.objects.select_for_update().filter(pk=record_id).first()
+        return refused or "invalid", None
+    rows = ConsentRecord.objects.filter(pk=record_id)
+    pending = (rows.select_for_update() if lock else rows).first()
     if pending is None or pending.state != ConsentRecord.State.PENDING:
-        return "invalid"
+        return "invalid", None
     latest = (
         ConsentRecord.objects.filter(contact_id=pending.contact_id, purpose=pending.purpose)
         .order_by("-at", "-id")
         .first()
     )
     if latest is not None and latest.state in SUBSCRIBED:
-        return "already"
+        return "already", None
     withdrawn = latest is not None and latest.state == ConsentRecord.State.WITHDRAWN
     if withdrawn and latest is not None and (latest.at, latest.pk) > (pending.at, pending.pk):
-        return "superseded"
+        return "superseded", None
+    return None, pending
+
+
+def confirm_check(*, signed: str) -> Outcome | Literal["pending"]:
+    """What opening a double opt-in link would do, writing nothing: "pending" when a person's
+    click on the confirmation page would confirm it. Email link scanners open links with GET, so
+    only the page's button (a POST) confirms."""
+    refused, _pending = _pending_of(signed, lock=False)
+    return refused or "pending"
+
+
+@transaction.atomic
+def confirm_link(*, signed: str, ip: str = "", user_agent: str = "") -> Outcome:
+    """Confirm a double opt-in link (the confirmation page's button): append "confirmed" once
+    (a copy of the pending row's purpose, wording, version and form, with the confirmer's IP and
+    user agent) and grant the contact's marketing consent. Again changes nothing ("already")."""
+    refused, pending = _pending_of(signed, lock=True)
+    if pending is None:
+        return refused or "invalid"
     record = consent_record(
         contact=Contact.objects.get(pk=pending.contact_id),
         form=pending.form,
@@ -296,3 +313,18 @@ class WebsiteFormOptIn:
 
     def confirm(self, *, signed: str, ip: str, user_agent: str) -> bool:
         return confirm(signed=signed, ip=ip, user_agent=user_agent)
+
+
+class LedgerPurposes:
+    """Subscription types as the consent ledger's purposes, and where its rows came from
+    (`tracking.consent.ConsentPurposes`); registered with tracking in `MarketingConfig.ready`."""
+
+    def choices(self) -> list[tuple[str, str]]:
+        return [(t.key, t.display_name) for t in SubscriptionType.objects.filter(active=True)]
+
+    def names(self, keys: list[str]) -> dict[str, str]:
+        return {t.key: t.display_name for t in SubscriptionType.objects.filter(key__in=keys)}
+
+    def record_sources(self, record_ids: list[int]) -> dict[int, str]:
+        rows = ConsentSource.objects.filter(record_id__in=record_ids)
+        return dict(rows.values_list("record_id", "source"))

@@ -156,10 +156,22 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@require_http_methods(["GET", "POST"])
 def confirm(request: HttpRequest, signed: str) -> HttpResponse:
-    ok = consent.confirm(signed=signed, **_client(request))
-    return render(request, "marketing/confirmed.html", {"ok": ok}, status=200 if ok else 400)
+    """The double opt-in link opens a page with a button; only the button (POST) confirms, so
+    an email scanner that follows links subscribes nobody."""
+    if request.method == "POST":
+        ok = consent.confirm(signed=signed, **_client(request))
+        state = "confirmed" if ok else "invalid"
+    else:
+        found = consent.confirm_check(signed=signed)
+        state = {"pending": "pending", "already": "confirmed"}.get(found, "invalid")
+    return render(
+        request,
+        "marketing/confirmed.html",
+        {"state": state},
+        status=400 if state == "invalid" else 200,
+    )
 
 
 def _anonymous_id(request: HttpRequest) -> str:

@@ -158,8 +158,11 @@ def test_double_opt_in_and_the_shared_ledger(
     link = re.search(r"/e/confirm/\S+", mail.outbox[0].body)
     assert link is not None
     assert client.get(link.group(0)).status_code == 200
+    assert consent.consent_state(contact_id=contact.pk, purpose="newsletter") == "pending"
+    assert client.post(link.group(0)).status_code == 200
     assert consent.consent_state(contact_id=contact.pk, purpose="newsletter") == "confirmed"
     assert client.get("/e/confirm/forged").status_code == 400
+    assert client.post("/e/confirm/forged").status_code == 400
     # a tracking form's record with the same purpose is the same ledger
     ConsentRecord.objects.create(contact=contact, purpose="newsletter", state="withdrawn")
     assert not consent.is_subscribed(contact_id=contact.pk, purpose="newsletter")

@@ -305,11 +305,25 @@ def test_api_subscribe_with_double_opt_in_over_smtp(
     link = re.search(r"http://testserver(/e/confirm/\S+)", text)
     assert link is not None
 
-    opener = Client(HTTP_USER_AGENT="Opener/1", REMOTE_ADDR="203.0.113.4")
-    page = opener.get(link.group(1))
+    # a link scanner's GET confirms nothing: the page asks for a click
+    scanner = Client(HTTP_USER_AGENT="Scanner/1")
+    page = scanner.get(link.group(1))
     assert page.status_code == 200
-    assert "confirmed" in page.content.decode()
-    assert opener.get(link.group(1)).status_code == 200  # twice: nothing more
+    assert 'id="confirm-form"' in page.content.decode()
+    assert scanner.head(link.group(1)).status_code in {200, 405}
+    assert _ledger(contact, "newsletter") == [("pending", "api")]
+
+    opener = Client(HTTP_USER_AGENT="Opener/1", REMOTE_ADDR="203.0.113.4", enforce_csrf_checks=True)
+    page = opener.get(link.group(1))
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())
+    assert token is not None
+    assert opener.post(link.group(1)).status_code == 403  # no CSRF token: refused
+    done = opener.post(link.group(1), {"csrfmiddlewaretoken": token.group(1)})
+    assert done.status_code == 200
+    assert "confirmed" in done.content.decode()
+    again = opener.post(link.group(1), {"csrfmiddlewaretoken": token.group(1)})
+    assert again.status_code == 200  # twice: nothing more
+    assert "is confirmed" in opener.get(link.group(1)).content.decode()
     assert _ledger(contact, "newsletter") == [("pending", "api"), ("confirmed", "double_opt_in")]
     confirmed = ConsentRecord.objects.get(state="confirmed")
     assert (confirmed.ip, confirmed.user_agent, confirmed.wording_version) == (
