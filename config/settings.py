@@ -236,6 +236,14 @@ if _tasks_backend == "redis":
         )
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
     RQ_QUEUES = {"default": {"URL": REDIS_URL}}
+# Failed tasks (database backend) are run again after TASKS_RETRY_DELAY_SECONDS, doubling each
+# time, until TASKS_MAX_ATTEMPTS runs have failed; then they stay failed, shown on /settings/tasks/.
+# A worker beats every TASKS_HEARTBEAT_SECONDS; one silent for TASKS_WORKER_STALE_SECONDS is dead
+# and its running tasks are released. See tandem/core/task_recovery.py.
+TASKS_MAX_ATTEMPTS = int(os.environ.get("TASKS_MAX_ATTEMPTS", "5"))
+TASKS_RETRY_DELAY_SECONDS = int(os.environ.get("TASKS_RETRY_DELAY_SECONDS", "30"))
+TASKS_HEARTBEAT_SECONDS = 5
+TASKS_WORKER_STALE_SECONDS = int(os.environ.get("TASKS_WORKER_STALE_SECONDS", "60"))
 
 # Periodic work, enqueued by `tandem scheduler` (or the worker's built-in scheduler): name ->
 # (task taking no arguments, interval in seconds). See tandem/core/schedule.py.

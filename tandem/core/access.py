@@ -102,11 +102,15 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # marketing: segments, email, subscriptions, campaigns, events, social, imports
     "use_marketing": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
     "import_records": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
+    # tracking set-up: sources and write keys, website forms, tracked links
+    "manage_tracking": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
     # the content library is read by sales too
     "read_content": EVERYONE,
     # lead hand-off, disputes and lead quality
     "use_handoffs": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER, Role.SALES_REP}),
     "view_lead_quality": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
+    # score groups, their rules, rescoring and predictive training (/leads/scoring/)
+    "manage_scoring": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
     "open_disputes": EVERYONE,
     # sales work: pipeline, forecast, tasks
     "use_pipeline": EVERYONE,
@@ -119,10 +123,19 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "manage_users": frozenset({Role.ADMIN}),
     "manage_attributes": frozenset({Role.ADMIN}),
     "view_audit": frozenset({Role.ADMIN, Role.HEAD}),
+    # products and price lists (currency, tax, validity) that deals, quotes and self-service use
+    "manage_catalogue": frozenset({Role.ADMIN, Role.HEAD}),
+    # lead routing and the hand-off agreement: territories, rep capacity (round-robin pools),
+    # the SLA on each side and marketing's MQL targets
+    "manage_lead_routing": frozenset({Role.ADMIN, Role.HEAD}),
+    # the health of background work: failed tasks, retries, workers
+    "manage_background_work": frozenset({Role.ADMIN}),
     # shared goals of the revenue team (revenue, pipeline, MQLs)
     "manage_goals": frozenset({Role.ADMIN, Role.HEAD}),
     # whose home page is the cockpit (everyone else gets their role's home page)
     "cockpit_home": frozenset({Role.HEAD}),
+    # the monthly board report (PDF) of the cockpit's numbers
+    "board_report": frozenset({Role.ADMIN, Role.HEAD}),
 }
 
 

@@ -239,3 +239,19 @@ class ScheduledRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.next_run_at:%Y-%m-%d %H:%M}"
+
+
+class WorkerHeartbeat(models.Model):
+    """A task worker's sign of life: `tandem worker` writes `seen_at` every few seconds (a thread
+    beside the task it runs), so a worker killed without a word stops beating and the tasks it
+    held are released (tandem.core.task_recovery)."""
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    hostname = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(default=0)
+    queues = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.hostname}:{self.pid} ({self.worker_id})"

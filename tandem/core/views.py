@@ -1,10 +1,12 @@
 """Core pages: sign in and out, the language switch, organisation settings, people and teams
 (invitations, changes, deactivation), setting a password from an invitation link, a user's own
-profile, the audit log and a user's API tokens. Views are thin: parse, call a service, render."""
+profile, the audit log, a user's API tokens and the health of background work (failed tasks,
+with a retry by hand). Views are thin: parse, call a service, render."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -13,13 +15,14 @@ from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse_lazy
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
+from django_tasks_db.models import DBTaskResult
 
 from tandem.core import services
 from tandem.core.access import can
@@ -43,6 +46,8 @@ from tandem.core.middleware import SESSION_KEY, organisation_time_zone
 from tandem.core.models import AuditEntry, Holiday, Organisation, Team, User
 from tandem.core.owned_records import owned_counts
 from tandem.core.paging import keyset_page
+from tandem.core.task_health import task_health_summary
+from tandem.core.task_recovery import task_retry as retry_task
 from tandem.core.tokens import token_create, tokens_of
 from tandem.core.tokens import token_revoke as revoke
 
@@ -240,6 +245,28 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         qs, order=["-at", "-id"], cursor=request.GET.get("cursor"), size=50, salt="audit"
     )
     return render(request, "core/audit_log.html", {"form": form, "page": page})
+
+
+@login_required
+def task_health(request: HttpRequest) -> HttpResponse:
+    _require(request, "manage_background_work")
+    summary = task_health_summary(failed=100)
+    return render(request, "core/task_health.html", {"task_health": summary})
+
+
+@login_required
+@require_POST
+def task_retry(request: HttpRequest, task_id: uuid.UUID) -> HttpResponse:
+    _require(request, "manage_background_work")
+    try:
+        retry_task(actor=Actor.of(request), task_id=str(task_id))
+    except DBTaskResult.DoesNotExist:
+        raise Http404 from None
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The task is queued to run again."))
+    return redirect("core:task_health")
 
 
 def _tokens_context(user: User, **extra: Any) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """`worker [--queue NAME] [--max-tasks N] [--burst] [--interval S]`: run background tasks with
-the backend TASKS_BACKEND chooses: django-tasks' database worker, or an RQ worker on Redis.
+the backend TASKS_BACKEND chooses: Tandem's database worker (tandem.core.task_worker: heartbeats,
+retries with backoff, release of a dead worker's tasks), or an RQ worker on Redis.
 The tasks run in the server's language (LANGUAGE_CODE), whatever the operator's locale."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any, cast
 
 from django.conf import settings
@@ -14,6 +16,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from tandem.core.commands import TandemCommand, positive_int, refused
+from tandem.core.task_worker import worker_run
+
+
+def _log_to(stream: Any, verbosity: int) -> None:
+    """The worker's progress on stdout (django-tasks' and Tandem's recovery), as db_worker does."""
+    level = {0: logging.CRITICAL, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    for name in ("django_tasks", "django_tasks_db", "tandem.core.task_recovery"):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if not logger.hasHandlers():
+            logger.addHandler(logging.StreamHandler(stream))
 
 
 class Command(TandemCommand):
@@ -56,15 +69,13 @@ class Command(TandemCommand):
         if not 0 <= options["interval"] <= 3600:
             raise refused(_("--interval must be between 0 and 3600 seconds"))
         if backend == "django_tasks_db.DatabaseBackend":
+            _log_to(self.stdout, options["verbosity"])
             with translation.override(settings.LANGUAGE_CODE):
-                call_command(
-                    "db_worker",
-                    queue_name=",".join(queues),
-                    max_tasks=options["max_tasks"],
-                    batch=options["burst"],
-                    reload=False,
+                worker_run(
+                    queues=queues,
                     interval=options["interval"],
-                    startup_delay=not options["burst"],
+                    burst=options["burst"],
+                    max_tasks=options["max_tasks"],
                 )
             return
         if backend == "django_tasks_rq.RQBackend":
