@@ -183,6 +183,9 @@ def test_buyer_views_then_accepts_and_the_deal_is_won(client, world, sales, quot
     assert (deal.status, deal.amount) == ("won", Decimal("369.99"))
     won = Touchpoint.objects.get(kind="deal_won")
     assert won.department == "self_service"
+    accepted_page = client.get(url).content.decode()
+    assert "Thank you! Accepted by Иван Петров on" in accepted_page
+    assert ".." not in accepted_page.split("Accepted by", 1)[1].split("<", 1)[0]
     again = client.post(url + "accept/", {"name": "Someone else", "agree": "on"})
     assert again.status_code == 409
     quote.refresh_from_db()
