@@ -69,6 +69,28 @@ def money(value: Any, currency: str | None = None) -> str:
     return format_money(value, currency)
 
 
+def format_percent(value: Any, digits: int = 1, language: str | None = None) -> str:
+    """A ratio as a percentage for the active language: `0.1234` -> "12.3%" in English,
+    "12,3 %" in Russian (a no-break space, as Russian typography has it); "" for no number."""
+    if value is None or value == "":
+        return ""
+    try:
+        ratio = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return ""
+    if not ratio.is_finite():
+        return ""
+    lang = (language or get_language() or "en").lower()
+    with translation.override(lang):
+        number = number_format(ratio * 100, digits, use_l10n=True, force_grouping=True)
+    return f"{number}\u00a0%" if lang.startswith("ru") else f"{number}%"
+
+
+@register.filter
+def percent(value: Any, digits: int = 1) -> str:
+    return format_percent(value, int(digits))
+
+
 def person_name(first_name: str | None, last_name: str | None, username: str | None) -> str:
     """A user's full name, else their username; "" for nobody (all three None)."""
     full = f"{first_name or ''} {last_name or ''}".strip()
@@ -122,6 +144,8 @@ KIND_LABELS = {
     "identify": _("Identified"),
     "track": _("Event"),
     "webinar": _("Webinar"),
+    "dispute_opened": _("Dispute opened"),
+    "dispute_decided": _("Dispute decided"),
 }
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from conftest import PASSWORD, World
 from tandem.core.models import ApiToken, AuditEntry, Holiday, LoginAttempt, Organisation, User
-from tandem.core.templatetags.tandem import format_money
+from tandem.core.templatetags.tandem import format_money, format_percent
 
 
 def _login(client: Client, username: str, password: str = PASSWORD) -> object:
@@ -349,6 +349,15 @@ def test_money_is_formatted_for_the_language(db: None) -> None:
     assert format_money(None, "EUR", "en") == ""
     assert format_money("abc", "EUR", "en") == ""
     assert format_money(5) == "€5.00"  # the organisation's currency, EUR by default
+
+
+def test_percentages_are_formatted_for_the_language() -> None:
+    assert format_percent(0.1234, 1, "en") == "12.3%"
+    assert format_percent("2.0000", 0, "en") == "200%"
+    assert format_percent(-0.5, 0, "ru") == "-50\xa0%"
+    assert format_percent(12.345, 1, "ru") == "1\xa0234,5\xa0%"
+    assert format_percent(None) == ""
+    assert format_percent("nan") == ""
 
 
 # --- Django admin ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ people the campaign made or brought in as leads."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -18,6 +19,7 @@ from tandem.attribution.models import AttributionRun
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.models import AuditEntry, User
+from tandem.core.templatetags.tandem import format_money as money
 from tandem.crm import services as crm
 from tandem.crm.models import Contact, LifecycleStage
 from tandem.leads import services as leads
@@ -248,7 +250,10 @@ def test_revenue_and_roi_come_from_the_default_models_run_covering_the_campaign(
     assert report.roi == roi
     page = _client(marketer).get(f"/marketing/campaigns/{campaign.pk}/").content.decode()
     assert f"run #{chosen}, model markov" in page
-    assert f'<td id="roi">{roi}' in page
+    assert f'<td id="roi">{roi * 100:.0f}%' in page
+    results = page.split("<h2>", 2)[1]
+    assert not re.search(r"\d\.\d{3,}", results), "a raw float on the results table"
+    assert f'<td id="attributed">{money(revenue)}</td>' in page
 
     # the organisation's default model decides: with linear, the linear run is used
     settings.ATTRIBUTION_DEFAULT_MODEL = "linear"  # type: ignore[attr-defined]
