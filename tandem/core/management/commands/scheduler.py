@@ -1,5 +1,6 @@
 """`scheduler [--once] [--interval S]`: enqueue the periodic tasks that are due
-(`tandem.core.schedule.tick`; several schedulers never double-enqueue)."""
+(`tandem.core.schedule.tick`; several schedulers never double-enqueue) and, with the database
+backend, release the tasks of workers that stopped beating (`tasks_release_stuck`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from django.utils.translation import gettext_lazy
 
 from tandem.core.commands import TandemCommand, positive_int
 from tandem.core.schedule import tick
+from tandem.core.task_health import backend_kind
+from tandem.core.task_recovery import tasks_release_stuck
 
 
 class Command(TandemCommand):
@@ -32,6 +35,10 @@ class Command(TandemCommand):
         while True:
             for name in tick():
                 self.say(_("enqueued %(task)s") % {"task": name})
+            if backend_kind() == "database":
+                for task_id in tasks_release_stuck():
+                    message = _("released task %(id)s: its worker stopped")
+                    self.say(message % {"id": task_id})
             if options["once"]:
                 return
             time.sleep(options["interval"])

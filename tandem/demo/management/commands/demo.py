@@ -1,6 +1,6 @@
 """`demo [--no-serve] [--addr ADDR:PORT] [--reset] [--size small|large] [--seed N]`: migrate,
 load the demo company (`tandem.demo.services.demo_load`), print a login per role, then serve
-Tandem (the `serve` command's server)."""
+Tandem with its background worker and scheduler (the `serve` command's server and flags)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
 from tandem.core.commands import DEFAULT_ADDR, TandemCommand, addr_port
-from tandem.core.management.commands.serve import add_server_arguments, serve
+from tandem.core.management.commands.serve import add_server_arguments, background_of, serve
 from tandem.core.models import Role
 from tandem.demo.services import DEFAULT_SEED, demo_load
 from tandem.demo.story import SIZES
@@ -89,4 +89,10 @@ class Command(TandemCommand):
             )
         self.stdout.flush()
         if not options["no_serve"]:
-            serve(host, port, workers=options["workers"], threads=options["threads"])
+            serve(
+                host,
+                port,
+                workers=options["workers"],
+                threads=options["threads"],
+                **background_of(options),
+            )
