@@ -7,16 +7,21 @@ Invariants:
 - each list has one filter (`contacts_filtered`, `accounts_filtered`: filters, search) and one
   set of orders (`CONTACT_SORTS`, `ACCOUNT_SORTS`) that its page, its API endpoint and both
   exports use, so they always agree on what a filter or a search matches;
-- bot-flagged touchpoints stay out of the timeline unless `show_bots` is asked for.
+- bot-flagged touchpoints stay out of the timeline unless `show_bots` is asked for;
+- a record's page shows the panels apps above crm register (`record_panel_register`, e.g.
+  leads' disputes about the record): crm calls them without importing those apps, and each
+  panel reads through the viewer's scopes itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Model, OuterRef, Q, QuerySet
+from django.http import HttpRequest
 
 from tandem.core.access import scoped
 from tandem.core.models import User
@@ -225,14 +230,32 @@ def timeline_channels(
     return sorted(set(qs.order_by().values_list("channel", flat=True).distinct()[:100]))
 
 
-def visible_groups(user: User, model: type[Any], groups: list[list[int]]) -> list[list[Any]]:
-    """Duplicate groups restricted to what the user sees; groups left with one member drop."""
-    out: list[list[Any]] = []
-    for ids in groups:
-        members = list(scoped(user, model).filter(pk__in=ids).order_by("pk"))
-        if len(members) > 1:
-            out.append(members)
-    return out
+def duplicate_groups(user: User, model: type[Any], limit: int = 100) -> list[list[Any]]:
+    """Groups of the records `user` sees that share an email address (contacts) or a domain
+    (accounts), most members first, at most `limit` groups. Visibility narrows the records
+    before the groups are counted and the top ones picked, so a rep sees their own duplicates
+    however many groups other people's records form. Three queries whatever the count."""
+    if model is Contact:
+        link, key, fk = ContactEmail, "email", "contact"
+    elif model is Account:
+        link, key, fk = AccountDomain, "domain", "account"
+    else:
+        raise TypeError(f"no duplicates are found for {model.__name__}")
+    visible = scoped(user, model)
+    links = link.objects.filter(**{f"{fk}__in": visible.values("pk")})
+    top = list(
+        links.values(key)
+        .annotate(n=Count(fk, distinct=True))
+        .filter(n__gt=1)
+        .order_by("-n", key)
+        .values_list(key, flat=True)[:limit]
+    )
+    members: dict[str, set[int]] = {value: set() for value in top}
+    for value, record_id in links.filter(**{f"{key}__in": top}).values_list(key, f"{fk}_id"):
+        members[value].add(record_id)
+    wanted = {pk for ids in members.values() for pk in ids}
+    records = visible.select_related("owner").in_bulk(wanted)
+    return [[records[pk] for pk in sorted(members[value]) if pk in records] for value in top]
 
 
 CONTACT_FACT_VALUES = (
@@ -310,3 +333,26 @@ def contact_mail_values_sql() -> tuple[str, list[Any]]:
         .query
     )
     return _compiled(query)
+
+
+# --- panels other apps add to a record's page -------------------------------------------------
+
+RecordPanel = Callable[[HttpRequest, Model], str]
+_record_panels: dict[str, RecordPanel] = {}
+
+
+def record_panel_register(key: str, panel: RecordPanel) -> None:
+    """Add a panel to the pages of records (contacts, accounts, and any app's record page that
+    shows `record_panels`); `panel(request, record)` returns safe HTML, "" for nothing. The
+    same key again replaces the earlier panel."""
+    _record_panels[key] = panel
+
+
+def record_panels(request: HttpRequest, record: Model) -> list[str]:
+    """The registered panels' HTML for this record, in the order of their keys."""
+    out = []
+    for key in sorted(_record_panels):
+        html = _record_panels[key](request, record)
+        if html:
+            out.append(html)
+    return out

@@ -8,9 +8,9 @@ Invariants:
 - `Contact.lifecycle_stage` is set when a contact is created and changed afterwards only by
   `contact_stage_write`, which only the leads app's lifecycle service calls (it writes the stage
   history and the timeline in the same transaction); `Contact.consent` is derived from the
-  consent ledger and written only by `contact_consent_write`, which only the ledger's service in
-  tracking calls. `contact_update` and the bulk writers refuse both fields (a test holds the
-  callers to that).
+  consent ledger and written only by `contact_consent_write` (`contacts_consent_write` for many),
+  which only the ledger's services in tracking call. `contact_update` and the bulk writers
+  refuse both fields (a test holds the callers to that).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from tandem.core.audit import (
@@ -48,6 +48,7 @@ from tandem.crm.models import (
     LifecycleStage,
     Tag,
     Touchpoint,
+    contact_label,
 )
 from tandem.crm.touchpoints import touchpoints_account_fill as touchpoints_account_fill
 from tandem.crm.touchpoints import touchpoints_adopt as touchpoints_adopt
@@ -85,6 +86,7 @@ CONTACT_FIELDS = {
 # A new contact starts in a stage (a web form's subscriber, an import's customer); changing it
 # later is a lifecycle move. Consent is never set here: it is derived from the consent ledger.
 CONTACT_CREATE_FIELDS = CONTACT_FIELDS | {"lifecycle_stage"}
+BULK_CHUNK = 2000  # ids per statement in the bulk writers (SQLite allows 32,766 parameters)
 OWNED_ELSEWHERE = {
     "lifecycle_stage": "The stage changes only by a lifecycle move, which records its history "
     "(POST /api/v1/leads/contacts/{id}/lifecycle)",
@@ -381,6 +383,46 @@ def contact_consent_write(*, actor: Actor, contact: Contact, consent: str) -> Co
 
 
 @transaction.atomic
+def contacts_consent_write(*, actor: Actor, consents: dict[int, str]) -> int:
+    """`contact_consent_write` for many contacts at once (contact id -> consent derived from the
+    ledger): the rows whose consent changes are locked, updated with one UPDATE per value (per
+    chunk) and get one audit entry each, as `contact_consent_write` writes it. Only the ledger's
+    bulk service in `tandem.tracking` calls it; returns how many contacts changed."""
+    for value in set(consents.values()):
+        _check_choice("consent", value, ConsentState.values)
+    now = timezone.now()
+    entries: list[tuple[str, Any, str, dict[str, Any]]] = []
+    ids = sorted(consents)
+    for start in range(0, len(ids), BULK_CHUNK):
+        chunk = ids[start : start + BULK_CHUNK]
+        current = (
+            Contact.objects.select_for_update()
+            .filter(pk__in=chunk)
+            .order_by("pk")
+            .values_list("pk", "consent", "first_name", "last_name", "email")
+        )
+        if len(current) != len(chunk):
+            raise InvalidInput({"__all__": ["no such contact"]})
+        changed: dict[str, list[int]] = {}
+        for pk, before, first, last, email in current:
+            after = consents[pk]
+            if before != after:
+                changed.setdefault(after, []).append(pk)
+                entries.append(
+                    (
+                        "update",
+                        pk,
+                        contact_label(first, last, email, pk),
+                        {"consent": [before, after]},
+                    )
+                )
+        for value, pks in changed.items():
+            Contact.objects.filter(pk__in=pks).update(consent=value, updated_at=now)
+    record_changes(actor=actor, model=Contact, entries=entries)
+    return len(entries)
+
+
+@transaction.atomic
 def contact_delete(*, actor: Actor, contact: Contact) -> None:
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     record_change(
@@ -390,45 +432,6 @@ def contact_delete(*, actor: Actor, contact: Contact) -> None:
 
 
 # --- duplicates and merge -------------------------------------------------------------------
-
-
-def duplicate_contact_groups(limit: int = 100) -> list[list[int]]:
-    """Groups of contact ids that share an email address (most contacts first)."""
-    rows = (
-        ContactEmail.objects.values("email")
-        .annotate(n=Count("contact", distinct=True))
-        .filter(n__gt=1)
-        .order_by("-n", "email")[:limit]
-    )
-    groups = []
-    for row in rows:
-        ids = sorted(
-            set(
-                ContactEmail.objects.filter(email=row["email"]).values_list("contact_id", flat=True)
-            )
-        )
-        groups.append(ids)
-    return groups
-
-
-def duplicate_account_groups(limit: int = 100) -> list[list[int]]:
-    """Groups of account ids that share a domain."""
-    rows = (
-        AccountDomain.objects.values("domain")
-        .annotate(n=Count("account", distinct=True))
-        .filter(n__gt=1)
-        .order_by("-n", "domain")[:limit]
-    )
-    return [
-        sorted(
-            set(
-                AccountDomain.objects.filter(domain=r["domain"]).values_list(
-                    "account_id", flat=True
-                )
-            )
-        )
-        for r in rows
-    ]
 
 
 def contact_duplicates_of(*, email: str, exclude_id: int | None = None) -> list[int]:
@@ -823,11 +826,19 @@ _ACCOUNT_COLUMNS = [
 
 
 @transaction.atomic
-def accounts_bulk_create(*, actor: Actor, accounts: list[dict[str, Any]]) -> list[int]:
+def accounts_bulk_create(
+    *,
+    actor: Actor,
+    accounts: list[dict[str, Any]],
+    tags: list[list[str]] | None = None,
+) -> list[int]:
     """Create many accounts from values checked by `account_check(current=None)`, each as
-    `account_create` stores it (AccountDomain rows, one audit entry); returns their ids."""
+    `account_create` stores it (AccountDomain rows, one audit entry; with `tags`, each
+    account's tag names, in the order of `accounts`); returns their ids."""
     if not accounts:
         return []
+    if tags is not None and len(tags) != len(accounts):
+        raise ValueError("tags must name the tags of each account")
     _check_references({a["owner_id"] for a in accounts if a.get("owner_id") is not None}, set())
     now = timezone.now()
     rows = [
@@ -853,6 +864,17 @@ def accounts_bulk_create(*, actor: Actor, accounts: list[dict[str, Any]]) -> lis
         values["id"] = pk
         entries.append(("create", pk, row[0], created_changes(Account, values)))
     record_changes(actor=actor, model=Account, entries=entries)
+    if tags:
+        by_name = {t.name: t.pk for t in _tags({n for names in tags for n in names})}
+        through = Account.tags.through
+        through.objects.bulk_create(
+            (
+                through(account_id=pk, tag_id=by_name[name])
+                for pk, names in zip(ids, tags, strict=True)
+                for name in sorted({n.strip()[:60] for n in names if n and n.strip()})
+            ),
+            batch_size=2000,
+        )
     return ids
 
 

@@ -254,6 +254,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_change": _may(user, Contact, contact.pk, "change"),
             "can_delete": _may(user, Contact, contact.pk, "delete"),
             "activity_form": ActivityForm(),
+            "record_panels": selectors.record_panels(request, contact),
             **_timeline_context(request, contact=contact),
         },
     )
@@ -406,6 +407,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "custom_rows": _custom_rows("account", account.custom or {}),
             "can_change": _may(user, Account, account.pk, "change"),
             "can_delete": _may(user, Account, account.pk, "delete"),
+            "record_panels": selectors.record_panels(request, account),
             **_timeline_context(request, account=account),
         },
     )
@@ -497,12 +499,8 @@ def duplicates(request: HttpRequest) -> HttpResponse:
         request,
         "crm/duplicates.html",
         {
-            "contact_groups": selectors.visible_groups(
-                user, Contact, services.duplicate_contact_groups()
-            ),
-            "account_groups": selectors.visible_groups(
-                user, Account, services.duplicate_account_groups()
-            ),
+            "contact_groups": selectors.duplicate_groups(user, Contact),
+            "account_groups": selectors.duplicate_groups(user, Account),
             "can_merge": can(user, "merge_records"),
         },
     )

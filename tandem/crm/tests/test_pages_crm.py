@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -14,7 +15,7 @@ from conftest import World
 from tandem.core.audit import Actor
 from tandem.core.models import AuditEntry
 from tandem.crm import services as crm
-from tandem.crm.models import Account, Contact, CustomAttribute, Touchpoint
+from tandem.crm.models import Account, Contact, ContactEmail, CustomAttribute, Touchpoint
 from tandem.leads import services as leads
 from tandem.tracking.services import consent_record
 
@@ -520,6 +521,37 @@ def test_duplicates_are_scoped_and_merge_needs_the_right(world: World) -> None:
     assert response["Location"] == f"/crm/contacts/{own.pk}/"
     assert not Contact.objects.filter(pk__in=[twin.pk, foreign.pk]).exists()
     assert AuditEntry.objects.filter(action="merge").count() == 2
+
+
+def test_a_rep_sees_their_own_duplicates_however_many_other_groups_rank_above(
+    world: World, django_assert_max_num_queries: Any
+) -> None:
+    """Visibility narrows before the top 100 groups are picked: 101 larger groups of another
+    rep's contacts do not push the rep's own pair off the page."""
+    south = world.user("sales_rep", "south")
+    ContactEmail.objects.bulk_create(
+        ContactEmail(
+            contact=Contact.objects.create(
+                first_name=f"Other{n}", owner=south, email=f"shared{n // 3}@elsewhere.example"
+            ),
+            email=f"shared{n // 3}@elsewhere.example",
+        )
+        for n in range(303)
+    )
+    rep = world.user("sales_rep", "north")
+    own = world.contacts[("sales_rep", "north")]
+    crm.contact_create(actor=Actor.system(), first_name="Twin", email=own.email, owner_id=rep.pk)
+    client = Client()
+    client.force_login(rep)
+    page = client.get("/crm/duplicates/").content.decode()
+    assert "Twin" in page
+    assert "Other1" not in page
+    head = Client()
+    head.force_login(world.user("head", "north"))
+    with django_assert_max_num_queries(12):
+        seen = head.get("/crm/duplicates/").content.decode()
+    assert seen.count("@elsewhere.example") == 300  # the top 100 groups: the triples
+    assert "Twin" not in seen
 
 
 def test_merge_with_a_missing_contact_is_404_and_merges_nothing(world: World) -> None:
