@@ -26,6 +26,7 @@ from tandem.core.api_users import router as users_router
 from tandem.crm.api import router as crm_router
 from tandem.insights.api import router as insights_router
 from tandem.leads.api import router as leads_router
+from tandem.leads.scoring.api import router as scoring_router
 from tandem.marketing.api import router as marketing_router
 from tandem.sales.api import router as sales_router
 
@@ -96,6 +97,7 @@ api.add_router("/", users_router)
 api.add_router("/", crm_router)
 api.add_router("/sales", sales_router)
 api.add_router("/leads", leads_router)
+api.add_router("/leads/scoring", scoring_router)
 api.add_router("/attribution", attribution_router)
 api.add_router("/marketing", marketing_router)
 api.add_router("/insights", insights_router)

@@ -81,6 +81,7 @@ class RuleKind(models.TextChoices):
 
 
 class RuleField(models.TextChoices):
+    CONDITION = "condition", _("Condition")
     ACCOUNT_INDUSTRY = "account.industry", _("Account industry")
     ACCOUNT_REGION = "account.region", _("Account region")
     ACCOUNT_ATTRIBUTE = "account.attribute", _("Account industry attribute")
@@ -95,7 +96,12 @@ class RuleOperator(models.TextChoices):
 
 
 class ScoreRule(models.Model):
-    """Points for a fit condition (once) or for each matching touchpoint (decaying)."""
+    """Points for a fit condition (once) or for each matching touchpoint (decaying).
+
+    A fit rule made on the scoring page is a `condition`: one leaf of the segment builder's
+    filter (a contact or account field, a custom attribute or a tag), validated by marketing's
+    segment schema; `field` is then "condition". Older fit rules name a `field` directly.
+    """
 
     scoring_model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="rules")
     kind = models.CharField(_("kind"), max_length=12, choices=RuleKind.choices)
@@ -106,6 +112,7 @@ class ScoreRule(models.Model):
     )
     value = models.CharField(_("value"), max_length=200)
     channel = models.CharField(_("channel (engagement only)"), max_length=40, blank=True)
+    condition = models.JSONField(_("condition"), default=dict, blank=True)
     points = models.FloatField(_("points"))
 
     class Meta:
@@ -165,6 +172,10 @@ class PredictiveModel(models.Model):
     positives = models.PositiveIntegerField(default=0)
     split_at = models.DateTimeField(null=True, blank=True)
     params = models.JSONField(default=dict)
+    # [{"predicted", "observed", "count", "positives"}] per decile of the test set's predictions
+    calibration = models.JSONField(default=list, blank=True)
+    # the probabilities it would give today's contacts: {"contacts", "bins": [{"low", ...}]}
+    distribution = models.JSONField(default=dict, blank=True)
     is_current = models.BooleanField(default=False)
 
     class Meta:
@@ -178,6 +189,65 @@ class PredictiveModel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scoring_model_id} @ {self.trained_at:%Y-%m-%d %H:%M}"
+
+
+class ScoringJob(models.Model):
+    """A rescoring or a training of one score group, run by a worker; its state and progress are
+    saved as it goes, so a page or API request answers at once with where it stands.
+
+    At most one queued or running job of each kind per group (a unique constraint): asking
+    again while one is active gets that one. Only `tandem.leads.scoring.jobs` writes these rows.
+    """
+
+    class Kind(models.TextChoices):
+        RESCORE = "rescore", _("Rescoring")
+        TRAIN = "train", _("Training")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting for a worker")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    scoring_model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    stage = models.CharField(_("stage"), max_length=100, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    predictive_model = models.ForeignKey(
+        PredictiveModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)  # heartbeat: saved at each stage
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scoring_model", "kind"],
+                condition=Q(status__in=["queued", "running"]),
+                name="one_active_scoring_job",
+            )
+        ]
+        verbose_name = _("scoring job")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk} of {self.scoring_model_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
 
 
 # --- routing --------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from tandem.leads.models import (
     MqlTarget,
     Notification,
     PredictiveModel,
+    ScoringJob,
     ScoringModel,
     StageHistory,
     Territory,
@@ -74,5 +75,5 @@ def register_scopes() -> None:
     register(Notification, notification_rule)
     register(ContactScore, _by_contact)
     register(StageHistory, _by_contact)
-    for model in (ScoringModel, Territory, MqlTarget, PredictiveModel):
+    for model in (ScoringModel, Territory, MqlTarget, PredictiveModel, ScoringJob):
         register(model, _settings_rule)

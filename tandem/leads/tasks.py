@@ -2,8 +2,11 @@
 
 - `score_group`: recompute a score group set-based, then hand over contacts that reached the MQL
   threshold. Idempotent: scores are upserted; an open hand-off is never duplicated.
-- `retrain_predictive`: train a new calibrated model for a group and rescore it. Running it twice
-  leaves one current model trained on the same history.
+- `retrain_predictive`: train a new calibrated model for a group; where one was switched on, it
+  replaces it and the group is rescored. Running it twice leaves one current model trained on
+  the same history.
+- `scoring_job_run`: a rescoring or training started from the scoring page or API, with its
+  progress saved on the `ScoringJob` row (claimed with a conditional UPDATE: runs once).
 - `score_all_groups`: the periodic rescore, one `score_group` per group;
   `retrain_all_predictive`: the periodic (daily) retraining, one `retrain_predictive` per group.
 - `handoff_check_sla`: the periodic SLA check (run every few minutes, e.g. from cron with
@@ -17,7 +20,7 @@ from __future__ import annotations
 from django_tasks import task
 
 from tandem.leads import services
-from tandem.leads.scoring import predictive, score_contacts
+from tandem.leads.scoring import jobs, predictive, score_contacts
 
 
 @task()
@@ -28,9 +31,25 @@ def score_group(scoring_model_id: int, contact_ids: list[int] | None = None) -> 
 
 @task()
 def retrain_predictive(scoring_model_id: int) -> int:
-    model = predictive.train(scoring_model_id=scoring_model_id)
-    score_contacts(scoring_model_id=scoring_model_id)
+    """Refresh the group's predictive model on the newest history. Where a model has been
+    switched on, the new one replaces it and the group is rescored; elsewhere it is stored as a
+    candidate for review (nothing is switched on without a person)."""
+    from tandem.leads.models import PredictiveModel
+
+    switched_on = PredictiveModel.objects.filter(
+        scoring_model_id=scoring_model_id, is_current=True
+    ).exists()
+    model = predictive.train(scoring_model_id=scoring_model_id, make_current=switched_on)
+    if switched_on:
+        score_contacts(scoring_model_id=scoring_model_id)
     return model.pk
+
+
+@task()
+def scoring_job_run(job_id: int) -> str:
+    """Run scoring job `job_id` (a rescoring or a training, see `tandem.leads.scoring.jobs`);
+    idempotent: a job already claimed or finished is left as it is."""
+    return jobs.scoring_job_run(job_id)
 
 
 @task()

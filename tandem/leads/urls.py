@@ -1,6 +1,7 @@
 from django.urls import path
 
 from tandem.leads import views
+from tandem.leads.scoring.urls import urlpatterns as scoring_urls
 
 app_name = "leads"
 urlpatterns = [
@@ -13,4 +14,5 @@ urlpatterns = [
     path("quality/", views.lead_quality, name="lead_quality"),
     path("notifications/", views.notification_list, name="notifications"),
     path("contacts/<int:pk>/lifecycle/", views.contact_lifecycle, name="contact_lifecycle"),
+    *scoring_urls,
 ]

@@ -5,8 +5,10 @@ Invariants:
   statement (INSERT … SELECT … ON CONFLICT DO UPDATE): no Python loop over contacts;
 - total = fit + engagement; bot-flagged touchpoints and lifecycle entries never count;
 - the probability is NULL until a predictive model was trained for the group;
-- rules are validated when created (an "at least" rule needs a number), so scoring never fails
-  on bad rule data.
+- rules are validated when created (an "at least" rule needs a number, a condition must parse
+  and compile as a segment condition), so scoring never fails on bad rule data;
+- scoring is changed only by holders of `manage_scoring` (core.access.CAPABILITIES) or the
+  system, each change audited in its transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from tandem.core.access import can
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
 from tandem.leads.models import (
@@ -26,9 +29,11 @@ from tandem.leads.models import (
     RuleKind,
     RuleOperator,
     ScoreRule,
+    ScoringJob,
     ScoringModel,
 )
 from tandem.leads.scoring.sql import build_base, dialect, probability_sql
+from tandem.marketing.selectors import contact_condition_check
 
 
 def _now_db(now: dt.datetime) -> Any:
@@ -45,7 +50,7 @@ def score_contacts(
     model = ScoringModel.objects.get(pk=scoring_model_id)
     now = now or timezone.now()
     d = dialect()
-    base, params = build_base(model, _now_db(now), contact_ids=contact_ids)
+    base, params = build_base(model, _now_db(now), contact_ids=contact_ids, now=now)
     current = PredictiveModel.objects.filter(scoring_model=model, is_current=True).first()
     probability = probability_sql(current.params, d) if current is not None else "NULL"
     sql = (
@@ -66,8 +71,9 @@ def score_contacts(
 
 
 def _check_head(actor: Actor) -> None:
-    if actor.user is not None and not actor.user.sees_everything:
-        raise InvalidInput(_("Only the head or an admin can change scoring."), code="forbidden")
+    """Scoring is changed by those with the `manage_scoring` capability (and the system)."""
+    if actor.user is not None and not can(actor.user, "manage_scoring"):
+        raise InvalidInput(_("You may not change scoring."), code="forbidden")
 
 
 @transaction.atomic
@@ -78,7 +84,10 @@ def scoring_model_create(
     product_line: str = "",
     mql_threshold: float = 50,
     half_life_days: float = 30,
+    is_active: bool = True,
 ) -> ScoringModel:
+    """A new score group; the scoring page makes it inactive (`is_active=False`): a draft whose
+    rules and score distribution are reviewed before `scoring_model_activate` switches it on."""
     _check_head(actor)
     errors: dict[str, list[str]] = {}
     name = name.strip()
@@ -95,6 +104,7 @@ def scoring_model_create(
         product_line=product_line.strip(),
         mql_threshold=mql_threshold,
         half_life_days=half_life_days,
+        is_active=is_active,
     )
     record_change(actor=actor, action="create", instance=model, changes=diff({}, snapshot(model)))
     return model
@@ -105,6 +115,7 @@ def scoring_model_update(
     *,
     actor: Actor,
     scoring_model: ScoringModel,
+    name: str | None = None,
     mql_threshold: float | None = None,
     half_life_days: float | None = None,
 ) -> ScoringModel:
@@ -112,6 +123,12 @@ def scoring_model_update(
     model = ScoringModel.objects.select_for_update().get(pk=scoring_model.pk)
     before = snapshot(model)
     fields = []
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise InvalidInput({"name": [_("A name of 1 to 100 characters is required.")]})
+        model.name = name
+        fields.append("name")
     if mql_threshold is not None:
         model.mql_threshold = float(mql_threshold)
         fields.append("mql_threshold")
@@ -148,8 +165,15 @@ def score_rule_create(
     operator: str = RuleOperator.EQUALS,
     key: str = "",
     channel: str = "",
+    condition: dict[str, Any] | None = None,
 ) -> ScoreRule:
+    """A rule of the group. A fit rule of `field="condition"` is a segment condition (see
+    `marketing.selectors.contact_condition_check`); its `value` is only a description."""
     _check_head(actor)
+    if field == RuleField.CONDITION:
+        return _condition_rule_create(
+            actor=actor, scoring_model=scoring_model, kind=kind, condition=condition, points=points
+        )
     errors: dict[str, list[str]] = {}
     value = str(value).strip()
     if kind not in RuleKind.values:
@@ -173,12 +197,7 @@ def score_rule_create(
         errors["key"] = [_("Which attribute?")]
     if not value or len(value) > 200:
         errors["value"] = [_("A value of 1 to 200 characters is required.")]
-    try:
-        points = float(points)
-        if not -1000 <= points <= 1000:
-            raise ValueError
-    except (TypeError, ValueError):
-        errors["points"] = [_("A number between -1000 and 1000.")]
+    points = _points(points, errors)
     if errors:
         raise InvalidInput(errors)
     rule = ScoreRule.objects.create(
@@ -193,3 +212,75 @@ def score_rule_create(
     )
     record_change(actor=actor, action="create", instance=rule, changes=diff({}, snapshot(rule)))
     return rule
+
+
+def _points(points: object, errors: dict[str, list[str]]) -> float:
+    try:
+        number = float(points)  # type: ignore[arg-type]
+        if not -1000 <= number <= 1000:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors["points"] = [_("A number between -1000 and 1000.")]
+        return 0.0
+    return number
+
+
+def _condition_rule_create(
+    *, actor: Actor, scoring_model: ScoringModel, kind: str, condition: Any, points: float
+) -> ScoreRule:
+    errors: dict[str, list[str]] = {}
+    if kind != RuleKind.FIT:
+        errors["kind"] = [_("A condition is a fit rule; engagement rules count touchpoints.")]
+    number = _points(points, errors)
+    try:
+        stored = contact_condition_check(condition)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+        stored = {}
+    if errors:
+        raise InvalidInput(errors)
+    rule = ScoreRule.objects.create(
+        scoring_model=scoring_model,
+        kind=RuleKind.FIT,
+        field=RuleField.CONDITION,
+        operator=RuleOperator.EQUALS,
+        value=str(stored.get("value", ""))[:200],
+        condition=stored,
+        points=number,
+    )
+    record_change(actor=actor, action="create", instance=rule, changes=diff({}, snapshot(rule)))
+    return rule
+
+
+@transaction.atomic
+def score_rule_delete(*, actor: Actor, rule: ScoreRule) -> None:
+    """Remove a rule; the group's scores change at its next rescoring."""
+    _check_head(actor)
+    record_change(actor=actor, action="delete", instance=rule, changes=diff(snapshot(rule), {}))
+    rule.delete()
+
+
+@transaction.atomic
+def scoring_model_activate(
+    *, actor: Actor, scoring_model: ScoringModel, active: bool = True
+) -> ScoringModel:
+    """Switch a score group on (its scores are recomputed in the background, then the periodic
+    rescoring keeps them fresh and hands MQLs over) or off (no more rescoring or hand-overs;
+    the scores stay as they were). Each product line has one group, so each line has at most
+    one active model."""
+    from tandem.leads.scoring.jobs import scoring_job_start
+
+    _check_head(actor)
+    model = ScoringModel.objects.select_for_update().get(pk=scoring_model.pk)
+    if model.is_active != active:
+        model.is_active = active
+        model.save(update_fields=["is_active"])
+        record_change(
+            actor=actor,
+            action="update",
+            instance=model,
+            changes={"is_active": [not active, active]},
+        )
+        if active:
+            scoring_job_start(actor=actor, scoring_model=model, kind=ScoringJob.Kind.RESCORE)
+    return model

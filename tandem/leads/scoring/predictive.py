@@ -6,15 +6,21 @@ Training:
 - time-based split: contacts ordered by creation; the oldest 75 % train, the newest 25 % test;
 - features are standardised on the training set; `CalibratedClassifierCV(LogisticRegression,
   method="sigmoid", cv=3)` calibrates the probabilities; the AUC is measured on the test set;
-- the stored model is numbers only (see `PredictiveModel`), so scoring evaluates it in SQL.
+- the stored model is numbers only (see `PredictiveModel`), so scoring evaluates it in SQL;
+- with it are stored the test AUC, a calibration table (mean predicted probability against the
+  observed conversion rate per decile of the test set's predictions) and the distribution of
+  the probabilities today's contacts would get, for review before it is switched on.
 
 Invariants: at most one current model per score group; a failed training leaves the current
-model in place; `explain` gives the features that push a contact's probability most.
+model in place; a model trained from the page is current only after `predictive_switch_on`;
+the calibration table's counts add up to the test rows and its positives to the test set's
+conversions; `explain` gives the features that push a contact's probability most.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,9 +32,10 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from tandem.core.audit import Actor, record_change
 from tandem.core.errors import InvalidInput
 from tandem.crm.models import Contact, LifecycleStage
-from tandem.leads.models import PredictiveModel, ScoringModel
+from tandem.leads.models import PredictiveModel, ScoringJob, ScoringModel
 from tandem.leads.scoring.sql import FEATURES, INDUSTRIES, build_base, dialect
 
 CONVERTED = [LifecycleStage.SQL, LifecycleStage.OPPORTUNITY, LifecycleStage.CUSTOMER]
@@ -69,7 +76,11 @@ def _now_db(now: dt.datetime) -> Any:
 
 def _training_rows(model: ScoringModel, now: dt.datetime) -> tuple[Any, Any, Any, list[str]]:
     sql, params = build_base(
-        model, _now_db(now), training=True, converted_stages=[str(s) for s in CONVERTED]
+        model,
+        _now_db(now),
+        training=True,
+        converted_stages=[str(s) for s in CONVERTED],
+        now=now,
     )
     with transaction.atomic(), connection.cursor() as cursor:
         dialect().tune(cursor)
@@ -127,11 +138,85 @@ def probability(params: dict[str, Any], x: Any) -> Any:
     return total / len(params["folds"])
 
 
-def train(*, scoring_model_id: int, now: dt.datetime | None = None) -> PredictiveModel:
-    """Train, test and store a new current model for the group. Raises InvalidInput when there
-    is too little history (fewer than 10 conversions or non-conversions to learn from)."""
+Progress = Callable[[int, str], None]
+
+
+def _no_progress(percent: int, stage: str) -> None:
+    return None
+
+
+def calibration_table(predicted: Any, observed: Any, groups: int = 10) -> list[dict[str, Any]]:
+    """Predicted against observed per decile of the predictions (fewer groups for fewer rows):
+    the counts add up to the rows and the positives to the observed conversions."""
+    order = np.argsort(np.asarray(predicted, dtype=float), kind="stable")
+    table = []
+    for part in np.array_split(order, min(groups, len(order))):
+        if len(part) == 0:
+            continue
+        p, y = np.asarray(predicted, dtype=float)[part], np.asarray(observed, dtype=float)[part]
+        table.append(
+            {
+                "predicted": float(p.mean()),
+                "observed": float(y.mean()),
+                "count": len(part),
+                "positives": int(y.sum()),
+            }
+        )
+    return table
+
+
+def distribution(
+    values: Any, *, bins: int = 10, low: float | None = None, high: float | None = None
+) -> dict[str, Any]:
+    """A histogram of `values`: {"contacts", "mean", "bins": [{"low", "high", "count"}]}; the
+    counts add up to the number of values (the last bin includes its upper edge)."""
+    array = np.asarray(values, dtype=float)
+    if array.size == 0:
+        return {"contacts": 0, "mean": None, "bins": []}
+    lo = float(array.min()) if low is None else low
+    hi = float(array.max()) if high is None else high
+    if hi <= lo:
+        hi = lo + 1.0
+    counts, edges = np.histogram(array, bins=bins, range=(lo, hi))
+    return {
+        "contacts": int(array.size),
+        "mean": float(array.mean()),
+        "bins": [
+            {"low": float(edges[i]), "high": float(edges[i + 1]), "count": int(counts[i])}
+            for i in range(len(counts))
+        ],
+    }
+
+
+def _current_features(model: ScoringModel, now: dt.datetime) -> Any:
+    sql, params = build_base(model, _now_db(now), now=now)
+    with transaction.atomic(), connection.cursor() as cursor:
+        dialect().tune(cursor)
+        cursor.execute(
+            f"SELECT b.fit, b.eng, b.n90, b.recency, b.has_account, b.industry FROM ({sql}) b",
+            params,
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return np.empty((0, len(FEATURES)))
+    return features(np.array([r[:5] for r in rows], dtype=float), [r[5] for r in rows])
+
+
+def train(
+    *,
+    scoring_model_id: int,
+    now: dt.datetime | None = None,
+    make_current: bool = True,
+    progress: Progress = _no_progress,
+) -> PredictiveModel:
+    """Train and test a new model for the group and store it with its AUC, calibration table and
+    the distribution of the probabilities it would give today's contacts; it becomes the current
+    model when `make_current` (else it waits for `predictive_switch_on`). Raises InvalidInput
+    when there is too little history (fewer than 10 conversions or non-conversions to learn
+    from). `progress(percent, stage)` is told as each stage begins."""
     model = ScoringModel.objects.get(pk=scoring_model_id)
     now = now or timezone.now()
+    progress(5, "history")
     x, y, created, _industries = _training_rows(model, now)
     n = len(y)
     split = round(n * (1 - TEST_SHARE))
@@ -146,15 +231,24 @@ def train(*, scoring_model_id: int, now: dt.datetime | None = None) -> Predictiv
             % {"pos": positives, "neg": len(y_train) - positives, "min": MIN_CLASS_SIZE},
             code="too_little_history",
         )
+    progress(30, "fitting")
     classifier, mean, scale = _fit(x_train, y_train)
     params = params_of(classifier, mean, scale)
+    progress(60, "testing")
     auc = None
-    if len(set(y_test.tolist())) == 2:
-        auc = float(roc_auc_score(y_test, probability(params, x_test)))
+    calibration: list[dict[str, Any]] = []
+    if len(y_test):
+        predicted = probability(params, x_test)
+        calibration = calibration_table(predicted, y_test)
+        if len(set(y_test.tolist())) == 2:
+            auc = float(roc_auc_score(y_test, predicted))
+    progress(80, "distribution")
+    today = distribution(probability(params, _current_features(model, now)), low=0.0, high=1.0)
     with transaction.atomic():
-        PredictiveModel.objects.filter(scoring_model=model, is_current=True).update(
-            is_current=False
-        )
+        if make_current:
+            PredictiveModel.objects.filter(scoring_model=model, is_current=True).update(
+                is_current=False
+            )
         return PredictiveModel.objects.create(
             scoring_model=model,
             trained_at=now,
@@ -163,9 +257,54 @@ def train(*, scoring_model_id: int, now: dt.datetime | None = None) -> Predictiv
             n_test=len(y_test),
             positives=int(y.sum()),
             params=params,
-            is_current=True,
+            calibration=calibration,
+            distribution=today,
+            is_current=make_current,
             split_at=created[split] if split < n else None,
         )
+
+
+@transaction.atomic
+def predictive_switch_on(*, actor: Actor, predictive_model: PredictiveModel) -> PredictiveModel:
+    """Make a reviewed model the group's current one (the previous one stops being current);
+    the group's probabilities are recomputed in the background."""
+    from tandem.leads.scoring import _check_head
+    from tandem.leads.scoring.jobs import scoring_job_start
+
+    _check_head(actor)
+    chosen = PredictiveModel.objects.select_for_update().get(pk=predictive_model.pk)
+    if not chosen.is_current:
+        PredictiveModel.objects.filter(
+            scoring_model_id=chosen.scoring_model_id, is_current=True
+        ).update(is_current=False)
+        chosen.is_current = True
+        chosen.save(update_fields=["is_current"])
+        record_change(
+            actor=actor, action="update", instance=chosen, changes={"is_current": [False, True]}
+        )
+        scoring_job_start(
+            actor=actor, scoring_model=chosen.scoring_model, kind=ScoringJob.Kind.RESCORE
+        )
+    return chosen
+
+
+@transaction.atomic
+def predictive_switch_off(*, actor: Actor, scoring_model: ScoringModel) -> int:
+    """Stop using the predictive score for the group (probabilities become empty at the
+    background rescoring); returns 1 when a model was current, else 0."""
+    from tandem.leads.scoring import _check_head
+    from tandem.leads.scoring.jobs import scoring_job_start
+
+    _check_head(actor)
+    current = PredictiveModel.objects.filter(scoring_model=scoring_model, is_current=True).first()
+    if current is None:
+        return 0
+    PredictiveModel.objects.filter(pk=current.pk).update(is_current=False)
+    record_change(
+        actor=actor, action="update", instance=current, changes={"is_current": [True, False]}
+    )
+    scoring_job_start(actor=actor, scoring_model=scoring_model, kind=ScoringJob.Kind.RESCORE)
+    return 1
 
 
 def explain(
@@ -177,9 +316,8 @@ def explain(
     if current is None:
         return []
     params = current.params
-    sql, sql_params = build_base(
-        scoring_model, _now_db(now or timezone.now()), contact_ids=[contact.pk]
-    )
+    now = now or timezone.now()
+    sql, sql_params = build_base(scoring_model, _now_db(now), contact_ids=[contact.pk], now=now)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT b.fit, b.eng, b.n90, b.recency, b.has_account, b.industry FROM ({sql}) b",

@@ -15,11 +15,14 @@ Python floats.
 Invariants:
 - the statements name only leads' own tables; contacts, accounts and touchpoints come from crm's
   selectors as derived tables (`contact_facts_sql` as `c`, `human_touchpoints_sql` as `t`),
-  compiled by the ORM and flattened by the database into these statements.
+  compiled by the ORM and flattened by the database into these statements; a fit rule made of a
+  segment condition is `c.id IN (…)` over marketing's compiled condition
+  (`marketing.selectors.contact_condition_sql`), its values bound parameters.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +31,7 @@ from django.db import connection
 
 from tandem.crm.selectors import contact_facts_sql, human_touchpoints_sql
 from tandem.leads.models import RuleField, RuleKind, RuleOperator, ScoreRule, ScoringModel
+from tandem.marketing.selectors import contact_condition_sql
 
 INDUSTRIES = ["agriculture", "medical", "electronics"]
 FEATURES = [
@@ -97,46 +101,52 @@ def _like(value: str) -> str:
     return f"%{escaped}%"
 
 
-def fit_sql(rules: list[ScoreRule], d: _Dialect) -> tuple[str, list[Any]]:
+def fit_condition(
+    rule: ScoreRule, d: _Dialect, *, now: dt.datetime | None = None
+) -> tuple[str, list[Any]] | None:
+    """Whether the contact `c` (a row of crm's contact facts) meets a fit rule, as one SQL
+    condition with its parameters; None for a rule that can never match."""
+    if rule.field == RuleField.CONDITION:
+        members, p = contact_condition_sql(rule.condition, now=now)
+        return f"c.id IN ({members})", p
+    if rule.field == RuleField.ACCOUNT_INDUSTRY:
+        return "c.account_industry = %s", [rule.value]
+    if rule.field == RuleField.ACCOUNT_REGION:
+        return "LOWER(c.account_region) = LOWER(%s)", [rule.value]
+    if rule.field == RuleField.CONTACT_TITLE:
+        if rule.operator == RuleOperator.CONTAINS:
+            return "LOWER(c.title) LIKE %s ESCAPE '\\'", [_like(rule.value)]
+        return "LOWER(c.title) = LOWER(%s)", [rule.value]
+    if rule.field == RuleField.ACCOUNT_ATTRIBUTE:
+        key = d.attr_key(rule.key)
+        if rule.operator == RuleOperator.AT_LEAST:
+            if d.postgres:  # the cast only where the value is a number (CASE keeps the order)
+                return (
+                    "CASE WHEN jsonb_typeof(c.account_attributes -> %s) = 'number' THEN "
+                    "(c.account_attributes ->> %s)::float8 >= %s ELSE false END"
+                ), [key, key, float(rule.value)]
+            return (
+                "json_type(c.account_attributes, %s) IN ('integer', 'real') "
+                "AND json_extract(c.account_attributes, %s) >= %s"
+            ), [key, key, float(rule.value)]
+        if rule.operator == RuleOperator.CONTAINS:
+            return f"LOWER({d.attr_text()}) LIKE %s ESCAPE '\\'", [key, _like(rule.value)]
+        return f"{d.attr_text()} = %s", [key, rule.value]
+    return None
+
+
+def fit_sql(
+    rules: list[ScoreRule], d: _Dialect, *, now: dt.datetime | None = None
+) -> tuple[str, list[Any]]:
     """The fit score as one SQL expression over `c` (a row of crm's contact facts)."""
     parts: list[str] = []
     params: list[Any] = []
     for rule in rules:
-        points = _num(rule.points)
-        if rule.field == RuleField.ACCOUNT_INDUSTRY:
-            cond, p = "c.account_industry = %s", [rule.value]
-        elif rule.field == RuleField.ACCOUNT_REGION:
-            cond, p = "LOWER(c.account_region) = LOWER(%s)", [rule.value]
-        elif rule.field == RuleField.CONTACT_TITLE:
-            if rule.operator == RuleOperator.CONTAINS:
-                cond, p = "LOWER(c.title) LIKE %s ESCAPE '\\'", [_like(rule.value)]
-            else:
-                cond, p = "LOWER(c.title) = LOWER(%s)", [rule.value]
-        elif rule.field == RuleField.ACCOUNT_ATTRIBUTE:
-            key = d.attr_key(rule.key)
-            if rule.operator == RuleOperator.AT_LEAST:
-                if d.postgres:
-                    parts.append(
-                        "CASE WHEN jsonb_typeof(c.account_attributes -> %s) = 'number' THEN "
-                        "CASE WHEN (c.account_attributes ->> %s)::float8 >= %s THEN "
-                        f"{points} ELSE 0 END ELSE 0 END"
-                    )
-                else:
-                    parts.append(
-                        "CASE WHEN json_type(c.account_attributes, %s) IN ('integer', 'real') "
-                        f"AND json_extract(c.account_attributes, %s) >= %s THEN {points} "
-                        "ELSE 0 END"
-                    )
-                params += [key, key, float(rule.value)]
-                continue
-            if rule.operator == RuleOperator.CONTAINS:
-                cond, p = f"LOWER({d.attr_text()}) LIKE %s ESCAPE '\\'", [key, _like(rule.value)]
-            else:
-                cond, p = f"{d.attr_text()} = %s", [key, rule.value]
-        else:
+        condition = fit_condition(rule, d, now=now)
+        if condition is None:
             continue
-        parts.append(f"CASE WHEN {cond} THEN {points} ELSE 0 END")
-        params += p
+        parts.append(f"CASE WHEN {condition[0]} THEN {_num(rule.points)} ELSE 0 END")
+        params += condition[1]
     return ("(" + " + ".join(parts) + ")" if parts else _num(0)), params
 
 
@@ -178,7 +188,7 @@ def engagement_sql(
     inner = (
         f"SELECT t.contact_id AS contact_id, {d.age_days(cut)} AS age, {weight} AS w "
         f"FROM ({touchpoints}) t {cut_join} "
-        f"WHERE t.channel <> 'lifecycle'{only}"
+        f"WHERE t.channel NOT IN ('lifecycle', 'dispute'){only}"
     )
     sql = (
         f"SELECT x.contact_id, SUM(x.w * POWER({_num(0.5)}, x.age / {half_life})) AS eng, "
@@ -209,6 +219,7 @@ def build_base(
     training: bool = False,
     contact_ids: list[int] | None = None,
     converted_stages: list[str] | None = None,
+    now: dt.datetime | None = None,
 ) -> tuple[str, list[Any]]:
     """The base query (see the module docstring) as SQL and parameters, in text order.
 
@@ -231,7 +242,7 @@ def build_base(
         converted_stages=stages,
         contact_ids=contact_ids,
     )
-    fit, fit_params = fit_sql(fit_rules, d)
+    fit, fit_params = fit_sql(fit_rules, d, now=now)
     params += fit_params
     select_extra = ""
     conv_join = ""
