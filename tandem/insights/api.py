@@ -1,7 +1,7 @@
 """API of insights: the cockpit's numbers, computed by `selectors.summary` as the page does.
 
     GET /api/v1/insights/summary?from=2026-10-01&to=2026-12-31[&team=3][&industry=medical]
-        [&model=linear]
+        [&channel=email][&model=linear]
 
 Dates are local days (the caller's time zone, else the organisation's), both inclusive. A bad
 date, a reversed range, an unknown team or model is a 400 naming the field.
@@ -24,7 +24,9 @@ from tandem.core.errors import InvalidInput
 from tandem.core.models import Team
 from tandem.crm.models import Industry
 from tandem.insights import selectors
+from tandem.insights.channels import is_channel
 from tandem.insights.periods import window, zone_of
+from tandem.insights.process_api import router as process_router
 
 router = Router(tags=["insights"])
 ERRORS: dict[int, Any] = {400: Error, 401: Error, 429: Error}
@@ -40,6 +42,9 @@ class SummaryQuery(Schema):
     end: str = Field(alias="to", pattern=ISO_DAY, description="last day, YYYY-MM-DD, inclusive")
     team: int | None = Field(None, ge=1, lt=2**31, description="a team's id: its deals, goals…")
     industry: str = Field("", description="the accounts' industry: agriculture, medical…")
+    channel: str = Field(
+        "", max_length=40, description="first-touch channel: email, organic_search… or none"
+    )
     model: str = Field(selectors.DEFAULT_MODEL, description="attribution model of the credit split")
 
 
@@ -109,6 +114,7 @@ class SummaryOut(Schema):
     period: PeriodOut
     team: int | None
     industry: str
+    channel: str
     currency: str
     complete: bool = Field(description="false: counted over the records the caller may see")
     revenue_won: Decimal
@@ -148,17 +154,26 @@ def summary(request: HttpRequest, filters: Query[SummaryQuery]) -> dict[str, Any
         raise InvalidInput(
             {"industry": [_("choose one of %(m)s") % {"m": ", ".join(Industry.values)}]}
         )
+    channel = filters.channel.strip().lower()
+    if channel and not is_channel(channel):
+        raise InvalidInput({"channel": [_("A channel is a name such as email or organic_search.")]})
     if filters.model not in selectors.MODELS:
         raise InvalidInput(
             {"model": [_("choose one of %(m)s") % {"m": ", ".join(selectors.MODELS)}]}
         )
     s = selectors.summary(
-        user, window=span, team_id=filters.team, industry=filters.industry, model=filters.model
+        user,
+        window=span,
+        team_id=filters.team,
+        industry=filters.industry,
+        model=filters.model,
+        channel=channel,
     )
     return {
         "period": {"start": span.first, "end": span.last, "time_zone": zone.key},
         "team": filters.team,
         "industry": filters.industry,
+        "channel": channel,
         "currency": s.currency,
         "complete": s.complete,
         "revenue_won": s.revenue_won,
@@ -200,3 +215,7 @@ def summary(request: HttpRequest, filters: Query[SummaryQuery]) -> dict[str, Any
         "disputes_open": s.disputes_open,
         "alerts": [{"kind": a.kind, "text": a.text} for a in s.alerts],
     }
+
+
+# the process analytics' operations, in their own module
+router.add_router("", process_router)

@@ -11,10 +11,18 @@ from django.utils.translation import gettext_lazy as _
 
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
-from tandem.core.models import Team
+from tandem.core.models import Team, User
 from tandem.crm.models import Industry
+from tandem.insights.channels import is_channel
 from tandem.insights.models import GoalKind, GoalPeriod
-from tandem.insights.periods import Window, quarter_window, today_in, window
+from tandem.insights.periods import (
+    EARLIEST,
+    LATEST,
+    Window,
+    quarter_window,
+    today_in,
+    window,
+)
 from tandem.insights.selectors import DEFAULT_MODEL, MODELS
 
 PERIOD_CHOICES = [
@@ -49,6 +57,12 @@ class CockpitForm(forms.Form):
         choices=[("", _("Any industry")), *Industry.choices],
         required=False,
     )
+    channel = forms.CharField(
+        label=_("Channel (first touch)"),
+        required=False,
+        max_length=40,
+        widget=forms.TextInput(attrs={"list": "channel-choices", "size": 14}),
+    )
     model = forms.ChoiceField(
         label=_("Attribution model"),
         choices=[(m, m) for m in MODELS],
@@ -79,6 +93,10 @@ class CockpitForm(forms.Form):
         else:
             self.window = quarter_window(today, self.zone, -1 if period == "last_quarter" else 0)
         data["model"] = data.get("model") or DEFAULT_MODEL
+        channel = (data.get("channel") or "").strip().lower()
+        if channel and not is_channel(channel):
+            self.add_error("channel", _("A channel is a name such as email or organic_search."))
+        data["channel"] = channel
         return data
 
 
@@ -101,3 +119,59 @@ class GoalForm(forms.Form):
     target = forms.DecimalField(
         label=_("Target"), min_value=0, max_digits=16, decimal_places=2, localize=False
     )
+
+
+class ProcessForm(CockpitForm):
+    """The process page's filters: the cockpit's period, team, industry and channel, a rep,
+    and the breakdown."""
+
+    rep = forms.ModelChoiceField(
+        label=_("Rep"),
+        queryset=User.objects.filter(is_active=True).order_by(
+            "first_name", "last_name", "username"
+        ),
+        required=False,
+        empty_label=_("Every rep"),
+    )
+    by = forms.ChoiceField(
+        label=_("Break down by"),
+        choices=[
+            ("rep", _("Rep")),
+            ("team", _("Team")),
+            ("channel", _("Channel")),
+            ("industry", _("Industry")),
+        ],
+        required=False,
+        initial="rep",
+    )
+
+    def __init__(self, *args: Any, zone: zoneinfo.ZoneInfo, **kwargs: Any) -> None:
+        super().__init__(*args, zone=zone, **kwargs)
+        del self.fields["model"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        data["by"] = data.get("by") or "rep"
+        return data
+
+
+class BoardReportForm(forms.Form):
+    """The month of the board report, YYYY-MM."""
+
+    month = forms.RegexField(
+        label=_("Month"),
+        regex=r"^\d{4}-\d{2}$",
+        error_messages={"invalid": _("Give the month as YYYY-MM.")},
+    )
+
+    def clean_month(self) -> dt.date:
+        text = self.cleaned_data["month"]
+        year, month = int(text[:4]), int(text[5:])
+        if not 1 <= month <= 12:
+            raise forms.ValidationError(_("Give the month as YYYY-MM."))
+        first = dt.date(max(year, 1), month, 1)
+        if not EARLIEST <= first <= LATEST:
+            raise forms.ValidationError(
+                _("must be between %(a)s and %(b)s") % {"a": EARLIEST, "b": LATEST}
+            )
+        return first

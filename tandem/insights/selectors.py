@@ -21,6 +21,9 @@ Definitions (docs/insights.md):
 - a team narrows deals and goals to the team's, hand-offs to those assigned to its members,
   contacts and visitors to those whose account (else the contact) a member owns, disputes to
   those a member opened or takes part in.
+- a channel (a record's first touch, `tandem.insights.channels`) narrows deals, hand-offs,
+  contacts and visitors; `funnel_by_channel` gives the funnel per channel from the same grouping
+  as `funnel(..., channel=...)`.
 
 Invariants: every record is read through `tandem.core.access.scoped`, so a user's numbers
 count only what they may see (the same as the deals, hand-off and dispute lists show them);
@@ -38,7 +41,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import DecimalField, ExpressionWrapper, F, Min, Q, QuerySet, Sum, Value
+from django.db.models import (
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -48,7 +61,7 @@ from tandem.attribution import services as attribution
 from tandem.core.access import scoped
 from tandem.core.models import Organisation, Team, User
 from tandem.crm.models import Identity, LifecycleStage, Touchpoint
-from tandem.insights import periods
+from tandem.insights import channels, periods
 from tandem.insights.models import Goal, GoalKind
 from tandem.insights.periods import Window, period_end
 from tandem.leads.models import (
@@ -246,6 +259,7 @@ class Summary:
     campaign_returns: list[CampaignReturn]
     complete: bool  # whether the viewer sees every record (else: counted over what they see)
     alerts: list[Alert] = field(default_factory=list)
+    channel: str = ""  # first-touch channel narrowing the numbers ("" for every channel)
 
     @property
     def revenue_attainment(self) -> float | None:
@@ -269,13 +283,15 @@ def _contact_in_team(team_id: int, prefix: str = "") -> Q:
     )
 
 
-def _deals(user: User, team_id: int | None, industry: str = "") -> QuerySet[Deal]:
+def _deals(
+    user: User, team_id: int | None, industry: str = "", channel: str = ""
+) -> QuerySet[Deal]:
     deals = scoped(user, Deal)
     if team_id is not None:
         deals = deals.filter(owner__team_id=team_id)
     if industry:
         deals = deals.filter(account__industry=industry)
-    return deals
+    return channels.narrow(deals, channel, channels.account_channel())
 
 
 def _money(value: Any) -> Decimal:
@@ -286,52 +302,63 @@ def _money(value: Any) -> Decimal:
 
 
 def won_deals(
-    user: User, window: Window, team_id: int | None = None, industry: str = ""
+    user: User, window: Window, team_id: int | None = None, industry: str = "", channel: str = ""
 ) -> QuerySet[Deal]:
     """Deals won in the window (any currency), as the user may see them."""
-    return _deals(user, team_id, industry).filter(
+    return _deals(user, team_id, industry, channel).filter(
         status=DealStatus.WON, closed_at__gte=window.start_at, closed_at__lt=window.end_at
     )
 
 
 def open_deals(
-    user: User, window: Window, team_id: int | None = None, industry: str = ""
+    user: User, window: Window, team_id: int | None = None, industry: str = "", channel: str = ""
 ) -> QuerySet[Deal]:
     """Open deals expected to close in the window (any currency)."""
-    return _deals(user, team_id, industry).filter(
+    return _deals(user, team_id, industry, channel).filter(
         status=DealStatus.OPEN, close_date__gte=window.first, close_date__lte=window.last
     )
 
 
 def revenue(
-    user: User, window: Window, team_id: int | None, currency: str, industry: str = ""
+    user: User,
+    window: Window,
+    team_id: int | None,
+    currency: str,
+    industry: str = "",
+    channel: str = "",
 ) -> tuple[Decimal, int]:
-    row = won_deals(user, window, team_id, industry).filter(currency=currency)
+    won = won_deals(user, window, team_id, industry, channel)
+    row = won.filter(currency=currency)
     totals = row.aggregate(total=Coalesce(Sum("amount"), Value(Decimal(0)), output_field=MONEY))
-    return _money(totals["total"]), won_deals(user, window, team_id, industry).count()
+    return _money(totals["total"]), won.count()
 
 
 def pipeline(
-    user: User, window: Window, team_id: int | None, currency: str, industry: str = ""
+    user: User,
+    window: Window,
+    team_id: int | None,
+    currency: str,
+    industry: str = "",
+    channel: str = "",
 ) -> tuple[Decimal, Decimal, int]:
     zero = Value(Decimal(0), output_field=MONEY)
     weighted = ExpressionWrapper(
         F("amount") * F("stage__probability") / Value(100), output_field=MONEY
     )
     totals = (
-        open_deals(user, window, team_id, industry)
+        open_deals(user, window, team_id, industry, channel)
         .filter(currency=currency)
         .aggregate(
             total=Coalesce(Sum("amount"), zero, output_field=MONEY),
             total_weighted=Coalesce(Sum(weighted), zero, output_field=MONEY),
         )
     )
-    count = open_deals(user, window, team_id, industry).count()
+    count = open_deals(user, window, team_id, industry, channel).count()
     return _money(totals["total"]), _money(totals["total_weighted"]), count
 
 
 def handoffs_in(
-    user: User, window: Window, team_id: int | None = None, industry: str = ""
+    user: User, window: Window, team_id: int | None = None, industry: str = "", channel: str = ""
 ) -> QuerySet[Handoff]:
     """Hand-offs created in the window, as the user may see them."""
     qs = scoped(user, Handoff).filter(created_at__gte=window.start_at, created_at__lt=window.end_at)
@@ -339,7 +366,7 @@ def handoffs_in(
         qs = qs.filter(assigned_to__team_id=team_id)
     if industry:
         qs = qs.filter(contact__account__industry=industry)
-    return qs
+    return channels.narrow(qs, channel, channels.contact_channel())
 
 
 def open_disputes(user: User, team_id: int | None = None) -> QuerySet[Dispute]:
@@ -382,7 +409,11 @@ def _seconds(a: dt.datetime, b: dt.datetime) -> float:
     return max(0.0, (b - a).total_seconds())
 
 
-def _visitor_step(user: User, window: Window, team_id: int | None, industry: str) -> FunnelStep:
+def _visitor_step(
+    user: User, window: Window, team_id: int | None, industry: str, by_channel: bool = False
+) -> dict[str, FunnelStep]:
+    """The visitor step, per first-touch channel of the anonymous id when `by_channel` (else
+    under the key "")."""
     touches = (
         scoped(user, Touchpoint)
         .filter(is_bot=False, occurred_at__gte=window.start_at, occurred_at__lt=window.end_at)
@@ -392,23 +423,30 @@ def _visitor_step(user: User, window: Window, team_id: int | None, industry: str
         touches = touches.filter(_contact_in_team(team_id, "contact__"))
     if industry:
         touches = touches.filter(contact__account__industry=industry)
-    first_seen = dict(
-        touches.values("anonymous_id")
-        .annotate(first=Min("occurred_at"))
-        .values_list("anonymous_id", "first")
-    )
+    firsts = channels.annotated(
+        touches.values("anonymous_id").annotate(first=Min("occurred_at")),
+        by_channel,
+        channels.visitor_channel(),
+    ).values_list("anonymous_id", "first", "channel_key")
+    first_seen: dict[str, dict[str, dt.datetime]] = defaultdict(dict)
+    for anonymous_id, first, key in firsts:
+        first_seen[key][anonymous_id] = first
     identified = dict(
         Identity.objects.filter(
             kind=Identity.Kind.ANONYMOUS_ID, value__in=touches.values("anonymous_id")
         ).values_list("value", "created_at")
     )
-    spans = [_seconds(first_seen[v], at) for v, at in identified.items() if v in first_seen]
-    return FunnelStep("visitor", len(first_seen), len(spans), _median_days(spans))
+    out = {}
+    for key, seen in first_seen.items():
+        spans = [_seconds(seen[v], at) for v, at in identified.items() if v in seen]
+        out[key] = FunnelStep("visitor", len(seen), len(spans), _median_days(spans))
+    return out
 
 
 def _contact_steps(
-    user: User, window: Window, team_id: int | None, industry: str
-) -> list[FunnelStep]:
+    user: User, window: Window, team_id: int | None, industry: str, by_channel: bool = False
+) -> dict[str, list[FunnelStep]]:
+    """The lead to SQL steps, per first-touch channel of the contact when `by_channel`."""
     history = scoped(user, StageHistory)
     if team_id is not None:
         history = history.filter(_contact_in_team(team_id, "contact__"))
@@ -417,55 +455,116 @@ def _contact_steps(
     cohort = history.filter(
         stage__in=CONTACT_STEPS, entered_at__gte=window.start_at, entered_at__lt=window.end_at
     )
-    entered: dict[str, dict[int, dt.datetime]] = {stage: {} for stage in CONTACT_STEPS}
-    for contact_id, stage, at in cohort.values_list("contact_id", "stage", "entered_at"):
-        first = entered[stage].get(contact_id)
+    entered: dict[str, dict[str, dict[int, dt.datetime]]] = defaultdict(
+        lambda: {stage: {} for stage in CONTACT_STEPS}
+    )
+    rows = channels.annotated(cohort, by_channel, channels.contact_channel()).values_list(
+        "contact_id", "stage", "entered_at", "channel_key"
+    )
+    for contact_id, stage, at, key in rows:
+        first = entered[key][stage].get(contact_id)
         if first is None or at < first:
-            entered[stage][contact_id] = at
+            entered[key][stage][contact_id] = at
     later: dict[int, list[tuple[int, dt.datetime]]] = defaultdict(list)
-    rows = history.filter(
+    reached = history.filter(
         contact_id__in=cohort.values("contact_id"),
         stage__in=list(RANK)[1:],
         entered_at__gte=window.start_at,
     ).values_list("contact_id", "stage", "entered_at")
-    for contact_id, stage, at in rows:
+    for contact_id, stage, at in reached:
         later[contact_id].append((RANK[stage], at))
-    steps = []
-    for stage in CONTACT_STEPS:
-        rank = RANK[stage]
-        spans = []
-        for contact_id, at in entered[stage].items():
-            reached = [t for r, t in later.get(contact_id, ()) if r > rank and t >= at]
-            if reached:
-                spans.append(_seconds(at, min(reached)))
-        steps.append(FunnelStep(stage, len(entered[stage]), len(spans), _median_days(spans)))
-    return steps
+    out = {}
+    for key, by_stage in entered.items():
+        steps = []
+        for stage in CONTACT_STEPS:
+            rank = RANK[stage]
+            spans = []
+            for contact_id, at in by_stage[stage].items():
+                times = [t for r, t in later.get(contact_id, ()) if r > rank and t >= at]
+                if times:
+                    spans.append(_seconds(at, min(times)))
+            steps.append(FunnelStep(stage, len(by_stage[stage]), len(spans), _median_days(spans)))
+        out[key] = steps
+    return out
 
 
-def _deal_steps(user: User, window: Window, team_id: int | None, industry: str) -> list[FunnelStep]:
-    created = _deals(user, team_id, industry).filter(
-        created_at__gte=window.start_at, created_at__lt=window.end_at
+def _deal_steps(
+    user: User, window: Window, team_id: int | None, industry: str, by_channel: bool = False
+) -> dict[str, list[FunnelStep]]:
+    """Deals created and won, per first-touch channel of the deal's account when `by_channel`."""
+    expression = channels.account_channel()
+    created = channels.annotated(
+        _deals(user, team_id, industry).filter(
+            created_at__gte=window.start_at, created_at__lt=window.end_at
+        ),
+        by_channel,
+        expression,
     )
-    spans = [
-        _seconds(a, b)
-        for a, b in created.filter(status=DealStatus.WON).values_list("created_at", "closed_at")
-        if b is not None
-    ]
-    won = won_deals(user, window, team_id, industry).count()
-    return [
-        FunnelStep("opportunity", created.count(), len(spans), _median_days(spans)),
-        FunnelStep("won", won, None, None),
-    ]
+    counts = dict(
+        created.values("channel_key").annotate(n=Count("pk")).values_list("channel_key", "n")
+    )
+    spans: dict[str, list[float]] = defaultdict(list)
+    won_rows = created.filter(status=DealStatus.WON).values_list(
+        "channel_key", "created_at", "closed_at"
+    )
+    for key, a, b in won_rows:
+        if b is not None:
+            spans[key].append(_seconds(a, b))
+    won = channels.annotated(won_deals(user, window, team_id, industry), by_channel, expression)
+    wins = dict(won.values("channel_key").annotate(n=Count("pk")).values_list("channel_key", "n"))
+    return {
+        key: [
+            FunnelStep(
+                "opportunity",
+                counts.get(key, 0),
+                len(spans[key]),
+                _median_days(spans[key]),
+            ),
+            FunnelStep("won", wins.get(key, 0), None, None),
+        ]
+        for key in set(counts) | set(wins)
+    }
+
+
+def empty_funnel() -> list[FunnelStep]:
+    """The funnel of a segment nobody entered."""
+    return [FunnelStep(stage, 0, None if stage == "won" else 0, None) for stage in FUNNEL]
+
+
+def _funnel_groups(
+    user: User, window: Window, team_id: int | None, industry: str, by_channel: bool
+) -> dict[str, list[FunnelStep]]:
+    visitors = _visitor_step(user, window, team_id, industry, by_channel)
+    contacts = _contact_steps(user, window, team_id, industry, by_channel)
+    deals = _deal_steps(user, window, team_id, industry, by_channel)
+    keys = (set(visitors) | set(contacts) | set(deals)) if by_channel else {""}
+    empty = {step.stage: step for step in empty_funnel()}
+    return {
+        key: [
+            visitors.get(key, empty["visitor"]),
+            *contacts.get(key, [empty[stage] for stage in CONTACT_STEPS]),
+            *deals.get(key, [empty["opportunity"], empty["won"]]),
+        ]
+        for key in keys
+    }
 
 
 def funnel(
-    user: User, window: Window, team_id: int | None = None, industry: str = ""
+    user: User, window: Window, team_id: int | None = None, industry: str = "", channel: str = ""
 ) -> list[FunnelStep]:
-    return [
-        _visitor_step(user, window, team_id, industry),
-        *_contact_steps(user, window, team_id, industry),
-        *_deal_steps(user, window, team_id, industry),
-    ]
+    """The funnel of the window; with a channel, of the records that came through it (computed
+    by the same grouping as `funnel_by_channel`, so the two always agree)."""
+    groups = _funnel_groups(user, window, team_id, industry, by_channel=bool(channel))
+    return groups.get(channel, empty_funnel())
+
+
+def funnel_by_channel(
+    user: User, window: Window, team_id: int | None = None, industry: str = ""
+) -> list[tuple[str, list[FunnelStep]]]:
+    """The funnel per first-touch channel (see `tandem.insights.channels`), the channels with
+    the most visitors and leads first."""
+    groups = _funnel_groups(user, window, team_id, industry, by_channel=True)
+    return sorted(groups.items(), key=lambda kv: (-kv[1][0].entered, -kv[1][1].entered, kv[0]))
 
 
 def _names(ids: Iterable[int]) -> dict[int, str]:
@@ -483,11 +582,12 @@ def sla(
     team_id: int | None = None,
     mql_goal: Decimal | None = None,
     industry: str = "",
+    channel: str = "",
 ) -> Sla:
     now = timezone.now()
     out = Sla(mql_goal=mql_goal)
     reps: dict[int | None, RepSla] = {}
-    rows = handoffs_in(user, window, team_id, industry).values_list(
+    rows = handoffs_in(user, window, team_id, industry, channel).values_list(
         "assigned_to_id",
         "status",
         "accept_due_at",
@@ -619,17 +719,22 @@ def summary(
     industry: str = "",
     model: str = DEFAULT_MODEL,
     with_credit: bool = True,
+    channel: str = "",
 ) -> Summary:
-    """Every number of the cockpit for `user` over `window` (and `team_id`, `industry`, if
-    given). Goals are set per team, not per industry: with an industry there is no goal."""
+    """Every number of the cockpit for `user` over `window` (and `team_id`, `industry`,
+    `channel`, if given). Goals are set per team, not per industry or channel: with either
+    there is no goal. The channel (first touch, `tandem.insights.channels`) narrows deals,
+    hand-offs, contacts and visitors; the attribution (credit split, campaign return, content)
+    is already by channel and is not narrowed by it."""
     currency = Organisation.current().currency
-    goals = goal_totals(window, team_id) if not industry else dict.fromkeys(GoalKind.values)
-    won, deals_won = revenue(user, window, team_id, currency, industry)
-    amount, weighted, deals_open = pipeline(user, window, team_id, currency, industry)
+    narrowed = bool(industry or channel)
+    goals = goal_totals(window, team_id) if not narrowed else dict.fromkeys(GoalKind.values)
+    won, deals_won = revenue(user, window, team_id, currency, industry, channel)
+    amount, weighted, deals_open = pipeline(user, window, team_id, currency, industry, channel)
     disputes = open_disputes(user, team_id)
     credits = _credit_run(user, window, team_id, model, industry) if with_credit else {}
-    steps = funnel(user, window, team_id, industry)
-    service = sla(user, window, team_id, goals[GoalKind.MQL], industry)
+    steps = funnel(user, window, team_id, industry, channel)
+    service = sla(user, window, team_id, goals[GoalKind.MQL], industry, channel)
     length = window.last - window.first + dt.timedelta(days=1)
     previous = Window(window.first - length, window.first - dt.timedelta(days=1), window.zone)
     return Summary(
@@ -653,7 +758,8 @@ def summary(
         top_content=top_content(credits),
         campaign_returns=campaign_returns(user, window, credits),
         complete=user.sees_everything,
-        alerts=alerts(steps, funnel(user, previous, team_id, industry), service),
+        alerts=alerts(steps, funnel(user, previous, team_id, industry, channel), service),
+        channel=channel,
     )
 
 

@@ -24,6 +24,7 @@ from tandem.core.models import User
 from tandem.core.paging import capped_count
 from tandem.crm.models import Account, Contact, Industry, Touchpoint
 from tandem.insights import selectors, services
+from tandem.insights.channels import known as known_channels
 from tandem.insights.forms import CockpitForm, GoalForm
 from tandem.insights.models import Goal
 from tandem.insights.periods import today_in, zone_of
@@ -117,7 +118,12 @@ def cockpit(request: HttpRequest) -> HttpResponse:
     form = CockpitForm(request.GET or None, zone=zone)
     if not form.is_bound:
         form = CockpitForm({"period": "this_quarter", "model": selectors.DEFAULT_MODEL}, zone=zone)
-    context: dict[str, Any] = {"form": form, "zone": zone.key, "can_manage_goals": False}
+    context: dict[str, Any] = {
+        "form": form,
+        "zone": zone.key,
+        "can_manage_goals": False,
+        "channel_choices": known_channels(),
+    }
     if not form.is_valid() or form.window is None:
         return render(request, "insights/cockpit.html", context, status=400)
     team = form.cleaned_data.get("team")
@@ -127,6 +133,13 @@ def cockpit(request: HttpRequest) -> HttpResponse:
         team_id=team.pk if team else None,
         industry=form.cleaned_data.get("industry") or "",
         model=form.cleaned_data["model"],
+        channel=form.cleaned_data.get("channel") or "",
+    )
+    context.update(
+        query=request.GET.urlencode(),
+        can_export=can(user, "export"),
+        can_board_report=can(user, "board_report"),
+        board_month=f"{summary.window.last:%Y-%m}",
     )
     context.update(
         summary=summary,
