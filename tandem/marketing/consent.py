@@ -240,8 +240,10 @@ def unsubscribe(
     user_agent: str = "",
 ) -> int:
     """Withdraw consent for these types (all types when None); returns rows appended.
-    Withdrawing everything also withdraws every other purpose the ledger holds for the contact
-    (a website form's), so the contact's overall consent becomes "withdrawn"."""
+    Withdrawing everything, or the last type the contact was still subscribed to, also
+    withdraws every other purpose the ledger holds for the contact (a website form's), so the
+    contact's overall consent becomes "withdrawn": someone who leaves their only subscription
+    wants no more marketing, and the record must not go on saying "granted"."""
     types = (
         list(subscriptions) if subscriptions is not None else list(SubscriptionType.objects.all())
     )
@@ -259,8 +261,9 @@ def unsubscribe(
             user_agent=user_agent,
         )
         appended += 1
-    if subscriptions is None:
-        keys = {t.key for t in types}
+    everything = subscriptions is None or not any(subscriptions_of(contact.pk).values())
+    if everything:
+        keys = set(SubscriptionType.objects.values_list("key", flat=True))
         others = (
             ConsentRecord.objects.filter(contact=contact)
             .exclude(purpose__in=keys)

@@ -553,3 +553,33 @@ def test_django_admin_keeps_used_types(world: Any) -> None:
     assert client.post(f"{base}/{used.pk}/delete/", {"post": "yes"}).status_code == 403
     assert SubscriptionType.objects.filter(pk=used.pk).exists()
     assert client.get("/django-admin/marketing/segmentreaction/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_leaving_the_only_subscription_withdraws_marketing_consent() -> None:
+    """A website form's consent (another purpose) once kept the record saying "granted" after
+    the person left their only subscription; leaving one of two keeps the other."""
+    from tandem.tracking.consent import consent_record
+
+    news = SubscriptionType.objects.create(key="plain-news", name="News", double_opt_in=False)
+    offers = SubscriptionType.objects.create(key="plain-offers", name="Offers", double_opt_in=False)
+    only = crm.contact_create(actor=Actor.system(), email="only@example.com")
+    consent_record(contact=only, purpose="website_marketing", state="granted")
+    consent.subscribe(contact=only, subscription=news, source="api", confirm_base="")
+    only.refresh_from_db()
+    assert only.consent == "granted"
+    consent.unsubscribe(contact=only, subscriptions=[news], source="preference_centre")
+    only.refresh_from_db()
+    assert only.consent == "withdrawn"
+    assert _ledger(only, "website_marketing")[-1][0] == "withdrawn"
+
+    both = crm.contact_create(actor=Actor.system(), email="both@example.com")
+    consent.subscribe(contact=both, subscription=news, source="api", confirm_base="")
+    consent.subscribe(contact=both, subscription=offers, source="api", confirm_base="")
+    consent.unsubscribe(contact=both, subscriptions=[news], source="preference_centre")
+    both.refresh_from_db()
+    assert both.consent == "granted"
+    assert consent.subscriptions_of(both.pk) == {
+        **dict.fromkeys(consent.subscriptions_of(both.pk), False),
+        "plain-offers": True,
+    }
