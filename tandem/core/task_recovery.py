@@ -97,7 +97,12 @@ def task_retry(*, actor: Actor, task_id: str) -> DBTaskResult:
     if row is None:
         raise DBTaskResult.DoesNotExist(task_id)
     if row.status != TaskResultStatus.FAILED:
-        label = TaskResultStatus(row.status).label
+        words = {
+            TaskResultStatus.READY: _("queued"),
+            TaskResultStatus.RUNNING: _("running"),
+            TaskResultStatus.SUCCESSFUL: _("done"),
+        }
+        label = words.get(TaskResultStatus(row.status), str(row.status))
         raise InvalidInput(
             _("Only a failed task can be retried; this one is %(status)s.") % {"status": label},
             code="not_failed",

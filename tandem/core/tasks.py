@@ -18,7 +18,10 @@ Conventions every task in Tandem follows:
 - **Thin.** A task parses its arguments and calls a service; business rules live in services.
 
 Which backend runs the tasks is a setting (`TASKS_BACKEND`): the database worker by default
-(`tandem worker`), Redis/RQ for scale-out; see docs/operations.md.
+(`tandem worker`, which `tandem serve` also runs), Redis/RQ for scale-out; see docs/operations.md.
+With the database backend a task that raises is run again later, with doubling delays, up to
+TASKS_MAX_ATTEMPTS runs, and a task held by a worker that died is released
+(tandem.core.task_recovery): one more reason every task must be idempotent.
 """
 
 from __future__ import annotations

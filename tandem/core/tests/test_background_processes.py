@@ -331,3 +331,45 @@ def test_the_task_of_a_worker_killed_with_sigkill_is_released_and_run_again(
     status, workers = _status(var, task_id)
     assert status == "SUCCESSFUL"
     assert workers.count(",") == 1  # two runs
+
+
+def _tandem(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [TANDEM, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_tandem_tasks_lists_a_failed_task_and_retries_it_by_hand(var: Path) -> None:
+    env = _env(var, TASKS_MAX_ATTEMPTS="1")
+    task_id = _enqueue(
+        env,
+        "from tandem.core.tasks import prune_login_attempts; "
+        "print(prune_login_attempts.enqueue(older_than_minutes=-1).id)",
+    )
+    ran = _tandem(env, "worker", "--burst", "--interval", "0")
+    assert ran.returncode == 0, ran.stderr
+    assert _status(var, task_id)[0] == "FAILED"  # one attempt allowed: it stays failed
+
+    listed = _tandem(env, "tasks")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0] == "Worker: none running (start one with `tandem worker`)"
+    assert lines[1] == ("Queued: 0, running: 0, waiting to retry: 0, failed: 1, succeeded: 0")
+    assert lines[3].startswith(f"  {task_id}  prune_login_attempts  runs: 1  ")
+    assert lines[3].endswith(
+        "ValueError: older_than_minutes must be a whole number of minutes, 0 or more"
+    )
+
+    retried = _tandem(env, "tasks", "retry", task_id)
+    assert (retried.returncode, retried.stdout) == (0, f"Task {task_id} is queued to run again.\n")
+    assert _status(var, task_id)[0] == "READY"
+    twice = _tandem(env, "tasks", "retry", task_id)
+    assert twice.returncode == 2
+    refusal = "tandem tasks: Only a failed task can be retried; this one is queued.\n"
+    assert twice.stderr == refusal
+    unknown = _tandem(env, "tasks", "retry", "0d0886e4-2829-45c9-b956-cd10e08899dd")
+    assert unknown.returncode == 2
+    assert unknown.stderr == "tandem tasks: no task with id 0d0886e4-2829-45c9-b956-cd10e08899dd\n"
+    assert "Traceback" not in _tandem(env, "tasks", "retry", "nonsense").stderr
+    audit = _rows(var, "SELECT action, object_id FROM core_auditentry")
+    assert audit == [("update", task_id)]

@@ -161,7 +161,7 @@ def test_a_retry_by_hand_queues_the_failed_task_again_and_is_audited(world: Worl
         str(failed.id),
         {"status": ["FAILED", "READY"]},
     )
-    with pytest.raises(InvalidInput, match="Only a failed task can be retried; this one is Ready"):
+    with pytest.raises(InvalidInput, match="Only a failed task can be retried; this one is queued"):
         task_retry(actor=Actor(user=admin), task_id=str(failed.id))
     for unknown in (str(uuid.uuid4()), "not-a-uuid"):
         with pytest.raises(DBTaskResult.DoesNotExist):
@@ -236,3 +236,48 @@ def test_a_running_task_of_a_silent_worker_is_released_and_a_live_ones_is_not(se
     assert WorkerHeartbeat.objects.count() == 2
     tasks_release_stuck(now=now + dt.timedelta(days=2))
     assert WorkerHeartbeat.objects.count() == 0  # a day-old heartbeat is forgotten
+
+
+# --- the API --------------------------------------------------------------------------------
+
+
+def test_the_api_shows_the_health_and_retries_a_failed_task_for_the_admin_only(world: World):
+    failed = _failed(error="RuntimeError: the SMTP server said no")
+    for role in ("head", "marketer", "sales_rep"):
+        other = Client()
+        other.force_login(world.user(role))
+        refused = other.get("/api/v1/tasks/health")
+        assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
+        assert other.post(f"/api/v1/tasks/{failed.id}/retry").status_code == 403
+    admin = Client()
+    admin.force_login(world.user("admin"))
+    health = admin.get("/api/v1/tasks/health").json()
+    assert (health["backend"], health["worker_alive"], health["failed_count"]) == (
+        "database",
+        False,
+        1,
+    )
+    assert health["healthy"] is False
+    assert [(f["id"], f["error"], f["attempts"]) for f in health["recent_failed"]] == [
+        (str(failed.id), "RuntimeError: the SMTP server said no", 5)
+    ]
+    retried = admin.post(f"/api/v1/tasks/{failed.id}/retry")
+    assert (retried.status_code, retried.json()) == (202, {"id": str(failed.id), "status": "READY"})
+    again = admin.post(f"/api/v1/tasks/{failed.id}/retry")
+    assert again.status_code == 400
+    assert "Only a failed task can be retried" in again.json()["message"]
+    assert admin.post(f"/api/v1/tasks/{uuid.uuid4()}/retry").status_code == 404
+    assert admin.post("/api/v1/tasks/not-a-uuid/retry").status_code in {400, 404, 422}
+    assert (
+        AuditEntry.objects.filter(object_id=str(failed.id), actor=world.user("admin")).count() == 1
+    )
+
+
+def test_the_page_speaks_russian(world: World):
+    _failed()
+    client = Client()
+    client.force_login(world.user("admin"))
+    html = client.get("/settings/tasks/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    words_ru = ("Фоновые задачи", "Обработчик не запущен", "Задачи с ошибкой", "Повторить")  # noqa: RUF001
+    for words in words_ru:
+        assert words in html
