@@ -22,6 +22,7 @@ from tandem.core.api_auth import TokenOrSession
 from tandem.core.api_docs import LocalSwagger, docs_asset
 from tandem.core.api_errors import StrictJsonParser, error_response, install_error_handlers
 from tandem.core.api_output import JSONRenderer
+from tandem.core.api_tasks import router as tasks_router
 from tandem.core.api_users import router as users_router
 from tandem.crm.api import router as crm_router
 from tandem.insights.api import router as insights_router
@@ -94,6 +95,7 @@ api = TandemAPI(
 install_error_handlers(api)
 api.add_router("/", core_router)
 api.add_router("/", users_router)
+api.add_router("/", tasks_router)
 api.add_router("/", crm_router)
 api.add_router("/sales", sales_router)
 api.add_router("/leads", leads_router)
