@@ -61,6 +61,11 @@ COMMANDS: dict[str, Entry] = {
         gettext_noop("enqueue periodic tasks when due (safe to run several; see PERIODIC_TASKS)"),
         "tandem",
     ),
+    "tasks": Entry(
+        "tasks",
+        gettext_noop("background work: the worker, the queue and failed tasks; retry ID"),
+        "tandem tasks",
+    ),
     "createuser": Entry(
         "createuser", gettext_noop("create a user with a role (and team)"), "tandem"
     ),

@@ -131,21 +131,59 @@ def get_item(mapping: Any, key: str) -> Any:
 
 
 KIND_LABELS = {
+    # logged by people
     "sales_call": _("Sales call"),
+    "sales_linkedin": _("Message on LinkedIn"),
+    "sales_todo": _("Task done"),
     "meeting": _("Meeting"),
     "field_visit": _("Field visit"),
     "note": _("Note"),
+    # the website and the tracking API
     "page_view": _("Page view"),
     "page": _("Page view"),
+    "screen": _("Screen view"),
     "form_submit": _("Form submitted"),
-    "email_sent": _("Email sent"),
-    "email_open": _("Email opened"),
-    "email_click": _("Email link clicked"),
+    "form_submitted": _("Form submitted"),
+    "link_click": _("Tracked link clicked"),
+    "ad_click": _("Ad clicked"),
     "identify": _("Identified"),
     "track": _("Event"),
+    # email
+    "email_sent": _("Email sent"),
+    "email_open": _("Email opened"),
+    "email_opened": _("Email opened"),
+    "email_click": _("Email link clicked"),
+    "email_clicked": _("Email link clicked"),
+    "sequence_email_sent": _("Sequence email sent"),
+    # content
+    "content_viewed": _("Content viewed"),
+    "content_downloaded": _("Content downloaded"),
+    # events
     "webinar": _("Webinar"),
+    "webinar_registered": _("Registered for a webinar"),
+    "webinar_attended": _("Attended a webinar"),
+    "webinar_no_show": _("Missed a webinar"),
+    "webinar_lead": _("Became a lead at a webinar"),
+    "conference_registered": _("Registered for a conference"),
+    "conference_attended": _("Attended a conference"),
+    "conference_no_show": _("Missed a conference"),
+    "conference_lead": _("Became a lead at a conference"),
+    # lifecycle, hand-offs and disputes
+    "lifecycle_stage_changed": _("Lifecycle stage changed"),
+    "first_contact": _("First contact by sales"),
+    "handoff_breached": _("Hand-off SLA breached"),
     "dispute_opened": _("Dispute opened"),
     "dispute_decided": _("Dispute decided"),
+    # deals, quotes and self-service
+    "deal_created": _("Deal created"),
+    "deal_stage_changed": _("Deal moved to another stage"),
+    "deal_won": _("Deal won"),
+    "deal_lost": _("Deal lost"),
+    "deal_reopened": _("Deal reopened"),
+    "quote_viewed": _("Quote viewed"),
+    "quote_accepted": _("Quote accepted"),
+    "quote_question": _("Question about a quote"),
+    "price_requested": _("Price requested"),
 }
 
 
