@@ -1,5 +1,6 @@
 """API endpoints of sales under /api/v1/sales: deals (CRUD, move, win, lose), pipelines, forecast,
-and the public self-service price request. Thin: parse, call a service, render.
+and the public self-service price request; the catalogue (products, price lists, prices, deal
+lines) is `catalogue_api`, mounted here. Thin: parse, call a service, render.
 
 Invariants:
 - every read starts from `scoped(caller, Deal)`: an invisible deal is a 404 and absent from lists;
@@ -30,6 +31,7 @@ from tandem.core.api_pagination import keyset_page
 from tandem.core.models import Organisation
 from tandem.sales import forecast as fc
 from tandem.sales import quotes, selfservice, services
+from tandem.sales.catalogue_api import router as catalogue_router
 from tandem.sales.models import Deal, DealContact, DealLine, Pipeline, Stage
 from tandem.sales.public_views import PUBLIC_RATE_PER_MINUTE
 
@@ -409,3 +411,6 @@ def price_request(request: HttpRequest, payload: PriceRequestIn) -> Status[dict[
             "quote_url": url,
         },
     )
+
+
+router.add_router("", catalogue_router)

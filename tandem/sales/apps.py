@@ -9,6 +9,8 @@ class SalesConfig(AppConfig):
     def ready(self) -> None:
         from tandem.sales.ownership import register_owned_kinds
         from tandem.sales.scopes import register_scopes
+        from tandem.sales.settings_pages import register_settings_pages
 
         register_scopes()
         register_owned_kinds()
+        register_settings_pages()

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
-from tandem.sales.models import BuyingRole, ForecastCategory, StepKind
+from tandem.sales.models import BuyingRole, ForecastCategory, PriceList, StepKind
 
 
 class DealForm(forms.Form):
@@ -89,16 +90,70 @@ class DealContactForm(forms.Form):
     role = forms.ChoiceField(label=_("Buying role"), choices=BuyingRole.choices)
 
 
-class QuoteLineForm(forms.Form):
-    description = forms.CharField(label=_("Description"), max_length=300, required=False)
+def price_list_label(price_list: PriceList) -> str:
+    """How a price list is named in a picker: name, currency and tax rate."""
+    return _("%(name)s — %(currency)s, tax %(tax)s%%") % {
+        "name": price_list.name,
+        "currency": price_list.currency,
+        "tax": formats.number_format(price_list.tax_percent.normalize(), use_l10n=True),
+    }
+
+
+class _LinePicker(forms.Form):
+    """A product picked by name and, optionally, the price list it is priced from (blank: the
+    deal's list, else the currency's default offered today)."""
+
     product = forms.TypedChoiceField(
         label=_("Product"), coerce=int, required=False, empty_value=None
     )
+    price_list = forms.TypedChoiceField(
+        label=_("Price list"),
+        coerce=int,
+        required=False,
+        empty_value=None,
+        help_text=_("Only price lists valid today are offered."),
+    )
+
+    def __init__(self, *args: Any, products: Any, price_lists: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["product"].choices = [("", "—")] + [  # type: ignore[attr-defined]
+            (p.pk, f"{p.name} ({p.sku})") for p in products
+        ]
+        self.fields["price_list"].choices = [  # type: ignore[attr-defined]
+            ("", _("The deal's or the default"))
+        ] + [(pl.pk, price_list_label(pl)) for pl in price_lists]
+
+
+class DealLineForm(_LinePicker):
+    quantity = forms.DecimalField(
+        label=_("Quantity"), max_digits=12, decimal_places=2, min_value=0.01, initial=1
+    )
+    discount_percent = forms.DecimalField(
+        label=_("Discount (%)"),
+        max_digits=5,
+        decimal_places=2,
+        min_value=0,
+        max_value=100,
+        initial=0,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["product"].required = True
+
+
+class QuoteLineForm(_LinePicker):
+    description = forms.CharField(label=_("Description"), max_length=300, required=False)
     quantity = forms.DecimalField(
         label=_("Quantity"), max_digits=12, decimal_places=2, min_value=0.01, initial=1
     )
     unit_price = forms.DecimalField(
-        label=_("Unit price"), max_digits=14, decimal_places=2, min_value=0, required=False
+        label=_("Unit price"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        help_text=_("Blank: the price list's price."),
     )
     discount_percent = forms.DecimalField(
         label=_("Discount (%)"),
@@ -109,7 +164,13 @@ class QuoteLineForm(forms.Form):
         initial=0,
     )
     tax_percent = forms.DecimalField(
-        label=_("Tax (%)"), max_digits=5, decimal_places=2, min_value=0, max_value=100, initial=0
+        label=_("Tax (%)"),
+        max_digits=5,
+        decimal_places=2,
+        min_value=0,
+        max_value=100,
+        required=False,
+        help_text=_("Blank: the price list's tax rate."),
     )
     valid_days = forms.IntegerField(
         label=_("Valid for (days)"), min_value=1, max_value=365, initial=30
@@ -118,10 +179,79 @@ class QuoteLineForm(forms.Form):
         label=_("Quote the deal's products instead"), required=False
     )
 
+    field_order = [
+        "product",
+        "price_list",
+        "description",
+        "quantity",
+        "unit_price",
+        "discount_percent",
+        "tax_percent",
+        "valid_days",
+        "use_deal_products",
+    ]
+
+
+# --- the catalogue (settings) ---------------------------------------------------------------
+
+
+class ProductForm(forms.Form):
+    sku = forms.CharField(label=_("SKU"), max_length=60)
+    name = forms.CharField(label=_("Name"), max_length=200)
+    description = forms.CharField(
+        label=_("Description"),
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    self_service = forms.BooleanField(label=_("Buyers may request a price online"), required=False)
+
+
+class PriceListForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    currency = forms.RegexField(
+        label=_("Currency"),
+        regex=r"^[A-Za-z]{3}$",
+        max_length=3,
+        error_messages={"invalid": _("A three-letter currency code such as EUR.")},
+    )
+    tax_percent = forms.DecimalField(
+        label=_("Tax (%)"), max_digits=5, decimal_places=2, min_value=0, max_value=100, initial=0
+    )
+    valid_from = forms.DateField(
+        label=_("Valid from"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Blank: from any day."),
+    )
+    valid_until = forms.DateField(
+        label=_("Valid until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("The last day it is offered; blank: no end."),
+    )
+    is_default = forms.BooleanField(label=_("Default for its currency"), required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("valid_from"), data.get("valid_until")
+        if start and end and end < start:
+            self.add_error("valid_until", _("The last day is before the first."))
+        if data.get("currency"):
+            data["currency"] = data["currency"].upper()
+        return data
+
+
+class PriceForm(forms.Form):
+    product = forms.TypedChoiceField(label=_("Product"), coerce=int)
+    unit_price = forms.DecimalField(
+        label=_("Unit price"), max_digits=14, decimal_places=2, min_value=0
+    )
+
     def __init__(self, *args: Any, products: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["product"].choices = [("", "—")] + [  # type: ignore[attr-defined]
-            (p.pk, p.name) for p in products
+        self.fields["product"].choices = [  # type: ignore[attr-defined]
+            (p.pk, f"{p.name} ({p.sku})") for p in products
         ]
 
 

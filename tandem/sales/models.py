@@ -2,7 +2,8 @@
 
 Invariants:
 - money is `Decimal` with two places; a deal's currency is an ISO 4217 code; a quote's lines are in
-  the quote's currency;
+  the quote's currency; a line taken from a price list keeps that list, its price and its tax rate
+  as they were on the day (later changes to the list do not rewrite it);
 - a deal is in exactly one stage of its own pipeline; `status` follows the stage's kind (an open
   stage: open; the won stage: won; a lost stage: lost) and `closed_at` is set exactly when closed;
 - `DealStageVisit` rows of one deal do not overlap: the one with `left_at IS NULL` is the current
@@ -156,9 +157,19 @@ class Product(models.Model):
 
 
 class PriceList(models.Model):
+    """Prices in one currency with one tax rate, offered from `valid_from` to `valid_until`
+    (both days included, in the organisation's calendar; blank = open-ended). An archived
+    (inactive) list, or one outside its dates, is not offered for new deal or quote lines."""
+
     name = models.CharField(_("name"), max_length=120, unique=True)
     currency = models.CharField(_("currency"), max_length=3)
     is_default = models.BooleanField(_("default for its currency"), default=False)
+    tax_percent = models.DecimalField(
+        _("tax (%)"), max_digits=5, decimal_places=2, default=Decimal("0")
+    )
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    active = models.BooleanField(_("active"), default=True)
 
     class Meta:
         ordering = ["currency", "name"]
@@ -166,11 +177,30 @@ class PriceList(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["currency"], condition=Q(is_default=True), name="one_default_per_currency"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(tax_percent__gte=0) & Q(tax_percent__lte=100),
+                name="price_list_tax_percent",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_until__isnull=True)
+                | Q(valid_until__gte=models.F("valid_from")),
+                name="price_list_dates_in_order",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.currency})"
+
+    @staticmethod
+    def valid_on(day: object) -> Q:
+        """The lists offered on `day` (a date): active, and the day within their dates."""
+        return (
+            Q(active=True)
+            & (Q(valid_from__isnull=True) | Q(valid_from__lte=day))
+            & (Q(valid_until__isnull=True) | Q(valid_until__gte=day))
+        )
 
 
 class Price(models.Model):
@@ -275,10 +305,21 @@ class DealLine(models.Model):
 
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    price_list = models.ForeignKey(
+        PriceList,
+        verbose_name=_("price list"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=2)
     unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=2)
     discount_percent = models.DecimalField(
         _("discount (%)"), max_digits=5, decimal_places=2, default=Decimal("0")
+    )
+    tax_percent = models.DecimalField(
+        _("tax (%)"), max_digits=5, decimal_places=2, default=Decimal("0")
     )
     total = models.DecimalField(_("total"), max_digits=14, decimal_places=2)
 
@@ -361,6 +402,14 @@ class QuoteLine(models.Model):
     quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(
         Product, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    price_list = models.ForeignKey(
+        PriceList,
+        verbose_name=_("price list"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     description = models.CharField(_("description"), max_length=300)
     quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=2)

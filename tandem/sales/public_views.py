@@ -18,9 +18,10 @@ from tandem.core.api_auth import check_rate_limit
 from tandem.core.api_errors import ApiError
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
-from tandem.sales import quotes, selfservice
+from tandem.core.models import Organisation
+from tandem.sales import catalogue, quotes, selfservice
 from tandem.sales.forms import AcceptForm, PriceRequestForm, QuestionForm
-from tandem.sales.models import Product, Quote, QuoteStatus
+from tandem.sales.models import Quote, QuoteStatus
 
 PUBLIC_RATE_PER_MINUTE = 30
 
@@ -123,7 +124,9 @@ def quote_question(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def price_request(request: HttpRequest) -> HttpResponse:
-    products = Product.objects.filter(active=True, self_service=True)
+    products = catalogue.offered_products(
+        catalogue.business_date(), Organisation.current().currency, self_service=True
+    )
     form = PriceRequestForm(request.POST or None, products=products)
     status = 200
     if request.method == "POST":

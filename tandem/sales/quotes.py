@@ -34,7 +34,7 @@ from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
 from tandem.core.models import Department, Organisation
 from tandem.crm import services as crm
-from tandem.sales import pdf, services
+from tandem.sales import catalogue, pdf, services
 from tandem.sales.models import (
     Deal,
     DealStatus,
@@ -70,7 +70,9 @@ def quote_from_token(token: str) -> Quote | None:
     return quote
 
 
-def _clean_lines(rows: Iterable[dict[str, Any]], deal: Deal) -> list[QuoteLine]:
+def _clean_lines(rows: Iterable[dict[str, Any]], deal: Deal, on: dt.date) -> list[QuoteLine]:
+    """Quote lines in the deal's currency; a product line is priced from a price list offered
+    on day `on` (see `catalogue.line_price`), a line without a product needs its own price."""
     lines: list[QuoteLine] = []
     for row in rows:
         product = None
@@ -87,19 +89,29 @@ def _clean_lines(rows: Iterable[dict[str, Any]], deal: Deal) -> list[QuoteLine]:
         quantity = services.money("lines", row.get("quantity") or "1")
         if quantity <= 0:
             raise InvalidInput({"lines": [_("a quantity must be more than zero")]})
-        if row.get("unit_price") not in (None, ""):
+        price_list = None
+        if product is not None:
+            unit_price, tax_rate, price_list = catalogue.line_price(
+                product,
+                currency_code=deal.currency,
+                on=on,
+                price_list_id=row.get("price_list_id"),
+                default_list=deal.price_list,
+                unit_price=row.get("unit_price"),
+                tax_percent=row.get("tax_percent"),
+            )
+        elif row.get("unit_price") not in (None, ""):
             unit_price = services.money("lines", row["unit_price"])
-        elif product is not None:
-            unit_price = services.price_for(product, deal.currency, deal.price_list)
+            tax_rate = services.percent("lines", row.get("tax_percent"))
         else:
             raise InvalidInput({"lines": [_("a line without a product needs a price")]})
         discount = services.percent("lines", row.get("discount_percent"))
-        tax_rate = services.percent("lines", row.get("tax_percent"))
         net = services.line_total(quantity, unit_price, discount)
         tax = (net * tax_rate / 100).quantize(CENT, rounding=ROUND_HALF_UP)
         lines.append(
             QuoteLine(
                 product=product,
+                price_list=price_list,
                 description=description,
                 quantity=quantity,
                 unit_price=unit_price,
@@ -114,14 +126,17 @@ def _clean_lines(rows: Iterable[dict[str, Any]], deal: Deal) -> list[QuoteLine]:
     return lines
 
 
-def lines_from_deal(deal: Deal, tax_percent: Decimal = Decimal("0")) -> list[dict[str, Any]]:
+def lines_from_deal(deal: Deal, tax_percent: Decimal | None = None) -> list[dict[str, Any]]:
+    """The deal's product lines as quote lines: their price list, price and discount, and their
+    tax rate unless `tax_percent` replaces it."""
     return [
         {
             "product_id": line.product_id,
+            "price_list_id": line.price_list_id,
             "quantity": line.quantity,
             "unit_price": line.unit_price,
             "discount_percent": line.discount_percent,
-            "tax_percent": tax_percent,
+            "tax_percent": line.tax_percent if tax_percent is None else tax_percent,
         }
         for line in deal.lines.all()
     ]
@@ -146,8 +161,8 @@ def quote_create(
     ):
         raise InvalidInput({"valid_days": [_("from 1 to 365 days")]})
     notes = services.text("notes", notes, 5000)
-    quote_lines = _clean_lines(lines, deal)
     now = at or timezone.now()
+    quote_lines = _clean_lines(lines, deal, catalogue.business_date(now))
     quote = Quote.objects.create(
         deal=deal,
         number=f"tmp-{secrets.token_hex(8)}",

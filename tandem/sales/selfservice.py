@@ -6,7 +6,8 @@ public link at once. A buyer who ticks "talk to sales" is also handed to the lea
 (`lifecycle.request_handoff`).
 
 Invariants: one transaction; the contact is never duplicated for a known email address; the
-product must be active, offered for self-service and priced in the currency asked for.
+product must be active, offered for self-service and priced in the currency asked for in a price
+list offered today (`catalogue.offered_products` is what the price-request page lists).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tandem.core.models import Department, Organisation
 from tandem.crm import services as crm
 from tandem.crm.models import Contact
 from tandem.crm.validation import clean_email
-from tandem.sales import quotes, services
+from tandem.sales import catalogue, quotes, services
 from tandem.sales.lifecycle import request_handoff
 from tandem.sales.models import Deal, DealSource, Product, Quote
 
@@ -99,7 +100,8 @@ def price_request_with_quote(
     if amount <= 0 or amount > Decimal("100000"):
         raise InvalidInput({"quantity": [_("from 0.01 to 100000")]})
     message = services.text("message", message, 2000)
-    services.price_for(product, code, None)  # refuses a product with no price in the currency
+    # refuses a product with no price in the currency in a list offered today
+    catalogue.list_price(product, code, None, on=catalogue.business_date(), field="product_id")
     contact = _contact(
         address,
         services.text("first_name", first_name, 100),

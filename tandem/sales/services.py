@@ -18,9 +18,8 @@ them (marketing's segment reactions enrol contacts who enter a segment).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -34,6 +33,17 @@ from tandem.core.errors import InvalidInput
 from tandem.core.models import Department, Organisation, User
 from tandem.crm import services as crm
 from tandem.crm.models import Account, Contact, LifecycleStage
+from tandem.sales.catalogue import (
+    business_date,
+    line_price,
+    price_list_create,
+    price_list_update,
+    price_remove,
+    price_set,
+    product_create,
+    product_update,
+)
+from tandem.sales.cleaning import CENT, MAX_MONEY, currency, line_total, money, percent, text
 from tandem.sales.lifecycle import set_lifecycle
 from tandem.sales.models import (
     BuyingRole,
@@ -46,7 +56,6 @@ from tandem.sales.models import (
     ForecastCategory,
     LossReason,
     Pipeline,
-    Price,
     PriceList,
     Product,
     Stage,
@@ -54,61 +63,23 @@ from tandem.sales.models import (
 )
 from tandem.sales.sequences import sequence_enrol, sequence_stop_for_contact
 
-__all__ = ["sequence_enrol", "sequence_stop_for_contact"]
-
-CENT = Decimal("0.01")
-MAX_MONEY = Decimal("999999999999.99")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
-
-
-# --- small cleaners -------------------------------------------------------------------------
-
-
-def money(field: str, value: Any, *, allow_negative: bool = False) -> Decimal:
-    """A Decimal with two places, from a Decimal, int or numeric string (never a float)."""
-    if isinstance(value, bool | float):
-        raise InvalidInput({field: [_("must be a decimal number")]})
-    try:
-        amount = Decimal(str(value).strip().replace(",", ".")) if value != "" else None
-    except (InvalidOperation, ValueError):
-        amount = None
-    if amount is None or not amount.is_finite():
-        raise InvalidInput({field: [_("must be a decimal number")]})
-    if amount < 0 and not allow_negative:
-        raise InvalidInput({field: [_("must not be negative")]})
-    if abs(amount) > MAX_MONEY:
-        raise InvalidInput({field: [_("is too large")]})
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def percent(field: str, value: Any) -> Decimal:
-    amount = money(field, value if value not in (None, "") else "0")
-    if amount > 100:
-        raise InvalidInput({field: [_("must be between 0 and 100")]})
-    return amount
-
-
-def currency(field: str, value: Any) -> str:
-    code = str(value or "").strip().upper()
-    if not _CURRENCY.match(code):
-        raise InvalidInput({field: [_("must be a three-letter currency code such as EUR")]})
-    return code
-
-
-def text(field: str, value: Any, limit: int, *, required: bool = False) -> str:
-    if value is not None and not isinstance(value, str):
-        raise InvalidInput({field: [_("must be text")]})
-    cleaned = (value or "").strip()
-    if required and not cleaned:
-        raise InvalidInput({field: [_("is required")]})
-    if len(cleaned) > limit:
-        raise InvalidInput({field: [_("at most %(n)d characters") % {"n": limit}]})
-    return cleaned
-
-
-def line_total(quantity: Decimal, unit_price: Decimal, discount: Decimal) -> Decimal:
-    gross = quantity * unit_price
-    return (gross - gross * discount / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+__all__ = [
+    "CENT",
+    "MAX_MONEY",
+    "currency",
+    "line_total",
+    "money",
+    "percent",
+    "price_list_create",
+    "price_list_update",
+    "price_remove",
+    "price_set",
+    "product_create",
+    "product_update",
+    "sequence_enrol",
+    "sequence_stop_for_contact",
+    "text",
+]
 
 
 def _timeline(
@@ -224,86 +195,6 @@ def loss_reason_create(*, actor: Actor, name: str) -> LossReason:
     return reason
 
 
-@transaction.atomic
-def product_create(
-    *, actor: Actor, sku: str, name: str, description: str = "", self_service: bool = False
-) -> Product:
-    sku = text("sku", sku, 60, required=True)
-    if Product.objects.filter(sku=sku).exists():
-        raise InvalidInput({"sku": [_("a product with this SKU exists")]})
-    product = Product.objects.create(
-        sku=sku,
-        name=text("name", name, 200, required=True),
-        description=text("description", description, 5000),
-        self_service=bool(self_service),
-    )
-    record_change(
-        actor=actor, action="create", instance=product, changes=diff({}, snapshot(product))
-    )
-    return product
-
-
-@transaction.atomic
-def price_list_create(
-    *, actor: Actor, name: str, currency_code: str, is_default: bool = False
-) -> PriceList:
-    code = currency("currency", currency_code)
-    name = text("name", name, 120, required=True)
-    if PriceList.objects.filter(name=name).exists():
-        raise InvalidInput({"name": [_("a price list with this name exists")]})
-    if is_default:
-        PriceList.objects.filter(currency=code, is_default=True).update(is_default=False)
-    price_list = PriceList.objects.create(name=name, currency=code, is_default=is_default)
-    record_change(
-        actor=actor, action="create", instance=price_list, changes=diff({}, snapshot(price_list))
-    )
-    return price_list
-
-
-@transaction.atomic
-def price_set(*, actor: Actor, price_list: PriceList, product: Product, unit_price: Any) -> Price:
-    amount = money("unit_price", unit_price)
-    price, created = Price.objects.select_for_update().get_or_create(
-        price_list=price_list, product=product, defaults={"unit_price": amount}
-    )
-    before = None if created else str(price.unit_price)
-    if not created and price.unit_price != amount:
-        price.unit_price = amount
-        price.save(update_fields=["unit_price"])
-    if created or before != str(amount):
-        record_change(
-            actor=actor,
-            action="create" if created else "update",
-            instance=price,
-            changes={
-                "unit_price": [before, str(amount)],
-                "product": [None, product.pk],
-                "price_list": [None, price_list.pk],
-            },
-        )
-    return price
-
-
-def price_for(product: Product, currency_code: str, price_list: PriceList | None) -> Decimal:
-    """The product's unit price in the given (or the currency's default) price list."""
-    qs = Price.objects.filter(product=product)
-    if price_list is not None:
-        qs = qs.filter(price_list=price_list)
-    else:
-        qs = qs.filter(price_list__currency=currency_code, price_list__is_default=True)
-    price = qs.values_list("unit_price", flat=True).first()
-    if price is None:
-        raise InvalidInput(
-            {
-                "lines": [
-                    _("%(product)s has no price in %(currency)s")
-                    % {"product": product.name, "currency": currency_code}
-                ]
-            }
-        )
-    return price
-
-
 # --- deals ----------------------------------------------------------------------------------
 
 
@@ -335,8 +226,12 @@ def _clean_contacts(actor: Actor, rows: Iterable[dict[str, Any]]) -> list[tuple[
 
 
 def _clean_lines(
-    rows: Iterable[dict[str, Any]], currency_code: str, price_list: PriceList | None
+    rows: Iterable[dict[str, Any]],
+    currency_code: str,
+    price_list: PriceList | None,
+    on: dt.date,
 ) -> list[DealLine]:
+    """Deal lines priced on day `on` (see `catalogue.line_price`), all in `currency_code`."""
     lines: list[DealLine] = []
     for row in rows:
         try:
@@ -346,17 +241,24 @@ def _clean_lines(
         quantity = money("lines", row.get("quantity", "1"))
         if quantity <= 0:
             raise InvalidInput({"lines": [_("a quantity must be more than zero")]})
-        if row.get("unit_price") not in (None, ""):
-            unit_price = money("lines", row["unit_price"])
-        else:
-            unit_price = price_for(product, currency_code, price_list)
+        unit_price, tax, line_list = line_price(
+            product,
+            currency_code=currency_code,
+            on=on,
+            price_list_id=row.get("price_list_id"),
+            default_list=price_list,
+            unit_price=row.get("unit_price"),
+            tax_percent=row.get("tax_percent"),
+        )
         discount = percent("lines", row.get("discount_percent"))
         lines.append(
             DealLine(
                 product=product,
+                price_list=line_list,
                 quantity=quantity,
                 unit_price=unit_price,
                 discount_percent=discount,
+                tax_percent=tax,
                 total=line_total(quantity, unit_price, discount),
             )
         )
@@ -422,7 +324,7 @@ def deal_create(
         if price_list is None:
             raise InvalidInput({"price_list_id": [_("no price list in this currency")]})
     deal_contacts = _clean_contacts(actor, contacts)
-    deal_lines = _clean_lines(lines, code, price_list)
+    deal_lines = _clean_lines(lines, code, price_list, business_date(at))
     total = (
         sum((line.total for line in deal_lines), Decimal("0"))
         if deal_lines
@@ -594,7 +496,7 @@ def deal_contact_remove(*, actor: Actor, deal: Deal, contact_id: int) -> None:
 def deal_lines_set(*, actor: Actor, deal: Deal, lines: Iterable[dict[str, Any]]) -> Deal:
     """Replace the deal's products; the amount becomes their total."""
     deal = Deal.objects.select_for_update().get(pk=deal.pk)
-    new_lines = _clean_lines(lines, deal.currency, deal.price_list)
+    new_lines = _clean_lines(lines, deal.currency, deal.price_list, business_date())
     before = [[ln.product_id, str(ln.quantity), str(ln.total)] for ln in deal.lines.all()]
     deal.lines.all().delete()
     for line in new_lines:
@@ -615,6 +517,91 @@ def deal_lines_set(*, actor: Actor, deal: Deal, lines: Iterable[dict[str, Any]])
             ],
             "amount": [str(old_amount), str(deal.amount)],
         },
+    )
+    return deal
+
+
+def _line_row(line: DealLine) -> list[Any]:
+    return [line.product_id, str(line.quantity), str(line.total)]
+
+
+@transaction.atomic
+def deal_line_add(
+    *,
+    actor: Actor,
+    deal: Deal,
+    product_id: int,
+    quantity: Any = "1",
+    discount_percent: Any = "0",
+    price_list_id: int | None = None,
+    unit_price: Any = None,
+) -> DealLine:
+    """Add one product to the deal, priced from a price list offered today (the named one, else
+    the deal's, else the currency's). A deal without lines takes the named list's currency; a
+    deal with lines only takes lines in its own currency. The amount becomes the lines' total."""
+    deal = Deal.objects.select_for_update().get(pk=deal.pk)
+    has_lines = deal.lines.exists()
+    code = deal.currency
+    if price_list_id is not None and not has_lines:
+        named = PriceList.objects.filter(pk=price_list_id).first()
+        if named is None:
+            raise InvalidInput({"price_list_id": [_("no such price list")]})
+        code = named.currency
+    (line,) = _clean_lines(
+        [
+            {
+                "product_id": product_id,
+                "quantity": quantity,
+                "discount_percent": discount_percent,
+                "price_list_id": price_list_id,
+                "unit_price": unit_price,
+            }
+        ],
+        code,
+        deal.price_list,
+        business_date(),
+    )
+    line.deal = deal
+    line.save()
+    before = snapshot(deal, ["amount", "currency"])
+    deal.amount = DealLine.objects.filter(deal=deal).aggregate(s=Sum("total"))["s"]
+    deal.currency = code
+    deal.save(update_fields=["amount", "currency", "updated_at"])
+    record_change(
+        actor=actor,
+        action="update",
+        instance=deal,
+        changes={
+            "lines.added": [
+                None,
+                [*_line_row(line), line.price_list_id, str(line.unit_price), str(line.tax_percent)],
+            ],
+            **diff(before, snapshot(deal, ["amount", "currency"])),
+        },
+    )
+    return line
+
+
+@transaction.atomic
+def deal_line_remove(*, actor: Actor, deal: Deal, line_id: int) -> Deal:
+    """Take one line off the deal; the amount becomes the remaining lines' total (a deal left
+    without lines keeps the amount it had)."""
+    deal = Deal.objects.select_for_update().get(pk=deal.pk)
+    line = DealLine.objects.filter(pk=line_id, deal=deal).first()
+    if line is None:
+        raise InvalidInput({"line_id": [_("no such line on this deal")]}, code="not_found")
+    removed = _line_row(line)
+    line.delete()
+    before = snapshot(deal, ["amount"])
+    remaining = DealLine.objects.filter(deal=deal).aggregate(s=Sum("total"))["s"]
+    if remaining is not None:
+        deal.amount = remaining
+        deal.save(update_fields=["amount", "updated_at"])
+    record_change(
+        actor=actor,
+        action="update",
+        instance=deal,
+        changes={"lines.removed": [removed, None], **diff(before, snapshot(deal, ["amount"]))},
     )
     return deal
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tandem.sales import views
+from tandem.sales import catalogue_views, views
 
 app_name = "sales"
 urlpatterns = [
@@ -15,6 +15,12 @@ urlpatterns = [
     path("deals/<int:pk>/reopen/", views.deal_reopen, name="deal_reopen"),
     path("deals/<int:pk>/edit/", views.deal_edit, name="deal_edit"),
     path("deals/<int:pk>/contacts/", views.deal_contact_add, name="deal_contact_add"),
+    path("deals/<int:pk>/lines/", views.deal_line_add, name="deal_line_add"),
+    path(
+        "deals/<int:pk>/lines/<int:line_id>/remove/",
+        views.deal_line_remove,
+        name="deal_line_remove",
+    ),
     path("deals/<int:pk>/quotes/", views.quote_create, name="quote_create"),
     path("quotes/<int:pk>/send/", views.quote_send, name="quote_send"),
     path("quotes/<int:pk>/withdraw/", views.quote_withdraw, name="quote_withdraw"),
@@ -25,4 +31,31 @@ urlpatterns = [
     path("enrolments/<int:pk>/stop/", views.enrolment_stop, name="enrolment_stop"),
     path("tasks/", views.task_list, name="tasks"),
     path("tasks/<int:pk>/done/", views.task_done, name="task_done"),
+    path("catalogue/", catalogue_views.catalogue_page, name="catalogue"),
+    path("catalogue/products/", catalogue_views.product_create, name="product_create"),
+    path("catalogue/products/<int:pk>/", catalogue_views.product_edit, name="product_edit"),
+    path(
+        "catalogue/products/<int:pk>/<str:state>/",
+        catalogue_views.product_archive,
+        name="product_archive",
+    ),
+    path("catalogue/price-lists/", catalogue_views.price_list_create, name="price_list_create"),
+    path(
+        "catalogue/price-lists/<int:pk>/", catalogue_views.price_list_edit, name="price_list_edit"
+    ),
+    path(
+        "catalogue/price-lists/<int:pk>/prices/",
+        catalogue_views.price_set,
+        name="price_set",
+    ),
+    path(
+        "catalogue/price-lists/<int:pk>/prices/<int:product_id>/remove/",
+        catalogue_views.price_remove,
+        name="price_remove",
+    ),
+    path(
+        "catalogue/price-lists/<int:pk>/<str:state>/",
+        catalogue_views.price_list_archive,
+        name="price_list_archive",
+    ),
 ]

@@ -26,13 +26,15 @@ from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
 from tandem.core.models import Organisation, User
+from tandem.crm import selectors as crm_selectors
 from tandem.crm.models import Account, Contact
+from tandem.sales import catalogue, quotes, sequences, services
 from tandem.sales import forecast as fc
-from tandem.sales import quotes, sequences, services
 from tandem.sales.forms import (
     DealContactForm,
     DealEditForm,
     DealForm,
+    DealLineForm,
     DealMoveForm,
     EnrolForm,
     LoseForm,
@@ -47,7 +49,6 @@ from tandem.sales.models import (
     Enrolment,
     LossReason,
     Pipeline,
-    Product,
     Quote,
     SalesTask,
     Sequence,
@@ -225,7 +226,7 @@ def _deal_page(
             if quote.status in ("sent", "viewed", "accepted")
             else ""
         )
-    products = Product.objects.filter(active=True)
+    pickers = _line_pickers(deal)
     page_forms: dict[str, forms.Form] = {
         "move_form": DealMoveForm(),
         "lose_form": LoseForm(reasons=LossReason.objects.filter(active=True)),
@@ -237,7 +238,8 @@ def _deal_page(
             }
         ),
         "contact_form": DealContactForm(),
-        "quote_form": QuoteLineForm(products=products),
+        "line_form": DealLineForm(**_line_pickers(deal, for_new_line=True)),
+        "quote_form": QuoteLineForm(**pickers),
     } | (failed or {})
     return render(
         request,
@@ -247,14 +249,28 @@ def _deal_page(
             "can_change": can_change,
             "visits": visits,
             "contacts": deal.deal_contacts.select_related("contact").order_by("id"),
-            "lines": deal.lines.select_related("product"),
+            "lines": deal.lines.select_related("product", "price_list"),
             "stages": deal.pipeline.stages.filter(kind="open"),
             "quotes": deal_quotes,
+            "record_panels": crm_selectors.record_panels(request, deal),
             **page_forms,
             "failed": next(iter(failed.values())) if failed else None,
         },
         status=400 if failed else 200,
     )
+
+
+def _line_pickers(deal: Deal, *, for_new_line: bool = False) -> dict[str, Any]:
+    """What a line picker on the deal's page offers: the price lists valid today (in the deal's
+    currency; any currency for the first product of a deal without lines) and the products
+    priced in them."""
+    day = catalogue.business_date()
+    any_currency = for_new_line and not deal.lines.exists()
+    code = None if any_currency else deal.currency
+    return {
+        "products": catalogue.offered_products(day, code),
+        "price_lists": catalogue.offered_price_lists(day, code),
+    }
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -372,6 +388,35 @@ def deal_contact_add(request: HttpRequest, pk: int) -> HttpResponse:
     return _deal_action(request, pk, act, DealContactForm(request.POST), "contact_form")
 
 
+@login_required
+@require_POST
+def deal_line_add(request: HttpRequest, pk: int) -> HttpResponse:
+    def act(deal: Deal, data: dict[str, Any]) -> None:
+        services.deal_line_add(
+            actor=Actor.of(request),
+            deal=deal,
+            product_id=data["product"],
+            price_list_id=data["price_list"],
+            quantity=data["quantity"],
+            discount_percent=data["discount_percent"],
+        )
+
+    deal = get_scoped(request.user, Deal, pk)
+    form = DealLineForm(request.POST, **_line_pickers(deal, for_new_line=True))
+    return _deal_action(
+        request, pk, act, form, "line_form", done=lambda: _("Product added to the deal.")
+    )
+
+
+@login_required
+@require_POST
+def deal_line_remove(request: HttpRequest, pk: int, line_id: int) -> HttpResponse:
+    def act(deal: Deal, data: dict[str, Any]) -> Deal:
+        return services.deal_line_remove(actor=Actor.of(request), deal=deal, line_id=line_id)
+
+    return _deal_action(request, pk, act, done=lambda: _("Product removed from the deal."))
+
+
 # --- quotes (internal) ----------------------------------------------------------------------
 
 
@@ -385,14 +430,17 @@ def quote_create(request: HttpRequest, pk: int) -> HttpResponse:
             lines = quotes.lines_from_deal(deal, data["tax_percent"])
         else:
             fields = ("description", "quantity", "unit_price", "discount_percent", "tax_percent")
-            lines = [{k: data[k] for k in fields} | {"product_id": data["product"]}]
+            lines = [
+                {k: data[k] for k in fields}
+                | {"product_id": data["product"], "price_list_id": data["price_list"]}
+            ]
         created.append(
             quotes.quote_create(
                 actor=Actor.of(request), deal=deal, lines=lines, valid_days=data["valid_days"]
             )
         )
 
-    form = QuoteLineForm(request.POST, products=Product.objects.filter(active=True))
+    form = QuoteLineForm(request.POST, **_line_pickers(get_scoped(request.user, Deal, pk)))
     return _deal_action(
         request,
         pk,

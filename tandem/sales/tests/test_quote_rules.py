@@ -198,7 +198,7 @@ def test_a_question_needs_a_name_and_text_within_limits(rep, deal):
     assert Touchpoint.objects.filter(kind="quote_question").count() == 1
 
 
-def test_lines_from_the_deal_carry_price_discount_and_one_tax_rate(rep, sales, deal):
+def test_lines_from_the_deal_carry_price_list_price_discount_and_one_tax_rate(rep, sales, deal):
     services.deal_lines_set(
         actor=rep,
         deal=deal,
@@ -207,6 +207,7 @@ def test_lines_from_the_deal_carry_price_discount_and_one_tax_rate(rep, sales, d
     assert quotes.lines_from_deal(deal, Decimal("7")) == [
         {
             "product_id": sales.gadget.pk,
+            "price_list_id": sales.eur.pk,
             "quantity": Decimal("4.00"),
             "unit_price": Decimal("250.50"),
             "discount_percent": Decimal("25.00"),

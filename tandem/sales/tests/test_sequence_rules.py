@@ -119,7 +119,7 @@ def test_another_sides_sequence_is_404(client, world, rep):
         ({"quantity": "0"}, "quantity"),
         ({"quantity": "100001"}, "quantity"),
         ({"message": "x" * 2001}, "message"),
-        ({"currency": "GBP"}, "lines"),  # no price in that currency
+        ({"currency": "GBP"}, "product_id"),  # no price in that currency
     ],
 )
 def test_a_bad_price_request_is_refused_and_stores_nothing(sales, fields, field):
