@@ -25,6 +25,8 @@ from tandem.core.models import Team
 from tandem.crm.models import Industry
 from tandem.insights import selectors
 from tandem.insights.channels import is_channel
+from tandem.insights.goals_api import router as goals_router
+from tandem.insights.homes_api import router as homes_router
 from tandem.insights.periods import window, zone_of
 from tandem.insights.process_api import router as process_router
 
@@ -217,5 +219,7 @@ def summary(request: HttpRequest, filters: Query[SummaryQuery]) -> dict[str, Any
     }
 
 
-# the process analytics' operations, in their own module
+# the process analytics', the goals' and the home pages' operations, in their own modules
 router.add_router("", process_router)
+router.add_router("", goals_router)
+router.add_router("", homes_router)

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
-from tandem.core.models import Team, User
+from tandem.core.models import Role, Team, User
 from tandem.crm.models import Industry
 from tandem.insights.channels import is_channel
 from tandem.insights.models import GoalKind, GoalPeriod
@@ -115,6 +115,15 @@ class GoalForm(forms.Form):
         queryset=Team.objects.order_by("name"),
         required=False,
         empty_label=_("Joint goal (everyone)"),
+    )
+    user = forms.ModelChoiceField(
+        label=_("Rep (quota)"),
+        queryset=User.objects.filter(
+            is_active=True, role__in=[Role.SALES_REP, Role.FIELD_REP]
+        ).order_by("first_name", "last_name", "username"),
+        required=False,
+        empty_label=_("No rep: a team or joint goal"),
+        help_text=_("A rep's quota is a revenue goal; its progress is the rep's won revenue."),
     )
     target = forms.DecimalField(
         label=_("Target"), min_value=0, max_digits=16, decimal_places=2, localize=False

@@ -5,6 +5,8 @@ Invariants:
   day and `ends_on` its last (inclusive), both derived by `tandem.insights.services`;
 - one goal per (kind, period, start, team); a goal without a team is the joint goal of the whole
   revenue team (unique on its own, since NULLs are never equal in a unique index);
+- a rep's quota is a revenue goal with a `user` (and no team), one per (period, start, user); its
+  progress is the revenue the rep owns in deals won in the period;
 - targets are not negative; an MQL target is a whole number; money is in the organisation's
   currency;
 - every write goes through `tandem.insights.services` and is audited.
@@ -45,6 +47,14 @@ class Goal(models.Model):
         on_delete=models.CASCADE,
         related_name="goals",
     )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("rep (quota)"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="quotas",
+    )
     target = models.DecimalField(_("target"), max_digits=16, decimal_places=2)
     set_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -62,8 +72,17 @@ class Goal(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["kind", "period", "starts_on"],
-                condition=Q(team__isnull=True),
+                condition=Q(team__isnull=True, user__isnull=True),
                 name="one_joint_goal",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "period", "starts_on", "user"],
+                condition=Q(user__isnull=False),
+                name="one_user_goal",
+            ),
+            models.CheckConstraint(
+                condition=Q(user__isnull=True) | Q(team__isnull=True, kind="revenue"),
+                name="quota_is_a_rep_revenue_goal",
             ),
             models.CheckConstraint(condition=Q(target__gte=Decimal("0")), name="goal_not_negative"),
         ]

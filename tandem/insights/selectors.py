@@ -383,7 +383,7 @@ def open_disputes(user: User, team_id: int | None = None) -> QuerySet[Dispute]:
 def goal_totals(window: Window, team_id: int | None) -> dict[str, Decimal | None]:
     """Each kind's goal for the window: the quarter goals inside it, plus the month goals
     inside it that no counted quarter goal covers. None when no goal of the kind applies."""
-    goals = Goal.objects.filter(starts_on__gte=window.first, ends_on__lte=window.last)
+    goals = Goal.objects.filter(starts_on__gte=window.first, ends_on__lte=window.last, user=None)
     goals = goals.filter(team_id=team_id) if team_id is not None else goals.filter(team=None)
     out: dict[str, Decimal | None] = dict.fromkeys(GoalKind.values)
     by_kind: dict[str, list[Goal]] = defaultdict(list)
@@ -783,7 +783,11 @@ class GoalProgress:
 
 
 def goal_actual(user: User, goal: Goal, window: Window) -> Decimal:
+    """What `user` sees achieved towards `goal`; a rep's quota counts the rep's own deals."""
     currency = Organisation.current().currency
+    if goal.user_id is not None:
+        won = won_deals(user, window).filter(owner_id=goal.user_id, currency=currency)
+        return _money(won.aggregate(total=Sum("amount"))["total"])
     if goal.kind == GoalKind.REVENUE:
         return revenue(user, window, goal.team_id, currency)[0]
     if goal.kind == GoalKind.PIPELINE:
@@ -792,14 +796,14 @@ def goal_actual(user: User, goal: Goal, window: Window) -> Decimal:
 
 
 def goals_now(user: User, today: dt.date, zone: Any) -> list[GoalProgress]:
-    """The goals whose period contains `today` (joint ones and the user's team's), with what
-    the user sees achieved towards each."""
+    """The goals whose period contains `today` (joint ones, the user's team's and the user's own
+    quota), with what the user sees achieved towards each."""
     goals = (
         scoped(user, Goal)
         .filter(starts_on__lte=today, ends_on__gte=today)
-        .filter(Q(team=None) | Q(team_id=user.team_id))
-        .select_related("team")
-        .order_by("team_id", "period", "kind")
+        .filter(Q(team=None, user=None) | Q(team_id=user.team_id, user=None) | Q(user=user))
+        .select_related("team", "user")
+        .order_by(F("user_id").asc(nulls_first=True), "team_id", "period", "kind")
     )
     out = []
     for goal in goals:

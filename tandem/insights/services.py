@@ -2,12 +2,15 @@
 
     goal_set(actor=..., kind="revenue", period="quarter", day=date(2026, 10, 5), team_id=None,
              target=Decimal("250000"))
+    goal_set(..., kind="revenue", team_id=None, user_id=rep.pk, ...)   # the rep's quota
 
 Invariants:
 - only a user holding `manage_goals` sets or removes a goal (`InvalidInput`, code "forbidden");
 - `day` may be any day of the period: the goal is stored on the period's first and last day
   (fiscal quarters follow the organisation's fiscal year start);
-- setting a goal that exists changes its target (one row per kind, period, start and team);
+- setting a goal that exists changes its target (one row per kind, period, start and team, or
+  per period, start and rep for a quota);
+- a quota (`user_id`) is a revenue goal of one active sales or field rep, never of a team too;
 - every change is audited in the same transaction.
 """
 
@@ -24,11 +27,12 @@ from django.utils.translation import gettext as _
 from tandem.core.access import can
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
-from tandem.core.models import Organisation, Team
+from tandem.core.models import Organisation, Role, Team, User
 from tandem.insights.models import Goal, GoalKind, GoalPeriod
 from tandem.insights.periods import EARLIEST, LATEST, period_end, period_start
 
 MAX_TARGET = Decimal("99999999999999.99")
+QUOTA_ROLES = (Role.SALES_REP, Role.FIELD_REP)
 
 
 def _check_actor(actor: Actor) -> None:
@@ -57,8 +61,10 @@ def goal_set(
     day: dt.date,
     team_id: int | None,
     target: Any,
+    user_id: int | None = None,
 ) -> Goal:
-    """Set (create or change) the goal of `kind` for the period containing `day`."""
+    """Set (create or change) the goal of `kind` for the period containing `day`; with
+    `user_id`, that rep's quota (a revenue goal)."""
     _check_actor(actor)
     errors: dict[str, list[str]] = {}
     if kind not in GoalKind.values:
@@ -69,11 +75,24 @@ def goal_set(
         errors["day"] = [_("must be between %(a)s and %(b)s") % {"a": EARLIEST, "b": LATEST}]
     if team_id is not None and not Team.objects.filter(pk=team_id).exists():
         errors["team"] = [_("No such team.")]
+    if user_id is not None:
+        if not User.objects.filter(pk=user_id, is_active=True, role__in=QUOTA_ROLES).exists():
+            errors["user"] = [_("Choose an active sales or field rep.")]
+        elif team_id is not None:
+            errors["team"] = [_("A rep's quota belongs to the rep, not to a team.")]
+        elif kind != GoalKind.REVENUE:
+            errors["kind"] = [_("A rep's quota is a revenue goal.")]
     if errors:
         raise InvalidInput(errors)
     value = _clean_target(kind, target)
     starts_on = period_start(day, period, Organisation.current().fiscal_year_start_month)
-    key = {"kind": kind, "period": period, "starts_on": starts_on, "team_id": team_id}
+    key = {
+        "kind": kind,
+        "period": period,
+        "starts_on": starts_on,
+        "team_id": team_id,
+        "user_id": user_id,
+    }
     goal = Goal.objects.select_for_update().filter(**key).first()
     if goal is None:
         try:

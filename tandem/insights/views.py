@@ -23,7 +23,7 @@ from tandem.core.forms import apply_invalid_input
 from tandem.core.models import User
 from tandem.core.paging import capped_count
 from tandem.crm.models import Account, Contact, Industry, Touchpoint
-from tandem.insights import selectors, services
+from tandem.insights import home_views, selectors, services
 from tandem.insights.channels import known as known_channels
 from tandem.insights.forms import CockpitForm, GoalForm
 from tandem.insights.models import Goal
@@ -36,6 +36,8 @@ def home(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     if can(user, "cockpit_home"):
         return cockpit(request)
+    if user.role in home_views.TEMPLATES:
+        return home_views.role_home(request)
     zone = zone_of(user)
     contacts, contacts_more = capped_count(scoped(user, Contact))
     accounts, accounts_more = capped_count(scoped(user, Account))
@@ -157,7 +159,7 @@ def cockpit(request: HttpRequest) -> HttpResponse:
 
 def _goals_page(request: HttpRequest, user: User, form: GoalForm, status: int = 200) -> Any:
     zone = zone_of(user)
-    goals = scoped(user, Goal).select_related("team", "set_by")
+    goals = scoped(user, Goal).select_related("team", "user", "set_by")
     return render(
         request,
         "insights/goals.html",
@@ -189,6 +191,7 @@ def goals(request: HttpRequest) -> HttpResponse:
                 day=data["day"],
                 team_id=data["team"].pk if data["team"] else None,
                 target=data["target"],
+                user_id=data["user"].pk if data["user"] else None,
             )
         except InvalidInput as exc:
             apply_invalid_input(form, exc, {})
