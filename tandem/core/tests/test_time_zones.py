@@ -18,6 +18,7 @@ from tandem.core.services import organisation_update
 from tandem.crm import services as crm
 from tandem.crm.models import Touchpoint
 from tandem.leads import services as leads
+from tandem.marketing.events import services as events
 
 INSTANT = dt.datetime(2025, 3, 7, 0, 53, tzinfo=dt.UTC)
 
@@ -54,10 +55,22 @@ def test_the_same_instant_reads_the_same_on_the_timeline_and_the_hand_off_page(
     admin = world.user("admin")
     handoff = leads.handoff_create(actor=Actor(user=admin), contact=contact, trigger="mql")
     User.objects.filter(pk=admin.pk).update(time_zone=own_zone)
+    event = events.event_create(
+        actor=Actor(user=world.user("marketer")),
+        kind="webinar",
+        title="Same instant",
+        starts_at=INSTANT,
+        ends_at=INSTANT + dt.timedelta(hours=1),
+        organizer_name="M",
+        organizer_email="m@example.com",
+    )
     client = _client(admin)
     timeline = client.get(f"/crm/contacts/{contact.pk}/").content.decode()
     handoff_page = client.get(f"/leads/handoffs/{handoff.pk}/").content.decode()
-    for page in (timeline, handoff_page):
+    marketer = world.user("marketer")
+    User.objects.filter(pk=marketer.pk).update(time_zone=own_zone)
+    event_page = _client(marketer).get(f"/marketing/events/{event.pk}/").content.decode()
+    for page in (timeline, handoff_page, event_page):
         assert shown in page
         assert not_shown not in page
 
