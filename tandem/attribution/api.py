@@ -2,7 +2,8 @@
 
     GET /api/v1/attribution/credit   one model over a period/segment: credit by channel,
                                      campaign, content, person and department with intervals,
-                                     the top paths and totals
+                                     the top paths and totals; by department also the credit
+                                     after the head's dispute decisions (linked)
     GET /api/v1/attribution/compare  several models side by side (channel and department)
 
 Invariants: results cover only what the caller may see (the services read through
@@ -75,6 +76,32 @@ class Totals(Schema):
     conversions_without_touches: int
 
 
+class AdjustedRow(Schema):
+    name: str = Field(description="department")
+    model_conversions: float = Field(description="the model's credit (conversions)")
+    model_value: float
+    model_share: float
+    conversions: float = Field(description="credit after the head's decisions")
+    value: float
+    share: float
+
+
+class AdjustmentOut(Schema):
+    id: int
+    deal_id: int
+    deal: str
+    dispute_id: int
+    decision_url: str = Field(description="the page of the dispute and its decision")
+    decided_at: dt.datetime
+    model_shares: dict[str, float] = Field(description="the model's shares of the deal")
+    shares: dict[str, float] = Field(description="the head's shares of the deal")
+
+
+class AdjustedCredit(Schema):
+    rows: list[AdjustedRow]
+    adjustments: list[AdjustmentOut]
+
+
 class RunOut(Schema):
     id: int
     model: str
@@ -85,6 +112,11 @@ class RunOut(Schema):
     totals: Totals
     credits: dict[str, list[CreditRow]]
     top_paths: list[PathRow]
+    department_adjusted: AdjustedCredit | None = Field(
+        None,
+        description="credit by department beside the credit after the head's dispute "
+        "decisions about deals among the conversions, each decision linked",
+    )
 
 
 class CompareOut(Schema):
@@ -123,9 +155,13 @@ def run_out(run: AttributionRun) -> dict[str, Any]:
 
 @router.get("/credit", response={200: RunOut, **ERRORS})
 def credit(request: HttpRequest, q: Query[RunQuery]) -> dict[str, Any]:
-    """Credit of one model by channel, campaign, content, person and department."""
+    """Credit of one model by channel, campaign, content, person and department, and by
+    department beside the credit after the head's decisions on disputed deals."""
     spec, params = _request(q)
-    return run_out(services.attribution_run(user=caller(request).user, spec=spec, params=params))
+    user = caller(request).user
+    run = services.attribution_run(user=user, spec=spec, params=params)
+    adjusted = services.department_credit_adjusted(user=user, run=run, spec=spec, params=params)
+    return {**run_out(run), "department_adjusted": adjusted}
 
 
 @router.get("/compare", response={200: CompareOut, **ERRORS})

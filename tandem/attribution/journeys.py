@@ -26,9 +26,9 @@ Definitions (stated as invariants, tested in ``tests/test_journeys*.py``):
   converted_at`` (strictly before: the converting event itself is not a touch);
 - non-converting journeys: keys with a touch in the period and no conversion in it, anchored
   at their last touch in the period (path: touches up to ``lookback`` before it, inclusive);
-- bot-flagged touchpoints and bookkeeping rows (lifecycle changes, deal events — they record
-  a conversion, they are not a touch) are left out; offline touchpoints (calls, meetings,
-  visits, trainings, events) are ordinary touches;
+- bot-flagged touchpoints and bookkeeping rows (lifecycle changes, deal events, disputes —
+  they record a conversion or a decision, they are not a touch) are left out; offline
+  touchpoints (calls, meetings, visits, trainings, events) are ordinary touches;
 - reads go through ``scoped(user, ...)``: a user's journeys contain only touchpoints and
   conversions they may see (fails closed: no rule, no rows).
 """
@@ -72,6 +72,8 @@ BOOKKEEPING_KINDS: tuple[str, ...] = (
     "deal_won",
     "deal_lost",
     "deal_reopened",
+    "dispute_opened",
+    "dispute_decided",
 )
 NO_LABEL = "(none)"
 NO_PERSON = "(nobody)"

@@ -13,22 +13,28 @@ Invariants:
   change): new data, new key; the unique key makes concurrent computations store once;
 - per dimension, credits sum to the total conversions and value of the journeys (engine
   invariant), and each share comes with its bootstrap percentile interval;
-- the cache row is not a business record: it is not audited.
+- the cache row is not a business record: it is not audited;
+- the head's credit adjustments (`credit_adjustment_record`, audited) never change a stored
+  run: `department_credit_adjusted` shows them beside it, and the adjusted credits of a run
+  sum to the same totals as the model's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tandem.attribution.engine import Journeys, bootstrap_credit, credit
@@ -43,10 +49,12 @@ from tandem.attribution.journeys import (
     build_journeys,
     data_version,
 )
-from tandem.attribution.models import AttributionRun
-from tandem.core.access import ALL, NONE, Action, _Everything, register
+from tandem.attribution.models import AttributionRun, CreditAdjustment
+from tandem.core.access import ALL, NONE, Action, _Everything, register, scoped
+from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
-from tandem.core.models import User
+from tandem.core.models import Department, User
+from tandem.sales.models import Deal
 
 MAX_BOOT = 1000
 EARLIEST = dt.date(1990, 1, 1)
@@ -329,3 +337,159 @@ def compare_models(
 def demo_journeys(n: int = 2000, seed: int = 0) -> SimulatedData:
     """Simulated multi-channel journeys with planted channel effects (same seed, same data)."""
     return simulate_journeys(n, default_scenario(), seed=seed)
+
+
+# --- the head's adjustments of a deal's credit -------------------------------------------------
+# A dispute about the credit for a deal ends, when the head says so, in a `CreditAdjustment`:
+# the deal's credit per department as the head decided it. Reports keep the model's credit
+# and show the adjusted credit beside it: for each adjusted deal among the run's conversions,
+# the deal's own model credit (the run's model over that deal's journey alone) is taken out of
+# its departments and the head's shares of the deal (one conversion, its amount) are put in.
+# Totals stay the same; a deal without touches in the run's window is not in the journeys and
+# its adjustment does not apply.
+
+SHARE_TOLERANCE = 0.001
+
+
+def credit_shares_clean(shares: Mapping[str, Any]) -> dict[str, float]:
+    """Shares by department: each between 0 and 1, all of them summing to 1 (departments not
+    named get 0). Raises InvalidInput naming what is wrong."""
+    out = dict.fromkeys(Department.values, 0.0)
+    errors: list[str] = []
+    for name, value in shares.items():
+        if name not in out:
+            errors.append(_("%(d)s is not a department.") % {"d": name})
+            continue
+        try:
+            share = float(value)
+        except (TypeError, ValueError):
+            errors.append(_("The share of %(d)s is not a number.") % {"d": name})
+            continue
+        if not 0.0 <= share <= 1.0 or share != share:
+            errors.append(_("The share of %(d)s must be between 0 and 100 per cent.") % {"d": name})
+            continue
+        out[name] = share
+    if not errors and abs(sum(out.values()) - 1.0) > SHARE_TOLERANCE:
+        errors.append(_("The shares must add up to 100 per cent."))
+    if errors:
+        raise InvalidInput({"shares": errors})
+    return {name: round(share, 6) for name, share in out.items()}
+
+
+@transaction.atomic
+def credit_adjustment_record(
+    *,
+    actor: Actor,
+    deal: Deal,
+    dispute: Any,
+    shares: Mapping[str, Any],
+    at: dt.datetime | None = None,
+) -> CreditAdjustment:
+    """Record the head's credit of `deal` per department, citing `dispute` (audited); `at`:
+    when it was decided (default now)."""
+    if actor.user is None or not actor.user.sees_everything:
+        raise InvalidInput(_("Only the head adjusts credit."), code="forbidden")
+    adjustment = CreditAdjustment.objects.create(
+        deal=deal,
+        dispute=dispute,
+        shares=credit_shares_clean(shares),
+        decided_by=actor.user,
+        created_at=at or timezone.now(),
+    )
+    record_change(
+        actor=actor, action="create", instance=adjustment, changes=diff({}, snapshot(adjustment))
+    )
+    return adjustment
+
+
+def _adjustments_in(user: User, spec: JourneySpec) -> list[CreditAdjustment]:
+    """The newest adjustment of each deal that is a conversion of `spec` and `user` sees."""
+    if spec.conversion not in ("deal_won", "opportunity"):
+        return []
+    at = "closed_at" if spec.conversion == "deal_won" else "created_at"
+    deals = scoped(user, Deal).filter(**{f"{at}__gte": spec.start, f"{at}__lt": spec.end})
+    if spec.conversion == "deal_won":
+        deals = deals.filter(status="won")
+    newest: dict[int, CreditAdjustment] = {}
+    rows = (
+        CreditAdjustment.objects.filter(deal_id__in=deals.values("pk"))
+        .select_related("deal", "dispute")
+        .order_by("deal_id", "-created_at", "-id")
+    )
+    for adjustment in rows:
+        newest.setdefault(adjustment.deal_id, adjustment)
+    return sorted(newest.values(), key=lambda a: (a.created_at, a.pk))
+
+
+def deal_model_shares(
+    user: User, spec: JourneySpec, params: ModelParams, deal: Deal
+) -> dict[str, float] | None:
+    """The run's model over the deal's own journey: its share of the deal per department
+    (None when the deal has no touch in the window, so it is not in the run's journeys)."""
+    at = deal.closed_at if spec.conversion == "deal_won" else deal.created_at
+    if at is None:
+        return None
+    one = dataclasses.replace(
+        spec, start=at, end=at + dt.timedelta(microseconds=1), include_nulls=False
+    )
+    db = build_journeys(user, one)
+    if db.n_journeys == 0 or db.conversions.sum() <= 0:
+        return None
+    journeys = db.journeys("department")
+    result = credit(journeys, _model_for(journeys, params.model), **params.engine_params())
+    shares = result.shares("conversions")
+    return {name: float(shares[i]) for i, name in enumerate(result.channels) if shares[i] > 0}
+
+
+def department_credit_adjusted(
+    *, user: User, run: AttributionRun, spec: JourneySpec, params: ModelParams
+) -> dict[str, Any]:
+    """The run's credit by department beside the credit after the head's decisions.
+
+    ``rows``: ``{name, model_conversions, model_value, model_share, conversions, value,
+    share}`` per department; ``adjustments``: the decisions that apply, each with the deal, the
+    model's and the head's shares of it and the decision's link."""
+    model_rows = run.result.get("credits", {}).get("department", [])
+    conversions = {r["name"]: float(r["conversions"]) for r in model_rows}
+    value = {r["name"]: float(r["value"]) for r in model_rows}
+    applied: list[dict[str, Any]] = []
+    for adjustment in _adjustments_in(user, spec):
+        deal = adjustment.deal
+        own = deal_model_shares(user, spec, params, deal)
+        if own is None:
+            continue
+        amount = float(deal.amount) if spec.conversion in ("deal_won", "opportunity") else 0.0
+        for name in set(own) | set(adjustment.shares):
+            delta = float(adjustment.shares.get(name, 0.0)) - own.get(name, 0.0)
+            conversions[name] = conversions.get(name, 0.0) + delta
+            value[name] = value.get(name, 0.0) + delta * amount
+        applied.append(
+            {
+                "id": adjustment.pk,
+                "deal_id": deal.pk,
+                "deal": deal.name,
+                "dispute_id": adjustment.dispute_id,
+                "decision_url": reverse("leads:dispute_detail", args=[adjustment.dispute_id]),
+                "decided_at": adjustment.created_at,
+                "model_shares": own,
+                "shares": {k: v for k, v in adjustment.shares.items() if v},
+            }
+        )
+    total = sum(r["conversions"] for r in model_rows) or 1.0
+    by_name = {r["name"]: r for r in model_rows}
+    names = [r["name"] for r in model_rows] + sorted(
+        n for n in conversions if n not in by_name and abs(conversions[n]) > 1e-9
+    )
+    rows = [
+        {
+            "name": name,
+            "model_conversions": float(by_name[name]["conversions"]) if name in by_name else 0.0,
+            "model_value": float(by_name[name]["value"]) if name in by_name else 0.0,
+            "model_share": float(by_name[name]["share"]) if name in by_name else 0.0,
+            "conversions": round(conversions[name], 9),
+            "value": round(value[name], 6),
+            "share": round(conversions[name] / total, 9),
+        }
+        for name in names
+    ]
+    return {"rows": rows, "adjustments": applied}

@@ -165,6 +165,9 @@ def attribution_page(request: HttpRequest) -> HttpResponse:
             context.update(
                 run=run,
                 result=run.result,
+                adjusted=services.department_credit_adjusted(
+                    user=user, run=run, spec=spec, params=params
+                ),
                 tables=_tables(run.result),
                 chart=chart,
                 side_models=list(side),
@@ -191,22 +194,25 @@ def attribution_export(request: HttpRequest, fmt: str) -> HttpResponse:
         reasons = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
         return HttpResponse(reasons, status=400, content_type="text/plain; charset=utf-8")
     run = services.attribution_run(user=user, spec=spec, params=params)
+    adjusted = services.department_credit_adjusted(user=user, run=run, spec=spec, params=params)
     name = f"attribution-{params.model}-{spec.start:%Y%m%d}-{spec.end:%Y%m%d}"
     record_export(
         actor=Actor.of(request),
         model=AttributionRun,
         fmt="xlsx" if fmt == "xlsx" else "csv",
-        rows=sum(1 for _row in exports.rows(run.result)) - 1,
+        rows=sum(1 for _row in exports.rows(run.result, adjusted)) - 1,
         source=run,
         filters={k: v for k, v in request.GET.items() if k != "csrfmiddlewaretoken"},
     )
     if fmt == "xlsx":
         response = HttpResponse(
-            exports.to_xlsx(run.result),
+            exports.to_xlsx(run.result, adjusted),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
         response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
     else:
-        response = HttpResponse(exports.to_csv(run.result), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(
+            exports.to_csv(run.result, adjusted), content_type="text/csv; charset=utf-8"
+        )
         response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response

@@ -17,11 +17,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import Sum
 
 from tandem.core.audit import Actor
-from tandem.core.models import Organisation, Team, User
+from tandem.core.models import Organisation, Role, Team, User
+from tandem.crm.models import Account
 from tandem.demo.clock import backdate
 from tandem.insights import services as insights
 from tandem.leads import services as leads
-from tandem.leads.models import Dispute, DisputeMessage, Handoff, HandoffStatus
+from tandem.leads.models import Dispute, DisputeMessage, Handoff, HandoffStatus, StageHistory
 from tandem.sales.models import Deal, DealStatus
 
 STEP = Decimal("5000")
@@ -113,6 +114,8 @@ SUMMARIES = [
     *(row[1] for row in LEAD_QUALITY),
     "The field visit closed this deal, not the quote",
     "An MQL waiting past the acceptance deadline",
+    "Accepted, then it turned out to be a student project",
+    "I have worked this account since the trade show",
 ]
 
 
@@ -127,9 +130,84 @@ def _at(moment: dt.datetime | None, days: float, now: dt.datetime) -> dt.datetim
     return min(base + dt.timedelta(days=days), now - dt.timedelta(hours=2))
 
 
+def _decided_effects(
+    people: dict[str, User],
+    head: Actor,
+    now: dt.datetime,
+    opened: dict[int, dt.datetime],
+    decided: dict[int, dt.datetime],
+) -> None:
+    """A lead-quality dispute upheld (the lead is recycled) and an ownership dispute upheld
+    (the account goes to the rep who claimed it), so the cockpit shows decisions with effects."""
+    handoff = (
+        Handoff.objects.filter(status=HandoffStatus.CONTACTED, assigned_to__isnull=False)
+        .exclude(contact__lifecycle_stage__in=["customer", "recycled", "disqualified"])
+        .exclude(contact__stage_history__entered_at__gte=now - dt.timedelta(days=3))
+        .select_related("contact", "assigned_to")
+        .order_by("created_at", "id")
+        .first()
+    )
+    if handoff is not None and handoff.assigned_to is not None:
+        last_move = (
+            StageHistory.objects.filter(contact=handoff.contact)
+            .order_by("-entered_at")
+            .values_list("entered_at", flat=True)
+            .first()
+        )
+        when = _at(max(filter(None, [last_move, handoff.contacted_at])), 1, now)
+        dispute = leads.disputes.dispute_open(
+            actor=Actor(user=handoff.assigned_to),
+            subject="lead_quality",
+            target=handoff.contact,
+            summary=SUMMARIES[5],
+            body="No company behind this sign-up; please stop scoring student addresses.",
+            at=when,
+        )
+        opened[dispute.pk] = when
+        decided[dispute.pk] = min(when + dt.timedelta(hours=6), now - dt.timedelta(hours=1))
+        leads.disputes.dispute_decide(
+            actor=head,
+            dispute=dispute,
+            outcome="upheld",
+            decision="Not a buyer: the lead goes back to nurture and counts against the campaign.",
+            at=decided[dispute.pk],
+        )
+    account = (
+        Account.objects.filter(owner__role=Role.SALES_REP, owner__is_active=True)
+        .select_related("owner")
+        .order_by("created_at", "id")
+        .first()
+    )
+    reps = User.objects.filter(role=Role.SALES_REP, is_active=True).order_by("username")
+    if account is not None and account.owner_id is not None:
+        reps = reps.exclude(pk=account.owner_id)
+    claimant = reps.first()
+    if account is not None and claimant is not None:
+        when = now - dt.timedelta(days=6)
+        dispute = leads.disputes.dispute_open(
+            actor=Actor(user=claimant),
+            subject="ownership",
+            target=account,
+            summary=SUMMARIES[6],
+            body="They came to our booth and I have run every meeting since.",
+            at=when,
+        )
+        opened[dispute.pk] = when
+        decided[dispute.pk] = when + dt.timedelta(days=1)
+        leads.disputes.dispute_decide(
+            actor=head,
+            dispute=dispute,
+            outcome="upheld",
+            decision="The account goes to the rep who has been working it.",
+            new_owner=claimant,
+            at=decided[dispute.pk],
+        )
+
+
 def open_disputes(people: dict[str, User], now: dt.datetime) -> None:
-    """Three lead-quality disputes, one about credit for a deal and one about a hand-off;
-    three decided by the head, two waiting."""
+    """Three lead-quality disputes, one about credit for a deal and one about a hand-off, and
+    two decided with an effect (a recycled lead, an account that changed hands); the credit for
+    the deal is split between departments."""
     if Dispute.objects.filter(summary__in=SUMMARIES).exists():
         return
     head = Actor(user=people["head"])
@@ -150,13 +228,18 @@ def open_disputes(people: dict[str, User], now: dt.datetime) -> None:
             target=handoff.contact,
             summary=summary,
             body=body.format(rep=rep),
+            at=_at(handoff.rejected_at, 1, now),
         )
-        opened[dispute.pk] = _at(handoff.rejected_at, 1, now)
+        opened[dispute.pk] = dispute.opened_at
         if decision:
-            leads.disputes.dispute_decide(
-                actor=head, dispute=dispute, outcome=outcome, decision=decision
-            )
             decided[dispute.pk] = _at(handoff.rejected_at, 4, now)
+            leads.disputes.dispute_decide(
+                actor=head,
+                dispute=dispute,
+                outcome=outcome,
+                decision=decision,
+                at=decided[dispute.pk],
+            )
     won = (
         Deal.objects.filter(status=DealStatus.WON)
         .select_related("owner")
@@ -164,14 +247,27 @@ def open_disputes(people: dict[str, User], now: dt.datetime) -> None:
         .first()
     )
     if won is not None:
+        when = _at(won.closed_at, 2, now)
         dispute = leads.disputes.dispute_open(
             actor=Actor(user=people["field"]),
             subject="deal_credit",
             target=won,
             summary=SUMMARIES[3],
             body=f"I visited them twice before they signed. @{won.owner.username if won.owner else 'head'}",  # noqa: E501
+            at=when,
         )
-        opened[dispute.pk] = _at(won.closed_at, 2, now)
+        opened[dispute.pk] = when
+        decided[dispute.pk] = min(when + dt.timedelta(days=2), now - dt.timedelta(hours=1))
+        leads.disputes.dispute_decide(
+            actor=head,
+            dispute=dispute,
+            outcome="split",
+            decision="The visits and the quote both mattered: field and sales share the credit,"
+            " marketing keeps a fifth for the first touch.",
+            shares={"field": 0.4, "sales": 0.4, "marketing": 0.2},
+            at=decided[dispute.pk],
+        )
+    _decided_effects(people, head, now, opened, decided)
     breached = (
         Handoff.objects.filter(status=HandoffStatus.PENDING, accept_due_at__lt=now)
         .select_related("assigned_to")
@@ -185,15 +281,17 @@ def open_disputes(people: dict[str, User], now: dt.datetime) -> None:
             target=breached,
             summary=SUMMARIES[4],
             body="This lead asked for a demo and nobody has answered yet. @head",
+            at=_at(breached.accept_due_at, 0.2, now),
         )
-        opened[dispute.pk] = _at(breached.accept_due_at, 0.2, now)
+        opened[dispute.pk] = dispute.opened_at
+        decided[dispute.pk] = _at(breached.accept_due_at, 0.5, now)
         leads.disputes.dispute_decide(
             actor=head,
             dispute=dispute,
             outcome="upheld",
             decision="Sales answers this lead today; the rep's queue is rebalanced.",
+            at=decided[dispute.pk],
         )
-        decided[dispute.pk] = _at(breached.accept_due_at, 0.5, now)
     backdate(Dispute, "opened_at", opened)
     backdate(Dispute, "decided_at", decided)
     backdate(

@@ -7,8 +7,13 @@ class LeadsConfig(AppConfig):
     verbose_name = "Leads"
 
     def ready(self) -> None:
+        from tandem.crm.selectors import record_panel_register
         from tandem.leads.ownership import register_owned_kinds
         from tandem.leads.scopes import register_scopes
+        from tandem.leads.settings_pages import register_settings_pages
+        from tandem.leads.views import dispute_panel
 
         register_scopes()
         register_owned_kinds()
+        register_settings_pages()
+        record_panel_register("leads.disputes", dispute_panel)

@@ -10,7 +10,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from tandem.core.models import Role, User
+from tandem.core.models import Department, Role, User
 from tandem.crm.models import Contact, LifecycleStage
 from tandem.leads.lifecycle import allowed_targets
 from tandem.leads.models import DisputeOutcome, DisputeSubject, RejectionOutcome, RejectionReason
@@ -89,7 +89,15 @@ class HandoffAcceptForm(forms.Form):
     """Accepting takes no input; the form keeps every action on the same path."""
 
 
+TARGET_FIELDS = ("handoff", "contact", "account", "deal")
+SHARE_FIELDS = {f"share_{d}": d for d in Department.values}
+
+
 class DisputeOpenForm(forms.Form):
+    """A dispute about one record: exactly one of the hidden record fields, a subject the
+    record allows (`disputes.subjects_for`; the service refuses others), a summary and a first
+    message."""
+
     subject = forms.ChoiceField(
         label=_("About"),
         choices=DisputeSubject.choices,
@@ -103,14 +111,33 @@ class DisputeOpenForm(forms.Form):
         max_length=SUMMARY_MAX,
         error_messages={"required": _("A summary of 1 to 500 characters is required.")},
     )
-    body = forms.CharField(label=_("Message"), max_length=MESSAGE_MAX, required=False)
+    body = forms.CharField(
+        label=_("Message"),
+        max_length=MESSAGE_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
     handoff = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     contact = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    account = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    deal = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, subjects: tuple[str, ...] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if subjects:
+            field = self.fields["subject"]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = [(s, DisputeSubject(s).label) for s in subjects]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if not data.get("handoff") and not data.get("contact"):
-            raise forms.ValidationError(_("Say which hand-off or contact the dispute is about."))
+        named = [name for name in TARGET_FIELDS if data.get(name)]
+        if len(named) != 1:
+            raise forms.ValidationError(
+                _("Say which hand-off or contact the dispute is about.")
+                if not named
+                else _("A dispute is about one record.")
+            )
         return data
 
 
@@ -124,6 +151,10 @@ class DisputeMessageForm(forms.Form):
 
 
 class DisputeDecideForm(forms.Form):
+    """The head's decision: an outcome and words, and the effect the subject takes: each
+    department's share of the deal in per cent (credit), or who owns the record (ownership).
+    `cleaned_data["shares"]` holds the shares as fractions (None when none was given)."""
+
     outcome = forms.ChoiceField(
         label=_("Outcome"),
         choices=DisputeOutcome.choices,
@@ -138,6 +169,54 @@ class DisputeDecideForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         error_messages={"required": _("Write the decision.")},
     )
+    share_marketing = forms.DecimalField(
+        label=_("Marketing's share (per cent)"), required=False, min_value=0, max_value=100
+    )
+    share_sales = forms.DecimalField(
+        label=_("Sales' share (per cent)"), required=False, min_value=0, max_value=100
+    )
+    share_field = forms.DecimalField(
+        label=_("Field's share (per cent)"), required=False, min_value=0, max_value=100
+    )
+    share_self_service = forms.DecimalField(
+        label=_("Self-service's share (per cent)"), required=False, min_value=0, max_value=100
+    )
+    new_owner = forms.ModelChoiceField(
+        label=_("New owner"),
+        queryset=User.objects.none(),
+        required=False,
+        error_messages={"invalid_choice": _("Choose one of the sides of the dispute.")},
+    )
+
+    def __init__(
+        self, *args: Any, subject: str = "", sides: list[User] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["new_owner"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = User.objects.filter(pk__in=[p.pk for p in sides or []]).order_by(
+            "username"
+        )
+        if subject != DisputeSubject.DEAL_CREDIT:
+            for name in SHARE_FIELDS:
+                del self.fields[name]
+        if subject != DisputeSubject.OWNERSHIP:
+            del self.fields["new_owner"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        given = {
+            department: data.pop(name)
+            for name, department in SHARE_FIELDS.items()
+            if data.get(name) is not None
+        }
+        for name in SHARE_FIELDS:
+            data.pop(name, None)
+        data["shares"] = (
+            {department: float(pct) / 100 for department, pct in given.items()} if given else None
+        )
+        data.setdefault("new_owner", None)
+        return data
 
 
 class LifecycleMoveForm(forms.Form):

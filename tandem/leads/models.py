@@ -7,7 +7,9 @@ Invariants:
 - a contact has at most one open `Handoff` (pending or accepted), enforced by a unique constraint;
 - `RepCapacity.open_count` counts the rep's open hand-offs; it is changed only with conditional
   `UPDATE`s (`F()` expressions), never read-modify-write;
-- a `Dispute` is decided at most once; its decision is never edited.
+- a `Dispute` is decided at most once; its decision is never edited. Its effect (a credit
+  adjustment, a recycled lead, a new owner) is made in the decision's transaction
+  (`tandem.leads.disputes`); `new_owner` records whom an ownership decision gave the record.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tandem.crm.models import Contact, Industry, LifecycleStage
+
+# Timeline rows that record a change of the record (a stage move, a dispute opened or decided)
+# rather than a contact with the customer: scoring, lead quality and the first-contact clock
+# leave them out (attribution leaves out their kinds).
+RECORD_CHANNELS = ("lifecycle", "dispute")
 
 # --- lifecycle ------------------------------------------------------------------------------
 
@@ -503,6 +510,7 @@ class DisputeSubject(models.TextChoices):
     LEAD_QUALITY = "lead_quality", _("Lead quality")
     HANDOFF = "handoff", _("Hand-off")
     DEAL_CREDIT = "deal_credit", _("Credit for a deal")
+    OWNERSHIP = "ownership", _("Ownership")
 
 
 class DisputeStatus(models.TextChoices):
@@ -543,6 +551,14 @@ class Dispute(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
+    new_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("new owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-opened_at", "-id"]

@@ -6,6 +6,10 @@ hand-offs and touchpoints they may see.
 - `lead_quality`: per campaign, channel or source of the touchpoints a contact had BEFORE its
   hand-off (bots excluded): hand-offs, accepted, rejected, acceptance rate and rejection reasons.
   A hand-off counts once per value it was touched by (multi-touch), never twice for one value.
+  An upheld lead-quality dispute counts against the hand-off it is about (a dispute about a
+  contact: the contact's latest hand-off before the dispute was opened): the quality rate is
+  the accepted hand-offs without such a dispute over the decided ones, so it is at most the
+  acceptance rate. Disputes are counted, not shown: their threads stay with their sides.
 - `marketing_sla`: MQLs delivered in a month against the target, and the acceptance rate of the
   hand-offs of that month that sales decided on.
 - `before_handoff`: everything marketing sent a lead before the hand-off (its timeline up to then).
@@ -18,13 +22,18 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
 
 from tandem.core.access import scoped
 from tandem.core.models import Department, User
 from tandem.crm.models import Contact, Touchpoint
 from tandem.leads.models import (
+    RECORD_CHANNELS,
     ContactScore,
+    Dispute,
+    DisputeOutcome,
+    DisputeSubject,
     Handoff,
     HandoffStatus,
     HandoffTrigger,
@@ -43,12 +52,21 @@ class QualityRow:
     handoffs: int = 0
     accepted: int = 0
     rejected: int = 0
+    upheld_disputes: int = 0
+    accepted_but_disputed: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
 
     @property
     def acceptance_rate(self) -> float | None:
         decided = self.accepted + self.rejected
         return round(self.accepted / decided, 4) if decided else None
+
+    @property
+    def quality_rate(self) -> float | None:
+        """Accepted hand-offs no upheld lead-quality dispute found bad, over the decided."""
+        decided = self.accepted + self.rejected
+        good = self.accepted - self.accepted_but_disputed
+        return round(good / decided, 4) if decided else None
 
     @property
     def top_reasons(self) -> list[tuple[str, str, int]]:
@@ -83,7 +101,7 @@ def lead_quality(
     touches = (
         scoped(user, Touchpoint)
         .filter(contact_id__in=list(by_contact), is_bot=False)
-        .exclude(channel="lifecycle")
+        .exclude(channel__in=RECORD_CHANNELS)
         .values_list("contact_id", "occurred_at", dimension)
     )
     seen: dict[str, set[int]] = defaultdict(set)
@@ -91,19 +109,49 @@ def lead_quality(
         for pk in by_contact[contact_id]:
             if occurred_at < facts[pk][1]:
                 seen[value or "—"].add(pk)
+    disputed = _upheld_quality_disputes(facts, by_contact)
     rows = []
     for value, pks in seen.items():
         row = QualityRow(value=value)
         for pk in pks:
             _contact, _created, status, reason = facts[pk]
             row.handoffs += 1
+            row.upheld_disputes += disputed[pk]
             if status in (HandoffStatus.ACCEPTED, HandoffStatus.CONTACTED):
                 row.accepted += 1
+                row.accepted_but_disputed += 1 if disputed[pk] else 0
             elif status == HandoffStatus.REJECTED:
                 row.rejected += 1
                 row.reasons[reason] += 1
         rows.append(row)
     return sorted(rows, key=lambda r: (-r.handoffs, r.value))
+
+
+def _upheld_quality_disputes(
+    facts: dict[int, tuple[Any, ...]], by_contact: dict[int, list[int]]
+) -> Counter[int]:
+    """Upheld lead-quality disputes per hand-off (of `facts`): a dispute about a hand-off counts
+    for it, one about a contact for the contact's latest hand-off opened before the dispute."""
+    upheld = Dispute.objects.filter(
+        subject=DisputeSubject.LEAD_QUALITY, outcome=DisputeOutcome.UPHELD
+    )
+    out: Counter[int] = Counter()
+    handoff_type = ContentType.objects.get_for_model(Handoff)
+    contact_type = ContentType.objects.get_for_model(Contact)
+    rows = upheld.filter(content_type__in=[handoff_type, contact_type]).values_list(
+        "content_type_id", "object_id", "opened_at"
+    )
+    for type_id, object_id, opened_at in rows:
+        if not object_id.isdigit():
+            continue
+        if type_id == handoff_type.pk:
+            if int(object_id) in facts:
+                out[int(object_id)] += 1
+            continue
+        before = [pk for pk in by_contact.get(int(object_id), []) if facts[pk][1] <= opened_at]
+        if before:
+            out[max(before, key=lambda pk: (facts[pk][1], pk))] += 1
+    return out
 
 
 @dataclass
@@ -157,7 +205,7 @@ def before_handoff(user: User, handoff: Handoff) -> QuerySet[Touchpoint]:
     return (
         scoped(user, Touchpoint)
         .filter(contact_id=handoff.contact_id, occurred_at__lte=handoff.created_at)
-        .exclude(channel="lifecycle")
+        .exclude(channel__in=RECORD_CHANNELS)
         .order_by("-occurred_at", "-id")
     )
 

@@ -40,6 +40,7 @@ from tandem.leads.lifecycle import lifecycle_correct as lifecycle_correct
 from tandem.leads.lifecycle import time_in_stages as time_in_stages
 from tandem.leads.models import (
     OPEN_HANDOFF,
+    RECORD_CHANNELS,
     ContactScore,
     Handoff,
     HandoffEvent,
@@ -403,7 +404,7 @@ def _close_contacted(now: dt.datetime) -> int:
         department=Department.SALES,
         occurred_at__gte=OuterRef("accepted_at"),
         is_bot=False,
-    ).exclude(channel="lifecycle")
+    ).exclude(channel__in=RECORD_CHANNELS)
     first = rep_touch.order_by().values("contact_id").annotate(at=Min("occurred_at")).values("at")
     rows = Handoff.objects.filter(status=HandoffStatus.ACCEPTED).filter(Exists(rep_touch))
     closed = 0

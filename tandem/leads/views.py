@@ -12,14 +12,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
+from django.db.models import Model, Q
 from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseBadRequest,
     HttpResponseRedirect,
 )
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,8 +30,8 @@ from tandem.core.access import can, get_scoped, request_user, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
-from tandem.core.models import Organisation
-from tandem.crm.models import Contact
+from tandem.core.models import Organisation, User
+from tandem.crm.models import Account, Contact
 from tandem.leads import disputes, selectors, services
 from tandem.leads.forms import (
     CHANNEL_CHOICES,
@@ -47,9 +48,7 @@ from tandem.leads.forms import (
 from tandem.leads.models import (
     OPEN_HANDOFF,
     Dispute,
-    DisputeOutcome,
     DisputeStatus,
-    DisputeSubject,
     Handoff,
     HandoffStatus,
     Notification,
@@ -57,6 +56,7 @@ from tandem.leads.models import (
     RejectionReason,
 )
 from tandem.leads.sla import BusinessCalendar, calendar_for
+from tandem.sales.models import Deal
 
 
 def _page(
@@ -222,20 +222,51 @@ def dispute_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+TARGET_MODELS: dict[str, type[Model]] = {
+    "handoff": Handoff,
+    "contact": Contact,
+    "account": Account,
+    "deal": Deal,
+}
+
+
+def _dispute_target(user: User, data: Any) -> tuple[str, Model] | None:
+    """The record named by one of the form's record fields, read through the user's scope
+    (an invisible or missing one is a 404)."""
+    for name, model in TARGET_MODELS.items():
+        raw = data.get(name)
+        if raw in (None, ""):
+            continue
+        try:
+            pk = int(raw)
+        except (TypeError, ValueError):
+            return None
+        return name, get_scoped(user, model, pk)
+    return None
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def dispute_new(request: HttpRequest) -> HttpResponse:
-    """Open a dispute about a hand-off or a contact the user sees. Refused input re-renders the
-    hand-off's page with the errors; for a contact it is a 400 that says why."""
+    """Open a dispute about a record the user sees (`?contact=`, `account=`, `deal=` or
+    `handoff=`): GET shows the form with the subjects that record allows; refused input
+    re-renders it (a hand-off's own page for a hand-off) with the errors, HTTP 400."""
     user = request_user(request)
-    form = DisputeOpenForm(request.POST)
-    target: Handoff | Contact | None = None
-    if form.is_valid():
+    if not can(user, "open_disputes"):
+        raise PermissionDenied
+    source = request.POST if request.method == "POST" else request.GET
+    found = _dispute_target(user, source)
+    target = found[1] if found else None
+    subjects = disputes.subjects_for(target) if target is not None else None
+    if request.method == "GET":
+        if found is None:
+            raise Http404
+        name, record = found
+        form = DisputeOpenForm(initial={name: record.pk}, subjects=subjects)
+        return _dispute_new_page(request, form, record, status=200)
+    form = DisputeOpenForm(request.POST, subjects=subjects)
+    if form.is_valid() and target is not None:
         data = form.cleaned_data
-        if data["handoff"]:
-            target = get_scoped(user, Handoff, data["handoff"])
-        else:
-            target = get_scoped(user, Contact, data["contact"])
         try:
             dispute = disputes.dispute_open(
                 actor=Actor.of(request),
@@ -250,32 +281,58 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
             apply_invalid_input(form, exc, {})
         else:
             return HttpResponseRedirect(reverse("leads:dispute_detail", args=[dispute.pk]))
-    elif (handoff_id := form.cleaned_data.get("handoff")) is not None:
-        target = get_scoped(user, Handoff, handoff_id)
     if isinstance(target, Handoff):
         return _handoff_page(request, target, failed=form)
-    reasons = [str(e) for errors in form.errors.values() for e in errors]
-    return HttpResponseBadRequest(" ".join(reasons), content_type="text/plain; charset=utf-8")
+    return _dispute_new_page(request, form, target, status=400)
+
+
+def _dispute_new_page(
+    request: HttpRequest, form: DisputeOpenForm, target: Model | None, status: int
+) -> HttpResponse:
+    return _page(
+        request,
+        "leads/dispute_new.html",
+        {"form": form, "target": target, "record_url": _record_url(target)},
+        status=status,
+    )
+
+
+def _record_url(target: Model | None) -> str:
+    if target is None:
+        return ""
+    name = disputes.RECORD_PAGES.get(target._meta.label_lower)
+    return reverse(name, args=[target.pk]) if name else ""
+
+
+def _decide_form(dispute: Dispute, data: Any = None) -> DisputeDecideForm:
+    return DisputeDecideForm(data, subject=dispute.subject, sides=disputes.dispute_sides(dispute))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """A dispute's thread: anyone who sees it writes; the head decides (action=decide)."""
+    """A dispute's thread: anyone who sees it writes; the head decides (action=decide) and the
+    decision's effect (credit shares, the new owner, a recycled lead) is made with it."""
     user = request_user(request)
     dispute = get_scoped(user, Dispute, pk)
     message_form: forms.Form = DisputeMessageForm()
-    decide_form: forms.Form = DisputeDecideForm()
+    decide_form: forms.Form = _decide_form(dispute)
     if request.method == "POST":
         deciding = request.POST.get("action") == "decide"
         form: forms.Form = (
-            DisputeDecideForm(request.POST) if deciding else DisputeMessageForm(request.POST)
+            _decide_form(dispute, request.POST) if deciding else DisputeMessageForm(request.POST)
         )
         if form.is_valid():
             try:
                 if deciding:
+                    data = form.cleaned_data
                     disputes.dispute_decide(
-                        actor=Actor.of(request), dispute=dispute, **form.cleaned_data
+                        actor=Actor.of(request),
+                        dispute=dispute,
+                        outcome=data["outcome"],
+                        decision=data["decision"],
+                        shares=data["shares"],
+                        new_owner=data["new_owner"],
                     )
                     messages.success(request, _("Decision recorded."))
                 else:
@@ -299,13 +356,45 @@ def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "dispute": dispute,
             "thread": dispute.messages.select_related("author"),
-            "outcomes": DisputeOutcome.choices,
             "can_decide": user.sees_everything and dispute.status == DisputeStatus.OPEN,
-            "subjects": DisputeSubject.choices,
+            "record_url": disputes.record_url(dispute),
+            "adjustments": dispute.credit_adjustments.all(),
             "message_form": message_form,
             "decide_form": decide_form,
         },
         status=400 if request.method == "POST" else 200,
+    )
+
+
+def dispute_panel(request: HttpRequest, record: Model) -> str:
+    """The disputes about a record (a contact's also about its hand-offs) the viewer may see,
+    with their threads, and the "Open a dispute" action: a panel on the record's page."""
+    user = request_user(request)
+    if not user.is_authenticated or not can(user, "view_records"):
+        return ""
+    subjects = disputes.subjects_for(record)
+    if not subjects:
+        return ""
+    kind = record._meta.model_name or ""
+    about = Q(content_type=ContentType.objects.get_for_model(record), object_id=str(record.pk))
+    if isinstance(record, Contact):
+        handoffs = [str(pk) for pk in record.handoffs.values_list("pk", flat=True)]
+        about |= Q(content_type=ContentType.objects.get_for_model(Handoff), object_id__in=handoffs)
+    found = list(
+        scoped(user, Dispute)
+        .filter(about)
+        .select_related("opened_by", "decided_by", "new_owner")
+        .prefetch_related("messages__author")
+        .order_by("-opened_at", "-id")[:20]
+    )
+    return render_to_string(
+        "leads/_record_disputes.html",
+        {
+            "disputes": found,
+            "can_open": can(user, "open_disputes"),
+            "open_url": f"{reverse('leads:dispute_new')}?{kind}={record.pk}",
+        },
+        request=request,
     )
 
 

@@ -9,7 +9,7 @@ from django import template
 from django.core.cache import cache
 from django.utils import translation
 from django.utils.formats import number_format
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -109,10 +109,7 @@ def person(user: Any) -> str:
     )
 
 
-@register.simple_tag
-def nav_links(items: Any) -> SafeString:
-    """The navigation's links (`context_processors.navigation`: dicts of url, label, active),
-    joined with `format_html_join`: the same twenty-odd links on every page."""
+def _links(items: Any) -> SafeString:
     return format_html_join(
         "",
         '<a href="{}"{}>{}</a>',
@@ -120,6 +117,30 @@ def nav_links(items: Any) -> SafeString:
     )
 
 
+@register.simple_tag
+def nav_menu(groups: Any) -> SafeString:
+    """The workspaces (`context_processors.navigation`): a workspace with one page is its link,
+    one with several a disclosure (`<details>`) holding their links; the workspace holding the
+    current page is marked."""
+    parts = []
+    for group in groups:
+        if len(group["items"]) == 1:
+            parts.append(_links(group["items"]))
+            continue
+        parts.append(
+            format_html(
+                '<details class="nav-group" data-group="{}"><summary{}>{}</summary>'
+                '<div class="nav-menu">{}</div></details>',
+                group["key"],
+                ACTIVE_GROUP if group["active"] else "",
+                group["label"],
+                _links(group["items"]),
+            )
+        )
+    return format_html_join("", "{}", ((part,) for part in parts))
+
+
+ACTIVE_GROUP = mark_safe(' class="active"')
 CURRENT = mark_safe(' aria-current="page"')
 
 

@@ -69,9 +69,9 @@ def test_who_sees_a_dispute(world, reps):
     contact = world.contacts[("sales_rep", "north")]
     dispute = disputes.dispute_open(
         actor=Actor(user=reps[0]),
-        subject="deal_credit",
+        subject="lead_quality",
         target=contact,
-        summary="Marketing claims this deal",
+        summary="Marketing claims this lead was ready",
     )
     assert get_scoped(world.user("head", "south"), Dispute, dispute.pk) == dispute
     assert get_scoped(reps[0], Dispute, dispute.pk) == dispute
@@ -91,6 +91,6 @@ def test_bad_dispute_input_is_refused(world, reps):
     assert set(exc.value.errors) == {"subject"}
     with pytest.raises(InvalidInput):
         disputes.dispute_open(
-            actor=Actor(user=reps[0]), subject="deal_credit", target=contact, summary="x" * 501
+            actor=Actor(user=reps[0]), subject="lead_quality", target=contact, summary="x" * 501
         )
     assert not Dispute.objects.exists()

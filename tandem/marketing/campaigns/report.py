@@ -56,7 +56,7 @@ LEAD_OR_LATER = [
     LifecycleStage.OPPORTUNITY,
     LifecycleStage.CUSTOMER,
 ]
-BOOKKEEPING_KINDS = ["lifecycle_stage_changed"]
+BOOKKEEPING_KINDS = ["lifecycle_stage_changed", "dispute_opened", "dispute_decided"]
 RUN_CANDIDATES = 200  # runs of the default model looked at, newest first
 
 
