@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0002_contactscore_fewer_indexes'),
+        ('leads', '0003_dispute_ownership'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
