@@ -335,3 +335,13 @@ def test_the_api_makes_and_reads_the_catalogue_and_adds_deal_lines(head, rep, de
         {"product_id": product_id, "price_list_id": list_id},
     )
     assert refused.status_code == 400
+
+
+def test_the_catalogue_page_and_the_settings_link_in_russian(head):
+    head.post(reverse("core:language"), {"language": "ru"})
+    page = head.get(reverse("sales:catalogue")).content.decode()
+    assert "Товары и прайс-листы" in page
+    assert "Новый прайс-лист" in page
+    settings = head.get(reverse("core:settings")).content.decode()
+    assert reverse("sales:catalogue") in settings
+    assert "Другие настройки" in settings
