@@ -30,6 +30,7 @@ from tandem.leads.api import router as leads_router
 from tandem.leads.scoring.api import router as scoring_router
 from tandem.marketing.api import router as marketing_router
 from tandem.sales.api import router as sales_router
+from tandem.tracking.api import router as tracking_router
 
 DESCRIPTION = """The Tandem API: the shared customer record (accounts, contacts, the timeline).
 
@@ -103,3 +104,4 @@ api.add_router("/leads/scoring", scoring_router)
 api.add_router("/attribution", attribution_router)
 api.add_router("/marketing", marketing_router)
 api.add_router("/insights", insights_router)
+api.add_router("/tracking", tracking_router)

@@ -8,10 +8,13 @@ class MarketingConfig(AppConfig):
 
     def ready(self) -> None:
         from tandem.marketing.campaigns.ownership import register_owned_kinds
-        from tandem.marketing.consent import WebsiteFormOptIn
+        from tandem.marketing.consent import LedgerPurposes, WebsiteFormOptIn
         from tandem.marketing.scopes import register_scopes
-        from tandem.tracking.services import double_opt_in_register
+        from tandem.marketing.settings_pages import register_settings_pages
+        from tandem.tracking.services import consent_purposes_register, double_opt_in_register
 
         register_scopes()
         register_owned_kinds()
+        register_settings_pages()
         double_opt_in_register(WebsiteFormOptIn())
+        consent_purposes_register(LedgerPurposes())

@@ -1,4 +1,5 @@
-"""Admin pages for sources, channel rules, tracked links and forms. Writes go through services."""
+"""Admin pages for sources, channel rules, tracked links and forms (read-only: the tracking pages
+under /settings/tracking/ make them). Writes go through services."""
 
 from __future__ import annotations
 
@@ -175,8 +176,20 @@ class TrackedLinkAdmin(admin.ModelAdmin):
 
 @admin.register(Form)
 class FormAdmin(admin.ModelAdmin):
+    """Read-only: forms are made and changed on Settings > Tracking > Website forms (or the
+    API), through `forms_service.form_create` / `form_update`."""
+
     list_display = ["name", "key", "consent_purpose", "consent_version", "double_opt_in"]
     readonly_fields = ["key", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(ConsentRecord)

@@ -10,6 +10,8 @@ class TrackingConfig(AppConfig):
         from tandem.crm.services import contact_merge_hook_register
         from tandem.tracking.consent import consent_rederive
         from tandem.tracking.scopes import register_scopes
+        from tandem.tracking.settings_pages import register_settings_pages
 
         register_scopes()
+        register_settings_pages()
         contact_merge_hook_register(consent_rederive)

@@ -1,8 +1,9 @@
 """Tracked links: a UTM builder, short links /l/<token>, and a touchpoint per click.
 
 Invariants:
-- only links stored here redirect, and only to their stored destination (http or https): the
-  request cannot choose where it is sent, so there is no open redirect;
+- only links stored here redirect, and only to their stored destination (http or https, a
+  public host: `public_url_problem`): the request cannot choose where it is sent, so there is
+  no open redirect;
 - a click is credited to the link's campaign and content and to the user who shared it (actor),
   in the sharer's department — a sales rep's LinkedIn share counts for that rep;
 - per-recipient data in a link (contact, delivery time) is signed, so it cannot be forged.
@@ -11,6 +12,7 @@ Invariants:
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -19,6 +21,7 @@ from django.core import signing
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
@@ -42,6 +45,45 @@ def build_utm_url(destination: str, **utm: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".intranet")
+
+
+def public_url_problem(url: str) -> str:
+    """Why `url` may not be a place Tandem sends visitors to ("" when it may): only http(s)
+    addresses of public hosts, without a user name or password in them. The host is judged by
+    its name or literal address (never resolved): IP literals must be global, and local names
+    (localhost, *.local, *.internal, single labels) are refused."""
+    if len(url) > 2000:
+        return _("At most %(n)d characters.") % {"n": 2000}
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a malformed port)
+    except ValueError:
+        return _("Not a valid URL.")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return _("Only http:// and https:// addresses are allowed.")
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        return _("Not a valid URL.")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        return _("Put no user name or password in the address.")
+    host = parts.hostname.rstrip(".").lower()
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        address = None
+    if address is not None:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if not address.is_global or address.is_multicast:
+            return _("This address is private, loopback or reserved: links go to public hosts.")
+        return ""
+    if host == "localhost" or host.endswith(_LOCAL_SUFFIXES) or "." not in host:
+        return _("This host name is local: links go to public hosts.")
+    if host.replace(".", "").isdigit():  # 127.1, 2130706433: browsers read these as addresses
+        return _("This address is private, loopback or reserved: links go to public hosts.")
+    return ""
+
+
 def _clean(data: dict[str, Any]) -> dict[str, Any]:
     unknown = set(data) - set(LINK_FIELDS)
     if unknown:
@@ -49,11 +91,9 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
     out = dict(data)
     if "destination" in out:
         destination = str(out["destination"] or "").strip()
-        parts = urlsplit(destination)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidInput({"destination": ["must be an http:// or https:// address"]})
-        if len(destination) > 2000:
-            raise InvalidInput({"destination": ["at most 2000 characters"]})
+        problem = public_url_problem(destination)
+        if problem:
+            raise InvalidInput({"destination": [problem]})
         out["destination"] = destination
     for field in UTM_FIELDS:
         if field in out:

@@ -239,7 +239,9 @@ class TrackedLink(models.Model):
 
 class Form(models.Model):
     """An embeddable form. `fields` is a list of {name, label, type, required}; `email` is
-    always present. Consent wording is versioned by `consent_version`."""
+    always present. Consent wording is versioned by `consent_version` (changing the wording
+    gives it a new version). `source` is where the form is placed; `redirect_url` where a
+    visitor goes after a browser submission."""
 
     key = models.CharField(max_length=40, unique=True, default=new_link_token, editable=False)
     name = models.CharField(_("name"), max_length=200)
@@ -250,6 +252,21 @@ class Form(models.Model):
     double_opt_in = models.BooleanField(_("double opt-in"), default=True)
     campaign = models.CharField(_("campaign"), max_length=200, blank=True)
     success_message = models.CharField(_("success message"), max_length=300, blank=True)
+    source = models.ForeignKey(
+        Source,
+        verbose_name=_("source"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="forms",
+        help_text=_("The website or app the form is placed on."),
+    )
+    redirect_url = models.URLField(
+        _("page after sending"),
+        max_length=2000,
+        blank=True,
+        help_text=_("Where a visitor goes after a successful submission (http or https)."),
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -17,12 +17,18 @@ Invariants:
   latest, so an older run never overwrites what a newer one decided; it then stops as
   "superseded";
 - an exception marks the run failed (with its message) and propagates; Ctrl-C in the CLI marks
-  it cancelled.
+  it cancelled;
+- `preview` decides each touchpoint with the same function a run writes with (`reclassified`)
+  and writes nothing: over the same touchpoints its count of changes is what a run changes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
@@ -32,6 +38,7 @@ from tandem.crm import services as crm
 from tandem.crm.models import Touchpoint
 from tandem.tracking.channels import (
     ChannelInputs,
+    CompiledRule,
     classify,
     load_rules,
 )
@@ -116,6 +123,79 @@ def run_reclassification(
         raise
 
 
+def reclassified(
+    channel: str, department: str, properties: dict[str, Any], rules: list[CompiledRule]
+) -> tuple[str, str] | None:
+    """The (channel, department) a stored touchpoint gets under `rules`, or None when it keeps
+    its own: what a run writes and what a preview counts."""
+    new_channel, new_department = classify(ChannelInputs.from_dict(properties["ci"]), rules)
+    if properties.get("department_override"):
+        new_department = properties["department_override"]
+    if (new_channel, new_department) == (channel, department):
+        return None
+    return new_channel, new_department
+
+
+PREVIEW_DAYS = 30
+PREVIEW_LIMIT = 5000
+
+
+@dataclass(frozen=True)
+class Move:
+    from_channel: str
+    from_department: str
+    to_channel: str
+    to_department: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What `rules` would change among recent touchpoints; nothing is written."""
+
+    checked: int
+    changed: int
+    since: dt.datetime
+    limit: int
+    moves: list[Move]  # largest first
+
+    @property
+    def sampled(self) -> bool:
+        """True when more recent touchpoints exist than were checked."""
+        return self.checked >= self.limit
+
+
+def preview(
+    rules: list[CompiledRule],
+    *,
+    days: int = PREVIEW_DAYS,
+    limit: int = PREVIEW_LIMIT,
+    now: dt.datetime | None = None,
+) -> Preview:
+    """Classify the touchpoints of the last `days` days that carry channel inputs (the newest
+    `limit` of them) under `rules`, the way a run would, and count the moves from -> to."""
+    since = (now or timezone.now()) - dt.timedelta(days=days)
+    rows = (
+        Touchpoint.objects.filter(properties__has_key="ci", occurred_at__gte=since)
+        .order_by("-pk")
+        .values_list("channel", "department", "properties")[:limit]
+    )
+    checked = 0
+    moves: Counter[tuple[str, str, str, str]] = Counter()
+    for channel, department, props in rows.iterator(chunk_size=CHUNK):
+        checked += 1
+        new = reclassified(channel, department, props, rules)
+        if new is not None:
+            moves[(channel, department, *new)] += 1
+    return Preview(
+        checked=checked,
+        changed=sum(moves.values()),
+        since=since,
+        limit=limit,
+        moves=[Move(*key, count) for key, count in moves.most_common()],
+    )
+
+
 def _execute(run: ReclassifyRun, progress: Callable[[ReclassifyRun], None] | None) -> ReclassifyRun:
     if latest_version() != run.version:
         return _finish(run, S.SUPERSEDED)
@@ -139,11 +219,9 @@ def _execute(run: ReclassifyRun, progress: Callable[[ReclassifyRun], None] | Non
         last_id = chunk[-1][0]
         updates = []
         for pk, channel, department, props in chunk:
-            new_channel, new_department = classify(ChannelInputs.from_dict(props["ci"]), rules)
-            if props.get("department_override"):
-                new_department = props["department_override"]
-            if (new_channel, new_department) != (channel, department):
-                updates.append((pk, new_channel, new_department))
+            new = reclassified(channel, department, props, rules)
+            if new is not None:
+                updates.append((pk, *new))
         try:
             _write_chunk(run.version, updates)
         except _Superseded:

@@ -1,6 +1,9 @@
 """Every write of the tracking app: sources, event ingestion, identity resolution, channel rules.
 
 Invariants:
+- a source's write key exists only in the answer of `source_create` / `source_rotate`; the
+  database keeps its hash; rotating or disabling (`source_revoke`) refuses the old key at once in
+  this process and within `KEY_CACHE_SECONDS` in others;
 - `events_store` writes all events of one request in one transaction, its touchpoints through
   `crm.services.touchpoints_record_bulk` (one statement per request on PostgreSQL, ON CONFLICT
   (message_id) DO NOTHING): a message sent many times (even concurrently) is stored once, and
@@ -22,6 +25,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection, transaction
@@ -35,19 +39,21 @@ from tandem.core.models import Department
 from tandem.crm import services as crm
 from tandem.crm.models import AccountDomain, Contact, ContactEmail, Identity
 from tandem.crm.validation import clean_domain, clean_email
-from tandem.tracking import (
-    bots,  # noqa: F401  (other apps use the bot rules through services)
-    links,  # noqa: F401  (other apps create tracked links through services)
-)
+from tandem.tracking import bots as bots  # other apps use the bot rules through services
+from tandem.tracking import links as links  # other apps create tracked links through services
+from tandem.tracking import reclassify
 from tandem.tracking.channels import (
     CHANNELS,
     RULE_FIELDS,
     compile_rules,
     forget_cached_rules,
 )
+from tandem.tracking.consent import ConsentEntry as ConsentEntry
 from tandem.tracking.consent import DoubleOptIn as DoubleOptIn  # the consent ledger's operations
 from tandem.tracking.consent import consent_derived as consent_derived
+from tandem.tracking.consent import consent_purposes_register as consent_purposes_register
 from tandem.tracking.consent import consent_record as consent_record
+from tandem.tracking.consent import consent_record_bulk as consent_record_bulk
 from tandem.tracking.consent import consent_state as consent_state
 from tandem.tracking.consent import double_opt_in_register as double_opt_in_register
 from tandem.tracking.ingest import Event, Row, event_row
@@ -113,6 +119,29 @@ def source_revoke(*, actor: Actor, source: Source) -> Source:
     return source
 
 
+@transaction.atomic
+def source_rotate(*, actor: Actor, source: Source) -> tuple[Source, str]:
+    """A new write key for an active source (returned once; only its hash is kept); the old key
+    authenticates nothing from now on. Refused for a disabled source."""
+    key = Source.new_key()
+    updated = Source.objects.filter(pk=source.pk, revoked_at__isnull=True).update(
+        key_prefix=key[:10], key_hash=hash_write_key(key)
+    )
+    if not updated:
+        raise InvalidInput({"__all__": [_("This source is disabled: its key cannot be rotated.")]})
+    before = source.key_prefix
+    source.refresh_from_db(fields=["key_prefix", "key_hash", "revoked_at"])
+    _forget_cached_source(source.pk)
+    transaction.on_commit(lambda: _forget_cached_source(source.pk))
+    record_change(
+        actor=actor,
+        action="update",
+        instance=source,
+        changes={"key_prefix": [before, source.key_prefix]},
+    )
+    return source, key
+
+
 # Write key -> source, cached per process for a few seconds (the /v1/* endpoints look it up on
 # every request). A revocation clears this process's entry at once; other server processes
 # refuse the key at the latest KEY_CACHE_SECONDS later.
@@ -175,6 +204,16 @@ def identity_link(*, kind: str, value: str, contact_id: int) -> int:
     owner = identity_contact(kind=kind, value=value[:200])
     assert owner is not None
     return owner
+
+
+def identities_link_bulk(*, links: Iterable[tuple[str, str, int]]) -> None:
+    """`identity_link` for many (kind, value, contact id) at once: an identity linked already
+    keeps its contact (first claim wins); inserted in batches, conflicts skipped."""
+    Identity.objects.bulk_create(
+        (Identity(kind=kind, value=value[:200], contact_id=pk) for kind, value, pk in links),
+        ignore_conflicts=True,
+        batch_size=2000,
+    )
 
 
 def _fill_blanks(contact_id: int, traits: dict[str, Any]) -> None:
@@ -367,7 +406,9 @@ def events_store(*, source: Source, items: list[Row | Event]) -> int:
 # --- channel rules --------------------------------------------------------------------------
 
 
-def _clean_rules(rules: list[dict[str, Any]]) -> list[dict[str, str]]:
+def channel_rules_clean(rules: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The rules as stored (every field a string), or InvalidInput naming each bad field as
+    `rules.<number>.<field>`."""
     import re
 
     cleaned: list[dict[str, str]] = []
@@ -378,14 +419,16 @@ def _clean_rules(rules: list[dict[str, Any]]) -> list[dict[str, str]]:
             try:
                 re.compile(row[f])
             except re.error as exc:
-                errors.setdefault(f"rules.{number}.{f}", []).append(f"not a valid pattern: {exc}")
+                errors.setdefault(f"rules.{number}.{f}", []).append(
+                    _("not a valid pattern: %(error)s") % {"error": exc}
+                )
         if row["channel"] not in CHANNELS:
-            errors.setdefault(f"rules.{number}.channel", []).append("unknown channel")
+            errors.setdefault(f"rules.{number}.channel", []).append(_("unknown channel"))
         if row["department"] not in Department.values:
-            errors.setdefault(f"rules.{number}.department", []).append("unknown department")
+            errors.setdefault(f"rules.{number}.department", []).append(_("unknown department"))
         cleaned.append(row)
     if not cleaned:
-        errors["rules"] = ["at least one rule is needed"]
+        errors["rules"] = [_("at least one rule is needed")]
     if errors:
         raise InvalidInput(errors)
     return cleaned
@@ -397,7 +440,7 @@ def channel_rules_publish(
 ) -> ChannelRuleSet:
     """Publish a new version of the channel rules; past touchpoints are reclassified after
     commit by a background task."""
-    cleaned = _clean_rules(rules)
+    cleaned = channel_rules_clean(rules)
     compile_rules(cleaned)
     _lock("channel-rules")
     latest = ChannelRuleSet.objects.order_by("-version").values_list("version", flat=True).first()
@@ -417,6 +460,18 @@ def channel_rules_publish(
     transaction.on_commit(forget_cached_rules)
     reclassify_start(actor=actor)
     return ruleset
+
+
+def channel_rules_preview(
+    *,
+    rules: list[dict[str, Any]],
+    days: int = reclassify.PREVIEW_DAYS,
+    limit: int = reclassify.PREVIEW_LIMIT,
+) -> reclassify.Preview:
+    """What publishing `rules` would change among the touchpoints of the last `days` days (the
+    newest `limit`), counted from -> to; writes nothing. InvalidInput as `channel_rules_publish`
+    would raise it."""
+    return reclassify.preview(compile_rules(channel_rules_clean(rules)), days=days, limit=limit)
 
 
 # --- reclassification runs ------------------------------------------------------------------

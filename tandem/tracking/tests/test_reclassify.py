@@ -17,6 +17,7 @@ from tandem.crm.models import Touchpoint
 from tandem.tracking import reclassify, services
 from tandem.tracking.channels import default_rule_dicts
 from tandem.tracking.models import ChannelRuleSet, ReclassifyRun
+from tandem.tracking.tests.forms_post import rules_post
 
 S = ReclassifyRun.Status
 SYSTEM = Actor.system()
@@ -268,15 +269,17 @@ def test_publishing_from_the_page(world: World) -> None:
     client = _client(world, "head")
     page = client.get(PAGE).content.decode()
     assert "The default rules (version 0) are in force" in page
-    bad = client.post(PAGE, {"note": "x", "rules": "[{"})
+    assert page.count('name="rules-') > len(default_rule_dicts()) * 8  # one row per rule
+    bad = client.post(PAGE, {"note": "x", "action": "publish"})  # no rows at all
     assert bad.status_code == 400
-    assert "Not valid JSON" in bad.content.decode()
-    wrong = client.post(PAGE, {"rules": '[{"channel": "nowhere", "department": "sales"}]'})
+    wrong = client.post(
+        PAGE, rules_post([{"channel": "direct", "department": "nowhere"}], action="publish")
+    )
     assert wrong.status_code == 400
-    assert "unknown channel" in wrong.content.decode()
+    assert "Select a valid choice" in wrong.content.decode()
     assert ChannelRuleSet.objects.count() == 0
-    rules = '[{"utm_source": "^partnerx$", "channel": "conference", "department": "sales"}]'
-    done = client.post(PAGE, {"note": "partner x", "rules": rules}, follow=True)
+    rules = [{"utm_source": "^partnerx$", "channel": "conference", "department": "sales"}]
+    done = client.post(PAGE, rules_post(rules, action="publish", note="partner x"), follow=True)
     assert done.status_code == 200
     assert "Version 1 is in force" in done.content.decode()
     assert ReclassifyRun.objects.get().created_by == world.user("head")
@@ -290,7 +293,7 @@ def test_people_who_may_not_edit_rules_are_refused(world: World, role: str) -> N
     assert client.get(PROGRESS).status_code == 403
     assert client.post(_cancel_url(run)).status_code == 403
     assert client.post(RESTART).status_code == 403
-    assert client.post(PAGE, {"rules": "[]"}).status_code == 403
+    assert client.post(PAGE, rules_post(_partner_rules(), action="publish")).status_code == 403
     run.refresh_from_db()
     assert not run.cancel_requested
     assert ReclassifyRun.objects.count() == 1

@@ -160,12 +160,19 @@ def form_submit(request: HttpRequest, key: str) -> HttpResponse:
                 status=400,
             )
         )
+    if form.redirect_url and request.content_type not in ("application/json", "text/plain"):
+        # a browser's own form post (no script): on to the page the form names (vetted and
+        # stored with the form, never taken from the request)
+        onward = HttpResponseRedirect(form.redirect_url)
+        onward.status_code = 303
+        return onward
     return _cors(
         JsonResponse(
             {
                 "success": True,
                 "message": form.success_message or _("Thank you!"),
                 "confirmation_sent": result.confirmation_sent,
+                "redirect": form.redirect_url or None,
             }
         )
     )

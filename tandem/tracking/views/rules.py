@@ -1,5 +1,6 @@
-"""The channel rules page: the rules in force, publishing a new version, and the progress of the
-reclassification it starts (polled with htmx), with Cancel and Restart.
+"""The channel rules page: the rules in force in a structured editor, a preview of what edited
+rules would change, publishing a new version, and the progress of the reclassification it starts
+(polled with htmx), with Cancel and Restart.
 
 Thin: parse the request, call `tandem.tracking.services`, render. Only people who may edit the
 rules (`scopes.may_edit_channel_rules`: head, admin) get here; anyone else gets a 403.
@@ -7,7 +8,6 @@ rules (`scopes.may_edit_channel_rules`: head, admin) get here; anyone else gets 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib import messages
@@ -24,7 +24,7 @@ from tandem.core.errors import InvalidInput
 from tandem.core.models import User
 from tandem.tracking import services
 from tandem.tracking.channels import RULE_FIELDS, default_rule_dicts
-from tandem.tracking.forms import PublishForm
+from tandem.tracking.forms import ChannelRuleFormSet, RulesActionForm, rule_rows
 from tandem.tracking.models import ChannelRule, ChannelRuleSet, ReclassifyRun
 from tandem.tracking.scopes import may_edit_channel_rules
 
@@ -38,17 +38,14 @@ def _editor(request: HttpRequest) -> User:
     return user
 
 
-def _rules_json(ruleset: ChannelRuleSet | None) -> str:
+def _rules_in_force(ruleset: ChannelRuleSet | None) -> list[dict[str, Any]]:
     if ruleset is None:
-        rules: list[dict[str, Any]] = default_rule_dicts()
-    else:
-        rules = list(
-            ChannelRule.objects.filter(ruleset=ruleset)
-            .order_by("position")
-            .values(*RULE_FIELDS, "channel", "department")
-        )
-    compact = [{k: v for k, v in r.items() if v} for r in rules]
-    return json.dumps(compact, indent=1, ensure_ascii=False)
+        return default_rule_dicts()
+    return list(
+        ChannelRule.objects.filter(ruleset=ruleset)
+        .order_by("position")
+        .values(*RULE_FIELDS, "channel", "department")
+    )
 
 
 def _progress_context(user: User) -> dict[str, Any]:
@@ -59,44 +56,94 @@ def _progress_context(user: User) -> dict[str, Any]:
     return {"run": run, "version": version, "restartable": restartable}
 
 
+def _editor_formset(rules: list[dict[str, Any]]) -> Any:
+    return ChannelRuleFormSet(initial=rules, prefix="rules")
+
+
+def _moved(rows: list[tuple[int, dict[str, str]]], move: str) -> list[dict[str, str]]:
+    """The rules with the row at form index `move` ("up-3", "down-0") swapped with its
+    neighbour; unchanged at either end."""
+    direction, _sep, number = move.partition("-")
+    rules = [rule for _index, rule in rows]
+    positions = [index for index, _rule in rows]
+    if int(number) in positions:
+        at = positions.index(int(number))
+        other = at - 1 if direction == "up" else at + 1
+        if 0 <= other < len(rules):
+            rules[at], rules[other] = rules[other], rules[at]
+    return rules
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def channel_rules(request: HttpRequest) -> HttpResponse:
+    """The rules in force as a structured editor (one row per rule, first match wins; move a
+    row up or down, delete it, add one), a preview of what the edited rules would change among
+    recent touchpoints (nothing written), and publishing them (reclassification follows in the
+    background, its progress below)."""
     user = _editor(request)
     latest = scoped(user, ChannelRuleSet).order_by("-version").select_related("created_by").first()
-    form = PublishForm(request.POST or None, initial={"rules": _rules_json(latest)})
-    if request.method == "POST" and form.is_valid():
-        try:
-            published = services.channel_rules_publish(
-                actor=Actor(user=user),
-                rules=form.cleaned_data["rules"],
-                note=form.cleaned_data["note"],
-            )
-        except InvalidInput as exc:
-            for field, errors in exc.errors.items():
-                for error in errors:
-                    form.add_error(None, f"{field}: {error}")
+    status = 200
+    preview = None
+    action = RulesActionForm(request.POST or None)
+    if request.method == "GET":
+        formset = _editor_formset(_rules_in_force(latest))
+    else:
+        formset = ChannelRuleFormSet(request.POST, prefix="rules")
+        if not (action.is_valid() and formset.is_valid()):
+            status = 400
         else:
-            messages.success(
-                request,
-                _("Version %(version)s is in force; past touchpoints are being reclassified.")
-                % {"version": published.version},
-            )
-            return redirect("tracking:channel_rules")
-    rules = (
-        list(ChannelRule.objects.filter(ruleset=latest).order_by("position"))
-        if latest
-        else [ChannelRule(position=i, **r) for i, r in enumerate(default_rule_dicts())]
-    )
+            rows = rule_rows(formset)
+            move = action.cleaned_data["move"]
+            if move:
+                formset = _editor_formset(_moved(rows, move))
+            elif action.cleaned_data["action"] == "publish":
+                try:
+                    published = services.channel_rules_publish(
+                        actor=Actor(user=user),
+                        rules=[rule for _index, rule in rows],
+                        note=action.cleaned_data["note"],
+                    )
+                except InvalidInput as exc:
+                    _show_rule_errors(formset, action, rows, exc)
+                    status = 400
+                else:
+                    text = _(
+                        "Version %(version)s is in force; past touchpoints are being reclassified."
+                    )
+                    messages.success(request, text % {"version": published.version})
+                    return redirect("tracking:channel_rules")
+            else:
+                try:
+                    preview = services.channel_rules_preview(rules=[rule for _index, rule in rows])
+                except InvalidInput as exc:
+                    _show_rule_errors(formset, action, rows, exc)
+                    status = 400
     context = {
-        "form": form,
+        "formset": formset,
+        "action_form": action,
+        "preview": preview,
         "ruleset": latest,
-        "rules": rules,
         "runs": scoped(user, ReclassifyRun).select_related("created_by")[:HISTORY],
         **_progress_context(user),
     }
-    status = 400 if request.method == "POST" else 200
     return render(request, "tracking/channel_rules.html", context, status=status)
+
+
+def _show_rule_errors(
+    formset: Any, action: RulesActionForm, rows: list[tuple[int, dict[str, str]]], exc: Any
+) -> None:
+    """The service's `rules.<n>.<field>` errors on the row and field they name."""
+    for key, errors in exc.errors.items():
+        parts = key.split(".")
+        if len(parts) == 3 and parts[1].isdigit() and 1 <= int(parts[1]) <= len(rows):
+            row = formset.forms[rows[int(parts[1]) - 1][0]]
+            field = parts[2] if parts[2] in row.fields else None
+            for error in errors:
+                row.add_error(field, error)
+        else:
+            for error in errors:
+                action.add_error(None, error)
 
 
 @login_required
