@@ -170,7 +170,7 @@ def served(var: Path) -> Iterator[tuple[subprocess.Popen[str], str, dict[str, st
                 return False
             return True
 
-        _wait("tandem serve to answer", answers, timeout=120)
+        _wait("tandem serve to answer", answers, timeout=240)
         yield proc, base, env
     finally:
         if proc.poll() is None:
@@ -254,7 +254,7 @@ def test_serve_web_only_runs_gunicorn_alone(var: Path) -> None:
                 return proc.poll() is not None
             return True
 
-        _wait("tandem serve --web-only", answers, timeout=120)
+        _wait("tandem serve --web-only", answers, timeout=240)
         assert proc.poll() is None
         # The process became gunicorn (exec): its children are gunicorn's own workers.
         assert Path(f"/proc/{proc.pid}/cmdline").read_bytes().find(b"gunicorn") >= 0
