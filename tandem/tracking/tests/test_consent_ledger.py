@@ -4,6 +4,7 @@ the ledger's one service, and nothing else (form, API, imports, other apps) writ
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -11,13 +12,19 @@ from django.test import Client
 
 from conftest import World
 from tandem.core.audit import Actor
+from tandem.core.errors import InvalidInput
 from tandem.core.models import AuditEntry
 from tandem.crm import services as crm
 from tandem.crm.models import Contact
 from tandem.marketing import consent as marketing_consent
 from tandem.marketing.models import SubscriptionType
 from tandem.tracking.models import ConsentRecord, Form
-from tandem.tracking.services import consent_derived, consent_record
+from tandem.tracking.services import (
+    ConsentEntry,
+    consent_derived,
+    consent_record,
+    consent_record_bulk,
+)
 
 pytestmark = pytest.mark.django_db
 TANDEM = Path(__file__).resolve().parents[2]
@@ -52,6 +59,72 @@ def test_the_contacts_consent_is_derived_from_the_latest_row_of_each_purpose() -
         ["withdrawn", "pending"],
         ["pending", "granted"],
     ]
+
+
+def test_the_bulk_ledger_stores_what_recording_the_rows_one_by_one_stores() -> None:
+    plans = [
+        [],
+        [("newsletter", "granted")],
+        [("newsletter", "pending")],
+        [("newsletter", "withdrawn")],
+        [("newsletter", "pending"), ("newsletter", "confirmed")],
+        [("events", "granted"), ("newsletter", "withdrawn")],
+        [("newsletter", "granted"), ("newsletter", "withdrawn"), ("events", "pending")],
+    ]
+    one_by_one = [_contact(f"one{i}@lab.example") for i in range(len(plans))]
+    at_once = [_contact(f"bulk{i}@lab.example") for i in range(len(plans))]
+    consent_record(contact=at_once[2], purpose="events", state="granted")  # a row from before
+    consent_record(contact=one_by_one[2], purpose="events", state="granted")
+    for contact, plan in zip(one_by_one, plans, strict=True):
+        for purpose, state in plan:
+            consent_record(contact=contact, purpose=purpose, state=state)
+    entries = [
+        ConsentEntry(contact.pk, purpose, state)
+        for contact, plan in zip(at_once, plans, strict=True)
+        for purpose, state in plan
+    ]
+    assert consent_record_bulk(entries=entries) == len(entries)
+
+    def stored(contacts: list[Contact]) -> list[tuple[str, list[tuple[str, str]]]]:
+        out = []
+        for contact in contacts:
+            contact.refresh_from_db()
+            rows = ConsentRecord.objects.filter(contact=contact).order_by("at", "id")
+            out.append((contact.consent, list(rows.values_list("purpose", "state"))))
+        return out
+
+    assert stored(at_once) == stored(one_by_one)
+    assert [c.consent for c in at_once] == [
+        "unknown", "granted", "granted", "withdrawn", "granted", "granted", "pending",
+    ]  # fmt: skip
+    # one audit entry per contact whose consent changed: from before the bulk to after it
+    audited = AuditEntry.objects.filter(
+        model="crm.Contact", action="update", object_id__in=[str(c.pk) for c in at_once[3:]]
+    ).order_by("object_id")
+    assert [e.changes["consent"] for e in audited] == [
+        ["unknown", "withdrawn"],
+        ["unknown", "granted"],
+        ["unknown", "granted"],
+        ["unknown", "pending"],
+    ]
+    assert audited[0].object_repr == "one3@lab.example".replace("one", "bulk")
+
+
+def test_a_bulk_with_an_unknown_state_or_contact_stores_nothing() -> None:
+    contact = _contact()
+    for entries in (
+        [ConsentEntry(contact.pk, "newsletter", "granted"), ConsentEntry(contact.pk, "x", "maybe")],
+        [
+            ConsentEntry(contact.pk, "newsletter", "granted"),
+            ConsentEntry(0, "newsletter", "granted"),
+        ],
+    ):
+        with pytest.raises(InvalidInput):
+            consent_record_bulk(entries=entries)
+    assert not ConsentRecord.objects.exists()
+    contact.refresh_from_db()
+    assert contact.consent == "unknown"
+    assert consent_record_bulk(entries=[]) == 0
 
 
 def test_a_merge_rederives_the_survivors_consent_from_the_rows_it_gained() -> None:
@@ -90,9 +163,12 @@ def test_unsubscribing_from_everything_withdraws_every_purpose_on_the_ledger() -
     marketing_consent.subscribe(contact=contact, subscription=newsletter, source="api")
     contact.refresh_from_db()
     assert contact.consent == "granted"
+    # leaving the only subscription is leaving marketing: the form's purpose goes too (the
+    # record once went on saying "granted")
     marketing_consent.unsubscribe(contact=contact, subscriptions=[newsletter], source="link")
     contact.refresh_from_db()
-    assert contact.consent == "granted"  # the form's purpose still stands
+    assert contact.consent == "withdrawn"
+    consent_record(contact=contact, purpose="a_form_purpose", state="granted")
     marketing_consent.unsubscribe(contact=contact, source="link")
     contact.refresh_from_db()
     assert contact.consent == "withdrawn"
@@ -138,11 +214,13 @@ def _calls(name: str) -> set[str]:
 
 def test_only_the_ledger_writes_consent_and_only_leads_writes_the_stage() -> None:
     assert _calls("contact_consent_write") == {"tandem/tracking/consent.py"}
+    assert _calls("contacts_consent_write") == {"tandem/tracking/consent.py"}
     assert _calls("contact_stage_write") == {"tandem/leads/lifecycle.py"}
+    writes = re.compile(r"ConsentRecord\.objects\.(bulk_)?create\b|insert_rows\(\s*ConsentRecord\b")
     creators = {
         path
         for path in _calls("ConsentRecord")
-        if "ConsentRecord.objects.create" in (TANDEM.parent / path).read_text(encoding="utf-8")
+        if writes.search((TANDEM.parent / path).read_text(encoding="utf-8"))
     }
     assert creators == {"tandem/tracking/consent.py"}
 
