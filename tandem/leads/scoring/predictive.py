@@ -13,6 +13,7 @@ Training:
 
 Invariants: at most one current model per score group; a failed training leaves the current
 model in place; a model trained from the page is current only after `predictive_switch_on`;
+at most `KEEP_CANDIDATES` models not in use are kept per group (the newest);
 the calibration table's counts add up to the test rows and its positives to the test set's
 conversions; `explain` gives the features that push a contact's probability most.
 """
@@ -40,6 +41,7 @@ from tandem.leads.scoring.sql import FEATURES, INDUSTRIES, build_base, dialect
 
 CONVERTED = [LifecycleStage.SQL, LifecycleStage.OPPORTUNITY, LifecycleStage.CUSTOMER]
 MIN_CLASS_SIZE = 10
+KEEP_CANDIDATES = 10  # trained models waiting for review kept per group (the newest)
 TEST_SHARE = 0.25
 
 FEATURE_LABELS = {
@@ -249,6 +251,7 @@ def train(
             PredictiveModel.objects.filter(scoring_model=model, is_current=True).update(
                 is_current=False
             )
+        candidates_prune(scoring_model_id=model.pk, keep=KEEP_CANDIDATES - 1)
         return PredictiveModel.objects.create(
             scoring_model=model,
             trained_at=now,
@@ -262,6 +265,15 @@ def train(
             is_current=make_current,
             split_at=created[split] if split < n else None,
         )
+
+
+def candidates_prune(*, scoring_model_id: int, keep: int = KEEP_CANDIDATES) -> int:
+    """Delete the group's trained models that are not in use, but the `keep` newest (the daily
+    retraining of a group never switched on would otherwise add one a day); returns how many."""
+    waiting = PredictiveModel.objects.filter(scoring_model_id=scoring_model_id, is_current=False)
+    kept = waiting.order_by("-trained_at", "-id").values_list("pk", flat=True)[:keep]
+    deleted, _by_model = waiting.exclude(pk__in=list(kept)).delete()
+    return deleted
 
 
 @transaction.atomic

@@ -326,3 +326,18 @@ def test_the_scoring_pages_speak_russian(world):
     detail = client.get(f"/leads/scoring/{group.pk}/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
     assert "Обучить" in detail
     assert "Должность содержит инженер" in detail
+
+
+def test_only_the_newest_models_waiting_for_review_are_kept(world):
+    from tandem.leads.scoring.predictive import KEEP_CANDIDATES, candidates_prune
+
+    group = scoring_model_create(actor=SYSTEM, name="Default")
+    start = timezone.now() - dt.timedelta(days=30)
+    current = PredictiveModel.objects.create(scoring_model=group, trained_at=start, is_current=True)
+    waiting = [
+        PredictiveModel.objects.create(scoring_model=group, trained_at=start + dt.timedelta(days=d))
+        for d in range(1, KEEP_CANDIDATES + 4)
+    ]
+    assert candidates_prune(scoring_model_id=group.pk) == 3
+    left = set(PredictiveModel.objects.values_list("pk", flat=True))
+    assert left == {current.pk, *[m.pk for m in waiting[3:]]}
