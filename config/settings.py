@@ -260,6 +260,7 @@ PERIODIC_TASKS = {
     ),
     "marketing.event_reminders_send": ("tandem.marketing.events.tasks.event_reminders_send", 300),
     "marketing.social_publish_due": ("tandem.marketing.social.tasks.social_publish_due", 300),
+    "marketing.social_stats_pull": ("tandem.marketing.social.tasks.social_stats_pull", 3600),
 }
 
 # Caches. With CACHE_URL=redis://... (the redis extra) both are Redis, shared by every process

@@ -104,6 +104,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "import_records": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
     # tracking set-up: sources and write keys, website forms, tracked links
     "manage_tracking": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
+    # social network connections: credentials (stored encrypted), tests, disconnection
+    "manage_social": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
     # the content library is read by sales too
     "read_content": EVERYONE,
     # lead hand-off, disputes and lead quality
@@ -136,7 +138,15 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "cockpit_home": frozenset({Role.HEAD}),
     # the monthly board report (PDF) of the cockpit's numbers
     "board_report": frozenset({Role.ADMIN, Role.HEAD}),
+    # who carries a personal revenue quota (a goal with a user)
+    "carry_quota": frozenset({Role.SALES_REP, Role.FIELD_REP}),
 }
+
+
+def roles_with(permission: str) -> frozenset[str]:
+    """The roles that hold a capability, for a query over users ("the reps who may carry a
+    quota"); empty for an unknown capability."""
+    return CAPABILITIES.get(permission, frozenset())
 
 
 def can(user: object, permission: str) -> bool:

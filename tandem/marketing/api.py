@@ -1,7 +1,8 @@
 """Marketing's API: each sub-app's router, mounted under `/api/v1/marketing`.
 
 Every sub-app owns its endpoints (`segments.api`, `campaigns.api`, `content.api`,
-`subscriptions.api`); their paths and operation ids are the ones the single module had.
+`subscriptions.api`, `social.api`); their paths and operation ids are the ones the single
+module had.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from ninja import Router
 from tandem.marketing.campaigns.api import router as campaigns_router
 from tandem.marketing.content.api import router as content_router
 from tandem.marketing.segments.api import router as segments_router
+from tandem.marketing.social.api import router as social_router
 from tandem.marketing.subscriptions.api import router as subscriptions_router
 
 router = Router()
@@ -18,3 +20,4 @@ router.add_router("", segments_router)
 router.add_router("", campaigns_router)
 router.add_router("", content_router)
 router.add_router("", subscriptions_router)
+router.add_router("", social_router)

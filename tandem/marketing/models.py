@@ -8,7 +8,7 @@ contract allows):
 - `campaigns.models`: campaigns and their cost lines;
 - `content.models`: the content library;
 - `events.models`: webinars and conferences, registrations, invitations, reminders, lead rules;
-- `social.models`: social posts and their statistics.
+- `social.models`: social posts, their statistics, the connections to the networks.
 
 Each module states its own invariants.
 """
@@ -42,7 +42,12 @@ from tandem.marketing.segments.models import (
     SegmentReaction,
     StaticMember,
 )
-from tandem.marketing.social.models import Network, SocialPost, SocialPostStats
+from tandem.marketing.social.models import (
+    Network,
+    SocialConnection,
+    SocialPost,
+    SocialPostStats,
+)
 from tandem.marketing.subscriptions.models import ConsentSource, SubscriptionType
 
 __all__ = [
@@ -69,6 +74,7 @@ __all__ = [
     "SegmentEvent",
     "SegmentMembership",
     "SegmentReaction",
+    "SocialConnection",
     "SocialPost",
     "SocialPostStats",
     "StaticMember",

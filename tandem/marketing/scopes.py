@@ -4,7 +4,8 @@ pages and API operations.
 - segments, subscription types, email, campaigns, events, social posts and everything under
   them: whoever `can(user, "use_marketing")` (marketers, the head, admins); reps see nothing;
 - content assets: whoever `can(user, "read_content")` may view them (sales uses the same
-  library); only `use_marketing` may change or delete them.
+  library); only `use_marketing` may change or delete them;
+- social network connections (credentials): whoever `can(user, "manage_social")`.
 
 The role question is `tandem.core.access.can()`'s, the one permission model; these rules only
 decide per-record visibility. Fails closed: a user without the capability (or a model added
@@ -53,6 +54,10 @@ def content_rule(user: User, action: Action) -> Q | _Everything:
     return NONE
 
 
+def social_connection_rule(user: User, action: Action) -> Q | _Everything:
+    return ALL if can(user, "manage_social") else NONE
+
+
 def register_scopes() -> None:
     from tandem.marketing import models as m  # lazily: called from the app's ready()
 
@@ -78,4 +83,5 @@ def register_scopes() -> None:
         m.SocialPostStats,
     ):
         register(model, marketing_rule)
+    register(m.SocialConnection, social_connection_rule)
     register(m.ContentAsset, content_rule)

@@ -7,6 +7,7 @@ from tandem.marketing.content import views as content_views
 from tandem.marketing.email import views as email_views
 from tandem.marketing.events import views as event_views
 from tandem.marketing.segments import views as segment_views
+from tandem.marketing.social import connection_views
 from tandem.marketing.social import views as social_views
 
 app_name = "marketing"
@@ -64,6 +65,27 @@ urlpatterns = [
     path("social/new", social_views.post_edit, name="social_new"),
     path("social/publish-due", social_views.publish_due, name="social_publish_due"),
     path("social/stats", social_views.stats_import, name="social_stats_import"),
+    path("social/connections/", connection_views.connection_list, name="social_connections"),
+    path(
+        "social/connections/stats-pull",
+        connection_views.stats_pull_now,
+        name="social_stats_pull",
+    ),
+    path(
+        "social/connections/<str:network>/",
+        connection_views.connection_edit,
+        name="social_connection_edit",
+    ),
+    path(
+        "social/connections/<str:network>/test",
+        connection_views.connection_test,
+        name="social_connection_test",
+    ),
+    path(
+        "social/connections/<str:network>/disconnect",
+        connection_views.connection_disconnect,
+        name="social_connection_disconnect",
+    ),
     path("social/<int:pk>/", social_views.post_detail, name="social_detail"),
     path("social/<int:pk>/edit", social_views.post_edit, name="social_edit"),
     path(

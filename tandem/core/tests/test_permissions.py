@@ -98,3 +98,12 @@ def test_the_role_list_guard_sees_the_shapes_it_forbids() -> None:
     assert ROLE_LIST_PY.search("STAFF = frozenset({Role.HEAD, Role.ADMIN})")
     assert not ROLE_LIST_PY.search('    if can(user, "see_team_records"):')
     assert ROLE_CHECK_HTML.search('{% if user.role == "marketer" %}')
+
+
+def test_social_connections_are_managed_by_admins_heads_and_marketers_only(
+    world: World,
+) -> None:
+    managers = {Role.ADMIN, Role.HEAD, Role.MARKETER}
+    assert CAPABILITIES["manage_social"] == managers
+    for role in Role.values:
+        assert can(world.user(role), "manage_social") is (role in managers)

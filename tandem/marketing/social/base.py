@@ -2,15 +2,23 @@
 
     class Adapter(Protocol):
         network: str
-        def configured(self) -> bool: ...            # credentials present in settings?
+        def configured(self) -> bool: ...            # credentials present?
         def publish(self, post: PostToPublish) -> PublishResult: ...
+        def check(self) -> str: ...                  # the account's name, by a cheap identity call
 
-Credentials live in Django settings (or the environment), one dict per network:
+An adapter that can read its posts' numbers also has `fetch_stats(external_ids) -> {id:
+PostNumbers}` (`StatsSource`); the scheduled pull (`social.stats_pull`) asks those only.
+
+Credentials come from the network's connection (`SocialConnection`, entered on the connections
+page, secrets stored encrypted) when there is one, else from Django settings (or the
+environment), one dict per network:
 `SOCIAL_TELEGRAM = {"bot_token": …, "chat_id": …}`, `SOCIAL_VK = {"access_token": …,
 "owner_id": …}`, `SOCIAL_FACEBOOK = {"page_id": …, "access_token": …}`, `SOCIAL_LINKEDIN =
 {"access_token": …, "author": "urn:li:organization:…"}` (Posts API), `SOCIAL_YOUTUBE =
-{"access_token": …}` (videos.update of the description); each may carry `api_base` (tests point
-it at a local fake server on 127.0.0.1).
+{"access_token": …}` (videos.update of the description), `SOCIAL_OK = {"access_token": …,
+"application_key": …, "application_secret_key": …, "group_id": …}`; each may carry `api_base`
+(tests point it at a local fake server on 127.0.0.1). A connection's values win over the
+settings' (which still give `api_base` and LinkedIn's `version`).
 
 Results: `published`; `manual` (the network cannot take this post automatically); `failed`
 (refused: an expired token (401), a server error (5xx), a bad request: the error text says
@@ -21,7 +29,9 @@ Invariants:
 - `publish` is only called for a configured adapter; an unconfigured network never sees a
   request: the service marks the post `manual` instead;
 - `publish` never raises for a network's refusal or an unreachable host: it returns
-  `PublishResult(status="failed", error=…)`; the post keeps the error text.
+  `PublishResult(status="failed", error=…)`; the post keeps the error text;
+- `check` and `fetch_stats` raise `NetworkError` (with the network's reason) for a refusal or an
+  unreachable host, and nothing else; they change nothing on the network.
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from django.conf import settings
 
@@ -59,6 +69,19 @@ class PublishResult:
     retry_after: int = 0  # seconds, for status "retry"
 
 
+@dataclass(frozen=True)
+class PostNumbers:
+    """A post's numbers as the network's API gives them; None = the API does not say."""
+
+    impressions: int | None = None
+    clicks: int | None = None
+    reactions: int | None = None
+
+
+class NetworkError(Exception):
+    """A network refused a check or a statistics read, or could not be reached."""
+
+
 class Adapter(Protocol):
     network: str
 
@@ -66,10 +89,39 @@ class Adapter(Protocol):
 
     def publish(self, post: PostToPublish) -> PublishResult: ...
 
+    def check(self) -> str: ...
 
-def credentials(network: str) -> dict[str, str]:
+
+@runtime_checkable
+class StatsSource(Protocol):
+    network: str
+
+    def configured(self) -> bool: ...
+
+    def fetch_stats(self, external_ids: list[str]) -> dict[str, PostNumbers]: ...
+
+
+def settings_credentials(network: str) -> dict[str, str]:
     value = getattr(settings, f"SOCIAL_{network.upper()}", None) or {}
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def credentials(network: str) -> dict[str, str]:
+    """The network's credentials: its connection's over the settings' (see the module doc)."""
+    from tandem.marketing.social.connections import connection_credentials  # models load late
+
+    return {**settings_credentials(network), **(connection_credentials(network) or {})}
+
+
+def count(value: Any) -> int | None:
+    """A non-negative whole number from an API answer (numbers may come as strings)."""
+    if isinstance(value, dict):
+        value = value.get("count", value.get("value"))
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 else None
 
 
 def message_text(post: PostToPublish) -> str:
@@ -77,7 +129,15 @@ def message_text(post: PostToPublish) -> str:
 
 
 def post_form(url: str, fields: dict[str, str]) -> dict[str, Any]:
-    """POST form fields, return the JSON answer; raises OSError/ValueError on failure."""
+    """POST form fields, return the JSON object answered; raises OSError/ValueError on failure."""
+    answer = post_form_json(url, fields)
+    if not isinstance(answer, dict):
+        raise ValueError("the network answered with something other than a JSON object")
+    return answer
+
+
+def post_form_json(url: str, fields: dict[str, str]) -> Any:
+    """POST form fields, return the JSON answer (any JSON value); OSError/ValueError on failure."""
     if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         raise ValueError("refusing a non-HTTPS API address")
     body = urllib.parse.urlencode(fields).encode()
@@ -86,17 +146,18 @@ def post_form(url: str, fields: dict[str, str]) -> dict[str, Any]:
     )
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
-            answer = json.loads(response.read(1_000_000) or b"{}")
+            return json.loads(response.read(1_000_000) or b"{}")
     except urllib.error.HTTPError as exc:
         try:
             answer = json.loads(exc.read(100_000) or b"{}")
         except ValueError:
             answer = {}
+        if not isinstance(answer, dict):
+            answer = {}
         detail = answer.get("description") or answer.get("error") or exc.reason
+        if isinstance(detail, dict):
+            detail = detail.get("message") or detail.get("error_msg") or exc.reason
         raise OSError(f"HTTP {exc.code}: {str(detail)[:300]}") from None
-    if not isinstance(answer, dict):
-        raise ValueError("the network answered with something other than a JSON object")
-    return answer
 
 
 # --- JSON APIs (LinkedIn's Posts API, YouTube Data API) ------------------------------------
@@ -200,7 +261,8 @@ def failure_result(network: str, exc: Exception) -> PublishResult:
                 status="failed",
                 error=(
                     f"{network} refused the access token (HTTP 401: {exc.message}); "
-                    f"renew SOCIAL_{network.upper()}['access_token'] and publish again"
+                    f"renew SOCIAL_{network.upper()}['access_token'] (or the network's "
+                    "connection on the social connections page) and publish again"
                 )[:500],
             )
         if exc.status >= 500:
@@ -212,3 +274,14 @@ def failure_result(network: str, exc: Exception) -> PublishResult:
                 )[:500],
             )
     return PublishResult(status="failed", error=str(exc)[:500])
+
+
+def network_error(network: str, exc: Exception) -> NetworkError:
+    """A failed call of `check`/`fetch_stats` as the message the connections page shows."""
+    if isinstance(exc, HttpFailure):
+        if exc.status == 401:
+            return NetworkError(f"{network} refused the access token (HTTP 401: {exc.message})")
+        if exc.status == 429:
+            return NetworkError(f"rate-limited by {network} (HTTP 429): {exc.message}")
+        return NetworkError(f"{network} answered HTTP {exc.status}: {exc.message}")
+    return NetworkError(f"{network}: {exc}"[:500])

@@ -35,3 +35,28 @@ class StatsImportForm(forms.Form):
             "invalid_choice": _("Choose a network."),
         },
     )
+
+
+class ConnectionForm(forms.Form):
+    """A network's connection. Blank secrets keep the stored ones; the service checks the rest
+    (the account id's shape per network, which secrets a first connection needs)."""
+
+    account_id = forms.CharField(label=_("Account, page or group id"), max_length=200)
+    display_name = forms.CharField(label=_("Name"), max_length=200, required=False)
+    application_key = forms.CharField(
+        label=_("Application key (public)"), max_length=200, required=False
+    )
+    token = forms.CharField(
+        label=_("Access token"),
+        max_length=2000,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
+    )
+    application_secret_key = forms.CharField(
+        label=_("Application secret key"),
+        max_length=200,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
+    )

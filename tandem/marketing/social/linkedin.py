@@ -14,6 +14,10 @@ POST {api_base}/rest/posts with `Authorization: Bearer …`, `LinkedIn-Version: 
 {"source": <tracked link>, "title": …}}` -> 201 with an empty body and the post's URN in the
 `x-restli-id` header. `commentary` is LinkedIn's "little text" format: its reserved characters
 are escaped with a backslash. 401 = expired/revoked token; 429 = throttled (Retry-After).
+The connection test: GET {api_base}/rest/organizations/{id} (same headers) -> `{"id",
+"localizedName"}`; for a member author GET {api_base}/v2/userinfo -> `{"sub", "name"}`.
+Post statistics need LinkedIn's Community Management approval for organisation share
+statistics, which this adapter does not ask for: LinkedIn's numbers come from the import.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from tandem.marketing.social.base import (
     PublishResult,
     credentials,
     failure_result,
+    network_error,
     request_json,
 )
 
@@ -85,3 +90,23 @@ class LinkedInAdapter:
             external_id=urn,
             url=f"https://www.linkedin.com/feed/update/{urn}/",
         )
+
+    def check(self) -> str:
+        c = credentials(self.network)
+        base = c.get("api_base", "https://api.linkedin.com").rstrip("/")
+        headers = {
+            "Authorization": f"Bearer {c['access_token']}",
+            "LinkedIn-Version": c.get("version", DEFAULT_VERSION),
+            "X-Restli-Protocol-Version": "2.0.0",
+        }
+        kind, _, ident = c["author"].removeprefix("urn:li:").partition(":")
+        url = (
+            f"{base}/rest/organizations/{ident}"
+            if kind == "organization"
+            else f"{base}/v2/userinfo"
+        )
+        try:
+            body = request_json("GET", url, headers=headers).body
+        except (HttpFailure, OSError, ValueError) as exc:
+            raise network_error(self.network, exc) from None
+        return str(body.get("localizedName") or body.get("name") or c["author"])

@@ -1,4 +1,5 @@
-"""Social posts (LinkedIn, Facebook, YouTube, VK, Telegram) and their imported statistics.
+"""Social posts (LinkedIn, Facebook, YouTube, VK, Odnoklassniki, Telegram), their statistics
+(imported from an export or pulled from the network's API) and the connections to the networks.
 
 Invariants:
 - a post's link is a tracked link (utm_source = the network, utm_medium social, utm_campaign =
@@ -7,7 +8,9 @@ Invariants:
   UPDATE before its adapter is called;
 - without credentials for its network a due post becomes `manual` ("manual publishing
   needed"); nothing calls a network without credentials;
-- one statistics row per post: an import replaces the numbers with the export's (latest wins).
+- one statistics row per post: an import or a pull replaces the numbers it has (latest wins);
+- one connection per network; its secrets are stored encrypted (`social.secrets`), never in
+  clear text and never in an audit entry; only their last four characters are shown back.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class Network(models.TextChoices):
     FACEBOOK = "facebook", _("Facebook")
     YOUTUBE = "youtube", _("YouTube")
     VK = "vk", _("VK")
+    OK = "ok", _("Odnoklassniki")
     TELEGRAM = "telegram", _("Telegram")
 
 
@@ -85,3 +89,32 @@ class SocialPostStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.post_id}: {self.impressions}/{self.clicks}/{self.reactions}"
+
+
+class SocialConnection(models.Model):
+    """Credentials of one network, entered on the connections page (they win over settings)."""
+
+    network = models.CharField(_("network"), max_length=12, choices=Network.choices, unique=True)
+    account_id = models.CharField(_("account, page or group id"), max_length=200)
+    display_name = models.CharField(_("name"), max_length=200, blank=True)
+    application_key = models.CharField(_("application key"), max_length=200, blank=True)
+    credentials = models.TextField(blank=True)  # Fernet token of a JSON object of the secrets
+    secret_hint = models.CharField(max_length=8, blank=True)  # the token's last four characters
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    connected_at = models.DateTimeField(default=timezone.now)
+    credentials_changed_at = models.DateTimeField(default=timezone.now)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    check_ok = models.BooleanField(null=True)
+    check_message = models.CharField(max_length=500, blank=True)
+    stats_pulled_at = models.DateTimeField(null=True, blank=True)
+    stats_error = models.CharField(max_length=500, blank=True)
+    stats_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["network"]
+        verbose_name = _("social network connection")
+
+    def __str__(self) -> str:
+        return f"{self.network}: {self.display_name or self.account_id}"

@@ -34,7 +34,14 @@ from tandem.marketing.validation import clean_text, visible_ref
 
 POST_FIELDS = {"network", "text", "link_url", "campaign_id", "scheduled_at"}
 RETRY_AFTER_MAX = 24 * 3600  # a Retry-After longer than a day is capped at a day
-LIMITS = {"telegram": 4000, "vk": 5000, "facebook": 5000, "linkedin": 3000, "youtube": 5000}
+LIMITS = {
+    "telegram": 4000,
+    "vk": 5000,
+    "ok": 5000,
+    "facebook": 5000,
+    "linkedin": 3000,
+    "youtube": 5000,
+}
 
 
 def _clean(data: dict[str, Any], current: SocialPost | None, actor: Actor) -> dict[str, Any]:
@@ -276,6 +283,12 @@ STATS_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
         "impressions": ("Reach", "Охват", "Views", "Просмотры"),
         "clicks": ("Link clicks", "Переходы по ссылке", "Clicks"),
         "reactions": ("Likes", "Лайки", "Reactions"),
+    },
+    "ok": {
+        "id": ("Topic ID", "ID темы", "Link", "Ссылка"),
+        "impressions": ("Views", "Просмотры", "Reach", "Охват"),
+        "clicks": ("Link clicks", "Переходы по ссылке", "Clicks"),
+        "reactions": ("Likes", "Классы", "Reactions"),
     },
     "telegram": {
         "id": ("Message ID", "Post ID", "Link"),

@@ -16,6 +16,12 @@ Contract (docs: developers.google.com/youtube/v3/docs/videos/list and /videos/up
 2. PUT {api_base}/youtube/v3/videos?part=snippet with `{"id", "snippet": {"title",
    "categoryId", "description", "tags", "defaultLanguage"?}}` — updating `snippet` replaces all
    of it, so the fields read in step 1 are sent back unchanged -> 200 with the video resource.
+3. statistics: GET {api_base}/youtube/v3/videos?part=statistics&id=A,B -> `{"items": [{"id",
+   "statistics": {"viewCount": "1200", "likeCount": "60", …}}]}` (counts as strings; clicks =
+   views, reactions = likes, as the statistics import maps YouTube Studio's columns; the Data API
+   has no impressions);
+4. the connection test: GET {api_base}/youtube/v3/channels?part=snippet&mine=true ->
+   `{"items": [{"id", "snippet": {"title"}}]}`.
 A description holds at most 5000 bytes and no "<" or ">": a longer or such text fails, nothing
 changed. If the description already carries the tracked link, nothing is sent (idempotent).
 """
@@ -28,10 +34,14 @@ from urllib.parse import quote
 
 from tandem.marketing.social.base import (
     HttpFailure,
+    NetworkError,
+    PostNumbers,
     PostToPublish,
     PublishResult,
+    count,
     credentials,
     failure_result,
+    network_error,
     request_json,
 )
 
@@ -98,3 +108,32 @@ class YouTubeAdapter:
         except (HttpFailure, OSError, ValueError) as exc:
             return failure_result(self.network, exc)
         return PublishResult(status="published", external_id=video_id, url=watch)
+
+    def _get(self, query: str) -> dict[str, Any]:
+        c = credentials(self.network)
+        base = c.get("api_base", "https://www.googleapis.com").rstrip("/")
+        headers = {"Authorization": f"Bearer {c['access_token']}"}
+        try:
+            return request_json("GET", f"{base}/youtube/v3/{query}", headers=headers).body
+        except (HttpFailure, OSError, ValueError) as exc:
+            raise network_error(self.network, exc) from None
+
+    def check(self) -> str:
+        items = self._get("channels?part=snippet&mine=true").get("items") or []
+        if not items or not isinstance(items[0], dict):
+            raise NetworkError("youtube: this token has no channel")
+        return str((items[0].get("snippet") or {}).get("title") or items[0].get("id"))
+
+    def fetch_stats(self, external_ids: list[str]) -> dict[str, PostNumbers]:
+        found: dict[str, PostNumbers] = {}
+        for start in range(0, len(external_ids), 50):  # videos.list takes at most 50 ids
+            ids = ",".join(quote(v) for v in external_ids[start : start + 50])
+            for item in self._get(f"videos?part=statistics&id={ids}").get("items") or []:
+                if not isinstance(item, dict):
+                    continue
+                numbers = item.get("statistics") or {}
+                found[str(item.get("id"))] = PostNumbers(
+                    clicks=count(numbers.get("viewCount")),
+                    reactions=count(numbers.get("likeCount")),
+                )
+        return found
