@@ -10,6 +10,7 @@ class LeadsConfig(AppConfig):
         from tandem.crm.selectors import record_panel_register
         from tandem.leads.ownership import register_owned_kinds
         from tandem.leads.scopes import register_scopes
+        from tandem.leads.scoring.views import score_panel
         from tandem.leads.settings_pages import register_settings_pages
         from tandem.leads.views import dispute_panel
 
@@ -17,3 +18,4 @@ class LeadsConfig(AppConfig):
         register_owned_kinds()
         register_settings_pages()
         record_panel_register("leads.disputes", dispute_panel)
+        record_panel_register("leads.score", score_panel)

@@ -2,9 +2,10 @@
 preview of the score distribution, switching on, background rescoring and predictive training
 with progress, and the score block of the contact record. Thin: a form, a service, a template.
 
-Everything but the contact's score block needs the `manage_scoring` capability; the block follows
-the contact's visibility. Long work (rescoring, training) is a `ScoringJob`: a POST starts it and
-the page shows its state at once, polling while it runs.
+The contact's "Lead score" card is a crm record panel (`score_panel`, registered in
+`LeadsConfig.ready`). Everything but the contact's score block needs the `manage_scoring`
+capability; the block follows the contact's visibility. Long work (rescoring, training) is a
+`ScoringJob`: a POST starts it and the page shows its state at once, polling while it runs.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, Model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -275,6 +277,14 @@ def switch_off(request: HttpRequest, pk: int) -> HttpResponse:
     if predictive.predictive_switch_off(actor=Actor(user=user), scoring_model=model):
         messages.success(request, _("The predictive model is off."))
     return HttpResponseRedirect(reverse("leads:scoring_detail", args=[model.pk]))
+
+
+def score_panel(request: HttpRequest, record: Model) -> str:
+    """The "Lead score" card on a contact's page (crm's record panels): it loads its content
+    from `contact_score`, so the record page does not wait for the reasons to be worked out."""
+    if not isinstance(record, Contact):
+        return ""
+    return render_to_string("leads/_contact_score_card.html", {"contact": record}, request=request)
 
 
 @login_required
