@@ -45,17 +45,18 @@ def test_navigation_by_role_and_language_with_the_active_item(world: World) -> N
     rep_en = _nav(rep, "/crm/contacts/")
     assert [label for _url, _active, label in rep_en][:3] == ["Home", "Contacts", "Accounts"]
     assert [label for _url, active, label in rep_en if active] == ["Contacts"]
-    assert "Settings" not in [label for _url, _active, label in rep_en]
+    assert "Organisation" not in [label for _url, _active, label in rep_en]
 
     admin_en = _nav(admin, "/crm/accounts/")
     assert [label for _url, active, label in admin_en if active] == ["Accounts"]
-    assert [label for _url, _active, label in admin_en][-5:] == [
+    assert [label for _url, _active, label in admin_en][-3:] == [
+        "Background work",
         "Audit log",
-        "Settings",
-        "Users and teams",
-        "Channel rules",
         "API tokens",
     ]
+    assert {"Organisation", "Users and teams", "Channel rules"} <= {
+        label for _u, _a, label in admin_en
+    }
 
     rep_ru = _nav(rep, "/crm/contacts/", "ru")
     assert [label for _url, _active, label in rep_ru][:3] == ["Главная", "Контакты", "Компании"]
@@ -70,11 +71,32 @@ def test_navigation_by_role_and_language_with_the_active_item(world: World) -> N
 def test_navigation_follows_a_change_of_role_at_once(world: World) -> None:
     user = world.user("sales_rep")
     client = _client(user)
-    assert "Settings" not in [label for _u, _a, label in _nav(client, "/crm/contacts/")]
+    assert "Organisation" not in [label for _u, _a, label in _nav(client, "/crm/contacts/")]
     User.objects.filter(pk=user.pk).update(role="admin")
-    assert "Settings" in [label for _u, _a, label in _nav(client, "/crm/contacts/")]
+    assert "Organisation" in [label for _u, _a, label in _nav(client, "/crm/contacts/")]
     User.objects.filter(pk=user.pk).update(role="sales_rep")
-    assert "Settings" not in [label for _u, _a, label in _nav(client, "/crm/contacts/")]
+    assert "Organisation" not in [label for _u, _a, label in _nav(client, "/crm/contacts/")]
+
+
+TOP = re.compile(r'<a href="[^"]+"(?: aria-current="page")?>[^<]+</a>|<details class="nav-group"')
+
+
+def _top_level(html: str) -> list[str]:
+    """The bar's own entries: links outside a workspace menu, and the workspaces."""
+    nav = NAV.search(html)
+    assert nav is not None
+    outside = re.sub(r'<div class="nav-menu">.*?</div>', "", nav.group(0), flags=re.S)
+    return TOP.findall(outside)
+
+
+@pytest.mark.parametrize("role", ["head", "marketer", "sales_rep", "field_rep", "admin"])
+def test_no_role_sees_more_than_eight_top_level_entries(world: World, role: str) -> None:
+    html = _client(world.user(role)).get("/crm/contacts/").content.decode()
+    top = _top_level(html)
+    assert 2 <= len(top) <= 8, top
+    # every page the flat list used to offer is still one click inside a workspace
+    assert html.count('<a href="/crm/contacts/" aria-current="page">Contacts</a>') == 1
+    assert '<summary class="active">Customers</summary>' in html
 
 
 def _options(html: str, name: str) -> list[tuple[str, bool, str]]:

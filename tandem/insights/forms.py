@@ -9,9 +9,10 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from tandem.core.access import roles_with
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
-from tandem.core.models import Role, Team, User
+from tandem.core.models import Team, User
 from tandem.crm.models import Industry
 from tandem.insights.channels import is_channel
 from tandem.insights.models import GoalKind, GoalPeriod
@@ -118,9 +119,9 @@ class GoalForm(forms.Form):
     )
     user = forms.ModelChoiceField(
         label=_("Rep (quota)"),
-        queryset=User.objects.filter(
-            is_active=True, role__in=[Role.SALES_REP, Role.FIELD_REP]
-        ).order_by("first_name", "last_name", "username"),
+        queryset=User.objects.filter(is_active=True, role__in=roles_with("carry_quota")).order_by(
+            "first_name", "last_name", "username"
+        ),
         required=False,
         empty_label=_("No rep: a team or joint goal"),
         help_text=_("A rep's quota is a revenue goal; its progress is the rep's won revenue."),

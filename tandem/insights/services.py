@@ -24,15 +24,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tandem.core.access import can
+from tandem.core.access import can, roles_with
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
-from tandem.core.models import Organisation, Role, Team, User
+from tandem.core.models import Organisation, Team, User
 from tandem.insights.models import Goal, GoalKind, GoalPeriod
 from tandem.insights.periods import EARLIEST, LATEST, period_end, period_start
 
 MAX_TARGET = Decimal("99999999999999.99")
-QUOTA_ROLES = (Role.SALES_REP, Role.FIELD_REP)
 
 
 def _check_actor(actor: Actor) -> None:
@@ -76,7 +75,9 @@ def goal_set(
     if team_id is not None and not Team.objects.filter(pk=team_id).exists():
         errors["team"] = [_("No such team.")]
     if user_id is not None:
-        if not User.objects.filter(pk=user_id, is_active=True, role__in=QUOTA_ROLES).exists():
+        if not User.objects.filter(
+            pk=user_id, is_active=True, role__in=roles_with("carry_quota")
+        ).exists():
             errors["user"] = [_("Choose an active sales or field rep.")]
         elif team_id is not None:
             errors["team"] = [_("A rep's quota belongs to the rep, not to a team.")]

@@ -14,7 +14,7 @@ from django.template import Context, Template
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from tandem.core.templatetags.tandem import nav_links
+from tandem.core.templatetags.tandem import nav_menu
 from tandem.crm.forms import FilterSelect
 
 HOSTILE = "<b>\"Bad\" & 'worse'</b>"
@@ -91,14 +91,29 @@ def test_filter_options_say_what_django_s_select_says() -> None:
     assert options(ours) == options(django)
 
 
-def test_navigation_links_are_escaped_and_mark_the_current_page() -> None:
-    written = nav_links(
+def test_navigation_workspaces_are_escaped_and_mark_the_current_page() -> None:
+    written = nav_menu(
         [
-            {"url": "/a?x=1&y=<2>", "label": HOSTILE, "active": False},
-            {"url": "/b/", "label": "Контакты", "active": True},
+            {
+                "key": "home",
+                "label": "Home",
+                "active": False,
+                "items": [{"url": "/a?x=1&y=<2>", "label": HOSTILE, "active": False}],
+            },
+            {
+                "key": "customers",
+                "label": HOSTILE,
+                "active": True,
+                "items": [
+                    {"url": "/b/", "label": "Контакты", "active": True},
+                    {"url": "/c/", "label": "Компании", "active": False},
+                ],
+            },
         ]
     )
     assert written == (
         f'<a href="/a?x=1&amp;y=&lt;2&gt;">{ESCAPED}</a>'
-        '<a href="/b/" aria-current="page">Контакты</a>'
+        '<details class="nav-group" data-group="customers">'
+        f'<summary class="active">{ESCAPED}</summary><div class="nav-menu">'
+        '<a href="/b/" aria-current="page">Контакты</a><a href="/c/">Компании</a></div></details>'
     )
