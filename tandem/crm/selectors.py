@@ -235,6 +235,7 @@ def duplicate_groups(user: User, model: type[Any], limit: int = 100) -> list[lis
     (accounts), most members first, at most `limit` groups. Visibility narrows the records
     before the groups are counted and the top ones picked, so a rep sees their own duplicates
     however many groups other people's records form. Three queries whatever the count."""
+    link: type[ContactEmail] | type[AccountDomain]
     if model is Contact:
         link, key, fk = ContactEmail, "email", "contact"
     elif model is Account:
@@ -242,7 +243,7 @@ def duplicate_groups(user: User, model: type[Any], limit: int = 100) -> list[lis
     else:
         raise TypeError(f"no duplicates are found for {model.__name__}")
     visible = scoped(user, model)
-    links = link.objects.filter(**{f"{fk}__in": visible.values("pk")})
+    links: QuerySet[Any] = link.objects.filter(**{f"{fk}__in": visible.values("pk")})
     top = list(
         links.values(key)
         .annotate(n=Count(fk, distinct=True))
