@@ -92,7 +92,8 @@ def connection_test(request: HttpRequest, network: str) -> HttpResponse:
     user = _manager(request)
     found = scoped(user, SocialConnection, "change").filter(network=_network(network)).first()
     if found is None:
-        raise Http404
+        messages.error(request, _("This network is not connected."))
+        return redirect("marketing:social_connections")
     result = connections.connection_test(connection=found)
     (messages.success if result.ok else messages.error)(request, result.message)
     return redirect("marketing:social_connections")
@@ -104,7 +105,8 @@ def connection_disconnect(request: HttpRequest, network: str) -> HttpResponse:
     user = _manager(request)
     found = scoped(user, SocialConnection, "delete").filter(network=_network(network)).first()
     if found is None:
-        raise Http404
+        messages.error(request, _("This network is not connected."))
+        return redirect("marketing:social_connections")
     connections.connection_disconnect(actor=Actor.of(request), connection=found)
     messages.success(request, _("Disconnected; its credentials are deleted."))
     return redirect("marketing:social_connections")

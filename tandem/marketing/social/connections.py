@@ -102,9 +102,9 @@ def _clean(
     application_secret_key = application_secret_key.strip()
     if not re.match(spec.account_pattern, account_id):
         errors["account_id"] = [_("Enter the account, page or group id as the network shows it.")]
-    if len(display_name) > 200:
-        errors["display_name"] = [_("At most 200 characters.")]
-    if any(c.isspace() for c in token) or len(token) > 2000:
+    if len(display_name) > 200 or any(ord(c) < 32 for c in display_name):
+        errors["display_name"] = [_("At most 200 characters, on one line.")]
+    if any(c.isspace() or ord(c) < 32 for c in token) or len(token) > 2000:
         errors["token"] = [_("A token has no spaces and at most 2000 characters.")]
     opened = secrets.decrypt(current.credentials) if current else None
     if not token and opened is None:

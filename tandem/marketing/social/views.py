@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from tandem.core.access import get_scoped, scoped
+from tandem.core.access import can, get_scoped, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
@@ -71,6 +71,7 @@ def post_calendar(request: HttpRequest) -> HttpResponse:
             "networks": Network.choices,
             "network": network,
             "configured": {n: a.configured() for n, a in ADAPTERS.items()},
+            "manage_social": can(user, "manage_social"),
         },
     )
 

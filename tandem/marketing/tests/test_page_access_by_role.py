@@ -64,6 +64,9 @@ ARGS: dict[str, dict[str, Callable[[dict[str, Any]], Any]]] = {
     "event_kind_lead_rule": {"kind": lambda o: "webinar"},
     "event_register": {"slug": lambda o: o["event"].slug},
     "subscription_action": {"action": lambda o: "archive"},
+    "social_connection_edit": {"network": lambda o: "ok"},
+    "social_connection_test": {"network": lambda o: "ok"},
+    "social_connection_disconnect": {"network": lambda o: "ok"},
     "segment_reaction_action": {
         "reaction_id": lambda o: o["reaction"].pk,
         "action": lambda o: "pause",

@@ -590,3 +590,16 @@ def test_the_api_connects_with_write_only_credentials(world: World, replay: Repl
     assert api.post("/api/v1/marketing/social/stats/pull").status_code == 202
     assert api.delete("/api/v1/marketing/social/connections/facebook").status_code == 204
     assert api.get("/api/v1/marketing/social/connections/facebook").status_code == 404
+
+
+def test_the_connections_pages_speak_russian(world: World) -> None:
+    client = _client(world, Role.MARKETER)
+    page = client.get("/marketing/social/connections/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "Подключения к соцсетям" in page
+    assert "Одноклассники" in page
+    assert "Загрузить статистику сейчас" in page
+    form = client.post(
+        "/marketing/social/connections/ok/", {"account_id": "x y"}, HTTP_ACCEPT_LANGUAGE="ru"
+    ).content.decode()
+    assert "Введите токен доступа." in form
+    assert "Секретный ключ приложения" in form
