@@ -10,13 +10,20 @@ Invariants:
 - a body over 500 KB (after decompression) or an event over 32 KB is refused, never truncated;
 - occurred_at = receivedAt - (sentAt - originalTimestamp) when the client sent both, so a
   client's wrong clock does not move its events in time;
-- the deduplication key of an event is its source and messageId (`s<source id>:<messageId>`).
+- the deduplication key of an event is its source and messageId (`s<source id>:<messageId>`);
+- identifiers (messageId, userId, anonymousId, groupId, previousId) are stored whole or refused
+  (400 `too_long`), never cut: two ids sharing a prefix never become one;
+- text with a NUL character is refused (400 `invalid_text`) on every database, and so are
+  properties nested deeper than orjson writes (400 `too_deep`);
+- occurred_at lies in [1900-01-01, 3000-01-01) UTC, else the call is refused (400
+  `invalid_timestamp`): every time zone can show it and every period arithmetic holds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import gzip
+import re
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -31,6 +38,9 @@ from tandem.tracking.channels import ChannelInputs, CompiledRule, classify, refe
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 MAX_EVENTS_PER_BATCH = 2500
+MAX_ID_LENGTH = 200  # the columns of Touchpoint.user_id/anonymous_id/message_id and Identity.value
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
 TYPES = {"identify", "track", "page", "screen", "group", "alias"}
 SHORT_PATHS = {
     "t": "track",
@@ -98,8 +108,13 @@ def parse_time(value: Any) -> dt.datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed
+        return parsed.replace(tzinfo=dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+14:00 is before year 1 in UTC
+        raise BadEvent(
+            f"the time {text[:40]!r} is out of range", code="invalid_timestamp"
+        ) from None
 
 
 def corrected_time(
@@ -109,11 +124,20 @@ def corrected_time(
     if original is None:
         return received_at
     if sent_at is None:
-        return original
-    try:
-        return received_at - (sent_at - original)
-    except OverflowError:  # e.g. sentAt in year 9999 and a timestamp in year 1
-        raise BadEvent("sentAt and timestamp are too far apart", code="invalid_timestamp") from None
+        occurred = original
+    else:
+        try:
+            occurred = received_at - (sent_at - original)
+        except OverflowError:  # e.g. sentAt in year 9999 and a timestamp in year 1
+            raise BadEvent(
+                "sentAt and timestamp are too far apart", code="invalid_timestamp"
+            ) from None
+    if not EARLIEST <= occurred < LATEST:
+        raise BadEvent(
+            "the event's time must lie between the years 1900 and 2999",
+            code="invalid_timestamp",
+        )
+    return occurred
 
 
 def _text(value: Any, limit: int = 200) -> str:
@@ -202,11 +226,37 @@ def _bot_reason(user_agent: str, ip: str, is_open: bool) -> str:
     return found
 
 
+# A NUL character as orjson writes it (`\u0000` after an even number of backslashes).
+_ENCODED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _json(props: dict[str, Any]) -> bytes:
+    """The stored JSON of an event's properties; refuses NUL characters (PostgreSQL's jsonb
+    cannot hold them, so SQLite must not either) and nesting orjson does not write."""
+    try:
+        encoded = orjson.dumps(props)
+    except orjson.JSONEncodeError:  # nested deeper than 255 levels
+        raise BadEvent("an event is nested too deeply", code="too_deep") from None
+    if b"\\u0000" in encoded and _ENCODED_NUL.search(encoded):
+        raise BadEvent("text may not contain NUL characters", code="invalid_text")
+    return encoded
+
+
 def _encoded(props: dict[str, Any]) -> bytes:
-    encoded = orjson.dumps(props)
+    encoded = _json(props)
     if len(encoded) > MAX_EVENT_BYTES:  # refuses the whole request
         raise BadEvent("an event is larger than 32 KB", code="too_large", status=413)
     return encoded
+
+
+def _identifier(value: Any, name: str, limit: int = MAX_ID_LENGTH) -> str:
+    """An id as stored: whole or refused, never cut (two ids sharing a prefix stay two)."""
+    text = value if value.__class__ is str else _text(value, 10_000)
+    if len(text) > limit:
+        raise BadEvent(f"{name} is longer than {limit} characters", code="too_long")
+    if "\x00" in text:
+        raise BadEvent(f"{name} may not contain NUL characters", code="invalid_text")
+    return text
 
 
 @dataclass(slots=True)
@@ -265,11 +315,14 @@ def parse_call(
     if kind not in TYPES:
         raise BadEvent(f"unknown event type {kind[:40]!r}", code="invalid_type")
     get = raw.get
-    user_id = _str(get("userId"))
-    anonymous_id = _str(get("anonymousId"))
+    user_id = _identifier(get("userId"), "userId")
+    anonymous_id = _identifier(get("anonymousId"), "anonymousId")
     if not user_id and not anonymous_id:
         raise BadEvent("an event needs a userId or an anonymousId", code="missing_id")
-    message_id = _str(get("messageId"), 190) or f"tandem-{uuid.uuid4()}"
+    message_id = (
+        _identifier(get("messageId"), "messageId", MAX_ID_LENGTH - len(source_prefix))
+        or f"tandem-{uuid.uuid4()}"
+    )
     own_context = get("context")
     if own_context.__class__ is not dict:
         own_context = {}
@@ -291,10 +344,10 @@ def parse_call(
         kind_column = _KIND_COLUMN[kind]
     else:
         kind_column = kind
-    group_id = _str(get("groupId"))
+    group_id = _identifier(get("groupId"), "groupId")
     if kind == "group" and not group_id:
         raise BadEvent("a group call needs a groupId", code="missing_group_id")
-    previous_id = _str(get("previousId"))
+    previous_id = _identifier(get("previousId"), "previousId")
     if kind == "alias" and not (previous_id and user_id):
         raise BadEvent("an alias call needs a previousId and a userId", code="missing_id")
     sent_at = parse_time(get("sentAt")) or batch_sent_at
@@ -356,7 +409,7 @@ def parse_call(
         "kind": kind_column or "track",
         "campaign": str(stored_campaign.get("name") or "")[:200],
         "content": str(stored_campaign.get("content") or "")[:200],
-        "properties": orjson.dumps(props),  # measured by `prepare`
+        "properties": _json(props),  # measured by `prepare`
         "is_bot": bool(reason),
         "message_id": source_prefix + message_id,
         "account_id": None,
