@@ -373,6 +373,45 @@ def list_pipelines(request: HttpRequest) -> list[Pipeline]:
     return list(scoped(caller(request).user, Pipeline).prefetch_related("stages"))
 
 
+class StageIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=120)
+    kind: Literal["open", "won", "lost"] = "open"
+    probability: int | None = Field(default=None, ge=0, le=100)
+    forecast_category: Literal["pipeline", "best_case", "commit", "closed", "omitted"] | None = None
+
+
+class PipelineIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=120)
+    is_default: bool = False
+    stages: list[StageIn] = Field(max_length=30)
+
+
+@router.post("/pipelines", response={201: PipelineOut, **WRITE_ERRORS})
+def create_pipeline(request: HttpRequest, payload: PipelineIn) -> Status[Pipeline]:
+    """A pipeline with its stages in order (open stages with their win probability, one won
+    stage, a lost stage); the first pipeline is the default. Needs `manage_catalogue`."""
+    who = caller(request)
+    if not can(who.user, "manage_catalogue"):
+        raise ApiError(403, "forbidden", _("You may not change pipelines."))
+    stages = [
+        {
+            "name": stage.name,
+            "kind": stage.kind,
+            **({"probability": stage.probability} if stage.probability is not None else {}),
+            **({"forecast_category": stage.forecast_category} if stage.forecast_category else {}),
+        }
+        for stage in payload.stages
+    ]
+    pipeline = services.pipeline_create(
+        actor=who.actor, name=payload.name, is_default=payload.is_default, stages=stages
+    )
+    return Status(201, Pipeline.objects.prefetch_related("stages").get(pk=pipeline.pk))
+
+
 @router.get("/forecast", response={200: ForecastOut, **READ_ERRORS})
 def get_forecast(request: HttpRequest, filters: Query[ForecastFilters]) -> dict[str, Any]:
     """Weighted and category totals of the deals the caller sees, for one fiscal period."""

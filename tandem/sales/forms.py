@@ -5,10 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.urls import reverse_lazy
 from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
-from tandem.sales.models import BuyingRole, ForecastCategory, PriceList, StepKind
+from tandem.core.pickers import SearchPickField
+from tandem.crm.selectors import contact_pick_label
+from tandem.sales.models import BuyingRole, ForecastCategory, PriceList, StageKind, StepKind
+
+CONTACT_SEARCH = reverse_lazy("crm:contact_pick")
+
+
+def contact_picker(**kwargs: Any) -> SearchPickField:
+    """A contact (or several) picked by name; the form sets the viewer's scoped contacts."""
+    return SearchPickField(search_url=CONTACT_SEARCH, label_of=contact_pick_label, **kwargs)
 
 
 class DealForm(forms.Form):
@@ -17,9 +27,7 @@ class DealForm(forms.Form):
     account = forms.TypedChoiceField(
         label=_("Account"), coerce=int, required=False, empty_value=None
     )
-    contact = forms.TypedChoiceField(
-        label=_("Contact"), coerce=int, required=False, empty_value=None
-    )
+    contact = contact_picker(label=_("Contact"), required=False)
     role = forms.ChoiceField(
         label=_("Buying role"), choices=BuyingRole.choices, initial=BuyingRole.DECISION_MAKER
     )
@@ -41,9 +49,7 @@ class DealForm(forms.Form):
         self.fields["account"].choices = [("", "—")] + [  # type: ignore[attr-defined]
             (a.pk, a.name) for a in accounts
         ]
-        self.fields["contact"].choices = [("", "—")] + [  # type: ignore[attr-defined]
-            (c.pk, str(c)) for c in contacts
-        ]
+        self.fields["contact"].queryset = contacts  # type: ignore[attr-defined]
 
 
 class DealEditForm(forms.Form):
@@ -86,8 +92,14 @@ class LoseForm(forms.Form):
 
 
 class DealContactForm(forms.Form):
-    contact = forms.IntegerField(label=_("Contact id"), min_value=1)
+    """A person of the buying group: a contact the viewer sees, picked by name, and a role."""
+
+    contact = contact_picker(label=_("Contact"))
     role = forms.ChoiceField(label=_("Buying role"), choices=BuyingRole.choices)
+
+    def __init__(self, *args: Any, contacts: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["contact"].queryset = contacts  # type: ignore[attr-defined]
 
 
 def price_list_label(price_list: PriceList) -> str:
@@ -337,17 +349,64 @@ class SequenceForm(forms.Form):
 
 
 class EnrolForm(forms.Form):
-    contact_ids = forms.CharField(
-        label=_("Contact ids"), max_length=2000, help_text=_("Separated by commas.")
+    """Contacts to enrol in a sequence: up to 500 the viewer sees, picked by name."""
+
+    contact_ids = contact_picker(label=_("Contacts"), multiple=True, max_choices=500)
+
+    def __init__(self, *args: Any, contacts: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["contact_ids"].queryset = contacts  # type: ignore[attr-defined]
+
+
+class PipelineForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    is_default = forms.BooleanField(
+        label=_("Default pipeline"),
+        required=False,
+        help_text=_("New deals go here unless another pipeline is chosen."),
     )
 
-    def clean_contact_ids(self) -> list[int]:
-        try:
-            ids = [
-                int(x) for x in self.cleaned_data["contact_ids"].replace(" ", "").split(",") if x
-            ]
-        except ValueError:
-            raise forms.ValidationError(_("Only numbers separated by commas.")) from None
-        if not ids or len(ids) > 500 or any(i < 1 or i > 2**63 - 1 for i in ids):
-            raise forms.ValidationError(_("From 1 to 500 contact ids."))
-        return ids
+
+class StageRowForm(forms.Form):
+    """One stage of a new pipeline; a row left without a name is skipped."""
+
+    name = forms.CharField(label=_("Stage"), max_length=120, required=False)
+    kind = forms.ChoiceField(label=_("Kind"), choices=StageKind.choices, initial=StageKind.OPEN)
+    probability = forms.IntegerField(
+        label=_("Win probability (%)"), min_value=0, max_value=100, required=False
+    )
+    forecast_category = forms.ChoiceField(
+        label=_("Forecast category"),
+        choices=[("", _("By kind")), *ForecastCategory.choices],
+        required=False,
+    )
+
+
+StageRowFormSet = forms.formset_factory(StageRowForm, extra=0, max_num=30, validate_max=True)
+
+# What a new pipeline's rows start with: a common B2B pipeline the admin can rename or shorten.
+STAGE_ROWS_INITIAL: list[dict[str, Any]] = [
+    {"name": _("Qualification"), "kind": StageKind.OPEN, "probability": 10},
+    {"name": _("Proposal"), "kind": StageKind.OPEN, "probability": 40},
+    {"name": _("Negotiation"), "kind": StageKind.OPEN, "probability": 70},
+    {"name": _("Won"), "kind": StageKind.WON, "probability": 100},
+    {"name": _("Lost"), "kind": StageKind.LOST, "probability": 0},
+    {"name": "", "kind": StageKind.OPEN, "probability": None},
+]
+
+
+def stage_rows(formset: Any) -> list[dict[str, Any]]:
+    """The stages a valid formset names, in order, as `services.pipeline_create` takes them."""
+    rows = []
+    for row in formset.cleaned_data:
+        if not row or not (row.get("name") or "").strip():
+            continue
+        stage: dict[str, Any] = {"name": row["name"].strip(), "kind": row["kind"]}
+        if row.get("probability") is not None:
+            stage["probability"] = row["probability"]
+        elif row["kind"] == StageKind.OPEN:
+            stage["probability"] = 0
+        if row.get("forecast_category"):
+            stage["forecast_category"] = row["forecast_category"]
+        rows.append(stage)
+    return rows

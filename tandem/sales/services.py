@@ -117,7 +117,7 @@ def pipeline_create(
     *, actor: Actor, name: str, stages: Iterable[dict[str, Any]], is_default: bool = False
 ) -> Pipeline:
     """A pipeline with its stages in the given order. It needs at least one open stage, exactly
-    one won stage and at least one lost stage."""
+    one won stage and at least one lost stage. The first pipeline is the default."""
     name = text("name", name, 120, required=True)
     if Pipeline.objects.filter(name=name).exists():
         raise InvalidInput({"name": [_("a pipeline with this name exists")]})
@@ -129,6 +129,7 @@ def pipeline_create(
         or (StageKind.LOST not in kinds)
     ):
         raise InvalidInput({"stages": [_("needs open stages, one won stage and a lost stage")]})
+    is_default = is_default or not Pipeline.objects.exists()
     if is_default:
         Pipeline.objects.filter(is_default=True).update(is_default=False)
     pipeline = Pipeline.objects.create(

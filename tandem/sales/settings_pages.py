@@ -18,3 +18,11 @@ def register_settings_pages() -> None:
             capability="manage_catalogue",
         )
     )
+    settings_page_register(
+        SettingsPage(
+            url_name="sales:pipeline_settings",
+            label=_("Pipelines"),
+            description=_("The stages deals move through, their win probability and forecast"),
+            capability="manage_catalogue",
+        )
+    )

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from tandem.sales import catalogue_views, views
+from tandem.sales import catalogue_views, pipeline_views, views
 
 app_name = "sales"
 urlpatterns = [
     path("", views.board, name="board"),
+    path("pipelines/", pipeline_views.pipeline_settings, name="pipeline_settings"),
     path("pipelines/<int:pipeline_id>/", views.board, name="pipeline_board"),
     path("deals/", views.deal_list, name="deal_list"),
     path("deals/new/", views.deal_create, name="deal_create"),
