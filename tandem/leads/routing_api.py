@@ -119,7 +119,14 @@ def _manager(request: HttpRequest) -> ApiCaller:
 
 
 def _month(text: str) -> dt.date:
-    return dt.date(int(text[:4]), int(text[5:7]), 1)
+    """The first day of a YYYY-MM month; a 400 naming the field for one that does not exist
+    (month 13, year 0)."""
+    try:
+        return dt.date(int(text[:4]), int(text[5:7]), 1)
+    except ValueError:
+        raise ApiError(
+            400, "invalid", _("Not a month: %(v)s") % {"v": text[:20]}, {"month": ["not a month"]}
+        ) from None
 
 
 @router.get("/handoff-policy", response={200: PolicyOut, **ERRORS})

@@ -185,6 +185,9 @@ def test_bad_input_is_a_form_error_on_the_page_and_a_4xx_from_the_api(head, worl
     assert refused.status_code == 400
     assert "user_id" in refused.json()["details"]
     assert _json(head, "put", f"{API}/mql-targets/2026-13", {"target": 1}).status_code in (400, 422)
+    year_zero = _json(head, "put", f"{API}/mql-targets/0000-01", {"target": 1})
+    assert year_zero.status_code == 400  # a month the calendar has not: a reason, not a 500
+    assert _json(head, "delete", f"{API}/mql-targets/0000-01", None).status_code == 400
     assert head.delete(f"{API}/territories/999999").status_code == 404
     assert HandoffPolicy.current().accept_within_hours == 4
 
