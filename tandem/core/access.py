@@ -110,6 +110,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "read_content": EVERYONE,
     # lead hand-off, disputes and lead quality
     "use_handoffs": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER, Role.SALES_REP}),
+    # hand a contact to sales by hand, from its record ("Hand off to sales")
+    "hand_off_leads": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
     "view_lead_quality": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
     # score groups, their rules, rescoring and predictive training (/leads/scoring/)
     "manage_scoring": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),

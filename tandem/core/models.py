@@ -129,6 +129,10 @@ class User(AbstractUser):
     class Meta:
         verbose_name = _("user")
 
+    def __str__(self) -> str:
+        """People are shown by name: the full name, the username only when there is none."""
+        return self.get_full_name() or self.username
+
     @property
     def sees_everything(self) -> bool:
         from tandem.core.access import can  # the permission model is built on this module

@@ -109,6 +109,26 @@ def contacts_filtered(user: User, query: ListQuery) -> QuerySet[Contact]:
     return qs
 
 
+def contacts_by_name(contacts: QuerySet[Contact], text: str) -> QuerySet[Contact]:
+    """Contacts matching every word of `text` (in the name, email or title), by name: what a
+    picker suggests as a person types ("anna petr" finds Anna Petrova). `contacts` is already
+    the viewer's scope."""
+    for word in text.split()[:5]:
+        contacts = contacts.filter(contacts_search_q(word))
+    return contacts.select_related("account").order_by("last_name", "first_name", "id")
+
+
+def contact_pick_label(contact: Contact) -> str:
+    """How a picker names a contact: the name, then the account and the email that tell two
+    namesakes apart."""
+    parts = [str(contact) or contact.email]
+    if contact.account_id is not None and contact.account is not None:
+        parts.append(contact.account.name)
+    if contact.email and parts[0] != contact.email:
+        parts.append(contact.email)
+    return " · ".join(parts)
+
+
 # What a list page shows of each record: rows are named tuples of these (no model objects).
 CONTACT_ROW = (
     "id",

@@ -7,6 +7,7 @@ urlpatterns: list = [
     path("contacts/", views.contact_list, name="contact_list"),
     path("contacts/export/", views.contact_export, name="contact_export"),
     path("contacts/new/", views.contact_create, name="contact_create"),
+    path("contacts/pick/", views.contact_pick, name="contact_pick"),
     path("contacts/<int:pk>/", views.contact_detail, name="contact_detail"),
     path("contacts/<int:pk>/edit/", views.contact_edit, name="contact_edit"),
     path("contacts/<int:pk>/delete/", views.contact_delete, name="contact_delete"),
@@ -22,6 +23,7 @@ urlpatterns: list = [
     path("accounts/<int:pk>/edit/", views.account_edit, name="account_edit"),
     path("accounts/<int:pk>/delete/", views.account_delete, name="account_delete"),
     path("accounts/<int:pk>/timeline/", views.account_timeline, name="account_timeline"),
+    path("accounts/<int:pk>/activity/", views.account_activity, name="account_activity"),
     path("duplicates/", views.duplicates, name="duplicates"),
     path("duplicates/merge/", views.contacts_merge, name="contacts_merge"),
 ]

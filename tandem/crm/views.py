@@ -26,6 +26,7 @@ from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
 from tandem.core.models import Department, User
+from tandem.core.pickers import pick_options
 from tandem.crm import exports, selectors, services
 from tandem.crm.forms import (
     ACTIVITY_CHANNELS,
@@ -221,6 +222,20 @@ def account_timeline(request: HttpRequest, pk: int) -> HttpResponse:
 # --- contacts -------------------------------------------------------------------------------
 
 
+@login_required
+@require_GET
+def contact_pick(request: HttpRequest) -> HttpResponse:
+    """Suggestions of a contact picker (`core.pickers.SearchPickField`): the contacts the viewer
+    sees whose name matches what they typed, as boxes to tick."""
+    user = request_user(request)
+    return pick_options(
+        request,
+        scoped(user, Contact).select_related("account"),
+        search=selectors.contacts_by_name,
+        label_of=selectors.contact_pick_label,
+    )
+
+
 def _custom_rows(target: str, values: dict[str, Any]) -> list[tuple[str, Any]]:
     return [
         (a.label, values[a.key])
@@ -344,6 +359,32 @@ def _activity_department(user: User, kind: str) -> str:
     return Department.FIELD if kind == "field_visit" else Department.SALES
 
 
+def _activity_log(
+    request: HttpRequest, form: ActivityForm, *, contact: Contact | None, account: Account | None
+) -> None:
+    """Append the activity to the record's timeline through crm's one touchpoint writer; an
+    activity logged on an account belongs to the account, with no contact."""
+    user = request_user(request)
+    kind = form.cleaned_data["kind"]
+    note = form.cleaned_data["note"]
+    try:
+        services.touchpoint_record(
+            channel=ACTIVITY_CHANNELS[kind],
+            kind=kind,
+            department=_activity_department(user, kind),
+            contact=contact,
+            account=account,
+            occurred_at=form.cleaned_data["occurred_at"],
+            actor=user,
+            properties={"note": note} if note else {},
+            source="tandem_ui",
+        )
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Activity logged."))
+
+
 @login_required
 @require_POST
 def contact_activity(request: HttpRequest, pk: int) -> HttpResponse:
@@ -362,55 +403,59 @@ def contact_activity(request: HttpRequest, pk: int) -> HttpResponse:
             "can_change": True,
             "can_delete": _may(user, Contact, contact.pk, "delete"),
             "activity_form": form,
+            "record_panels": selectors.record_panels(request, contact),
             **_timeline_context(request, contact=contact),
         }
         return render(request, "crm/contact_detail.html", context, status=400)
-    kind = form.cleaned_data["kind"]
-    note = form.cleaned_data["note"]
-    try:
-        services.touchpoint_record(
-            channel=ACTIVITY_CHANNELS[kind],
-            kind=kind,
-            department=_activity_department(user, kind),
-            contact=contact,
-            occurred_at=form.cleaned_data["occurred_at"],
-            actor=user,
-            properties={"note": note} if note else {},
-            source="tandem_ui",
-        )
-    except InvalidInput as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Activity logged."))
+    _activity_log(request, form, contact=contact, account=None)
     return redirect("crm:contact_detail", pk=contact.pk)
 
 
 # --- accounts -------------------------------------------------------------------------------
 
 
-@login_required
-@require_GET
-def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def _account_context(
+    request: HttpRequest, account: Account, activity_form: ActivityForm
+) -> dict[str, Any]:
     user = request_user(request)
-    account = get_scoped(user, Account, pk)
     contacts = (
         scoped(user, Contact).filter(account=account).order_by("last_name", "first_name", "id")[:50]
     )
+    return {
+        "account": account,
+        "contacts": contacts,
+        "tags": account.tags.all(),
+        "industry_rows": _industry_rows(account),
+        "custom_rows": _custom_rows("account", account.custom or {}),
+        "can_change": _may(user, Account, account.pk, "change"),
+        "can_delete": _may(user, Account, account.pk, "delete"),
+        "activity_form": activity_form,
+        "record_panels": selectors.record_panels(request, account),
+        **_timeline_context(request, account=account),
+    }
+
+
+@login_required
+@require_GET
+def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    account = get_scoped(request_user(request), Account, pk)
     return render(
-        request,
-        "crm/account_detail.html",
-        {
-            "account": account,
-            "contacts": contacts,
-            "tags": account.tags.all(),
-            "industry_rows": _industry_rows(account),
-            "custom_rows": _custom_rows("account", account.custom or {}),
-            "can_change": _may(user, Account, account.pk, "change"),
-            "can_delete": _may(user, Account, account.pk, "delete"),
-            "record_panels": selectors.record_panels(request, account),
-            **_timeline_context(request, account=account),
-        },
+        request, "crm/account_detail.html", _account_context(request, account, ActivityForm())
     )
+
+
+@login_required
+@require_POST
+def account_activity(request: HttpRequest, pk: int) -> HttpResponse:
+    """Log a sales call, meeting, field visit or note on the account's timeline (no contact)."""
+    account = get_scoped(request_user(request), Account, pk, "change")
+    form = ActivityForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request, "crm/account_detail.html", _account_context(request, account, form), status=400
+        )
+    _activity_log(request, form, contact=None, account=account)
+    return redirect("crm:account_detail", pk=account.pk)
 
 
 def _industry_rows(account: Account) -> list[tuple[str, Any]]:

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from tandem.core.access import get_scoped, scoped
+from tandem.core.access import can, get_scoped, scoped
 from tandem.core.api_auth import ApiCaller, caller
 from tandem.core.api_errors import ApiError, Error
 from tandem.core.errors import InvalidInput
@@ -102,8 +102,8 @@ def _run(call: Callable[[], T]) -> T:
     except InvalidInput as exc:
         if exc.code == "forbidden":
             raise ApiError(403, "forbidden", exc.message) from exc
-        if exc.code == "wrong_state":
-            raise ApiError(409, "wrong_state", exc.message) from exc
+        if exc.code in ("wrong_state", "handoff_open", "customer"):
+            raise ApiError(409, exc.code, exc.message) from exc
         raise
 
 
@@ -138,6 +138,26 @@ def reject_handoff(request: HttpRequest, handoff_id: int, payload: RejectIn) -> 
             outcome=payload.outcome,
         )
     )
+
+
+class HandoffByHandIn(Schema):
+    note: str = Field("", max_length=1000, description="A note for the rep.")
+
+
+@router.post("/contacts/{contact_id}/handoff", response={201: HandoffOut, **ERRORS})
+def hand_off_contact(request: HttpRequest, contact_id: int, payload: HandoffByHandIn) -> Any:
+    """Hand the contact to sales by hand ("Hand off to sales" on its page): moved to MQL when
+    before it, routed to a rep, the SLA clock started. A contact with an open hand-off is a 409
+    `handoff_open`, a customer a 409 `customer`; needs `hand_off_leads` (admin, head,
+    marketer) and a token that may write."""
+    who = caller(request)
+    contact = get_scoped(who.user, Contact, contact_id)
+    if not who.can_write or not can(who.user, "hand_off_leads"):
+        raise ApiError(403, "forbidden", _("You may not hand contacts to sales."))
+    handoff = _run(
+        lambda: services.handoff_by_hand(actor=who.actor, contact=contact, note=payload.note)
+    )
+    return Status(201, handoff)
 
 
 @router.get("/contacts/{contact_id}/scores", response={200: list[ScoreOut], **ERRORS})

@@ -35,6 +35,20 @@ def active_reps() -> QuerySet[User]:
     return User.objects.filter(role=Role.SALES_REP, is_active=True).order_by("username")
 
 
+class HandoffByHandForm(forms.Form):
+    """ "Hand off to sales" on a contact's page: an optional note for the rep (prefixed, as it
+    shares the page with the activity form)."""
+
+    prefix = "handoff"
+
+    note = forms.CharField(
+        label=_("Note for sales"),
+        required=False,
+        max_length=NOTE_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
 class HandoffRejectForm(forms.Form):
     reason = forms.ChoiceField(
         label=_("Reason"),

@@ -185,6 +185,35 @@ def handoff_create(
     return handoff
 
 
+@transaction.atomic
+def handoff_by_hand(
+    *, actor: Actor, contact: Contact, note: str = "", now: dt.datetime | None = None
+) -> Handoff:
+    """Marketing hands the contact to sales from its record ("Hand off to sales"). Unlike an
+    automatic hand-off, a second one is refused with a reason (code `handoff_open`) rather
+    than answered with the open one, and so is a customer (code `customer`)."""
+    locked = Contact.objects.select_for_update(of=("self",)).get(pk=contact.pk)
+    open_one = (
+        Handoff.objects.filter(contact=locked, status__in=OPEN_HANDOFF)
+        .select_related("assigned_to")
+        .first()
+    )
+    if open_one is not None:
+        raise InvalidInput(
+            _("This contact already has an open hand-off (%(status)s).")
+            % {"status": open_one.get_status_display()},
+            code="handoff_open",
+        )
+    if locked.lifecycle_stage == S.CUSTOMER:
+        raise InvalidInput(
+            _("This contact is a customer already; customers are not handed to sales."),
+            code="customer",
+        )
+    return handoff_create(
+        actor=actor, contact=locked, trigger=HandoffTrigger.MANUAL, note=note, now=now
+    )
+
+
 def handoff_request_from_quote(
     *,
     contact_id: int,

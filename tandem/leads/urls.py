@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tandem.leads import routing_views, views
+from tandem.leads import record_panel, routing_views, views
 from tandem.leads.scoring.urls import urlpatterns as scoring_urls
 
 app_name = "leads"
@@ -14,6 +14,7 @@ urlpatterns = [
     path("quality/", views.lead_quality, name="lead_quality"),
     path("notifications/", views.notification_list, name="notifications"),
     path("contacts/<int:pk>/lifecycle/", views.contact_lifecycle, name="contact_lifecycle"),
+    path("contacts/<int:pk>/handoff/", record_panel.contact_handoff, name="contact_handoff"),
     *scoring_urls,
     path("routing/", routing_views.routing, name="routing"),
     path("routing/policy/", routing_views.policy_set, name="routing_policy"),

@@ -66,6 +66,11 @@ def _changeable(request: HttpRequest, pk: int) -> Deal:
     return deal
 
 
+def _pickable_contacts(request: HttpRequest) -> Any:
+    """The contacts a picker on these pages may offer and accept: the viewer's."""
+    return scoped(request.user, Contact).select_related("account")
+
+
 def _forbidden(request: HttpRequest) -> HttpResponse:
     return HttpResponse(_("You may not change this deal."), status=403)
 
@@ -165,7 +170,7 @@ def deal_create(request: HttpRequest) -> HttpResponse:
     kwargs = {
         "pipelines": scoped(request.user, Pipeline),
         "accounts": scoped(request.user, Account).order_by("name")[:500],
-        "contacts": scoped(request.user, Contact).order_by("last_name", "first_name")[:500],
+        "contacts": _pickable_contacts(request),
     }
     initial = {"currency": Organisation.current().currency}
     form = DealForm(request.POST or None, initial=initial, **kwargs)
@@ -237,7 +242,7 @@ def _deal_page(
                 "forecast_category": deal.forecast_category,
             }
         ),
-        "contact_form": DealContactForm(),
+        "contact_form": DealContactForm(contacts=_pickable_contacts(request)),
         "line_form": DealLineForm(**_line_pickers(deal, for_new_line=True)),
         "quote_form": QuoteLineForm(**pickers),
     } | (failed or {})
@@ -385,7 +390,8 @@ def deal_contact_add(request: HttpRequest, pk: int) -> HttpResponse:
             actor=Actor.of(request), deal=deal, contact_id=data["contact"], role=data["role"]
         )
 
-    return _deal_action(request, pk, act, DealContactForm(request.POST), "contact_form")
+    form = DealContactForm(request.POST, contacts=_pickable_contacts(request))
+    return _deal_action(request, pk, act, form, "contact_form")
 
 
 @login_required
@@ -565,7 +571,7 @@ def sequence_list(request: HttpRequest) -> HttpResponse:
 def sequence_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _rep_only(request)
     sequence = get_scoped(request.user, Sequence, pk)
-    form = EnrolForm(request.POST or None)
+    form = EnrolForm(request.POST or None, contacts=_pickable_contacts(request))
     if request.method == "POST" and form.is_valid():
         try:
             created = sequences.sequence_enrol(

@@ -88,21 +88,24 @@ def test_stopping_by_hand_or_by_reason_ends_every_active_enrolment(world, rep):
     ]
 
 
-def test_the_enrol_form_takes_1_to_500_numeric_ids(client, world, rep):
+def test_the_enrol_form_takes_1_to_500_contacts_the_rep_sees(client, world, rep):
     sequence = sequences.sequence_create(actor=rep, name="Form", steps=[EMAIL])
     client.force_login(world.user("sales_rep"))
     url = reverse("sales:sequence_detail", args=[sequence.pk])
-    letters = client.post(url, {"contact_ids": "12, abc"})
+    form = client.get(url).content.decode()
+    assert 'name="contact_ids__search"' in form  # searched by name, no id to type
+    assert 'hx-get="/crm/contacts/pick/"' in form
+    letters = client.post(url, {"contact_ids": ["12", "abc"]})
     assert letters.status_code == 400
-    assert "Only numbers separated by commas." in letters.content.decode()
-    many = ", ".join(str(n) for n in range(1, 502))
+    assert "Choose from the suggestions: search by name." in letters.content.decode()
+    many = [str(n) for n in range(1, 502)]
     assert client.post(url, {"contact_ids": many}).status_code == 400
     south = world.contacts[("sales_rep", "south")]
-    hidden = client.post(url, {"contact_ids": str(south.pk)})
+    hidden = client.post(url, {"contact_ids": [str(south.pk)]})
     assert hidden.status_code == 400
-    assert f"no such contact: {south.pk}" in hidden.content.decode()
+    assert "Choose from the suggestions: search by name." in hidden.content.decode()
     north = world.contacts[("sales_rep", "north")]
-    assert client.post(url, {"contact_ids": str(north.pk)}).status_code == 302
+    assert client.post(url, {"contact_ids": [str(north.pk)]}).status_code == 302
     assert list(Enrolment.objects.values_list("contact_id", flat=True)) == [north.pk]
 
 
