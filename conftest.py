@@ -111,6 +111,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(slow)
 
 
+IMMEDIATE_TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+
+@pytest.fixture
+def run_background(settings: Any, django_capture_on_commit_callbacks: Any) -> Any:
+    """``run_background(client.get, url, data)``: make the request, do the background work it
+    asked for at once (the immediate task backend runs what its transaction enqueued after
+    commit), then make the same request again and return that answer: what a page or API
+    client sees once the worker has finished."""
+    settings.TASKS = IMMEDIATE_TASKS
+
+    def ask(method: Any, *args: Any, **kwargs: Any) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            method(*args, **kwargs)
+        return method(*args, **kwargs)
+
+    return ask
+
+
+@pytest.fixture
+def finished_client(run_background: Any) -> Any:
+    """A test client whose GETs are answered as after the background work they ask for is
+    done (`run_background`): for tests about results, not about the waiting."""
+    from django.test import Client
+
+    class FinishedClient(Client):
+        def get(self, *args: Any, **kwargs: Any) -> Any:
+            return run_background(super().get, *args, **kwargs)
+
+    return FinishedClient()
+
+
 @pytest.fixture(autouse=True)
 def _default_language() -> Iterator[None]:
     """A request in Russian leaves Russian active in the thread; each test starts in English."""

@@ -1,10 +1,15 @@
-"""Stored attribution results: a cache row per (model, parameters, scope, data version).
+"""Stored attribution results: a cache row per (model, parameters, scope, data version), which is
+also the background job that computes it.
 
 Invariants:
 - ``key`` is the SHA-256 of the canonical JSON of model, parameters, whose view of the data
-  (``scope``) and the data version; one row per key (unique), so two requests computing the
-  same run store it once;
-- a row is never edited: new data means a new data version and so a new key;
+  (``scope``) and the data version; one row per key (unique), so two requests for the same run
+  find the same row: one job computes it, and it is stored once;
+- a row is queued (asked for, ``result`` empty), running (a worker claimed it with a
+  conditional UPDATE; ``progress_done`` of ``progress_total`` bootstrap replicates done,
+  ``updated_at`` its heartbeat), done (``result`` written once, never edited afterwards) or
+  failed (``error`` says why, in the asker's language; asking again queues it again); new data
+  means a new data version and so a new key and row;
 - ``result`` is JSON produced by `tandem.attribution.services` (credits per dimension with
   bootstrap intervals, top paths, totals).
 - a `CreditAdjustment` is the head's decision about one deal's credit per department (shares
@@ -25,6 +30,14 @@ from tandem.core.models import Department
 
 
 class AttributionRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting for a worker")
+        RUNNING = "running", _("Computing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
     key = models.CharField(max_length=64, unique=True)
     model = models.CharField(_("model"), max_length=40)
     params = models.JSONField(_("parameters"), default=dict)
@@ -36,6 +49,15 @@ class AttributionRun(models.Model):
     result = models.JSONField(default=dict)
     seconds = models.FloatField(default=0.0)
     created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DONE
+    )
+    progress_done = models.PositiveIntegerField(_("replicates done"), default=0)
+    progress_total = models.PositiveIntegerField(_("replicates"), default=0)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)  # heartbeat while running
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -43,6 +65,23 @@ class AttributionRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status == self.Status.DONE
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def percent(self) -> int:
+        """How far the computation is, 0 to 100 (100 only when done)."""
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.progress_total:
+            return 0
+        return min(99, int(100 * self.progress_done / self.progress_total))
 
 
 class CreditAdjustment(models.Model):

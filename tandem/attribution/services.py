@@ -11,6 +11,15 @@ Invariants:
 - results are cached in `AttributionRun`, keyed by a hash of model, parameters, scope and
   data version (max touchpoint id, touchpoint count, conversion count, latest deal
   change): new data, new key; the unique key makes concurrent computations store once;
+- pages and the API never compute a run in the request: `runs_request` finds the stored run
+  or the identical one being computed (the same row: the unique key) or queues a new one and
+  enqueues `tasks.attribution_runs_compute` after commit; the worker claims each run with a
+  conditional UPDATE (queued -> running), so a task delivered twice computes it once, reports
+  the bootstrap replicates done as it goes, and stores the result (done) or the reason it
+  failed (in the asker's language); a run found running without a heartbeat for `STALE`, or
+  queued that long, is queued and enqueued again; a failed run is queued again when asked for
+  again (a page or API request, not a poll). `attribution_run` computes in the calling process
+  (the command line, PDFs, exports, tests) and completes a waiting row the same way;
 - per dimension, credits sum to the total conversions and value of the journeys (engine
   invariant), and each share comes with its bootstrap percentile interval;
 - the cache row is not a business record: it is not audited;
@@ -25,16 +34,18 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from tandem.attribution.engine import Journeys, bootstrap_credit, credit
@@ -54,9 +65,13 @@ from tandem.core.access import ALL, NONE, Action, _Everything, register, scoped
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
 from tandem.core.models import Department, User
+from tandem.core.tasks import enqueue_on_commit
 from tandem.sales.models import Deal
 
+log = logging.getLogger(__name__)
 MAX_BOOT = 1000
+STALE = dt.timedelta(minutes=15)
+BEAT_SECONDS = 0.5  # at most this often a running run's progress is written
 EARLIEST = dt.date(1990, 1, 1)
 LATEST = dt.date(2199, 12, 31)
 TOP_PATHS = 10
@@ -213,8 +228,14 @@ def _model_for(j: Journeys, model: str) -> str:
     return model
 
 
-def dimension_credit(j: Journeys, params: ModelParams) -> list[dict[str, Any]]:
-    """Rows ``{name, conversions, value, share, value_share, lower, upper}``, largest first."""
+Progress = Callable[[int], None]
+
+
+def dimension_credit(
+    j: Journeys, params: ModelParams, progress: Progress | None = None
+) -> list[dict[str, Any]]:
+    """Rows ``{name, conversions, value, share, value_share, lower, upper}``, largest first.
+    ``progress`` is told the bootstrap replicates done as they are done."""
     if j.n_journeys == 0:
         return []
     model = _model_for(j, params.model)
@@ -224,7 +245,9 @@ def dimension_credit(j: Journeys, params: ModelParams) -> list[dict[str, Any]]:
     value_share = res.shares("value")
     lower = upper = None
     if params.n_boot and j.conversions.sum() > 0:
-        boot = bootstrap_credit(j, model, n_boot=params.n_boot, level=params.level, **extra)
+        boot = bootstrap_credit(
+            j, model, n_boot=params.n_boot, level=params.level, progress=progress, **extra
+        )
         lower, upper = boot.lower, boot.upper
     rows: list[dict[str, Any]] = []
     for i, name in enumerate(res.channels):
@@ -260,9 +283,27 @@ def top_paths(j: Journeys, limit: int = TOP_PATHS) -> list[dict[str, Any]]:
     ]
 
 
-def compute(db: DbJourneys, params: ModelParams) -> dict[str, Any]:
-    """The stored result of one run (pure: journeys in, JSON out)."""
+def replicates(params: ModelParams) -> int:
+    """The bootstrap replicates a run computes: ``n_boot`` per dimension."""
+    return params.n_boot * len(DIMENSIONS)
+
+
+def compute(
+    db: DbJourneys, params: ModelParams, progress: Progress | None = None
+) -> dict[str, Any]:
+    """The stored result of one run (pure: journeys in, JSON out); ``progress`` is told the
+    replicates done over all dimensions (of `replicates(params)`)."""
     channel = db.journeys("channel")
+    credits: dict[str, list[dict[str, Any]]] = {}
+    for n, dim in enumerate(DIMENSIONS):
+        before = n * params.n_boot
+
+        def told(done: int, before: int = before) -> None:
+            if progress is not None:
+                progress(before + done)
+
+        credits[dim] = dimension_credit(db.journeys(dim), params, told)
+        told(params.n_boot)
     return {
         "model": params.model,
         "totals": {
@@ -272,37 +313,267 @@ def compute(db: DbJourneys, params: ModelParams) -> dict[str, Any]:
             "non_converting": float(db.nulls.sum()),
             "conversions_without_touches": db.conversions_without_touches,
         },
-        "credits": {dim: dimension_credit(db.journeys(dim), params) for dim in DIMENSIONS},
+        "credits": credits,
         "top_paths": top_paths(channel),
     }
 
 
+def spec_of(run: AttributionRun) -> JourneySpec:
+    """The journey spec a run was asked for (from its stored parameters)."""
+    p = run.params
+    return JourneySpec(
+        start=dt.datetime.fromisoformat(p["start"]),
+        end=dt.datetime.fromisoformat(p["end"]),
+        unit="account" if p.get("unit") == "account" else "contact",
+        conversion=p.get("conversion", "deal_won"),
+        lookback_days=int(p.get("lookback_days", 90)),
+        industry=p.get("industry", ""),
+        team_id=p.get("team_id"),
+        channels=tuple(p.get("channels", ())),
+        include_nulls=bool(p.get("include_nulls", True)),
+    )
+
+
+def params_of(run: AttributionRun) -> ModelParams:
+    """The model parameters a run was asked for."""
+    p = run.params
+    return ModelParams(
+        model=p.get("model", run.model),
+        order=int(p.get("order", 1)),
+        half_life_days=float(p.get("half_life_days", 7.0)),
+        n_boot=int(p.get("n_boot", 0)),
+        level=float(p.get("level", 0.95)),
+    )
+
+
+def _run_fields(
+    key: str, scope: str, version: str, user: User, spec: JourneySpec, params: ModelParams
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "model": params.model,
+        "params": {**spec.as_params(), **params.as_params()},
+        "scope": scope,
+        "data_version": version,
+        "user": user,
+        "progress_total": replicates(params),
+    }
+
+
 def attribution_run(*, user: User, spec: JourneySpec, params: ModelParams) -> AttributionRun:
-    """The run of ``params`` over ``spec`` as ``user`` sees the data: stored or computed now."""
+    """The run of ``params`` over ``spec`` as ``user`` sees the data: stored, or computed now in
+    this process (also when a worker has it queued: the first to finish stores it)."""
     validate(spec, params)
     scope = scope_of(user)
     version = data_version(user, spec)
     key = run_key(scope, version, spec, params)
     found = AttributionRun.objects.filter(key=key).first()
-    if found is not None:
+    if found is not None and found.is_done:
         return found
     started = time.perf_counter()
     result = compute(build_journeys(user, spec), params)
     seconds = time.perf_counter() - started
-    try:
-        with transaction.atomic():
-            return AttributionRun.objects.create(
-                key=key,
-                model=params.model,
-                params={**spec.as_params(), **params.as_params()},
-                scope=scope,
-                data_version=version,
-                user=user,
-                result=result,
-                seconds=seconds,
+    now = timezone.now()
+    done = {
+        "status": AttributionRun.Status.DONE,
+        "result": result,
+        "seconds": seconds,
+        "progress_done": replicates(params),
+        "error": "",
+        "finished_at": now,
+        "updated_at": now,
+    }
+    if found is None:
+        try:
+            with transaction.atomic():
+                return AttributionRun.objects.create(
+                    **_run_fields(key, scope, version, user, spec, params), **done
+                )
+        except IntegrityError:  # asked for or computed concurrently: complete that row
+            pass
+    AttributionRun.objects.filter(key=key).exclude(status=AttributionRun.Status.DONE).update(**done)
+    return AttributionRun.objects.get(key=key)
+
+
+# --- runs in the background -------------------------------------------------------------------
+
+
+def runs_request(
+    *,
+    user: User,
+    spec: JourneySpec,
+    params_list: Sequence[ModelParams],
+    retry_failed: bool = True,
+) -> list[AttributionRun]:
+    """The runs of each of ``params_list`` over ``spec`` as ``user`` sees the data, at once:
+    each stored (done), being computed (the identical queued or running run), or queued now.
+
+    New runs, failed ones (when ``retry_failed``: a request, not a poll) and stale ones are
+    queued and handed to one task after commit, which builds the journeys once for all of
+    them. Raises `InvalidInput` for bad parameters."""
+    for params in params_list:
+        validate(spec, params)
+    scope = scope_of(user)
+    version = data_version(user, spec)
+    now = timezone.now()
+    runs: list[AttributionRun] = []
+    queued: list[int] = []
+    for params in params_list:
+        key = run_key(scope, version, spec, params)
+        run = AttributionRun.objects.filter(key=key).first()
+        if run is None:
+            try:
+                with transaction.atomic():
+                    run = AttributionRun.objects.create(
+                        **_run_fields(key, scope, version, user, spec, params),
+                        status=AttributionRun.Status.QUEUED,
+                        created_at=now,
+                        updated_at=now,
+                    )
+            except IntegrityError:  # another request asked for it in between
+                run = AttributionRun.objects.get(key=key)
+            else:
+                queued.append(run.pk)
+        elif _requeue(run, now, retry_failed):
+            queued.append(run.pk)
+            run.refresh_from_db()
+        runs.append(run)
+    if queued:
+        from tandem.attribution.tasks import attribution_runs_compute
+
+        enqueue_on_commit(attribution_runs_compute, queued)
+        if not transaction.get_connection().in_atomic_block:  # enqueued now (a worker, or
+            for run in runs:  # the immediate backend, which has run it already)
+                if run.pk in queued:
+                    run.refresh_from_db()
+    return runs
+
+
+def run_request(
+    *, user: User, spec: JourneySpec, params: ModelParams, retry_failed: bool = True
+) -> AttributionRun:
+    """`runs_request` for one run."""
+    return runs_request(user=user, spec=spec, params_list=[params], retry_failed=retry_failed)[0]
+
+
+def _requeue(run: AttributionRun, now: dt.datetime, retry_failed: bool) -> bool:
+    """Queue ``run`` again if it failed (and ``retry_failed``) or went silent; with a
+    conditional UPDATE, so of two requests one re-enqueues it."""
+    again = Q(status=AttributionRun.Status.QUEUED, updated_at__lt=now - STALE) | Q(
+        status=AttributionRun.Status.RUNNING, updated_at__lt=now - STALE
+    )
+    if retry_failed:
+        again |= Q(status=AttributionRun.Status.FAILED)
+    if run.is_done:
+        return False
+    return bool(
+        AttributionRun.objects.filter(again, pk=run.pk).update(
+            status=AttributionRun.Status.QUEUED, error="", progress_done=0, updated_at=now
+        )
+    )
+
+
+def runs_percent(runs: Sequence[AttributionRun]) -> int:
+    """How far a set of runs is, 0 to 100: replicates done (a finished run counts one more
+    step for its point estimates) over all of them."""
+    done = total = 0
+    for run in runs:
+        total += run.progress_total + 1
+        done += (
+            run.progress_total + 1 if run.is_done else min(run.progress_done, run.progress_total)
+        )
+    return 100 if done >= total else int(100 * done / total)
+
+
+class _Beat:
+    """Writes a running run's progress (and heartbeat) at most every `BEAT_SECONDS`."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        self.last = 0.0
+
+    def __call__(self, done: int) -> None:
+        moment = time.monotonic()
+        if moment - self.last < BEAT_SECONDS:
+            return
+        self.last = moment
+        AttributionRun.objects.filter(pk=self.run_id, status=AttributionRun.Status.RUNNING).update(
+            progress_done=done, updated_at=timezone.now()
+        )
+
+
+def _claim(run_id: int, now: dt.datetime) -> bool:
+    due = Q(status=AttributionRun.Status.QUEUED) | Q(
+        status=AttributionRun.Status.RUNNING, updated_at__lt=now - STALE
+    )
+    return bool(
+        AttributionRun.objects.filter(due, pk=run_id).update(
+            status=AttributionRun.Status.RUNNING,
+            started_at=now,
+            updated_at=now,
+            progress_done=0,
+            error="",
+        )
+    )
+
+
+MODEL_KEYS = frozenset(f.name for f in dataclasses.fields(ModelParams))
+
+
+def runs_compute(run_ids: Sequence[int]) -> dict[int, str]:
+    """The task's body: compute each of the runs that is still queued (claimed first), the
+    journeys built once per asker and spec; returns each run's status afterwards."""
+    now = timezone.now()
+    claimed = [pk for pk in run_ids if _claim(pk, now)]
+    groups: dict[tuple[int | None, str], list[AttributionRun]] = {}
+    for run in AttributionRun.objects.filter(pk__in=claimed).select_related("user"):
+        asked = {k: v for k, v in run.params.items() if k not in MODEL_KEYS}
+        spec_key = json.dumps(asked, sort_keys=True, default=str)
+        groups.setdefault((run.user_id, spec_key), []).append(run)
+    for group in groups.values():
+        _compute_group(group)
+    return dict(AttributionRun.objects.filter(pk__in=run_ids).values_list("pk", "status"))
+
+
+def _compute_group(group: list[AttributionRun]) -> None:
+    user = group[0].user
+    language = (user.language if user else "") or settings.LANGUAGE_CODE
+    with translation.override(language):
+        left = list(group)
+        try:
+            if user is None:
+                raise InvalidInput(_("The person who asked for this run no longer exists."))
+            db = build_journeys(user, spec_of(group[0]))
+            while left:
+                run = left[0]
+                started = time.perf_counter()
+                params = params_of(run)
+                result = compute(db, params, _Beat(run.pk))
+                end = timezone.now()
+                AttributionRun.objects.filter(
+                    pk=run.pk, status=AttributionRun.Status.RUNNING
+                ).update(
+                    status=AttributionRun.Status.DONE,
+                    result=result,
+                    seconds=time.perf_counter() - started,
+                    progress_done=replicates(params),
+                    finished_at=end,
+                    updated_at=end,
+                )
+                left.pop(0)
+        except Exception as exc:  # a worker records the failure, whatever it was
+            if not isinstance(exc, InvalidInput):
+                log.exception("attribution runs %s failed", [r.pk for r in left])
+            message = exc.message if isinstance(exc, InvalidInput) else str(exc)
+            end = timezone.now()
+            AttributionRun.objects.filter(
+                pk__in=[r.pk for r in left], status=AttributionRun.Status.RUNNING
+            ).update(
+                status=AttributionRun.Status.FAILED,
+                error=(message or type(exc).__name__)[:500],
+                finished_at=end,
+                updated_at=end,
             )
-    except IntegrityError:  # computed concurrently: the stored row wins
-        return AttributionRun.objects.get(key=key)
 
 
 def parse_models(text: str) -> tuple[str, ...]:
@@ -314,23 +585,28 @@ def parse_models(text: str) -> tuple[str, ...]:
     return names
 
 
+def side_by_side(params: ModelParams, models: tuple[str, ...] = SIDE_BY_SIDE) -> list[ModelParams]:
+    """The parameters of each model of a comparison: intervals only for ``params.model``."""
+    return [
+        ModelParams(
+            model=m,
+            order=params.order,
+            half_life_days=params.half_life_days,
+            n_boot=0 if m != params.model else params.n_boot,
+            level=params.level,
+        )
+        for m in models
+    ]
+
+
 def compare_models(
     *, user: User, spec: JourneySpec, params: ModelParams, models: tuple[str, ...] = SIDE_BY_SIDE
 ) -> dict[str, AttributionRun]:
-    """Several models over the same journeys (each run cached on its own)."""
+    """Several models over the same journeys, computed in this process (each run cached on its
+    own); pages and the API ask with `runs_request(params_list=side_by_side(...))`."""
     return {
-        m: attribution_run(
-            user=user,
-            spec=spec,
-            params=ModelParams(
-                model=m,
-                order=params.order,
-                half_life_days=params.half_life_days,
-                n_boot=0 if m != params.model else params.n_boot,
-                level=params.level,
-            ),
-        )
-        for m in models
+        p.model: attribution_run(user=user, spec=spec, params=p)
+        for p in side_by_side(params, models)
     }
 
 

@@ -5,6 +5,10 @@ each sees credit computed over the touchpoints and conversions ``scoped`` lets t
 rep: their own and their team's records), so a rep's page is about their book, not the
 company's. Exports need the ``export`` capability. Bad parameters: the form shows the
 errors (page) or a 400 with the reason (export); nothing is stored.
+
+Runs are never computed in the request: the page asks for its runs (`services.runs_request`),
+shows them when they are stored, else answers at once with their progress, which the browser
+follows (`runs_progress`, htmx every 2 s) until the runs are done and the page reloads itself.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
@@ -22,14 +27,15 @@ from django.views.decorators.http import require_GET
 from tandem.attribution import exports, services
 from tandem.attribution.engine.models import MODELS
 from tandem.attribution.models import AttributionRun
-from tandem.core.access import can, request_user
+from tandem.core.access import can, request_user, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.exports import record_export
+from tandem.core.labels import ATTRIBUTION_MODEL_LABELS
 from tandem.core.models import Team
 from tandem.crm.models import Industry
 
-MODEL_CHOICES = [(m, m) for m in MODELS]
+MODEL_CHOICES = [(m, ATTRIBUTION_MODEL_LABELS.get(m, m)) for m in MODELS]
 CONVERSION_CHOICES = [
     ("deal_won", gettext_lazy("Deal won (revenue)")),
     ("opportunity", gettext_lazy("Opportunity created")),
@@ -134,6 +140,29 @@ def _form(request: HttpRequest) -> RunForm:
     return RunForm(data)
 
 
+def _page_params(params: services.ModelParams) -> list[services.ModelParams]:
+    """The runs the page shows: the chosen model (with intervals) and the side-by-side ones."""
+    chosen = {params.model: params}
+    for side in services.side_by_side(params):
+        chosen.setdefault(side.model, side)
+    return list(chosen.values())
+
+
+MAX_POLLED = 20
+
+
+def _progress_context(runs: list[AttributionRun]) -> dict[str, Any]:
+    ids = ",".join(str(r.pk) for r in runs)
+    return {
+        "runs": runs,
+        "percent": services.runs_percent(runs),
+        "active": any(r.is_active for r in runs),
+        "done": all(r.is_done for r in runs),
+        "failed_runs": [r for r in runs if r.status == AttributionRun.Status.FAILED],
+        "progress_url": f"{reverse('attribution:progress')}?ids={ids}",
+    }
+
+
 @login_required
 @require_GET
 def attribution_page(request: HttpRequest) -> HttpResponse:
@@ -148,8 +177,13 @@ def attribution_page(request: HttpRequest) -> HttpResponse:
                     form.add_error(field if field in form.fields else None, error)
         else:
             user = request_user(request)
-            run = services.attribution_run(user=user, spec=spec, params=params)
-            side = services.compare_models(user=user, spec=spec, params=params)
+            runs = services.runs_request(user=user, spec=spec, params_list=_page_params(params))
+            if not all(r.is_done for r in runs):
+                context.update(pending=True, **_progress_context(runs))
+                return render(request, "attribution/page.html", context)
+            run = runs[0]
+            by_model = {r.model: r for r in runs}
+            side = {m: by_model[m] for m in services.SIDE_BY_SIDE}
             chart = {
                 "channel": run.result["credits"]["channel"],
                 "department": run.result["credits"]["department"],
@@ -180,6 +214,27 @@ def attribution_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+def runs_progress(request: HttpRequest) -> HttpResponse:
+    """How far the runs ``ids`` (comma-separated, those the user may see) are: a fragment the
+    page polls; once all are done it tells htmx to reload the page (``HX-Refresh``)."""
+    try:
+        ids = sorted({int(part) for part in request.GET.get("ids", "").split(",") if part})
+    except ValueError:
+        return HttpResponse(_("ids: run numbers separated by commas"), status=400)
+    if not 0 < len(ids) <= MAX_POLLED or not all(0 < pk < 2**63 for pk in ids):
+        return HttpResponse(_("ids: run numbers separated by commas"), status=400)
+    runs = list(scoped(request_user(request), AttributionRun).filter(pk__in=ids))
+    if len(runs) != len(ids):
+        raise Http404
+    context = _progress_context(runs)
+    response = render(request, "attribution/_progress.html", context)
+    if context["done"] and getattr(request, "htmx", False):
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@login_required
+@require_GET
 def attribution_export(request: HttpRequest, fmt: str) -> HttpResponse:
     user = request_user(request)
     if not can(user, "export"):
@@ -193,7 +248,9 @@ def attribution_export(request: HttpRequest, fmt: str) -> HttpResponse:
     except InvalidInput as exc:
         reasons = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
         return HttpResponse(reasons, status=400, content_type="text/plain; charset=utf-8")
-    run = services.attribution_run(user=user, spec=spec, params=params)
+    run = services.run_request(user=user, spec=spec, params=params)
+    if not run.is_done:  # the page shows its progress and offers the export when done
+        return HttpResponseRedirect(f"{reverse('attribution:page')}?{request.GET.urlencode()}")
     adjusted = services.department_credit_adjusted(user=user, run=run, spec=spec, params=params)
     name = f"attribution-{params.model}-{spec.start:%Y%m%d}-{spec.end:%Y%m%d}"
     record_export(

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from pydantic import ConfigDict, Field
@@ -129,7 +130,18 @@ class SummaryOut(Schema):
     coverage: float | None
     funnel: list[StepOut]
     credit_model: str
-    credit_split: dict[str, CreditOut]
+    credit_split: dict[str, CreditOut] | None = Field(
+        description="each department's share of the revenue won, with its interval; null "
+        "while the attribution run is being computed or failed (see credit_split_state)"
+    )
+    credit_split_state: str = Field(
+        description="done; running while a worker computes the attribution run (credit_split "
+        "is null, top_content and campaign_returns are empty: ask again later); failed (asking "
+        "again tries again)"
+    )
+    credit_run_url: str | None = Field(
+        description="the attribution run to follow (GET) while credit_split_state is not done"
+    )
     top_content: list[ContentOut]
     campaign_returns: list[CampaignReturnOut]
     sla: SlaOut
@@ -142,6 +154,10 @@ def _day(name: str, text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise InvalidInput({name: [_("%(day)s is not a date") % {"day": text}]}) from None
+
+
+# The attribution run's status as the summary tells it: running until a worker has stored it.
+CREDIT_STATES = {"queued": "running", "running": "running", "failed": "failed", "done": "done"}
 
 
 @router.get("/summary", response={200: SummaryOut, **ERRORS}, by_alias=True)
@@ -170,7 +186,9 @@ def summary(request: HttpRequest, filters: Query[SummaryQuery]) -> dict[str, Any
         industry=filters.industry,
         model=filters.model,
         channel=channel,
+        credit_background=True,
     )
+    credit_ready = CREDIT_STATES.get(s.credit_state, "done") == "done"
     return {
         "period": {"start": span.first, "end": span.last, "time_zone": zone.key},
         "team": filters.team,
@@ -199,7 +217,13 @@ def summary(request: HttpRequest, filters: Query[SummaryQuery]) -> dict[str, Any
         "credit_split": {
             name: {"share": c.share, "low": c.low, "high": c.high}
             for name, c in s.credit_split.items()
-        },
+        }
+        if credit_ready
+        else None,
+        "credit_split_state": CREDIT_STATES.get(s.credit_state, "done"),
+        "credit_run_url": None
+        if credit_ready or s.credit_run_id is None
+        else reverse("api:attribution_run", args=[s.credit_run_id]),
         "top_content": [
             {"name": c.name, "revenue": c.value, "share": c.share} for c in s.top_content
         ],

@@ -17,7 +17,10 @@ Definitions (docs/insights.md):
   first-contact deadline, and the open hand-offs past their deadline now;
 - disputes open: the disputes waiting for the head's decision now;
 - credit split: attribution of the deals won in the window to departments, with the model's
-  bootstrap interval.
+  bootstrap interval. With ``credit_background`` (the cockpit page and the API) a run not
+  stored yet is left to a worker: ``credit_state`` says where it stands (queued, running,
+  failed; done once stored) and the credit split, top content and campaign revenue are empty
+  until it is done.
 - a team narrows deals and goals to the team's, hand-offs to those assigned to its members,
   contacts and visitors to those whose account (else the contact) a member owns, disputes to
   those a member opened or takes part in.
@@ -44,11 +47,14 @@ from typing import Any
 from django.db.models import (
     Count,
     DecimalField,
+    DurationField,
     ExpressionWrapper,
     F,
     Min,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
 )
@@ -260,6 +266,8 @@ class Summary:
     complete: bool  # whether the viewer sees every record (else: counted over what they see)
     alerts: list[Alert] = field(default_factory=list)
     channel: str = ""  # first-touch channel narrowing the numbers ("" for every channel)
+    credit_state: str = ""  # the attribution run's status ("" when the credit was not asked for)
+    credit_run_id: int | None = None
 
     @property
     def revenue_attainment(self) -> float | None:
@@ -423,24 +431,30 @@ def _visitor_step(
         touches = touches.filter(_contact_in_team(team_id, "contact__"))
     if industry:
         touches = touches.filter(contact__account__industry=industry)
+    # one row per visitor: the time from first seen to identified (None if never), the
+    # identity found by one lookup in its unique (kind, value) index -- one query, one value
+    # a row to read (the large demo has tens of thousands of visitors a quarter)
+    identified_at = Identity.objects.filter(
+        kind=Identity.Kind.ANONYMOUS_ID, value=OuterRef("anonymous_id")
+    ).values("created_at")[:1]
+    since_first = ExpressionWrapper(
+        Subquery(identified_at) - Min("occurred_at"), output_field=DurationField()
+    )
     firsts = channels.annotated(
-        touches.values("anonymous_id").annotate(first=Min("occurred_at")),
+        touches.order_by().values("anonymous_id").annotate(span=since_first),
         by_channel,
         channels.visitor_channel(),
-    ).values_list("anonymous_id", "first", "channel_key")
-    first_seen: dict[str, dict[str, dt.datetime]] = defaultdict(dict)
-    for anonymous_id, first, key in firsts:
-        first_seen[key][anonymous_id] = first
-    identified = dict(
-        Identity.objects.filter(
-            kind=Identity.Kind.ANONYMOUS_ID, value__in=touches.values("anonymous_id")
-        ).values_list("value", "created_at")
-    )
-    out = {}
-    for key, seen in first_seen.items():
-        spans = [_seconds(seen[v], at) for v, at in identified.items() if v in seen]
-        out[key] = FunnelStep("visitor", len(seen), len(spans), _median_days(spans))
-    return out
+    ).values_list("span", "channel_key")
+    seen: Counter[str] = Counter()
+    spans: dict[str, list[float]] = defaultdict(list)
+    for span, key in firsts:
+        seen[key] += 1
+        if span is not None:
+            spans[key].append(max(0.0, span.total_seconds()))
+    return {
+        key: FunnelStep("visitor", n, len(spans[key]), _median_days(spans[key]))
+        for key, n in seen.items()
+    }
 
 
 def _contact_steps(
@@ -501,7 +515,10 @@ def _deal_steps(
         expression,
     )
     counts = dict(
-        created.values("channel_key").annotate(n=Count("pk")).values_list("channel_key", "n")
+        created.order_by()
+        .values("channel_key")
+        .annotate(n=Count("pk"))
+        .values_list("channel_key", "n")
     )
     spans: dict[str, list[float]] = defaultdict(list)
     won_rows = created.filter(status=DealStatus.WON).values_list(
@@ -511,7 +528,9 @@ def _deal_steps(
         if b is not None:
             spans[key].append(_seconds(a, b))
     won = channels.annotated(won_deals(user, window, team_id, industry), by_channel, expression)
-    wins = dict(won.values("channel_key").annotate(n=Count("pk")).values_list("channel_key", "n"))
+    wins = dict(
+        won.order_by().values("channel_key").annotate(n=Count("pk")).values_list("channel_key", "n")
+    )
     return {
         key: [
             FunnelStep(
@@ -636,8 +655,10 @@ def _credit_run(
     team_id: int | None = None,
     model: str = DEFAULT_MODEL,
     industry: str = "",
-) -> dict[str, list[dict[str, Any]]]:
-    """The attribution of the deals won in the window: credit rows per dimension."""
+    background: bool = False,
+) -> tuple[dict[str, list[dict[str, Any]]], Any]:
+    """The attribution of the deals won in the window: credit rows per dimension (empty while
+    a worker computes it, with ``background``), and the run."""
     spec, params = attribution.build_request(
         start=window.first,
         end=window.last,
@@ -647,9 +668,12 @@ def _credit_run(
         model=model,
         n_boot=100,
     )
-    run = attribution.attribution_run(user=user, spec=spec, params=params)
-    credits: dict[str, list[dict[str, Any]]] = run.result["credits"]
-    return credits
+    if background:
+        run = attribution.run_request(user=user, spec=spec, params=params)
+    else:
+        run = attribution.attribution_run(user=user, spec=spec, params=params)
+    credits: dict[str, list[dict[str, Any]]] = run.result["credits"] if run.is_done else {}
+    return credits, run
 
 
 def credit_split(credits: dict[str, list[dict[str, Any]]]) -> dict[str, Credit]:
@@ -720,19 +744,25 @@ def summary(
     model: str = DEFAULT_MODEL,
     with_credit: bool = True,
     channel: str = "",
+    credit_background: bool = False,
 ) -> Summary:
     """Every number of the cockpit for `user` over `window` (and `team_id`, `industry`,
     `channel`, if given). Goals are set per team, not per industry or channel: with either
     there is no goal. The channel (first touch, `tandem.insights.channels`) narrows deals,
     hand-offs, contacts and visitors; the attribution (credit split, campaign return, content)
-    is already by channel and is not narrowed by it."""
+    is already by channel and is not narrowed by it. With ``credit_background`` the attribution
+    is never computed here: a run not stored yet is queued for a worker (``credit_state``)."""
     currency = Organisation.current().currency
     narrowed = bool(industry or channel)
     goals = goal_totals(window, team_id) if not narrowed else dict.fromkeys(GoalKind.values)
     won, deals_won = revenue(user, window, team_id, currency, industry, channel)
     amount, weighted, deals_open = pipeline(user, window, team_id, currency, industry, channel)
     disputes = open_disputes(user, team_id)
-    credits = _credit_run(user, window, team_id, model, industry) if with_credit else {}
+    credits, credit = (
+        _credit_run(user, window, team_id, model, industry, credit_background)
+        if with_credit
+        else ({}, None)
+    )
     steps = funnel(user, window, team_id, industry, channel)
     service = sla(user, window, team_id, goals[GoalKind.MQL], industry, channel)
     length = window.last - window.first + dt.timedelta(days=1)
@@ -760,6 +790,8 @@ def summary(
         complete=user.sees_everything,
         alerts=alerts(steps, funnel(user, previous, team_id, industry, channel), service),
         channel=channel,
+        credit_state=credit.status if credit is not None else "",
+        credit_run_id=credit.pk if credit is not None else None,
     )
 
 

@@ -136,6 +136,7 @@ def cockpit(request: HttpRequest) -> HttpResponse:
         industry=form.cleaned_data.get("industry") or "",
         model=form.cleaned_data["model"],
         channel=form.cleaned_data.get("channel") or "",
+        credit_background=True,
     )
     context.update(
         query=request.GET.urlencode(),

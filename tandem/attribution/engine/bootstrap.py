@@ -18,6 +18,7 @@ the original data; ``lower <= upper``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -98,9 +99,13 @@ def bootstrap_credit(
     level: float = 0.95,
     seed: int | None = 0,
     target: str = "conversions",
+    progress: Callable[[int], None] | None = None,
     **params: Any,
 ) -> BootstrapResult:
-    """Percentile bootstrap interval of each channel's credit share under ``model``."""
+    """Percentile bootstrap interval of each channel's credit share under ``model``.
+
+    ``progress``, if given, is called with the number of replicates done so far as they are
+    done (after each block of replicates for the linear models, after each one for Markov)."""
     if target not in ("conversions", "value"):
         raise ValueError("target must be 'conversions' or 'value'")
     j = journeys
@@ -124,12 +129,16 @@ def bootstrap_credit(
             rows_conv = draws[: j.n_journeys]
             weight = rows_conv if target == "conversions" else rows_conv * mean_value[:, None]
             samples[start : start + size] = _shares(np.asarray(fractions @ weight).T)
+            if progress is not None:
+                progress(start + size)
     else:
         for b in range(n_boot):
             draw = rng.multinomial(total, probs).astype(np.float64)
             c, nl = draw[: j.n_journeys], draw[j.n_journeys :]
             res = credit(j.with_weights(c, c * mean_value, nl), model, **params)
             samples[b] = res.shares(target)
+            if progress is not None:
+                progress(b + 1)
     alpha = (1.0 - level) / 2.0
     lower, upper = np.quantile(samples, [alpha, 1.0 - alpha], axis=0)
     return BootstrapResult(model, j.channels, target, level, point_share, lower, upper, samples)

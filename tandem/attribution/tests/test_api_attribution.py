@@ -18,6 +18,13 @@ PERIOD = {"start": "2026-02-01", "end": "2026-03-01"}
 
 
 @pytest.fixture
+def client(finished_client: Client) -> Client:
+    """Runs are computed by a worker: these tests read the results once it has finished
+    (tandem/attribution/tests/test_runs_in_background.py is about the waiting)."""
+    return finished_client
+
+
+@pytest.fixture
 def timeline(world: World) -> dict[str, Any]:
     return build_timeline(world)
 

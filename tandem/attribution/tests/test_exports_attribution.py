@@ -27,6 +27,13 @@ EVIL = '=HYPERLINK("http://x","y")'
 
 
 @pytest.fixture
+def client(finished_client: Client) -> Client:
+    """Runs are computed by a worker: these tests read the results once it has finished
+    (tandem/attribution/tests/test_runs_in_background.py is about the waiting)."""
+    return finished_client
+
+
+@pytest.fixture
 def timeline(world: World) -> dict[str, Any]:
     t = build_timeline(world)
     # A hostile campaign name on a touch of Bob, just before the deal is won.

@@ -9,11 +9,18 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from conftest import World
+from conftest import IMMEDIATE_TASKS, World
 from tandem.attribution.tests.test_journeys import build_timeline
 
 URL = "/attribution/"
 PERIOD = {"start": "2026-02-01", "end": "2026-03-01", "unit": "account", "n_boot": "20"}
+
+
+@pytest.fixture
+def client(finished_client: Client) -> Client:
+    """Runs are computed by a worker: these tests read the page once it has finished
+    (tandem/attribution/tests/test_runs_in_background.py is about the waiting)."""
+    return finished_client
 
 
 @pytest.fixture
@@ -117,6 +124,7 @@ def test_charts_draw_in_a_real_browser(live_server: Any, settings: Any, world: W
     sync_api = pytest.importorskip("playwright.sync_api")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     settings.STATIC_URL = "/static/"
+    settings.TASKS = IMMEDIATE_TASKS  # no worker here: the runs are computed as they are asked for
     build_timeline(world)
     head = world.user("head")
     from django.test import Client

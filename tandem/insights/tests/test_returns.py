@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 
@@ -14,7 +15,9 @@ from tandem.insights.tests.conftest import Company
 from tandem.marketing.campaigns import services as campaigns
 
 
-def test_campaign_return_and_top_content_follow_the_attribution_credit(company: Company) -> None:
+def test_campaign_return_and_top_content_follow_the_attribution_credit(
+    company: Company, run_background: Any
+) -> None:
     marketer = Actor(user=company.user("marketer"))
     spring = campaigns.campaign_create(actor=marketer, name="Spring push", utm_code="spring-push")
     campaigns.cost_add(
@@ -38,8 +41,9 @@ def test_campaign_return_and_top_content_follow_the_attribution_credit(company: 
     )
     window = company.quarter_ish
     head = company.client("head")
-    got = head.get("/api/v1/insights/summary", window).json()
-    credit = head.get(
+    got = run_background(head.get, "/api/v1/insights/summary", window).json()
+    credit = run_background(
+        head.get,
         "/api/v1/attribution/credit",
         {"model": "linear", "start": window["from"], "end": window["to"], "conversion": "deal_won"},
     ).json()["credits"]
@@ -58,7 +62,7 @@ def test_campaign_return_and_top_content_follow_the_attribution_credit(company: 
     assert got["top_content"][0]["name"] == "Price list 2026"
     assert got["top_content"][0]["revenue"] == content_value
     assert Decimal(got["revenue_won"]) == Decimal("1500.00")
-    page = head.get("/insights/").content.decode()
+    page = run_background(head.get, "/insights/").content.decode()
     assert f'href="/marketing/campaigns/{spring.pk}/"' in page
     assert "Price list 2026" in page
     rep = company.client("sales_rep").get("/api/v1/insights/summary", window).json()

@@ -241,7 +241,7 @@ def attribution_run_for(user: User, campaign: Campaign) -> Any:
 
     runs = (
         scoped(user, AttributionRun)
-        .filter(model=default_attribution_model())
+        .filter(model=default_attribution_model(), status="done")  # not those being computed
         .order_by("-created_at", "-id")[:RUN_CANDIDATES]
     )
     for run in runs:
