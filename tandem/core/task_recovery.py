@@ -10,6 +10,9 @@ Invariants:
 - a RUNNING task whose worker (the last of its ``worker_ids``) has not beaten for
   TASKS_WORKER_STALE_SECONDS is released (`tasks_release_stuck`): back to the queue while attempts
   remain, else FAILED with the reason; the error fields say which worker was lost;
+- a task that stays FAILED for good (attempts used up, by an exception or a lost worker) is
+  reported once to the handlers its app registered (`interrupted_work.task_gave_up`), so the job
+  it ran can say it was interrupted and why;
 - every change of a task's status is one conditional UPDATE on its id, status and the moment of
   its last claim or failure, so two workers, schedulers or admins never both act on one task.
   Tasks are idempotent (tandem.core.tasks), so a run repeated after a lost worker does no harm.
@@ -22,6 +25,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from types import TracebackType
 from typing import Any
@@ -35,8 +39,9 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 
 from tandem.core.audit import Actor, record_change
 from tandem.core.errors import InvalidInput
+from tandem.core.interrupted_work import task_gave_up
 from tandem.core.models import AuditEntry, WorkerHeartbeat
-from tandem.core.task_health import max_attempts, stale_after
+from tandem.core.task_health import error_line, max_attempts, stale_after
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +65,7 @@ def task_retry_after_failure(*, task_id: str, now: dt.datetime | None = None) ->
     now = now or timezone.now()
     row = (
         DBTaskResult.objects.filter(pk=task_id, status=TaskResultStatus.FAILED)
-        .only("id", "worker_ids", "finished_at")
+        .only("id", "worker_ids", "finished_at", "task_path", "args_kwargs", "traceback")
         .first()
     )
     if row is None:
@@ -68,6 +73,9 @@ def task_retry_after_failure(*, task_id: str, now: dt.datetime | None = None) ->
     attempts = len(row.worker_ids or [])
     if attempts >= max_attempts():
         logger.warning("task %s failed %s times: it stays failed", task_id, attempts)
+        task_gave_up(
+            task_path=row.task_path, args_kwargs=row.args_kwargs, reason=error_line(row.traceback)
+        )
         return None
     run_after = now + retry_delay(attempts)
     moved = DBTaskResult.objects.filter(
@@ -133,7 +141,7 @@ def tasks_release_stuck(*, now: dt.datetime | None = None) -> list[str]:
     )
     released: list[str] = []
     running = DBTaskResult.objects.running().filter(started_at__lt=cutoff)
-    for row in running.only("id", "worker_ids", "started_at"):
+    for row in running.only("id", "worker_ids", "started_at", "task_path", "args_kwargs"):
         worker = (row.worker_ids or ["?"])[-1]
         if worker in alive:
             continue
@@ -144,7 +152,8 @@ def tasks_release_stuck(*, now: dt.datetime | None = None) -> list[str]:
             f"released {now:%Y-%m-%d %H:%M:%S} UTC)"
         )
         fields: dict[str, Any] = {"exception_class_path": LOST_WORKER, "traceback": reason}
-        if attempts < max_attempts():
+        gives_up = attempts >= max_attempts()
+        if not gives_up:
             fields.update(status=TaskResultStatus.READY, run_after=now + retry_delay(attempts))
         else:
             fields.update(status=TaskResultStatus.FAILED, finished_at=now)
@@ -154,6 +163,8 @@ def tasks_release_stuck(*, now: dt.datetime | None = None) -> list[str]:
         if moved:
             released.append(str(row.pk))
             logger.warning("released task %s of lost worker %s", row.pk, worker)
+            if gives_up:
+                task_gave_up(task_path=row.task_path, args_kwargs=row.args_kwargs, reason=reason)
     WorkerHeartbeat.objects.filter(seen_at__lt=now - HEARTBEATS_KEPT).delete()
     return released
 
@@ -186,14 +197,27 @@ class Heartbeat:
             worker.run()
     """
 
-    def __init__(self, worker_id: str, queues: str = "", every: float | None = None) -> None:
+    def __init__(
+        self,
+        worker_id: str,
+        queues: str = "",
+        every: float | None = None,
+        *,
+        release_stuck: bool = False,
+    ) -> None:
         self.worker_id = worker_id
         self.queues = queues
+        self.release_stuck = release_stuck  # also release the tasks of dead workers, now and then
         stale = stale_after().total_seconds()
         configured = float(getattr(settings, "TASKS_HEARTBEAT_SECONDS", 5))
         self.every = every if every is not None else max(0.5, min(configured, stale / 4))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tandem-heartbeat", daemon=True)
+
+    @property
+    def _release_every(self) -> float:
+        """Half the time after which a silent worker counts as dead."""
+        return max(self.every, stale_after().total_seconds() / 2)
 
     def __enter__(self) -> Heartbeat:
         heartbeat_beat(worker_id=self.worker_id, queues=self.queues)
@@ -214,11 +238,18 @@ class Heartbeat:
             logger.exception("could not remove the heartbeat of worker %s", self.worker_id)
 
     def _run(self) -> None:
+        released_at = time.monotonic()
         try:
             while not self._stop.wait(self.every):
                 try:
                     heartbeat_beat(worker_id=self.worker_id, queues=self.queues)
                 except DatabaseError:  # a busy database: the next beat tries again
                     logger.warning("worker %s: heartbeat not recorded", self.worker_id)
+                if self.release_stuck and time.monotonic() - released_at >= self._release_every:
+                    released_at = time.monotonic()
+                    try:
+                        tasks_release_stuck()
+                    except DatabaseError:
+                        logger.warning("worker %s: stuck tasks not released", self.worker_id)
         finally:
             connection.close()

@@ -26,6 +26,7 @@ urlpatterns = [
     path("email/sends/<int:pk>/progress", email_views.send_progress, name="send_progress"),
     path("email/sends/<int:pk>/cancel", email_views.send_cancel, name="send_cancel"),
     path("email/sends/<int:pk>/start", email_views.send_start, name="send_start"),
+    path("email/sends/<int:pk>/resume", email_views.send_resume, name="send_resume"),
     path("campaigns/", campaign_views.campaign_list, name="campaign_list"),
     path("campaigns/new", campaign_views.campaign_edit, name="campaign_new"),
     path("campaigns/<int:pk>/", campaign_views.campaign_detail, name="campaign_detail"),

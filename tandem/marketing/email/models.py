@@ -77,6 +77,7 @@ class EmailSend(models.Model):
         TESTING = "testing", _("A/B test running")
         SENT = "sent", _("Sent")
         CANCELLED = "cancelled", _("Cancelled")
+        INTERRUPTED = "interrupted", _("Interrupted")
 
     class WinnerRule(models.TextChoices):
         OPENS = "opens", _("Most unique opens")
@@ -111,7 +112,9 @@ class EmailSend(models.Model):
     ab_winner_scheduled = models.BooleanField(default=False)
     frequency_cap = models.PositiveSmallIntegerField(_("at most this many emails"), default=3)
     frequency_days = models.PositiveSmallIntegerField(_("per this many days"), default=7)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    # Why an interrupted send stopped (its task gave up: the last error, or its worker was lost).
+    interrupted_reason = models.CharField(max_length=500, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -146,6 +149,9 @@ class EmailRecipient(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     skip_reason = models.CharField(max_length=30, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The worker whose run claimed the row ("" outside a worker): a claim of a worker that stopped
+    # beating becomes "unknown" when the send runs again (never resent).
+    claimed_by = models.CharField(max_length=64, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     clicked_at = models.DateTimeField(null=True, blank=True)

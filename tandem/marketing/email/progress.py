@@ -8,11 +8,11 @@ Invariants:
 - "in flight" is what a run would still deliver now: pending rows (for an A/B test, those of the
   test share) and rows claimed less than `sending.STALE_CLAIM` ago; a send that is sending or
   testing with nothing in flight is finished for now (sent, or waiting for its A/B winner);
-- cancelling is one conditional UPDATE (draft, sending or testing -> cancelled) with its audit
-  entry in the same transaction. The chunk being delivered finishes (its rows are claimed); the
-  next claim requires a sending or testing send (`send_batch.claim`), so nothing more is
-  mailed; pending rows stay pending, and a cancelled send never starts again (`send_start`
-  starts drafts only).
+- cancelling is one conditional UPDATE (draft, sending, testing or interrupted -> cancelled)
+  with its audit entry in the same transaction. The chunk being delivered finishes (its rows
+  are claimed); the next claim requires a sending or testing send (`send_batch.claim`), so
+  nothing more is mailed; pending rows stay pending, and a cancelled send never starts again
+  (`send_start` starts drafts only).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from tandem.marketing.models import EmailRecipient, EmailSend
 R = EmailRecipient.Status
 STATES = (R.PENDING, R.CLAIMED, R.SENT, R.SKIPPED, R.FAILED, R.UNKNOWN)  # SendProgress fields
 ACTIVE = (EmailSend.Status.SENDING, EmailSend.Status.TESTING)
-CANCELLABLE = (EmailSend.Status.DRAFT, *ACTIVE)
+CANCELLABLE = (EmailSend.Status.DRAFT, *ACTIVE, EmailSend.Status.INTERRUPTED)
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,9 @@ def send_cancel(*, actor: Actor, send_id: int) -> EmailSend:
     )
     if not done:
         send.refresh_from_db(fields=["status"])
-        message = _("Only a draft or running send can be cancelled; this one is: %(status)s.")
+        message = _(
+            "Only a draft, running or interrupted send can be cancelled; this one is: %(status)s."
+        )
         raise InvalidInput({"__all__": [message % {"status": send.get_status_display()}]})
     record_change(
         actor=actor,

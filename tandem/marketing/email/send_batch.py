@@ -15,10 +15,11 @@ transaction.
 Invariants (the states a recipient goes through: pending -> claimed -> sent/skipped/failed):
 - at most once: a row is only sent while it is "claimed" by this run, and a claimed row is never
   claimed again. If the process dies (kill -9, power loss) between the SMTP server accepting a
-  message and the "sent" UPDATE, that row stays "claimed"; after `STALE_CLAIM` a later run turns
-  every such row into "unknown" (interrupted, never resent). So a hard crash can leave up to one
-  chunk in "unknown": at most `BATCH` of them (plus the one on the wire) were accepted by the
-  server, the rest were never attempted. Nobody is mailed twice;
+  message and the "sent" UPDATE, that row stays "claimed" (with the worker's id in `claimed_by`);
+  once that worker has stopped beating (or after `STALE_CLAIM` for a run outside a worker) a later
+  run turns every such row into "unknown" (interrupted, never resent; `recovery`). So a hard
+  crash can leave up to one chunk in "unknown": at most `BATCH` of them (plus the one on the
+  wire) were accepted by the server, the rest were never attempted. Nobody is mailed twice;
 - a Python exception (SMTP connection lost, a temporary 4xx, a bug, a crash hook in tests) does
   not lose anything: the rows already accepted are marked sent, the rest of the chunk goes back
   to "pending" for the next run, and the exception propagates. A message waiting in DATA at
@@ -47,6 +48,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from tandem.core.interrupted_work import current_runner
 from tandem.crm import selectors as crm_selectors
 from tandem.crm import services as crm
 from tandem.crm.models import Contact
@@ -71,7 +73,8 @@ class Claimed:
 
 
 def claim(*, send: EmailSend, testing: bool, size: int) -> list[Claimed]:
-    """Pending -> claimed for up to `size` rows of a send that is still sending (one UPDATE)."""
+    """Pending -> claimed for up to `size` rows of a send that is still sending (one UPDATE),
+    marked with this process's worker id (`claimed_by`)."""
     table = EmailRecipient._meta.db_table
     sends = EmailSend._meta.db_table
     now = EmailRecipient._meta.get_field("claimed_at").get_db_prep_value(timezone.now(), connection)
@@ -86,18 +89,19 @@ def claim(*, send: EmailSend, testing: bool, size: int) -> list[Claimed]:
         # re-run a FOR UPDATE subquery and claim more than `size` rows).
         sql = (
             f"WITH picked AS MATERIALIZED ({pick} FOR UPDATE SKIP LOCKED)"
-            f" UPDATE {table} AS r SET status = %s, claimed_at = %s FROM picked"
+            f" UPDATE {table} AS r SET status = %s, claimed_at = %s, claimed_by = %s FROM picked"
             " WHERE r.id = picked.id AND r.status = %s"
             " RETURNING r.id, r.contact_id, r.email, r.variant, r.token"
         )
     else:  # SQLite: one writer at a time, the statement is atomic
         sql = (
-            f"WITH picked AS ({pick}) UPDATE {table} SET status = %s, claimed_at = %s"
+            f"WITH picked AS ({pick}) UPDATE {table} SET status = %s, claimed_at = %s,"
+            " claimed_by = %s"
             " WHERE id IN (SELECT id FROM picked) AND status = %s"
             " RETURNING id, contact_id, email, variant, token"
         )
     params = [send.pk, R.PENDING, send.pk, EmailSend.Status.SENDING, EmailSend.Status.TESTING,
-              size, R.CLAIMED, now, R.PENDING]  # fmt: skip
+              size, R.CLAIMED, now, current_runner()[:64], R.PENDING]  # fmt: skip
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

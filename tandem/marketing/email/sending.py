@@ -7,7 +7,8 @@ Invariants:
   small batches after the SMTP server accepted them (`send_batch`): a row that is not pending is
   never delivered, so a send that crashed and is run again mails nobody twice. A Python
   exception marks what was accepted and releases the rest; a process killed mid-chunk leaves
-  "claimed", which becomes "unknown" after `STALE_CLAIM` and is never resent (at most once);
+  "claimed", which becomes "unknown" when the send runs again after its worker stopped beating
+  (or after `STALE_CLAIM` outside a worker) and is never resent (at most once; see `recovery`);
 - eligibility (suppressed, unsubscribed/no consent, frequency cap) is checked per chunk right
   after its claim, so an unsubscribe takes effect for a queued send at once (see `send_batch`
   for the sub-second window of a chunk in flight);
@@ -18,7 +19,6 @@ Invariants:
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import math
 from collections.abc import Callable
@@ -26,14 +26,15 @@ from typing import Any
 
 from django.core.mail import get_connection
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tandem.core.audit import Actor, record_change, snapshot
 from tandem.core.errors import InvalidInput
 from tandem.crm.models import Contact
-from tandem.marketing.email import message, render, send_batch
+from tandem.marketing.email import message, recovery, render, send_batch
+from tandem.marketing.email.recovery import STALE_CLAIM
 from tandem.marketing.models import (
     EmailRecipient,
     EmailSend,
@@ -46,7 +47,7 @@ from tandem.marketing.models import (
 from tandem.marketing.segments.services import segment_members
 
 R = EmailRecipient.Status
-STALE_CLAIM = dt.timedelta(minutes=15)
+__all__ = ["STALE_CLAIM"]  # re-exported: where a claim's age counts
 
 
 @transaction.atomic
@@ -251,16 +252,11 @@ def send_run(*, send_id: int, after_each: Callable[[int], None] | None = None) -
     )
     if send.status not in (EmailSend.Status.SENDING, EmailSend.Status.TESTING):
         return {}
-    EmailRecipient.objects.filter(
-        send=send, status=R.CLAIMED, claimed_at__lt=timezone.now() - STALE_CLAIM
-    ).update(status=R.UNKNOWN)
+    recovery.claims_release_dead(send_id=send.pk)
     delivered = send_batch.deliver(send=send, after_each=after_each)
     if send.status == EmailSend.Status.SENDING:
-        busy = EmailRecipient.objects.filter(send=send, status__in=[R.PENDING, R.CLAIMED])
-        if not busy.filter(Q(status=R.PENDING) | Q(claimed_at__gte=timezone.now() - STALE_CLAIM)):
-            EmailSend.objects.filter(pk=send.pk, status=EmailSend.Status.SENDING).update(
-                status=EmailSend.Status.SENT, finished_at=timezone.now()
-            )
+        recovery.claims_release_dead(send_id=send.pk)
+        recovery.send_finish_if_done(send_id=send.pk)
     return {"delivered": delivered}
 
 

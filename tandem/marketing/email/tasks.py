@@ -6,6 +6,8 @@ crash) mails nobody twice.
 Invariants:
 - starting a send enqueues `send_run` `EMAIL_SEND_WORKERS` times (setting or environment,
   default 2, at least 1): that many task workers share its chunks;
+- when `send_run` gives up for good (its attempts used up), the send becomes "interrupted" with
+  the reason (`recovery.send_interrupted`, registered with core below);
 - a send's follow-up (the A/B winner choice) is enqueued by exactly one run: the one whose
   conditional UPDATE of `ab_winner_scheduled` changes the row enqueues it when that UPDATE
   commits, before it delivers anything (a process killed between the two leaves the test
@@ -15,12 +17,14 @@ Invariants:
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db import transaction
 from django_tasks import task
 
+from tandem.core.interrupted_work import task_gave_up_register
 from tandem.core.tasks import enqueue_on_commit
-from tandem.marketing.email import sending
+from tandem.marketing.email import recovery, sending
 from tandem.marketing.models import EmailSend
 
 
@@ -73,3 +77,12 @@ def ab_choose_winner(send_id: int) -> str:
     winner = sending.ab_choose_winner(send_id=send_id)
     send_enqueue(send_id)
     return winner
+
+
+def _send_run_gave_up(args: list[Any], kwargs: dict[str, Any], reason: str) -> None:
+    send_id = kwargs.get("send_id", args[0] if args else None)
+    if isinstance(send_id, int):
+        recovery.send_interrupted(send_id=send_id, reason=reason)
+
+
+task_gave_up_register(send_run.module_path, _send_run_gave_up)

@@ -1,6 +1,7 @@
 """Email pages: templates (preview, test copy), the send form (save, start, preview and test
 copies of variants A and B), and the page of one send: its settings, its progress (polled with
-htmx every 2 s while it is delivering), what came back afterwards, and Cancel / Send now.
+htmx every 2 s while it is delivering), what came back afterwards, and Cancel / Send now /
+Resume (an interrupted send: why it stopped, and sending the rows never claimed).
 
 Thin: a form parses the input, `sending` / `progress` / `tasks` act, the page renders. Only
 people who `can(user, "use_marketing")` get here (`scopes.marketer`); anyone else gets a 404,
@@ -13,7 +14,7 @@ Invariants:
   flight), or right after "Send now" while the send is still a draft waiting for its worker
   (`?starting=1`, at most `START_POLLS` polls); then it renders without `hx-trigger`, which
   stops htmx;
-- Cancel and Send now are POST only (CSRF-checked by the middleware) and answer with a
+- Cancel, Send now and Resume are POST only (CSRF-checked by the middleware) and answer with a
   redirect to the page, whatever the outcome (an error is a message, never a 500).
 """
 
@@ -35,7 +36,7 @@ from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.models import User
 from tandem.crm.models import Contact
-from tandem.marketing.email import delivery, progress, sending, tasks
+from tandem.marketing.email import delivery, progress, recovery, sending, tasks
 from tandem.marketing.email.forms import SendForm, TemplateForm
 from tandem.marketing.models import EmailSend, EmailTemplate, Segment, SubscriptionType
 from tandem.marketing.scopes import marketer
@@ -65,6 +66,7 @@ def _progress_context(send: EmailSend, starting: int = 0) -> dict[str, Any]:
         "polling": polling,
         "starting": starting + 1 if waiting_to_start else 0,
         "cancellable": now.status in progress.CANCELLABLE,
+        "resumable": now.status == EmailSend.Status.INTERRUPTED,
         "waiting_for_winner": now.status == EmailSend.Status.TESTING and not now.delivering,
     }
 
@@ -106,6 +108,21 @@ def send_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(
             request, _("The send is cancelled: nothing more is mailed after the current chunk.")
         )
+    return redirect("marketing:send_detail", pk=send.pk)
+
+
+@login_required
+@require_POST
+def send_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    """Resume an interrupted send: its workers send the rows never claimed."""
+    user = marketer(request)
+    send = get_scoped(user, EmailSend, pk, "change")
+    try:
+        recovery.send_resume(actor=Actor(user=user), send_id=send.pk)
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+        return redirect("marketing:send_detail", pk=send.pk)
+    messages.success(request, _("The send goes on: only recipients never attempted are sent to."))
     return redirect("marketing:send_detail", pk=send.pk)
 
 

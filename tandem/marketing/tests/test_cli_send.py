@@ -182,8 +182,8 @@ def test_list_show_follow_and_cancel(env: dict[str, str]) -> None:
     again = tandem("send", "cancel", pk, env=env)
     assert again.returncode == 2
     assert again.stderr == (
-        f"tandem send: send {pk}: Only a draft or running send can be cancelled; "
-        "this one is: Cancelled.\n"
+        f"tandem send: send {pk}: Only a draft, running or interrupted send can be "
+        "cancelled; this one is: Cancelled.\n"
     )
 
 

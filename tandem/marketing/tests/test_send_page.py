@@ -262,7 +262,7 @@ def test_cancel_from_the_page_stops_the_send(
     assert "Send now" not in page
 
     twice = client.post(_url(send, "cancel"), follow=True).content.decode()
-    assert "Only a draft or running send can be cancelled" in twice
+    assert "Only a draft, running or interrupted send can be cancelled" in twice
 
 
 def test_cancel_needs_the_csrf_token(world: World) -> None:
