@@ -1,13 +1,14 @@
 """Benchmark: the head's cockpit (their home page, `/`) on the large demo on PostgreSQL.
 
     .venv/bin/python bench/dashboard.py [--runs 7] [--quick] [--db tandem_bench] [--reload]
-                                        [--size large|small]
+                                        [--fresh] [--size large|small]
 
 Uses the PostgreSQL database `--db` on 127.0.0.1:5432 (`BENCH_PG` names another server):
 creates it if missing and loads the large demo into it with the real command, timed
 (`tandem demo --no-serve --size large`, about 5,000 accounts and 50,000 contacts) unless it
-holds the large demo already (`--reload` loads it again with `--reset`; `--size small` uses
-the small demo instead, to try the script in a minute).
+holds the large demo already, else migrates it (`--reload` loads it again with `--reset`,
+`--fresh` drops the database first, for one whose migration history no longer fits the code;
+`--size small` uses the small demo instead, to try the script in a few minutes).
 
 Each measurement runs in a web process of its own (a child of this script) that serves
 `GET /` to the signed-in head through Django's WSGI handler, as gunicorn calls it (no socket,
@@ -64,10 +65,13 @@ def _env(db: str) -> dict[str, str]:
 # --- the parent: database, demo, runs ------------------------------------------------------
 
 
-def ensure_database(db: str) -> None:
+def ensure_database(db: str, fresh: bool = False) -> None:
     import psycopg
 
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        if fresh:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
+            print(f"dropped database {db}")
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db]).fetchone():
             conn.execute(f'CREATE DATABASE "{db}"')
             print(f"created database {db}")
@@ -111,6 +115,9 @@ def main() -> int:
     parser.add_argument("--db", default="tandem_bench")
     parser.add_argument("--reload", action="store_true", help="load the demo again")
     parser.add_argument("--size", choices=list(ACCOUNTS), default="large")
+    parser.add_argument(
+        "--fresh", action="store_true", help="drop the database first, then load the demo"
+    )
     parser.add_argument("--child", choices=["cold", "warm"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     runs = 3 if args.quick else args.runs
@@ -118,10 +125,15 @@ def main() -> int:
         print(json.dumps(serve(args.child, runs)))
         return 0
 
-    ensure_database(args.db)
+    ensure_database(args.db, fresh=args.fresh)
     accounts = demo_accounts(args.db)
     if args.reload or accounts != ACCOUNTS[args.size]:
         load_demo(args.db, args.size, reset=args.reload or accounts > 0)
+    else:  # the demo is there: bring its schema up to this code's migrations
+        migrate = [sys.executable, "manage.py", "migrate", "-v0"]
+        if subprocess.run(migrate, env=_env(args.db), cwd=ROOT).returncode:
+            print(f"{args.db} cannot be migrated to this code: run again with --fresh")
+            return 2
     load = os.getloadavg()[0]
     print(f"database {args.db}: {demo_accounts(args.db)} demo accounts; load average {load:.1f}")
 
