@@ -9,17 +9,20 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse_lazy
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_tasks_db.models import DBTaskResult
@@ -59,9 +62,16 @@ def _user(request: HttpRequest) -> User:
 
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:
+    """Where to go after signing in: a path on this site (starting with one "/"), else the
+    fallback. Never a view name or a relative address (`next=foo` once made sign-in fail)."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and "\x00" not in target
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
         return target
     return fallback
@@ -74,7 +84,7 @@ def _client_ip(request: HttpRequest) -> str | None:
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        return redirect(_safe_next(request, resolve_url(settings.LOGIN_REDIRECT_URL)))
+        return HttpResponseRedirect(_safe_next(request, resolve_url(settings.LOGIN_REDIRECT_URL)))
     form = LoginForm(request.POST or None)
     status = 200
     locked_message = _(
@@ -100,7 +110,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 login(request, user)
                 language = getattr(user, "language", "") or Organisation.current().language
                 request.session[SESSION_KEY] = language
-                return redirect(_safe_next(request, resolve_url(settings.LOGIN_REDIRECT_URL)))
+                return HttpResponseRedirect(
+                    _safe_next(request, resolve_url(settings.LOGIN_REDIRECT_URL))
+                )
     elif request.method == "POST":
         status = 400
     return render(
@@ -244,7 +256,69 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     page = keyset_page(
         qs, order=["-at", "-id"], cursor=request.GET.get("cursor"), size=50, salt="audit"
     )
-    return render(request, "core/audit_log.html", {"form": form, "page": page})
+    rows = audit_rows(page.items)
+    return render(request, "core/audit_log.html", {"form": form, "page": page, "rows": rows})
+
+
+def _in_words(field: Any, value: Any) -> tuple[Any, bool]:
+    """A stored value as its field shows it, and whether that is words: a choice by its label
+    (each of a list's too), yes or no; anything else as it was stored."""
+    if isinstance(value, bool):
+        return (_("yes") if value else _("no")), True
+    choices = dict(getattr(field, "flatchoices", None) or ())
+    if choices and isinstance(value, list) and all(item in choices for item in value):
+        return ", ".join(str(choices[item]) for item in value), True
+    if choices and isinstance(value, str | int) and value in choices:
+        return choices[value], True
+    return value, value is None
+
+
+def _named(thing: Any) -> bool:
+    """Whether a field or model was given a (translatable) name, not one derived from its
+    attribute name in English."""
+    if isinstance(thing, models.Field):
+        return thing._verbose_name is not None  # type: ignore[attr-defined]
+    return "verbose_name" in getattr(getattr(thing, "_meta", None), "original_attrs", {})
+
+
+def audit_rows(entries: list[AuditEntry]) -> list[dict[str, Any]]:
+    """Audit entries for the page: the record's kind and each changed field by the names they
+    were given in the reader's language, choices by their labels, yes/no; what has no name in
+    words (a field named only in code, a stored value) is shown as code."""
+    known = {model._meta.label: model for model in apps.get_models()}
+    rows = []
+    for entry in entries:
+        model = known.get(entry.model)
+        fields: dict[str, Any] = {}
+        for field in model._meta.get_fields() if model else ():
+            fields[field.name] = field
+            fields.setdefault(getattr(field, "attname", field.name), field)
+        changes = []
+        for key, pair in (entry.changes or {}).items():
+            field = fields.get(key)
+            before, after = pair if isinstance(pair, list) and len(pair) == 2 else (None, pair)
+            label = capfirst(str(field.verbose_name)) if _named(field) else ""
+            before, before_words = _in_words(field, before)
+            after, after_words = _in_words(field, after)
+            changes.append(
+                {
+                    "key": key,
+                    "label": label,
+                    "before": before,
+                    "before_words": before_words,
+                    "after": after,
+                    "after_words": after_words,
+                }
+            )
+        named = model is not None and _named(model)
+        rows.append(
+            {
+                "entry": entry,
+                "kind": capfirst(str(model._meta.verbose_name)) if named else "",
+                "changes": changes,
+            }
+        )
+    return rows
 
 
 @login_required

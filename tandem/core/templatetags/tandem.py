@@ -12,8 +12,10 @@ from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
-from django.utils.translation import gettext_lazy as _
 
+from tandem.core import labels
+from tandem.core.labels import KIND_LABELS as KIND_LABELS
+from tandem.core.labels import kind_label as kind_label
 from tandem.core.models import Organisation
 
 register = template.Library()
@@ -151,65 +153,7 @@ def get_item(mapping: Any, key: str) -> Any:
     return ""
 
 
-KIND_LABELS = {
-    # logged by people
-    "sales_call": _("Sales call"),
-    "sales_linkedin": _("Message on LinkedIn"),
-    "sales_todo": _("Task done"),
-    "meeting": _("Meeting"),
-    "field_visit": _("Field visit"),
-    "note": _("Note"),
-    # the website and the tracking API
-    "page_view": _("Page view"),
-    "page": _("Page view"),
-    "screen": _("Screen view"),
-    "form_submit": _("Form submitted"),
-    "form_submitted": _("Form submitted"),
-    "link_click": _("Tracked link clicked"),
-    "ad_click": _("Ad clicked"),
-    "identify": _("Identified"),
-    "track": _("Event"),
-    # email
-    "email_sent": _("Email sent"),
-    "email_open": _("Email opened"),
-    "email_opened": _("Email opened"),
-    "email_click": _("Email link clicked"),
-    "email_clicked": _("Email link clicked"),
-    "sequence_email_sent": _("Sequence email sent"),
-    # content
-    "content_viewed": _("Content viewed"),
-    "content_downloaded": _("Content downloaded"),
-    # events
-    "webinar": _("Webinar"),
-    "webinar_registered": _("Registered for a webinar"),
-    "webinar_attended": _("Attended a webinar"),
-    "webinar_no_show": _("Missed a webinar"),
-    "webinar_lead": _("Became a lead at a webinar"),
-    "conference_registered": _("Registered for a conference"),
-    "conference_attended": _("Attended a conference"),
-    "conference_no_show": _("Missed a conference"),
-    "conference_lead": _("Became a lead at a conference"),
-    # lifecycle, hand-offs and disputes
-    "lifecycle_stage_changed": _("Lifecycle stage changed"),
-    "first_contact": _("First contact by sales"),
-    "handoff_breached": _("Hand-off SLA breached"),
-    "dispute_opened": _("Dispute opened"),
-    "dispute_decided": _("Dispute decided"),
-    # deals, quotes and self-service
-    "deal_created": _("Deal created"),
-    "deal_stage_changed": _("Deal moved to another stage"),
-    "deal_won": _("Deal won"),
-    "deal_lost": _("Deal lost"),
-    "deal_reopened": _("Deal reopened"),
-    "quote_viewed": _("Quote viewed"),
-    "quote_accepted": _("Quote accepted"),
-    "quote_question": _("Question about a quote"),
-    "price_requested": _("Price requested"),
-}
-
-
-@register.filter
-def kind_label(kind: str) -> str:
-    """A touchpoint kind in words: known kinds translated, others with spaces for underscores."""
-    label = KIND_LABELS.get(kind)
-    return str(label) if label is not None else str(kind).replace("_", " ")
+register.filter("kind_label", labels.kind_label)
+register.filter("channel_label", labels.channel_label)
+register.filter("attribution_model_label", labels.attribution_model_label)
+register.filter("department_label", labels.department_label)
