@@ -24,6 +24,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tandem.core.access import can, get_scoped, request_user, scoped
@@ -50,13 +51,55 @@ from tandem.leads.models import (
     Dispute,
     DisputeStatus,
     Handoff,
+    HandoffEvent,
     HandoffStatus,
     Notification,
     RejectionOutcome,
     RejectionReason,
+    RoutedBy,
 )
 from tandem.leads.sla import BusinessCalendar, calendar_for
 from tandem.sales.models import Deal
+
+# What a hand-off's history says happened (HandoffEvent.kind), in words.
+EVENT_LABELS = {
+    "routed": gettext_lazy("Routed"),
+    "accepted": gettext_lazy("Accepted"),
+    "rejected": gettext_lazy("Rejected"),
+    "contacted": gettext_lazy("Contacted"),
+    "breached": gettext_lazy("SLA breached"),
+}
+
+
+def event_detail(event: HandoffEvent) -> str:
+    """An event's detail in words: how it was routed, the rejection reason, the channel of the
+    first contact; other details (a note, a reason already in words) as they were written."""
+    detail = event.detail
+    if event.kind == "routed" and detail in RoutedBy.values:
+        return str(RoutedBy(detail).label)
+    if event.kind == "rejected":
+        reason, _sep, note = detail.partition(": ")
+        if reason in RejectionReason.values:
+            label = str(RejectionReason(reason).label)
+            return f"{label}: {note}" if note else label
+    if event.kind == "contacted":
+        if detail == "timeline":
+            return _("seen on the timeline")
+        return str(dict(CHANNEL_CHOICES).get(detail, detail))
+    return detail
+
+
+def event_rows(handoff: Handoff) -> list[dict[str, Any]]:
+    """The hand-off's history for its page: when, what (in words), the rep and the detail."""
+    return [
+        {
+            "at": event.at,
+            "kind": str(EVENT_LABELS.get(event.kind, event.kind)),
+            "rep": event.rep,
+            "detail": event_detail(event),
+        }
+        for event in handoff.events.select_related("actor", "rep")
+    ]
 
 
 def _page(
@@ -136,7 +179,7 @@ def _handoff_page(
             "sla": sla_left(handoff, now),
             "timeline": selectors.before_handoff(user, handoff)[:200],
             "scores": selectors.contact_scores(user, handoff.contact),
-            "events": handoff.events.select_related("actor", "rep"),
+            "events": event_rows(handoff),
             "reasons": RejectionReason.choices,
             "outcomes": RejectionOutcome.choices,
             "channels": CHANNEL_CHOICES,
