@@ -15,6 +15,7 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from tandem.core.labels import CHANNEL_LABELS
 from tandem.core.models import Department
 from tandem.tracking.channels import CHANNELS
 from tandem.tracking.consent import consent_purposes
@@ -163,7 +164,9 @@ class ChannelRuleForm(forms.Form):
     utm_campaign = forms.CharField(label="utm_campaign", max_length=300, required=False)
     referrer = forms.CharField(label=gettext_lazy("Referrer host"), max_length=300, required=False)
     event = forms.CharField(label=gettext_lazy("Event"), max_length=300, required=False)
-    channel = forms.ChoiceField(label=gettext_lazy("Channel"), choices=[(c, c) for c in CHANNELS])
+    channel = forms.ChoiceField(
+        label=gettext_lazy("Channel"), choices=[(c, CHANNEL_LABELS.get(c, c)) for c in CHANNELS]
+    )
     department = forms.ChoiceField(label=gettext_lazy("Department"), choices=Department.choices)
 
     def clean(self) -> dict[str, Any]:
