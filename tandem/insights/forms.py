@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from tandem.core.access import roles_with
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
+from tandem.core.labels import ATTRIBUTION_MODEL_LABELS
 from tandem.core.models import Team, User
 from tandem.crm.models import Industry
 from tandem.insights.channels import is_channel
@@ -66,7 +67,7 @@ class CockpitForm(forms.Form):
     )
     model = forms.ChoiceField(
         label=_("Attribution model"),
-        choices=[(m, m) for m in MODELS],
+        choices=[(m, ATTRIBUTION_MODEL_LABELS.get(m, m)) for m in MODELS],
         required=False,
         initial=DEFAULT_MODEL,
     )
