@@ -93,6 +93,17 @@ def percent(value: Any, digits: int = 1) -> str:
     return format_percent(value, int(digits))
 
 
+@register.filter
+def percentage(value: Any, digits: int = 0) -> str:
+    """A number that is a percentage already (a stage's probability 20, a tax rate 20.00):
+    "20%" in English, "20 %" in Russian; "" for no number."""
+    try:
+        ratio = Decimal(str(value)) / 100
+    except (InvalidOperation, ValueError):
+        return ""
+    return format_percent(ratio, int(digits))
+
+
 def person_name(first_name: str | None, last_name: str | None, username: str | None) -> str:
     """A user's full name, else their username; "" for nobody (all three None)."""
     full = f"{first_name or ''} {last_name or ''}".strip()
