@@ -15,8 +15,9 @@ import datetime as dt
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
+from tandem.core.api_fields import IsoMoment
 from tandem.core.api_output import Output, TagNames
 from tandem.core.models import Department
 from tandem.crm.models import ConsentState, Industry, LifecycleStage
@@ -32,19 +33,9 @@ def _no_nul(value: str) -> str:
     return value
 
 
-def _sane_time(value: dt.datetime) -> dt.datetime:
-    if (
-        not dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
-        <= value
-        <= dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
-    ):
-        raise ValueError("must be between 1900 and 2200")
-    return value
-
-
 NoNul = AfterValidator(_no_nul)
 RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
-Moment = Annotated[AwareDatetime, AfterValidator(_sane_time)]
+Moment = IsoMoment
 AccountName = Annotated[str, Field(min_length=1, max_length=200), NoNul]
 DomainText = Annotated[str, Field(min_length=1, max_length=253), NoNul]
 SearchText = Annotated[str, Field(max_length=200), NoNul]

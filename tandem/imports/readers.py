@@ -9,14 +9,19 @@ Invariants:
   header; a CSV row with more or fewer cells is an `UnreadableFile` naming its line (trailing empty
   XLSX cells are trimmed, a value beyond the header's last column is an error too);
 - bytes that are not UTF-8, a malformed CSV or a file that is not a workbook raise
-  `UnreadableFile` with a message naming the line, never a traceback.
+  `UnreadableFile` with a message naming the line, never a traceback;
+- a workbook with a document type declaration (DTD) in any of its XML parts is refused before
+  any part is parsed: no entity is ever expanded or fetched (billion laughs, external entities),
+  whether or not openpyxl has defusedxml at hand.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +30,9 @@ from django.utils.translation import gettext as _
 from tandem.core.errors import InvalidInput
 
 XLSX_MAGIC = b"PK\x03\x04"
+_DTD = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_XML_PARTS = (".xml", ".rels", ".vml")
+_CHUNK = 64 * 1024
 
 
 class UnreadableFile(InvalidInput):
@@ -103,12 +111,37 @@ def _cell_text(value: object) -> str:
     return str(value).strip()
 
 
+def _refuse_dtd(path: Path) -> None:
+    """Scan every XML part of the workbook (streamed, in chunks overlapping by the marker's
+    length) for a document type declaration; a workbook never needs one."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for item in archive.infolist():
+                if not item.filename.lower().endswith(_XML_PARTS):
+                    continue
+                with archive.open(item) as part:
+                    tail = b""
+                    while chunk := part.read(_CHUNK):
+                        if _DTD.search(tail + chunk):
+                            raise UnreadableFile(
+                                _(
+                                    "The workbook holds a DTD (in %(part)s); save it again "
+                                    "from a spreadsheet program."
+                                )
+                                % {"part": item.filename[:100]}
+                            )
+                        tail = chunk[-8:]
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
+        raise UnreadableFile(_("The file is not a readable XLSX workbook.")) from exc
+
+
 def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     from openpyxl import load_workbook
 
+    _refuse_dtd(path)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, SyntaxError) as exc:
         raise UnreadableFile(_("The file is not a readable XLSX workbook.")) from exc
     try:
         sheet = workbook.worksheets[0]

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tandem.core.forms import PersonChoiceField
 from tandem.core.models import Role, User
+from tandem.core.pickers import MAX_ID
 from tandem.crm.models import Industry
 
 
@@ -19,7 +20,19 @@ def _people() -> Any:
 
 
 class PeopleChoiceField(forms.ModelMultipleChoiceField):
-    """Several people, picked by name (their username only when they have none)."""
+    """Several people, picked by name (their username only when they have none). An id no
+    database column holds is an invalid choice, not a query (SQLite cannot bind it)."""
+
+    def _check_values(self, value: Any) -> Any:
+        for raw in value:
+            text = str(raw).strip()
+            if text.isascii() and text.isdigit() and int(text) > MAX_ID:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_choice"],
+                    code="invalid_choice",
+                    params={"value": text[:40]},
+                )
+        return super()._check_values(value)
 
     def label_from_instance(self, obj: Any) -> str:
         full = f"{obj.first_name} {obj.last_name}".strip()

@@ -27,6 +27,7 @@ from pydantic import AfterValidator, ConfigDict, Field
 from tandem.core.access import can, get_scoped, scoped
 from tandem.core.api_auth import ApiCaller, caller, check_rate_limit
 from tandem.core.api_errors import ApiError, Error
+from tandem.core.api_fields import IsoDate
 from tandem.core.api_pagination import keyset_page
 from tandem.core.models import Organisation
 from tandem.sales import forecast as fc
@@ -202,7 +203,7 @@ class ForecastFilters(Schema):
     model_config = ConfigDict(extra="forbid")
 
     period: Literal["month", "quarter", "year"] = "quarter"
-    date: dt.date | None = None
+    date: IsoDate | None = Field(default=None, description="YYYY-MM-DD, 1900-01-01 to 2999-12-31")
     group_by: Literal["owner", "team"] = "owner"
     currency: Currency | None = None
 

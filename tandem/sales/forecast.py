@@ -48,6 +48,11 @@ class Period:
     label: str
 
 
+# The days a forecast may be asked about: the periods around them (previous, next) exist too.
+EARLIEST = dt.date(1900, 1, 1)
+LATEST = dt.date(2999, 12, 31)
+
+
 def _add_months(day: dt.date, months: int) -> dt.date:
     index = day.year * 12 + (day.month - 1) + months
     return dt.date(index // 12, index % 12 + 1, 1)

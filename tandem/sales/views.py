@@ -26,6 +26,7 @@ from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
 from tandem.core.models import Organisation, User
+from tandem.core.pickers import MAX_ID
 from tandem.crm import selectors as crm_selectors
 from tandem.crm.models import Account, Contact
 from tandem.sales import catalogue, quotes, sequences, services
@@ -132,7 +133,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         deals = deals.filter(status=status)
     for key in ("pipeline", "stage", "owner"):
         value = f.get(key, "")
-        if value.isdigit():
+        if value.isascii() and value.isdigit() and int(value) <= MAX_ID:
             deals = deals.filter(**{f"{key}_id": int(value)})
     q = f.get("q", "").strip()[:200]
     if q:
@@ -510,6 +511,8 @@ def forecast_page(request: HttpRequest) -> HttpResponse:
     try:
         day = dt.date.fromisoformat(request.GET.get("date", ""))
     except ValueError:
+        day = timezone.localdate()
+    if not fc.EARLIEST <= day <= fc.LATEST:
         day = timezone.localdate()
     group_by = "team" if request.GET.get("group_by") == "team" else "owner"
     period = fc.period_containing(day, kind, org.fiscal_year_start_month)  # type: ignore[arg-type]

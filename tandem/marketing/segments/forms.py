@@ -28,6 +28,8 @@ def parse_definition(text: str) -> Any:
         return json.loads(text or "{}")
     except json.JSONDecodeError as exc:
         raise forms.ValidationError(_("Not valid JSON: %(e)s") % {"e": exc.msg}) from None
+    except RecursionError:  # hundreds of levels deep: far beyond what a filter may nest
+        raise forms.ValidationError(_("The filter is nested too deeply.")) from None
 
 
 class ContactIdsField(forms.Field):

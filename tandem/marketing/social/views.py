@@ -32,12 +32,15 @@ from tandem.marketing.validation import form_errors
 
 
 def _month(value: str) -> dt.date:
+    """The first day of `YYYY-MM` (years 1900-2999, so the months around it exist too), else
+    of this month."""
     try:
         year, month = (int(x) for x in value.split("-", 1))
-        return dt.date(year, month, 1)
+        if 1900 <= year <= 2999:
+            return dt.date(year, month, 1)
     except (ValueError, TypeError):
-        today = timezone.localdate()
-        return today.replace(day=1)
+        pass
+    return timezone.localdate().replace(day=1)
 
 
 @login_required
