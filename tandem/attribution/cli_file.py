@@ -11,7 +11,10 @@ Two layouts, detected by the header:
 Output is an aligned table, or with ``--json``
 ``{"model": ..., "channels": {name: {"conversions", "value"[, "removal_effect"]}}}``.
 A malformed or unreadable file prints one message naming the line to stderr and exits
-with status 2 -- never a traceback. Pure: no Django import.
+with status 2 -- never a traceback; so do numbers whose totals exceed what a float holds
+(about 1.8e308), rather than printing `inf`. Shapley over more than 20 channels is the
+simplified value, identical for this worth function (as `attribution.services` does).
+Pure: no Django import.
 
 The file is read as columns of byte ranges (`csv_fields`): paths are tokenized in place by
 the engine (`Journeys.from_path_spans`) and numbers parsed by numpy, so no Python object is
@@ -31,6 +34,7 @@ import numpy as np
 from tandem.attribution.csv_fields import CsvError, CsvFields, FloatArray, IntArray
 from tandem.attribution.engine import JourneyError, Journeys, credit
 from tandem.attribution.engine.result import AttributionResult
+from tandem.attribution.engine.shapley import MAX_EXACT_PLAYERS
 from tandem.attribution.engine.tokenize import tokenize_spans
 
 PATH_COLUMNS = ("path", "total_conversions")
@@ -230,7 +234,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         journeys = read_journeys(args.path)
         params: dict[str, int] = {"order": args.order} if args.model == "markov" else {}
-        result = credit(journeys, MODEL_NAMES[args.model], **params)
+        model = MODEL_NAMES[args.model]
+        if model == "shapley" and journeys.n_channels > MAX_EXACT_PLAYERS:
+            model = "simplified-shapley"
+        with np.errstate(over="ignore", invalid="ignore"):
+            if not all(
+                np.isfinite(numbers.sum()) for numbers in (journeys.conversions, journeys.value)
+            ):  # some models would answer 0 or inf where the total is no number
+                raise InputError(
+                    "the numbers are too large: their totals exceed what a float holds "
+                    "(about 1.8e308)"
+                )
+            result = credit(journeys, model, **params)
+            finite = all(
+                np.isfinite(numbers).all() and np.isfinite(numbers.sum())
+                for numbers in (result.conversions, result.value)
+            )
+        if not finite:
+            raise InputError(
+                "the numbers are too large: their totals exceed what a float holds (about 1.8e308)"
+            )
     except (InputError, JourneyError) as exc:
         print(f"tandem attribution-file: error: {exc}", file=sys.stderr)
         return 2
