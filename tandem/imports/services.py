@@ -26,6 +26,14 @@ Invariants:
   updated fields) so that `import_undo` deletes what the import created and restores the rest;
 - between chunks the job's progress is saved and its cancel flag read: a cancelled import stops
   after the chunks being written and keeps what it stored (undo removes it);
+- interrupted work (a worker killed, a power loss): a real run records each chunk it commits
+  (`ImportChunk`, in the chunk's transaction), and every real run skips the rows of the job's
+  committed chunks, so a run started again (the task re-run after its worker was lost, or
+  `import_resume`) continues from the last committed chunk and stores every row exactly once;
+  its counts and report are those of the committed chunks plus its own. While a run goes a
+  thread beats `heartbeat_at`; a running job whose task gave up for good, or whose heartbeat is
+  older than `stale_after()`, is "interrupted" with the reason (`import_interrupted`,
+  `imports_interrupted_detect`) and can be resumed, cancelled or undone;
 - Python's cyclic garbage collector is off while a run goes (`_no_cyclic_gc`; the chunks' objects
   are freed by reference counting): with hundreds of thousands of live row objects its passes
   took ~40% of the import's Python CPU time. It is switched back on (and run once) afterwards.
@@ -33,7 +41,9 @@ Invariants:
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
+import os
 import queue
 import threading
 from collections import deque
@@ -44,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.files import File
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
@@ -51,15 +62,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tandem.core.access import scoped
-from tandem.core.audit import Actor
+from tandem.core.audit import Actor, record_change
 from tandem.core.errors import InvalidInput
+from tandem.core.interrupted_work import beating
 from tandem.core.models import User
+from tandem.core.task_health import stale_after as worker_stale_after
 from tandem.crm import services as crm
 from tandem.crm.models import Account, Contact, Industry, LifecycleStage
 from tandem.crm.validation import clean_domain
 from tandem.imports import bulk
 from tandem.imports.mapping import Kind, recognise
-from tandem.imports.models import ImportJob, ImportKind, ImportRow, ImportStatus
+from tandem.imports.models import ImportChunk, ImportJob, ImportKind, ImportRow, ImportStatus
 from tandem.imports.readers import UnreadableFile, read_header, read_rows
 
 CHUNK = 10_000
@@ -67,6 +80,23 @@ WRITER_THREAD = True  # on PostgreSQL, write chunks in other threads while the n
 WRITERS = 2  # chunks written at once by the writer threads (each its own connection)
 MAX_REPORTED = 10_000
 MAX_FILE_BYTES = 200 * 1024 * 1024
+HEARTBEAT_SECONDS = 5.0
+
+
+def chunk_rows() -> int:
+    """Rows per chunk (one transaction, and at most what a resumed run repeats): the setting or
+    environment variable IMPORT_CHUNK_ROWS, default `CHUNK`."""
+    value = getattr(settings, "IMPORT_CHUNK_ROWS", None) or os.environ.get("IMPORT_CHUNK_ROWS")
+    try:
+        return max(1, int(value or CHUNK))
+    except ValueError:
+        return CHUNK
+
+
+def stale_after() -> dt.timedelta:
+    """A running job whose heartbeat is older than this has lost its run (twice a worker's)."""
+    return max(dt.timedelta(minutes=2), 2 * worker_stale_after())
+
 
 # HubSpot's internal lifecycle values and common labels -> Tandem's stages.
 _STAGES = {
@@ -144,34 +174,132 @@ def import_start(*, actor: User, job: ImportJob, dry_run: bool) -> None:
     if not dry_run and job.status == ImportStatus.CANCELLED and not job.dry_run:
         raise InvalidInput({"__all__": [_("A cancelled import can only be undone.")]})
     claimed = ImportJob.objects.filter(pk=job.pk, status__in=STARTABLE).update(
-        status=ImportStatus.RUNNING, dry_run=dry_run, cancel_requested=False, processed_rows=0
+        status=ImportStatus.RUNNING,
+        dry_run=dry_run,
+        cancel_requested=False,
+        processed_rows=0,
+        run_number=F("run_number") + 1,
+        heartbeat_at=None,
+        interrupted_reason="",
     )
     if not claimed:
         raise InvalidInput({"__all__": [_("This import is running or finished.")]})
+    _enqueue_run(job.pk, dry_run)
+
+
+def _enqueue_run(job_id: int, dry_run: bool) -> None:
     from tandem.imports.tasks import import_job_run
 
-    transaction.on_commit(lambda: import_job_run.enqueue(job.pk, dry_run))
+    run = ImportJob.objects.filter(pk=job_id).values_list("run_number", flat=True).get()
+    transaction.on_commit(lambda: import_job_run.enqueue(job_id, dry_run, run))
+
+
+@transaction.atomic
+def import_resume(*, actor: User, job: ImportJob) -> None:
+    """Run an interrupted import again from its last committed chunk (a new run; the dead run's
+    task, should it run again, does nothing). InvalidInput unless it is interrupted."""
+    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.INTERRUPTED).update(
+        status=ImportStatus.RUNNING,
+        cancel_requested=False,
+        run_number=F("run_number") + 1,
+        heartbeat_at=None,
+        interrupted_reason="",
+    )
+    if not claimed:
+        raise InvalidInput({"__all__": [_("Only an interrupted import can be resumed.")]})
+    record_change(
+        actor=Actor(user=actor),
+        action="update",
+        instance=job,
+        changes={"status": [ImportStatus.INTERRUPTED, ImportStatus.RUNNING]},
+    )
+    _enqueue_run(job.pk, job.dry_run)
 
 
 @transaction.atomic
 def import_cancel(*, actor: User, job: ImportJob) -> None:
-    ImportJob.objects.filter(pk=job.pk).update(cancel_requested=True)
+    """Stop a running import after its current chunks; an interrupted one is cancelled at once
+    (it keeps what it stored: undo removes it)."""
+    stopped = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.INTERRUPTED).update(
+        status=ImportStatus.CANCELLED, finished_at=timezone.now()
+    )
+    if stopped:
+        record_change(
+            actor=Actor(user=actor),
+            action="update",
+            instance=job,
+            changes={"status": [ImportStatus.INTERRUPTED, ImportStatus.CANCELLED]},
+        )
+    else:
+        ImportJob.objects.filter(pk=job.pk).update(cancel_requested=True)
+
+
+def import_run_claim(*, job_id: int, run: int | None) -> bool:
+    """The task of run `run` takes its job (running, or interrupted after its worker was lost);
+    False when the job was cancelled, undone or resumed as a newer run meanwhile."""
+    jobs = ImportJob.objects.filter(
+        pk=job_id, status__in=[ImportStatus.RUNNING, ImportStatus.INTERRUPTED]
+    )
+    if run is not None:
+        jobs = jobs.filter(run_number=run)
+    return bool(
+        jobs.update(status=ImportStatus.RUNNING, heartbeat_at=timezone.now(), interrupted_reason="")
+    )
+
+
+def import_interrupted(*, job_id: int, reason: str, run: int | None = None) -> bool:
+    """A running job whose run is gone becomes "interrupted" with `reason` (one conditional
+    UPDATE; only run `run`'s when given); True if it did."""
+    jobs = ImportJob.objects.filter(pk=job_id, status=ImportStatus.RUNNING)
+    if run is not None:
+        jobs = jobs.filter(run_number=run)
+    return bool(jobs.update(status=ImportStatus.INTERRUPTED, interrupted_reason=reason[:500]))
+
+
+def imports_interrupted_detect(*, now: dt.datetime | None = None) -> list[int]:
+    """Running jobs whose heartbeat is older than `stale_after()` become "interrupted"; returns
+    their ids (periodic: imports.interrupted_detect)."""
+    now = now or timezone.now()
+    cutoff = now - stale_after()
+    found = list(
+        ImportJob.objects.filter(status=ImportStatus.RUNNING, heartbeat_at__lt=cutoff).values_list(
+            "pk", "heartbeat_at"
+        )
+    )
+    done = []
+    for pk, seen in found:
+        reason = _("No sign of life from its run since %(when)s UTC.") % {
+            "when": f"{seen:%Y-%m-%d %H:%M:%S}"
+        }
+        moved = ImportJob.objects.filter(
+            pk=pk, status=ImportStatus.RUNNING, heartbeat_at=seen
+        ).update(status=ImportStatus.INTERRUPTED, interrupted_reason=reason[:500])
+        if moved:
+            done.append(pk)
+    return done
 
 
 # --- running ---------------------------------------------------------------------------------
 
 
-def _records(job: ImportJob) -> Iterator[tuple[int, dict[str, str]]]:
+def _records(
+    job: ImportJob, committed: list[tuple[int, int]]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """The file's rows, without those in the `committed` (first, last) row ranges."""
     columns = {int(i): target for i, target in job.mapping.items()}
     rows = read_rows(Path(job.file.path))
     next(rows, None)  # header
     for number, cells in rows:
+        if any(first <= number <= last for first, last in committed):
+            continue
         yield number, {t: cells[i].strip() for i, t in columns.items() if cells[i].strip()}
 
 
-def _chunks(job: ImportJob, size: int) -> Iterator[list[tuple[int, dict[str, str]]]]:
+def _chunks(
+    job: ImportJob, size: int, committed: list[tuple[int, int]]
+) -> Iterator[list[tuple[int, dict[str, str]]]]:
     chunk: list[tuple[int, dict[str, str]]] = []
-    for record in _records(job):
+    for record in _records(job, committed):
         chunk.append(record)
         if len(chunk) == size:
             yield chunk
@@ -249,8 +377,15 @@ def import_run(
     dry_run: bool = False,
     progress: Callable[[ImportJob], None] | None = None,
 ) -> ImportJob:
-    """Check (dry run) or import every row of the job's file; returns the job with its report."""
-    with _no_cyclic_gc():
+    """Check (dry run) or import every row of the job's file not committed yet; returns the job
+    with its report. Its heartbeat is beaten while it goes."""
+
+    def beat() -> None:
+        ImportJob.objects.filter(pk=job.pk, status=ImportStatus.RUNNING).update(
+            heartbeat_at=timezone.now()
+        )
+
+    with _no_cyclic_gc(), beating(beat, HEARTBEAT_SECONDS):
         return _import_run(actor, job, dry_run, progress)
 
 
@@ -272,23 +407,26 @@ def _import_run(
         )
         job.refresh_from_db()
         return job
+    chunks_done = [] if dry_run else list(job.chunks.order_by("first_row"))
+    committed = [(c.first_row, c.last_row) for c in chunks_done]
+    report: list[list[Any]] = [entry for c in chunks_done for entry in c.report]
     ImportJob.objects.filter(pk=job.pk).update(
         status=ImportStatus.RUNNING,
         dry_run=dry_run,
         total_rows=total,
-        processed_rows=0,
-        created_count=0,
-        updated_count=0,
-        error_count=0,
+        processed_rows=sum(c.rows for c in chunks_done),
+        created_count=sum(c.created for c in chunks_done),
+        updated_count=sum(c.updated for c in chunks_done),
+        error_count=sum(c.errors for c in chunks_done),
         cancel_requested=False,
         report=[],
         finished_at=None,
+        heartbeat_at=timezone.now(),
     )
-    report: list[list[Any]] = []
     owner_ids: dict[str, Any] = {}
     cancelled = False
     rules = bulk.Rules.load(job)
-    prepared = (bulk.prepare(rules, chunk) for chunk in _chunks(job, CHUNK))
+    prepared = (bulk.prepare(rules, c) for c in _chunks(job, chunk_rows(), committed))
     run = _Run(actor, job, dry_run, report, progress, owner_ids, rules)
     with _read_ahead(prepared) as chunks:
         if (
@@ -352,6 +490,17 @@ class _Run:
                     _rows_one_by_one(self.actor, self.job, rows, outcome)
                 if self.dry_run:
                     raise _Rollback
+                if chunk:
+                    ImportChunk.objects.create(
+                        job_id=self.job.pk,
+                        first_row=chunk[0].number,
+                        last_row=chunk[-1].number,
+                        rows=len(chunk),
+                        created=outcome.created,
+                        updated=outcome.updated,
+                        errors=len({e[0] for e in outcome.errors}),
+                        report=outcome.errors[:MAX_REPORTED],
+                    )
         except _Rollback:
             pass
         return outcome
@@ -604,7 +753,8 @@ def _account_for(
 def import_undo(*, actor: User, job: ImportJob) -> ImportJob:
     """Delete what the import created and restore the fields it changed, newest row first."""
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
-    if job.status not in (ImportStatus.DONE, ImportStatus.CANCELLED) or job.dry_run:
+    undoable = (ImportStatus.DONE, ImportStatus.CANCELLED, ImportStatus.INTERRUPTED)
+    if job.status not in undoable or job.dry_run:
         raise InvalidInput({"__all__": [_("Only a finished import can be undone.")]})
     who = Actor(user=actor)
     for row in job.rows.order_by("-row_number", "-pk"):
@@ -629,6 +779,7 @@ def import_undo(*, actor: User, job: ImportJob) -> ImportJob:
                 crm.account_delete(actor=who, account=account)
             else:
                 crm.account_update(actor=who, account=account, **row.before)
+    job.chunks.all().delete()
     job.status = ImportStatus.UNDONE
     job.save(update_fields=["status"])
     return job

@@ -11,5 +11,6 @@ urlpatterns = [
     path("<int:pk>/start/", views.job_start, name="start"),
     path("<int:pk>/cancel/", views.job_cancel, name="cancel"),
     path("<int:pk>/undo/", views.job_undo, name="undo"),
+    path("<int:pk>/resume/", views.job_resume, name="resume"),
     path("<int:pk>/report/", views.job_report_export, name="report_export"),
 ]

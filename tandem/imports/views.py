@@ -1,5 +1,5 @@
 """Import pages: upload, mapping preview, dry run report (also as CSV/XLSX), run with progress,
-cancel, undo.
+cancel, undo, and resume (an interrupted import continues after its last committed rows).
 
 Thin: parse the request, call `tandem.imports.services`, render. Jobs are read through
 `scoped`; people who may not import (sales and field reps) get a 404 everywhere.
@@ -27,7 +27,7 @@ from tandem.core.models import User
 from tandem.imports import services
 from tandem.imports.forms import MappingForm, StartForm, UploadForm
 from tandem.imports.mapping import targets_for
-from tandem.imports.models import ImportJob
+from tandem.imports.models import ImportJob, ImportStatus
 from tandem.imports.readers import read_rows
 
 PREVIEW_ROWS = 5
@@ -130,8 +130,25 @@ def job_start(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     user, job = _job(request, pk, "change")
+    interrupted = job.status == ImportStatus.INTERRUPTED
     services.import_cancel(actor=user, job=job)
-    messages.info(request, _("The import stops after the rows it is working on."))
+    if interrupted:
+        messages.info(request, _("The import is cancelled; the rows it stored are kept."))
+    else:
+        messages.info(request, _("The import stops after the rows it is working on."))
+    return redirect("imports:detail", pk=job.pk)
+
+
+@login_required
+@require_POST
+def job_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    user, job = _job(request, pk, "change")
+    try:
+        services.import_resume(actor=user, job=job)
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The import goes on after its last committed rows."))
     return redirect("imports:detail", pk=job.pk)
 
 
