@@ -79,6 +79,11 @@ def quote_page(request: HttpRequest, token: str) -> HttpResponse:
 
 def quote_public_pdf(request: HttpRequest, token: str) -> HttpResponse:
     quote = _quote(token)
+    if quote.is_expired():
+        # Like the page: an expired offer is gone (410), its PDF is not handed out any more.
+        return HttpResponse(
+            _("This quote has expired."), status=410, content_type="text/plain; charset=utf-8"
+        )
     response = HttpResponse(quotes.quote_pdf(quote), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{quote.number}.pdf"'
     return response

@@ -201,6 +201,9 @@ def test_expired_quote_shows_a_clear_page_and_cannot_be_accepted(client, quote, 
         assert b"accept/" not in page.content
         response = client.post(url + "accept/", {"name": "Late Buyer", "agree": "on"})
         assert response.status_code == 410
+        pdf = client.get(url + "pdf/")
+        assert pdf.status_code == 410
+        assert not pdf.content.startswith(b"%PDF")
         with pytest.raises(InvalidInput):
             quotes.quote_accept(quote=quote, name="Late Buyer", ip=None)
     quote.refresh_from_db()
