@@ -21,6 +21,7 @@ from tandem.core.api import router as core_router
 from tandem.core.api_auth import TokenOrSession
 from tandem.core.api_docs import LocalSwagger, docs_asset
 from tandem.core.api_errors import StrictJsonParser, error_response, install_error_handlers
+from tandem.core.api_exports import router as exports_router
 from tandem.core.api_output import JSONRenderer
 from tandem.core.api_tasks import router as tasks_router
 from tandem.core.api_users import router as users_router
@@ -97,6 +98,7 @@ install_error_handlers(api)
 api.add_router("/", core_router)
 api.add_router("/", users_router)
 api.add_router("/", tasks_router)
+api.add_router("/", exports_router)
 api.add_router("/", crm_router)
 api.add_router("/sales", sales_router)
 api.add_router("/leads", leads_router)

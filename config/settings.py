@@ -261,7 +261,15 @@ PERIODIC_TASKS = {
     "marketing.event_reminders_send": ("tandem.marketing.events.tasks.event_reminders_send", 300),
     "marketing.social_publish_due": ("tandem.marketing.social.tasks.social_publish_due", 300),
     "marketing.social_stats_pull": ("tandem.marketing.social.tasks.social_stats_pull", 3600),
+    "core.exports_expire": ("tandem.core.tasks.exports_expire", 3600),
 }
+
+# Exports of more rows than EXPORT_BACKGROUND_ROWS are written by a worker into
+# TANDEM_VAR_DIR/exports (EXPORT_DIR) and kept for EXPORT_KEEP_HOURS; smaller ones are sent at
+# once. See tandem/core/export_jobs.py.
+EXPORT_BACKGROUND_ROWS = int(os.environ.get("EXPORT_BACKGROUND_ROWS", "5000"))
+EXPORT_KEEP_HOURS = int(os.environ.get("EXPORT_KEEP_HOURS", "24"))
+EXPORT_DIR = Path(os.environ.get("EXPORT_DIR", VAR_DIR / "exports"))
 
 # Caches. With CACHE_URL=redis://... (the redis extra) both are Redis, shared by every process
 # and machine. Without it, "default" is each process's memory (lookups that may be a little

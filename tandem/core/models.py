@@ -259,3 +259,73 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname}:{self.pid} ({self.worker_id})"
+
+
+class ExportJob(models.Model):
+    """A large export made by a worker (tandem.core.export_jobs): who asked, which list with which
+    filters, the format, how far it is, and the file once written.
+
+    Invariants: only the person who asked may see it or download its file; at most one queued or
+    running job per person, list, filters and format (``key``, a unique constraint over active
+    jobs): asking again gets that one; the file lives under ``TANDEM_VAR_DIR/exports`` until
+    ``expires_at``, when the periodic ``core.exports_expire`` deletes it (status expired); the
+    headers are written in ``language`` and times in ``time_zone``, both taken at request time.
+    Only `tandem.core.export_jobs` writes these rows.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting for a worker")
+        RUNNING = "running", _("Writing the file")
+        DONE = "done", _("Ready to download")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="export_jobs")
+    key = models.CharField(max_length=64)
+    kind = models.CharField(_("list"), max_length=60)
+    filters = models.JSONField(_("filters"), default=dict, blank=True)
+    format = models.CharField(_("format"), max_length=10)
+    language = models.CharField(_("language"), max_length=10)
+    time_zone = models.CharField(_("time zone"), max_length=64)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    rows_done = models.PositiveIntegerField(_("rows written"), default=0)
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    file_name = models.CharField(max_length=200, blank=True)  # under TANDEM_VAR_DIR/exports
+    download_name = models.CharField(max_length=200, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)  # heartbeat while running
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="one_active_export_job",
+            )
+        ]
+        verbose_name = _("export")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.format} {self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, int(100 * self.rows_done / self.rows_total))

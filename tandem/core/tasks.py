@@ -106,3 +106,21 @@ def prune_login_attempts(older_than_minutes: int | None = None) -> int:
 def invitation_send(user_id: int, site_url: str) -> bool:
     """Email an invited person their set-password link (nothing once they have a password)."""
     return invitation_email_send(user_id=user_id, site_url=site_url)
+
+
+@task()
+def export_job_run(job_id: int) -> str:
+    """Write the file of a large export (tandem.core.export_jobs); returns the job's status.
+
+    Idempotent: the job is claimed with a conditional UPDATE, so a second delivery does nothing."""
+    from tandem.core.export_jobs import export_job_run as run  # it enqueues this task
+
+    return run(job_id)
+
+
+@task()
+def exports_expire() -> int:
+    """Delete export files past their expiry (periodic); returns how many jobs expired."""
+    from tandem.core import export_jobs
+
+    return export_jobs.exports_expire()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tandem.core import views
+from tandem.core import export_views, views
 
 app_name = "core"
 urlpatterns: list = [
@@ -24,4 +24,6 @@ urlpatterns: list = [
     path("audit/", views.audit_log, name="audit_log"),
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
+    path("exports/<int:pk>/", export_views.export_job, name="export_job"),
+    path("exports/<int:pk>/download/", export_views.export_download, name="export_download"),
 ]

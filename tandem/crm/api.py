@@ -26,11 +26,14 @@ from ninja import Query, Router, Status
 from tandem.core.access import Action, get_scoped, scoped
 from tandem.core.api_auth import ApiCaller, caller
 from tandem.core.api_errors import ApiError, Error
+from tandem.core.api_exports import ExportJobOut, export_job_out
 from tandem.core.api_output import attach_tag_names
 from tandem.core.api_pagination import keyset_page
 from tandem.core.errors import InvalidInput
+from tandem.core.export_jobs import export_respond
 from tandem.core.exports import XLSX_CONTENT_TYPE, parse_format
-from tandem.crm import exports, selectors, services
+from tandem.core.models import ExportJob
+from tandem.crm import selectors, services
 from tandem.crm.models import Account, Contact, Touchpoint
 from tandem.crm.schemas import (
     AccountFilters,
@@ -105,7 +108,27 @@ TOUCHPOINT_COLUMNS = (
 )
 
 
-NEWEST_FIRST = ("-created_at", "-id")
+def _export(
+    request: HttpRequest, kind: str, filters: AccountFilters | ContactFilters, fmt: str
+) -> Any:
+    """The file at once, or 202 with the export job for a long list (one selector with the
+    page: the list's filters, newest first)."""
+    asked = {
+        k: v
+        for k, v in filters.model_dump(exclude={"cursor", "limit"}).items()
+        if v not in (None, "")
+    }
+    answer = export_respond(
+        actor=caller(request).actor,
+        kind=kind,
+        filters={**asked, "sort": "created"},
+        fmt=parse_format(fmt),
+    )
+    if isinstance(answer, ExportJob):
+        return Status(202, export_job_out(answer))
+    return answer
+
+
 ExportFormat: Any = Query(
     "csv", alias="format", max_length=10, description="`csv` (the default) or `xlsx`"
 )
@@ -176,7 +199,7 @@ def list_accounts(request: HttpRequest, filters: Query[AccountFilters]) -> dict[
 
 @router.get(
     "/accounts/export",
-    response={200: None, **READ_ERRORS},
+    response={200: None, 202: ExportJobOut, **READ_ERRORS},
     openapi_extra=EXPORT_OPENAPI,
 )
 def export_accounts(
@@ -185,15 +208,10 @@ def export_accounts(
     fmt: str = ExportFormat,
 ) -> HttpResponseBase:
     """Every account the list would give (same filters; `cursor` and `limit` are ignored), newest
-    first, as CSV (streamed, UTF-8 with BOM) or XLSX; formula-like text is neutralised."""
-    who = caller(request)
-    return exports.accounts_response(
-        actor=who.actor,
-        accounts=_accounts(who, filters),
-        order=NEWEST_FIRST,
-        fmt=parse_format(fmt),
-        filters=filters.model_dump(exclude={"cursor", "limit"}),
-    )
+    first, as CSV (streamed, UTF-8 with BOM) or XLSX; formula-like text is neutralised. More
+    than EXPORT_BACKGROUND_ROWS rows: 202 with the export job, whose file a worker writes
+    (follow `url`, then fetch `download_url`)."""
+    return _export(request, "crm.accounts", filters, fmt)
 
 
 @router.post("/accounts", response={201: AccountOut, **WRITE_ERRORS})
@@ -268,7 +286,7 @@ def list_contacts(request: HttpRequest, filters: Query[ContactFilters]) -> dict[
 
 @router.get(
     "/contacts/export",
-    response={200: None, **READ_ERRORS},
+    response={200: None, 202: ExportJobOut, **READ_ERRORS},
     openapi_extra=EXPORT_OPENAPI,
 )
 def export_contacts(
@@ -277,15 +295,10 @@ def export_contacts(
     fmt: str = ExportFormat,
 ) -> HttpResponseBase:
     """Every contact the list would give (same filters; `cursor` and `limit` are ignored), newest
-    first, as CSV (streamed, UTF-8 with BOM) or XLSX; formula-like text is neutralised."""
-    who = caller(request)
-    return exports.contacts_response(
-        actor=who.actor,
-        contacts=_contacts(who, filters),
-        order=NEWEST_FIRST,
-        fmt=parse_format(fmt),
-        filters=filters.model_dump(exclude={"cursor", "limit"}),
-    )
+    first, as CSV (streamed, UTF-8 with BOM) or XLSX; formula-like text is neutralised. More
+    than EXPORT_BACKGROUND_ROWS rows: 202 with the export job, whose file a worker writes
+    (follow `url`, then fetch `download_url`)."""
+    return _export(request, "crm.contacts", filters, fmt)
 
 
 @router.post("/contacts", response={201: ContactOut, **WRITE_ERRORS})

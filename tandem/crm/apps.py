@@ -7,8 +7,10 @@ class CrmConfig(AppConfig):
     verbose_name = "Customer record"
 
     def ready(self) -> None:
+        from tandem.crm.exports import register_exports
         from tandem.crm.ownership import register_owned_kinds
         from tandem.crm.scopes import register_scopes
 
         register_scopes()
         register_owned_kinds()
+        register_exports()

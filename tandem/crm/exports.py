@@ -11,21 +11,26 @@ Invariants:
 - rows are read as plain values in chunks (`values(…).iterator(chunk_size=…)`, account and owner
   joined, no model instances) and each chunk's tags come in one more query, so a long export
   keeps memory flat and costs two queries per 2,000 rows; choice labels are looked up once per
-  export, not per row.
+  export, not per row;
+- a list of more than ``EXPORT_BACKGROUND_ROWS`` rows is written by a worker
+  (`tandem.core.export_jobs`, kinds ``crm.contacts`` and ``crm.accounts``) from the same
+  selectors, with the requester's access at the time it is written.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpResponseBase
 from django.utils.translation import gettext as _
 
-from tandem.core.audit import Actor
-from tandem.core.exports import Column, respond
+from tandem.core.export_jobs import ExportSource, export_kind_register
+from tandem.core.exports import Column
+from tandem.core.models import User
+from tandem.crm import selectors
 from tandem.crm.models import (
     Account,
     ConsentState,
@@ -156,43 +161,45 @@ def _tagged(model: type[Contact] | type[Account], batch: list[Row]) -> Iterator[
         yield row
 
 
-def contacts_response(
-    *,
-    actor: Actor,
-    contacts: QuerySet[Contact],
-    order: Sequence[str],
-    fmt: str,
-    filters: dict[str, Any],
-) -> HttpResponseBase:
-    """Download `contacts` (a scoped, filtered queryset) in `order`."""
-    return respond(
-        actor=actor,
-        fmt=fmt,
+def list_query(filters: Mapping[str, Any]) -> selectors.ListQuery:
+    """The list query an export was asked with (its stored filters; unknown keys ignored)."""
+    known = {f.name for f in dataclasses.fields(selectors.ListQuery)} - {"cursor"}
+    return selectors.ListQuery(**{k: v for k, v in filters.items() if k in known})
+
+
+def contacts_source(user: User, filters: Mapping[str, Any]) -> ExportSource:
+    """The contacts list as `filters` narrow and sort it (``sort``: name, or created for newest
+    first), for `tandem.core.export_jobs` (registered as ``crm.contacts``)."""
+    query = list_query(filters)
+    contacts = selectors.contacts_filtered(user, query)
+    order = selectors.CONTACT_SORTS.get(query.sort, selectors.CONTACT_SORTS["name"])
+    return ExportSource(
         filename="contacts",
         sheet=_("Contacts"),
         columns=contact_columns(),
         records=_chunked(contacts.order_by(*order), CONTACT_VALUES),
         model=Contact,
-        filters=filters,
+        count=contacts.count,
+        filters=dict(filters),
     )
 
 
-def accounts_response(
-    *,
-    actor: Actor,
-    accounts: QuerySet[Account],
-    order: Sequence[str],
-    fmt: str,
-    filters: dict[str, Any],
-) -> HttpResponseBase:
-    """Download `accounts` (a scoped, filtered queryset) in `order`."""
-    return respond(
-        actor=actor,
-        fmt=fmt,
+def accounts_source(user: User, filters: Mapping[str, Any]) -> ExportSource:
+    """The accounts list as `filters` narrow and sort it (registered as ``crm.accounts``)."""
+    query = list_query(filters)
+    accounts = selectors.accounts_filtered(user, query)
+    order = selectors.ACCOUNT_SORTS.get(query.sort, selectors.ACCOUNT_SORTS["name"])
+    return ExportSource(
         filename="accounts",
         sheet=_("Accounts"),
         columns=account_columns(),
         records=_chunked(accounts.order_by(*order), ACCOUNT_VALUES),
         model=Account,
-        filters=filters,
+        count=accounts.count,
+        filters=dict(filters),
     )
+
+
+def register_exports() -> None:
+    export_kind_register("crm.contacts", contacts_source)
+    export_kind_register("crm.accounts", accounts_source)

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from tandem.core import export_jobs
 from tandem.core import exports as core_exports
 from tandem.core.access import can, get_scoped, request_user, scoped
 from tandem.core.audit import Actor
@@ -27,7 +28,7 @@ from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
 from tandem.core.models import Department, User
 from tandem.core.pickers import pick_options
-from tandem.crm import exports, selectors, services
+from tandem.crm import selectors, services
 from tandem.crm.forms import (
     ACTIVITY_CHANNELS,
     AccountForm,
@@ -129,26 +130,19 @@ def _filters(query: selectors.ListQuery) -> dict[str, Any]:
 
 
 def _list_export(request: HttpRequest, *, accounts: bool) -> HttpResponseBase:
-    """The whole filtered, searched and sorted list as CSV (streamed) or XLSX."""
+    """The whole filtered, searched and sorted list as CSV (streamed) or XLSX; a list longer
+    than EXPORT_BACKGROUND_ROWS is written by a worker and the answer is its page."""
     user = request_user(request)
     query = _list_query(ListFilterForm(request.GET, for_accounts=accounts), None)
     try:
         fmt = core_exports.page_format(user, request.GET.get("format"))
-        if accounts:
-            return exports.accounts_response(
-                actor=Actor.of(request),
-                accounts=selectors.accounts_filtered(user, query),
-                order=selectors.ACCOUNT_SORTS.get(query.sort, selectors.ACCOUNT_SORTS["name"]),
-                fmt=fmt,
-                filters=_filters(query),
-            )
-        return exports.contacts_response(
+        answer = export_jobs.export_respond(
             actor=Actor.of(request),
-            contacts=selectors.contacts_filtered(user, query),
-            order=selectors.CONTACT_SORTS.get(query.sort, selectors.CONTACT_SORTS["name"]),
-            fmt=fmt,
+            kind="crm.accounts" if accounts else "crm.contacts",
             filters=_filters(query),
+            fmt=fmt,
         )
+        return export_jobs.page_answer(answer)  # a long list: the export's page
     except InvalidInput as exc:
         return core_exports.refused(exc)
 

@@ -269,7 +269,7 @@ def test_api_export_filters_and_audit_names_the_token(world: World) -> None:
     entry = AuditEntry.objects.filter(action="export").order_by("id").first()
     assert entry is not None
     assert entry.token is not None
-    assert entry.changes["filters"] == {"q": "field_rep"}
+    assert entry.changes["filters"] == {"q": "field_rep", "sort": "created"}  # newest first
 
 
 def test_api_bad_format_is_a_json_400(world: World) -> None:
