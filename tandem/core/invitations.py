@@ -27,6 +27,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
+from tandem.core.mail_headers import one_line
 from tandem.core.models import Organisation, User
 
 
@@ -57,7 +58,7 @@ def invitation_email_send(*, user_id: int, site_url: str) -> bool:
             "username": user.username,
             "days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
         }
-        subject = _("You are invited to %(organisation)s on Tandem") % context
+        subject = one_line(_("You are invited to %(organisation)s on Tandem") % context)
         body = render_to_string("core/email/invitation.txt", context)
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
     return True
