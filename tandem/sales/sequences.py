@@ -167,7 +167,23 @@ def sequence_create(*, actor: Actor, name: str, steps: Iterable[dict[str, Any]])
 def sequence_enrol(
     *, actor: Actor, sequence: Sequence, contact_ids: Iterable[int]
 ) -> list[Enrolment]:
-    """Enrol contacts the actor may see; one already active in this sequence is left as is."""
+    """Enrol contacts the actor may see; one already active in this sequence is left as is.
+
+    Only the sequence's owner (or someone who may change every sequence: a head, an admin)
+    enrols: a teammate sees the sequence but may not send its emails in the owner's name.
+    """
+    if (
+        actor.user is not None
+        and not scoped(actor.user, Sequence, "change").filter(pk=sequence.pk).exists()
+    ):
+        raise InvalidInput(
+            {
+                "sequence": [
+                    _("only the sequence's owner, a head of sales or an admin may enrol contacts")
+                ]
+            },
+            code="forbidden",
+        )
     if not sequence.active:
         raise InvalidInput({"sequence": [_("this sequence is paused")]})
     ids = sorted({int(i) for i in contact_ids})

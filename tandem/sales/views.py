@@ -575,6 +575,7 @@ def sequence_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _rep_only(request)
     sequence = get_scoped(request.user, Sequence, pk)
     form = EnrolForm(request.POST or None, contacts=_pickable_contacts(request))
+    forbidden = False
     if request.method == "POST" and form.is_valid():
         try:
             created = sequences.sequence_enrol(
@@ -584,13 +585,14 @@ def sequence_detail(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except InvalidInput as exc:
             apply_invalid_input(form, exc, {})
+            forbidden = exc.code == "forbidden"
         else:
             messages.success(request, _("%(n)d contacts enrolled.") % {"n": len(created)})
             return redirect("sales:sequence_detail", pk=sequence.pk)
     enrolments = (
         scoped(request.user, Enrolment).filter(sequence=sequence).select_related("contact")[:500]
     )
-    status = 400 if request.method == "POST" else 200
+    status = (403 if forbidden else 400) if request.method == "POST" else 200
     return render(
         request,
         "sales/sequence_detail.html",

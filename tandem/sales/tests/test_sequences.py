@@ -15,7 +15,7 @@ from django.urls import reverse
 from conftest import SmtpInbox
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
-from tandem.core.models import Holiday
+from tandem.core.models import Holiday, User
 from tandem.crm import services as crm
 from tandem.crm.models import Touchpoint
 from tandem.sales import sequences
@@ -213,3 +213,30 @@ def test_sequence_form_rejects_bad_steps(client, world):
         {"name": "Good", "steps": "email: Hi | Text\nwait: 3\ncall: ring"},
     )
     assert good.status_code == 302
+
+
+def test_only_the_owner_or_a_head_enrols_in_a_sequence(client, world, cadence):
+    owner = world.user("sales_rep")
+    teammate = User.objects.create_user(
+        username="mate_north", password="x", role="sales_rep", team=owner.team
+    )
+    contact = world.contacts[("sales_rep", "north")]
+    with pytest.raises(InvalidInput) as refused:
+        sequences.sequence_enrol(
+            actor=Actor(user=teammate), sequence=cadence, contact_ids=[contact.pk]
+        )
+    assert refused.value.code == "forbidden"
+    client.force_login(teammate)
+    url = reverse("sales:sequence_detail", args=[cadence.pk])
+    assert client.get(url).status_code == 200  # a teammate still sees it
+    page = client.post(url, {"contact_ids": [contact.pk]})
+    assert page.status_code == 403
+    assert "only the sequence&#x27;s owner" in page.content.decode()
+    assert Enrolment.objects.count() == 0
+    head = world.user("head")
+    created = sequences.sequence_enrol(
+        actor=Actor(user=head), sequence=cadence, contact_ids=[contact.pk]
+    )
+    assert [e.contact_id for e in created] == [contact.pk]
+    client.force_login(owner)
+    assert client.post(url, {"contact_ids": [contact.pk]}).status_code == 302
