@@ -290,14 +290,14 @@ def audit_rows(entries: list[AuditEntry]) -> list[dict[str, Any]]:
     for entry in entries:
         model = known.get(entry.model)
         fields: dict[str, Any] = {}
-        for field in model._meta.get_fields() if model else ():
-            fields[field.name] = field
-            fields.setdefault(getattr(field, "attname", field.name), field)
+        for known_field in model._meta.get_fields() if model else ():
+            fields[known_field.name] = known_field
+            fields.setdefault(getattr(known_field, "attname", known_field.name), known_field)
         changes = []
         for key, pair in (entry.changes or {}).items():
             field = fields.get(key)
             before, after = pair if isinstance(pair, list) and len(pair) == 2 else (None, pair)
-            label = capfirst(str(field.verbose_name)) if _named(field) else ""
+            label = capfirst(str(field.verbose_name)) if field and _named(field) else ""
             before, before_words = _in_words(field, before)
             after, after_words = _in_words(field, after)
             changes.append(
@@ -310,11 +310,13 @@ def audit_rows(entries: list[AuditEntry]) -> list[dict[str, Any]]:
                     "after_words": after_words,
                 }
             )
-        named = model is not None and _named(model)
+        kind = ""
+        if model is not None and _named(model):
+            kind = capfirst(str(model._meta.verbose_name))
         rows.append(
             {
                 "entry": entry,
-                "kind": capfirst(str(model._meta.verbose_name)) if named else "",
+                "kind": kind,
                 "changes": changes,
             }
         )
