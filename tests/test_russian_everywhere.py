@@ -6,14 +6,17 @@ The small demo gives the pages their enumerations (timeline kinds, channels, dep
 attribution models, stages, statuses). Each role signs in with Russian; the test collects the
 links of its navigation and, from each list page, the first record of each kind (contact,
 account, deal, hand-off, campaign, event, segment, dispute, ...), renders every one in-process
-and reads the visible text: tags, scripts and styles stripped, attribute values dropped except
-the ones a person sees (title, placeholder, aria-label, a button's value).
+and reads the visible text: tags, scripts, styles, code and text boxes stripped, attribute
+values dropped except the ones a person sees (title, placeholder, aria-label, a button's value).
 
-Two detectors:
-- raw keys: a snake_case token that is a value of a model field's choices or a timeline kind;
-- untranslated English: a msgid of the project's catalogues whose Russian differs, found
-  verbatim (case-sensitive, on word boundaries) in the page text, once the demo's own English
-  data (names of records, which are data, not labels) has been taken out of the text.
+Four detectors, each after the demo's own data (names, subjects, custom attributes: data, not
+labels; usernames and tags too) has been taken out of the text:
+- raw keys: a snake_case token, or a whole text node, that is a value of a model field's
+  choices, a timeline kind, a channel of the rule table or an attribution model;
+- untranslated English: a msgid of the compiled catalogues whose Russian differs, found verbatim
+  (case-sensitive, on word boundaries), brands and abbreviations aside;
+- English the catalogues do not know: a text node without Cyrillic holding two English words;
+- numbers written the English way: 1,234.50, 12.5 or 12% (Russian: 1 234,50, 12,5, 12 %).
 """
 
 from __future__ import annotations
