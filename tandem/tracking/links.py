@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
 from tandem.core.models import User
+from tandem.core.netguard import is_public_address
 from tandem.crm import services as crm
 from tandem.crm.models import Contact, Touchpoint
 from tandem.tracking import bots
@@ -72,9 +73,7 @@ def public_url_problem(url: str) -> str:
     except ValueError:
         address = None
     if address is not None:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
+        if not is_public_address(address):
             return _("This address is private, loopback or reserved: links go to public hosts.")
         return ""
     if host == "localhost" or host.endswith(_LOCAL_SUFFIXES) or "." not in host:

@@ -47,7 +47,6 @@ import datetime as dt
 import hashlib
 import hmac
 import http.client
-import ipaddress
 import json
 import os
 import secrets
@@ -66,6 +65,7 @@ from django.utils.translation import gettext as _
 
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
+from tandem.core.netguard import is_public_address
 from tandem.crm.models import Contact
 from tandem.marketing.models import ReactionDelivery, Segment, SegmentEvent, SegmentReaction
 from tandem.sales import services as sales
@@ -116,10 +116,7 @@ def allow_private() -> bool:
 
 
 def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    return is_public_address(address)  # the one guard, shared with tracked links
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,14 @@ def test_the_periodic_task_dispatches_dynamic_refresh_events_and_delivers(
         ("http://[::1]/x", "private, loopback"),
         ("http://[::ffff:192.168.0.1]/x", "private, loopback"),
         ("http://0.0.0.0/x", "private, loopback"),
+        ("http://[64:ff9b::7f00:1]/x", "private, loopback"),  # NAT64 to 127.0.0.1
+        ("http://[64:ff9b::a9fe:a9fe]/x", "private, loopback"),  # NAT64 to 169.254.169.254
+        ("http://[64:ff9b:1::a00:1]/x", "private, loopback"),  # local-use NAT64
+        ("http://[2002:c0a8:1::]/x", "private, loopback"),  # 6to4 of 192.168.0.1
+        ("http://[2002:7f00:1::1]/x", "private, loopback"),  # 6to4 of 127.0.0.1
+        ("http://[::7f00:1]/x", "private, loopback"),  # IPv4-compatible 127.0.0.1
+        ("http://[::10.0.0.1]/x", "private, loopback"),  # IPv4-compatible 10.0.0.1
+        ("http://[::ffff:127.0.0.1]/x", "private, loopback"),
         ("javascript:alert(1)", "Only http and https"),
         ("http://exa mple.com/", "Not a valid URL"),
         ("http://example.com:99999/", "Not a valid URL"),
