@@ -19,3 +19,5 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
+
+handler500 = "tandem.core.outage.server_error"

@@ -4,6 +4,7 @@ Invariants:
 - bad input of any kind (a wrong field, a wrong type, an unknown field, malformed JSON, bad UTF-8,
   a body that is too large, a wrong content type) is a 4xx and changes nothing;
 - `details` maps a field name (or "__all__") to a list of messages for field errors;
+- a database that cannot be reached is a 503 with Retry-After (`core.outage`), never a 500;
 - a 500 is only the last resort for a bug: it is logged with its traceback and still answers JSON
   without internals.
 """
@@ -22,6 +23,7 @@ from django.core.exceptions import (
     SuspiciousOperation,
     TooManyFieldsSent,
 )
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
@@ -29,6 +31,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
 from tandem.core.errors import InvalidInput
+from tandem.core.outage import RETRY_AFTER_SECONDS
 
 logger = logging.getLogger("tandem.api")
 
@@ -218,6 +221,16 @@ def _on_suspicious(request: HttpRequest, exc: Exception) -> HttpResponse:
     return error_response(400, "bad_request", _("The request was refused."))
 
 
+def _on_database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.warning("API %s %s: database unavailable: %s", request.method, request.path, exc)
+    return error_response(
+        503,
+        "unavailable",
+        _("The service is briefly unavailable; retry later."),
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def _on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("API error on %s %s", request.method, request.path, exc_info=exc)
     return error_response(500, "server_error", _("Something went wrong on our side."))
@@ -227,6 +240,8 @@ def install_error_handlers(api: NinjaAPI) -> None:
     """Replace ninja's default handlers with ones answering the JSON error shape."""
     handlers: list[tuple[type[Exception], Any]] = [
         (Exception, _on_unexpected),
+        (OperationalError, _on_database_unavailable),
+        (InterfaceError, _on_database_unavailable),
         (ApiError, _on_api_error),
         (HttpError, _on_http_error),
         (ValidationError, _on_validation_error),
