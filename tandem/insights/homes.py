@@ -162,9 +162,10 @@ def campaign_status(campaign: Campaign, today: dt.date) -> str:
     return "running"
 
 
-def campaign_credit(user: User, quarter: Window) -> dict[str, float]:
+def campaign_credit(user: User, quarter: Window) -> dict[str, float] | None:
     """Revenue the cockpit's attribution run (deals won this quarter, linear) credits each
-    campaign code (lower case); the run is cached by the attribution app."""
+    campaign code (lower case), or None while a worker computes the run: the page never waits
+    for it (the run is asked for, or found stored, by the attribution app)."""
     spec, params = attribution.build_request(
         start=quarter.first,
         end=quarter.last,
@@ -174,7 +175,9 @@ def campaign_credit(user: User, quarter: Window) -> dict[str, float]:
         model=selectors.DEFAULT_MODEL,
         n_boot=100,
     )
-    run = attribution.attribution_run(user=user, spec=spec, params=params)
+    run = attribution.run_request(user=user, spec=spec, params=params)
+    if not run.is_done:
+        return None
     rows = run.result["credits"].get("campaign", [])
     return {r["name"].lower(): float(r["value"]) for r in rows if r["name"] != selectors.NO_LABEL}
 
