@@ -345,6 +345,7 @@ def test_every_channel_and_attribution_model_has_words() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_leg_only  # translations do not depend on the engine; the demo load is long
 @pytest.mark.django_db
 def test_every_page_of_every_role_reads_in_russian() -> None:
     summary = demo_load(size="small")
