@@ -74,6 +74,9 @@ BOOKKEEPING_KINDS: tuple[str, ...] = (
     "deal_reopened",
     "dispute_opened",
     "dispute_decided",
+    "handoff_routed",
+    "handoff_accepted",
+    "handoff_rejected",
 )
 NO_LABEL = "(none)"
 NO_PERSON = "(nobody)"

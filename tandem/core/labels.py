@@ -54,6 +54,9 @@ KIND_LABELS = {
     # lifecycle, hand-offs and disputes
     "lifecycle_stage_changed": _("Lifecycle stage changed"),
     "first_contact": _("First contact by sales"),
+    "handoff_routed": _("Hand-off routed"),
+    "handoff_accepted": _("Hand-off accepted"),
+    "handoff_rejected": _("Hand-off rejected"),
     "handoff_breached": _("Hand-off SLA breached"),
     "dispute_opened": _("Dispute opened"),
     "dispute_decided": _("Dispute decided"),

@@ -11,7 +11,10 @@ Invariants:
 - a breach is handled once: the row is claimed with a conditional UPDATE on its breach count,
   then re-routed to another rep (never one who already had it) and the head is notified;
 - every change writes the audit log and a `HandoffEvent` in the same transaction; emails go out
-  after commit.
+  after commit;
+- routing, acceptance and rejection also go on the contact's timeline (kinds `handoff_routed`,
+  `handoff_accepted`, `handoff_rejected`, channel "lifecycle"): bookkeeping that earns no
+  attribution credit and no engagement score.
 
 The lifecycle operations (`lifecycle_move`, `lifecycle_correct`, `is_allowed`,
 `allowed_targets`, `time_in_stages`) live in `tandem.leads.lifecycle` and are re-exported here:
@@ -21,6 +24,7 @@ this module is what other apps import to change a contact's stage.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, F, Min, OuterRef, Q
@@ -81,6 +85,22 @@ def _event(
     )
 
 
+def _handoff_touch(
+    handoff: Handoff, actor: Actor, *, kind: str, department: str, at: dt.datetime, **extra: Any
+) -> None:
+    """The hand-off's step on the contact's timeline (bookkeeping: it earns no credit, no score)."""
+    crm.touchpoint_record(
+        channel="lifecycle",
+        kind=kind,
+        department=department,
+        contact=handoff.contact,
+        occurred_at=at,
+        actor=actor.user,
+        source="tandem",
+        properties={"handoff": handoff.pk, "rep": handoff.assigned_to_id, **extra},
+    )
+
+
 def _assign(handoff: Handoff, route: routing.Route, actor: Actor, now: dt.datetime) -> None:
     """Put the hand-off on the route's rep with a fresh acceptance clock, and tell them."""
     policy = HandoffPolicy.current()
@@ -111,6 +131,14 @@ def _assign(handoff: Handoff, route: routing.Route, actor: Actor, now: dt.dateti
         ]
     )
     _event(handoff, "routed", actor, route.routed_by, at=now)
+    _handoff_touch(
+        handoff,
+        actor,
+        kind="handoff_routed",
+        department=Department.MARKETING,
+        at=now,
+        routed_by=route.routed_by,
+    )
     contact = handoff.contact
     name = str(contact)
     if route.rep is not None:
@@ -279,6 +307,7 @@ def handoff_accept(*, actor: Actor, handoff: Handoff, now: dt.datetime | None = 
         actor=actor, action="update", instance=handoff, changes=diff(before, snapshot(handoff))
     )
     _event(handoff, "accepted", actor, at=now)
+    _handoff_touch(handoff, actor, kind="handoff_accepted", department=Department.SALES, at=now)
     contact = handoff.contact
     if is_allowed(contact.lifecycle_stage, S.SAL) and contact.lifecycle_stage in (
         BEFORE_MQL | {S.MQL}
@@ -337,6 +366,15 @@ def handoff_reject(
         actor=actor, action="update", instance=handoff, changes=diff(before, snapshot(handoff))
     )
     _event(handoff, "rejected", actor, f"{reason}: {note}", at=now)
+    _handoff_touch(
+        handoff,
+        actor,
+        kind="handoff_rejected",
+        department=Department.SALES,
+        at=now,
+        reason=reason,
+        outcome=outcome,
+    )
     contact = handoff.contact
     target = S.RECYCLED if outcome == RejectionOutcome.RECYCLE else S.DISQUALIFIED
     label = str(RejectionReason(reason).label)

@@ -56,7 +56,14 @@ LEAD_OR_LATER = [
     LifecycleStage.OPPORTUNITY,
     LifecycleStage.CUSTOMER,
 ]
-BOOKKEEPING_KINDS = ["lifecycle_stage_changed", "dispute_opened", "dispute_decided"]
+BOOKKEEPING_KINDS = [
+    "lifecycle_stage_changed",
+    "dispute_opened",
+    "dispute_decided",
+    "handoff_routed",
+    "handoff_accepted",
+    "handoff_rejected",
+]
 RUN_CANDIDATES = 200  # runs of the default model looked at, newest first
 
 
