@@ -14,12 +14,16 @@ Invariants:
 
 from __future__ import annotations
 
+import logging
 import re
+import re._parser as sre_parse  # the parser of the standard engine, to vet patterns
 import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+from django.utils.translation import gettext as _
 
 CHANNELS = [
     "linkedin",
@@ -207,9 +211,82 @@ class ChannelInputs:
 
 CompiledRule = tuple[tuple[tuple[str, re.Pattern[str]], ...], str, str]
 
+log = logging.getLogger(__name__)
+
+# The standard engine backtracks, so a pattern is vetted before it is saved (and again before
+# it runs): a quantifier over something that is itself quantified or has alternatives —
+# `^(a+)+$`, `(a|aa)*` — takes exponential time on a near-miss; a back-reference can too; and
+# many unbounded quantifiers in a row are polynomial. Values are cut to MAX_MATCH_INPUT
+# characters before matching, which bounds what the accepted patterns can cost.
+MAX_MATCH_INPUT = 200
+MAX_UNBOUNDED = 3
+_REPEATS = {sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, sre_parse.POSSESSIVE_REPEAT}
+_NEVER = re.compile(r"(?!)")
+
+
+def _walk(items: Any, inside_repeat: bool, counts: dict[str, int]) -> None:
+    for op, arg in items:
+        if op in _REPEATS:
+            _low, high, body = arg
+            if high == sre_parse.MAXREPEAT:
+                counts["unbounded"] += 1
+            if high > 1:
+                if inside_repeat:
+                    counts["nested"] += 1
+                _walk(body, True, counts)
+            else:
+                _walk(body, inside_repeat, counts)
+        elif op == sre_parse.BRANCH:
+            if inside_repeat:
+                counts["nested"] += 1
+            for branch in arg[1]:
+                _walk(branch, inside_repeat, counts)
+        elif op == sre_parse.SUBPATTERN:
+            _walk(arg[-1], inside_repeat, counts)
+        elif op in (sre_parse.ASSERT, sre_parse.ASSERT_NOT):
+            _walk(arg[1], inside_repeat, counts)
+        elif op == sre_parse.ATOMIC_GROUP:
+            _walk(arg, inside_repeat, counts)
+        elif op == sre_parse.GROUPREF_EXISTS:
+            counts["backref"] += 1
+            for part in arg[1:]:
+                if part is not None:
+                    _walk(part, inside_repeat, counts)
+        elif op == sre_parse.GROUPREF:
+            counts["backref"] += 1
+
+
+def pattern_problem(pattern: str) -> str:
+    """Why `pattern` may not be a channel-rule condition ("" when it may)."""
+    if len(pattern) > 500:
+        return _("A pattern has at most %(n)d characters.") % {"n": 500}
+    try:
+        parsed = sre_parse.parse(pattern, re.IGNORECASE)
+    except (re.error, RecursionError, OverflowError) as exc:
+        return _("Not a valid pattern: %(error)s") % {"error": exc}
+    counts = {"nested": 0, "unbounded": 0, "backref": 0}
+    _walk(parsed, False, counts)
+    if counts["nested"]:
+        return _(
+            "This pattern repeats a group that itself repeats or has alternatives, like "
+            "(a+)+ or (a|ab)*: matching it can take practically forever. Repeat a single "
+            "character or class instead, e.g. a+ or [ab]*."
+        )
+    if counts["backref"]:
+        return _("Back-references (\\1, (?P=name)) are not allowed in channel rules.")
+    if counts["unbounded"] > MAX_UNBOUNDED:
+        return _("A pattern has at most %(n)d unbounded repetitions (*, +, {n,}).") % {
+            "n": MAX_UNBOUNDED
+        }
+    return ""
+
 
 @lru_cache(maxsize=4096)
 def _compile(pattern: str) -> re.Pattern[str]:
+    problem = pattern_problem(pattern)
+    if problem:  # saved before the check existed: it never matches rather than hang ingestion
+        log.warning("channel rule pattern %r is refused and never matches: %s", pattern, problem)
+        return _NEVER
     return re.compile(pattern, re.IGNORECASE)
 
 
@@ -230,7 +307,7 @@ def default_rule_dicts() -> list[dict[str, str]]:
 
 def classify(inputs: ChannelInputs, rules: list[CompiledRule]) -> tuple[str, str]:
     """(channel, department) of the first matching rule; ("direct", "marketing") if none."""
-    values = {f: getattr(inputs, f) for f in RULE_FIELDS}
+    values = {f: getattr(inputs, f)[:MAX_MATCH_INPUT] for f in RULE_FIELDS}
     for checks, channel, department in rules:
         if all(pattern.search(values[field]) for field, pattern in checks):
             return channel, department

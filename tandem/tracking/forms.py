@@ -8,7 +8,6 @@ and the views show those errors on the form (`core.forms.apply_invalid_input`).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django import forms
@@ -17,7 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from tandem.core.labels import CHANNEL_LABELS
 from tandem.core.models import Department
-from tandem.tracking.channels import CHANNELS
+from tandem.tracking.channels import CHANNELS, pattern_problem
 from tandem.tracking.consent import consent_purposes
 from tandem.tracking.forms_service import FIELD_TYPES
 from tandem.tracking.models import Source
@@ -148,10 +147,9 @@ PATTERN_HELP = gettext_lazy("A regular expression, case-insensitive; empty match
 
 
 def _check_pattern(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise forms.ValidationError(_("Not a valid pattern: %(error)s") % {"error": exc}) from exc
+    problem = pattern_problem(value) if value else ""
+    if problem:
+        raise forms.ValidationError(problem)
     return value
 
 

@@ -47,6 +47,7 @@ from tandem.tracking.channels import (
     RULE_FIELDS,
     compile_rules,
     forget_cached_rules,
+    pattern_problem,
 )
 from tandem.tracking.consent import ConsentEntry as ConsentEntry
 from tandem.tracking.consent import DoubleOptIn as DoubleOptIn  # the consent ledger's operations
@@ -409,19 +410,14 @@ def events_store(*, source: Source, items: list[Row | Event]) -> int:
 def channel_rules_clean(rules: list[dict[str, Any]]) -> list[dict[str, str]]:
     """The rules as stored (every field a string), or InvalidInput naming each bad field as
     `rules.<number>.<field>`."""
-    import re
-
     cleaned: list[dict[str, str]] = []
     errors: dict[str, list[str]] = {}
     for number, rule in enumerate(rules, start=1):
         row = {f: str(rule.get(f) or "").strip() for f in (*RULE_FIELDS, "channel", "department")}
         for f in RULE_FIELDS:
-            try:
-                re.compile(row[f])
-            except re.error as exc:
-                errors.setdefault(f"rules.{number}.{f}", []).append(
-                    _("not a valid pattern: %(error)s") % {"error": exc}
-                )
+            problem = pattern_problem(row[f]) if row[f] else ""
+            if problem:
+                errors.setdefault(f"rules.{number}.{f}", []).append(problem)
         if row["channel"] not in CHANNELS:
             errors.setdefault(f"rules.{number}.channel", []).append(_("unknown channel"))
         if row["department"] not in Department.values:
