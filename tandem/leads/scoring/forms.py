@@ -3,16 +3,30 @@ and the buttons that start or switch things. Each states its fields, limits and 
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from tandem.core.labels import KIND_LABELS
 from tandem.leads.models import RuleKind
 
 TAG = "tag"
 BOOLEAN_WORDS = {"yes": True, "true": True, "да": True, "no": False, "false": False, "нет": False}
+
+
+def touchpoint_kind_choices() -> list[tuple[str, str]]:
+    """The known touchpoint kinds in words of the active language, by label; a label shared by
+    several kinds (a kind and its alias) names the kind too, so every choice reads differently."""
+    labels = {kind: str(label) for kind, label in KIND_LABELS.items()}
+    counts = Counter(labels.values())
+    choices = [
+        (kind, label if counts[label] == 1 else f"{label} ({kind})")
+        for kind, label in labels.items()
+    ]
+    return sorted(choices, key=lambda choice: (choice[1].casefold(), choice[0]))
 
 
 class ScoringModelForm(forms.Form):
@@ -47,9 +61,10 @@ class RuleForm(forms.Form):
         label=gettext_lazy("Value"),
         max_length=300,
         required=False,
-        help_text=gettext_lazy(
-            "Several values: separate them with commas. Engagement: the touchpoint kind."
-        ),
+        help_text=gettext_lazy("Several values: separate them with commas."),
+    )
+    touchpoint_kind = forms.ChoiceField(
+        label=gettext_lazy("Touchpoint kind (engagement only)"), required=False
     )
     channel = forms.CharField(
         label=gettext_lazy("Channel (engagement only)"), max_length=40, required=False
@@ -77,6 +92,9 @@ class RuleForm(forms.Form):
         operator_choice = self.fields["operator"]
         assert isinstance(operator_choice, forms.ChoiceField)
         operator_choice.choices = [("", "—"), *catalogue["ops"].items()]
+        touchpoint_choice = self.fields["touchpoint_kind"]
+        assert isinstance(touchpoint_choice, forms.ChoiceField)
+        touchpoint_choice.choices = [("", "—"), *touchpoint_kind_choices()]
 
     def _value(self, entry: dict[str, Any] | None, op: str, raw: str) -> Any:
         if op in ("is_empty", "is_not_empty"):
@@ -103,8 +121,11 @@ class RuleForm(forms.Form):
         data = super().clean() or {}
         raw = (data.get("value") or "").strip()
         if data.get("kind") == RuleKind.ENGAGEMENT:
-            if not raw:
-                self.add_error("value", _("Which touchpoint kind earns the points?"))
+            # the select on the page; `value` still names a kind for clients that post it
+            chosen = data.get("touchpoint_kind") or raw
+            if not chosen:
+                self.add_error("touchpoint_kind", _("Which touchpoint kind earns the points?"))
+            data["value"] = chosen
             return data
         field, op = data.get("field") or "", data.get("operator") or ""
         if not field:
