@@ -25,6 +25,10 @@ from tandem.sales.forms import PriceForm, PriceListForm, ProductForm
 from tandem.sales.models import Price, PriceList, Product
 
 CAPABILITY = "manage_catalogue"
+# The catalogue page shows both "new" forms at once: each has its own prefix, so its fields'
+# names and ids (product-name, price_list-name) never collide.
+PRODUCT_PREFIX = "product"
+PRICE_LIST_PREFIX = "price_list"
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -49,9 +53,12 @@ def _catalogue_page(request: HttpRequest, status: int = 200, **forms_: Any) -> H
             ),
             "price_lists": price_lists,
             "today": today,
-            "product_form": forms_.get("product_form") or ProductForm(),
+            "product_form": forms_.get("product_form") or ProductForm(prefix=PRODUCT_PREFIX),
             "price_list_form": forms_.get("price_list_form")
-            or PriceListForm(initial={"currency": Organisation.current().currency}),
+            or PriceListForm(
+                prefix=PRICE_LIST_PREFIX,
+                initial={"currency": Organisation.current().currency},
+            ),
         },
         status=status,
     )
@@ -67,7 +74,7 @@ def catalogue_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def product_create(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
-    form = ProductForm(request.POST)
+    form = ProductForm(request.POST, prefix=PRODUCT_PREFIX)
     if form.is_valid():
         try:
             product = catalogue.product_create(actor=actor, **form.cleaned_data)
@@ -133,7 +140,7 @@ def product_archive(request: HttpRequest, pk: int, state: str) -> HttpResponse:
 @require_POST
 def price_list_create(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
-    form = PriceListForm(request.POST)
+    form = PriceListForm(request.POST, prefix=PRICE_LIST_PREFIX)
     if form.is_valid():
         data = dict(form.cleaned_data)
         data["currency_code"] = data.pop("currency")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -55,7 +56,12 @@ def _json(client: Client, method: str, url: str, body: object) -> object:
 def _make_on_the_page(head: Client, *, valid_until: str = "") -> tuple[Product, PriceList]:
     made = head.post(
         reverse("sales:product_create"),
-        {"sku": "PUMP-9", "name": "Drip pump", "description": "", "self_service": "on"},
+        {
+            "product-sku": "PUMP-9",
+            "product-name": "Drip pump",
+            "product-description": "",
+            "product-self_service": "on",
+        },
     )
     assert made.status_code == 302
     product = Product.objects.get(sku="PUMP-9")
@@ -63,11 +69,11 @@ def _make_on_the_page(head: Client, *, valid_until: str = "") -> tuple[Product, 
     made = head.post(
         reverse("sales:price_list_create"),
         {
-            "name": "Pumps 2026",
-            "currency": "eur",
-            "tax_percent": "20",
-            "valid_from": (today - dt.timedelta(days=30)).isoformat(),
-            "valid_until": valid_until or (today + dt.timedelta(days=30)).isoformat(),
+            "price_list-name": "Pumps 2026",
+            "price_list-currency": "eur",
+            "price_list-tax_percent": "20",
+            "price_list-valid_from": (today - dt.timedelta(days=30)).isoformat(),
+            "price_list-valid_until": valid_until or (today + dt.timedelta(days=30)).isoformat(),
         },
     )
     assert made.status_code == 302
@@ -219,7 +225,12 @@ def test_the_price_request_offers_the_active_self_service_products_priced_today(
 def test_reps_cannot_reach_the_catalogue_pages_nor_change_it_through_the_api(rep, sales):
     assert rep.get(reverse("sales:catalogue")).status_code == 403
     assert rep.get(reverse("sales:price_list_edit", args=[sales.eur.pk])).status_code == 403
-    assert rep.post(reverse("sales:product_create"), {"sku": "X", "name": "X"}).status_code == 403
+    assert (
+        rep.post(
+            reverse("sales:product_create"), {"product-sku": "X", "product-name": "X"}
+        ).status_code
+        == 403
+    )
     refused = _json(rep, "post", f"{API}/products", {"sku": "X", "name": "X"})
     assert refused.status_code == 403
     assert refused.json()["code"] == "forbidden"
@@ -243,11 +254,11 @@ def test_bad_input_is_a_form_error_on_the_page_and_a_4xx_from_the_api(head, sale
     dates = head.post(
         reverse("sales:price_list_create"),
         {
-            "name": "Backwards",
-            "currency": "EURO",
-            "tax_percent": "120",
-            "valid_from": "2026-05-01",
-            "valid_until": "2026-04-01",
+            "price_list-name": "Backwards",
+            "price_list-currency": "EURO",
+            "price_list-tax_percent": "120",
+            "price_list-valid_from": "2026-05-01",
+            "price_list-valid_until": "2026-04-01",
         },
     )
     assert dates.status_code == 400
@@ -255,7 +266,9 @@ def test_bad_input_is_a_form_error_on_the_page_and_a_4xx_from_the_api(head, sale
     assert "A three-letter currency code such as EUR." in text
     assert "Ensure this value is less than or equal to 100." in text
     assert "The last day is before the first." in text
-    same_sku = head.post(reverse("sales:product_create"), {"sku": "W-1", "name": "Copy"})
+    same_sku = head.post(
+        reverse("sales:product_create"), {"product-sku": "W-1", "product-name": "Copy"}
+    )
     assert same_sku.status_code == 400
     assert "a product with this SKU exists" in same_sku.content.decode()
     assert not PriceList.objects.filter(name="Backwards").exists()
@@ -345,3 +358,13 @@ def test_the_catalogue_page_and_the_settings_link_in_russian(head):
     settings = head.get(reverse("core:settings")).content.decode()
     assert reverse("sales:catalogue") in settings
     assert "Другие настройки" in settings
+
+
+def test_the_new_product_and_new_price_list_forms_label_their_own_inputs(head, sales):
+    html = head.get(reverse("sales:catalogue")).content.decode()
+    ids = re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), ids
+    for prefix in ("product", "price_list"):
+        assert f'id="id_{prefix}-name"' in html
+        assert f'for="id_{prefix}-name"' in html
+    assert 'id="id_name"' not in html
