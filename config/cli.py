@@ -66,6 +66,13 @@ COMMANDS: dict[str, Entry] = {
         gettext_noop("background work: the worker, the queue and failed tasks; retry ID"),
         "tandem tasks",
     ),
+    "backup": Entry(
+        "backup",
+        gettext_noop("back up the database and uploaded files into a new directory PATH"),
+    ),
+    "restore": Entry(
+        "restore", gettext_noop("restore a backup made by `tandem backup` (stop Tandem first)")
+    ),
     "createuser": Entry(
         "createuser", gettext_noop("create a user with a role (and team)"), "tandem"
     ),
