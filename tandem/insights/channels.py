@@ -6,11 +6,12 @@
 
 Definition (docs/insights.md, "Channels"): a contact's channel is the `channel` of its earliest
 touchpoint, bots and Tandem's own bookkeeping rows (channel ``lifecycle``: stage changes) left
-out, earliest by `occurred_at`, then by id. Touches a visitor made before being identified count,
-since identification re-points them to the contact. An account's channel is that of the
-earliest touch recorded on the account (any of its contacts'); a deal's and a hand-off's is the
-channel of its account and its contact. A record without any such touch has the channel
-``none``.
+out, earliest by `occurred_at`, then by id; page views traced to no source (channel
+``website``) count only when the record has no other touch. Touches a visitor made before
+being identified count, since identification re-points them to the contact. An account's
+channel is that of the earliest touch recorded on the account (any of its contacts'); a
+deal's and a hand-off's is the channel of its account and its contact. A record without any
+such touch has the channel ``none``.
 
 Invariants:
 - the channel depends only on the timeline (append-only): a record's channel changes only when
@@ -33,18 +34,19 @@ from tandem.tracking.services import CHANNELS
 
 NONE = "none"  # the channel of a record without a touch
 BOOKKEEPING = ("lifecycle",)
+# A page view the channel rules traced to no source (no UTM code, no known referrer) says only
+# that someone read the website, not where they came from: a record's channel is its first
+# touch on any other channel, and `website` only when it has no other.
+UNSOURCED = ("website",)
 CHANNEL_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,39}$")
 M = TypeVar("M", bound=Any)
 
 
 def _first(**match: Any) -> Coalesce:
-    first = (
-        Touchpoint.objects.filter(is_bot=False, **match)
-        .exclude(channel__in=BOOKKEEPING)
-        .order_by("occurred_at", "id")
-        .values("channel")[:1]
-    )
-    return Coalesce(Subquery(first), Value(NONE))
+    touches = Touchpoint.objects.filter(is_bot=False, **match).order_by("occurred_at", "id")
+    sourced = touches.exclude(channel__in=(*BOOKKEEPING, *UNSOURCED)).values("channel")[:1]
+    first = touches.exclude(channel__in=BOOKKEEPING).values("channel")[:1]
+    return Coalesce(Subquery(sourced), Subquery(first), Value(NONE))
 
 
 def contact_channel(field: str = "contact_id") -> Coalesce:

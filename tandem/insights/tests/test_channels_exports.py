@@ -180,3 +180,43 @@ def test_a_bad_month_is_a_400(history: History, month: str) -> None:
 def test_only_head_and_admin_get_the_board_report(history: History, role: str, status: int) -> None:
     got = history.client(role).get("/insights/board.pdf", {"month": history.month["from"][:7]})
     assert got.status_code == status
+
+
+@pytest.mark.django_db
+def test_a_page_view_traced_to_no_source_gives_way_to_the_first_sourced_touch() -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tandem.core.audit import Actor
+    from tandem.crm import services as crm
+    from tandem.crm.models import Contact
+    from tandem.insights.channels import contact_channel
+
+    now = timezone.now()
+    reader = crm.contact_create(actor=Actor.system(), email="reader@example.com")
+    buyer = crm.contact_create(actor=Actor.system(), email="buyer@example.com")
+    silent = crm.contact_create(actor=Actor.system(), email="silent@example.com")
+    for contact, channel, days in (
+        (reader, "website", 9),
+        (buyer, "website", 9),
+        (buyer, "paid_search", 5),
+        (buyer, "email", 2),
+    ):
+        crm.touchpoint_record(
+            channel=channel,
+            kind="page_view" if channel == "website" else "ad_click",
+            department="marketing",
+            contact=contact,
+            occurred_at=now - dt.timedelta(days=days),
+        )
+    channels = dict(
+        Contact.objects.filter(pk__in=[reader.pk, buyer.pk, silent.pk])
+        .annotate(first=contact_channel("pk"))
+        .values_list("email", "first")
+    )
+    assert channels == {
+        "reader@example.com": "website",  # read the site and nothing else
+        "buyer@example.com": "paid_search",  # the search ad brought them, not the page view
+        "silent@example.com": "none",
+    }
