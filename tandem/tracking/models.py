@@ -101,6 +101,8 @@ class ReclassifyRun(models.Model):
     total = models.PositiveBigIntegerField(_("touchpoints to check"), default=0)
     processed = models.PositiveBigIntegerField(_("touchpoints checked"), default=0)
     changed = models.PositiveBigIntegerField(_("touchpoints changed"), default=0)
+    # The last touchpoint id visited: where a run taken over after its process died goes on.
+    last_id = models.PositiveBigIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
     error = models.CharField(_("error"), max_length=500, blank=True)
     created_by = models.ForeignKey(

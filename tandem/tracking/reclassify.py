@@ -18,6 +18,12 @@ Invariants:
   "superseded";
 - an exception marks the run failed (with its message) and propagates; Ctrl-C in the CLI marks
   it cancelled;
+- interrupted work: a chunk's progress (processed, changed and the last touchpoint id visited)
+  is written in the chunk's own transaction, and a thread beats `updated_at` while a run goes.
+  A running run whose heartbeat is older than TASKS_WORKER_STALE_SECONDS lost its process (a
+  worker killed with SIGKILL): the task run again after that worker was released takes it over
+  with one conditional UPDATE and continues after its last chunk; when the task gives up for good
+  the run is failed with the reason (`run_interrupted`), and a new run can be started;
 - `preview` decides each touchpoint with the same function a run writes with (`reclassified`)
   and writes nothing: over the same touchpoints its count of changes is what a run changes.
 """
@@ -25,15 +31,19 @@ Invariants:
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from tandem.core.interrupted_work import beating
+from tandem.core.task_health import stale_after
 from tandem.crm import services as crm
 from tandem.crm.models import Touchpoint
 from tandem.tracking.channels import (
@@ -46,6 +56,18 @@ from tandem.tracking.models import ChannelRuleSet, ReclassifyRun
 
 CHUNK = 2000
 S = ReclassifyRun.Status
+
+
+def chunk_size() -> int:
+    """Touchpoints per chunk: the setting or environment variable RECLASSIFY_CHUNK_ROWS, else
+    `CHUNK`."""
+    value = getattr(settings, "RECLASSIFY_CHUNK_ROWS", None) or os.environ.get(
+        "RECLASSIFY_CHUNK_ROWS"
+    )
+    try:
+        return max(1, int(value or CHUNK))
+    except ValueError:
+        return CHUNK
 
 
 class _Superseded(Exception):
@@ -88,16 +110,19 @@ def _lock_rules() -> None:
     _lock("channel-rules")
 
 
-def _write_chunk(version: int, updates: list[tuple[int, str, str]]) -> None:
-    """Write one chunk's changes, but only while `version` is still the latest (else roll back
-    and raise `_Superseded`). The check follows the write so that, on SQLite too, no publish
-    can commit between them."""
+def _write_chunk(
+    version: int, updates: list[tuple[int, str, str]], run_id: int, progress: dict[str, int]
+) -> None:
+    """Write one chunk's changes and the run's progress after it, but only while `version` is
+    still the latest (else roll back and raise `_Superseded`). The check follows the write so
+    that, on SQLite too, no publish can commit between them."""
     with transaction.atomic():
         _lock_rules()
         if updates:
             crm.touchpoints_channel_update(changes=updates)
         if latest_version() != version:
             raise _Superseded
+        ReclassifyRun.objects.filter(pk=run_id).update(**progress, updated_at=timezone.now())
 
 
 def run_reclassification(
@@ -109,12 +134,20 @@ def run_reclassification(
     now = timezone.now()
     claimed = ReclassifyRun.objects.filter(pk=run_id, status=S.QUEUED).update(
         status=S.RUNNING, started_at=now, updated_at=now
-    )
+    ) or ReclassifyRun.objects.filter(  # the run of a process that died: taken over
+        pk=run_id, status=S.RUNNING, updated_at__lt=now - stale_after()
+    ).update(updated_at=now)
     run = ReclassifyRun.objects.get(pk=run_id)
     if not claimed:
         return run
+
+    def beat() -> None:
+        ReclassifyRun.objects.filter(pk=run_id, status=S.RUNNING).update(updated_at=timezone.now())
+
+    every = max(0.5, min(5.0, stale_after().total_seconds() / 4))
     try:
-        return _execute(run, progress)
+        with beating(beat, every):
+            return _execute(run, progress)
     except KeyboardInterrupt:
         _finish(run, S.CANCELLED, "interrupted")
         raise
@@ -200,11 +233,11 @@ def _execute(run: ReclassifyRun, progress: Callable[[ReclassifyRun], None] | Non
     if latest_version() != run.version:
         return _finish(run, S.SUPERSEDED)
     with_inputs = Touchpoint.objects.filter(properties__has_key="ci")
-    total = with_inputs.count()
+    total = max(with_inputs.count(), run.processed)
     ReclassifyRun.objects.filter(pk=run.pk).update(total=total)
     rules = load_rules(run.version)
-    processed = changed = 0
-    last_id = 0
+    processed, changed, last_id = run.processed, run.changed, run.last_id  # 0 unless taken over
+    size = chunk_size()
     while True:
         run.refresh_from_db(fields=["cancel_requested"])
         if run.cancel_requested:
@@ -212,7 +245,7 @@ def _execute(run: ReclassifyRun, progress: Callable[[ReclassifyRun], None] | Non
         chunk = list(
             with_inputs.filter(pk__gt=last_id)
             .order_by("pk")
-            .values_list("pk", "channel", "department", "properties")[:CHUNK]
+            .values_list("pk", "channel", "department", "properties")[:size]
         )
         if not chunk:
             return _finish(run, S.DONE)
@@ -222,16 +255,27 @@ def _execute(run: ReclassifyRun, progress: Callable[[ReclassifyRun], None] | Non
             new = reclassified(channel, department, props, rules)
             if new is not None:
                 updates.append((pk, *new))
-        try:
-            _write_chunk(run.version, updates)
-        except _Superseded:
-            return _finish(run, S.SUPERSEDED)
         processed += len(chunk)
         changed += len(updates)
         total = max(total, processed)  # touchpoints ingested meanwhile are visited too
-        ReclassifyRun.objects.filter(pk=run.pk).update(
-            processed=processed, changed=changed, total=total, updated_at=timezone.now()
-        )
+        done = {"processed": processed, "changed": changed, "total": total, "last_id": last_id}
+        try:
+            _write_chunk(run.version, updates, run.pk, done)
+        except _Superseded:
+            return _finish(run, S.SUPERSEDED)
         if progress is not None:
             run.refresh_from_db()
             progress(run)
+
+
+def run_interrupted(*, run_id: int, reason: str) -> bool:
+    """The task of a running run gave up for good: the run is failed with `reason` (a new run
+    can be started); True if it was running."""
+    return bool(
+        ReclassifyRun.objects.filter(pk=run_id, status=S.RUNNING).update(
+            status=S.FAILED,
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
+            error=f"interrupted: {reason}"[:500],
+        )
+    )
