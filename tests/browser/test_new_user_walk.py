@@ -224,16 +224,24 @@ def test_a_new_users_walk(
     # --- the catalogue and a pipeline ---------------------------------------------------------
     hub(page, "Products and price lists")
     product = "form[action$='/sales/catalogue/products/']"
-    fill(page, product, {"sku": "DRIP-100", "name": "Drip irrigation kit"})
+    fill(page, product, {"product-sku": "DRIP-100", "product-name": "Drip irrigation kit"})
     submit(page, product)
     price_list = "form[action$='/sales/catalogue/price-lists/']"
-    fill(page, price_list, {"name": "Euro 2026", "currency": "EUR", "tax_percent": "19"})
+    fill(
+        page,
+        price_list,
+        {
+            "price_list-name": "Euro 2026",
+            "price_list-currency": "EUR",
+            "price_list-tax_percent": "19",
+        },
+    )
     submit(page, price_list)
     assert "Price list created: now give it prices." in message(page)
     prices = "form[action$='/prices/']"
     fill(page, prices, {"product": "Drip irrigation kit (DRIP-100)", "unit_price": "1200"})
     submit(page, prices)
-    assert "1,200.00 EUR" in page.locator("main").inner_text()
+    assert "€1,200.00" in page.locator("main").inner_text()
     hub(page, "Pipelines")
     fill(page, "#pipeline-form", {"name": "New business"})
     submit(page, "#pipeline-form")
@@ -243,7 +251,15 @@ def test_a_new_users_walk(
     go(page, "settings", "Lead scoring")
     fill(page, "main form", {"name": "Everyone", "mql_threshold": "50"})
     submit(page, "main form")
-    fill(page, "#rule-form", {"kind": "Engagement", "value": "form_submitted", "points": "30"})
+    fill(
+        page,
+        "#rule-form",
+        {
+            "kind": "Engagement",
+            "touchpoint_kind": "Form submitted (form_submitted)",
+            "points": "30",
+        },
+    )
     submit(page, "#rule-form")
     submit(page, "form[action$='/activate/']")
     assert page.locator("#group-status").inner_text() == "On"
@@ -430,8 +446,12 @@ def test_a_new_users_walk(
         "Deal won",
     ):
         assert label in kinds, (label, kinds)
-    # handed over as an MQL, then accepted by sales: two moves of the lifecycle stage at least
-    assert kinds.count("Lifecycle stage changed") >= 2, kinds
+    # handed over as an MQL (the move names the stage), routed, then accepted by sales
+    changes = page.locator("#timeline-items .tp-change").all_inner_texts()
+    assert any(change.endswith("→ Marketing qualified lead") for change in changes), changes
+    assert any(change.endswith("→ Sales accepted lead") for change in changes), changes
+    assert "Hand-off routed" in kinds, kinds
+    assert "Hand-off accepted" in kinds, kinds
     assert kinds.count("Form submitted") == 2, kinds
     for context in (rep_context, visitor_context, buyer_context):
         context.close()
