@@ -261,6 +261,7 @@ PERIODIC_TASKS = {
     "marketing.event_reminders_send": ("tandem.marketing.events.tasks.event_reminders_send", 300),
     "marketing.social_publish_due": ("tandem.marketing.social.tasks.social_publish_due", 300),
     "marketing.social_stats_pull": ("tandem.marketing.social.tasks.social_stats_pull", 3600),
+    "imports.interrupted_detect": ("tandem.imports.tasks.imports_interrupted_detect", 60),
     "core.exports_expire": ("tandem.core.tasks.exports_expire", 3600),
 }
 
