@@ -210,7 +210,7 @@ def test_send_form_previews_tests_and_starts_with_workers(
     html = shown.content.decode()
     assert "Preview of variant A" in html
     assert "Preview of variant B" in html
-    assert "<h1>Body B for" in html
+    assert "&lt;h1&gt;Body B for" in html  # inside the sandboxed frame's srcdoc
     assert "Body A for" in html
     tested = marketer.post(
         "/marketing/email/sends/new", {**form, "test": "1", "test_to": "me@example.com"}
