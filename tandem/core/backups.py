@@ -38,6 +38,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 FORMAT = "tandem-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -68,7 +70,9 @@ class Database:
             return "sqlite"
         if "postgresql" in engine:
             return "postgresql"
-        raise BackupRefused(f"backups support SQLite and PostgreSQL, not {engine}")
+        raise BackupRefused(
+            _("backups support SQLite and PostgreSQL, not %(engine)s") % {"engine": engine}
+        )
 
     @property
     def name(self) -> str:
@@ -198,7 +202,7 @@ def backup_create(*, path: Path, database: Database, media_root: Path) -> Manife
     ``path``; returns its manifest."""
     engine = database.engine
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise BackupRefused(f"{path} exists and is not an empty directory")
+        raise BackupRefused(_("%(path)s exists and is not an empty directory") % {"path": path})
     try:
         path.mkdir(parents=True, exist_ok=True)
         if engine == "sqlite":
@@ -218,13 +222,15 @@ def backup_create(*, path: Path, database: Database, media_root: Path) -> Manife
         draft.write_text(json.dumps(manifest.as_json(), indent=2, sort_keys=True) + "\n")
         draft.replace(path / MANIFEST)  # the manifest last: a backup without one is unfinished
     except (OSError, sqlite3.Error) as exc:
-        raise BackupFailed(f"cannot write the backup in {path}: {exc}") from None
+        message = _("cannot write the backup in %(path)s: %(error)s")
+        raise BackupFailed(message % {"path": path, "error": exc}) from None
     return manifest
 
 
 def _sqlite_copy(database: Database, target: Path) -> tuple[list[tuple[str, str]], dict[str, int]]:
     if not Path(database.name).is_file():
-        raise BackupRefused(f"there is no SQLite database at {database.name}")
+        message = _("there is no SQLite database at %(path)s")
+        raise BackupRefused(message % {"path": database.name})
     with database.connect() as source, closing(sqlite3.connect(target)) as copy:
         source.backup(copy)  # the online backup API: consistent while others write
         return applied_migrations(copy, "sqlite"), table_counts(copy, "sqlite")
@@ -253,12 +259,15 @@ def _run(command: list[str], env: dict[str, str], tool: str) -> None:
             command, env=env, capture_output=True, text=True, timeout=TOOL_TIMEOUT, check=False
         )
     except FileNotFoundError:
-        raise BackupFailed(f"{tool} is not installed (PostgreSQL's client tools)") from None
+        message = _("%(tool)s is not installed (PostgreSQL's client tools)")
+        raise BackupFailed(message % {"tool": tool}) from None
     except subprocess.TimeoutExpired:
-        raise BackupFailed(f"{tool} did not finish in {TOOL_TIMEOUT} s") from None
+        message = _("%(tool)s did not finish in %(seconds)s s")
+        raise BackupFailed(message % {"tool": tool, "seconds": TOOL_TIMEOUT}) from None
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
-        raise BackupFailed(f"{tool} failed: {lines[0] if lines else done.returncode}")
+        error = lines[0] if lines else done.returncode
+        raise BackupFailed(_("%(tool)s failed: %(error)s") % {"tool": tool, "error": error})
 
 
 def _media_pack(media_root: Path, target: Path) -> int:
@@ -278,9 +287,11 @@ def manifest_read(path: Path) -> Manifest:
     """The manifest of the backup in ``path``; `BackupRefused` when it is not one."""
     file = path / MANIFEST
     if not path.is_dir():
-        raise BackupRefused(f"{path} is not a directory (a backup is one: tandem backup PATH)")
+        message = _("%(path)s is not a directory (a backup is one: tandem backup PATH)")
+        raise BackupRefused(message % {"path": path})
     if not file.is_file():
-        raise BackupRefused(f"{path} has no {MANIFEST}: not a Tandem backup, or an unfinished one")
+        message = _("%(path)s has no %(file)s: not a Tandem backup, or an unfinished one")
+        raise BackupRefused(message % {"path": path, "file": MANIFEST})
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
         if data.get("format") != FORMAT:
@@ -296,10 +307,12 @@ def manifest_read(path: Path) -> Manifest:
             media_files=int(data.get("media_files", 0)),
         )
     except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
-        raise BackupRefused(f"{file} is not a Tandem backup manifest: {exc}") from None
+        message = _("%(file)s is not a Tandem backup manifest: %(error)s")
+        raise BackupRefused(message % {"file": file, "error": exc}) from None
     database_file = path / (PG_DUMP if manifest.engine == "postgresql" else SQLITE_COPY)
     if not database_file.is_file():
-        raise BackupRefused(f"{path} has no {database_file.name}: the backup is incomplete")
+        message = _("%(path)s has no %(file)s: the backup is incomplete")
+        raise BackupRefused(message % {"path": path, "file": database_file.name})
     return manifest
 
 
@@ -310,27 +323,31 @@ def backup_restore(
     manifest = manifest_read(path)
     engine = database.engine
     if manifest.engine != engine:
-        raise BackupRefused(
-            f"the backup is of a {manifest.engine} database; this Tandem uses {engine} "
+        message = _(
+            "the backup is of a %(backup)s database; this Tandem uses %(engine)s "
             "(set DATABASE_URL to a database of the same engine)"
         )
+        raise BackupRefused(message % {"backup": manifest.engine, "engine": engine})
     known = known_migrations()
     newer = sorted(set(manifest.migrations) - known)
     if newer:
         names = ", ".join(f"{app}.{name}" for app, name in newer[:5])
-        more = f" and {len(newer) - 5} more" if len(newer) > 5 else ""
-        raise BackupRefused(
-            f"the backup was made by a newer Tandem ({manifest.tandem_version}; migrations "
-            f"{names}{more} are unknown here): upgrade Tandem, then restore"
+        if len(newer) > 5:
+            names += _(" and %(count)s more") % {"count": len(newer) - 5}
+        message = _(
+            "the backup was made by a newer Tandem (%(version)s; migrations %(names)s "
+            "are unknown here): upgrade Tandem, then restore"
         )
+        raise BackupRefused(message % {"version": manifest.tandem_version, "names": names})
     if not force:
         with database.connect() as conn:
             present = table_names(conn, engine)
         if present:
-            raise BackupRefused(
-                f"the database {database.name} is not empty ({len(present)} tables): "
+            message = _(
+                "the database %(name)s is not empty (%(tables)s tables): "
                 "restore into a new database, or add --force to replace its contents"
             )
+            raise BackupRefused(message % {"name": database.name, "tables": len(present)})
     try:
         if engine == "sqlite":
             with (
@@ -345,7 +362,8 @@ def backup_restore(
             _run([*command, str(path / PG_DUMP)], env, "pg_restore")
         _media_unpack(path / MEDIA_TAR, media_root)
     except (OSError, sqlite3.Error, tarfile.TarError) as exc:
-        raise BackupFailed(f"cannot restore from {path}: {exc}") from None
+        message = _("cannot restore from %(path)s: %(error)s")
+        raise BackupFailed(message % {"path": path, "error": exc}) from None
     with database.connect() as conn:
         tables = table_counts(conn, engine)
     mismatches: dict[str, tuple[int, int | None]] = {
