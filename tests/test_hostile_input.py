@@ -82,9 +82,12 @@ def test_the_deal_list_ignores_ids_no_database_holds(world: World, key: str, val
     assert _client(world).get("/sales/deals/", {key: value}).status_code == 200
 
 
-def test_a_territory_naming_a_person_by_an_impossible_id_is_a_form_error(world: World) -> None:
+@pytest.mark.parametrize("value", [HUGE, "-" + HUGE])
+def test_a_territory_naming_a_person_by_an_impossible_id_is_a_form_error(
+    world: World, value: str
+) -> None:
     response = _client(world).post(
-        "/leads/routing/territories/", {"name": "T", "members": [HUGE], "head": HUGE}
+        "/leads/routing/territories/", {"name": "T", "members": [value], "head": value}
     )
     assert response.status_code in (200, 400)
 

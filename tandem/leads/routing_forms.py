@@ -26,7 +26,8 @@ class PeopleChoiceField(forms.ModelMultipleChoiceField):
     def _check_values(self, value: Any) -> Any:
         for raw in value:
             text = str(raw).strip()
-            if text.isascii() and text.isdigit() and int(text) > MAX_ID:
+            digits = text.removeprefix("-")
+            if digits.isascii() and digits.isdigit() and not -MAX_ID <= int(text) <= MAX_ID:
                 raise forms.ValidationError(
                     self.error_messages["invalid_choice"],
                     code="invalid_choice",
