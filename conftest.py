@@ -92,7 +92,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # Each test process its own caches: the shared session file cache would carry sessions from
     # one run (or one xdist worker) into another.
     memory = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    settings.CACHES = {"default": memory, "sessions": {**memory, "LOCATION": "sessions"}}
+    settings.CACHES = {
+        "default": memory,
+        "sessions": {**memory, "LOCATION": "sessions"},
+        "ratelimit": memory,  # the default's store, so each test starts with no counts
+    }
 
 
 # Tests that start processes or servers, load the demo or fuzz are `slow`: the inner loop is

@@ -289,7 +289,11 @@ if CACHE_URL.startswith(("redis://", "rediss://")):
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": CACHE_URL,
     }
-    CACHES = {"default": _redis, "sessions": {**_redis, "KEY_PREFIX": "sessions"}}
+    CACHES = {
+        "default": _redis,
+        "sessions": {**_redis, "KEY_PREFIX": "sessions"},
+        "ratelimit": {**_redis, "KEY_PREFIX": "ratelimit"},
+    }
 else:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
@@ -298,7 +302,18 @@ else:
             "LOCATION": str(VAR_DIR / "sessions"),
             "OPTIONS": {"MAX_ENTRIES": 100_000},
         },
+        # Rate limits are counted where every process (gunicorn workers, task workers) sees
+        # them: files under TANDEM_VAR_DIR on one host, Redis (above) across hosts.
+        "ratelimit": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "ratelimit"),
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        },
     }
+RATE_LIMIT_CACHE = "ratelimit"
+# Messages Tandem may send to one address through public pages (registration, subscription,
+# forms with double opt-in) per 10 minutes, whoever asks: nobody can mail-bomb an address.
+PUBLIC_EMAIL_RATE_LIMIT = int(os.environ.get("PUBLIC_EMAIL_RATE_LIMIT", "3"))
 
 API_RATE_LIMIT = int(os.environ.get("API_RATE_LIMIT", "600"))
 

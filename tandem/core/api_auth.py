@@ -98,7 +98,7 @@ class TokenOrSession(HttpBearer):
             api_token = token_authenticate(token)
         except TokenRefused as refused:
             raise ApiError(401, refused.code, _REFUSALS[refused.code]()) from None
-        check_rate_limit(f"token:{api_token.pk}")
+        check_rate_limit(f"user:{api_token.user_id}")  # per user: a fresh token is no fresh limit
         if request.method not in SAFE_METHODS and api_token.scope != ApiTokenScope.WRITE:
             raise ApiError(
                 403,

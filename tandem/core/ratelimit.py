@@ -15,10 +15,12 @@ Invariants:
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 
-from django.core.cache import cache
+from django.conf import settings
+from django.core.cache import caches
 
 DEFAULT_WINDOW_SECONDS = 60
 
@@ -47,6 +49,7 @@ def rate_limit_hit(
     now = time.time() if now is None else now
     window = int(now // window_seconds)
     bucket = f"tandem:rate:{key}:{window_seconds}:{window}"
+    cache = caches[getattr(settings, "RATE_LIMIT_CACHE", "default")]
     timeout = window_seconds + 5
     cache.add(bucket, 0, timeout=timeout)
     try:
@@ -55,3 +58,17 @@ def rate_limit_hit(
         cache.add(bucket, 1, timeout=timeout)
         count = 1
     return RateVerdict(count=count, limit=limit, retry_after=(window + 1) * window_seconds - now)
+
+
+EMAIL_WINDOW_SECONDS = 600
+
+
+def email_rate_limit_hit(email: str, *, now: float | None = None) -> RateVerdict:
+    """Count one message that a public page would send to `email`, whoever asks and from
+    wherever (the key is the address, hashed): at most `PUBLIC_EMAIL_RATE_LIMIT` in ten
+    minutes, so nobody can mail-bomb an address through Tandem."""
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    limit = int(getattr(settings, "PUBLIC_EMAIL_RATE_LIMIT", 3))
+    return rate_limit_hit(
+        f"email:{digest}", limit=limit, window_seconds=EMAIL_WINDOW_SECONDS, now=now
+    )

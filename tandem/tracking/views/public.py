@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from tandem.core.ratelimit import rate_limit_hit
+from tandem.core.ratelimit import email_rate_limit_hit, rate_limit_hit
 from tandem.tracking import forms_service, links
 from tandem.tracking.models import Form, TrackedLink
 
@@ -141,6 +141,19 @@ def form_submit(request: HttpRequest, key: str) -> HttpResponse:
                 status=400,
             )
         )
+    email = str(data.get("email") or "").strip()
+    if email:  # a submission may mail its address (double opt-in): limited per address too
+        verdict = email_rate_limit_hit(email)
+        if verdict.limited:
+            response = JsonResponse(
+                {
+                    "code": "rate_limited",
+                    "message": _("Too many submissions for this address; try again later."),
+                },
+                status=429,
+            )
+            response["Retry-After"] = str(max(1, int(verdict.retry_after + 0.999)))
+            return _cors(response)
     result = forms_service.form_submit(
         form=form,
         data=data,
