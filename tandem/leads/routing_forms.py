@@ -33,7 +33,7 @@ class PeopleChoiceField(forms.ModelMultipleChoiceField):
                     code="invalid_choice",
                     params={"value": text[:40]},
                 )
-        return super()._check_values(value)
+        return super()._check_values(value)  # type: ignore[misc]  # Django API, not in the stubs
 
     def label_from_instance(self, obj: Any) -> str:
         full = f"{obj.first_name} {obj.last_name}".strip()
