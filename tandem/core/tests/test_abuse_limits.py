@@ -59,3 +59,37 @@ def test_api_limit_is_per_user_not_per_token(world: World, settings: Any) -> Non
     assert statuses[:3] != [429, 429, 429]
     assert statuses[-1] == 429
     assert "Retry-After" in answer
+
+
+def test_event_registration_is_limited_per_address_and_per_client(db: None, settings: Any) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tandem.marketing.events import services as events
+    from tandem.marketing.events.views import REGISTRATION_RATE_PER_MINUTE
+
+    settings.PUBLIC_EMAIL_RATE_LIMIT = 2
+    starts = timezone.now().replace(microsecond=0) + dt.timedelta(days=3)
+    event = events.event_create(
+        actor=Actor.system(),
+        kind="webinar",
+        title="Abuse",
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(hours=1),
+        join_url="https://meet.example.com/x",
+        organizer_name="M",
+        organizer_email="events@tandem.test",
+    )
+    url = f"/marketing/events/r/{event.slug}"
+    body = {"name": "V", "email": "victim@example.com", "company": ""}
+    answers = [Client(REMOTE_ADDR=f"198.51.100.{i}").post(url, body) for i in range(1, 4)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert int(answers[2]["Retry-After"]) > 0
+    one = Client(REMOTE_ADDR="198.51.100.200")
+    statuses = [
+        one.post(url, {**body, "email": f"p{i}@example.com"}).status_code
+        for i in range(REGISTRATION_RATE_PER_MINUTE + 1)
+    ]
+    assert statuses[-1] == 429
+    assert set(statuses[:-1]) == {200}

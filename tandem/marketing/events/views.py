@@ -23,6 +23,7 @@ from tandem.core.access import get_scoped, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
+from tandem.core.ratelimit import email_rate_limit_hit, rate_limit_hit
 from tandem.crm.models import LifecycleStage
 from tandem.leads.models import ScoringModel
 from tandem.marketing.campaigns.models import Campaign
@@ -254,6 +255,24 @@ def registrations_export(request: HttpRequest, pk: int) -> HttpResponseBase:
         return exports.refused(exc)
 
 
+REGISTRATION_RATE_PER_MINUTE = 10
+
+
+def _registration_limited(request: HttpRequest, email: str) -> HttpResponse | None:
+    """429 with Retry-After when this client address registered too often this minute, or
+    when the address to be mailed was given too often (from anywhere) in ten minutes."""
+    ip = request.META.get("REMOTE_ADDR") or "-"
+    verdicts = [rate_limit_hit(f"marketing:register:{ip}", limit=REGISTRATION_RATE_PER_MINUTE)]
+    if email.strip():
+        verdicts.append(email_rate_limit_hit(email))
+    over = [v for v in verdicts if v.limited]
+    if not over:
+        return None
+    response = HttpResponse(_("Too many requests. Try again later."), status=429)
+    response["Retry-After"] = str(max(1, int(max(v.retry_after for v in over) + 0.999)))
+    return response
+
+
 def register_page(request: HttpRequest, slug: str) -> HttpResponse:
     """Public: anyone may register (CSRF token in the form; a filled honeypot stores nothing)."""
     event = MarketingEvent.objects.filter(slug=slug).first()
@@ -266,6 +285,9 @@ def register_page(request: HttpRequest, slug: str) -> HttpResponse:
         data = {k: str(form[k].value() or "") for k in data}
         if form.is_bot():
             return render(request, "marketing/events/registered.html", {"event": event})
+        limited = _registration_limited(request, str(form["email"].value() or ""))
+        if limited is not None:
+            return limited
         if form.is_valid():
             try:
                 services.register(
