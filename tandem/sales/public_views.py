@@ -19,6 +19,7 @@ from tandem.core.api_errors import ApiError
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
 from tandem.core.models import Organisation
+from tandem.core.ratelimit import email_rate_limit_hit
 from tandem.sales import catalogue, quotes, selfservice
 from tandem.sales.forms import AcceptForm, PriceRequestForm, QuestionForm
 from tandem.sales.models import Quote, QuoteStatus
@@ -138,6 +139,13 @@ def price_request(request: HttpRequest) -> HttpResponse:
         status = 400
         if _limited(request):
             return HttpResponse(_("Too many requests. Try again in a minute."), status=429)
+        email = str(request.POST.get("email") or "").strip()
+        if email:  # a quote goes to this address: limited per address, whoever asks
+            verdict = email_rate_limit_hit(email)
+            if verdict.limited:
+                response = HttpResponse(_("Too many requests. Try again later."), status=429)
+                response["Retry-After"] = str(max(1, int(verdict.retry_after + 0.999)))
+                return response
         if form.is_valid():
             data = form.cleaned_data
             try:

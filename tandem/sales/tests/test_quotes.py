@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
@@ -314,3 +315,11 @@ def test_a_buyer_who_asks_to_talk_to_sales_is_handed_to_a_rep(client, world, sal
     assert (handoff.trigger, handoff.source_ref) == ("quote_request", f"deal:{deal.pk}")
     assert handoff.assigned_to == rep  # routed by round-robin: the buyer has no account owner
     assert "volume discount" in handoff.note
+
+
+def test_price_requests_for_one_address_are_limited_from_any_client(sales, settings):
+    settings.PUBLIC_EMAIL_RATE_LIMIT = 2
+    url = reverse("sales_public:price_request")
+    data = {"email": "victim@example.com", "product": sales.widget.pk, "quantity": "1"}
+    answers = [Client(REMOTE_ADDR=f"192.0.2.{i}").post(url, data).status_code for i in range(1, 4)]
+    assert answers == [302, 302, 429]
