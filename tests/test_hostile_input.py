@@ -142,3 +142,51 @@ def test_a_touchpoint_time_accepts_only_an_rfc_3339_date_time(
         "/api/v1/touchpoints", json.dumps(body), content_type="application/json", **_api(world)
     )
     assert response.status_code == 201, response.content
+
+
+def _nullable(schema: dict[str, Any], name: str) -> set[str]:
+    properties = schema["components"]["schemas"][name]["properties"]
+    return {
+        field
+        for field, spec in properties.items()
+        if any(option.get("type") == "null" for option in spec.get("anyOf", []))
+    }
+
+
+def test_patch_fields_that_refuse_null_are_not_nullable_in_the_schema(world: World) -> None:
+    from tandem.sales import services as sales
+
+    system = Actor.system()
+    sales.pipeline_create(
+        actor=system,
+        name="P",
+        stages=[
+            {"name": "Q", "probability": 10},
+            {"name": "W", "kind": "won"},
+            {"name": "L", "kind": "lost"},
+        ],
+    )
+    deal = sales.deal_create(actor=system, name="D", owner_id=world.user(Role.ADMIN).pk)
+    product = sales.product_create(actor=system, sku="S", name="N")
+    client, auth = Client(), _api(world)
+    schema = client.get("/api/v1/openapi.json", **auth).json()
+    for path, name, fields in [
+        (f"/api/v1/sales/deals/{deal.pk}", "DealPatch", ["name", "amount", "currency"]),
+        (
+            f"/api/v1/sales/products/{product.pk}",
+            "ProductPatch",
+            ["sku", "name", "description", "self_service", "active"],
+        ),
+    ]:
+        nullable = _nullable(schema, name)
+        for field in fields:
+            response = client.patch(
+                path, json.dumps({field: None}), content_type="application/json", **auth
+            )
+            assert response.status_code == 400, (path, field)
+            assert field not in nullable, (name, field)
+        for field in nullable:  # what the schema calls nullable is taken as null
+            response = client.patch(
+                path, json.dumps({field: None}), content_type="application/json", **auth
+            )
+            assert response.status_code == 200, (path, field, response.content)

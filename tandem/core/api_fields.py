@@ -8,7 +8,10 @@ Invariants:
 - `IsoDate` accepts "YYYY-MM-DD" text only (schema: string, format date), years 1900-2999;
 - `IsoMoment` accepts RFC 3339 date-time text with an offset only (schema: string, format
   date-time), 1900-01-01 to 2200-01-01 UTC;
-- anything else is a 400 naming the field, never a 500.
+- anything else is a 400 naming the field, never a 500;
+- an update field declared `Type = UNCHANGED` in a schema with `json_schema_extra=
+  drop_null_defaults` may be left out (kept as it is) but not sent as null, and the schema
+  says so: not nullable, no `default: null`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,17 @@ import re
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BeforeValidator, WithJsonSchema
+
+UNCHANGED: Any = None  # the default of an update field that refuses null: left out = kept
+
+
+def drop_null_defaults(schema: dict[str, Any]) -> None:
+    """`json_schema_extra` of update shapes: 'default: null' on a field that is not nullable
+    would say the server takes null; drop it."""
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None and "anyOf" not in prop:
+            del prop["default"]
+
 
 EARLIEST_DAY = dt.date(1900, 1, 1)
 LATEST_DAY = dt.date(2999, 12, 31)

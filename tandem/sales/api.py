@@ -27,7 +27,7 @@ from pydantic import AfterValidator, ConfigDict, Field
 from tandem.core.access import can, get_scoped, scoped
 from tandem.core.api_auth import ApiCaller, caller, check_rate_limit
 from tandem.core.api_errors import ApiError, Error
-from tandem.core.api_fields import IsoDate
+from tandem.core.api_fields import UNCHANGED, IsoDate, drop_null_defaults
 from tandem.core.api_pagination import keyset_page
 from tandem.core.models import Organisation
 from tandem.sales import forecast as fc
@@ -100,9 +100,11 @@ class DealIn(Input):
 
 
 class DealPatch(Input):
-    name: Name | None = None
-    amount: Money | None = None
-    currency: Currency | None = None
+    model_config = ConfigDict(extra="forbid", json_schema_extra=drop_null_defaults)
+
+    name: Name = UNCHANGED
+    amount: Money = UNCHANGED
+    currency: Currency = UNCHANGED
     close_date: dt.date | None = None
     owner_id: RecordId | None = None
     account_id: RecordId | None = None

@@ -24,6 +24,7 @@ from pydantic import ConfigDict, Field
 from tandem.core.access import can, get_scoped, scoped
 from tandem.core.api_auth import ApiCaller, caller
 from tandem.core.api_errors import ApiError, Error
+from tandem.core.api_fields import UNCHANGED, drop_null_defaults
 from tandem.sales import catalogue, services
 from tandem.sales.models import Deal, DealLine, Price, PriceList, Product
 
@@ -56,11 +57,13 @@ class ProductIn(Input):
 
 
 class ProductPatch(Input):
-    sku: Sku | None = None
-    name: ProductName | None = None
-    description: Description | None = None
-    self_service: bool | None = None
-    active: bool | None = None
+    model_config = ConfigDict(extra="forbid", json_schema_extra=drop_null_defaults)
+
+    sku: Sku = UNCHANGED
+    name: ProductName = UNCHANGED
+    description: Description = UNCHANGED
+    self_service: bool = UNCHANGED
+    active: bool = UNCHANGED
 
 
 class ProductOut(Schema):
@@ -92,13 +95,15 @@ class PriceListIn(Input):
 
 
 class PriceListPatch(Input):
-    name: ListName | None = None
-    currency: Currency | None = None
-    tax_percent: Percent | None = None
+    model_config = ConfigDict(extra="forbid", json_schema_extra=drop_null_defaults)
+
+    name: ListName = UNCHANGED
+    currency: Currency = UNCHANGED
+    tax_percent: Percent = UNCHANGED
     valid_from: dt.date | None = None
     valid_until: dt.date | None = None
-    is_default: bool | None = None
-    active: bool | None = None
+    is_default: bool = UNCHANGED
+    active: bool = UNCHANGED
 
 
 class PriceOut(Schema):
