@@ -86,7 +86,7 @@ def test_no_operation_answers_a_server_error_in_any_phase(live_server, tmp_path:
         f"--report-junit-path={tmp_path / 'junit.xml'}",
         "--report=junit",
     ]
-    run = subprocess.run(  # noqa: S603 - our own command line
+    run = subprocess.run(
         command,
         capture_output=True,
         text=True,
