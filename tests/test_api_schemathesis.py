@@ -92,6 +92,7 @@ def test_no_operation_answers_a_server_error_in_any_phase(live_server, tmp_path:
         text=True,
         timeout=3600,
         check=False,
+        cwd=tmp_path,  # st keeps its cache (.schemathesis/) in the working directory
         env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
     )
     output = run.stdout + run.stderr
