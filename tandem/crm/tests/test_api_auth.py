@@ -124,7 +124,7 @@ def test_session_reads_and_writes_with_csrf_only(world):
 
 
 @override_settings(API_RATE_LIMIT=3)
-def test_rate_limit_per_token_answers_429_with_retry_after(world):
+def test_rate_limit_per_user_answers_429_with_retry_after(world):
     user = world.user("head")
     first, second = ApiClient(token_for(user, name="a")), ApiClient(token_for(user, name="b"))
     assert [first.get("/me").status_code for _ in range(3)] == [200, 200, 200]
@@ -132,7 +132,10 @@ def test_rate_limit_per_token_answers_429_with_retry_after(world):
     body = _error(response, 429, "rate_limited")
     assert 1 <= int(response["Retry-After"]) <= 60
     assert body["details"]["limit"] == 3
-    assert second.get("/me").status_code == 200  # another token has its own budget
+    # a fresh token buys no fresh budget: the limit is the user's (issue 15.4)
+    _error(second.get("/me"), 429, "rate_limited")
+    other = ApiClient(token_for(world.user("marketer"), name="c"))
+    assert other.get("/me").status_code == 200  # another user has their own
     # refused writes count too and change nothing
     _error(first.post("/contacts", {"first_name": "Late"}), 429, "rate_limited")
     assert not Contact.objects.filter(first_name="Late").exists()
