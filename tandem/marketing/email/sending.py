@@ -210,8 +210,8 @@ def _insert_recipients(send: EmailSend, people: list[tuple[int, str]], variants:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (send_id, contact_id, email, variant, token, status,"
-            " skip_reason, message_id)"
-            " SELECT %s, u.contact_id, u.email, u.variant, u.token, %s, '', ''"
+            " skip_reason, message_id, claimed_by)"
+            " SELECT %s, u.contact_id, u.email, u.variant, u.token, %s, '', '', ''"
             " FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[])"
             " AS u(contact_id, email, variant, token) ON CONFLICT DO NOTHING",
             [send.pk, R.PENDING, [p[0] for p in people], [p[1] for p in people], variants,
