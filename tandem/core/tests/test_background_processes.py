@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tandem.core.tests.real_processes import env_for
+
 TANDEM = str(Path(sys.executable).with_name("tandem"))
 
 pytestmark = [pytest.mark.slow, pytest.mark.sqlite_leg_only]
@@ -31,27 +33,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _env(var: Path, **extra: str) -> dict[str, str]:
-    dropped = {"DJANGO_SETTINGS_MODULE", "DEBUG", "LC_ALL", "LC_MESSAGES", "LANG", "DATABASE_URL"}
-    env = {k: v for k, v in os.environ.items() if k not in dropped}
-    env.update(
-        DATABASE_URL=f"sqlite:///{var / 'tandem.sqlite3'}",
-        TANDEM_VAR_DIR=str(var),
-        TASKS_BACKEND="database",
-        PYTHONUNBUFFERED="1",
-        LANG="C.UTF-8",
-        LANGUAGE_CODE="en",
-        **extra,
-    )
-    return env
-
-
 @pytest.fixture(scope="module")
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     var = tmp_path_factory.mktemp("migrated")
     done = subprocess.run(
         [TANDEM, "manage", "migrate", "--skip-checks", "-v0"],
-        env=_env(var),
+        env=env_for(var),
         capture_output=True,
         text=True,
         timeout=300,
@@ -150,7 +137,7 @@ def _role(cmdline: str) -> str:
 @pytest.fixture
 def served(var: Path) -> Iterator[tuple[subprocess.Popen[str], str, dict[str, str]]]:
     port = free_port()
-    env = _env(var, TASKS_WORKER_STALE_SECONDS="8", TASKS_RETRY_DELAY_SECONDS="1")
+    env = env_for(var, TASKS_WORKER_STALE_SECONDS="8", TASKS_RETRY_DELAY_SECONDS="1")
     proc = subprocess.Popen(
         [TANDEM, "serve", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2"],
         env=env,
@@ -240,7 +227,7 @@ def test_serve_web_only_runs_gunicorn_alone(var: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [TANDEM, "serve", f"127.0.0.1:{port}", "--web-only", "--workers", "1"],
-        env=_env(var),
+        env=env_for(var),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -273,7 +260,7 @@ def test_serve_web_only_runs_gunicorn_alone(var: Path) -> None:
 def test_the_task_of_a_worker_killed_with_sigkill_is_released_and_run_again(
     var: Path, tmp_path: Path
 ) -> None:
-    env = _env(var, TASKS_WORKER_STALE_SECONDS="4", TASKS_RETRY_DELAY_SECONDS="1")
+    env = env_for(var, TASKS_WORKER_STALE_SECONDS="4", TASKS_RETRY_DELAY_SECONDS="1")
     marker = tmp_path / "started"
     task_id = _enqueue(
         env,
@@ -340,7 +327,7 @@ def _tandem(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 
 def test_tandem_tasks_lists_a_failed_task_and_retries_it_by_hand(var: Path) -> None:
-    env = _env(var, TASKS_MAX_ATTEMPTS="1")
+    env = env_for(var, TASKS_MAX_ATTEMPTS="1")
     task_id = _enqueue(
         env,
         "from tandem.core.tasks import prune_login_attempts; "
