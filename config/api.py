@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 
 from tandem.attribution.api import router as attribution_router
+from tandem.automation.api import router as automation_router
 from tandem.core.api import router as core_router
 from tandem.core.api_auth import TokenOrSession
 from tandem.core.api_docs import LocalSwagger, docs_asset
@@ -26,6 +27,8 @@ from tandem.core.api_output import JSONRenderer
 from tandem.core.api_tasks import router as tasks_router
 from tandem.core.api_users import router as users_router
 from tandem.crm.api import router as crm_router
+from tandem.enablement.api import router as enablement_router
+from tandem.field.api import router as field_router
 from tandem.insights.api import router as insights_router
 from tandem.leads.api import router as leads_router
 from tandem.leads.scoring.api import router as scoring_router
@@ -107,3 +110,6 @@ api.add_router("/attribution", attribution_router)
 api.add_router("/marketing", marketing_router)
 api.add_router("/insights", insights_router)
 api.add_router("/tracking", tracking_router)
+api.add_router("/enablement", enablement_router)
+api.add_router("/field", field_router)
+api.add_router("/automation", automation_router)

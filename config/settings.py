@@ -89,6 +89,9 @@ INSTALLED_APPS = [
     "tandem.attribution",
     "tandem.marketing",
     "tandem.imports",
+    "tandem.enablement",
+    "tandem.field",
+    "tandem.automation",
     "tandem.demo",
     "tandem.insights",
 ]

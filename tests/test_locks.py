@@ -53,8 +53,9 @@ def test_extras_are_in_the_full_lock_and_not_in_the_runtime_lock():
         assert only_here & set(base) == set(), f"the {name} extra leaks into the runtime lock"
 
 
-# Modules that only the extras and the development tools provide.
-NOT_AT_RUN_TIME = ("dkim", "redis", "rq", "django_rq", "django_tasks_rq", "pytest", "hypothesis")
+# Modules that only the extras and the development tools provide (dkimpy is runtime:
+# every message Tandem sends is signed).
+NOT_AT_RUN_TIME = ("redis", "rq", "django_rq", "django_tasks_rq", "pytest", "hypothesis")
 
 
 def test_runtime_code_imports_no_development_tool_and_no_extra_at_module_level():

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AutomationConfig(AppConfig):
+    name = "tandem.automation"
+    label = "automation"
+    verbose_name = "Automation"
