@@ -33,6 +33,7 @@ from tandem.insights.api import router as insights_router
 from tandem.leads.api import router as leads_router
 from tandem.leads.scoring.api import router as scoring_router
 from tandem.marketing.api import router as marketing_router
+from tandem.programmes.api import router as programmes_router
 from tandem.sales.api import router as sales_router
 from tandem.tracking.api import router as tracking_router
 
@@ -112,4 +113,5 @@ api.add_router("/insights", insights_router)
 api.add_router("/tracking", tracking_router)
 api.add_router("/enablement", enablement_router)
 api.add_router("/field", field_router)
+api.add_router("/programmes", programmes_router)
 api.add_router("/automation", automation_router)

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "tandem.imports",
     "tandem.enablement",
     "tandem.field",
+    "tandem.programmes",
     "tandem.automation",
     "tandem.demo",
     "tandem.insights",

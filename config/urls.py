@@ -16,6 +16,7 @@ urlpatterns = [
     path("imports/", include("tandem.imports.urls")),
     path("enablement/", include("tandem.enablement.urls")),
     path("field/", include("tandem.field.urls")),
+    path("programmes/", include("tandem.programmes.urls")),
     path("automation/", include("tandem.automation.urls")),
     path("e/", include("tandem.marketing.public_urls")),
     path("api/v1/", api.urls),
