@@ -97,6 +97,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "view_records": EVERYONE,
     "create_records": EVERYONE,
     "merge_records": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
+    # a person's privacy rights: the full export of their data and its erasure (crm.privacy)
+    "handle_privacy_requests": frozenset({Role.ADMIN, Role.HEAD}),
     "export": EVERYONE,
     "use_api_tokens": EVERYONE,
     # marketing: segments, email, subscriptions, campaigns, events, social, imports
