@@ -181,6 +181,9 @@ class Contact(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # set by `crm.privacy.contact_erase`: the row stays (its touchpoints keep campaign totals and
+    # attribution credit) but holds no personal data any more
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -277,3 +280,32 @@ class Touchpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} via {self.channel} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Suppression(models.Model):
+    """A salted hash of an erased person's address, phone or Segment id.
+
+    Invariants: only `crm.privacy` writes it; the value itself is never stored, only
+    `privacy.suppression_digest(kind, value)` (HMAC-SHA256 keyed by PRIVACY_SUPPRESSION_SECRET,
+    else SECRET_KEY); contact creation, imports, Segment identify, website forms and
+    subscriptions consult it, so an erased person is not created or mailed again.
+    """
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", _("email")
+        PHONE = "phone", _("phone")
+        USER_ID = "user_id", "userId"
+        ANONYMOUS_ID = "anonymous_id", "anonymousId"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "digest"], name="uniq_suppression")
+        ]
+        verbose_name = _("suppression")
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.digest[:12]}"
