@@ -302,9 +302,7 @@ class Suppression(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["kind", "digest"], name="uniq_suppression")
-        ]
+        constraints = [models.UniqueConstraint(fields=["kind", "digest"], name="uniq_suppression")]
         verbose_name = _("suppression")
 
     def __str__(self) -> str:

@@ -5,28 +5,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm', '0003_search_trigram_indexes'),
+        ("crm", "0003_search_trigram_indexes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='contact',
-            name='erased_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='erased at'),
+            model_name="contact",
+            name="erased_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="erased at"),
         ),
         migrations.CreateModel(
-            name='Suppression',
+            name="Suppression",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('email', 'email'), ('phone', 'phone'), ('user_id', 'userId'), ('anonymous_id', 'anonymousId')], max_length=20)),
-                ('digest', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("email", "email"),
+                            ("phone", "phone"),
+                            ("user_id", "userId"),
+                            ("anonymous_id", "anonymousId"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("digest", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'verbose_name': 'suppression',
-                'constraints': [models.UniqueConstraint(fields=('kind', 'digest'), name='uniq_suppression')],
+                "verbose_name": "suppression",
+                "constraints": [
+                    models.UniqueConstraint(fields=("kind", "digest"), name="uniq_suppression")
+                ],
             },
         ),
     ]
