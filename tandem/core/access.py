@@ -144,6 +144,14 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "board_report": frozenset({Role.ADMIN, Role.HEAD}),
     # who carries a personal revenue quota (a goal with a user)
     "carry_quota": frozenset({Role.SALES_REP, Role.FIELD_REP}),
+    # enablement: add and version collateral, triage content requests, keep voice-of-customer
+    # themes (everyone reads the library, shares, rates, asks for content and confirms tags)
+    "manage_collateral": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
+    "share_collateral": EVERYONE,
+    # a marketer asks to join a rep's call, meeting or visit
+    "join_sales_meetings": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
+    # the health of the marketing-sales loop (the head's page)
+    "view_loop_health": frozenset({Role.ADMIN, Role.HEAD}),
 }
 
 
