@@ -94,6 +94,10 @@ COMMANDS: dict[str, Entry] = {
     "send": Entry(
         "send", gettext_noop("email sends: list, show ID [--follow] (progress), cancel ID")
     ),
+    "route-file": Entry(
+        "route_file",
+        gettext_noop("order the visits in a CSV file (id,lat,lon[,open,close,minutes])"),
+    ),
 }
 ATTRIBUTION_FILE = "attribution-file"
 MANAGE = "manage"
