@@ -13,7 +13,8 @@ Invariants:
   reaction starts at the segment's latest event, so it never replays history;
 - one `ReactionDelivery` per (reaction, event) (a unique constraint): the event's id is the
   idempotency key, so dispatching twice or retrying never duplicates the work;
-- a webhook's secret is stored encrypted (Fernet, key derived from SECRET_KEY) and shown once.
+- a webhook's secret (`whsec_<base64>`, Standard Webhooks) is stored encrypted (Fernet, key
+  derived from SECRET_KEY) and shown once.
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ class SegmentReaction(models.Model):
     )
     url = models.CharField(_("webhook URL"), max_length=500, blank=True)
     secret_encrypted = models.TextField(blank=True)
+    # Also send the X-Tandem-* headers of hooks made before Standard Webhooks (until rotated).
+    legacy_signature = models.BooleanField(default=False)
     active = models.BooleanField(_("active"), default=True)
     after_event_id = models.BigIntegerField(default=0)
     created_by = models.ForeignKey(

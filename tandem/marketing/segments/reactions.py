@@ -7,16 +7,29 @@ Both run as tasks (`segments.tasks`): dispatch after a static list changes and e
 (`marketing.segment_reactions_run`, which also re-enqueues due retries), so a dynamic segment's
 refresh is reacted to within a minute of it.
 
-Webhooks:
-- the body is JSON `{"id": <event id>, "type": "segment.entered"|"segment.left", "occurred_at",
-  "segment": {"id", "name"}, "contact": {"id", "email", "first_name", "last_name"}}`, the same
-  bytes on every attempt; headers `X-Tandem-Event-Id` (the idempotency key: a receiver that has
-  seen it may ignore the request), `X-Tandem-Event`, `X-Tandem-Signature: sha256=<hex>` = HMAC-
-  SHA256 of the body with the hook's secret;
-- the secret (`whsec_…`) is shown once, when the hook is created or its secret is rotated, and
+Webhooks follow the Standard Webhooks specification (standardwebhooks.com):
+- the body is JSON `{"type": "segment.entered"|"segment.left", "timestamp", "data": {"segment":
+  {"id", "name"}, "contact": {"id", "email", "first_name", "last_name"}}}` plus, for receivers
+  written before, the same facts at the top level (`id` = the event id, `occurred_at`,
+  `segment`, `contact`); the same bytes on every attempt;
+- headers `webhook-id` (`msg_<event id>`: the idempotency key, the same on every attempt),
+  `webhook-timestamp` (Unix seconds of this attempt: each attempt is signed afresh, so a
+  receiver may refuse old timestamps) and `webhook-signature: v1,<base64 HMAC-SHA256 of
+  "<id>.<timestamp>.<body>">`, keyed with the base64-decoded part of the `whsec_<base64>`
+  secret;
+- hooks created before Standard Webhooks (`legacy_signature`) also get `X-Tandem-Event-Id`,
+  `X-Tandem-Event` and `X-Tandem-Signature: sha256=<hex HMAC-SHA256 of the body>` with the
+  same key (their old secret was re-encoded by migration 0012 as `whsec_` + base64 of the old
+  text, so both signatures use the key their receiver already holds); rotating the secret
+  ends the legacy headers;
+- the secret is shown once, when the hook is created or its secret is rotated, and
   stored encrypted (Fernet; key derived from SECRET_KEY; SECRET_KEY_FALLBACKS still decrypt), so
   it can sign but is never displayed again; rotating SECRET_KEY without keeping the old one in
   the fallbacks makes the secrets unreadable (deliveries then fail: rotate the hook's secret);
+- ordering per subscriber (per webhook reaction): deliveries are made in event order. A delivery is
+  attempted only when every earlier delivery of its reaction is finished (done, skipped or
+  failed after `MAX_ATTEMPTS`), so a receiver that fails holds back the later events until it
+  answers or the earlier one is given up;
 - URLs are distrusted: http or https only, no user name or password in them, and the host must
   resolve only to public addresses (private, loopback, link-local, multicast and reserved ones
   are refused) unless `WEBHOOK_ALLOW_PRIVATE=1`; this is checked when the hook is saved and again
@@ -36,7 +49,9 @@ Invariants:
 - a new reaction starts at its segment's latest event: history is not replayed;
 - one delivery per (reaction, event) (unique constraint): dispatching twice or a retried task
   never does the work twice (a webhook receiver may still see an event twice after a lost
-  answer: at least once, deduplicate by `X-Tandem-Event-Id`);
+  answer: at least once, deduplicate by `webhook-id`);
+- per webhook reaction, no delivery is attempted while an earlier one (lower event id) is
+  pending;
 - every write to a reaction is audited.
 """
 
@@ -59,7 +74,7 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -101,8 +116,53 @@ def decrypt_secret(token: str) -> str | None:
     return None
 
 
+SECRET_PREFIX = "whsec_"  # noqa: S105 (the prefix, not a secret)
+
+
+def secret_new() -> str:
+    """A Standard Webhooks secret: `whsec_` + base64 of 32 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def secret_key(secret: str) -> bytes:
+    """The HMAC key of a `whsec_<base64>` secret: the decoded bytes."""
+    return base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+
+
 def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    """The legacy `X-Tandem-Signature` value (hooks created before Standard Webhooks)."""
+    return "sha256=" + hmac.new(secret_key(secret), body, hashlib.sha256).hexdigest()
+
+
+def standard_signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` value: `v1,` + base64 HMAC-SHA256 of `id.timestamp.body`."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(secret_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def message_id(event_id: int) -> str:
+    return f"msg_{event_id}"
+
+
+def signed_headers(
+    *, secret: str, event_id: int, event_type: str, body: bytes, at: dt.datetime, legacy: bool
+) -> dict[str, str]:
+    """The headers of one attempt (Standard Webhooks, plus the legacy ones when asked)."""
+    msg_id = message_id(event_id)
+    timestamp = int(at.timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard_signature(secret, msg_id, timestamp, body),
+    }
+    if legacy:
+        headers["X-Tandem-Event"] = event_type
+        headers["X-Tandem-Event-Id"] = str(event_id)
+        headers["X-Tandem-Signature"] = sign(secret, body)
+    return headers
 
 
 # --- URLs -----------------------------------------------------------------------------------
@@ -245,7 +305,7 @@ def reaction_create(
     data = _clean(kind=kind, on_entered=on_entered, on_left=on_left, sequence=sequence, url=url)
     secret = ""
     if kind == SegmentReaction.Kind.WEBHOOK:
-        secret = "whsec_" + secrets.token_urlsafe(32)
+        secret = secret_new()
         data["secret_encrypted"] = encrypt_secret(secret)
     Segment.objects.select_for_update().filter(pk=segment.pk).first()  # no event slips between
     reaction = SegmentReaction.objects.create(
@@ -286,13 +346,15 @@ def reaction_set_active(*, actor: Actor, reaction: SegmentReaction, active: bool
 
 @transaction.atomic
 def reaction_rotate_secret(*, actor: Actor, reaction: SegmentReaction) -> str:
-    """A new secret for a webhook (returned once; the old one stops signing at once)."""
+    """A new secret for a webhook (returned once; the old one stops signing at once). A hook
+    that still sent the legacy X-Tandem-* headers sends Standard Webhooks headers only from now."""
     reaction = SegmentReaction.objects.select_for_update().get(pk=reaction.pk)
     if reaction.kind != SegmentReaction.Kind.WEBHOOK:
         raise InvalidInput(_("Only webhooks have a secret."))
-    secret = "whsec_" + secrets.token_urlsafe(32)
+    secret = secret_new()
     reaction.secret_encrypted = encrypt_secret(secret)
-    reaction.save(update_fields=["secret_encrypted"])
+    reaction.legacy_signature = False
+    reaction.save(update_fields=["secret_encrypted", "legacy_signature"])
     record_change(
         actor=actor, action="update", instance=reaction, changes={"secret": ["***", "***"]}
     )
@@ -370,12 +432,25 @@ def reactions_dispatch(*, segment_id: int | None = None) -> list[int]:
     return created
 
 
+def _waits_in_line() -> Q:
+    """A webhook delivery behind an earlier (lower event id) pending one of the same reaction.
+    (Sequence enrolments are independent of each other: they do not wait.)"""
+    earlier = ReactionDelivery.objects.filter(
+        reaction_id=OuterRef("reaction_id"),
+        status=ReactionDelivery.Status.PENDING,
+        event_id__lt=OuterRef("event_id"),
+    )
+    return Q(reaction__kind=SegmentReaction.Kind.WEBHOOK) & Q(Exists(earlier))
+
+
 def deliveries_due(*, limit: int = 500, now: dt.datetime | None = None) -> list[int]:
-    """Pending deliveries whose (retry or lease) time has come: a lost task is picked up again."""
+    """Pending deliveries whose (retry or lease) time has come and that are first in line for
+    their reaction: a lost task is picked up again."""
     return list(
         ReactionDelivery.objects.filter(
             status=ReactionDelivery.Status.PENDING, next_attempt_at__lte=now or timezone.now()
         )
+        .exclude(_waits_in_line())
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
@@ -388,10 +463,7 @@ def backoff(attempt: int) -> dt.timedelta:
 
 def webhook_body(reaction: SegmentReaction, event: SegmentEvent) -> bytes:
     contact = Contact.objects.filter(pk=event.contact_id).first()
-    payload = {
-        "id": event.pk,
-        "type": f"segment.{event.kind}",
-        "occurred_at": event.at.isoformat(),
+    data = {
         "segment": {"id": reaction.segment_id, "name": reaction.segment.name},
         "contact": {
             "id": event.contact_id,
@@ -400,13 +472,42 @@ def webhook_body(reaction: SegmentReaction, event: SegmentEvent) -> bytes:
             "last_name": contact.last_name if contact else "",
         },
     }
+    occurred_at = event.at.isoformat()
+    payload = {
+        "type": f"segment.{event.kind}",
+        "timestamp": occurred_at,
+        "data": data,
+        # the earlier shape, kept for receivers written before Standard Webhooks
+        "id": event.pk,
+        "occurred_at": occurred_at,
+        **data,
+    }
     return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
 
 
 @dataclass
 class Attempt:
-    status: str  # the delivery's status afterwards, or "busy" (not due / another worker has it)
+    status: str  # the delivery's status afterwards, or "busy" (not due, not first in line, or
+    # another worker has it)
     retry_at: dt.datetime | None = None
+
+
+def next_in_line(delivery_id: int) -> int | None:
+    """The reaction's next pending delivery after this finished one (to attempt at once)."""
+    finished = ReactionDelivery.objects.filter(pk=delivery_id).values("reaction_id", "event_id")
+    row = finished.first()
+    if row is None:
+        return None
+    return (
+        ReactionDelivery.objects.filter(
+            reaction_id=row["reaction_id"],
+            status=ReactionDelivery.Status.PENDING,
+            event_id__gt=row["event_id"],
+        )
+        .order_by("event_id")
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 def _finish(delivery_id: int, status: str, **fields: Any) -> None:
@@ -414,11 +515,16 @@ def _finish(delivery_id: int, status: str, **fields: Any) -> None:
 
 
 def delivery_attempt(delivery_id: int, *, now: dt.datetime | None = None) -> Attempt:
-    """Claim a due pending delivery (conditional UPDATE: attempts + 1, lease) and do its work."""
+    """Claim a due pending delivery that is first in line for its reaction (conditional UPDATE:
+    attempts + 1, lease) and do its work."""
     now = now or timezone.now()
-    claimed = ReactionDelivery.objects.filter(
-        pk=delivery_id, status=ReactionDelivery.Status.PENDING, next_attempt_at__lte=now
-    ).update(attempts=F("attempts") + 1, next_attempt_at=now + LEASE)
+    claimed = (
+        ReactionDelivery.objects.filter(
+            pk=delivery_id, status=ReactionDelivery.Status.PENDING, next_attempt_at__lte=now
+        )
+        .exclude(_waits_in_line())
+        .update(attempts=F("attempts") + 1, next_attempt_at=now + LEASE)
+    )
     if not claimed:
         return Attempt("busy")
     delivery = ReactionDelivery.objects.select_related(
@@ -458,13 +564,14 @@ def _post(delivery: ReactionDelivery, now: dt.datetime) -> Attempt:
     if secret is None:
         error = "secret unreadable (SECRET_KEY changed): rotate the hook's secret"
     else:
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "X-Tandem-Event": f"segment.{delivery.event.kind}",
-            "X-Tandem-Event-Id": str(delivery.event_id),
-            "X-Tandem-Signature": sign(secret, body),
-        }
+        headers = signed_headers(
+            secret=secret,
+            event_id=delivery.event_id,
+            event_type=f"segment.{delivery.event.kind}",
+            body=body,
+            at=timezone.now(),
+            legacy=reaction.legacy_signature,
+        )
         try:
             status_code = post(check_url(reaction.url), body, headers)
         except InvalidInput as exc:

@@ -9,7 +9,8 @@
   every segment's new events (a dynamic segment's refresh) and re-enqueues due retries and
   deliveries whose task was lost;
 - `reaction_deliver(delivery_id)`: one attempt; a failure schedules the next attempt itself
-  (`run_after` = the backoff). Idempotent: the attempt claims the delivery first.
+  (`run_after` = the backoff); a finished delivery hands on to its reaction's next one (event
+  order per subscriber). Idempotent: the attempt claims the delivery first.
 """
 
 from __future__ import annotations
@@ -41,15 +42,33 @@ def segment_reactions_run() -> int:
     return len(created) + len(due)
 
 
+IN_LINE_PER_TASK = 100
+
+
 @task()
 def reaction_deliver(delivery_id: int) -> str:
+    """One attempt; when it finishes the delivery, the reaction's next deliveries follow in event
+    order (up to `IN_LINE_PER_TASK`, then a new task carries on)."""
     attempt = reactions.delivery_attempt(delivery_id)
+    first_status = attempt.status
+    for _ in range(IN_LINE_PER_TASK):
+        if attempt.status in ("busy", "pending"):
+            break
+        following = reactions.next_in_line(delivery_id)
+        if following is None:
+            break
+        delivery_id = following
+        attempt = reactions.delivery_attempt(delivery_id)
+    else:
+        following = reactions.next_in_line(delivery_id)
+        if following is not None:
+            enqueue_on_commit(reaction_deliver, following)
     if attempt.retry_at is not None:
         deferred = reaction_deliver.using(run_after=attempt.retry_at)
         if deferred.get_backend().supports_defer:
             deferred.enqueue(delivery_id)
         # else (the immediate backend): `segment_reactions_run` picks it up when it is due
-    return attempt.status
+    return first_status
 
 
 @task()

@@ -5,8 +5,6 @@ stored encrypted, and enrolment of entering contacts in a sales sequence."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import http.server
 import json
 import threading
@@ -17,6 +15,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.utils import timezone
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from conftest import PASSWORD, self_signed_cert
 from tandem.core.audit import Actor
@@ -110,31 +109,35 @@ def test_webhook_is_signed_delivered_once_per_event_and_retried_with_backoff(hoo
 
     hook.statuses = [500]  # the first attempt fails
     now = timezone.now()
-    assert _run_due(now) == ["pending", "done"]
+    assert _run_due(now) == ["pending"]  # the "left" event waits behind the "entered" one
     failed = ReactionDelivery.objects.get(pk=first[0])
     assert (failed.attempts, failed.response_status, failed.last_error) == (1, 500, "HTTP 500")
     assert failed.next_attempt_at == now + dt.timedelta(seconds=30)
     assert _run_due(now) == []  # not due yet
+    assert reactions.delivery_attempt(first[1], now=now).status == "busy"  # not first in line
+    assert _run_due(now + dt.timedelta(seconds=31)) == ["done"]
     assert _run_due(now + dt.timedelta(seconds=31)) == ["done"]
     assert reactions.delivery_attempt(first[0], now=now + dt.timedelta(hours=1)).status == "busy"
 
     assert len(hook.received) == 3
     bodies = [json.loads(body) for _headers, body in hook.received]
-    assert [b["type"] for b in bodies] == ["segment.entered", "segment.left", "segment.entered"]
-    assert hook.received[0][1] == hook.received[2][1]  # a retry sends the same bytes
+    assert [b["type"] for b in bodies] == ["segment.entered", "segment.entered", "segment.left"]
+    assert hook.received[0][1] == hook.received[1][1]  # a retry sends the same bytes
     entered = bodies[0]
-    assert entered["segment"] == {"id": segment.pk, "name": "VIPs"}
-    assert entered["contact"] == {
+    assert entered["data"]["segment"] == {"id": segment.pk, "name": "VIPs"}
+    assert entered["segment"] == entered["data"]["segment"]  # the earlier shape, kept
+    assert entered["data"]["contact"] == {
         "id": ann.pk,
         "email": "p1@hooks.example",
         "first_name": "P1",
         "last_name": "L",
     }
+    receiver = Webhook(secret)
     for headers, body in hook.received:
-        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        assert hmac.compare_digest(headers["x-tandem-signature"], expected)
-        assert headers["x-tandem-event-id"] == str(json.loads(body)["id"])
+        assert receiver.verify(body, headers) == json.loads(body)
+        assert headers["webhook-id"] == f"msg_{json.loads(body)['id']}"
         assert headers["content-type"] == "application/json"
+        assert "x-tandem-signature" not in headers  # new hooks: Standard Webhooks only
     assert [d.status for d in ReactionDelivery.objects.order_by("id")] == ["done", "done"]
 
     # a rotated secret signs from now on; the old one no longer matches
@@ -144,8 +147,9 @@ def test_webhook_is_signed_delivered_once_per_event_and_retried_with_backoff(hoo
     reactions.reactions_dispatch()
     _run_due()
     headers, body = hook.received[-1]
-    assert headers["x-tandem-signature"] == reactions.sign(new_secret, body)
-    assert headers["x-tandem-signature"] != reactions.sign(secret, body)
+    assert Webhook(new_secret).verify(body, headers)["data"]["contact"]["id"] == bob.pk
+    with pytest.raises(WebhookVerificationError):
+        receiver.verify(body, headers)
 
 
 def test_backoff_gives_up_after_max_attempts(hook: Hook) -> None:
