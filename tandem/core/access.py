@@ -152,6 +152,11 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "join_sales_meetings": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
     # the health of the marketing-sales loop (the head's page)
     "view_loop_health": frozenset({Role.ADMIN, Role.HEAD}),
+    # field work: visiting accounts (calendar, check-in/out, reports, routes, the offline app),
+    # key accounts' visit plans and tiers, and the head's field page (visits per rep, coverage)
+    "visit_accounts": frozenset({Role.ADMIN, Role.HEAD, Role.FIELD_REP, Role.SALES_REP}),
+    "manage_visit_plans": frozenset({Role.ADMIN, Role.HEAD}),
+    "view_field_overview": frozenset({Role.ADMIN, Role.HEAD}),
 }
 
 
