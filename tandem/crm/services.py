@@ -22,6 +22,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from tandem.core.audit import (
     Actor,
@@ -35,6 +36,8 @@ from tandem.core.audit import (
 from tandem.core.bulk import insert_rows
 from tandem.core.errors import InvalidInput
 from tandem.core.models import Department, User
+from tandem.crm.attributes import attribute_key as attribute_key
+from tandem.crm.attributes import custom_attributes_ensure as custom_attributes_ensure
 from tandem.crm.models import (
     Account,
     AccountDomain,
@@ -46,10 +49,16 @@ from tandem.crm.models import (
     Identity,
     Industry,
     LifecycleStage,
+    Suppression,
     Tag,
     Touchpoint,
     contact_label,
 )
+from tandem.crm.privacy import ERASED_MESSAGE, SUPPRESSED_MESSAGE, suppressed_values
+from tandem.crm.privacy import contact_erase as contact_erase
+from tandem.crm.privacy import contact_export as contact_export
+from tandem.crm.privacy import contact_rows_register as contact_rows_register
+from tandem.crm.privacy import suppressed as suppressed
 from tandem.crm.touchpoints import touchpoints_account_fill as touchpoints_account_fill
 from tandem.crm.touchpoints import touchpoints_adopt as touchpoints_adopt
 from tandem.crm.touchpoints import touchpoints_channel_update as touchpoints_channel_update
@@ -280,6 +289,10 @@ def _clean_contact(data: dict[str, Any], current: Contact | None) -> dict[str, A
         out["custom"] = clean_custom(AttributeTarget.CONTACT, merged)
     elif current is None:
         out["custom"] = clean_custom(AttributeTarget.CONTACT, {})
+    if current is not None and current.erased_at is not None:
+        errors["__all__"] = [gettext(ERASED_MESSAGE)]
+    if out["_emails"] and suppressed_values(Suppression.Kind.EMAIL, out["_emails"]):
+        errors.setdefault("email", []).append(gettext(SUPPRESSED_MESSAGE))
     if (
         current is None
         and not (out.get("first_name") or out.get("last_name") or out.get("email"))
@@ -708,6 +721,9 @@ def contacts_bulk_create(*, actor: Actor, contacts: list[dict[str, Any]]) -> lis
         {c["owner_id"] for c in contacts if c.get("owner_id") is not None},
         {c["account_id"] for c in contacts if c.get("account_id") is not None},
     )
+    emails_in = {e for c in contacts for e in [c.get("email"), *(c.get("_emails") or [])] if e}
+    if suppressed_values(Suppression.Kind.EMAIL, emails_in):
+        raise InvalidInput({"email": [gettext(SUPPRESSED_MESSAGE)]})
     now = timezone.now()
     stamp = now.isoformat()
     lead, unknown = str(LifecycleStage.LEAD), str(ConsentState.UNKNOWN)
