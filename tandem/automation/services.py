@@ -1,0 +1,292 @@
+"""Flow writes: create, edit the draft graph, publish a version, pause; enrol contacts.
+
+Invariants:
+- a graph is stored only if `graph.validate_graph` accepts it (the reasons otherwise, as a
+  form error or a 400); a published version is never edited: editing a live flow writes a new
+  draft version, and publishing it moves new enrolments to it while running ones finish on theirs;
+- enrolment obeys the flow's re-entry rule and is idempotent per (flow, contact, trigger key);
+- a flow with a holdout puts `stable_fraction(flow, contact) * 100 < holdout_percent` contacts in
+  the held-out group: the same contact is always on the same side; held-out enrolments run no
+  step and exist only to be compared (`lift`);
+- every write by a person or a token is audited in its transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tandem.automation import graph as g
+from tandem.automation.models import (
+    Enrolment,
+    EnrolmentStatus,
+    Flow,
+    FlowStatus,
+    FlowVersion,
+    Policy,
+    Reentry,
+    TriggerCursor,
+)
+from tandem.automation.steps import stable_fraction
+from tandem.core.audit import Actor, diff, record_change, snapshot
+from tandem.core.errors import InvalidInput
+from tandem.crm.models import Contact
+
+MAX_HOLDOUT = 50
+
+
+def check_graph(data: Any) -> g.Graph:
+    try:
+        return g.validate_graph(data)
+    except g.GraphError as exc:
+        raise InvalidInput({"graph": exc.problems}, code="invalid_graph") from None
+
+
+def _clean_settings(name: str, reentry: str, holdout_percent: int) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = [_("This field is required.")]
+    elif len(name) > 200:
+        errors["name"] = [_("At most %(n)d characters.") % {"n": 200}]
+    if reentry not in Reentry.values:
+        errors["reentry"] = [_("Unknown re-entry rule.")]
+    if not 0 <= holdout_percent <= MAX_HOLDOUT:
+        errors["holdout_percent"] = [_("Between 0 and %(n)d.") % {"n": MAX_HOLDOUT}]
+    if errors:
+        raise InvalidInput(errors)
+    return {"name": name, "reentry": reentry, "holdout_percent": holdout_percent}
+
+
+@transaction.atomic
+def flow_create(
+    *,
+    actor: Actor,
+    name: str,
+    graph: dict[str, Any],
+    description: str = "",
+    reentry: str = Reentry.ONCE,
+    holdout_percent: int = 0,
+) -> Flow:
+    values = _clean_settings(name, reentry, holdout_percent)
+    check_graph(graph)
+    flow = Flow.objects.create(
+        **values,
+        description=description[:5000],
+        owner=actor.user,
+        webhook_secret="whsec_" + secrets.token_urlsafe(24),
+    )
+    FlowVersion.objects.create(flow=flow, number=1, graph=graph, created_by=actor.user)
+    TriggerCursor.objects.create(flow=flow, last_id=_source_start(graph))
+    record_change(actor=actor, action="create", instance=flow, changes=diff({}, snapshot(flow)))
+    return flow
+
+
+def _source_start(graph: dict[str, Any]) -> int:
+    from tandem.automation import triggers
+
+    return triggers.latest_id(str(graph.get("trigger", {}).get("kind", "")))
+
+
+@transaction.atomic
+def flow_update(
+    *,
+    actor: Actor,
+    flow: Flow,
+    name: str,
+    reentry: str,
+    holdout_percent: int,
+    description: str = "",
+) -> Flow:
+    flow = Flow.objects.select_for_update().get(pk=flow.pk)
+    before = snapshot(flow)
+    for key, value in _clean_settings(name, reentry, holdout_percent).items():
+        setattr(flow, key, value)
+    flow.description = description[:5000]
+    flow.save(update_fields=["name", "reentry", "holdout_percent", "description", "updated_at"])
+    record_change(actor=actor, action="update", instance=flow, changes=diff(before, snapshot(flow)))
+    return flow
+
+
+def draft_of(flow: Flow) -> FlowVersion:
+    """The version being edited: the newest one if unpublished, else a new copy of it."""
+    newest = flow.versions.order_by("-number").first()
+    assert newest is not None
+    if newest.published_at is None:
+        return newest
+    return FlowVersion(flow=flow, number=newest.number + 1, graph=newest.graph)
+
+
+@transaction.atomic
+def flow_graph_save(*, actor: Actor, flow: Flow, graph: dict[str, Any]) -> FlowVersion:
+    """Store `graph` as the flow's draft (a published version is never changed)."""
+    flow = Flow.objects.select_for_update().get(pk=flow.pk)
+    check_graph(graph)
+    draft = draft_of(flow)
+    before = draft.graph if draft.pk else None
+    draft.graph = graph
+    draft.created_by = actor.user
+    if draft.pk:
+        FlowVersion.objects.filter(pk=draft.pk, published_at__isnull=True).update(
+            graph=graph, created_by=actor.user
+        )
+    else:
+        draft.save()
+    record_change(
+        actor=actor,
+        action="update",
+        instance=flow,
+        changes={"graph": [before, graph], "version": [None, draft.number]},
+    )
+    return draft
+
+
+@transaction.atomic
+def flow_publish(*, actor: Actor, flow: Flow, now: dt.datetime | None = None) -> FlowVersion:
+    """Publish the draft (new enrolments use it) and make the flow active."""
+    now = now or timezone.now()
+    flow = Flow.objects.select_for_update().get(pk=flow.pk)
+    draft = flow.versions.order_by("-number").first()
+    if draft is None or draft.published_at is not None:
+        raise InvalidInput(_("There is no draft to publish: edit the flow first."), code="no_draft")
+    check_graph(draft.graph)
+    FlowVersion.objects.filter(pk=draft.pk).update(published_at=now)
+    draft.published_at = now
+    before = snapshot(flow)
+    flow.live_version = draft
+    flow.status = FlowStatus.ACTIVE
+    flow.save(update_fields=["live_version", "status", "updated_at"])
+    record_change(
+        actor=actor, action="publish", instance=flow, changes=diff(before, snapshot(flow))
+    )
+    return draft
+
+
+@transaction.atomic
+def flow_set_status(*, actor: Actor, flow: Flow, status: str) -> Flow:
+    flow = Flow.objects.select_for_update().get(pk=flow.pk)
+    if status not in (FlowStatus.ACTIVE, FlowStatus.PAUSED, FlowStatus.ARCHIVED):
+        raise InvalidInput({"status": [_("Unknown status.")]})
+    if status == FlowStatus.ACTIVE and flow.live_version_id is None:
+        raise InvalidInput(_("Publish the flow first."), code="unpublished")
+    before = snapshot(flow)
+    flow.status = status
+    flow.save(update_fields=["status", "updated_at"])
+    record_change(actor=actor, action="update", instance=flow, changes=diff(before, snapshot(flow)))
+    return flow
+
+
+def holds_out(flow: Flow, contact_id: int) -> bool:
+    return stable_fraction("holdout", flow.pk, contact_id) * 100 < flow.holdout_percent
+
+
+def enrol(
+    *,
+    flow: Flow,
+    contact_id: int,
+    trigger_key: str,
+    now: dt.datetime | None = None,
+    is_test: bool = False,
+) -> Enrolment | None:
+    """Enrol one contact on the flow's live version; None when the re-entry rule, a repeated
+    trigger or an active enrolment says no. Runs in the caller's transaction (a savepoint)."""
+    now = now or timezone.now()
+    version_id = flow.live_version_id
+    if version_id is None:
+        return None
+    earlier = Enrolment.objects.filter(flow=flow, contact_id=contact_id)
+    if not is_test:
+        if flow.reentry == Reentry.ONCE and earlier.exists():
+            return None
+        if (
+            flow.reentry == Reentry.AFTER_EXIT
+            and earlier.filter(status=EnrolmentStatus.ACTIVE).exists()
+        ):
+            return None
+    graph = g.validate_graph(FlowVersion.objects.values_list("graph", flat=True).get(pk=version_id))
+    held = not is_test and holds_out(flow, contact_id)
+    try:
+        with transaction.atomic():
+            return Enrolment.objects.create(
+                flow=flow,
+                version_id=version_id,
+                contact_id=contact_id,
+                status=EnrolmentStatus.HELD_OUT if held else EnrolmentStatus.ACTIVE,
+                node=graph.entry,
+                next_run_at=None if held else now,
+                trigger_key=trigger_key[:80],
+                is_test=is_test,
+                enrolled_at=now,
+                ended_at=now if held else None,
+            )
+    except IntegrityError:
+        return None  # this trigger already enrolled them, or they are active in the flow
+
+
+@transaction.atomic
+def enrol_test(*, actor: Actor, flow: Flow, contact: Contact) -> Enrolment:
+    """Enrol one contact by hand to try the flow (never held out; re-entry not applied)."""
+    if flow.live_version_id is None:
+        raise InvalidInput(_("Publish the flow first."), code="unpublished")
+    key = f"test:{timezone.now().isoformat()}"
+    enrolment = enrol(flow=flow, contact_id=contact.pk, trigger_key=key, is_test=True)
+    if enrolment is None:
+        raise InvalidInput(
+            _("%(contact)s is already going through this flow.") % {"contact": contact},
+            code="already_enrolled",
+        )
+    record_change(
+        actor=actor, action="create", instance=enrolment, changes=diff({}, snapshot(enrolment))
+    )
+    return enrolment
+
+
+@transaction.atomic
+def enrolment_exit(*, actor: Actor, enrolment: Enrolment, reason: str = "") -> bool:
+    now = timezone.now()
+    done = Enrolment.objects.filter(pk=enrolment.pk, status=EnrolmentStatus.ACTIVE).update(
+        status=EnrolmentStatus.EXITED,
+        ended_at=now,
+        next_run_at=None,
+        exit_reason=(reason or _("removed by hand"))[:200],
+    )
+    if done:
+        record_change(
+            actor=actor, action="exit", instance=enrolment, changes={"status": ["active", "exited"]}
+        )
+    return bool(done)
+
+
+@transaction.atomic
+def policy_update(
+    *, actor: Actor, emails_per_window: int, window_days: int, quiet_start: int, quiet_end: int
+) -> Policy:
+    errors: dict[str, list[str]] = {}
+    if not 1 <= emails_per_window <= 100:
+        errors["emails_per_window"] = [_("Between 1 and 100.")]
+    if not 1 <= window_days <= 90:
+        errors["window_days"] = [_("Between 1 and 90.")]
+    for key, hour in (("quiet_start", quiet_start), ("quiet_end", quiet_end)):
+        if not 0 <= hour <= 23:
+            errors[key] = [_("An hour between 0 and 23.")]
+    if errors:
+        raise InvalidInput(errors)
+    policy = Policy.objects.select_for_update().get(pk=Policy.current().pk)
+    before = snapshot(policy)
+    policy.emails_per_window, policy.window_days = emails_per_window, window_days
+    policy.quiet_start, policy.quiet_end = quiet_start, quiet_end
+    policy.save()
+    record_change(
+        actor=actor, action="update", instance=policy, changes=diff(before, snapshot(policy))
+    )
+    return policy
+
+
+def next_version_number(flow: Flow) -> int:
+    return int(flow.versions.aggregate(n=Max("number"))["n"] or 0) + 1

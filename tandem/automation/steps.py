@@ -1,0 +1,363 @@
+"""What each kind of step does: one function per kind, each calling the app that owns the change.
+
+A step function gets the enrolment (its contact loaded), the node and the moment, and returns a
+`Result`: the outcome written to the history, the arrow to follow (or None: the flow ends there
+and the enrolment completes), an optional delay before the next step, an optional message to
+queue (email or webhook), or `defer_until` (quiet hours: run this same step again later, nothing
+recorded). Steps run inside the runner's transaction: whatever they write commits with the step's
+history row or not at all.
+
+Invariants:
+- consent is checked at every send (here, when the step runs, and again by the runner just
+  before the message leaves); a contact who withdrew consent leaves the flow at the send;
+- at most `Policy.emails_per_window` flow emails per contact in `window_days`, across every
+  flow: a send over the cap is skipped (recorded) and the flow goes on;
+- an email due in the contact's quiet hours (their time zone: `custom["time_zone"]`, else the
+  organisation's) waits for the end of them;
+- a refusal by the owning app (InvalidInput: a stage move not allowed) is recorded as the
+  step's outcome and the flow goes on; any other error rolls the step back for a retry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from tandem.automation import graph as g
+from tandem.automation.models import Enrolment, FlowMessage, MessageState, Policy
+from tandem.core.audit import Actor
+from tandem.core.errors import InvalidInput
+from tandem.core.models import Organisation, User
+from tandem.crm import services as crm
+from tandem.crm.models import ConsentState, Contact
+
+
+@dataclass
+class Message:
+    kind: str
+    to: str
+    subject: str = ""
+    body: str = ""
+
+
+@dataclass
+class Result:
+    outcome: str
+    label: str | None = "next"
+    delay: dt.timedelta | None = None
+    run_at: dt.datetime | None = None
+    message: Message | None = None
+    defer_until: dt.datetime | None = None
+    end: str | None = None  # "exited": leave the flow at once
+    goal: bool = False
+    wait_for: str = ""
+
+
+StepFn = Callable[[Enrolment, g.Node, dt.datetime], Result]
+STEPS: dict[str, StepFn] = {}
+
+
+def step(kind: str) -> Callable[[StepFn], StepFn]:
+    def register(fn: StepFn) -> StepFn:
+        STEPS[kind] = fn
+        return fn
+
+    return register
+
+
+def zone_of(contact: Contact) -> zoneinfo.ZoneInfo:
+    for name in ((contact.custom or {}).get("time_zone"), Organisation.current().time_zone):
+        if isinstance(name, str) and name:
+            try:
+                return zoneinfo.ZoneInfo(name)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                continue
+    return zoneinfo.ZoneInfo("UTC")
+
+
+def quiet_until(contact: Contact, now: dt.datetime, policy: Policy) -> dt.datetime | None:
+    """The end of the quiet hours `now` falls in (contact's zone), or None outside them."""
+    start, end = policy.quiet_start, policy.quiet_end
+    if start == end:
+        return None
+    local = now.astimezone(zone_of(contact))
+    hour = local.hour
+    quiet = (start <= hour or hour < end) if start > end else (start <= hour < end)
+    if not quiet:
+        return None
+    day = local.date() if hour < end else local.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(day, dt.time(end), tzinfo=local.tzinfo)
+
+
+def stable_fraction(*parts: object) -> float:
+    """A number in [0, 1) fixed by `parts` (a contact's holdout or split side never changes)."""
+    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def fill(text: str, contact: Contact) -> str:
+    values = {
+        "{first_name}": contact.first_name,
+        "{last_name}": contact.last_name,
+        "{email}": contact.email,
+    }
+    for key, value in values.items():
+        text = text.replace(key, value)
+    return text
+
+
+def emails_in_window(contact_id: int, now: dt.datetime, policy: Policy) -> int:
+    return FlowMessage.objects.filter(
+        contact_id=contact_id,
+        kind=FlowMessage.Kind.EMAIL,
+        created_at__gt=now - dt.timedelta(days=policy.window_days),
+        state__in=[
+            MessageState.QUEUED,
+            MessageState.SENDING,
+            MessageState.SENT,
+            MessageState.UNKNOWN,
+        ],
+    ).count()
+
+
+def _system() -> Actor:
+    return Actor.system()
+
+
+@step("send_email")
+def send_email(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
+    config = g.SendEmail.model_validate(node.config)
+    contact = enrolment.contact
+    if contact.consent == ConsentState.WITHDRAWN:
+        return Result(_("consent withdrawn: left the flow"), end="exited")
+    if not contact.email:
+        return Result(_("no email address: skipped"))
+    policy = Policy.current()
+    later = quiet_until(contact, now, policy)
+    if later is not None:
+        return Result(_("quiet hours"), defer_until=later)
+    if emails_in_window(contact.pk, now, policy) >= policy.emails_per_window:
+        return Result(_("skipped: frequency cap"))
+    return Result(
+        _("email queued"),
+        message=Message(
+            kind=FlowMessage.Kind.EMAIL,
+            to=contact.email,
+            subject=fill(config.subject, contact)[:200],
+            body=fill(config.body, contact),
+        ),
+    )
+
+
+@step("wait")
+def wait(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
+    c = g.Wait.model_validate(node.config)
+    delay = dt.timedelta(days=c.days, hours=c.hours, minutes=c.minutes)
+    return Result(_("waiting %(d)s") % {"d": delay}, delay=delay)
+
+
+@step("wait_until")
+def wait_until(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
+    c = g.WaitUntil.model_validate(node.config)
+    local = now.astimezone(zone_of(enrolment.contact))
+    at = local.replace(hour=c.hour, minute=0, second=0, microsecond=0)
+    while at <= local or (c.weekday is not None and at.weekday() != c.weekday):
+        at += dt.timedelta(days=1)
+    return Result(_("waiting until %(at)s") % {"at": at.isoformat()}, run_at=at)
+
+
+@step("wait_event")
+def wait_event(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
+    c = g.WaitEvent.model_validate(node.config)
+    if enrolment.waiting_for:
+        if enrolment.event_seen:
+            return Result(_("%(kind)s happened") % {"kind": c.touchpoint_kind}, label="event")
+        return Result(_("timed out"), label="timeout")
+    return Result(
+        _("waiting for %(kind)s") % {"kind": c.touchpoint_kind},
+        label=None,
+        delay=dt.timedelta(days=c.timeout_days),
+        wait_for=c.touchpoint_kind,
+    )
+
+
+@step("branch")
+def branch(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
+    from tandem.marketing import services as marketing
+    from tandem.marketing.models import Segment
+
+    c = g.Branch.model_validate(node.config)
+    if c.segment_id is not None:
+        segment = Segment.objects.filter(pk=c.segment_id).first()
+        if segment is None:
+            return Result(_("segment missing: no"), label="no")
+    else:
+        segment = Segment(kind=Segment.Kind.DYNAMIC, definition=c.definition or {})
+    hit = marketing.segments.segment_members(segment).filter(pk=enrolment.contact_id).exists()
+    return Result(_("yes") if hit else _("no"), label="yes" if hit else "no")
+
+
+@step("split")
+def split(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
+    c = g.Split.model_validate(node.config)
+    side = (
+        "a"
+        if stable_fraction(enrolment.flow_id, node.id, enrolment.contact_id) * 100 < c.percent_a
+        else "b"
+    )
+    return Result(side.upper(), label=side)
+
+
+def _refused(run: Callable[[], Any], done: str) -> Result:
+    try:
+        run()
+    except InvalidInput as exc:
+        return Result(_("refused: %(why)s") % {"why": str(exc.message)[:150]})
+    return Result(done)
+
+
+@step("update_field")
+def update_field(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
+    c = g.UpdateField.model_validate(node.config)
+    contact = enrolment.contact
+    if c.field == "custom":
+        data: dict[str, Any] = {"custom": {**(contact.custom or {}), c.key: c.value}}
+    else:
+        data = {c.field: c.value}
+    return _refused(
+        lambda: crm.contact_update(actor=_system(), contact=contact, **data),
+        _("%(field)s set") % {"field": c.key or c.field},
+    )
+
+
+@step("set_stage")
+def set_stage(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
+    from tandem.leads import services as leads
+
+    c = g.SetStage.model_validate(node.config)
+    return _refused(
+        lambda: leads.lifecycle_move(
+            actor=_system(),
+            contact=enrolment.contact,
+            stage=c.stage,
+            reason=_("Flow “%(name)s”") % {"name": enrolment.flow.name},
+        ),
+        _("stage %(stage)s") % {"stage": c.stage},
+    )
+
+
+@step("add_to_list")
+def add_to_list(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
+    from tandem.marketing import services as marketing
+    from tandem.marketing.models import Segment
+
+    c = g.AddToList.model_validate(node.config)
+    segment = Segment.objects.filter(pk=c.segment_id, kind=Segment.Kind.STATIC).first()
+    if segment is None:
+        return Result(_("list missing: skipped"))
+    return _refused(
+        lambda: marketing.segments.static_members_add(
+            actor=_system(), segment=segment, contact_ids=[enrolment.contact_id]
+        ),
+        _("added to %(name)s") % {"name": segment.name},
+    )
+
+
+@step("assign_owner")
+def assign_owner(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
+    c = g.AssignOwner.model_validate(node.config)
+    return _refused(
+        lambda: crm.contact_update(actor=_system(), contact=enrolment.contact, owner=c.user_id),
+        _("owner set"),
+    )
+
+
+@step("handoff")
+def handoff(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
+    from tandem.leads import services as leads
+
+    c = g.Handoff.model_validate(node.config)
+    return _refused(
+        lambda: leads.handoff_create(
+            actor=_system(),
+            contact=enrolment.contact,
+            trigger="mql",
+            note=c.note or _("Flow “%(name)s”") % {"name": enrolment.flow.name},
+            source_ref=f"flow:{enrolment.flow_id}",
+            now=now,
+        ),
+        _("handed off to sales"),
+    )
+
+
+@step("create_task")
+def create_task(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
+    from tandem.sales.models import SalesTask, TaskKind
+
+    c = g.CreateTask.model_validate(node.config)
+    contact = enrolment.contact
+    owner = contact.owner or enrolment.flow.owner
+    if owner is None:
+        return Result(_("nobody owns the contact: no task"))
+    SalesTask.objects.create(
+        owner=owner,
+        contact=contact,
+        kind=TaskKind.TODO,
+        title=fill(c.title, contact)[:300],
+        due_on=(now + dt.timedelta(days=c.due_in_days)).date(),
+    )
+    return Result(_("task for %(user)s") % {"user": owner.get_username()})
+
+
+@step("notify")
+def notify(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
+    from tandem.leads import services as leads
+
+    c = g.Notify.model_validate(node.config)
+    user = User.objects.filter(pk=c.user_id, is_active=True).first()
+    if user is None:
+        return Result(_("user missing: nobody notified"))
+    text = fill(c.text, enrolment.contact)
+    leads.notify(
+        user=user, kind="automation", text=lambda: text, url=f"/automation/{enrolment.flow_id}/"
+    )
+    return Result(_("notified %(user)s") % {"user": user.get_username()})
+
+
+@step("webhook")
+def webhook(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
+    c = g.Webhook.model_validate(node.config)
+    contact = enrolment.contact
+    body = {
+        "type": "flow.step",
+        "flow": {"id": enrolment.flow_id, "name": enrolment.flow.name},
+        "step": node.id,
+        "contact": {
+            "id": contact.pk,
+            "email": contact.email,
+            "first_name": contact.first_name,
+            "last_name": contact.last_name,
+        },
+        "occurred_at": now.isoformat(),
+    }
+    return Result(
+        _("webhook queued"),
+        message=Message(kind=FlowMessage.Kind.WEBHOOK, to=c.url, body=json.dumps(body)),
+    )
+
+
+@step("goal")
+def goal(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
+    return Result(_("goal reached"), goal=True)
+
+
+@step("exit")
+def exit_step(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
+    return Result(_("left the flow"), label=None)
