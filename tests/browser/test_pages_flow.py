@@ -68,6 +68,7 @@ def test_sign_in_search_timeline_activity_and_russian(
     contact = _rich_contact(world)
     sign_in(page, base, "sales_rep_north")
 
+    page.click("nav summary:has-text('Customers')")  # the workspace opens its menu
     page.click("nav >> text=Contacts")
     page.wait_for_url(f"{base}/crm/contacts/")
     assert page.locator("#contact-table tbody tr").count() == 2  # the rep's own two
@@ -109,6 +110,11 @@ def test_sign_in_search_timeline_activity_and_russian(
     assert page.locator("html").get_attribute("lang") == "ru"
     assert page.locator("nav.nav").inner_text().split("\n")[:3] == [
         "Главная",
+        "Клиенты",
+        "Материал",  # the rep's one marketing page is a link of its own
+    ]
+    page.click("nav summary:has-text('Клиенты')")
+    assert page.locator("nav details[data-group=customers] a").all_inner_texts()[:2] == [
         "Контакты",
         "Компании",
     ]
