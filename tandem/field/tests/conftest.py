@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -62,3 +64,8 @@ def field(world: World) -> Field:
         contact=world.contacts[("field_rep", "north")],
     )
     return Field(rep, account, world.contacts[("field_rep", "north")], tier, pipeline, visit)
+
+
+@pytest.fixture(autouse=True)
+def _media(settings: Any, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
