@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -124,6 +125,8 @@ def _won_deals(contact_ids: list[int]) -> dict[int, list[tuple[dt.datetime, Deci
         contact_id__in=contact_ids, deal__status="won", deal__closed_at__isnull=False
     ).values_list("contact_id", "deal__closed_at", "deal__amount")
     for contact_id, closed_at, amount in rows:
+        if closed_at is None:
+            continue
         out.setdefault(contact_id, []).append((closed_at, amount))
     return out
 
@@ -132,6 +135,7 @@ def _events(goal: g.Goal, contact_ids: list[int]) -> dict[int, list[dt.datetime]
     from tandem.leads.models import StageHistory
 
     out: dict[int, list[dt.datetime]] = {}
+    pairs: Iterable[tuple[int, dt.datetime]]
     if goal.kind == "stage_reached" and goal.stage:
         pairs = StageHistory.objects.filter(
             contact_id__in=contact_ids, stage=goal.stage
