@@ -23,7 +23,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 
-from tandem.core.access import Action, get_scoped, scoped
+from tandem.core.access import Action, can, get_scoped, scoped
 from tandem.core.api_auth import ApiCaller, caller
 from tandem.core.api_errors import ApiError, Error
 from tandem.core.api_exports import ExportJobOut, export_job_out
@@ -46,6 +46,8 @@ from tandem.crm.schemas import (
     ContactOut,
     ContactPage,
     ContactPatch,
+    EraseIn,
+    PersonalDataOut,
     RecordId,
     TimelineFilters,
     TouchpointFilters,
@@ -88,6 +90,7 @@ CONTACT_COLUMNS = (
     "lifecycle_stage",
     "consent",
     "custom",
+    "erased_at",
     "created_at",
     "updated_at",
 )
@@ -329,6 +332,36 @@ def delete_contact(request: HttpRequest, contact_id: RecordId) -> Status[None]:
     who = caller(request)
     services.contact_delete(actor=who.actor, contact=_require(who, Contact, contact_id, "delete"))
     return Status(204, None)
+
+
+def _privacy_request(who: ApiCaller, contact_id: int) -> Contact:
+    contact = get_scoped(who.user, Contact, contact_id)
+    if not can(who.user, "handle_privacy_requests"):
+        raise ApiError(
+            403, "forbidden", _("Only the head and administrators handle privacy requests.")
+        )
+    return contact
+
+
+@router.get("/contacts/{contact_id}/personal-data", response={200: PersonalDataOut, **READ_ERRORS})
+def export_personal_data(request: HttpRequest, contact_id: RecordId) -> dict[str, Any]:
+    """Everything Tandem holds about the person (a subject access request): the contact, then
+    every row of every model that refers to them, by model label. Audited; head and admin."""
+    who = caller(request)
+    return services.contact_export(actor=who.actor, contact=_privacy_request(who, contact_id))
+
+
+@router.post("/contacts/{contact_id}/erase", response={200: ContactOut, **WRITE_ERRORS})
+def erase_contact(request: HttpRequest, contact_id: RecordId, payload: EraseIn) -> Contact:
+    """Erase the person's data (right to erasure): the contact stays as "#id" with its
+    touchpoints (campaign totals and attribution credit unchanged), without names, addresses,
+    phones, IP addresses or ids; a salted hash of each address keeps them from being created
+    again. `confirm` must repeat the contact's id. Audited; head and admin; idempotent."""
+    who = caller(request)
+    contact = _privacy_request(who, contact_id)
+    if payload.confirm != contact.pk:
+        raise InvalidInput({"confirm": [_("Repeat the contact's number to confirm the erasure.")]})
+    return services.contact_erase(actor=who.actor, contact=contact)
 
 
 @router.get("/contacts/{contact_id}/timeline", response={200: TouchpointPage, **READ_ERRORS})

@@ -498,3 +498,21 @@ class TimelineFilterForm(forms.Form):
     )
     channel = TextField(required=False, max_length=40, label=_("Channel"))
     bots = forms.BooleanField(required=False, label=_("Show bot activity"))
+
+
+class ErasureForm(forms.Form):
+    """The confirmation of a person's erasure: their contact number, typed again."""
+
+    confirm = forms.IntegerField(
+        label=_("Type the contact's number to confirm"), min_value=1, max_value=2**63 - 1
+    )
+
+    def __init__(self, *args: Any, contact_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.contact_id = contact_id
+
+    def clean_confirm(self) -> int:
+        value = int(self.cleaned_data["confirm"])
+        if value != self.contact_id:
+            raise ValidationError(_("This is not the contact's number."))
+        return value

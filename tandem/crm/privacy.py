@@ -128,6 +128,11 @@ def suppressed_values(kind: str, values: Iterable[str]) -> set[str]:
     return {by_digest[d] for d in found}
 
 
+def suppressed_emails(emails: Iterable[str]) -> set[str]:
+    """Those of `emails` (cleaned addresses) that belong to an erased person: one query."""
+    return suppressed_values(Suppression.Kind.EMAIL, emails)
+
+
 def suppressed(
     *, email: str = "", phone: str = "", user_id: str = "", anonymous_id: str = ""
 ) -> bool:
@@ -155,6 +160,17 @@ def contact_rows_register(label: str, rows_of: RowsOf) -> None:
     """Rows of a model that name a contact without a relation (`rows_of(contact_id)`), for the
     export and the erasure; registered by the owning app in its AppConfig.ready()."""
     _registered[label] = rows_of
+
+
+def register_admin_log() -> None:
+    """Django admin's log names a changed contact by content type and id (no relation)."""
+    from django.contrib.admin.models import LogEntry
+
+    def rows_of(contact_id: int) -> models.QuerySet[Any]:
+        contact_type = ContentType.objects.get_for_model(Contact)
+        return LogEntry.objects.filter(content_type=contact_type, object_id=str(contact_id))
+
+    contact_rows_register("admin.LogEntry", rows_of)
 
 
 @dataclass
@@ -245,7 +261,7 @@ def contact_export(*, actor: Actor, contact: Contact) -> dict[str, Any]:
         rows: dict[str, list[dict[str, Any]]] = {
             model._meta.label: [] for model, _ in related_models() if model not in _NOT_PERSONAL
         }
-        for label in _registered:
+        for label in [*_registered, AuditEntry._meta.label]:
             rows.setdefault(label, [])
         for label, items in sorted(found.rows.items()):
             if label != Contact._meta.label:

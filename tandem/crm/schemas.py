@@ -197,6 +197,9 @@ class ContactOut(Output):
     consent: str = Field(description="Derived from the consent ledger (read-only).")
     tags: TagNames
     custom: dict[str, Any]
+    erased_at: dt.datetime | None = Field(
+        None, description="When the person's data was erased at their request (else null)."
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -267,3 +270,16 @@ class TimelineFilters(Schema):
 class TouchpointFilters(TimelineFilters):
     contact_id: RecordId | None = None
     account_id: RecordId | None = None
+
+
+class PersonalDataOut(Schema):
+    """A person's full export: `contact` (its columns, tags and shares) and `rows`, every row
+    of every model that refers to them (by model label, each row its columns)."""
+
+    generated_at: str
+    contact: dict[str, Any]
+    rows: dict[str, list[dict[str, Any]]]
+
+
+class EraseIn(Schema):
+    confirm: int = Field(description="the contact's id, repeated to confirm the erasure")

@@ -54,11 +54,13 @@ from tandem.crm.models import (
     Touchpoint,
     contact_label,
 )
-from tandem.crm.privacy import ERASED_MESSAGE, SUPPRESSED_MESSAGE, suppressed_values
+from tandem.crm.privacy import ERASED_MESSAGE, suppressed_values
+from tandem.crm.privacy import SUPPRESSED_MESSAGE as SUPPRESSED_MESSAGE
 from tandem.crm.privacy import contact_erase as contact_erase
 from tandem.crm.privacy import contact_export as contact_export
 from tandem.crm.privacy import contact_rows_register as contact_rows_register
 from tandem.crm.privacy import suppressed as suppressed
+from tandem.crm.privacy import suppressed_emails as suppressed_emails
 from tandem.crm.touchpoints import touchpoints_account_fill as touchpoints_account_fill
 from tandem.crm.touchpoints import touchpoints_adopt as touchpoints_adopt
 from tandem.crm.touchpoints import touchpoints_channel_update as touchpoints_channel_update
@@ -705,6 +707,7 @@ _CONTACT_COLUMNS = [
     "lifecycle_stage",
     "consent",
     "custom",
+    "erased_at",
     "created_at",
     "updated_at",
 ]
@@ -742,6 +745,7 @@ def contacts_bulk_create(*, actor: Actor, contacts: list[dict[str, Any]]) -> lis
                 c.get("lifecycle_stage", lead),
                 unknown,
                 c.get("custom") or {},
+                None,
                 now,
                 now,
             )

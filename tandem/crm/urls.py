@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tandem.crm import views
+from tandem.crm import privacy_views, views
 
 app_name = "crm"
 urlpatterns: list = [
@@ -13,6 +13,12 @@ urlpatterns: list = [
     path("contacts/<int:pk>/delete/", views.contact_delete, name="contact_delete"),
     path("contacts/<int:pk>/timeline/", views.contact_timeline, name="contact_timeline"),
     path("contacts/<int:pk>/activity/", views.contact_activity, name="contact_activity"),
+    path("contacts/<int:pk>/privacy/", privacy_views.contact_privacy, name="contact_privacy"),
+    path(
+        "contacts/<int:pk>/personal-data/",
+        privacy_views.contact_personal_data,
+        name="contact_personal_data",
+    ),
     path("accounts/", views.account_list, name="account_list"),
     path("accounts/export/", views.account_export, name="account_export"),
     path("accounts/new/", views.account_create, name="account_create"),

@@ -228,6 +228,7 @@ class Plan:
         self.by_domain: dict[str, Ref] = {}
         self.by_name: dict[str, Ref] = {}
         self.by_email: dict[str, Ref] = {}
+        self.suppressed: set[str] = set()  # addresses of erased people, refused per row
         self.accounts: dict[int, Account] = {}
         self.changeable_accounts: set[int] = set()
         self.contacts: dict[int, dict[str, Any]] = {}
@@ -306,6 +307,7 @@ class Plan:
             )
             return
         emails = {r.data["email"] for r in rows if r.data and r.data.get("email")}
+        self.suppressed = crm.suppressed_emails(emails)
         if emails:
             for email, pk in _pairs(ContactEmail, "email", "contact_id", emails):
                 self.by_email.setdefault(email, pk)
@@ -405,6 +407,8 @@ class Plan:
             elif ref is not None:
                 data["account_id"] = ref
         match = self.by_email.get(data["email"]) if data.get("email") else None
+        if match is None and data.get("email") in self.suppressed:
+            raise InvalidInput({"email": [_(crm.SUPPRESSED_MESSAGE)]})
         if match is None:
             if isinstance(row.created, InvalidInput):
                 raise InvalidInput(row.created.errors)

@@ -295,6 +295,9 @@ def form_submit(
     values, errors = _validate(form, data)
     if errors:
         return SubmitResult(errors=errors)
+    if crm.suppressed(email=values["email"]):
+        log.info("form %s: the address of an erased person, submission dropped", form.key)
+        return SubmitResult()
     try:
         return _store(
             form=form,

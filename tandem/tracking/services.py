@@ -249,6 +249,19 @@ def _contact_for_email(email: str, traits: dict[str, Any]) -> int:
     return crm.contact_create(actor=Actor.system(), email=email, **names).pk
 
 
+def _erased_person(event: Event) -> bool:
+    """Whether an identify or alias call names a person who was erased (crm's suppression)."""
+    email = event.traits.get("email")
+    if crm.suppressed(
+        email=str(email) if isinstance(email, str) else "",
+        user_id=event.user_id,
+        anonymous_id=event.anonymous_id,
+    ):
+        return True
+    previous = event.previous_id
+    return bool(previous) and crm.suppressed(user_id=previous, anonymous_id=previous)
+
+
 def identify_apply(event: Event) -> dict[str, Any]:
     """Resolve an identify call to a contact; link its ids; adopt its anonymous touchpoints.
     Returns properties to add to the identify touchpoint (e.g. a conflict)."""
@@ -392,6 +405,8 @@ def events_store(*, source: Source, items: list[Row | Event]) -> int:
             continue
         extra: dict[str, Any] = {}
         account_id: int | None = None
+        if item.type in ("identify", "alias") and _erased_person(item):
+            continue  # an erased person is not identified again; the call leaves no row
         if item.type == "identify":
             extra = identify_apply(item)
         elif item.type == "alias":

@@ -164,6 +164,8 @@ def subscribe_contact(
                 ]
             }
         )
+    if contact.erased_at is not None:
+        raise InvalidInput({"contact": [_("This contact was erased at the person's request.")]})
     if subscription.double_opt_in and not contact.email:
         raise InvalidInput(
             {"contact": [_("Double opt-in needs an email address to send the confirmation to.")]}
