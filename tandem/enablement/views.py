@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from tandem.core.access import can, get_scoped, request_user, scoped
 from tandem.core.audit import Actor
+from tandem.core.client_address import client_address
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
 from tandem.crm.models import Contact, Industry
@@ -204,7 +205,7 @@ def asset_rate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _ip(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR", ""))[:64]
+    return client_address(request)
 
 
 def public_view(request: HttpRequest, token: str) -> HttpResponse:
