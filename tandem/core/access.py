@@ -103,6 +103,10 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "use_api_tokens": EVERYONE,
     # marketing: segments, email, subscriptions, campaigns, events, social, imports
     "use_marketing": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
+    # automation flows (journeys and the automated sales process): marketing and the head build
+    # them, sales reps follow their contacts through them
+    "view_automation": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER, Role.SALES_REP}),
+    "manage_automation": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
     "import_records": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),
     # tracking set-up: sources and write keys, website forms, tracked links
     "manage_tracking": frozenset({Role.ADMIN, Role.HEAD, Role.MARKETER}),

@@ -46,6 +46,7 @@ NAV_ITEMS: list[tuple[str, str, Any, str]] = [
     ("marketing", "marketing:subscription_list", _("Subscriptions"), "use_marketing"),
     ("marketing", "marketing:event_list", _("Events"), "use_marketing"),
     ("marketing", "marketing:social_calendar", _("Social"), "use_marketing"),
+    ("marketing", "automation:flows", _("Automation"), "view_automation"),
     ("marketing", "marketing:content_list", _("Content"), "read_content"),
     ("marketing", "enablement:value", _("Content value"), "manage_collateral"),
     ("marketing", "enablement:request_list", _("Content requests"), "manage_collateral"),
