@@ -161,6 +161,13 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "visit_accounts": frozenset({Role.ADMIN, Role.HEAD, Role.FIELD_REP, Role.SALES_REP}),
     "manage_visit_plans": frozenset({Role.ADMIN, Role.HEAD}),
     "view_field_overview": frozenset({Role.ADMIN, Role.HEAD}),
+    # programmes: trainings, field trials, loyalty, transfers of value. Everyone reads them;
+    # reps run trainings and trials, enrol members and ask for rewards; the head sets up loyalty
+    # (rules, tiers, rewards), approves rewards and keeps the compliance rules and reports
+    "view_programmes": EVERYONE,
+    "run_programmes": frozenset({Role.ADMIN, Role.HEAD, Role.SALES_REP, Role.FIELD_REP}),
+    "manage_loyalty": frozenset({Role.ADMIN, Role.HEAD}),
+    "manage_compliance": frozenset({Role.ADMIN, Role.HEAD}),
 }
 
 
