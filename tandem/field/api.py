@@ -30,6 +30,7 @@ from tandem.core.api_errors import ApiError, Error
 from tandem.core.models import User
 from tandem.crm.models import Account, Contact
 from tandem.field import selectors, services
+from tandem.field.forms import ReportForm
 from tandem.field.models import Attachment, Visit, VisitPlan, VisitTier
 from tandem.sales.models import Deal
 
@@ -153,6 +154,9 @@ class SyncOperationIn(Schema):
     notes: str = Field(default="", max_length=10_000)
     report: dict[str, Any] = Field(default_factory=dict)
     follow_ups: list[FollowUpIn] = Field(default_factory=list, max_length=20)
+    fields: dict[str, str] | None = Field(
+        default=None, description="a report as the page's form fields (the offline app sends these)"
+    )
 
 
 class SyncIn(Schema):
@@ -453,7 +457,7 @@ def add_attachment(
 # --- offline sync ---------------------------------------------------------------------------
 
 
-@router.post("/sync", response={200: SyncOut, **WRITE_ERRORS})
+@router.post("/sync", response={200: SyncOut, **WRITE_ERRORS}, url_name="field_sync")
 def sync(request: HttpRequest, payload: SyncIn) -> dict[str, Any]:
     """Apply the queued operations of an offline client in order, each at most once."""
     who = _visitor(request)
@@ -462,7 +466,19 @@ def sync(request: HttpRequest, payload: SyncIn) -> dict[str, Any]:
     for op in payload.operations:
         visit = changeable.filter(uuid=op.visit).first()
         data: dict[str, Any] = {"at": op.at, "lat": op.lat, "lon": op.lon}
-        if op.kind == "report":
+        errors = None
+        if op.kind == "report" and op.fields is not None:
+            form = ReportForm(visit.industry if visit else "", op.fields)
+            if form.is_valid():
+                data.update(
+                    base_version=form.cleaned_data["base_version"],
+                    notes=form.cleaned_data["notes"],
+                    report=form.report(),
+                    follow_ups=form.cleaned_data["follow_ups"],
+                )
+            else:
+                errors = {k: [str(m) for m in v] for k, v in form.errors.items()}
+        elif op.kind == "report":
             data.update(
                 base_version=op.base_version or 0,
                 notes=op.notes,
@@ -470,7 +486,13 @@ def sync(request: HttpRequest, payload: SyncIn) -> dict[str, Any]:
                 follow_ups=[(f.title, f.due_on) for f in op.follow_ups],
             )
         outcome = services.sync_apply(
-            actor=who.actor, user=who.user, op_uuid=op.uuid, kind=op.kind, visit=visit, data=data
+            actor=who.actor,
+            user=who.user,
+            op_uuid=op.uuid,
+            kind=op.kind,
+            visit=visit,
+            data=data,
+            errors=errors,
         )
         results.append({"uuid": op.uuid, **outcome})
     return {"results": results}

@@ -520,9 +520,11 @@ def sync_apply(
     kind: str,
     visit: Visit | None,
     data: dict[str, Any],
+    errors: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
-    """Apply one queued operation once: ``applied`` (with the visit), ``duplicate`` (with
-    the first outcome), ``conflict`` (with the visit as stored) or ``invalid`` (with errors)."""
+    """Apply one queued operation once: ``applied`` (with the visit), ``duplicate`` (with the
+    first outcome), ``conflict`` (with the visit as stored) or ``invalid`` (with errors;
+    ``errors`` given: refused before it got here, by the report form, and recorded so)."""
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -533,6 +535,8 @@ def sync_apply(
                 return {"status": "invalid", "errors": {"uuid": [_("already used")]}}
             return {**first.outcome, "status": "duplicate", "first": first.outcome.get("status")}
         try:
+            if errors:
+                raise InvalidInput(errors)
             with transaction.atomic():
                 outcome = _apply(actor, kind, visit, data)
         except VisitConflict as conflict:
