@@ -404,3 +404,19 @@ def loop_health(user: User, *, days: int = 90, now: dt.datetime | None = None) -
         "joint": joint,
         "insights": insights,
     }
+
+
+def loop_summary(user: User) -> dict[str, Any]:
+    """The cockpit's small summary of the loop: content used against produced, the request
+    backlog, the top theme and whether it is answered, joint touches (last 90 days)."""
+    data = loop_health(user)
+    top = data["top_themes"][0] if data["top_themes"] else None
+    return {
+        "produced": data["produced"],
+        "used": data["used"],
+        "live": data["live"],
+        "open_requests": data["open_requests"],
+        "top_theme": top,
+        "unanswered": data["unanswered"],
+        "joint_touches": sum(j["n"] for j in data["joint"]),
+    }

@@ -23,6 +23,7 @@ from tandem.core.forms import apply_invalid_input
 from tandem.core.models import User
 from tandem.core.paging import capped_count
 from tandem.crm.models import Account, Contact, Industry, Touchpoint
+from tandem.enablement import selectors as enablement
 from tandem.insights import home_views, selectors, services
 from tandem.insights.channels import known as known_channels
 from tandem.insights.forms import CockpitForm, GoalForm
@@ -155,6 +156,8 @@ def cockpit(request: HttpRequest) -> HttpResponse:
     )
     if not can(user, "view_lead_quality"):
         context["links"]["lead_quality"] = ""
+    if can(user, "view_loop_health"):
+        context["loop"] = enablement.loop_summary(user)
     return render(request, "insights/cockpit.html", context)
 
 

@@ -205,3 +205,13 @@ def test_the_russian_page_speaks_russian(world: World, asset: Asset) -> None:
     client = _client(world, "sales_rep")
     page = client.get("/enablement/", HTTP_ACCEPT_LANGUAGE="ru")
     assert "Библиотека продаж" in page.content.decode()
+
+
+def test_the_cockpit_shows_the_loop_summary_to_the_head_only(world: World, asset: Asset) -> None:
+    services.request_create(actor=Actor(user=world.user("sales_rep")), title="Dairy deck")
+    page = _client(world, "head").get("/insights/")
+    assert page.status_code == 200
+    assert page.context["loop"]["open_requests"] == 1
+    assert 'id="loop-summary"' in page.content.decode()
+    other = _client(world, "marketer").get("/insights/")
+    assert "loop" not in other.context
