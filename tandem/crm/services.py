@@ -473,7 +473,9 @@ def contact_merge_hook_register(hook: MergeHook) -> None:
 @transaction.atomic
 def contacts_merge(*, actor: Actor, survivor: Contact, merged: Contact) -> Contact:
     """Fold `merged` into `survivor`: the survivor's values win, blanks are filled from the
-    other, and every related row (emails, phones, identities, tags, shares, touchpoints) moves."""
+    other, and every related row (emails, phones, identities, tags, shares, touchpoints) moves.
+    The moved touchpoints (without an account, or on the merged contact's) take the survivor's
+    account, so they show on its account timeline too."""
     if survivor.pk == merged.pk:
         raise InvalidInput("a contact cannot be merged with itself")
     survivor = Contact.objects.select_for_update().get(pk=survivor.pk)
@@ -493,7 +495,15 @@ def contacts_merge(*, actor: Actor, survivor: Contact, merged: Contact) -> Conta
     _sync_emails(survivor, [])
     ContactPhone.objects.filter(contact=merged).update(contact=survivor)
     Identity.objects.filter(contact=merged).update(contact=survivor)
-    Touchpoint.objects.filter(contact=merged).update(contact=survivor)
+    moved = Touchpoint.objects.filter(contact=merged)
+    if survivor.account_id is not None:
+        # the person's touchpoints show on the survivor's account timeline: those moved that
+        # had no account or the merged contact's, and the survivor's own without one
+        moved.filter(Q(account__isnull=True) | Q(account_id=merged.account_id)).update(
+            account_id=survivor.account_id
+        )
+        touchpoints_account_fill(contact_id=survivor.pk, account_id=survivor.account_id)
+    moved.update(contact=survivor)
     survivor.tags.add(*merged.tags.all())
     survivor.shared_with.add(*merged.shared_with.all())
     _move_foreign_rows(merged, survivor)

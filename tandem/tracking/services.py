@@ -217,11 +217,28 @@ def identities_link_bulk(*, links: Iterable[tuple[str, str, int]]) -> None:
     )
 
 
+def _text_trait(traits: dict[str, Any], *keys: str) -> str:
+    for key in keys:
+        value = traits.get(key)
+        if isinstance(value, str) and value.strip():
+            return " ".join(value.split())
+    return ""
+
+
+def trait_names(traits: dict[str, Any]) -> dict[str, str]:
+    """First and last name from identify traits: `firstName`/`lastName` (or snake case) win;
+    Segment's `name` trait (the full name) fills what they leave out, split at its first space
+    ("Ann Marie Lee" -> "Ann", "Marie Lee"; one word is a first name)."""
+    first = _text_trait(traits, "firstName", "first_name")
+    last = _text_trait(traits, "lastName", "last_name")
+    name_first, _space, name_last = _text_trait(traits, "name").partition(" ")
+    return {"first_name": (first or name_first)[:100], "last_name": (last or name_last)[:100]}
+
+
 def _fill_blanks(contact_id: int, traits: dict[str, Any]) -> None:
     contact = Contact.objects.get(pk=contact_id)
     values = {
-        "first_name": traits.get("firstName") or traits.get("first_name"),
-        "last_name": traits.get("lastName") or traits.get("last_name"),
+        **trait_names(traits),
         "phone": traits.get("phone"),
         "title": traits.get("title"),
     }
@@ -242,11 +259,7 @@ def _contact_for_email(email: str, traits: dict[str, Any]) -> int:
     existing = crm.contact_duplicates_of(email=email)
     if existing:
         return existing[0]
-    names = {
-        "first_name": str(traits.get("firstName") or traits.get("first_name") or "")[:100],
-        "last_name": str(traits.get("lastName") or traits.get("last_name") or "")[:100],
-    }
-    return crm.contact_create(actor=Actor.system(), email=email, **names).pk
+    return crm.contact_create(actor=Actor.system(), email=email, **trait_names(traits)).pk
 
 
 def _erased_person(event: Event) -> bool:
