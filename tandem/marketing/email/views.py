@@ -33,6 +33,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tandem.core.access import get_scoped, scoped
 from tandem.core.audit import Actor
+from tandem.core.content_policy import email_preview_policy
 from tandem.core.errors import InvalidInput
 from tandem.core.models import User
 from tandem.crm.models import Contact
@@ -156,6 +157,7 @@ def template_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+@email_preview_policy
 @login_required
 def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     marketer(request)
@@ -218,6 +220,7 @@ SEND_FIELDS = ("name", "template", "template_b", "segment", "subscription_type",
                "ab_wait_minutes", "test_to")  # fmt: skip
 
 
+@email_preview_policy
 @login_required
 def send_new(request: HttpRequest) -> HttpResponse:
     """The send form. Besides saving (and starting) a send, it previews variants A and B with a
