@@ -29,6 +29,7 @@ from tandem.core.api_users import router as users_router
 from tandem.crm.api import router as crm_router
 from tandem.enablement.api import router as enablement_router
 from tandem.field.api import router as field_router
+from tandem.imports.api import router as imports_router
 from tandem.insights.api import router as insights_router
 from tandem.leads.api import router as leads_router
 from tandem.leads.scoring.api import router as scoring_router
@@ -104,6 +105,7 @@ api.add_router("/", users_router)
 api.add_router("/", tasks_router)
 api.add_router("/", exports_router)
 api.add_router("/", crm_router)
+api.add_router("/", imports_router)
 api.add_router("/sales", sales_router)
 api.add_router("/leads", leads_router)
 api.add_router("/leads/scoring", scoring_router)

@@ -11,7 +11,18 @@ Invariants:
   is never fatal;
 - no two columns fill the same target: the first one wins, later ones are reported as duplicates;
 - a user override (header -> target, or "" to ignore the column) replaces recognition for that
-  header; an override naming a target that does not exist raises ``InvalidInput``.
+  header; an override naming a target that does not exist raises ``InvalidInput``;
+- with ``keep_unmapped``, each unknown column (not one the user chose to ignore) maps to
+  ``custom.<key>`` (``crm.attributes.attribute_key``): its values are kept as that custom
+  attribute, defined as optional text when the import runs.
+
+Vendor layouts recognised as they come: HubSpot's contacts export ("Record ID", "First Name",
+"Last Name", "Email", "Phone Number", "Contact owner" with full names, "Lifecycle Stage",
+"Lead Status", "Create Date", "Country/Region", "Job Title", "Associated Company"…) and
+Salesforce's lead and contact reports ("Lead Owner"/"Contact Owner", "Company / Account" or
+"Account Name", "Title", "Lead Source", "Lead Status", "Created Date", "Mailing City"…): the
+columns Tandem has no field for (record ids, dates, statuses, sources, countries) are unknown,
+so reported, and kept as custom attributes on request.
 """
 
 from __future__ import annotations
@@ -23,8 +34,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tandem.core.errors import InvalidInput
+from tandem.crm.services import attribute_key
 
 Kind = Literal["contacts", "accounts"]
+CUSTOM = "custom."  # a target "custom.<key>": the column's values kept as that attribute
+KEEP = "custom"  # an override: keep this column as a custom attribute
 
 CONTACT_TARGETS: tuple[str, ...] = (
     "first_name",
@@ -49,13 +63,21 @@ _CONTACT_ALIASES: dict[str, tuple[str, ...]] = {
     "phone": ("phone", "phone number", "mobile phone number", "mobile", "mobilephone"),
     "title": ("job title", "jobtitle", "title"),
     "lifecycle_stage": ("lifecycle stage", "lifecyclestage", "lifecycle_stage"),
-    "owner": ("contact owner", "hubspot_owner_id", "owner", "ownerid", "contact owner name"),
+    "owner": (
+        "contact owner",
+        "hubspot_owner_id",
+        "owner",
+        "ownerid",
+        "contact owner name",
+        "lead owner",
+    ),
     "account_name": (
         "company name",
         "company",
         "account name",
         "account.name",
         "associated company",
+        "company / account",
     ),
     "website": ("website url", "website", "company domain name", "domain"),
     "industry": ("industry", "account.industry"),
@@ -98,6 +120,7 @@ class ColumnMapping:
     unknown: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    custom: list[str] = field(default_factory=list)  # unknown headers kept as custom attributes
 
     def as_json(self) -> dict[str, str]:
         """Column index (as text) -> target, the form stored on an import job."""
@@ -108,14 +131,17 @@ def recognise(
     headers: Sequence[str],
     kind: Kind,
     override: MappingABC[str, str] | None = None,
+    *,
+    keep_unmapped: bool = False,
 ) -> ColumnMapping:
-    """Map each header to a target field of `kind`; `override` is keyed by header text."""
+    """Map each header to a target field of `kind`; `override` is keyed by header text;
+    `keep_unmapped` keeps unknown columns as custom attributes (`custom.<key>`)."""
     valid = set(targets_for(kind))
     overrides: dict[str, str] = {}
     bad: list[str] = []
     for header, target in (override or {}).items():
         target = target.strip()
-        if target and target not in valid:
+        if target and target not in valid and target != KEEP:
             bad.append(f"{header!r}: {target!r} is not one of {', '.join(sorted(valid))}")
         overrides[normalise_header(header)] = target
     if bad:
@@ -125,6 +151,7 @@ def recognise(
     unknown: list[str] = []
     duplicates: list[str] = []
     ignored: list[str] = []
+    custom: list[str] = []
     taken: set[str] = set()
     for index, raw in enumerate(headers):
         header = normalise_header(raw)
@@ -133,8 +160,16 @@ def recognise(
             if not target:
                 ignored.append(raw.replace("\ufeff", "").strip())
                 continue
+            if target == KEEP:
+                target = CUSTOM + attribute_key(raw.replace("\ufeff", "").strip(), index + 1)
+                if target not in taken:
+                    custom.append(raw.replace("\ufeff", "").strip())
         elif header in lookup:
             target = lookup[header]
+        elif keep_unmapped and raw.replace("\ufeff", "").strip():
+            target = CUSTOM + attribute_key(raw.replace("\ufeff", "").strip(), index + 1)
+            if target not in taken:
+                custom.append(raw.replace("\ufeff", "").strip())
         else:
             unknown.append(raw.replace("\ufeff", "").strip())
             continue
@@ -143,4 +178,6 @@ def recognise(
             continue
         taken.add(target)
         columns[index] = target
-    return ColumnMapping(columns=columns, unknown=unknown, duplicates=duplicates, ignored=ignored)
+    return ColumnMapping(
+        columns=columns, unknown=unknown, duplicates=duplicates, ignored=ignored, custom=custom
+    )

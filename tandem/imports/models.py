@@ -50,6 +50,10 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     dry_run = models.BooleanField(default=False)
+    # Columns that map to no field are kept as custom attributes (defined as optional text).
+    keep_unmapped = models.BooleanField(
+        _("keep unmapped columns as custom attributes"), default=False
+    )
     total_rows = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)
     created_count = models.PositiveIntegerField(default=0)

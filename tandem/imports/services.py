@@ -57,7 +57,8 @@ from typing import Any
 from django.conf import settings
 from django.core.files import File
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -68,10 +69,10 @@ from tandem.core.interrupted_work import beating
 from tandem.core.models import User
 from tandem.core.task_health import stale_after as worker_stale_after
 from tandem.crm import services as crm
-from tandem.crm.models import Account, Contact, Industry, LifecycleStage
+from tandem.crm.models import Account, AttributeTarget, Contact, Industry, LifecycleStage
 from tandem.crm.validation import clean_domain
 from tandem.imports import bulk
-from tandem.imports.mapping import Kind, recognise
+from tandem.imports.mapping import CUSTOM, Kind, recognise
 from tandem.imports.models import ImportChunk, ImportJob, ImportKind, ImportRow, ImportStatus
 from tandem.imports.readers import UnreadableFile, read_header, read_rows
 
@@ -107,6 +108,7 @@ _STAGES = {
     "sales accepted lead": LifecycleStage.SAL,
     "evangelist": LifecycleStage.CUSTOMER,
 }
+_NO_STAGE = {"other"}  # HubSpot's "Other" lifecycle stage: no Tandem stage
 _CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "title", "lifecycle_stage")
 _ACCOUNT_FIELDS = ("industry", "region")
 
@@ -127,20 +129,30 @@ class _Outcome:
 
 @transaction.atomic
 def import_job_create(
-    *, actor: User, kind: str, upload: File, mapping: dict[str, str] | None = None
+    *,
+    actor: User,
+    kind: str,
+    upload: File,
+    mapping: dict[str, str] | None = None,
+    keep_unmapped: bool = False,
 ) -> ImportJob:
-    """Store the uploaded file and the recognised (or overridden) mapping; reads the header."""
+    """Store the uploaded file and the recognised (or overridden) mapping; reads the header.
+    `keep_unmapped`: columns that map to no field are kept as custom attributes."""
     if kind not in ImportKind.values:
         raise InvalidInput({"kind": [_("Choose contacts or accounts.")]})
     if upload.size is not None and upload.size > MAX_FILE_BYTES:
         raise InvalidInput({"file": [_("The file is larger than 200 MB.")]})
     job = ImportJob(
-        kind=kind, created_by=actor, original_name=(upload.name or "import")[:255], mapping={}
+        kind=kind,
+        created_by=actor,
+        original_name=(upload.name or "import")[:255],
+        mapping={},
+        keep_unmapped=keep_unmapped,
     )
     job.file.save(Path(upload.name or "import").name, upload, save=False)
     try:
         header = read_header(Path(job.file.path))
-        job.mapping = recognise(header, _kind(kind), mapping).as_json()
+        job.mapping = recognise(header, _kind(kind), mapping, keep_unmapped=keep_unmapped).as_json()
     except InvalidInput:
         job.file.delete(save=False)
         raise
@@ -158,11 +170,56 @@ def kind_of(job: ImportJob) -> Kind:
 
 
 @transaction.atomic
-def import_job_set_mapping(*, actor: User, job: ImportJob, override: dict[str, str]) -> ImportJob:
+def import_job_set_mapping(
+    *,
+    actor: User,
+    job: ImportJob,
+    override: dict[str, str],
+    keep_unmapped: bool | None = None,
+) -> ImportJob:
+    """A new mapping from the user's choices (`override`: header -> target, "" to ignore,
+    "custom" to keep as a custom attribute); `keep_unmapped` None keeps the job's setting."""
+    if keep_unmapped is not None:
+        job.keep_unmapped = keep_unmapped
     header = read_header(Path(job.file.path))
-    job.mapping = recognise(header, _kind(job.kind), override).as_json()
-    job.save(update_fields=["mapping"])
+    job.mapping = recognise(
+        header, _kind(job.kind), override, keep_unmapped=job.keep_unmapped
+    ).as_json()
+    job.save(update_fields=["mapping", "keep_unmapped"])
     return job
+
+
+@dataclass(frozen=True)
+class ColumnReport:
+    """What becomes of each column of the file: the field it fills, kept as a custom attribute
+    (`custom.<key>`), or nothing."""
+
+    header: str
+    target: str  # "" when the column is not imported
+
+    @property
+    def custom_key(self) -> str:
+        return self.target.removeprefix(CUSTOM) if self.target.startswith(CUSTOM) else ""
+
+
+def import_columns(job: ImportJob) -> list[ColumnReport]:
+    """The file's columns with what the job's mapping does with each (read from the file)."""
+    header = read_header(Path(job.file.path))
+    return [
+        ColumnReport(h.replace("\ufeff", "").strip(), job.mapping.get(str(i), ""))
+        for i, h in enumerate(header)
+    ]
+
+
+def custom_columns(job: ImportJob) -> dict[str, str]:
+    """Custom attribute key -> the header it comes from, for the columns kept so."""
+    found: dict[str, str] = {}
+    if not any(str(t).startswith(CUSTOM) for t in job.mapping.values()):
+        return found
+    for column in import_columns(job):
+        if column.custom_key:
+            found.setdefault(column.custom_key, column.header)
+    return found
 
 
 STARTABLE = (ImportStatus.UPLOADED, ImportStatus.CHECKED, ImportStatus.CANCELLED)
@@ -427,10 +484,12 @@ def _import_run(
     cancelled = False
     rules = bulk.Rules.load(job)
     prepared = (bulk.prepare(rules, c) for c in _chunks(job, chunk_rows(), committed))
-    run = _Run(actor, job, dry_run, report, progress, owner_ids, rules)
+    custom = custom_columns(job) if job.kind == ImportKind.CONTACTS else {}
+    run = _Run(actor, job, dry_run, report, progress, owner_ids, rules, custom)
     with _read_ahead(prepared) as chunks:
         if (
-            WRITER_THREAD
+            not custom
+            and WRITER_THREAD
             and connection.vendor == "postgresql"
             and not connection.in_atomic_block
             and bulk.open_to(actor)
@@ -461,8 +520,11 @@ class _Run:
     progress: Callable[[ImportJob], None] | None
     owner_ids: dict[str, Any]
     rules: bulk.Rules
+    custom: dict[str, str]  # custom attribute key -> header, for columns kept so
 
     def plan(self, chunk: list[bulk.Prepared]) -> bulk.Plan | None:
+        if self.custom:
+            return None  # custom values are written row by row (contact_create/update)
         try:
             return bulk.plan_chunk(self.actor, self.job, chunk, self.owner_ids, self.rules)
         except bulk.NeedsRowPath:
@@ -475,6 +537,12 @@ class _Run:
         try:
             with transaction.atomic():
                 written = False
+                if self.custom:  # in the chunk's transaction: a dry run defines nothing
+                    crm.custom_attributes_ensure(
+                        actor=Actor(user=self.actor),
+                        target=AttributeTarget.CONTACT,
+                        labels=dict(self.custom),
+                    )
                 if plan is not None:
                     try:
                         with transaction.atomic():
@@ -627,7 +695,10 @@ def _import_one(
         message = _("A contact with this email exists; you may not change it.")
         raise InvalidInput({"email": [message]})
     contact = found
+    custom = data.pop("custom", None) or {}
     changed = {k: v for k, v in data.items() if getattr(contact, k) != v}
+    if any(contact.custom.get(k) != v for k, v in custom.items()):
+        changed["custom"] = {**contact.custom, **custom}
     if not changed:
         return
     before = {k: getattr(contact, k) for k in changed}
@@ -655,6 +726,8 @@ def stage_labels() -> dict[str, str]:
 
 
 def _contact_data(values: dict[str, str], labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """A row's contact fields; HubSpot's "Other" lifecycle stage states no stage (a new contact
+    starts as a lead, an existing one keeps its stage); `custom.<key>` values become `custom`."""
     data: dict[str, Any] = {k: values[k] for k in _CONTACT_FIELDS if k in values}
     if "email" in data:
         data["email"] = data["email"].lower()
@@ -663,19 +736,46 @@ def _contact_data(values: dict[str, str], labels: dict[str, str] | None = None) 
         stage = _STAGES.get(raw, raw)
         labels = stage_labels() if labels is None else labels
         data["lifecycle_stage"] = str(labels.get(stage, stage))
+        if stage in _NO_STAGE:
+            del data["lifecycle_stage"]
+    custom = {k.removeprefix(CUSTOM): v for k, v in values.items() if k.startswith(CUSTOM)}
+    if custom:
+        data["custom"] = custom
     return data
 
 
 def _owner_id(value: str) -> int:
+    """The active user a file's owner cell names: by email, user name or full name (HubSpot
+    and Salesforce export owners as "First Last"); a name two users share is refused."""
     user = (
         User.objects.filter(is_active=True)
         .filter(Q(email__iexact=value) | Q(username__iexact=value))
         .order_by("pk")
         .first()
     )
-    if user is None:
-        raise InvalidInput({"owner": [_("No active Tandem user has this email or username.")]})
-    return user.pk
+    if user is not None:
+        return user.pk
+    name = " ".join(value.split())
+    first, _space, last = name.partition(" ")
+    named = (
+        list(
+            User.objects.filter(is_active=True)
+            .annotate(full_name=Concat("first_name", Value(" "), "last_name"))
+            .filter(full_name__iexact=name)
+            .values_list("pk", flat=True)[:2]
+        )
+        if first and last
+        else []
+    )
+    if len(named) == 1:
+        return int(named[0])
+    if len(named) > 1:
+        raise InvalidInput(
+            {"owner": [_("Several active Tandem users have this name; use their email.")]}
+        )
+    raise InvalidInput(
+        {"owner": [_("No active Tandem user has this email, username or full name.")]}
+    )
 
 
 def _domain(website: str) -> str:

@@ -26,7 +26,7 @@ from tandem.core.errors import InvalidInput
 from tandem.core.models import User
 from tandem.imports import services
 from tandem.imports.forms import MappingForm, StartForm, UploadForm
-from tandem.imports.mapping import targets_for
+from tandem.imports.mapping import CUSTOM, KEEP, targets_for
 from tandem.imports.models import ImportJob, ImportStatus
 from tandem.imports.readers import read_rows
 
@@ -53,7 +53,10 @@ def job_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             job = services.import_job_create(
-                actor=user, kind=form.cleaned_data["kind"], upload=form.cleaned_data["file"]
+                actor=user,
+                kind=form.cleaned_data["kind"],
+                upload=form.cleaned_data["file"],
+                keep_unmapped=form.cleaned_data["keep_unmapped"],
             )
         except InvalidInput as exc:
             for messages_ in exc.errors.values():
@@ -72,11 +75,21 @@ def _preview(job: ImportJob) -> dict[str, Any]:
     except InvalidInput as exc:
         return {"preview_error": exc.message, "columns": [], "rows": []}
     header = rows[0][1] if rows else []
-    columns = [
-        {"index": i, "header": h.replace("\ufeff", ""), "target": job.mapping.get(str(i), "")}
-        for i, h in enumerate(header)
-    ]
-    return {"columns": columns, "rows": [cells for _n, cells in rows[1:]]}
+    columns = []
+    for i, h in enumerate(header):
+        target = job.mapping.get(str(i), "")
+        choice = KEEP if target.startswith(CUSTOM) else target
+        columns.append(
+            {"index": i, "header": h.replace("\ufeff", ""), "target": target, "choice": choice}
+        )
+    kept = [c["header"] for c in columns if c["choice"] == KEEP]
+    unmapped = [c["header"] for c in columns if not c["target"]]
+    return {
+        "columns": columns,
+        "rows": [cells for _n, cells in rows[1:]],
+        "kept_columns": kept,
+        "unmapped_columns": unmapped,
+    }
 
 
 @login_required
@@ -107,7 +120,12 @@ def job_mapping(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, f"{label}: {text}" if label else text)
         return redirect("imports:detail", pk=job.pk)
     try:
-        services.import_job_set_mapping(actor=user, job=job, override=form.override())
+        services.import_job_set_mapping(
+            actor=user,
+            job=job,
+            override=form.override(),
+            keep_unmapped=form.cleaned_data["keep_unmapped"],
+        )
     except InvalidInput as exc:
         messages.error(request, exc.message)
     return redirect("imports:detail", pk=job.pk)
