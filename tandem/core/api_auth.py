@@ -24,7 +24,7 @@ from ninja.utils import check_csrf
 from tandem.core.api_errors import ApiError, retry_after_seconds
 from tandem.core.audit import Actor
 from tandem.core.models import ApiToken, ApiTokenScope, User
-from tandem.core.ratelimit import rate_limit_hit
+from tandem.core.ratelimit import email_rate_limit_hit, rate_limit_hit
 from tandem.core.tokens import TokenRefused, token_authenticate, token_mark_used
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -72,6 +72,20 @@ def check_rate_limit(key: str, *, limit: int | None = None, now: float | None = 
             "rate_limited",
             _("Too many requests: at most %(limit)d a minute. Retry later.") % {"limit": limit},
             {"limit": limit, "retry_after": int(retry_after_seconds(verdict.retry_after))},
+            headers={"Retry-After": retry_after_seconds(verdict.retry_after)},
+        )
+
+
+def check_email_rate_limit(email: str, *, now: float | None = None) -> None:
+    """Count one message an endpoint would send to `email` (`email_rate_limit_hit`: per
+    address, whoever asks); ApiError 429 when the address had its share for now."""
+    verdict = email_rate_limit_hit(email, now=now)
+    if verdict.limited:
+        raise ApiError(
+            429,
+            "rate_limited",
+            _("Too many messages to this address. Retry later."),
+            {"limit": verdict.limit, "retry_after": int(retry_after_seconds(verdict.retry_after))},
             headers={"Retry-After": retry_after_seconds(verdict.retry_after)},
         )
 

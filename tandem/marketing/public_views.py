@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from tandem.core.client_address import client_address
 from tandem.crm.models import Contact
 from tandem.marketing import consent
 from tandem.marketing.content import services as content
@@ -39,7 +40,7 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 
 def _client(request: HttpRequest) -> dict[str, str]:
     return {
-        "ip": request.META.get("REMOTE_ADDR", ""),
+        "ip": client_address(request),
         "user_agent": request.META.get("HTTP_USER_AGENT", "")[:500],
     }
 

@@ -25,10 +25,11 @@ from ninja import Query, Router, Schema, Status
 from pydantic import AfterValidator, ConfigDict, Field
 
 from tandem.core.access import can, get_scoped, scoped
-from tandem.core.api_auth import ApiCaller, caller, check_rate_limit
+from tandem.core.api_auth import ApiCaller, caller, check_email_rate_limit, check_rate_limit
 from tandem.core.api_errors import ApiError, Error
 from tandem.core.api_fields import UNCHANGED, IsoDate, drop_null_defaults
 from tandem.core.api_pagination import keyset_page
+from tandem.core.client_address import client_address
 from tandem.core.models import Organisation
 from tandem.sales import forecast as fc
 from tandem.sales import quotes, selfservice, services
@@ -437,8 +438,9 @@ def get_forecast(request: HttpRequest, filters: Query[ForecastFilters]) -> dict[
 def price_request(request: HttpRequest, payload: PriceRequestIn) -> Status[dict[str, Any]]:
     """Public: a buyer asks for a price. Creates (or finds) the contact, a self-service deal and
     a quote the buyer can accept at `quote_url`."""
-    ip = request.META.get("REMOTE_ADDR")
+    ip = client_address(request) or None
     check_rate_limit(f"sales-public:{ip}", limit=PUBLIC_RATE_PER_MINUTE)
+    check_email_rate_limit(payload.email)  # the buyer's address is mailed: limited per address
     deal, quote, handed = selfservice.price_request_with_quote(**payload.model_dump(), ip=ip)
     url = request.build_absolute_uri(
         reverse("sales_public:quote", args=[quotes.public_token(quote)])

@@ -2,7 +2,8 @@
 
 Invariants: a forged, altered or withdrawn link is a 404; an expired quote shows a clear page
 and cannot be accepted (the service refuses it too); every write goes through a service; the
-buyer's address is taken from REMOTE_ADDR (a proxy in front must set it, see docs/sales.md).
+buyer's address is `core.client_address` (REMOTE_ADDR, or X-Forwarded-For behind
+TANDEM_TRUSTED_PROXIES proxies; see docs/operations.md).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from tandem.core.api_auth import check_rate_limit
 from tandem.core.api_errors import ApiError
+from tandem.core.client_address import client_address
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
 from tandem.core.models import Organisation
@@ -28,7 +30,19 @@ PUBLIC_RATE_PER_MINUTE = 30
 
 
 def _ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    return client_address(request) or None
+
+
+def _address_limited(email: str) -> HttpResponse | None:
+    """429 with Retry-After when Tandem mailed `email` its share for now (from anywhere)."""
+    if not email.strip():
+        return None
+    verdict = email_rate_limit_hit(email)
+    if not verdict.limited:
+        return None
+    response = HttpResponse(_("Too many requests. Try again later."), status=429)
+    response["Retry-After"] = str(max(1, int(verdict.retry_after + 0.999)))
+    return response
 
 
 def _limited(request: HttpRequest) -> bool:
@@ -116,6 +130,11 @@ def quote_question(request: HttpRequest, token: str) -> HttpResponse:
     form = QuestionForm(request.POST)
     if not form.is_valid():
         return _page(request, quote, token, status=400, question=form)
+    owner = quote.deal.owner
+    # each question is emailed to the deal's owner: limited per that address, whoever asks
+    refused = _address_limited(owner.email if owner is not None else "")
+    if refused is not None:
+        return refused
     try:
         quotes.quote_ask(
             quote=quote,
@@ -139,13 +158,10 @@ def price_request(request: HttpRequest) -> HttpResponse:
         status = 400
         if _limited(request):
             return HttpResponse(_("Too many requests. Try again in a minute."), status=429)
-        email = str(request.POST.get("email") or "").strip()
-        if email:  # a quote goes to this address: limited per address, whoever asks
-            verdict = email_rate_limit_hit(email)
-            if verdict.limited:
-                response = HttpResponse(_("Too many requests. Try again later."), status=429)
-                response["Retry-After"] = str(max(1, int(verdict.retry_after + 0.999)))
-                return response
+        # a quote goes to this address: limited per address, whoever asks
+        refused = _address_limited(str(request.POST.get("email") or ""))
+        if refused is not None:
+            return refused
         if form.is_valid():
             data = form.cleaned_data
             try:

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from tandem.core import exports
 from tandem.core.access import get_scoped, scoped
 from tandem.core.audit import Actor
+from tandem.core.client_address import client_address
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
 from tandem.core.ratelimit import email_rate_limit_hit, rate_limit_hit
@@ -261,7 +262,7 @@ REGISTRATION_RATE_PER_MINUTE = 10
 def _registration_limited(request: HttpRequest, email: str) -> HttpResponse | None:
     """429 with Retry-After when this client address registered too often this minute, or
     when the address to be mailed was given too often (from anywhere) in ten minutes."""
-    ip = request.META.get("REMOTE_ADDR") or "-"
+    ip = client_address(request) or "-"
     verdicts = [rate_limit_hit(f"marketing:register:{ip}", limit=REGISTRATION_RATE_PER_MINUTE)]
     if email.strip():
         verdicts.append(email_rate_limit_hit(email))

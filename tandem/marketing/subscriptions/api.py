@@ -14,9 +14,10 @@ from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from tandem.core.access import get_scoped, scoped
-from tandem.core.api_auth import ApiCaller, caller
+from tandem.core.api_auth import ApiCaller, caller, check_email_rate_limit
 from tandem.core.api_errors import ApiError, Error
 from tandem.core.api_pagination import keyset_page
+from tandem.core.client_address import client_address
 from tandem.core.errors import InvalidInput
 from tandem.crm.models import Contact
 from tandem.crm.validation import clean_email
@@ -181,7 +182,7 @@ def _contact_for(who: ApiCaller, contact_id: int | None, email: str | None) -> C
 
 def _client_of(request: HttpRequest) -> dict[str, str]:
     return {
-        "ip": request.META.get("REMOTE_ADDR", ""),
+        "ip": client_address(request),
         "user_agent": request.META.get("HTTP_USER_AGENT", "")[:500],
     }
 
@@ -203,6 +204,8 @@ def subscribe(request: HttpRequest, key: str, payload: SubscribeIn) -> dict[str,
     who = api_marketer(request, write=True)
     subscription = _type_by_key(who.user, key)
     contact = _contact_for(who, payload.contact_id, payload.email)
+    if subscription.double_opt_in and contact.email:  # a confirmation may go to this address
+        check_email_rate_limit(contact.email)
     change = subscriptions.subscribe_contact(
         actor=who.actor,
         subscription=subscription,

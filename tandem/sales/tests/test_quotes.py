@@ -323,3 +323,30 @@ def test_price_requests_for_one_address_are_limited_from_any_client(sales, setti
     data = {"email": "victim@example.com", "product": sales.widget.pk, "quantity": "1"}
     answers = [Client(REMOTE_ADDR=f"192.0.2.{i}").post(url, data).status_code for i in range(1, 4)]
     assert answers == [302, 302, 429]
+
+
+def test_questions_mailed_to_one_owner_are_limited_from_any_client(
+    world, quote, settings, django_capture_on_commit_callbacks
+):
+    settings.PUBLIC_EMAIL_RATE_LIMIT = 2
+    url = reverse("sales_public:quote", args=[quotes.public_token(quote)]) + "question/"
+    with django_capture_on_commit_callbacks(execute=True):
+        answers = [
+            Client(REMOTE_ADDR=f"192.0.2.{i}").post(url, {"name": "X", "text": f"q{i}"}).status_code
+            for i in range(1, 5)
+        ]
+    assert answers == [302, 302, 429, 429]
+    assert len(mail.outbox) == 2  # the owner's inbox is not a target
+    assert quote.questions.count() == 2
+
+
+def test_price_request_api_for_one_address_is_limited_from_any_client(sales, settings):
+    settings.PUBLIC_EMAIL_RATE_LIMIT = 2
+    body = json.dumps({"email": "victim@example.com", "product_id": sales.widget.pk})
+    answers = [
+        Client(REMOTE_ADDR=f"192.0.2.{i}")
+        .post("/api/v1/sales/price-request", body, content_type="application/json")
+        .status_code
+        for i in range(1, 4)
+    ]
+    assert answers == [201, 201, 429]

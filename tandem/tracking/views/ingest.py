@@ -26,6 +26,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from tandem.core.client_address import client_address
 from tandem.tracking import services
 from tandem.tracking.channels import active_rules
 from tandem.tracking.ingest import (
@@ -79,7 +80,7 @@ def _basic_username(request: HttpRequest) -> str:
 
 
 def _client_ip(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR", ""))[:45]
+    return client_address(request)
 
 
 def _store_with_retry(source: Source, items: list[Row | Event]) -> None:

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from tandem.core.client_address import client_address
 from tandem.core.ratelimit import email_rate_limit_hit, rate_limit_hit
 from tandem.tracking import forms_service, links
 from tandem.tracking.models import Form, TrackedLink
@@ -34,7 +35,7 @@ ANON_COOKIE = "tdm_aid"
 
 
 def _ip(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR", ""))[:45]
+    return client_address(request)
 
 
 @require_GET
