@@ -219,7 +219,7 @@ def run_until_idle(
         total += done.steps
         if deliver:
             for message_id in done.messages:
-                message_deliver(message_id)
+                message_deliver(message_id, now=now)
         if not done.enrolments:
             break
     return total
@@ -298,9 +298,11 @@ def _post(message: FlowMessage) -> str:
 
 
 def message_deliver(message_id: int, *, now: dt.datetime | None = None) -> bool:
-    """Send one queued message; True if this call sent it. Safe to call twice."""
+    """Send one queued message; True if this call sent it. Safe to call twice. `now` dates
+    the sending (the runner's clock: the demo's history, tests with a moved clock)."""
+    now = now or timezone.now()
     claimed = FlowMessage.objects.filter(pk=message_id, state=MessageState.QUEUED).update(
-        state=MessageState.SENDING, claimed_at=timezone.now()
+        state=MessageState.SENDING, claimed_at=now
     )
     if not claimed:
         return False
@@ -311,7 +313,7 @@ def message_deliver(message_id: int, *, now: dt.datetime | None = None) -> bool:
         error = _post(message)
         FlowMessage.objects.filter(pk=message_id).update(
             state=MessageState.FAILED if error else MessageState.SENT,
-            error=error[:300], sent_at=None if error else timezone.now(),
+            error=error[:300], sent_at=None if error else now,
         )  # fmt: skip
         return not error
     if message.contact.consent == ConsentState.WITHDRAWN:  # consent again, at the last moment
@@ -336,10 +338,9 @@ def message_deliver(message_id: int, *, now: dt.datetime | None = None) -> bool:
         return False
     enrolment = message.step.enrolment
     with transaction.atomic():
-        FlowMessage.objects.filter(pk=message_id).update(
-            state=MessageState.SENT, sent_at=timezone.now()
-        )
+        FlowMessage.objects.filter(pk=message_id).update(state=MessageState.SENT, sent_at=now)
         crm.touchpoint_record(
+            occurred_at=now,
             channel="email",
             kind="flow_email_sent",
             department=Department.MARKETING,

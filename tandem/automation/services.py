@@ -290,3 +290,18 @@ def policy_update(
 
 def next_version_number(flow: Flow) -> int:
     return int(flow.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+
+
+def template_graph(key: str) -> dict[str, Any]:
+    """The graph of a ready template (library.TEMPLATES) by its key: what other apps (the demo)
+    start flows from."""
+    from tandem.automation.library import TEMPLATES
+
+    return TEMPLATES[key][1]()
+
+
+def run_due(*, now: dt.datetime | None = None) -> int:
+    """Run every due step now (or at the clock `now`) and deliver the messages; steps run."""
+    from tandem.automation import runner
+
+    return runner.run_until_idle(now=now)

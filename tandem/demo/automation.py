@@ -1,0 +1,93 @@
+"""Automation's part of the story: the marketing team runs four flows built from the ready
+templates — a welcome journey with a 20 % holdout, the MQL hand-off, a quote follow-up that
+stops on a reply or a meeting, and re-engagement — and the welcome and hand-off flows have four
+months of history: the contacts who came in (or became MQLs) then walked through them with the
+clock moved day by day, so the builder shows per-step counts, each enrolment's history and a
+lift report against the held-out group.
+
+Invariants:
+- written through automation's services and its runner (every step as in production: caps,
+  quiet hours, consent), with the runner's clock set to the simulated day; the emails of the
+  history go to the demo's discarding mail backend and are dated on their day;
+- deterministic: contacts are taken in id order, the holdout side is a hash of flow and contact;
+- idempotent: flows are matched by name; history is written only with a fresh customer record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tandem.automation import services as automation
+from tandem.automation.models import Flow
+from tandem.core.audit import Actor
+from tandem.core.models import User
+from tandem.crm.models import Contact
+
+HISTORY_DAYS = 120
+FLOWS = [  # (name, template, holdout %, with history)
+    ("Welcome journey", "welcome", 20, True),
+    ("MQL hand-off", "mql_handoff", 0, True),
+    ("Quote follow-up", "quote", 0, False),
+    ("Re-engagement", "re_engagement", 0, False),
+]
+
+
+def _flows(actor: Actor, published_at: dt.datetime) -> dict[str, Flow]:
+    flows = {}
+    for name, template, holdout, _history in FLOWS:
+        flow = Flow.objects.filter(name=name).first()
+        if flow is None:
+            flow = automation.flow_create(
+                actor=actor,
+                name=name,
+                graph=automation.template_graph(template),
+                holdout_percent=holdout,
+                reentry="once",
+            )
+            automation.flow_publish(actor=actor, flow=flow, now=published_at)
+            flow.refresh_from_db()
+        flows[template] = flow
+    return flows
+
+
+def create_demo_automation(
+    people: dict[str, User], now: dt.datetime, *, activity: bool
+) -> dict[str, int]:
+    """The demo's flows (always) and their history (with a fresh customer record); returns
+    the enrolments written per template."""
+    actor = Actor(user=people["marketer"])
+    start = now - dt.timedelta(days=HISTORY_DAYS)
+    flows = _flows(actor, start)
+    written: dict[str, int] = {}
+    if not activity:
+        return written
+    welcome, handoff = flows["welcome"], flows["mql_handoff"]
+    arrivals: list[tuple[dt.datetime, Flow, int]] = []
+    for pk, created in (
+        Contact.objects.filter(created_at__gte=start, created_at__lt=now)
+        .order_by("id")
+        .values_list("pk", "created_at")
+    ):
+        arrivals.append((created, welcome, pk))
+    from tandem.leads.models import StageHistory
+
+    for contact_id, entered in (
+        StageHistory.objects.filter(stage="mql", entered_at__gte=start, entered_at__lt=now)
+        .order_by("id")
+        .values_list("contact_id", "entered_at")
+    ):
+        arrivals.append((entered, handoff, contact_id))
+    arrivals.sort(key=lambda row: (row[0], row[1].pk, row[2]))
+    day = start
+    queue = iter(arrivals)
+    pending = next(queue, None)
+    while day <= now:
+        while pending is not None and pending[0] <= day:
+            at, flow, contact_id = pending
+            if automation.enrol(flow=flow, contact_id=contact_id, trigger_key="demo", now=at):
+                key = "welcome" if flow is welcome else "mql_handoff"
+                written[key] = written.get(key, 0) + 1
+            pending = next(queue, None)
+        automation.run_due(now=day)
+        day += dt.timedelta(hours=12)
+    return written
