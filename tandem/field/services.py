@@ -28,7 +28,14 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tandem.core.audit import Actor, created_changes, diff, record_change, snapshot
+from tandem.core.audit import (
+    Actor,
+    created_changes,
+    diff,
+    record_change,
+    record_changes,
+    snapshot,
+)
 from tandem.core.errors import InvalidInput
 from tandem.core.models import Department, User
 from tandem.crm import services as crm_services
@@ -546,3 +553,27 @@ def sync_apply(
         op.outcome = outcome
         op.save(update_fields=["outcome"])
         return outcome
+
+
+# --- history ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def visits_record_history(*, actor: Actor, visits: list[Visit]) -> list[Visit]:
+    """Store visits of the past as they were (an import or the demo's quarter): a completed
+    one must carry the touchpoint already recorded for it (none is made here, so a visit is
+    never counted twice). One audit entry per visit."""
+    for visit in visits:
+        _check_window(visit.planned_start, visit.planned_end)
+        if visit.status == VisitStatus.DONE and visit.touchpoint_id is None:
+            raise InvalidInput({"touchpoint": [_("a completed visit needs its touchpoint")]})
+    made = Visit.objects.bulk_create(visits)
+    record_changes(
+        actor=actor,
+        model=Visit,
+        entries=(
+            ("create", v.pk, str(v), {"status": [None, v.status], "account": [None, v.account_id]})
+            for v in made
+        ),
+    )
+    return made

@@ -127,3 +127,10 @@ def test_planning_the_week_makes_visits_for_due_accounts_only_once(
     assert rep_client.post("/field/calendar/plan-week/").status_code == 302
     assert Visit.objects.filter(account=field.account).count() == 1
     assert Visit.objects.get().planned_start >= timezone.now() - dt.timedelta(days=7)
+
+
+def test_the_pages_speak_russian(client: Client, field: Field) -> None:
+    client.force_login(field.rep)
+    text = client.get("/field/", headers={"accept-language": "ru"}).content.decode()
+    assert "Визиты на сегодня" in text
+    assert "Ключевые клиенты, которых пора посетить" in text

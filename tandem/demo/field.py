@@ -1,0 +1,234 @@
+"""The demo's field work: visit tiers, key-account plans, each field rep's base, a quarter of
+completed visits with industry reports, and the coming days' planned visits (for today's plan,
+the calendar and the day route).
+
+Invariants:
+- deterministic: positions, tiers, reports and plans come from a `random.Random` seeded by the
+  demo's seed and each account's name; the story's order decides which accounts are key;
+- a completed visit is the story's own field-visit touchpoint (`field.services.
+  visits_record_history` links it), so no touchpoint is added and attribution is unchanged;
+- idempotent: written only with the customer record (its visits and plans go with the demo
+  accounts on reset); tiers and bases are matched by code and rep.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import zoneinfo
+
+from tandem.core.audit import Actor
+from tandem.core.models import Organisation, User
+from tandem.crm.models import Account, Touchpoint
+from tandem.demo.catalogue import PRODUCTS
+from tandem.field import services as field
+from tandem.field.models import Visit, VisitStatus
+
+QUARTER = dt.timedelta(days=91)
+TIERS = [("A", 14, "strategic: every two weeks"), ("B", 30, "monthly"), ("C", 60, "bi-monthly")]
+KEY_ACCOUNTS_PER_REP = (3, 5, 6)  # how many of a rep's accounts are in tier A, B, C
+BASES = {  # the industry's region: (lat, lon) of the rep's office
+    "agriculture": (45.035, 38.975),  # Krasnodar
+    "medical": (55.751, 37.618),  # Moscow
+    "electronics": (55.991, 37.214),  # Zelenograd
+}
+CROPS = ["winter wheat", "sunflower", "maize", "sugar beet", "soybean", "barley"]
+STAGES = ["sowing", "tillering", "stem elongation", "flowering", "grain fill", "harvest"]
+DEPARTMENTS = ["cardiology", "intensive care", "laboratory", "surgery", "paediatrics"]
+SPECIALISTS = ["head of department", "senior nurse", "lab manager", "purchasing", "chief doctor"]
+PARTS = ["MCU-32", "PMIC-5", "RF-24", "ADC-16", "LDO-3"]
+DISTRIBUTORS = ["Promelec", "Chip and Dip", "Compel", "Symmetron"]
+
+
+def _report(industry: str, rng: random.Random, products: list[str]) -> dict[str, object]:
+    product = rng.choice(products) if products else "Polevod probe"
+    if industry == "agriculture":
+        return {
+            "crops": rng.sample(CROPS, 2),
+            "area_ha": f"{rng.randrange(80, 2400)}.00",
+            "growth_stage": rng.choice(STAGES),
+            "products_trialled": [product] if rng.random() < 0.4 else [],
+        }
+    if industry == "medical":
+        return {
+            "department": rng.choice(DEPARTMENTS),
+            "specialists": rng.sample(SPECIALISTS, 2),
+            "samples": [
+                {
+                    "product": product,
+                    "lot": f"L{rng.randrange(1000, 9999)}",
+                    "quantity": rng.randrange(1, 6),
+                }
+            ]
+            if rng.random() < 0.5
+            else [],
+        }
+    if industry == "electronics":
+        return {
+            "design_ins": [
+                {
+                    "product": rng.choice(PARTS),
+                    "project": f"board rev {rng.randrange(1, 9)}",
+                    "annual_volume": rng.randrange(1, 50) * 1000,
+                }
+            ]
+            if rng.random() < 0.5
+            else [],
+            "distributor_stock": [
+                {
+                    "distributor": rng.choice(DISTRIBUTORS),
+                    "product": rng.choice(PARTS),
+                    "quantity": rng.randrange(0, 5000),
+                }
+            ],
+        }
+    return {}
+
+
+def create_field_work(
+    actor: Actor,
+    *,
+    accounts: list[Account],
+    field_reps: dict[int, int],
+    industries: dict[str, str],
+    now: dt.datetime,
+    seed: int,
+) -> int:
+    """Write the field work of the demo accounts (in the story's order); `field_reps` maps an
+    account id to its field rep's id, `industries` a rep's username to their industry. Returns
+    the number of visits written."""
+    products: dict[str, list[str]] = {}
+    for _sku, name, industry, _price in PRODUCTS:
+        products.setdefault(str(industry), []).append(str(name))
+    tiers = {
+        code: field.visit_tier_save(actor=actor, code=code, every_days=days, description=text)
+        for code, days, text in TIERS
+    }
+    reps = {u.pk: u for u in User.objects.filter(pk__in=set(field_reps.values()))}
+    industry_of = {pk: industries.get(u.username, "agriculture") for pk, u in reps.items()}
+    for k, (pk, rep) in enumerate(sorted(reps.items(), key=lambda item: item[1].username)):
+        lat, lon = BASES[industry_of[pk]]
+        field.rep_base_set(
+            actor=actor,
+            rep=rep,
+            lat=lat + (k % 2) * 0.05,
+            lon=lon + (k % 2) * 0.05,
+            day_start=dt.time(8),
+            day_end=dt.time(18),
+        )
+    places: dict[int, tuple[float, float]] = {}
+    by_rep: dict[int, list[Account]] = {}
+    for account in accounts:
+        rep_id = field_reps.get(account.pk)
+        if rep_id is None:
+            continue
+        rng = random.Random(f"{seed}:{account.name}")
+        lat, lon = BASES[industry_of[rep_id]]
+        places[account.pk] = (
+            round(lat + rng.uniform(-0.35, 0.35), 5),
+            round(lon + rng.uniform(-0.5, 0.5), 5),
+        )
+        by_rep.setdefault(rep_id, []).append(account)
+    key: list[Account] = []
+    for rep_id, mine in sorted(by_rep.items()):
+        start = 0
+        for code, count in zip("ABC", KEY_ACCOUNTS_PER_REP, strict=True):
+            for account in mine[start : start + count]:
+                lat, lon = places[account.pk]
+                field.visit_plan_set(
+                    actor=actor,
+                    account=account,
+                    tier=tiers[code],
+                    rep=reps[rep_id],
+                    lat=lat,
+                    lon=lon,
+                    opens=dt.time(8, 30),
+                    closes=dt.time(17, 0),
+                )
+                key.append(account)
+            start += count
+    # the quarter: each field-visit touchpoint of the story becomes a completed visit
+    touches = Touchpoint.objects.filter(
+        source="demo",
+        channel="field_visit",
+        occurred_at__gte=now - QUARTER,
+        occurred_at__lte=now,
+        account_id__in=list(places),
+        actor_id__isnull=False,
+    ).order_by("occurred_at", "id")
+    by_account = {a.pk: a for a in accounts}
+    history = []
+    for touch in touches:
+        account = by_account[touch.account_id or 0]
+        rng = random.Random(f"{seed}:{account.name}:{touch.occurred_at.isoformat()}")
+        minutes = rng.choice([30, 45, 60, 90])
+        start_at = touch.occurred_at - dt.timedelta(minutes=minutes)
+        lat, lon = places[account.pk]
+        history.append(
+            Visit(
+                account=account,
+                contact_id=touch.contact_id,
+                rep_id=touch.actor_id or 0,
+                planned_start=start_at,
+                planned_end=touch.occurred_at,
+                status=VisitStatus.DONE,
+                check_in_at=start_at,
+                check_in_lat=lat,
+                check_in_lon=lon,
+                check_out_at=touch.occurred_at,
+                check_out_lat=lat,
+                check_out_lon=lon,
+                lat=lat,
+                lon=lon,
+                industry=account.industry,
+                touchpoint=touch,
+                notes=rng.choice(
+                    [
+                        "Good meeting.",
+                        "Walked the site.",
+                        "Agreed next steps.",
+                        "Left samples and a price list.",
+                    ]
+                ),
+                report=_report(account.industry, rng, products.get(account.industry, [])),
+                created_at=touch.occurred_at,
+                updated_at=touch.occurred_at,
+            )
+        )
+    # the coming days: key accounts not visited lately, five a day per rep from today
+    zone = zoneinfo.ZoneInfo(Organisation.current().time_zone or "UTC")
+    today = now.astimezone(zone).date()
+    visited = {
+        v.account_id
+        for v in history
+        if v.check_out_at and v.check_out_at > now - dt.timedelta(days=14)
+    }
+    for rep_id, mine in sorted(by_rep.items()):
+        queue = [a for a in mine if a in key and a.pk not in visited] + [
+            a for a in mine if a not in key
+        ]
+        for day_offset in range(5):
+            day = today + dt.timedelta(days=day_offset)
+            if day.weekday() >= 5:
+                continue
+            for slot in range(5 if day_offset == 0 else 3):
+                if not queue:
+                    break
+                account = queue.pop(0)
+                start_at = dt.datetime.combine(day, dt.time(9 + slot * 2), tzinfo=zone)
+                lat, lon = places[account.pk]
+                history.append(
+                    Visit(
+                        account=account,
+                        rep_id=rep_id,
+                        planned_start=start_at,
+                        planned_end=start_at + dt.timedelta(minutes=60),
+                        lat=lat,
+                        lon=lon,
+                        industry=account.industry,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+    field.visits_record_history(actor=actor, visits=history)
+    return len(history)
