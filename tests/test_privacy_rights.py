@@ -23,6 +23,7 @@ from django.test import Client
 from conftest import World
 from tandem.attribution.tests.test_journeys import build_timeline, linear, paths
 from tandem.core.audit import Actor
+from tandem.core.errors import InvalidInput
 from tandem.core.models import AuditEntry
 from tandem.crm import services as crm
 from tandem.crm.models import Contact, Identity, Suppression, Touchpoint
@@ -297,6 +298,14 @@ def test_an_erased_person_is_not_created_or_identified_again(
     )
     assert page.status_code == 400
     assert not Contact.objects.filter(email=EMAIL).exists()
+
+    # nor filled again by a merge or an edit
+    other = Contact.objects.exclude(pk=ann.pk).first()
+    assert other is not None
+    with pytest.raises(InvalidInput):
+        crm.contacts_merge(actor=Actor.system(), survivor=ann, merged=other)
+    edited = api.patch(f"/contacts/{ann.pk}", {"first_name": "Ann"})
+    assert edited.status_code == 400
 
     # subscriptions: the erased contact cannot be subscribed (nor mailed: it has no address)
     subscribed = api.post(

@@ -237,17 +237,24 @@ def person_rows(contact: Contact) -> PersonRows:
             if not parents:
                 continue
             for child, name in _owned_children(model):
-                pks = [r.pk for r in parents]
-                new = found.add(child, child._base_manager.filter(**{f"{name}__in": pks}))
+                new = []
+                for pks in _chunks([r.pk for r in parents]):
+                    rows = child._base_manager.filter(**{f"{name}__in": pks}).order_by("pk")
+                    new += found.add(child, rows)
                 next_frontier.append((child, new))
         frontier = next_frontier
-    audit = Q()
-    for label, items in found.rows.items():
-        if items and label != AuditEntry._meta.label:
-            audit |= Q(model=label, object_id__in=[str(r.pk) for r in items])
-    if audit:
-        found.add(AuditEntry, AuditEntry.objects.filter(audit).order_by("pk"))
+    for label, items in list(found.rows.items()):
+        if label != AuditEntry._meta.label:
+            for ids in _chunks([str(r.pk) for r in items]):
+                entries = AuditEntry.objects.filter(model=label, object_id__in=ids)
+                found.add(AuditEntry, entries.order_by("pk"))
     return found
+
+
+def _chunks(values: list[Any], size: int = 2000) -> Iterable[list[Any]]:
+    """`values` in lists of at most `size` (SQLite takes at most 32,766 parameters)."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 # --- export -----------------------------------------------------------------------------------

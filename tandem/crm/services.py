@@ -480,6 +480,8 @@ def contacts_merge(*, actor: Actor, survivor: Contact, merged: Contact) -> Conta
         raise InvalidInput("a contact cannot be merged with itself")
     survivor = Contact.objects.select_for_update().get(pk=survivor.pk)
     merged = Contact.objects.select_for_update().get(pk=merged.pk)
+    if survivor.erased_at is not None:  # its blanks would be filled with the other's data
+        raise InvalidInput({"survivor": [gettext(ERASED_MESSAGE)]})
     before = snapshot(survivor)
     updated: list[str] = []
     for field in _CONTACT_FILL:
