@@ -16,10 +16,14 @@ Invariants:
   enqueues `tasks.attribution_runs_compute` after commit; the worker claims each run with a
   conditional UPDATE (queued -> running), so a task delivered twice computes it once, reports
   the bootstrap replicates done as it goes, and stores the result (done) or the reason it
-  failed (in the asker's language); a run found running without a heartbeat for `STALE`, or
-  queued that long, is queued and enqueued again; a failed run is queued again when asked for
-  again (a page or API request, not a poll). `attribution_run` computes in the calling process
-  (the command line, PDFs, exports, tests) and completes a waiting row the same way;
+  failed (in the asker's language); a running run beats (``updated_at``) while its worker
+  lives, so a run silent for TASKS_WORKER_STALE_SECONDS belongs to a killed worker: the task,
+  run again once that worker counts as dead, takes it over and computes it from the start;
+  when the task gives up for good the runs are failed with the reason; a run found running
+  without a heartbeat for `STALE`, or queued that long, is queued and enqueued again; a failed
+  run is queued again when asked for again (a page or API request, not a poll).
+  `attribution_run` computes in the calling process (the command line, PDFs, exports, tests)
+  and completes a waiting row the same way;
 - per dimension, credits sum to the total conversions and value of the journeys (engine
   invariant), and each share comes with its bootstrap percentile interval;
 - the cache row is not a business record: it is not audited;
@@ -64,7 +68,9 @@ from tandem.attribution.models import AttributionRun, CreditAdjustment
 from tandem.core.access import ALL, NONE, Action, _Everything, register, scoped
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
+from tandem.core.interrupted_work import beating
 from tandem.core.models import Department, User
+from tandem.core.task_health import stale_after
 from tandem.core.tasks import enqueue_on_commit
 from tandem.sales.models import Deal
 
@@ -503,8 +509,10 @@ class _Beat:
 
 
 def _claim(run_id: int, now: dt.datetime) -> bool:
+    """Queued, or running without a heartbeat for as long as a dead worker's (the run of a
+    process that was killed: taken over)."""
     due = Q(status=AttributionRun.Status.QUEUED) | Q(
-        status=AttributionRun.Status.RUNNING, updated_at__lt=now - STALE
+        status=AttributionRun.Status.RUNNING, updated_at__lt=now - stale_after()
     )
     return bool(
         AttributionRun.objects.filter(due, pk=run_id).update(
@@ -531,7 +539,15 @@ def runs_compute(run_ids: Sequence[int]) -> dict[int, str]:
         spec_key = json.dumps(asked, sort_keys=True, default=str)
         groups.setdefault((run.user_id, spec_key), []).append(run)
     for group in groups.values():
-        _compute_group(group)
+        ids = [run.pk for run in group]
+
+        def beat(ids: list[int] = ids) -> None:  # while the journeys are built, too
+            AttributionRun.objects.filter(pk__in=ids, status=AttributionRun.Status.RUNNING).update(
+                updated_at=timezone.now()
+            )
+
+        with beating(beat, max(0.5, min(5.0, stale_after().total_seconds() / 4))):
+            _compute_group(group)
     return dict(AttributionRun.objects.filter(pk__in=run_ids).values_list("pk", "status"))
 
 
@@ -574,6 +590,19 @@ def _compute_group(group: list[AttributionRun]) -> None:
                 finished_at=end,
                 updated_at=end,
             )
+
+
+def runs_interrupted(*, run_ids: Sequence[int], reason: str) -> int:
+    """The task computing ``run_ids`` gave up for good (its worker lost every time): the runs
+    still queued or running are failed with ``reason`` (asking again queues them anew); how
+    many were."""
+    end = timezone.now()
+    return AttributionRun.objects.filter(pk__in=run_ids, status__in=AttributionRun.ACTIVE).update(
+        status=AttributionRun.Status.FAILED,
+        error=f"interrupted: {reason}"[:500],
+        finished_at=end,
+        updated_at=end,
+    )
 
 
 def parse_models(text: str) -> tuple[str, ...]:
