@@ -191,13 +191,20 @@ def reward_create(
 
 @transaction.atomic
 def member_enrol(
-    *, actor: Actor, programme: LoyaltyProgramme, account: Account, country: str
+    *,
+    actor: Actor,
+    programme: LoyaltyProgramme,
+    account: Account,
+    country: str,
+    joined_at: dt.datetime | None = None,
 ) -> Membership:
     code = country.strip().upper()
     if len(code) != 2 or not code.isalpha():
         raise InvalidInput({"country": [_("Enter a two-letter country code (ISO 3166).")]})
     membership, created = Membership.objects.get_or_create(
-        programme=programme, account=account, defaults={"country": code}
+        programme=programme,
+        account=account,
+        defaults={"country": code, "joined_at": joined_at or timezone.now()},
     )
     if created:
         _audit_create(actor, membership)
