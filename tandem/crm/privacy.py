@@ -481,11 +481,12 @@ def contact_erase(*, actor: Actor, contact: Contact) -> Contact:
     _suppress(contact, found)
     done: set[tuple[str, Any]] = set()
     for label, rows in found.rows.items():
-        model = apps.get_model(label)
-        if label == Contact._meta.label:
+        if label == Contact._meta.label or not rows:
             continue
+        model = type(rows[0])
         if model in _DELETED_ON_ERASE:
-            model._base_manager.filter(pk__in=[r.pk for r in rows]).delete()
+            for pks in _chunks([r.pk for r in rows]):
+                model._base_manager.filter(pk__in=pks).delete()
             continue
         for row in rows:
             done.add((label, row.pk))
