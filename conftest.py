@@ -103,6 +103,10 @@ def pytest_configure(config: pytest.Config) -> None:
 # `pytest -m "not slow and not browser"` (docs/operations.md, "Tests"). Modules that start
 # processes mark themselves with `pytestmark = pytest.mark.slow`; these are recognised here.
 SLOW_FIXTURES = frozenset({"live_server", "live", "transactional_db"})
+# Tests on the console-script fixtures (tandem/core/tests/test_cli.py) run Tandem's processes on
+# a SQLite file of their own, whatever the test database: the PostgreSQL leg would only repeat
+# them, so they are `sqlite_leg_only`.
+OWN_SQLITE_FIXTURES = frozenset({"migrated_db"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -113,6 +117,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         fuzzed = getattr(function, "is_hypothesis_test", False)
         if fixtures & SLOW_FIXTURES or fuzzed or item.get_closest_marker("browser"):
             item.add_marker(slow)
+        if fixtures & OWN_SQLITE_FIXTURES:
+            item.add_marker(pytest.mark.sqlite_leg_only)
 
 
 IMMEDIATE_TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
@@ -207,7 +213,7 @@ def smtp_server(inbox: InboxT, settings: Any) -> Iterator[InboxT]:
         port = probe.getsockname()[1]
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "tandem.core.mail.SmtpBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""

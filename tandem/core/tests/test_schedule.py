@@ -51,6 +51,7 @@ def test_every_configured_periodic_task_exists_and_runs_without_arguments():
 
 
 @pytest.mark.slow  # starts the scheduler as a process
+@pytest.mark.sqlite_leg_only  # on a SQLite file of its own in either leg
 def test_the_scheduler_command_runs_once(tmp_path):
     env = {
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
