@@ -33,15 +33,21 @@ class MappingForm(forms.Form):
     keep_unmapped = forms.BooleanField(label=KEEP_UNMAPPED_LABEL, required=False)
 
     def __init__(
-        self, *args: Any, header: Sequence[str], targets: Sequence[str], **kwargs: Any
+        self,
+        *args: Any,
+        header: Sequence[str],
+        targets: Sequence[str],
+        keep: bool = True,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.header = list(header)
         choices = [
             ("", _("(ignore)")),
             *((t, t) for t in targets),
-            (KEEP, _("(custom attribute)")),
         ]
+        if keep:  # contacts keep custom attributes; accounts do not
+            choices.append((KEEP, _("(custom attribute)")))
         for index, name in enumerate(self.header):
             self.fields[f"column_{index}"] = forms.ChoiceField(
                 label=name, choices=choices, required=False

@@ -14,7 +14,8 @@ Invariants:
   header; an override naming a target that does not exist raises ``InvalidInput``;
 - with ``keep_unmapped``, each unknown column (not one the user chose to ignore) maps to
   ``custom.<key>`` (``crm.attributes.attribute_key``): its values are kept as that custom
-  attribute, defined as optional text when the import runs.
+  attribute, defined as optional text when the import runs (contacts only: an accounts import
+  asked to keep them raises ``InvalidInput``).
 
 Vendor layouts recognised as they come: HubSpot's contacts export ("Record ID", "First Name",
 "Last Name", "Email", "Phone Number", "Contact owner" with full names, "Lifecycle Stage",
@@ -32,6 +33,8 @@ from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+
+from django.utils.translation import gettext as _
 
 from tandem.core.errors import InvalidInput
 from tandem.crm.services import attribute_key
@@ -137,11 +140,15 @@ def recognise(
     """Map each header to a target field of `kind`; `override` is keyed by header text;
     `keep_unmapped` keeps unknown columns as custom attributes (`custom.<key>`)."""
     valid = set(targets_for(kind))
+    if kind == "contacts":
+        valid.add(KEEP)
+    elif keep_unmapped:
+        raise InvalidInput({"keep_unmapped": [_("Only contacts keep custom attributes.")]})
     overrides: dict[str, str] = {}
     bad: list[str] = []
     for header, target in (override or {}).items():
         target = target.strip()
-        if target and target not in valid and target != KEEP:
+        if target and target not in valid:
             bad.append(f"{header!r}: {target!r} is not one of {', '.join(sorted(valid))}")
         overrides[normalise_header(header)] = target
     if bad:

@@ -112,7 +112,10 @@ def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
 def job_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     user, job = _job(request, pk, "change")
     header = [c["header"] for c in _preview(job)["columns"]]
-    form = MappingForm(request.POST, header=header, targets=targets_for(services.kind_of(job)))
+    kind = services.kind_of(job)
+    form = MappingForm(
+        request.POST, header=header, targets=targets_for(kind), keep=kind == "contacts"
+    )
     if not form.is_valid():
         for field, errors in form.errors.items():
             label = form.fields[field].label if field in form.fields else ""

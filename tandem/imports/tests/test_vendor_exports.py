@@ -360,3 +360,21 @@ def test_the_api_uploads_with_the_option_maps_and_starts(
     rep_token = token_create(actor=Actor(user=rep), user=rep, name="t", scope="write")
     rep_api = Client(headers={"Authorization": f"Bearer {rep_token.secret}"})
     assert rep_api.get(f"/api/v1/imports/{job_id}").status_code == 403
+
+
+def test_an_accounts_import_cannot_keep_custom_attributes(world: World) -> None:
+    upload = SimpleUploadedFile("accounts.csv", b"Company Name,Region\r\nAcme,EMEA\r\n")
+    with pytest.raises(services.InvalidInput, match="Only contacts keep custom attributes"):
+        services.import_job_create(
+            actor=world.user("marketer"), kind="accounts", upload=upload, keep_unmapped=True
+        )
+    upload.seek(0)
+    job = services.import_job_create(actor=world.user("marketer"), kind="accounts", upload=upload)
+    assert [c.header for c in services.import_columns(job) if not c.target] == ["Region"]
+    with pytest.raises(services.InvalidInput, match="is not one of"):
+        services.import_job_set_mapping(
+            actor=world.user("marketer"), job=job, override={"Region": "custom"}
+        )
+    page = _client(world, "marketer").get(f"/imports/{job.pk}/").content.decode()
+    assert 'name="keep_unmapped"' not in page
+    assert "Not imported (no field): Region" in page
