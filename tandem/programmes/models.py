@@ -294,10 +294,10 @@ class PointsEntry(models.Model):
     source_key = models.CharField(max_length=80, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     reverses = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals"
+        "self", null=True, blank=True, on_delete=models.RESTRICT, related_name="reversals"
     )
     redemption = models.ForeignKey(
-        "Redemption", null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
+        "Redemption", null=True, blank=True, on_delete=models.RESTRICT, related_name="entries"
     )
     note = models.CharField(max_length=300, blank=True)
 
@@ -446,7 +446,7 @@ class TransferOfValue(models.Model):
     occurred_on = models.DateField()
     description = models.CharField(max_length=300, blank=True)
     redemption = models.ForeignKey(
-        Redemption, null=True, blank=True, on_delete=models.PROTECT, related_name="transfers"
+        Redemption, null=True, blank=True, on_delete=models.RESTRICT, related_name="transfers"
     )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
