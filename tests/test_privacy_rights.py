@@ -339,3 +339,24 @@ def test_the_consent_ledger_is_shown_on_the_persons_record(world: World) -> None
     shown = ledger.content.decode()
     assert FORM_IP in shown
     assert "Withdrawn" in shown
+
+
+@pytest.mark.django_db
+def test_the_privacy_page_and_its_refusals_read_in_russian(world: World) -> None:
+    ann, _form, _key = _person(world)
+    client = _signed_in(world.user("head"))
+    page = client.get(f"/crm/contacts/{ann.pk}/privacy/", HTTP_ACCEPT_LANGUAGE="ru")
+    text = page.content.decode()
+    assert "Удалить данные человека" in text
+    assert "Erase the person" not in text
+    refused = client.post(
+        f"/crm/contacts/{ann.pk}/privacy/", {"confirm": "1"}, HTTP_ACCEPT_LANGUAGE="ru"
+    )
+    assert refused.status_code == 400
+    assert "Это не номер этого контакта." in refused.content.decode()
+    crm.contact_erase(actor=Actor(user=world.user("head")), contact=ann)
+    api = ApiClient(token_for(world.user("head")))
+    again = api.post("/contacts", {"email": EMAIL}, headers={"Accept-Language": "ru"})
+    assert again.status_code == 400
+    (message,) = again.json()["details"]["email"]
+    assert message.startswith("Этот адрес принадлежит человеку, который попросил удалить")
