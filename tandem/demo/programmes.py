@@ -25,7 +25,7 @@ from tandem.core.errors import InvalidInput
 from tandem.core.models import User
 from tandem.crm.models import Account, Contact, Industry
 from tandem.demo.customers import DEMO_TAG
-from tandem.programmes import compliance, loyalty, trainings, trials
+from tandem.programmes import services as programmes
 from tandem.programmes.models import (
     ComplianceRule,
     Curriculum,
@@ -66,7 +66,7 @@ CROPS = ["winter wheat", "sunflower", "maize", "sugar beet"]
 def _setup(actor: Actor, now: dt.datetime) -> LoyaltyProgramme:
     for name, country, effect, nature, recipient, reference in COMPLIANCE_RULES:
         if not ComplianceRule.objects.filter(name=name).exists():
-            compliance.rule_create(
+            programmes.compliance_rule_create(
                 actor=actor,
                 name=name,
                 country=country,
@@ -78,14 +78,14 @@ def _setup(actor: Actor, now: dt.datetime) -> LoyaltyProgramme:
     programme = LoyaltyProgramme.objects.filter(name=PROGRAMME).first()
     if programme is not None:
         return programme
-    programme = loyalty.programme_create(actor=actor, name=PROGRAMME, currency="EUR")
-    loyalty.earning_rule_create(actor=actor, programme=programme, source="purchase", points=1)
+    programme = programmes.programme_create(actor=actor, name=PROGRAMME, currency="EUR")
+    programmes.earning_rule_create(actor=actor, programme=programme, source="purchase", points=1)
     for source, points, cap in (
         ("training", 200, 600),
         ("referral", 500, 1500),
         ("event", 50, 200),
     ):
-        loyalty.earning_rule_create(
+        programmes.earning_rule_create(
             actor=actor,
             programme=programme,
             source=source,
@@ -94,9 +94,9 @@ def _setup(actor: Actor, now: dt.datetime) -> LoyaltyProgramme:
             cap_period="year",
         )
     for name, threshold in (("Silver", 5_000), ("Gold", 20_000), ("Platinum", 60_000)):
-        loyalty.tier_create(actor=actor, programme=programme, name=name, threshold=threshold)
+        programmes.tier_create(actor=actor, programme=programme, name=name, threshold=threshold)
     start = (now + dt.timedelta(days=75)).date()
-    loyalty.reward_create(
+    programmes.reward_create(
         actor=actor,
         programme=programme,
         name="Study trip: precision farming in the Netherlands",
@@ -109,7 +109,7 @@ def _setup(actor: Actor, now: dt.datetime) -> LoyaltyProgramme:
         ends_on=start + dt.timedelta(days=4),
         capacity=12,
     )
-    loyalty.reward_create(
+    programmes.reward_create(
         actor=actor,
         programme=programme,
         name="Congress registration",
@@ -118,7 +118,7 @@ def _setup(actor: Actor, now: dt.datetime) -> LoyaltyProgramme:
         points_cost=1_500,
         unit_cost=Decimal("450.00"),
     )
-    loyalty.reward_create(
+    programmes.reward_create(
         actor=actor,
         programme=programme,
         name="Calibration voucher",
@@ -136,7 +136,7 @@ def _curricula(actor: Actor) -> list[Curriculum]:
         found = Curriculum.objects.filter(name=name).first()
         product = Product.objects.filter(sku=sku).first()
         if found is None and product is not None:
-            found = trainings.curriculum_create(
+            found = programmes.curriculum_create(
                 actor=actor, product=product, name=name, modules=modules, valid_months=12
             )
         if found is not None:
@@ -185,7 +185,7 @@ def _trials(
         if product is None:
             continue
         crop = CROPS[k % len(CROPS)]
-        trial = trials.trial_create(
+        trial = programmes.trial_create(
             actor=rep, account=farm, product=product, crop=crop, season=season
         )
         sown = dt.date(season, 4, 10) + dt.timedelta(days=rng.randrange(0, 20))
@@ -195,7 +195,7 @@ def _trials(
         for arm, per_ha in (("product", base + lift), ("usual", base)):
             area = Decimal(rng.choice(["1.5", "2.0", "2.5", "3.0"]))
             harvested = harvest <= now.date()
-            trials.plot_add(
+            programmes.plot_add(
                 actor=rep,
                 trial=trial,
                 arm=arm,
@@ -242,7 +242,7 @@ def _trainings(
             if c == 0 and s == 0:  # an old session: certificates due for recertification
                 start = now - dt.timedelta(days=350)
             host = clients[(c + s) % len(clients)] if mode == "on_site" else None
-            session = trainings.session_create(
+            session = programmes.session_create(
                 actor=actor,
                 curriculum=curriculum,
                 mode=mode,
@@ -261,13 +261,13 @@ def _trainings(
                 Contact.objects.filter(account__in=pool).order_by("pk")[: 6 + rng.randrange(0, 6)]
             )
             for contact in contacts:
-                attendance = trainings.attendee_register(
+                attendance = programmes.attendee_register(
                     actor=actor, session_id=session.pk, contact=contact
                 )
                 came = rng.random() < 0.85
-                trainings.attendance_mark(actor=actor, attendance_id=attendance.pk, attended=came)
+                programmes.attendance_mark(actor=actor, attendance_id=attendance.pk, attended=came)
                 if came:
-                    trainings.assessment_record(
+                    programmes.assessment_record(
                         actor=actor,
                         attendance_id=attendance.pk,
                         score=min(100, int(rng.gauss(80, 12))),
@@ -290,7 +290,7 @@ def _loyalty(
             # two medical members are German hospitals the Moscow office also serves
             country = "DE" if industry == Industry.MEDICAL and k < 2 else "RU"
             members.append(
-                loyalty.member_enrol(
+                programmes.member_enrol(
                     actor=actor,
                     programme=programme,
                     account=account,
@@ -298,7 +298,7 @@ def _loyalty(
                     joined_at=joined,
                 )
             )
-    written = loyalty.loyalty_sync(actor=actor)
+    written = programmes.loyalty_sync(actor=actor)
     rewards = {r.name: r for r in Reward.objects.filter(programme=programme)}
     trip = rewards["Study trip: precision farming in the Netherlands"]
     congress = rewards["Congress registration"]
@@ -310,7 +310,7 @@ def _loyalty(
         account = membership.account
         try:
             if account.industry == Industry.AGRICULTURE and membership.balance >= trip.points_cost:
-                redemption = loyalty.redemption_request(
+                redemption = programmes.redemption_request(
                     actor=actor,
                     membership_id=membership.pk,
                     reward_id=trip.pk,
@@ -320,7 +320,7 @@ def _loyalty(
             elif (
                 account.industry == Industry.MEDICAL and membership.balance >= congress.points_cost
             ):
-                redemption = loyalty.redemption_request(
+                redemption = programmes.redemption_request(
                     actor=actor,
                     membership_id=membership.pk,
                     reward_id=congress.pk,
@@ -328,7 +328,7 @@ def _loyalty(
                     at=at,
                 )
             elif membership.balance >= voucher.points_cost:
-                redemption = loyalty.redemption_request(
+                redemption = programmes.redemption_request(
                     actor=actor, membership_id=membership.pk, reward_id=voucher.pk, at=at
                 )
             else:
@@ -337,7 +337,7 @@ def _loyalty(
             continue  # no places left, or a rule forbids it
         written += 1
         if rng.random() < 0.8:
-            loyalty.redemption_approve(actor=actor, redemption_id=redemption.pk)
+            programmes.redemption_approve(actor=actor, redemption_id=redemption.pk)
     # samples and meals for doctors of the medical members, and a German hospital's grant
     for membership in members:
         if membership.account.industry != Industry.MEDICAL:
@@ -345,7 +345,7 @@ def _loyalty(
         doctor = Contact.objects.filter(account_id=membership.account_id).order_by("pk").first()
         for nature, value in (("sample", "0"), ("meal", "35.00")):
             try:
-                compliance.transfer_record(
+                programmes.transfer_record(
                     actor=actor,
                     account=membership.account,
                     contact=doctor,
@@ -360,7 +360,7 @@ def _loyalty(
             except InvalidInput:
                 continue
         if membership.country == "DE":
-            compliance.transfer_record(
+            programmes.transfer_record(
                 actor=actor,
                 account=membership.account,
                 contact=None,
