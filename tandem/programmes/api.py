@@ -509,6 +509,10 @@ class RedemptionOut(Schema):
         return list(obj.travellers.values_list("pk", flat=True))
 
 
+class ReferralIn(Input):
+    referred_account_id: RecordId
+
+
 class RefundIn(Input):
     deal_line_id: RecordId
     note: Annotated[str, Field(max_length=200)] = ""
@@ -658,6 +662,20 @@ def reject_redemption(
     return loyalty.redemption_reject(
         actor=who.actor, redemption_id=redemption.pk, reason=payload.reason
     )
+
+
+@router.post("/loyalty/members/{membership_id}/referrals", response={201: EntryOut, **WRITE_ERRORS})
+def record_referral(
+    request: HttpRequest, membership_id: RecordId, payload: ReferralIn
+) -> Status[PointsEntry]:
+    """The member referred a new account: earn the referral points (once per account)."""
+    who = _who(request, "run_programmes")
+    membership = get_scoped(who.user, Membership, membership_id, "change")
+    referred = _account(who, payload.referred_account_id)
+    entry = loyalty.referral_record(actor=who.actor, membership_id=membership.pk, referred=referred)
+    if entry is None:
+        raise InvalidInput(_("No referral points: no rule, or this period's cap is reached."))
+    return Status(201, entry)
 
 
 @router.post("/loyalty/entries/{entry_id}/reverse", response={201: EntryOut, **WRITE_ERRORS})

@@ -177,6 +177,10 @@ class RedeemForm(forms.Form):
             raise forms.ValidationError(_("Enter contact ids separated by commas.")) from exc
 
 
+class ReferralForm(forms.Form):
+    account = forms.IntegerField(label=_("referred account (id)"), min_value=1)
+
+
 class RejectForm(forms.Form):
     reason = forms.CharField(label=_("reason"), max_length=300)
 

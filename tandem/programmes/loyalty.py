@@ -344,6 +344,31 @@ def points_earn(
 
 
 @transaction.atomic
+def referral_record(
+    *, actor: Actor, membership_id: int, referred: Account, at: dt.datetime | None = None
+) -> PointsEntry | None:
+    """A member brought a new account: earn the programme's referral points (once per referred
+    account in a programme; None when no rule applies or the cap is used up)."""
+    membership = Membership.objects.get(pk=membership_id)
+    if referred.pk == membership.account_id:
+        raise InvalidInput({"account": [_("A member does not refer itself.")]})
+    key = f"referral:{referred.pk}"
+    taken = PointsEntry.objects.filter(
+        membership__programme_id=membership.programme_id, kind=EntryKind.EARN, source_key=key
+    ).exclude(membership_id=membership_id)
+    if taken.exists():
+        raise InvalidInput({"account": [_("Another member referred this account.")]})
+    return points_earn(
+        actor=actor,
+        membership_id=membership_id,
+        source=EarnSource.REFERRAL,
+        source_key=key,
+        at=at,
+        note=referred.name[:300],
+    )
+
+
+@transaction.atomic
 def points_reverse(
     *, actor: Actor, entry_id: int, note: str = "", at: dt.datetime | None = None
 ) -> PointsEntry:

@@ -42,6 +42,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="member_statement",
     ),
     path("loyalty/members/<int:pk>/redeem/", views.member_redeem, name="member_redeem"),
+    path("loyalty/members/<int:pk>/referrals/", views.member_referral, name="member_referral"),
     path("loyalty/entries/<int:pk>/reverse/", views.entry_reverse, name="entry_reverse"),
     path("compliance/", views.compliance_page, name="compliance"),
     path("compliance/rules/<int:pk>/toggle/", views.rule_toggle, name="rule_toggle"),

@@ -563,6 +563,7 @@ def _member_page(request: HttpRequest, pk: int, status: int = 200, **forms_: Any
             "statement": loyalty.statement(membership, start, end),
             "redemptions": membership.redemptions.select_related("reward"),
             "redeem_form": forms_.get("redeem_form") or forms.RedeemForm(rewards=rewards),
+            "referral_form": forms_.get("referral_form") or forms.ReferralForm(),
             "people": Contact.objects.filter(account_id=membership.account_id).values_list(
                 "pk", "first_name", "last_name"
             )[:50],
@@ -629,6 +630,29 @@ def member_redeem(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, _("Requested; it awaits approval."))
         return redirect("programmes:member", pk=membership.pk)
     return _member_page(request, pk, status=400, redeem_form=form)
+
+
+@login_required
+@require_POST
+def member_referral(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request, "run_programmes")
+    membership = get_scoped(actor.user, Membership, pk, "change")
+    form = forms.ReferralForm(request.POST)
+
+    def call() -> None:
+        referred = scoped(actor.user, Account).filter(pk=form.cleaned_data["account"]).first()
+        if referred is None:
+            raise InvalidInput({"account": [_("No such account.")]})
+        if (
+            loyalty.referral_record(actor=actor, membership_id=membership.pk, referred=referred)
+            is None
+        ):
+            raise InvalidInput(_("No referral points: no rule, or this period's cap is reached."))
+
+    if _attempt(form, call):
+        messages.success(request, _("Referral recorded."))
+        return redirect("programmes:member", pk=membership.pk)
+    return _member_page(request, pk, status=400, referral_form=form)
 
 
 @login_required

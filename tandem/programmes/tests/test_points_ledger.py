@@ -208,3 +208,27 @@ def test_a_tier_is_reached_at_its_threshold_and_expires(programme: Loyalty) -> N
     assert loyalty.tier_of(membership, dt.date(2027, 1, 5)) is None
     total = PointsEntry.objects.filter(membership=membership).aggregate(n=Sum("points"))["n"]
     assert total == 600
+
+
+def test_a_referral_earns_once_and_only_for_the_member_who_referred(programme: Loyalty) -> None:
+    system = Actor.system()
+    loyalty.earning_rule_create(
+        actor=system, programme=programme.programme, source="referral", points=300
+    )
+    members = [
+        loyalty.member_enrol(
+            actor=system,
+            programme=programme.programme,
+            account=crm.account_create(actor=system, name=f"Farm {i}"),
+            country="DE",
+        )
+        for i in range(2)
+    ]
+    newcomer = crm.account_create(actor=system, name="New farm")
+    entry = loyalty.referral_record(actor=system, membership_id=members[0].pk, referred=newcomer)
+    assert entry is not None
+    assert entry.points == 300
+    again = loyalty.referral_record(actor=system, membership_id=members[0].pk, referred=newcomer)
+    assert again == entry
+    with pytest.raises(InvalidInput, match="Another member referred this account."):
+        loyalty.referral_record(actor=system, membership_id=members[1].pk, referred=newcomer)
