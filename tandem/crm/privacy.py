@@ -79,7 +79,6 @@ PERSONAL_NAMES = frozenset(
         "last_name",
         "lastname",
         "phone",
-        "title",
         "address",
         "notes",
     }
@@ -360,6 +359,8 @@ def _needles(contact: Contact, found: PersonRows) -> Needles:
     emails = {contact.email} | {r.email for r in found.rows.get("crm.ContactEmail", [])}  # type: ignore[attr-defined]
     phones = {contact.phone} | {r.phone for r in found.rows.get("crm.ContactPhone", [])}  # type: ignore[attr-defined]
     needles.strong = {v.strip().lower() for v in emails | phones if v and v.strip()}
+    # a phone also as its digits alone ("+49 30 555" and "4930555" are the same number)
+    needles.strong |= {d for v in phones if v and len(d := re.sub(r"\D", "", v)) >= 7}
     names = [contact.first_name.strip(), contact.last_name.strip()]
     full = " ".join(n for n in names if n)
     needles.weak = {n.lower() for n in [*names, full] if n}
@@ -371,7 +372,9 @@ def _needles(contact: Contact, found: PersonRows) -> Needles:
                     needles.weak.add(str(getattr(row, f.attname)).lower())
             props = getattr(row, "properties", None)
             if isinstance(props, dict):
-                for ip in (props.get("ip"), (props.get("context") or {}).get("ip")):
+                context = props.get("context")
+                inner = context.get("ip") if isinstance(context, dict) else None
+                for ip in (props.get("ip"), inner):
                     if isinstance(ip, str) and ip:
                         needles.weak.add(ip.lower())
     return needles
