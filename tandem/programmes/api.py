@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
@@ -58,6 +59,7 @@ Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=3)]
 Points = Annotated[int, Field(ge=1, le=10_000_000)]
 Months = Annotated[int, Field(ge=1, le=120)]
+Year = Annotated[int, Field(ge=1900, le=2200)]
 
 
 class Input(Schema):
@@ -173,6 +175,9 @@ def create_session(request: HttpRequest, payload: SessionIn) -> Status[TrainingS
     data = payload.model_dump()
     curriculum = get_object_or_404(Curriculum, pk=data.pop("curriculum_id"))
     host = data.pop("host_account_id")
+    for key in ("starts_at", "ends_at"):
+        if timezone.is_naive(data[key]):
+            data[key] = timezone.make_aware(data[key])
     session = trainings.session_create(
         actor=who.actor,
         curriculum=curriculum,
@@ -794,7 +799,7 @@ def check_benefit(request: HttpRequest, payload: CheckIn) -> dict[str, Any]:
 
 
 @router.get("/compliance/transfers", response={200: list[TransferOut], **READ_ERRORS})
-def list_transfers(request: HttpRequest, year: int | None = None) -> list[TransferOfValue]:
+def list_transfers(request: HttpRequest, year: Year | None = None) -> list[TransferOfValue]:
     who = _who(request)
     rows = scoped(who.user, TransferOfValue)
     if year is not None:
@@ -816,7 +821,10 @@ def record_transfer(request: HttpRequest, payload: TransferIn) -> Status[Transfe
 
 @router.get("/compliance/reports/{report}", response={200: None, **READ_ERRORS})
 def disclosure_report(
-    request: HttpRequest, report: Literal["efpia", "open-payments"], year: int, country: str = ""
+    request: HttpRequest,
+    report: Literal["efpia", "open-payments"],
+    year: Year,
+    country: Annotated[str, Field(max_length=2)] = "",
 ) -> HttpResponse:
     """The yearly disclosure report as CSV: EFPIA (one row per recipient) or Open Payments."""
     who = _who(request)

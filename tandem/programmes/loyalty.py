@@ -530,8 +530,8 @@ def redemption_request(
     """Ask for a reward: the points are taken at once (given back if it is rejected)."""
     at = at or timezone.now()
     membership = Membership.objects.select_related("account", "programme").get(pk=membership_id)
-    reward = Reward.objects.select_for_update().get(pk=reward_id)
-    if reward.programme_id != membership.programme_id or not reward.active:
+    reward = Reward.objects.select_for_update().filter(pk=reward_id).first()
+    if reward is None or reward.programme_id != membership.programme_id or not reward.active:
         raise InvalidInput({"reward": [_("This reward is not offered to this member.")]})
     if reward.kind == RewardKind.TRIP:
         if not travellers:

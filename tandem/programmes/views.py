@@ -746,6 +746,8 @@ def disclosure_export(request: HttpRequest, report: str) -> HttpResponse:
         year = int(request.GET.get("year", timezone.localdate().year))
     except ValueError:
         year = timezone.localdate().year
+    if not 1900 <= year <= 2200:
+        year = timezone.localdate().year
     if report == "efpia":
         rows = compliance.efpia_rows(year=year, country=request.GET.get("country", "")[:2])
     elif report == "open-payments":
