@@ -18,6 +18,7 @@ Invariants:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid as uuidlib
 from collections.abc import Iterable
 from typing import Any
@@ -66,6 +67,20 @@ SIGNATURES: list[tuple[bytes, int, str, str]] = [  # (magic, offset, content typ
 ]
 
 
+def _no_nul(field: str, value: str) -> str:
+    """Text as stored: NUL characters are refused (PostgreSQL cannot store them)."""
+    if "\x00" in value:
+        raise InvalidInput({field: [_("contains a NUL character")]})
+    return value
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    """A time without a zone is read in the active time zone (the user's)."""
+    if value is not None and timezone.is_naive(value):
+        return timezone.make_aware(value)
+    return value
+
+
 class VisitConflict(Exception):
     """A change made against an older version of a visit; `current` is the visit as stored."""
 
@@ -81,7 +96,8 @@ class VisitConflict(Exception):
 def visit_tier_save(
     *, actor: Actor, code: str, every_days: int, description: str = ""
 ) -> VisitTier:
-    code = code.strip().upper()
+    code = _no_nul("code", code).strip().upper()
+    _no_nul("description", description)
     if not code or len(code) > 10:
         raise InvalidInput({"code": [_("a tier is 1 to 10 characters")]})
     if not 1 <= every_days <= 366:
@@ -189,6 +205,8 @@ def visit_create(
     notes: str = "",
 ) -> tuple[Visit, bool]:
     """Plan a visit; with a ``uuid`` that exists already, the stored visit (created False)."""
+    planned_start, planned_end = _aware(planned_start), _aware(planned_end)  # type: ignore[assignment]
+    _no_nul("notes", notes)
     if uuid is not None:
         existing = Visit.objects.filter(uuid=uuid).first()
         if existing is not None:
@@ -244,6 +262,7 @@ def visit_check_in(
     lon: float | None = None,
 ) -> Visit:
     visit = _locked(visit)
+    at = _aware(at)
     errors = _coordinates(lat, lon)
     if errors:
         raise InvalidInput(errors)
@@ -277,7 +296,7 @@ def visit_check_out(
         raise InvalidInput(errors)
     if visit.status not in (VisitStatus.PLANNED, VisitStatus.CHECKED_IN):
         raise InvalidInput({"status": [_("this visit is already done or cancelled")]})
-    at = at or timezone.now()
+    at = _aware(at) or timezone.now()
     if visit.check_in_at and at < visit.check_in_at:
         raise InvalidInput({"at": [_("the check-out is before the check-in")]})
     old = visit.status
@@ -340,8 +359,15 @@ def visit_report_save(
         raise VisitConflict(visit)
     if visit.status == VisitStatus.CANCELLED:
         raise InvalidInput({"status": [_("the visit is cancelled")]})
+    _no_nul("notes", notes)
     cleaned = clean_report(visit.industry, report)
-    tasks = [(title.strip()[:300], due) for title, due in follow_ups if title.strip()]
+    if "\\u0000" in json.dumps(cleaned):  # jsonb cannot store NUL either
+        raise InvalidInput({"report": [_("contains a NUL character")]})
+    tasks = [
+        (_no_nul("follow_ups", title).strip()[:300], due)
+        for title, due in follow_ups
+        if title.strip()
+    ]
     if len(tasks) > MAX_FOLLOW_UPS:
         raise InvalidInput({"follow_ups": [_("at most 20 follow-ups")]})
     before = snapshot(visit, ["notes", "report"])
@@ -422,6 +448,7 @@ def attachment_add(
         existing = Attachment.objects.filter(uuid=uuid, visit=visit).first()
         if existing is not None:
             return existing, False
+    name = name.replace("\x00", "")
     if not content:
         raise InvalidInput({"file": [_("the file is empty")]})
     if len(content) > MAX_ATTACHMENT_BYTES:
