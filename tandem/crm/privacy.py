@@ -15,7 +15,9 @@ Invariants:
   identities, IP addresses, user agents, Segment ids, and every text or JSON value of the
   person's rows and audit entries that holds their address, phone or name. The person's email
   addresses and phones are also removed from every other row of every table (a sweep), so a
-  database dump holds none of them;
+  database dump holds none of them; another contact with one of the person's addresses is the
+  same person (the duplicate rule) and is erased with it, while another contact's phone (a
+  shared switchboard) is left alone;
 - what stays is a `Suppression` row per address, phone and Segment id: HMAC-SHA256 of the
   normalised value keyed by `settings.PRIVACY_SUPPRESSION_SECRET` (default: SECRET_KEY). Contact
   creation (`contact_create`, `contacts_bulk_create`), imports, Segment identify, website forms and
@@ -83,6 +85,8 @@ PERSONAL_NAMES = frozenset(
         "notes",
     }
 )
+# The records of contacts: never swept; a contact holding the address is erased whole.
+_CONTACT_RECORDS: tuple[type[models.Model], ...] = (Contact, ContactEmail, ContactPhone)
 # Models whose own rows are never a person's data (the suppression itself).
 _NOT_PERSONAL: tuple[type[models.Model], ...] = (Suppression,)
 _MAX_DEPTH = 3
@@ -411,6 +415,8 @@ def _sweep(values: set[str], needles: Pattern, skip: set[tuple[str, Any]]) -> No
     for model in apps.get_models():
         if model in _NOT_PERSONAL or model._meta.proxy or not model._meta.managed:
             continue
+        if model in _CONTACT_RECORDS:  # another contact's address or phone: see contact_erase
+            continue
         texts = [
             f
             for f in model._meta.concrete_fields
@@ -480,6 +486,14 @@ def contact_erase(*, actor: Actor, contact: Contact) -> Contact:
         return contact
     found = person_rows(contact)
     needles = _needles(contact, found)
+    addresses = {getattr(r, "email", "") for r in found.rows.get("crm.ContactEmail", [])}
+    same_person = sorted(
+        set(
+            ContactEmail.objects.filter(email__in=addresses - {""})
+            .exclude(contact_id=contact.pk)
+            .values_list("contact_id", flat=True)
+        )
+    )
     words = needles.pattern()
     _suppress(contact, found)
     done: set[tuple[str, Any]] = set()
@@ -515,6 +529,8 @@ def contact_erase(*, actor: Actor, contact: Contact) -> Contact:
         instance=contact,
         changes={"erased_at": [None, now.isoformat()]},
     )
+    for other in same_person:  # a contact with one of the addresses is the same person
+        contact_erase(actor=actor, contact=Contact(pk=other))
     return contact
 
 
