@@ -16,6 +16,7 @@ import datetime as dt
 
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tandem.core.access import can, teammate_ids
@@ -137,20 +138,31 @@ def joint_done(*, actor: Actor, joint: JointTouch, note: str = "") -> JointTouch
             },
         )
     if note.strip():
-        insight_add(actor=actor, account=locked.account, text=note, joint=locked)
+        insight_add(
+            actor=actor, account=locked.account, text=note, joint=locked, at=locked.planned_at
+        )
     return locked
 
 
 @transaction.atomic
 def insight_add(
-    *, actor: Actor, account: Account, text: str, joint: JointTouch | None = None
+    *,
+    actor: Actor,
+    account: Account,
+    text: str,
+    joint: JointTouch | None = None,
+    at: dt.datetime | None = None,
 ) -> InsightNote:
     if actor.user is None:
         raise InvalidInput(_("Only a person can write an insight."))
     if not text.strip():
         raise InvalidInput({"text": [_("Write what you learned.")]})
     note = InsightNote.objects.create(
-        account=account, joint=joint, author=actor.user, text=text.strip()[:4000]
+        account=account,
+        joint=joint,
+        author=actor.user,
+        text=text.strip()[:4000],
+        created_at=at or timezone.now(),
     )
     record_change(actor=actor, action="create", instance=note, changes=diff({}, snapshot(note)))
     return note

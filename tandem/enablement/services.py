@@ -216,8 +216,11 @@ def share_url(share: Share) -> str:
 
 
 @transaction.atomic
-def share_create(*, actor: Actor, asset: Asset, contact: Contact) -> Share:
-    """Share the asset's current version with a contact the actor may see; a tracked link."""
+def share_create(
+    *, actor: Actor, asset: Asset, contact: Contact, at: dt.datetime | None = None
+) -> Share:
+    """Share the asset's current version with a contact the actor may see; a tracked link.
+    `at`: when (default now; the demo tells its story in the past)."""
     if actor.user is None:
         raise InvalidInput(_("Only a person can share an asset."))
     if not scoped(actor.user, Contact).filter(pk=contact.pk).exists():
@@ -233,12 +236,16 @@ def share_create(*, actor: Actor, asset: Asset, contact: Contact) -> Share:
     version = current_version(locked)
     if version is None:  # pragma: no cover - every asset is created with a version
         raise InvalidInput(_("This asset has no file yet."))
-    share = Share.objects.create(asset=locked, version=version, contact=contact, rep=actor.user)
+    at = at or timezone.now()
+    share = Share.objects.create(
+        asset=locked, version=version, contact=contact, rep=actor.user, created_at=at
+    )
     crm.touchpoint_record(
         channel="sales_enablement",
         kind="collateral_shared",
         department=_department(actor.user),
         contact=contact,
+        occurred_at=at,
         content=locked.key,
         actor=actor.user,
         source="enablement",
@@ -253,7 +260,14 @@ def share_create(*, actor: Actor, asset: Asset, contact: Contact) -> Share:
     return share
 
 
-def view_open(*, token: str, ip: str, user_agent: str, meta: Mapping[str, Any]) -> ShareView | None:
+def view_open(
+    *,
+    token: str,
+    ip: str,
+    user_agent: str,
+    meta: Mapping[str, Any],
+    at: dt.datetime | None = None,
+) -> ShareView | None:
     """A buyer opened a shared link: one view, one `collateral_viewed` touchpoint credited to
     the rep and the asset. None when the token is unknown or the opener is over the limit."""
     share = (
@@ -273,7 +287,8 @@ def view_open(*, token: str, ip: str, user_agent: str, meta: Mapping[str, Any]) 
         kind="click",
     )
     with transaction.atomic():
-        view = ShareView.objects.create(share=share, is_bot=bool(reason))
+        at = at or timezone.now()
+        view = ShareView.objects.create(share=share, is_bot=bool(reason), opened_at=at)
         properties: dict[str, Any] = {
             "share": share.pk,
             "asset": share.asset_id,
@@ -287,6 +302,7 @@ def view_open(*, token: str, ip: str, user_agent: str, meta: Mapping[str, Any]) 
             kind="collateral_viewed",
             department=_department(share.rep),
             contact=share.contact,
+            occurred_at=at,
             content=share.asset.key,
             actor=share.rep,
             source="enablement",
@@ -323,7 +339,13 @@ def view_ping(*, visit: str, page: int, seconds: int) -> bool:
 
 @transaction.atomic
 def rating_record(
-    *, actor: Actor, asset: Asset, stars: int, reasons: list[str], comment: str = ""
+    *,
+    actor: Actor,
+    asset: Asset,
+    stars: int,
+    reasons: list[str],
+    comment: str = "",
+    at: dt.datetime | None = None,
 ) -> Rating:
     """A rep's rating of an asset with the reasons; each rating is kept (trends read them)."""
     errors: dict[str, list[str]] = {}
@@ -342,6 +364,7 @@ def rating_record(
         stars=stars,
         reasons=sorted(set(reasons)),
         comment=comment[:500],
+        created_at=at or timezone.now(),
     )
     record_change(actor=actor, action="create", instance=rating, changes=diff({}, snapshot(rating)))
     return rating
@@ -361,7 +384,13 @@ REQUEST_MOVES: dict[str, set[str]] = {
 
 @transaction.atomic
 def request_create(
-    *, actor: Actor, title: str, detail: str = "", kind: str = "", industry: str = ""
+    *,
+    actor: Actor,
+    title: str,
+    detail: str = "",
+    kind: str = "",
+    industry: str = "",
+    at: dt.datetime | None = None,
 ) -> ContentRequest:
     if actor.user is None:
         raise InvalidInput(_("Only a person can ask for content."))
@@ -373,6 +402,7 @@ def request_create(
         kind=kind,
         industry=industry,
         requester=actor.user,
+        created_at=at or timezone.now(),
     )
     record_change(actor=actor, action="create", instance=req, changes=diff({}, snapshot(req)))
     return req
@@ -392,6 +422,7 @@ def request_move(
     due_on: dt.date | None = None,
     asset: Asset | None = None,
     note: str = "",
+    at: dt.datetime | None = None,
 ) -> ContentRequest:
     """Triage, plan, deliver (linking the new asset) or decline; the requester is notified."""
     locked = ContentRequest.objects.select_for_update().get(pk=request.pk)
@@ -418,7 +449,7 @@ def request_move(
     if note:
         locked.note = note[:500]
     if status == RequestStatus.DELIVERED:
-        locked.delivered_at = timezone.now()
+        locked.delivered_at = at or timezone.now()
     locked.save()
     record_change(
         actor=actor, action="update", instance=locked, changes=diff(before, snapshot(locked))
@@ -432,3 +463,9 @@ def request_move(
         url=_request_url(locked),
     )
     return locked
+
+
+# The voice of the customer and joint touches live in their own modules; other apps (the demo)
+# reach them through this public module.
+from tandem.enablement import joint as joint  # noqa: E402
+from tandem.enablement import voc as voc  # noqa: E402
