@@ -154,7 +154,11 @@ def _nullable(schema: dict[str, Any], name: str) -> set[str]:
 
 
 def test_patch_fields_that_refuse_null_are_not_nullable_in_the_schema(world: World) -> None:
+    from tandem.leads import handoff_rules
+    from tandem.marketing.models import SubscriptionType
+    from tandem.marketing.subscriptions.defaults import ensure_defaults
     from tandem.sales import services as sales
+    from tandem.tracking import forms_service
 
     system = Actor.system()
     sales.pipeline_create(
@@ -168,6 +172,9 @@ def test_patch_fields_that_refuse_null_are_not_nullable_in_the_schema(world: Wor
     )
     deal = sales.deal_create(actor=system, name="D", owner_id=world.user(Role.ADMIN).pk)
     product = sales.product_create(actor=system, sku="S", name="N")
+    territory = handoff_rules.territory_create(actor=system, name="North")
+    form = forms_service.form_create(actor=system, name="Contact us")
+    ensure_defaults(SubscriptionType)
     client, auth = Client(), _api(world)
     schema = client.get("/api/v1/openapi.json", **auth).json()
     for path, name, fields in [
@@ -176,6 +183,21 @@ def test_patch_fields_that_refuse_null_are_not_nullable_in_the_schema(world: Wor
             f"/api/v1/sales/products/{product.pk}",
             "ProductPatch",
             ["sku", "name", "description", "self_service", "active"],
+        ),
+        (
+            f"/api/v1/leads/territories/{territory.pk}",
+            "TerritoryPatch",
+            ["name", "region", "industry", "member_ids"],
+        ),
+        (
+            "/api/v1/marketing/subscription-types/newsletter",
+            "SubscriptionTypePatch",
+            ["key", "name", "description", "wording", "wording_version", "double_opt_in"],
+        ),
+        (
+            f"/api/v1/tracking/forms/{form.pk}",
+            "FormChangeIn",
+            ["name", "fields", "consent_purpose", "double_opt_in", "campaign", "redirect_url"],
         ),
     ]:
         nullable = _nullable(schema, name)

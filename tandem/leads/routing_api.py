@@ -20,6 +20,7 @@ from pydantic import ConfigDict, Field
 from tandem.core.access import can
 from tandem.core.api_auth import ApiCaller, caller
 from tandem.core.api_errors import ApiError, Error
+from tandem.core.api_fields import UNCHANGED, drop_null_defaults
 from tandem.leads import handoff_rules
 from tandem.leads.models import HandoffPolicy, MqlTarget, RepCapacity, Territory
 
@@ -77,11 +78,15 @@ class TerritoryIn(Input):
 
 
 class TerritoryPatch(Input):
-    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00]*$")] | None = None
-    region: Annotated[str, Field(max_length=100, pattern=r"^[^\x00]*$")] | None = None
-    industry: Annotated[str, Field(max_length=20)] | None = None
+    """Only the fields sent change; `head_id: null` clears the head, no other field takes null."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=drop_null_defaults)
+
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00]*$")] = UNCHANGED
+    region: Annotated[str, Field(max_length=100, pattern=r"^[^\x00]*$")] = UNCHANGED
+    industry: Annotated[str, Field(max_length=20)] = UNCHANGED
     head_id: UserId | None = None
-    member_ids: Annotated[list[UserId], Field(max_length=500)] | None = None
+    member_ids: Annotated[list[UserId], Field(max_length=500)] = UNCHANGED
 
 
 class TerritoryOut(Schema):
@@ -187,11 +192,6 @@ def update_territory(
     who = _manager(request)
     territory = get_object_or_404(Territory, pk=territory_id)
     data = payload.model_dump(exclude_unset=True)
-    for key in ("name", "region", "industry", "member_ids"):
-        if key in data and data[key] is None:
-            raise ApiError(
-                400, "invalid", _("Some fields are not valid."), {key: [_("may not be null")]}
-            )
     handoff_rules.territory_update(actor=who.actor, territory_id=territory.pk, **data)
     return _territories().get(pk=territory.pk)
 

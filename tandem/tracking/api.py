@@ -34,6 +34,7 @@ from tandem.core.access import can, get_scoped
 from tandem.core.api import no_nul
 from tandem.core.api_auth import ApiCaller, caller
 from tandem.core.api_errors import ApiError, Error
+from tandem.core.api_fields import UNCHANGED, drop_null_defaults
 from tandem.crm.models import Contact
 from tandem.tracking import forms_service, links, selectors, services
 from tandem.tracking.channels import RULE_FIELDS, default_rule_dicts
@@ -211,20 +212,21 @@ class FormIn(Schema):
 
 
 class FormChangeIn(Schema):
-    """Only the fields sent change."""
+    """Only the fields sent change; `source_id: null` detaches the source, no other field takes
+    null."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=drop_null_defaults)
 
-    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(no_nul)] | None = None
-    fields: list[FormField] | None = Field(default=None, max_length=30)
-    consent_purpose: Text100 | None = None
-    consent_wording: Text5000 | None = None
-    consent_version: Text40 | None = None
-    double_opt_in: bool | None = None
-    campaign: Text200 | None = None
-    success_message: Text300 | None = None
+    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(no_nul)] = UNCHANGED
+    fields: Annotated[list[FormField], Field(max_length=30)] = UNCHANGED
+    consent_purpose: Text100 = UNCHANGED
+    consent_wording: Text5000 = UNCHANGED
+    consent_version: Text40 = UNCHANGED
+    double_opt_in: bool = UNCHANGED
+    campaign: Text200 = UNCHANGED
+    success_message: Text300 = UNCHANGED
     source_id: Id | None = None
-    redirect_url: Text2000 | None = None
+    redirect_url: Text2000 = UNCHANGED
 
 
 def _form_out(request: HttpRequest, form: Form, submissions: int | None = None) -> dict[str, Any]:
@@ -285,13 +287,6 @@ def change_form(request: HttpRequest, form_id: Id, payload: FormChangeIn) -> dic
     """Change the fields sent; a new consent wording gets a new version."""
     who = _manager(request)
     data = _form_data(payload, partial=True)
-    if any(v is None for k, v in data.items() if k != "source"):
-        raise ApiError(
-            400,
-            "invalid",
-            _("Only source_id may be null."),
-            {k: [_("may not be null")] for k, v in data.items() if v is None and k != "source"},
-        )
     form = forms_service.form_update(actor=who.actor, form=_form_or_404(form_id), **data)
     return _form_out(request, form)
 

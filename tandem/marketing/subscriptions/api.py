@@ -5,7 +5,7 @@ kept from when one module held them all."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -16,6 +16,7 @@ from pydantic import ConfigDict, Field
 from tandem.core.access import get_scoped, scoped
 from tandem.core.api_auth import ApiCaller, caller, check_email_rate_limit
 from tandem.core.api_errors import ApiError, Error
+from tandem.core.api_fields import UNCHANGED, drop_null_defaults
 from tandem.core.api_pagination import keyset_page
 from tandem.core.client_address import client_address
 from tandem.core.errors import InvalidInput
@@ -68,13 +69,17 @@ class SubscriptionTypeIn(_Strict):
 
 
 class SubscriptionTypePatch(_Strict):
-    key: str | None = Field(None, max_length=50)
-    name: str | None = Field(None, max_length=100)
-    description: str | None = Field(None, max_length=300)
-    wording: str | None = Field(None, max_length=5000)
-    wording_version: str | None = Field(None, max_length=40)
-    double_opt_in: bool | None = None
-    active: bool | None = None
+    """Only the fields sent change; none takes null."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=drop_null_defaults)
+
+    key: Annotated[str, Field(max_length=50)] = UNCHANGED
+    name: Annotated[str, Field(max_length=100)] = UNCHANGED
+    description: Annotated[str, Field(max_length=300)] = UNCHANGED
+    wording: Annotated[str, Field(max_length=5000)] = UNCHANGED
+    wording_version: Annotated[str, Field(max_length=40)] = UNCHANGED
+    double_opt_in: bool = UNCHANGED
+    active: bool = UNCHANGED
 
 
 class SubscribeIn(_Strict):
@@ -158,9 +163,6 @@ def update_subscription_type(
     """Fields sent are changed, others kept; the key is fixed once consent records use it."""
     who = api_marketer(request, write=True)
     data = payload.model_dump(exclude_unset=True)
-    nulls = sorted(name for name, value in data.items() if value is None)
-    if nulls:
-        raise InvalidInput({name: [_("may not be null")] for name in nulls})
     subscription = _type_by_key(who.user, key)
     return subscriptions.type_update(actor=who.actor, subscription=subscription, **data)
 
