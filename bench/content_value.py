@@ -136,10 +136,15 @@ def generate(deals: int, assets: int, shares: int, seed: int = 7) -> None:
     Deal.objects.bulk_create(rows, batch_size=2000)
     visits = []
     for deal_id, created in Deal.objects.values_list("pk", "created_at"):
-        for n, name in enumerate(["Qualify", "Propose", "Negotiate"][: rng.randint(1, 3)]):
+        reached = ["Qualify", "Propose", "Negotiate"][: rng.randint(1, 3)]
+        for n, name in enumerate(reached):
+            left = created + dt.timedelta(days=n + 1) if n + 1 < len(reached) else None
             visits.append(
                 DealStageVisit(
-                    deal_id=deal_id, stage=stages[name], entered_at=created + dt.timedelta(days=n)
+                    deal_id=deal_id,
+                    stage=stages[name],
+                    entered_at=created + dt.timedelta(days=n),
+                    left_at=left,
                 )
             )
     DealStageVisit.objects.bulk_create(visits, batch_size=5000)
