@@ -36,6 +36,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -52,7 +53,7 @@ from tandem.automation.models import (
     MessageState,
     StepRun,
 )
-from tandem.automation.steps import STEPS
+from tandem.automation.steps import STEPS, Batch, current_batch
 from tandem.core.models import Department
 from tandem.core.netguard import is_public_address
 from tandem.crm import services as crm
@@ -62,6 +63,7 @@ log = logging.getLogger(__name__)
 CHAIN = 50
 MAX_FAILURES = 5
 BATCH = 200
+MOVE_CHUNK = 500
 
 
 def lease() -> dt.timedelta:
@@ -83,6 +85,19 @@ class Advanced:
     steps: int = 0
     enrolments: int = 0
     messages: list[int] = field(default_factory=list)
+    moves: list[tuple[Enrolment, int]] = field(default_factory=list)
+    runs: list[StepRun] = field(default_factory=list)
+    queued: list[tuple[StepRun, FlowMessage]] = field(default_factory=list)
+
+    def flush(self) -> None:
+        """Write the batch's moves, history rows and messages (in its transaction)."""
+        move(self.moves)
+        StepRun.objects.bulk_create(self.runs)
+        for run, message in self.queued:
+            message.step = run
+        created = FlowMessage.objects.bulk_create([m for _r, m in self.queued])
+        self.messages += [m.pk for m in created]
+        self.moves, self.runs, self.queued = [], [], []
 
 
 def _run_one(e: Enrolment, now: dt.datetime, out: Advanced) -> None:
@@ -94,23 +109,18 @@ def _run_one(e: Enrolment, now: dt.datetime, out: Advanced) -> None:
         if result.defer_until is not None:
             e.next_run_at = result.defer_until
             break
-        run = StepRun.objects.create(
-            enrolment=e,
-            seq=e.seq,
-            node=node.id,
-            kind=node.kind,
-            outcome=result.outcome[:200],
-            at=now,
-        )
+        outcome = result.outcome[:200]
+        run = StepRun(enrolment=e, seq=e.seq, node=node.id, kind=node.kind, outcome=outcome, at=now)
+        out.runs.append(run)
         e.seq += 1
         out.steps += 1
         if result.message is not None:
             m = result.message
-            message = FlowMessage.objects.create(
-                step=run, contact_id=e.contact_id, kind=m.kind, to=m.to[:500],
+            message = FlowMessage(
+                contact_id=e.contact_id, kind=m.kind, to=m.to[:500],
                 subject=m.subject, body=m.body, created_at=now,
             )  # fmt: skip
-            out.messages.append(message.pk)
+            out.queued.append((run, message))
         if result.goal and e.goal_at is None:
             e.goal_at = now
         if result.end:
@@ -132,16 +142,63 @@ def _run_one(e: Enrolment, now: dt.datetime, out: Advanced) -> None:
             break
     else:
         e.next_run_at = now  # a long chain: the rest in the next round
-    moved = Enrolment.objects.filter(
-        pk=e.pk, seq=start_seq, status=EnrolmentStatus.ACTIVE
-    ).update(
-        status=e.status, node=e.node, seq=e.seq, next_run_at=e.next_run_at,
-        waiting_for=e.waiting_for, waiting_since=e.waiting_since, event_seen=e.event_seen,
-        goal_at=e.goal_at, ended_at=e.ended_at, exit_reason=e.exit_reason, failures=0,
-    )  # fmt: skip
-    if not moved:
-        raise _Moved(e.pk)
+    out.moves.append((e, start_seq))
     out.enrolments += 1
+
+
+MOVED = (
+    "status", "node", "seq", "next_run_at", "waiting_for", "waiting_since", "event_seen",
+    "goal_at", "ended_at", "exit_reason",
+)  # fmt: skip
+PG_TYPES = {
+    "id": "bigint", "old_seq": "integer", "seq": "integer", "next_run_at": "timestamptz",
+    "waiting_since": "timestamptz", "goal_at": "timestamptz", "ended_at": "timestamptz",
+    "event_seen": "boolean",
+}  # fmt: skip
+
+
+def move_sql(rows: int, vendor: str) -> str:
+    """One UPDATE moving `rows` enrolments, each guarded by the seq it was read at."""
+    columns = ("id", "old_seq", *MOVED)
+    if vendor == "postgresql":
+        first = ", ".join(f"%s::{PG_TYPES.get(c, 'text')}" for c in columns)
+    else:
+        first = ", ".join("%s" for _c in columns)
+    plain = "(" + ", ".join("%s" for _c in columns) + ")"
+    values = ", ".join([f"({first})", *[plain] * (rows - 1)])
+    sets = ", ".join(f"{c} = v.{c}" for c in MOVED)
+    if vendor == "postgresql":
+        source = f"(VALUES {values}) AS v({', '.join(columns)})"
+    else:  # SQLite names VALUES columns column1, column2, ...
+        named = ", ".join(f"column{i + 1} AS {c}" for i, c in enumerate(columns))
+        source = f"(SELECT {named} FROM (VALUES {values})) AS v"
+    # the statement starts with UPDATE: Python's sqlite3 reports rowcount only for such
+    return (
+        f"UPDATE automation_enrolment SET {sets}, failures = 0 FROM {source} "
+        "WHERE automation_enrolment.id = v.id AND automation_enrolment.seq = v.old_seq "
+        "AND automation_enrolment.status = 'active'"
+    )
+
+
+def move_params(moves: list[tuple[Enrolment, int]]) -> list[Any]:
+    fields = [f for f in Enrolment._meta.concrete_fields if f.name in MOVED]
+    fields.sort(key=lambda f: MOVED.index(f.name))
+    params: list[Any] = []
+    for e, old_seq in moves:
+        params += [e.pk, old_seq]
+        params += [f.get_db_prep_save(getattr(e, f.attname), connection) for f in fields]
+    return params
+
+
+def move(moves: list[tuple[Enrolment, int]]) -> None:
+    """Write the enrolments' new state in one statement per MOVE_CHUNK; _Moved (roll back) if
+    any of them was moved by someone else since it was read."""
+    for i in range(0, len(moves), MOVE_CHUNK):
+        chunk = moves[i : i + MOVE_CHUNK]
+        with connection.cursor() as cursor:
+            cursor.execute(move_sql(len(chunk), connection.vendor), move_params(chunk))
+            if cursor.rowcount != len(chunk):
+                raise _Moved(chunk[0][0].pk)
 
 
 def _claim(now: dt.datetime, limit: int, only: int | None = None) -> list[Enrolment]:
@@ -180,8 +237,13 @@ def advance_batch(*, now: dt.datetime | None = None, limit: int = BATCH) -> Adva
         with transaction.atomic():
             batch = _claim(now, limit)
             ids = [e.pk for e in batch]
-            for e in batch:
-                _run_one(e, now, out)
+            token = current_batch.set(Batch([e.contact_id for e in batch], now))
+            try:
+                for e in batch:
+                    _run_one(e, now, out)
+            finally:
+                current_batch.reset(token)
+            out.flush()
         return out
     except Exception:
         if not ids:
@@ -193,6 +255,7 @@ def advance_batch(*, now: dt.datetime | None = None, limit: int = BATCH) -> Adva
             with transaction.atomic():
                 for e in _claim(now, 1, only=enrolment_id):
                     _run_one(e, now, single)
+                single.flush()
         except _Moved:
             continue
         except Exception as exc:

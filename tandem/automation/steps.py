@@ -25,7 +25,8 @@ import hashlib
 import json
 import zoneinfo
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -113,18 +114,40 @@ def fill(text: str, contact: Contact) -> str:
     return text
 
 
-def emails_in_window(contact_id: int, now: dt.datetime, policy: Policy) -> int:
-    return FlowMessage.objects.filter(
-        contact_id=contact_id,
-        kind=FlowMessage.Kind.EMAIL,
-        created_at__gt=now - dt.timedelta(days=policy.window_days),
-        state__in=[
-            MessageState.QUEUED,
-            MessageState.SENDING,
-            MessageState.SENT,
-            MessageState.UNKNOWN,
-        ],
-    ).count()
+COUNTED = [MessageState.QUEUED, MessageState.SENDING, MessageState.SENT, MessageState.UNKNOWN]
+
+
+@dataclass
+class Batch:
+    """What the steps of one claimed batch share: the policy, read once, and the flow emails
+    each of the batch's contacts had in the window (one grouped query, kept up to date as the
+    batch queues more)."""
+
+    contact_ids: list[int]
+    now: dt.datetime
+    policy: Policy = field(default_factory=lambda: Policy.current())
+    emails: dict[int, int] | None = None
+
+    def emails_of(self, contact_id: int) -> int:
+        if self.emails is None:
+            self.emails = dict.fromkeys(self.contact_ids, 0)
+            rows = FlowMessage.objects.filter(
+                contact_id__in=self.contact_ids,
+                kind=FlowMessage.Kind.EMAIL,
+                created_at__gt=self.now - dt.timedelta(days=self.policy.window_days),
+                state__in=COUNTED,
+            ).values_list("contact_id", flat=True)
+            for contact in rows:
+                self.emails[contact] = self.emails.get(contact, 0) + 1
+        return self.emails.get(contact_id, 0)
+
+    def email_queued(self, contact_id: int) -> None:
+        self.emails_of(contact_id)
+        assert self.emails is not None
+        self.emails[contact_id] = self.emails.get(contact_id, 0) + 1
+
+
+current_batch: ContextVar[Batch | None] = ContextVar("automation_batch", default=None)
 
 
 def _system() -> Actor:
@@ -139,12 +162,13 @@ def send_email(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
         return Result(_("consent withdrawn: left the flow"), end="exited")
     if not contact.email:
         return Result(_("no email address: skipped"))
-    policy = Policy.current()
-    later = quiet_until(contact, now, policy)
+    batch = current_batch.get() or Batch([contact.pk], now)
+    later = quiet_until(contact, now, batch.policy)
     if later is not None:
         return Result(_("quiet hours"), defer_until=later)
-    if emails_in_window(contact.pk, now, policy) >= policy.emails_per_window:
+    if batch.emails_of(contact.pk) >= batch.policy.emails_per_window:
         return Result(_("skipped: frequency cap"))
+    batch.email_queued(contact.pk)
     return Result(
         _("email queued"),
         message=Message(
