@@ -18,6 +18,7 @@ from tandem.enablement.models import ShareViewPage
 
 from .conftest import sign_in
 
+BUYER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
@@ -46,7 +47,8 @@ def test_a_rep_shares_an_asset_and_the_buyer_opens_it(
     assert "/enablement/s/" in link
     token = link.rstrip("/").rsplit("/", 1)[1]
 
-    buyer_context = browser.new_context(locale="ru-RU")
+    # a buyer's ordinary browser: headless chromium's own user agent is flagged as a bot
+    buyer_context = browser.new_context(locale="ru-RU", user_agent=BUYER_AGENT)
     buyer = buyer_context.new_page()
     buyer.goto(f"{base}/enablement/s/{token}/")
     assert buyer.text_content("#page-number") == "1"
@@ -64,6 +66,7 @@ def test_a_rep_shares_an_asset_and_the_buyer_opens_it(
 
     viewed = Touchpoint.objects.get(kind="collateral_viewed")
     assert (viewed.actor_id, viewed.contact_id, viewed.content) == (rep.pk, contact.pk, "dairy-ru")
+    assert not viewed.is_bot
     seconds = dict(ShareViewPage.objects.values_list("page", "seconds"))
     assert seconds[1] >= 1
     assert seconds[2] >= 1
