@@ -25,6 +25,7 @@ from django.core.exceptions import (
 )
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -221,6 +222,11 @@ def _on_suspicious(request: HttpRequest, exc: Exception) -> HttpResponse:
     return error_response(400, "bad_request", _("The request was refused."))
 
 
+def _on_bad_multipart(request: HttpRequest, exc: Exception) -> HttpResponse:
+    message = _("The multipart body cannot be read: %(reason)s") % {"reason": exc}
+    return error_response(400, "invalid_multipart", message)
+
+
 def _on_database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.warning("API %s %s: database unavailable: %s", request.method, request.path, exc)
     return error_response(
@@ -252,6 +258,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
         (RequestDataTooBig, _on_too_big),
         (TooManyFieldsSent, _on_suspicious),
         (SuspiciousOperation, _on_suspicious),
+        (MultiPartParserError, _on_bad_multipart),  # e.g. no boundary: a file upload
     ]
     for exc_class, handler in handlers:
         api.add_exception_handler(exc_class, handler)
