@@ -434,6 +434,7 @@ def visit_deal(request: HttpRequest, visit_uuid: uuidlib.UUID, payload: DealIn) 
 @router.post(
     "/visits/{visit_uuid}/attachments",
     response={200: AttachmentOut, 201: AttachmentOut, **WRITE_ERRORS},
+    url_name="field_attach",
 )
 def add_attachment(
     request: HttpRequest,

@@ -14,12 +14,13 @@ from conftest import World
 from tandem.core.audit import Actor
 from tandem.crm import services as crm
 from tandem.field import services
-from tandem.field.models import SyncOperation, Visit
+from tandem.field.models import Attachment, SyncOperation, Visit
 
 from .conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 WAIT_FOR_CACHE = """async (urls) => {
     for (let i = 0; i < 100; i++) {
         const found = await Promise.all(urls.map((u) => caches.match(u, { ignoreVary: true })));
@@ -49,8 +50,9 @@ def _visits(world: World) -> list[Visit]:
 
 
 def test_two_reports_filed_offline_are_stored_once_when_back_online(
-    page: Any, live_server: Any, world: World
+    page: Any, live_server: Any, world: World, settings: Any, tmp_path: Any
 ) -> None:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
     first, second = _visits(world)
     base = live_server.url
     sign_in(page, base, "field_rep_north")
@@ -72,6 +74,14 @@ def test_two_reports_filed_offline_are_stored_once_when_back_online(
         page.wait_for_function(
             "() => document.getElementById('field-app').dataset.queuedOps === '1'"
         )
+        if url == urls[0]:  # and a photo, queued with its own uuid
+            page.set_input_files(
+                "#id_file", files=[{"name": "field.png", "mimeType": "image/png", "buffer": PNG}]
+            )
+            page.click("form[data-offline-attach] button[type=submit]")
+            page.wait_for_function(
+                "() => document.getElementById('field-app').dataset.waiting === '2'"
+            )
     assert Visit.objects.filter(notes="").count() == 2  # nothing reached the server
 
     page.context.set_offline(False)  # the page hears "online" and sends its queue
@@ -88,3 +98,5 @@ def test_two_reports_filed_offline_are_stored_once_when_back_online(
     assert [stored[first.pk].version, stored[second.pk].version] == [2, 2]
     assert SyncOperation.objects.filter(kind="report").count() == 2
     assert all(op.outcome["status"] == "applied" for op in SyncOperation.objects.all())
+    (photo,) = Attachment.objects.all()
+    assert (photo.visit_id, photo.content_type, photo.size) == (first.pk, "image/png", len(PNG))

@@ -95,7 +95,22 @@
     if (flushing || !navigator.onLine) return;
     flushing = true;
     try {
-      const entries = (await queueAll()).sort((a, b) => a.queuedAt - b.queuedAt);
+      const queued = (await queueAll()).sort((a, b) => a.queuedAt - b.queuedAt);
+      for (const entry of queued.filter((e) => e.upload)) {
+        /* a photo: its own request; the uuid makes a repeat answer the stored one */
+        const body = new FormData();
+        body.append("file", entry.upload.file, entry.upload.name);
+        const sent = await fetch(`${entry.upload.url}?uuid=${entry.uuid}`, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "X-CSRFToken": csrf(entry.csrf) },
+          body,
+        });
+        if (sent.status >= 500) return;
+        await queueRemove(entry.uuid);
+        if (!sent.ok) say((await sent.json()).message || String(sent.status));
+      }
+      const entries = queued.filter((e) => !e.upload);
       if (!entries.length) return;
       const response = await fetch(app.dataset.syncUrl, {
         method: "POST",
@@ -147,6 +162,25 @@
         if (key !== "csrfmiddlewaretoken") fields[key] = String(value);
       });
       await enqueue(form, { uuid: newId(), kind: "report", visit: form.dataset.visit, fields });
+    });
+  });
+
+  document.querySelectorAll("form[data-offline-attach]").forEach((form) => {
+    form.addEventListener("submit", async (event) => {
+      if (navigator.onLine) return;
+      event.preventDefault();
+      const file = form.elements.file.files[0];
+      if (!file) return;
+      const token = form.querySelector("[name=csrfmiddlewaretoken]");
+      const id = newId();
+      await queueAdd({
+        uuid: id,
+        upload: { url: form.dataset.url, file, name: file.name },
+        queuedAt: Date.now(),
+        csrf: token ? token.value : "",
+      });
+      say(document.querySelector("[data-queued]")?.dataset.queued || "queued");
+      await showCount();
     });
   });
 
