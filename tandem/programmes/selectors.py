@@ -29,6 +29,7 @@ from tandem.programmes.models import (
     Membership,
     Redemption,
     RedemptionStatus,
+    SessionMode,
     TrainingSession,
 )
 from tandem.sales.models import Deal, DealStatus, Product
@@ -48,7 +49,10 @@ def training_reach(user: User, since: dt.datetime) -> TrainingReach:
     attended = scoped(user, Attendance).filter(
         session__in=sessions, status=AttendanceStatus.ATTENDED
     )
-    by_mode = dict(attended.values_list("session__mode").annotate(n=Count("id")).order_by())
+    by_mode = {
+        str(SessionMode(mode).label): n
+        for mode, n in attended.values_list("session__mode").annotate(n=Count("id")).order_by()
+    }
     return TrainingReach(
         sessions=sessions.count(),
         attended=attended.count(),
@@ -91,9 +95,9 @@ class LoyaltyEconomics:
         return self.non_member_revenue / self.non_members if self.non_members else None
 
     @property
-    def cost_share(self) -> Decimal | None:
-        """Loyalty cost as a share of members' revenue."""
-        return self.cost / self.member_revenue if self.member_revenue else None
+    def cost_percent(self) -> Decimal | None:
+        """Loyalty cost as a percentage of members' revenue."""
+        return 100 * self.cost / self.member_revenue if self.member_revenue else None
 
 
 def loyalty_economics(user: User, since: dt.datetime) -> LoyaltyEconomics:
