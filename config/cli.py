@@ -66,6 +66,10 @@ COMMANDS: dict[str, Entry] = {
         gettext_noop("background work: the worker, the queue and failed tasks; retry ID"),
         "tandem tasks",
     ),
+    "dkim-key": Entry(
+        "dkim_key",
+        gettext_noop("make the DKIM key every message is signed with; print the DNS records"),
+    ),
     "backup": Entry(
         "backup",
         gettext_noop("back up the database and uploaded files into a new directory PATH"),

@@ -165,6 +165,7 @@ def test_the_deploy_check_passes_with_production_settings(tmp_path: Path) -> Non
         TANDEM_HTTPS="1",
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="tandem.example.com",
+        TANDEM_BASE_URL="https://tandem.example.com",
     )
     done = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

@@ -1,9 +1,10 @@
-"""Build one marketing message: MIME multipart/alternative, tracking, RFC 8058 headers, DKIM.
+"""Build one marketing message: MIME multipart/alternative, tracking, RFC 8058 headers.
 
 Invariants:
 - every message carries `List-Unsubscribe` (an https URL with the recipient's token) and
-  `List-Unsubscribe-Post: List-Unsubscribe=One-Click`, and both are covered by the DKIM signature
-  when a key is configured (DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY or DKIM_PRIVATE_KEY_FILE);
+  `List-Unsubscribe-Post: List-Unsubscribe=One-Click`; the email backend signs both with the
+  rest when DKIM is configured (`tandem.core.mail.outgoing`, the one home of signing);
+- every message carries its Date (UTC, `+0000`) and Message-ID (the send stores it);
 - links are rewritten to /e/c/<signed token>: the destination is inside the signature, so the
   click endpoint never redirects anywhere a message did not link to;
 - the envelope sender is a VERP address bounces+<token>@<domain>, so a bounce names its recipient.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import email.policy
 import functools
 import hashlib
@@ -23,21 +25,14 @@ import re
 import secrets
 import time
 from email.headerregistry import Address
-from email.utils import formatdate, make_msgid
-from pathlib import Path
+from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMessage
 
-from tandem.marketing.email import dkim_sign
-
 CLICK_SALT = "tandem.marketing.click"
-SIGNED_HEADERS = [
-    b"From", b"To", b"Subject", b"Date", b"Message-ID", b"MIME-Version", b"Content-Type",
-    b"List-Unsubscribe", b"List-Unsubscribe-Post",
-]  # fmt: skip
 SMTP_POLICY = email.policy.SMTP
 HREF = re.compile(r'href="(https?://[^"]+)"', re.IGNORECASE)
 LIST_UNSUBSCRIBE_POST = b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
@@ -95,23 +90,6 @@ def track_links(html: str, token: str) -> str:
     return HREF.sub(lambda m: f'href="{click_url(token, m.group(1))}"', html)
 
 
-def _dkim_key() -> bytes | None:
-    key = setting("DKIM_PRIVATE_KEY")
-    if key:
-        return key.encode()
-    path = setting("DKIM_PRIVATE_KEY_FILE")
-    return Path(path).read_bytes() if path else None
-
-
-def dkim_signer() -> dkim_sign.Signer | None:
-    """The configured signer (key parsed once per process), or None when DKIM is not set up."""
-    key = _dkim_key()
-    dkim_domain, selector = setting("DKIM_DOMAIN"), setting("DKIM_SELECTOR")
-    if not (key and dkim_domain and selector):
-        return None
-    return dkim_sign.signer_for(dkim_domain, selector, key)
-
-
 def _header(name: str, value: str) -> bytes:
     """One header line. Short ASCII values are written as they are; anything else (non-ASCII,
     long, or looking like an encoded word) is folded and encoded by the standard library."""
@@ -134,8 +112,8 @@ def _qp(text: str) -> bytes:
 
 
 class Builder:
-    """Builds many messages of one send: the sender, footer wording and DKIM key are prepared
-    once; per message only the recipient's parts are encoded.
+    """Builds many messages of one send: the sender and footer wording are prepared once;
+    per message only the recipient's parts are encoded.
 
     The message is multipart/alternative (text/plain then text/html, both UTF-8
     quoted-printable). The boundary starts with "=_", which quoted-printable output can never
@@ -149,7 +127,6 @@ class Builder:
         self.from_header = _folded("From", str(address))
         self.base = base_url()
         self.unsubscribe_label, self.preferences_label = _("Unsubscribe"), _("Email preferences")
-        self.signer = dkim_signer()
         self.click_signer = signing.TimestampSigner(salt=CLICK_SALT)
         # Django's Signer.signature: HMAC-SHA256 keyed with sha256(salt + "signer" + secret).
         key = hashlib.sha256(
@@ -158,14 +135,6 @@ class Builder:
         self.click_hmac = hmac.new(key, digestmod=hashlib.sha256)
         self.stamp_at, self.stamp = -1, ""
         self.date_at, self.date_line = -1, b""
-        self.constant = {
-            name: dkim_sign.relaxed_line(line)
-            for name, line in (
-                (b"from", self.from_header),
-                (b"list-unsubscribe-post", LIST_UNSUBSCRIBE_POST),
-                (b"mime-version", MIME_VERSION),
-            )
-        }
 
     def click_url(self, token: str, url: str) -> str:
         """Same link as `click_url` (what `signing.dumps(..., salt=CLICK_SALT, compress=True)`
@@ -200,13 +169,14 @@ class Builder:
     def date_header(self) -> bytes:
         now = int(time.time())
         if now != self.date_at:
-            self.date_at, self.date_line = now, _header("Date", formatdate(now, localtime=False))
+            when = dt.datetime.fromtimestamp(now, dt.UTC)
+            self.date_at, self.date_line = now, _header("Date", format_datetime(when))
         return self.date_line
 
     def build(
         self, *, to: str, subject: str, html: str, text: str, token: str
     ) -> tuple[bytes, str]:
-        """The message as signed SMTP bytes (CRLF), and its Message-ID.
+        """The message as SMTP bytes (CRLF), unsigned (the backend signs), and its Message-ID.
         ValueError for an address or subject that cannot be a header (line breaks)."""
         if "\r" in to or "\n" in to or "\r" in subject or "\n" in subject:
             raise ValueError("line break in a header value")
@@ -246,12 +216,6 @@ class Builder:
             ]
         )
         raw = head + b"\r\n" + body
-        if self.signer is not None:
-            canonical = [
-                self.constant.get(name) or dkim_sign.relaxed_line(line)
-                for name, line in lines.items()
-            ]
-            raw = self.signer.header_for(list(lines), canonical, body) + raw
         return raw, message_id
 
 
@@ -265,7 +229,7 @@ def build(
     text: str,
     token: str,
 ) -> tuple[bytes, str]:
-    """One message as signed SMTP bytes (CRLF), and its Message-ID (see `Builder`)."""
+    """One message as SMTP bytes (CRLF), and its Message-ID (see `Builder`)."""
     builder = Builder(from_email=from_email, from_name=from_name)
     return builder.build(to=to, subject=subject, html=html, text=text, token=token)
 
@@ -291,7 +255,7 @@ class _Raw:
 
 
 class RawEmail(EmailMessage):
-    """Hands pre-built, signed bytes to any Django email backend unchanged."""
+    """Hands pre-built bytes to any Django email backend (ours signs them on the way out)."""
 
     def __init__(self, raw: bytes, *, envelope_from: str, to: str) -> None:
         super().__init__(from_email=envelope_from, to=[to])

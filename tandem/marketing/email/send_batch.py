@@ -43,11 +43,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.mail import get_connection
-from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from tandem.core import mail
 from tandem.core.interrupted_work import current_runner
 from tandem.crm import selectors as crm_selectors
 from tandem.crm import services as crm
@@ -301,8 +301,9 @@ def _mark_sent_portable(send: EmailSend, accepted: list[Accepted], now: dt.datet
 
 
 class Transport:
-    """One open connection of the configured backend. With Django's SMTP backend the signed
-    bytes go straight to its smtplib connection through a `smtp_pipeline.Pipeline` (one write
+    """One open connection of the configured backend. With Tandem's SMTP backend the bytes,
+    passed through `mail.outgoing` (Date, Message-ID, DKIM: the backend's own step), go
+    straight to its smtplib connection through a `smtp_pipeline.Pipeline` (one write
     and one read a message; an outcome is known when the next message is submitted or at
     `flush`); any other backend sends synchronously. Outcomes go to `report`."""
 
@@ -310,16 +311,12 @@ class Transport:
         self.backend = get_connection()
         self.backend.open()
         self.report = report
-        smtp = getattr(self.backend, "connection", None)
-        self.pipeline = (
-            smtp_pipeline.Pipeline(smtp, report)
-            if isinstance(self.backend, SmtpBackend) and smtp is not None
-            else None
-        )
+        smtp = mail.connection_of(self.backend)
+        self.pipeline = smtp_pipeline.Pipeline(smtp, report) if smtp is not None else None
 
     def submit(self, key: Any, *, envelope_from: str, to: str, raw: bytes) -> None:
         if self.pipeline is not None:
-            self.pipeline.submit(key, envelope_from, to, raw)
+            self.pipeline.submit(key, envelope_from, to, mail.outgoing(raw))
             return
         try:
             self.backend.send_messages([message.RawEmail(raw, envelope_from=envelope_from, to=to)])

@@ -16,10 +16,8 @@ Invariants:
   would break the command line, the message goes through `smtplib.sendmail` unchanged;
 - the message bytes must already be CRLF; lines starting with "." are dot-stuffed here.
 
-`SmtpBackend` (the EMAIL_BACKEND when SMTP_HOST is set) is Django's SMTP backend whose TLS, both
-STARTTLS (SMTP_TLS) and TLS on connect (SMTP_SSL, port 465), verifies the server's certificate
-and host name against SMTP_CA_FILE when it is set, else against the system's trusted CAs; it
-never turns verification off.
+The bytes given here go on the wire as they are: callers pass them through
+`tandem.core.mail.outgoing` (Date, Message-ID, DKIM) first.
 """
 
 from __future__ import annotations
@@ -27,13 +25,10 @@ from __future__ import annotations
 import contextlib
 import re
 import smtplib
-import ssl
 from collections.abc import Callable
-from functools import cached_property
 from typing import Any
 
-from django.conf import settings
-from django.core.mail.backends.smtp import EmailBackend
+from tandem.core.mail import SmtpBackend  # noqa: F401  (the EMAIL_BACKEND path settings name)
 
 LEADING_DOT = re.compile(rb"(?m)^\.")
 SAFE_ADDRESS = re.compile(r"[^\s<>\x00-\x1f\x7f]+")
@@ -184,15 +179,3 @@ class Pipeline:
         DATA is then never completed). The run that called us is ending anyway."""
         self.waiting = None
         self.smtp.close()
-
-
-class SmtpBackend(EmailBackend):
-    """Django's SMTP backend with the TLS context described in the module docstring."""
-
-    @cached_property
-    def ssl_context(self) -> ssl.SSLContext:
-        cafile = getattr(settings, "SMTP_CA_FILE", "") or None
-        context = ssl.create_default_context(cafile=cafile)
-        if self.ssl_certfile:  # a client certificate, as Django allows
-            context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
-        return context

@@ -9,9 +9,8 @@ Invariants:
 - every message is From the configured default sender (`DEFAULT_FROM_EMAIL`, the domain DKIM
   signs for), never the organiser's address (which would fail DMARC for a domain we do not sign
   for); the organiser is in `Reply-To`, so answers reach them;
-- when a DKIM key is configured, every message is signed by the marketing email's signer
-  (`tandem.marketing.email.message.dkim_signer`) over From, To, Subject, Date, Message-ID,
-  MIME-Version, Content-Type and Reply-To; nothing touches the bytes after signing;
+- Date, Message-ID and the DKIM signature are added by the email backend on the way out
+  (`tandem.core.mail.outgoing`, the one home of signing), over Reply-To too;
 - invitations do not ask for an RSVP (`RSVP=FALSE`): iTIP replies are not read back.
 """
 
@@ -21,14 +20,14 @@ import email.policy
 import zoneinfo
 from email.headerregistry import Address
 from email.message import EmailMessage as MimeMessage
-from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from email.utils import formataddr, parseaddr
 
 from django.conf import settings
 from django.core.mail import get_connection
 from django.utils.translation import gettext as _
 
 from tandem.core.middleware import organisation_time_zone
-from tandem.marketing.email.message import RawEmail, dkim_signer
+from tandem.marketing.email.message import RawEmail
 from tandem.marketing.events.ics import invitation
 from tandem.marketing.events.models import MarketingEvent, Registration
 
@@ -38,12 +37,6 @@ def _when(event: MarketingEvent) -> str:
     zone = zoneinfo.ZoneInfo(organisation_time_zone())
     starts, ends = event.starts_at.astimezone(zone), event.ends_at.astimezone(zone)
     return f"{starts:%Y-%m-%d %H:%M}-{ends:%H:%M} {zone.key}"
-
-
-SIGNED_HEADERS = [
-    b"From", b"To", b"Subject", b"Date", b"Message-ID", b"MIME-Version", b"Content-Type",
-    b"Reply-To",
-]  # fmt: skip
 
 
 def _sender(event: MarketingEvent) -> str:
@@ -62,16 +55,12 @@ def _message(*, event: MarketingEvent, to: str, subject: str, text: str) -> Mime
         )
     msg["To"] = to
     msg["Subject"] = subject
-    msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or None)
     msg.set_content(text)
     return msg
 
 
-def _signed(msg: MimeMessage) -> bytes:
-    raw = msg.as_bytes(policy=email.policy.SMTP)
-    signer = dkim_signer()
-    return signer.header(raw, SIGNED_HEADERS) + raw if signer is not None else raw
+def _wire(msg: MimeMessage) -> bytes:
+    return msg.as_bytes(policy=email.policy.SMTP)
 
 
 def invitation_bytes(event: MarketingEvent, registration: Registration, method: str) -> bytes:
@@ -98,7 +87,7 @@ def invitation_bytes(event: MarketingEvent, registration: Registration, method: 
         subtype="ics",
         filename="invite.ics",
     )
-    return _signed(msg)
+    return _wire(msg)
 
 
 def reminder_bytes(event: MarketingEvent, registration: Registration, hours: int) -> bytes:
@@ -114,7 +103,7 @@ def reminder_bytes(event: MarketingEvent, registration: Registration, hours: int
             "where": event.join_url or event.location,
         },
     )
-    return _signed(msg)
+    return _wire(msg)
 
 
 def deliver(raw: bytes, *, to: str) -> None:

@@ -354,7 +354,7 @@ def test_template_page_previews_with_a_contact_and_test_sends_as_the_user(
 def test_template_page_test_send_to_an_unreachable_server_is_a_form_error(
     world: World, settings: Any
 ) -> None:
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "tandem.core.mail.SmtpBackend"
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", probe.getsockname()[1]
@@ -425,7 +425,7 @@ def smtps(settings: Any, tmp_path: Path) -> Iterator[tuple[SmtpInbox, Path]]:
     inbox = SmtpInbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=server_context)
     controller.start()
-    settings.EMAIL_BACKEND = "tandem.marketing.email.smtp_pipeline.SmtpBackend"
+    settings.EMAIL_BACKEND = "tandem.core.mail.SmtpBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
     settings.EMAIL_USE_SSL, settings.EMAIL_USE_TLS = True, False
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
@@ -480,7 +480,7 @@ def test_smtp_ssl_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert (ssl_on["EMAIL_USE_SSL"], ssl_on["EMAIL_USE_TLS"], ssl_on["EMAIL_PORT"]) == (
         True, False, 465)  # fmt: skip
     assert ssl_on["SMTP_CA_FILE"] == "/etc/ca.pem"
-    assert ssl_on["EMAIL_BACKEND"] == "tandem.marketing.email.smtp_pipeline.SmtpBackend"
+    assert ssl_on["EMAIL_BACKEND"] == "tandem.core.mail.SmtpBackend"
     starttls = _settings_with(monkeypatch, tmp_path, SMTP_HOST="mail.example")
     assert (starttls["EMAIL_USE_SSL"], starttls["EMAIL_USE_TLS"], starttls["EMAIL_PORT"]) == (
         False, True, 587)  # fmt: skip

@@ -34,15 +34,6 @@ def _relaxed_header(name: bytes, value: bytes) -> bytes:
     return name.strip().lower() + b":" + value + b"\r\n"
 
 
-def relaxed_line(line: bytes) -> bytes:
-    """`_relaxed_header` of one complete header line ("Name: value\\r\\n", maybe folded)."""
-    name, _colon, value = line.partition(b":")
-    value = value[:-2] if value.endswith(b"\r\n") else value
-    if b"\r" in value or b"\t" in value or b"  " in value or b"\n" in value:
-        return _relaxed_header(name, value)
-    return name.strip().lower() + b":" + value.strip(b" ") + b"\r\n"  # nothing to unfold
-
-
 def _simple_body(body: bytes) -> bytes:
     """RFC 6376 3.4.3: trailing empty lines removed; an empty body is one CRLF."""
     body = body.rstrip(b"\r\n")
@@ -84,8 +75,7 @@ class Signer:
 
     def header_for(self, names: list[bytes], canonical: list[bytes], body: bytes) -> bytes:
         """The `DKIM-Signature` line for a message whose signed headers are `names` (lowercase,
-        in order) with their relaxed forms `canonical` (`relaxed_line`), and `body` as sent:
-        for a builder that has the header lines at hand and need not re-parse the message."""
+        in order) with their relaxed forms `canonical`, and `body` as sent."""
         body_hash = base64.b64encode(hashlib.sha256(_simple_body(body)).digest())
         tags = [
             b"v=1",
