@@ -10,7 +10,7 @@ Invariants:
 - an expired or archived asset is never shared (InvalidInput), the check runs in the share's
   transaction on the locked asset;
 - a ping adds at most `PING_CAP_SECONDS` to one page of one view, and only to pages the shared
-  version has; pings of bot views are not counted.
+  version has; at most `PINGS_PER_MINUTE` count per view; pings of bot views are not counted.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from tandem.leads import services as leads
 from tandem.tracking.services import bots
 
 PING_CAP_SECONDS = 60
+PINGS_PER_MINUTE = 20  # the viewer sends one every 10 s and on page changes
 ASSET_FIELDS = (
     "title",
     "description",
@@ -322,6 +323,8 @@ def view_ping(*, visit: str, page: int, seconds: int) -> bool:
         .first()
     )
     if view is None or not 1 <= page <= view.share.version.pages or seconds <= 0:
+        return False
+    if rate_limit_hit(f"enablement:ping:{view.pk}", limit=PINGS_PER_MINUTE).limited:
         return False
     seconds = min(int(seconds), PING_CAP_SECONDS)
     with transaction.atomic():

@@ -145,3 +145,19 @@ def test_a_share_shows_the_version_current_when_it_was_made(world: World, asset:
     )
     share.refresh_from_db()
     assert share.version.number == 1
+
+
+def test_pings_beyond_the_limit_of_a_minute_are_not_counted(world: World, asset: Asset) -> None:
+    share = services.share_create(
+        actor=Actor(user=world.user("sales_rep")),
+        asset=asset,
+        contact=world.contacts[("sales_rep", "north")],
+    )
+    view = services.view_open(token=share.token, ip="10.0.0.2", user_agent="Mozilla/5.0", meta={})
+    assert view is not None
+    counted = [
+        services.view_ping(visit=view.visit, page=1, seconds=1)
+        for _ in range(services.PINGS_PER_MINUTE + 5)
+    ]
+    assert counted.count(True) == services.PINGS_PER_MINUTE
+    assert ShareView.objects.get(pk=view.pk).seconds == services.PINGS_PER_MINUTE
