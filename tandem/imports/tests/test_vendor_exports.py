@@ -207,6 +207,15 @@ def test_a_full_row_after_the_report_footer_is_an_error(tmp_path: Path) -> None:
         list(read_rows(path))
 
 
+def test_short_lines_after_a_blank_line_without_a_report_footer_are_an_error(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text("Email,First Name\r\na@x.example,Ann\r\n\r\nb@x.example\r\n")
+    with pytest.raises(services.InvalidInput, match="Line 4 has 1 columns; the header has 2"):
+        list(read_rows(path))
+
+
 def _russian_excel(encoding: str, separator: str) -> bytes:
     text = (FIXTURES / "excel_ru.txt").read_text(encoding="utf-8")
     if separator != ";":
