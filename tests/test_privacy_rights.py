@@ -238,6 +238,11 @@ def test_erasure_leaves_no_personal_data_in_a_dump_and_keeps_totals_and_credit(
     ann.refresh_from_db()
     assert ann.erased_at is not None
     assert (ann.first_name, ann.last_name, ann.email, ann.phone, ann.title) == ("", "", "", "", "")
+    # the ledger says why nothing may reach the person, whatever was queued for them
+    assert ann.consent == "withdrawn"
+    latest = ConsentRecord.objects.filter(contact=ann, purpose="newsletter").first()
+    assert latest is not None
+    assert (latest.state, latest.ip, latest.user_agent) == ("withdrawn", None, "")
     assert _found_in(_dump()) == []
     twin.refresh_from_db()
     assert twin.erased_at is not None  # the same address: the same person

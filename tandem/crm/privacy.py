@@ -155,6 +155,18 @@ def suppressed(
 
 # --- the person's rows ------------------------------------------------------------------------
 
+# What apps above crm do first when a person is erased (tracking withdraws their consent in the
+# ledger); each registers one callable in its AppConfig.ready().
+EraseHook = Callable[[Actor, Contact], None]
+_erase_hooks: list[EraseHook] = []
+
+
+def contact_erase_hook_register(hook: EraseHook) -> None:
+    """Call `hook(actor, contact)` inside every erasure's transaction, before anything goes."""
+    if hook not in _erase_hooks:
+        _erase_hooks.append(hook)
+
+
 RowsOf = Callable[[int], models.QuerySet[Any]]
 _registered: dict[str, RowsOf] = {}
 
@@ -484,6 +496,8 @@ def contact_erase(*, actor: Actor, contact: Contact) -> Contact:
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     if contact.erased_at is not None:
         return contact
+    for hook in _erase_hooks:
+        hook(actor, contact)
     found = person_rows(contact)
     needles = _needles(contact, found)
     addresses = {getattr(r, "email", "") for r in found.rows.get("crm.ContactEmail", [])}

@@ -57,6 +57,7 @@ from tandem.crm.models import (
 from tandem.crm.privacy import ERASED_MESSAGE, suppressed_values
 from tandem.crm.privacy import SUPPRESSED_MESSAGE as SUPPRESSED_MESSAGE
 from tandem.crm.privacy import contact_erase as contact_erase
+from tandem.crm.privacy import contact_erase_hook_register as contact_erase_hook_register
 from tandem.crm.privacy import contact_export as contact_export
 from tandem.crm.privacy import contact_rows_register as contact_rows_register
 from tandem.crm.privacy import suppressed as suppressed

@@ -181,6 +181,27 @@ def consent_rederive(actor: Actor, contact: Contact) -> None:
         crm.contact_consent_write(actor=actor, contact=contact, consent=derived)
 
 
+def consent_withdraw_all(actor: Actor, contact: Contact) -> None:
+    """Withdraw every purpose the ledger holds as given or awaited (before an erasure): the
+    ledger then says why no message may reach the person, whatever was queued for them."""
+    purposes = (
+        ConsentRecord.objects.filter(contact_id=contact.pk)
+        .order_by("purpose")
+        .values_list("purpose", flat=True)
+        .distinct()
+    )
+    for purpose in purposes:
+        state = consent_state(contact_id=contact.pk, purpose=purpose)
+        if state and state != ConsentRecord.State.WITHDRAWN:
+            consent_record(
+                contact=contact,
+                purpose=purpose,
+                state=ConsentRecord.State.WITHDRAWN,
+                wording="erased at the person's request",
+                actor=actor,
+            )
+
+
 # --- double opt-in --------------------------------------------------------------------------
 
 
