@@ -25,6 +25,7 @@ from tandem.enablement.models import (
     Asset,
     ContentRequest,
     JointTouch,
+    RequestStatus,
     TagStatus,
     Theme,
     VocTag,
@@ -335,6 +336,8 @@ def content_value(request: HttpRequest) -> list[dict[str, Any]]:
 def list_requests(request: HttpRequest, status: str = "") -> Any:
     who = _who(request, "read_content")
     rows = scoped(who.user, ContentRequest)
+    if status and status not in RequestStatus.values:
+        raise ApiError(400, "invalid", _("Unknown status."), {"status": [_("Unknown status.")]})
     return list((rows.filter(status=status) if status else rows)[:500])
 
 
@@ -407,6 +410,8 @@ def answer_theme(request: HttpRequest, theme_id: int, payload: AnswersIn) -> dic
 @router.get("/tags", response={200: list[TagOut], **ERRORS})
 def list_tags(request: HttpRequest, status: str = TagStatus.SUGGESTED) -> Any:
     who = _who(request, "read_content")
+    if status not in TagStatus.values:
+        raise ApiError(400, "invalid", _("Unknown status."), {"status": [_("Unknown status.")]})
     return list(scoped(who.user, VocTag).filter(status=status)[:500])
 
 

@@ -93,13 +93,14 @@ def library(
 ) -> QuerySet[Asset]:
     """The assets the user may see, filtered; the one filter of the page and the API."""
     qs = scoped(user, Asset).filter(archived=archived).select_related("owner")
+    q, product = q.replace("\x00", ""), product.replace("\x00", "")  # never a NUL to the database
     for field, value in (
         ("kind", kind),
         ("industry", industry),
         ("stage", stage),
         ("persona", persona),
     ):
-        if value:
+        if value and "\x00" not in value:
             qs = qs.filter(Q(**{field: value}) | Q(**{field: ""}))
     if product.strip():
         qs = qs.filter(product__icontains=product.strip()[:120])
@@ -273,7 +274,7 @@ def view_open(
     the rep and the asset. None when the token is unknown or the opener is over the limit."""
     share = (
         Share.objects.select_related("asset", "version", "contact", "rep")
-        .filter(token=token[:40])
+        .filter(token=token[:40].replace("\x00", ""))
         .first()
     )
     if share is None:

@@ -38,6 +38,7 @@ from tandem.enablement.models import (
     AssetKind,
     ContentRequest,
     Persona,
+    RequestStatus,
     SalesStage,
     Share,
 )
@@ -278,7 +279,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
             return redirect("enablement:request_detail", pk=req.pk)
     status = request.GET.get("status", "")
     rows = scoped(user, ContentRequest).select_related("requester", "assignee", "asset")
-    if status:
+    if status in RequestStatus.values:
         rows = rows.filter(status=status)
     return render(
         request,

@@ -215,3 +215,19 @@ def test_the_cockpit_shows_the_loop_summary_to_the_head_only(world: World, asset
     assert 'id="loop-summary"' in page.content.decode()
     other = _client(world, "marketer").get("/insights/")
     assert "loop" not in other.context
+
+
+def test_hostile_input_is_answered_without_a_server_error(world: World, asset: Asset) -> None:
+    rep = _client(world, "sales_rep")
+    assert rep.get(f"{API}/assets", {"q": "a\x00b", "industry": "x\x00"}).status_code == 200
+    assert rep.get("/enablement/", {"q": "a\x00b", "stage": "\x00"}).status_code == 200
+    assert rep.get(f"{API}/requests", {"status": "bogus"}).status_code == 400
+    assert rep.get(f"{API}/tags", {"status": "bogus"}).status_code == 400
+    assert rep.get("/enablement/requests/", {"status": "a\x00"}).status_code == 200
+    assert Client().get("/enablement/s/a%00b/").status_code == 404
+    assert (
+        Client()
+        .post("/enablement/s/ping/", {"visit": "a\x00", "page": "1", "seconds": "1"})
+        .status_code
+        == 400
+    )
