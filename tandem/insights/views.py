@@ -29,6 +29,7 @@ from tandem.insights.channels import known as known_channels
 from tandem.insights.forms import CockpitForm, GoalForm
 from tandem.insights.models import Goal
 from tandem.insights.periods import today_in, zone_of
+from tandem.programmes import selectors as programmes
 
 
 @login_required
@@ -158,6 +159,8 @@ def cockpit(request: HttpRequest) -> HttpResponse:
         context["links"]["lead_quality"] = ""
     if can(user, "view_loop_health"):
         context["loop"] = enablement.loop_summary(user)
+    if can(user, "view_programmes"):
+        context["programmes"] = programmes.cockpit_summary(user)
     return render(request, "insights/cockpit.html", context)
 
 

@@ -133,3 +133,19 @@ def loyalty_economics(user: User, since: dt.datetime) -> LoyaltyEconomics:
 
 def window_start(days: int = 365) -> dt.datetime:
     return timezone.now() - dt.timedelta(days=days)
+
+
+@dataclass(frozen=True)
+class CockpitSummary:
+    reach: TrainingReach
+    economics: LoyaltyEconomics
+    best_trial: trials.ProductResults | None
+
+
+def cockpit_summary(user: User) -> CockpitSummary:
+    """The programmes' card on the head's cockpit: the last twelve months' training reach and
+    loyalty economics, and the product whose trials show the largest mean yield difference."""
+    since = window_start()
+    results = [r for r in trial_results(user) if r.uncertainty.mean is not None]
+    best = max(results, key=lambda r: r.uncertainty.mean or 0.0) if results else None
+    return CockpitSummary(training_reach(user, since), loyalty_economics(user, since), best)

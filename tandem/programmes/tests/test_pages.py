@@ -152,3 +152,12 @@ def test_a_blocked_transfer_on_the_compliance_page_names_the_rule(
     )
     assert response.status_code == 400
     assert "323-FZ" in response.content.decode()
+
+
+def test_the_cockpit_shows_the_programmes_card_to_the_head(
+    world, programme: Loyalty, client: Client
+) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(world.user("head"))
+    page = client.get("/insights/")
+    assert page.status_code == 200
+    assert 'id="programmes-summary"' in page.content.decode()
