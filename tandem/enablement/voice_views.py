@@ -40,16 +40,27 @@ from tandem.enablement.models import (
     Theme,
     VocTag,
 )
+from tandem.leads.models import DisputeMessage
 
 SCAN_DAYS = 90
 
 
-def source_url(tag: VocTag) -> str:
+def _with_urls(tags: list[VocTag]) -> list[tuple[VocTag, str]]:
+    """Each tag with where its conversation is (one query for the disputes of all)."""
+    messages_ids = [t.source_id for t in tags if t.source_kind == SourceKind.DISPUTE]
+    disputes = dict(
+        DisputeMessage.objects.filter(pk__in=messages_ids).values_list("pk", "dispute_id")
+    )
+    return [(t, source_url(t, disputes)) for t in tags]
+
+
+def source_url(tag: VocTag, disputes: dict[int, int]) -> str:
     """Where the conversation is: the account (notes, visits, insights), the deal, the dispute."""
     if tag.source_kind == SourceKind.LOSS:
         return reverse("sales:deal_detail", args=[tag.source_id])
     if tag.source_kind == SourceKind.DISPUTE:
-        return ""
+        found = disputes.get(tag.source_id)
+        return reverse("leads:dispute_detail", args=[found]) if found else ""
     if tag.account_id:
         return reverse("crm:account_detail", args=[tag.account_id])
     return ""
@@ -73,7 +84,7 @@ def voice(request: HttpRequest) -> HttpResponse:
         {
             "rows": rows,
             "by": by,
-            "suggested": [(t, source_url(t)) for t in suggested],
+            "suggested": _with_urls(suggested),
             "theme_form": ThemeForm(),
             "can_manage": can(user, "manage_collateral"),
             "unanswered": [r for r in rows if r.count and not r.answered],
@@ -144,7 +155,7 @@ def theme_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "theme": theme,
             "form": form,
             "edit": edit,
-            "tags": [(t, source_url(t)) for t in tags.select_related("account")[:200]],
+            "tags": _with_urls(list(tags.select_related("account")[:200])),
             "can_manage": can(user, "manage_collateral"),
         },
         status=400 if request.method == "POST" else 200,

@@ -231,3 +231,21 @@ def test_hostile_input_is_answered_without_a_server_error(world: World, asset: A
         .status_code
         == 400
     )
+
+
+def test_the_account_page_shows_insights_and_the_contact_page_the_shares(
+    world: World, asset: Asset
+) -> None:
+    from tandem.enablement import joint
+
+    account = world.accounts[("sales_rep", "north")]
+    contact = world.contacts[("sales_rep", "north")]
+    joint.insight_add(
+        actor=Actor(user=world.user("marketer")), account=account, text="They fear downtime"
+    )
+    services.share_create(actor=Actor(user=world.user("sales_rep")), asset=asset, contact=contact)
+    rep = _client(world, "sales_rep")
+    assert "They fear downtime" in rep.get(f"/crm/accounts/{account.pk}/").content.decode()
+    assert asset.title in rep.get(f"/crm/contacts/{contact.pk}/").content.decode()
+    south = _client(world, "sales_rep", "south")
+    assert south.get(f"/crm/accounts/{account.pk}/").status_code == 404
