@@ -31,7 +31,7 @@ class FlowSettingsForm(forms.Form):
     )
     reentry = forms.ChoiceField(label=_("Re-entry"), choices=Reentry.choices)
     holdout_percent = forms.IntegerField(
-        label=_("Holdout (% of contacts who get nothing, to measure lift)"),
+        label=_("Holdout: the share of contacts, in per cent, who get nothing (to measure lift)"),
         min_value=0,
         max_value=50,
     )

@@ -90,3 +90,16 @@ def test_a_sales_rep_sees_flows_but_cannot_change_them_and_the_field_rep_sees_no
     assert rep.post(f"/automation/{flow.pk}/publish/").status_code == 403
     assert _client(world, "field_rep").get("/automation/").status_code == 403
     assert "/automation/" in marketer.get("/automation/").content.decode()  # in the navigation
+
+
+def test_the_pages_and_the_graph_errors_speak_russian(world: World) -> None:
+    client = _client(world, "marketer")
+    page = client.get("/automation/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "Сценариев пока нет" in page
+    client.post("/automation/new/", {"name": "Привет", "template": "welcome"})
+    flow = Flow.objects.get()
+    broken = dict(FlowVersion.objects.get(flow=flow).graph, edges=[])
+    answer = client.post(
+        f"/automation/{flow.pk}/graph/", {"graph": json.dumps(broken)}, HTTP_ACCEPT_LANGUAGE="ru"
+    )
+    assert "До шага «s2» нельзя дойти от начала." in answer.content.decode()
