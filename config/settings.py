@@ -9,6 +9,8 @@ Environment variables (see docs/operations.md):
   SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_TLS | SMTP_SSL, SMTP_CA_FILE,
   DEFAULT_FROM_EMAIL
                     no SMTP_HOST: mail is written to the console
+  TANDEM_BASE_URL   public https address; DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY[_FILE]
+  TANDEM_TRUSTED_PROXIES  proxies in front whose X-Forwarded-For is believed, default 0
   TASKS_BACKEND     database (default) | immediate | redis
   REDIS_URL         default redis://127.0.0.1:6379/0
   CACHE_URL         redis://... for Redis caches; default: process memory, sessions in files
@@ -203,7 +205,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 # usually port 465). They exclude each other. Either way the server's certificate is verified:
 # against SMTP_CA_FILE when set (a private CA or a self-signed server), else the system store.
 if os.environ.get("SMTP_HOST"):
-    EMAIL_BACKEND = "tandem.marketing.email.smtp_pipeline.SmtpBackend"
+    EMAIL_BACKEND = "tandem.core.mail.SmtpBackend"
     EMAIL_HOST = os.environ["SMTP_HOST"]
     EMAIL_USE_SSL = env_bool("SMTP_SSL", default=False)
     EMAIL_PORT = int(os.environ.get("SMTP_PORT", "465" if EMAIL_USE_SSL else "587"))
@@ -220,6 +222,15 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "tandem@localhost")
 SMTP_CA_FILE = os.environ.get("SMTP_CA_FILE", "")
+# Tandem's public address (https://crm.example.com): links in messages; `check --deploy` refuses
+# it unset or not https. Every message is DKIM-signed by the email backend (tandem/core/mail.py)
+# when these are set; `tandem dkim-key` makes the key and prints the DNS records to publish.
+TANDEM_BASE_URL = os.environ.get("TANDEM_BASE_URL", "").rstrip("/")
+DKIM_DOMAIN = os.environ.get("DKIM_DOMAIN", "")
+DKIM_SELECTOR = os.environ.get("DKIM_SELECTOR", "")
+DKIM_PRIVATE_KEY = os.environ.get("DKIM_PRIVATE_KEY", "")
+DKIM_PRIVATE_KEY_FILE = os.environ.get("DKIM_PRIVATE_KEY_FILE", "")
+BOUNCE_DOMAIN = os.environ.get("BOUNCE_DOMAIN", "")
 
 # Background work: Django's Tasks API (django-tasks backport).
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -320,6 +331,9 @@ RATE_LIMIT_CACHE = "ratelimit"
 PUBLIC_EMAIL_RATE_LIMIT = int(os.environ.get("PUBLIC_EMAIL_RATE_LIMIT", "3"))
 
 API_RATE_LIMIT = int(os.environ.get("API_RATE_LIMIT", "600"))
+# The reverse proxies in front of Tandem: the client's address is the one the Nth proxy from us
+# saw (X-Forwarded-For read from the right, N entries deep); 0 = REMOTE_ADDR, the header ignored.
+TANDEM_TRUSTED_PROXIES = int(os.environ.get("TANDEM_TRUSTED_PROXIES", "0"))
 
 # Security defaults; TANDEM_HTTPS=1 turns on what needs HTTPS.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"  # on the shared cache

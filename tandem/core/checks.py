@@ -9,7 +9,6 @@ Invariants:
 
 from __future__ import annotations
 
-import os
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,7 +18,7 @@ from django.core.checks import Error, Tags, register
 
 @register(Tags.security, deploy=True)
 def check_public_base_url(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    value = str(getattr(settings, "TANDEM_BASE_URL", "") or os.environ.get("TANDEM_BASE_URL", ""))
+    value = str(getattr(settings, "TANDEM_BASE_URL", "") or "")
     hint = "Set TANDEM_BASE_URL to Tandem's public address, e.g. https://crm.example.com."
     if not value:
         return [Error("TANDEM_BASE_URL is not set.", hint=hint, id="tandem.E001")]

@@ -19,7 +19,6 @@ Invariants:
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import smtplib
 import ssl
@@ -44,8 +43,8 @@ UNKNOWN_ZONE_DATE = re.compile(rb"(?mi)^Date:[^\r\n]*-0000\r\n")
 
 
 def setting(name: str) -> str:
-    """A Django setting, else the environment variable of that name."""
-    return str(getattr(settings, name, "") or os.environ.get(name, ""))
+    """A mail setting (config/settings.py reads each from the environment variable of its name)."""
+    return str(getattr(settings, name, "") or "")
 
 
 def dkim_key() -> bytes | None:

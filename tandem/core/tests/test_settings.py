@@ -109,7 +109,7 @@ def test_values_from_the_environment(tmp_path: Path) -> None:
         "PORT": 5433, "USER": "tandem", "OPTIONS": None,
     }  # fmt: skip
     # Django's SMTP backend, verifying TLS against SMTP_CA_FILE or the system store
-    assert got["EMAIL_BACKEND"] == "tandem.marketing.email.smtp_pipeline.SmtpBackend"
+    assert got["EMAIL_BACKEND"] == "tandem.core.mail.SmtpBackend"
     assert (got["EMAIL_HOST"], got["EMAIL_PORT"], got["EMAIL_USE_TLS"]) == (
         "smtp.example.com", 587, True,
     )  # fmt: skip

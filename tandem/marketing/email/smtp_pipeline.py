@@ -28,8 +28,6 @@ import smtplib
 from collections.abc import Callable
 from typing import Any
 
-from tandem.core.mail import SmtpBackend  # noqa: F401  (the EMAIL_BACKEND path settings name)
-
 LEADING_DOT = re.compile(rb"(?m)^\.")
 SAFE_ADDRESS = re.compile(r"[^\s<>\x00-\x1f\x7f]+")
 

@@ -480,7 +480,7 @@ def test_smtp_ssl_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert (ssl_on["EMAIL_USE_SSL"], ssl_on["EMAIL_USE_TLS"], ssl_on["EMAIL_PORT"]) == (
         True, False, 465)  # fmt: skip
     assert ssl_on["SMTP_CA_FILE"] == "/etc/ca.pem"
-    assert ssl_on["EMAIL_BACKEND"] == "tandem.marketing.email.smtp_pipeline.SmtpBackend"
+    assert ssl_on["EMAIL_BACKEND"] == "tandem.core.mail.SmtpBackend"
     starttls = _settings_with(monkeypatch, tmp_path, SMTP_HOST="mail.example")
     assert (starttls["EMAIL_USE_SSL"], starttls["EMAIL_USE_TLS"], starttls["EMAIL_PORT"]) == (
         False, True, 587)  # fmt: skip
