@@ -12,7 +12,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import authenticate, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, PasswordResetConfirmView
 from django.core.exceptions import PermissionDenied
@@ -30,6 +30,7 @@ from django_tasks_db.models import DBTaskResult
 from tandem.core import services
 from tandem.core.access import can
 from tandem.core.audit import Actor
+from tandem.core.client_address import client_address
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import (
     AuditFilterForm,
@@ -39,20 +40,30 @@ from tandem.core.forms import (
     ProfileForm,
     TeamForm,
     TokenForm,
+    TwoFactorCodeForm,
     UserChangeForm,
     UserDeactivateForm,
     UserInviteForm,
     apply_invalid_input,
 )
 from tandem.core.invitations import site_url_of
+from tandem.core.lockout import LOCKED_STATUS, locked_message
 from tandem.core.middleware import SESSION_KEY, organisation_time_zone
 from tandem.core.models import AuditEntry, Holiday, Organisation, Team, User
 from tandem.core.owned_records import owned_counts
 from tandem.core.paging import keyset_page
+from tandem.core.sign_in import sign_in_complete, sign_in_pending_set
 from tandem.core.task_health import task_health_summary
 from tandem.core.task_recovery import task_retry as retry_task
 from tandem.core.tokens import token_create, tokens_of
 from tandem.core.tokens import token_revoke as revoke
+from tandem.core.two_factor import (
+    qr_svg,
+    secret_of,
+    two_factor_device,
+    two_factor_draft,
+    two_factor_required,
+)
 
 
 def _user(request: HttpRequest) -> User:
@@ -77,42 +88,30 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
     return fallback
 
 
-def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
-
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
+    """Sign-in, first step: the password. Lockout is django-axes' (`core.lockout`); a user with
+    two-factor on goes on to the code step (`account_views.login_code`) before signing in."""
     if request.user.is_authenticated:
         return HttpResponseRedirect(_safe_next(request, resolve_url(settings.LOGIN_REDIRECT_URL)))
     form = LoginForm(request.POST or None)
     status = 200
-    locked_message = _(
-        "Too many failed sign-ins: this account is locked for %(minutes)d minutes. "
-        "Try again later or ask an admin."
-    ) % {"minutes": settings.LOGIN_LOCKOUT_MINUTES}
     if request.method == "POST" and form.is_valid():
         username = form.cleaned_data["username"]
-        if services.login_is_locked(username=username):
-            form.add_error(None, locked_message)
-            status = 429
+        user = authenticate(request, username=username, password=form.cleaned_data["password"])
+        if getattr(request, "axes_locked_out", False):
+            form.add_error(None, locked_message())
+            status = LOCKED_STATUS
+        elif user is None:
+            services.login_failure_record(username=username, ip=client_address(request) or None)
+            form.add_error(None, _("The username or password is not right."))
         else:
-            user = authenticate(request, username=username, password=form.cleaned_data["password"])
-            if user is None:
-                services.login_failure_record(username=username, ip=_client_ip(request))
-                if services.login_is_locked(username=username):
-                    form.add_error(None, locked_message)
-                    status = 429
-                else:
-                    form.add_error(None, _("The username or password is not right."))
-            else:
-                services.login_success_clear(username=username)
-                login(request, user)
-                language = getattr(user, "language", "") or Organisation.current().language
-                request.session[SESSION_KEY] = language
-                return HttpResponseRedirect(
-                    _safe_next(request, resolve_url(settings.LOGIN_REDIRECT_URL))
-                )
+            target = _safe_next(request, resolve_url(settings.LOGIN_REDIRECT_URL))
+            if two_factor_device(user) is not None:
+                sign_in_pending_set(request, user=user, next_url=target)
+                return redirect("core:login_code")
+            sign_in_complete(request, user)
+            return HttpResponseRedirect(target)
     elif request.method == "POST":
         status = 400
     return render(
@@ -166,6 +165,7 @@ def organisation_settings(request: HttpRequest) -> HttpResponse:
                     "language",
                     "fiscal_year_start_month",
                     "business_hours",
+                    "require_admin_two_factor",
                 )
             }
             try:
@@ -346,7 +346,12 @@ def task_retry(request: HttpRequest, task_id: uuid.UUID) -> HttpResponse:
 
 
 def _tokens_context(user: User, **extra: Any) -> dict[str, Any]:
-    return {"tokens": tokens_of(user), "form": extra.pop("form", TokenForm()), **extra}
+    return {
+        "tokens": tokens_of(user),
+        "form": extra.pop("form", TokenForm()),
+        "now": timezone.now(),
+        **extra,
+    }
 
 
 @login_required
@@ -364,6 +369,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
                 user=user,
                 name=form.cleaned_data["name"],
                 scope=form.cleaned_data["scope"],
+                expires_at=form.expires_at(),
             )
         except InvalidInput as exc:
             apply_invalid_input(form, exc, {})
@@ -597,32 +603,56 @@ class SetPasswordView(PasswordResetConfirmView):
         return HttpResponseRedirect(self.get_success_url())
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def profile(request: HttpRequest) -> HttpResponse:
-    """My profile: name, language and time zone."""
+def profile_page(
+    request: HttpRequest,
+    *,
+    form: ProfileForm | None = None,
+    code_form: TwoFactorCodeForm | None = None,
+    off_form: TwoFactorCodeForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """My profile, with its two-factor section (the set-up QR code while a draft exists)."""
     user = _user(request)
-    zone = organisation_time_zone()
-    form = ProfileForm(
-        request.POST or None, initial=ProfileForm.initial_for(user), organisation_zone=zone
+    form = form or ProfileForm(
+        initial=ProfileForm.initial_for(user), organisation_zone=organisation_time_zone()
     )
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                services.user_profile_update(user=user, **form.cleaned_data)
-            except InvalidInput as exc:
-                apply_invalid_input(form, exc, {})
-            else:
-                language = user.language or Organisation.current().language
-                request.session[SESSION_KEY] = language
-                translation.activate(language)
-                messages.success(request, _("Profile saved."))
-                return redirect("core:profile")
-        status = 400
+    device = two_factor_device(user)
+    draft = None if device else two_factor_draft(user)
     return render(
         request,
         "core/profile.html",
-        {"form": form, "zone": timezone.get_current_timezone_name(), "now": timezone.now()},
+        {
+            "form": form,
+            "zone": timezone.get_current_timezone_name(),
+            "now": timezone.now(),
+            "two_factor_on": device is not None,
+            "two_factor_required": two_factor_required(user),
+            "draft_qr": qr_svg(draft) if draft else "",
+            "draft_secret": secret_of(draft) if draft else "",
+            "code_form": code_form or TwoFactorCodeForm(),
+            "off_form": off_form or TwoFactorCodeForm(),
+        },
         status=status,
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    """My profile: name, language and time zone; two-factor sign-in (`account_views`)."""
+    user = _user(request)
+    if request.method == "GET":
+        return profile_page(request)
+    form = ProfileForm(request.POST, organisation_zone=organisation_time_zone())
+    if form.is_valid():
+        try:
+            services.user_profile_update(user=user, **form.cleaned_data)
+        except InvalidInput as exc:
+            apply_invalid_input(form, exc, {})
+        else:
+            language = user.language or Organisation.current().language
+            request.session[SESSION_KEY] = language
+            translation.activate(language)
+            messages.success(request, _("Profile saved."))
+            return redirect("core:profile")
+    return profile_page(request, form=form, status=400)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from tandem.core.audit import Actor
 from tandem.core.client_address import client_address
+from tandem.core.models import LoginAttempt
 from tandem.marketing.events import services as events
 from tandem.marketing.events.views import REGISTRATION_RATE_PER_MINUTE
 from tandem.tracking.models import ConsentRecord, Form
@@ -118,3 +119,16 @@ def test_consent_evidence_stores_the_client_address(
     )
     assert response.status_code in (200, 201), response.content
     assert ConsentRecord.objects.get().ip == stored
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("proxies", "stored"), [(0, PROXY), (1, "203.0.113.7")])
+def test_failed_sign_ins_are_counted_against_the_client_address(
+    proxies: int, stored: str, settings: Any
+) -> None:
+    settings.TANDEM_TRUSTED_PROXIES = proxies
+    Client(REMOTE_ADDR=PROXY).post(
+        "/login/", {"username": "nobody", "password": "wrong"},
+        HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7",
+    )  # fmt: skip
+    assert list(LoginAttempt.objects.values_list("ip", flat=True)) == [stored]
