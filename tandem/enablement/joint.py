@@ -51,6 +51,12 @@ def joint_request(
     errors: dict[str, list[str]] = {}
     if kind not in JointKind.values:
         errors["kind"] = [_("Choose a call, a meeting or a field visit.")]
+    try:
+        near = abs(planned_at - timezone.now()) <= dt.timedelta(days=730)
+    except (OverflowError, TypeError):
+        near = False
+    if not near:
+        errors["planned_at"] = [_("Plan it within two years of today.")]
     owner = account.owner
     if owner is None or rep.pk not in teammate_ids(owner):
         errors["rep_id"] = [_("Ask the rep who owns the account or a teammate.")]

@@ -34,14 +34,18 @@ from tandem.core.errors import InvalidInput
 from tandem.core.models import Department, Organisation, User
 from tandem.core.ratelimit import rate_limit_hit
 from tandem.crm import services as crm
-from tandem.crm.models import Contact
+from tandem.crm.models import Contact, Industry
 from tandem.enablement.models import (
     Asset,
+    AssetKind,
     AssetVersion,
     ContentRequest,
+    Language,
+    Persona,
     Rating,
     RatingReason,
     RequestStatus,
+    SalesStage,
     Share,
     ShareView,
     ShareViewPage,
@@ -112,10 +116,22 @@ def library(
 # --- assets and versions ------------------------------------------------------------------
 
 
+CHOICES: dict[str, tuple[list[str], bool]] = {  # field: (allowed values, may be blank)
+    "kind": (AssetKind.values, False),
+    "language": (Language.values, False),
+    "industry": (Industry.values, True),
+    "stage": (SalesStage.values, True),
+    "persona": (Persona.values, True),
+}
+
+
 def _check(data: Mapping[str, Any]) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if "title" in data and not str(data["title"] or "").strip():
         errors["title"] = [_("An asset needs a title.")]
+    for name, (allowed, blank) in CHOICES.items():
+        if name in data and data[name] not in allowed and not (blank and data[name] == ""):
+            errors[name] = [_("Choose one of: %(v)s.") % {"v": ", ".join(allowed)}]
     return errors
 
 
@@ -134,7 +150,8 @@ def asset_create(*, actor: Actor, url: str, pages: int = 1, key: str = "", **dat
     unknown = set(data) - set(ASSET_FIELDS)
     if unknown:
         raise InvalidInput({k: [_("Unknown field.")] for k in sorted(unknown)})
-    errors = {**_check({"title": data.get("title", ""), **data}), **_check_url(url, pages)}
+    required = {"title": "", "kind": "", "language": ""}
+    errors = {**_check({**required, **data}), **_check_url(url, pages)}
     slug = slugify(key or data.get("title", ""))[:100]
     if not slug:
         errors.setdefault("key", [_("An asset needs a key (letters, digits, hyphens).")])
@@ -398,8 +415,11 @@ def request_create(
 ) -> ContentRequest:
     if actor.user is None:
         raise InvalidInput(_("Only a person can ask for content."))
+    errors = _check({"kind": kind or "other", "industry": industry})
     if not title.strip():
-        raise InvalidInput({"title": [_("Say what is needed.")]})
+        errors["title"] = [_("Say what is needed.")]
+    if errors:
+        raise InvalidInput(errors)
     req = ContentRequest.objects.create(
         title=title.strip()[:200],
         detail=detail[:2000],

@@ -249,3 +249,20 @@ def test_the_account_page_shows_insights_and_the_contact_page_the_shares(
     assert asset.title in rep.get(f"/crm/contacts/{contact.pk}/").content.decode()
     south = _client(world, "sales_rep", "south")
     assert south.get(f"/crm/accounts/{account.pk}/").status_code == 404
+
+
+def test_unknown_choices_and_far_dates_are_refused_with_reasons(world: World) -> None:
+    marketer = _client(world, "marketer")
+    body = {"title": "Deck", "kind": "deck", "language": "en", "url": "https://e.example.com/d"}
+    bad = _post(marketer, f"{API}/assets", {**body, "industry": "mars", "language": "xx"})
+    assert bad.status_code == 400
+    assert set(bad.json()["details"]) == {"industry", "language"}
+    assert _post(marketer, f"{API}/requests", {"title": "x", "kind": "poem"}).status_code == 400
+    account = world.accounts[("sales_rep", "north")]
+    far = _post(
+        marketer,
+        f"{API}/joint",
+        {"account_id": account.pk, "kind": "meeting", "planned_at": "0001-01-01T00:00:00+14:00"},
+    )
+    assert far.status_code == 400
+    assert "planned_at" in far.json()["details"]
