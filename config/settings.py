@@ -16,10 +16,14 @@ Environment variables (see docs/operations.md):
   CACHE_URL         redis://... for Redis caches; default: process memory, sessions in files
   TIME_ZONE         default UTC;  LANGUAGE_CODE  default en (en or ru)
   API_RATE_LIMIT    requests per minute per API token, default 600
+  LOGIN_LOCKOUT_ATTEMPTS, LOGIN_LOCKOUT_MINUTES   sign-in lockout (django-axes), default 5, 15
+  SESSION_HOURS, SESSION_IDLE_MINUTES    session lifetime and idle limit, default 12, 60
+  API_TOKEN_DAYS    default lifetime of an API token, 90;  PASSWORD_RESET_HOURS  default 72
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import os
 import secrets
@@ -83,6 +87,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks",
     "django_tasks_db",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "tandem.core",
     "tandem.crm",
     "tandem.tracking",
@@ -108,10 +115,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "tandem.core.sessions.SessionExpiryMiddleware",
     "tandem.core.middleware.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "tandem.core.two_factor.TwoFactorRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -164,7 +176,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# Sign-in: Django's ModelBackend, behind django-axes' lockout check (tandem/core/lockout.py).
+AUTHENTICATION_BACKENDS = [
+    "tandem.core.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "core:login"
 LOGIN_REDIRECT_URL = "insights:home"
 LOGOUT_REDIRECT_URL = "core:login"
@@ -176,6 +192,23 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_LOCKOUT_ATTEMPTS = int(os.environ.get("LOGIN_LOCKOUT_ATTEMPTS", "5"))
 LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
+# django-axes counts failures per (username, client address); the address is Tandem's one
+# reading of it (core.client_address, TANDEM_TRUSTED_PROXIES), never a header the client wrote
+# itself (tandem/core/lockout.py, docs/security.md).
+AXES_FAILURE_LIMIT = LOGIN_LOCKOUT_ATTEMPTS
+AXES_COOLOFF_TIME = dt.timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "tandem.core.client_address.client_address"
+AXES_USERNAME_CALLABLE = "tandem.core.lockout.lockout_username"
+AXES_LOCKOUT_CALLABLE = "tandem.core.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are on the user (last_login), not a log
+AXES_VERBOSE = False
+AXES_HTTP_RESPONSE_CODE = 429
+# Two-factor (django-otp TOTP): the issuer named in authenticator apps.
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Tandem")
+# Set-password links (invitations and password resets: Django's token) work this long.
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_HOURS", "72")) * 3600
 
 LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "en")
 LANGUAGES = [("en", _("English")), ("ru", _("Russian"))]
@@ -339,11 +372,35 @@ TANDEM_TRUSTED_PROXIES = int(os.environ.get("TANDEM_TRUSTED_PROXIES", "0"))
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"  # on the shared cache
 SESSION_CACHE_ALIAS = "sessions"
 SESSION_COOKIE_HTTPONLY = True
+# A session ends SESSION_HOURS after sign-in whatever happens, and after SESSION_IDLE_MINUTES
+# without a request (tandem/core/sessions.py); the cookie lives no longer than the session.
+SESSION_COOKIE_AGE = int(os.environ.get("SESSION_HOURS", "12")) * 3600
+SESSION_IDLE_SECONDS = int(os.environ.get("SESSION_IDLE_MINUTES", "60")) * 60
+# API tokens expire API_TOKEN_DAYS after creation unless their creator picks another date.
+API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS", "90"))
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content Security Policy on every response (django-csp): scripts and styles only from Tandem
+# itself, no inline script, no eval. Style attributes stay allowed (style-src-attr): ECharts
+# writes its tooltips with them and a few templates size bars with them; an attribute cannot run
+# script. The email preview pages widen img-src for their sandboxed frame only
+# (marketing's views, @csp_update). See docs/security.md.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+    }
+}
 if env_bool("TANDEM_HTTPS"):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from config.api import api
 
@@ -20,6 +21,11 @@ urlpatterns = [
     path("automation/", include("tandem.automation.urls")),
     path("e/", include("tandem.marketing.public_urls")),
     path("api/v1/", api.urls),
+    # Django admin signs in through Tandem's sign-in (lockout, two-factor), never its own form.
+    path(
+        "django-admin/login/",
+        RedirectView.as_view(pattern_name="core:login", query_string=True),
+    ),
     path("django-admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -1,10 +1,13 @@
-"""API endpoints about the caller: who am I (`/me`) and my API tokens (`/tokens`).
+"""API endpoints about the caller: who am I (`/me`), my API tokens (`/tokens`), my two-factor
+sign-in (`/me/two-factor`), and whether the organisation requires it of admins
+(`/organisation/two-factor`, for those who manage settings).
 
 Invariants:
 - a caller sees and revokes only their own tokens; another user's token is a 404;
 - a token's secret is in the answer to its creation and nowhere else, ever;
 - new tokens are created only from a signed-in session, not with another token: a leaked token
-  must not be able to mint tokens that outlive its revocation.
+  must not be able to mint tokens that outlive its revocation; for the same reason two-factor
+  sign-in is changed only from a session.
 """
 
 from __future__ import annotations
@@ -20,8 +23,18 @@ from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field
 from tandem.core.access import can
 from tandem.core.api_auth import ApiCaller, caller
 from tandem.core.api_errors import ApiError, Error
-from tandem.core.models import ApiToken, ApiTokenScope
+from tandem.core.models import ApiToken, ApiTokenScope, Organisation
+from tandem.core.services import organisation_update
 from tandem.core.tokens import token_create, token_revoke, tokens_of
+from tandem.core.two_factor import (
+    secret_of,
+    two_factor_confirm,
+    two_factor_device,
+    two_factor_disable,
+    two_factor_draft,
+    two_factor_required,
+    two_factor_start,
+)
 
 router = Router(tags=["me"])
 
@@ -64,7 +77,9 @@ class TokenIn(Schema):
 
     name: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(no_nul)]
     scope: ApiTokenScope = ApiTokenScope.READ
-    expires_at: Annotated[AwareDatetime, AfterValidator(_reasonable_expiry)] | None = None
+    expires_at: Annotated[AwareDatetime, AfterValidator(_reasonable_expiry)] | None = Field(
+        None, description="When the token stops working; default: API_TOKEN_DAYS (90) from now."
+    )
 
 
 class TokenOut(Schema):
@@ -147,3 +162,116 @@ def revoke_token(
         raise ApiError(404, "not_found", _("No such token."))
     token_revoke(actor=who.actor, token=token)
     return Status(204, None)
+
+
+# --- two-factor sign-in ---------------------------------------------------------------------
+
+
+class TwoFactorOut(Schema):
+    enabled: bool = Field(description="Signing in asks for a code from an authenticator app.")
+    required: bool = Field(description="The organisation requires it of this user (admins).")
+    pending: bool = Field(description="A set-up was started and awaits its confirming code.")
+
+
+class TwoFactorSetup(Schema):
+    secret: str = Field(description="The key in base32, for typing into the app by hand.")
+    otpauth_url: str = Field(description="The otpauth:// address a QR code carries.")
+
+
+class TwoFactorCode(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Annotated[str, Field(pattern=r"^[0-9]{6}$", description="The app's current code.")]
+
+
+def _session_user(request: HttpRequest) -> ApiCaller:
+    who = caller(request)
+    if who.token is not None:
+        raise ApiError(
+            403,
+            "session_required",
+            _("Two-factor sign-in can only be changed while signed in, not with a token."),
+        )
+    return who
+
+
+def _two_factor_state(user: Any) -> dict[str, bool]:
+    return {
+        "enabled": two_factor_device(user) is not None,
+        "required": two_factor_required(user),
+        "pending": two_factor_draft(user) is not None,
+    }
+
+
+@router.get("/me/two-factor", response={200: TwoFactorOut, **ERRORS})
+def two_factor_status(request: HttpRequest) -> dict[str, bool]:
+    """Whether your sign-in asks for an authenticator code."""
+    return _two_factor_state(caller(request).user)
+
+
+@router.post("/me/two-factor", response={201: TwoFactorSetup, **ERRORS, 413: Error, 415: Error})
+def two_factor_setup(request: HttpRequest) -> Status[dict[str, str]]:
+    """Start setting up two-factor sign-in (signed-in session only): a new key for your app.
+    It protects sign-in once confirmed with `POST /me/two-factor/confirm`."""
+    who = _session_user(request)
+    device = two_factor_start(user=who.user)
+    return Status(
+        201, {"secret": secret_of(device).replace(" ", ""), "otpauth_url": device.config_url}
+    )
+
+
+@router.post(
+    "/me/two-factor/confirm", response={200: TwoFactorOut, **ERRORS, 413: Error, 415: Error}
+)
+def two_factor_setup_confirm(request: HttpRequest, payload: TwoFactorCode) -> dict[str, bool]:
+    """Confirm the set-up with the app's current code: two-factor sign-in is on."""
+    who = _session_user(request)
+    two_factor_confirm(actor=who.actor, user=who.user, code=payload.code)
+    return _two_factor_state(who.user)
+
+
+@router.post(
+    "/me/two-factor/disable", response={200: TwoFactorOut, **ERRORS, 413: Error, 415: Error}
+)
+def two_factor_turn_off(request: HttpRequest, payload: TwoFactorCode) -> dict[str, bool]:
+    """Turn two-factor sign-in off with the app's current code (refused when it is required)."""
+    who = _session_user(request)
+    two_factor_disable(actor=who.actor, user=who.user, code=payload.code)
+    return _two_factor_state(who.user)
+
+
+class OrganisationTwoFactor(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    require_admin_two_factor: bool = Field(
+        description="Admins must set up two-factor sign-in before they can use Tandem."
+    )
+
+
+def _settings_manager(request: HttpRequest) -> ApiCaller:
+    who = caller(request)
+    if not can(who.user, "manage_settings"):
+        raise ApiError(403, "forbidden", _("You may not change the organisation's settings."))
+    return who
+
+
+@router.get("/organisation/two-factor", response={200: OrganisationTwoFactor, **ERRORS})
+def organisation_two_factor(request: HttpRequest) -> dict[str, bool]:
+    """Whether the organisation requires two-factor sign-in of its admins."""
+    _settings_manager(request)
+    return {"require_admin_two_factor": Organisation.current().require_admin_two_factor}
+
+
+@router.put(
+    "/organisation/two-factor",
+    response={200: OrganisationTwoFactor, **ERRORS, 413: Error, 415: Error},
+)
+def organisation_two_factor_set(
+    request: HttpRequest, payload: OrganisationTwoFactor
+) -> dict[str, bool]:
+    """Require (or stop requiring) two-factor sign-in of admins; recorded in the audit log."""
+    who = _settings_manager(request)
+    org = organisation_update(
+        actor=who.actor, require_admin_two_factor=payload.require_admin_two_factor
+    )
+    return {"require_admin_two_factor": org.require_admin_two_factor}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from functools import cache
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tandem.core.errors import InvalidInput
@@ -95,6 +98,13 @@ class OrganisationForm(forms.Form):
     fiscal_year_start_month = forms.TypedChoiceField(
         label=_("Fiscal year starts in"), choices=MONTHS, coerce=int
     )
+    require_admin_two_factor = forms.BooleanField(
+        label=_("Require two-factor sign-in for admins"),
+        required=False,
+        help_text=_(
+            "Admins must set up an authenticator app on My profile before they can use Tandem."
+        ),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -114,6 +124,7 @@ class OrganisationForm(forms.Form):
             "time_zone": org.time_zone,
             "language": org.language,
             "fiscal_year_start_month": org.fiscal_year_start_month,
+            "require_admin_two_factor": org.require_admin_two_factor,
         }
         for day in WEEKDAYS:
             ranges = (org.business_hours or {}).get(day) or []
@@ -126,7 +137,14 @@ class OrganisationForm(forms.Form):
     def main_fields(self) -> list[forms.BoundField]:
         return [
             self[name]
-            for name in ("name", "currency", "time_zone", "language", "fiscal_year_start_month")
+            for name in (
+                "name",
+                "currency",
+                "time_zone",
+                "language",
+                "fiscal_year_start_month",
+                "require_admin_two_factor",
+            )
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -153,6 +171,24 @@ class TokenForm(forms.Form):
         help_text=_("What the token is for, such as “website import”"),
     )
     scope = forms.ChoiceField(label=_("Access"), choices=ApiTokenScope.choices)
+    expires_on = forms.DateField(
+        label=_("Expires on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("The token stops working at the end of this day."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        default = timezone.localdate() + dt.timedelta(days=settings.API_TOKEN_DAYS)
+        self.fields["expires_on"].initial = default
+
+    def expires_at(self) -> dt.datetime | None:
+        """The end of the chosen day in the user's time zone (None: the default expiry)."""
+        if not self.cleaned_data.get("expires_on"):
+            return None
+        day = self.cleaned_data["expires_on"] + dt.timedelta(days=1)
+        return dt.datetime.combine(day, dt.time.min, timezone.get_current_timezone())
 
 
 class AuditFilterForm(forms.Form):
@@ -275,3 +311,23 @@ class ProfileForm(forms.Form):
             "language": user.language,
             "time_zone": user.time_zone,
         }
+
+
+# --- sign-in and account security -------------------------------------------------------------
+
+
+class TwoFactorCodeForm(forms.Form):
+    code = forms.RegexField(
+        label=_("Code from your authenticator app"),
+        regex=r"^\s*\d{3}\s?\d{3}\s*$",
+        max_length=8,
+        error_messages={"invalid": _("Type the six digits the app shows.")},
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autofocus": True,
+                "size": 8,
+            }
+        ),
+    )

@@ -69,6 +69,9 @@ class Organisation(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(12)],
     )
     business_hours = models.JSONField(_("business hours"), default=default_business_hours)
+    require_admin_two_factor = models.BooleanField(
+        _("require two-factor sign-in for admins"), default=False
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -1,10 +1,7 @@
-"""Writes of the core app: sign-in lockout, organisation settings, holidays, people and teams,
-a user's language.
+"""Writes of the core app: the record of failed sign-ins, organisation settings, holidays, people
+and teams, a user's language. (Lockout: `core.lockout`; two-factor: `core.two_factor`.)
 
 Invariants:
-- an account is locked while it has `LOGIN_LOCKOUT_ATTEMPTS` failed sign-ins within the last
-  `LOGIN_LOCKOUT_MINUTES`; a locked account is refused even with the right password, and a
-  successful sign-in clears its failures;
 - organisation settings and holidays change only here, each with an audit entry in the same
   transaction; business hours are, per weekday, ordered ranges "HH:MM"-"HH:MM" that do not overlap;
 - people and teams are created and changed only here (`user_create`, `user_invite`,
@@ -28,13 +25,11 @@ import itertools
 import zoneinfo
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tandem.core.audit import Actor, diff, record_change, snapshot
@@ -46,26 +41,14 @@ WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 LANGUAGE_CODES = {"en", "ru"}
 
 
-# --- sign-in lockout ------------------------------------------------------------------------
-
-
-def _window_start() -> dt.datetime:
-    return timezone.now() - dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
-
-
-def login_is_locked(*, username: str) -> bool:
-    recent = LoginAttempt.objects.filter(username=username.lower()[:150], at__gte=_window_start())
-    return recent.count() >= settings.LOGIN_LOCKOUT_ATTEMPTS
+# --- failed sign-ins ------------------------------------------------------------------------
 
 
 @transaction.atomic
 def login_failure_record(*, username: str, ip: str | None) -> None:
+    """Keep a failed sign-in for the record (Django admin, pruned hourly). Lockout itself is
+    django-axes' (`core.lockout`), which counts on its own."""
     LoginAttempt.objects.create(username=username.lower()[:150], ip=ip or None)
-
-
-@transaction.atomic
-def login_success_clear(*, username: str) -> None:
-    LoginAttempt.objects.filter(username=username.lower()[:150]).delete()
 
 
 # --- organisation ---------------------------------------------------------------------------
@@ -134,6 +117,7 @@ def _clean_organisation(data: dict[str, Any]) -> dict[str, Any]:
         "language",
         "fiscal_year_start_month",
         "business_hours",
+        "require_admin_two_factor",
     }
     errors: dict[str, list[str]] = {k: [_("unknown field")] for k in set(data) - allowed}
     out = dict(data)
@@ -162,6 +146,8 @@ def _clean_organisation(data: dict[str, Any]) -> dict[str, Any]:
             out["business_hours"] = clean_business_hours(out["business_hours"])
         except InvalidInput as exc:
             errors.update(exc.errors)
+    if "require_admin_two_factor" in out and not isinstance(out["require_admin_two_factor"], bool):
+        errors["require_admin_two_factor"] = [_("yes or no")]
     if errors:
         raise InvalidInput(errors)
     return out

@@ -37,6 +37,7 @@ from django_tasks.base import Task
 
 from tandem.core.invitations import invitation_email_send
 from tandem.core.models import LoginAttempt
+from tandem.core.password_reset import password_reset_email_send
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
@@ -106,6 +107,12 @@ def prune_login_attempts(older_than_minutes: int | None = None) -> int:
 def invitation_send(user_id: int, site_url: str) -> bool:
     """Email an invited person their set-password link (nothing once they have a password)."""
     return invitation_email_send(user_id=user_id, site_url=site_url)
+
+
+@task()
+def password_reset_send(email: str, site_url: str) -> int:
+    """Mail a password-reset link to the accounts with this address, if any."""
+    return password_reset_email_send(email=email, site_url=site_url)
 
 
 @task()

@@ -4,6 +4,8 @@ Invariants:
 - only `hash_token(secret)` is stored; the secret itself is never written anywhere;
 - a token acts as its user, never with more rights: a revoked or expired token, or one whose
   user is inactive, authenticates nobody;
+- every token expires: `API_TOKEN_DAYS` after creation unless its creator picks another
+  (future) moment; an expired token is refused with 401 `token_expired`;
 - `last_used_at` is written at most once a minute per token, with a conditional UPDATE, so a
   busy token costs no write on most requests;
 - creating and revoking a token is recorded in the audit log (without the secret or its hash).
@@ -14,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -62,7 +65,10 @@ def token_create(
     scope: str = ApiTokenScope.READ,
     expires_at: dt.datetime | None = None,
 ) -> NewToken:
-    """A new token for `user`. The returned secret is not stored and cannot be shown again."""
+    """A new token for `user`. The returned secret is not stored and cannot be shown again.
+    Without `expires_at` it expires `API_TOKEN_DAYS` from now."""
+    if expires_at is None:
+        expires_at = timezone.now() + dt.timedelta(days=settings.API_TOKEN_DAYS)
     errors: dict[str, list[str]] = {}
     name = name.strip()
     if not name:
@@ -71,7 +77,7 @@ def token_create(
         errors["name"] = ["at most 100 characters"]
     if scope not in ApiTokenScope.values:
         errors["scope"] = [f"{scope!r} is not one of {', '.join(ApiTokenScope.values)}"]
-    if expires_at is not None and expires_at <= timezone.now():
+    if expires_at <= timezone.now():
         errors["expires_at"] = ["must be in the future"]
     if not user.is_active:
         errors["__all__"] = ["an inactive user cannot hold tokens"]

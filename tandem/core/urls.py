@@ -1,11 +1,22 @@
 from django.urls import path
 
-from tandem.core import export_views, views
+from tandem.core import account_views, export_views, views
 
 app_name = "core"
 urlpatterns: list = [
     path("login/", views.login_view, name="login"),
+    path("login/code/", account_views.login_code, name="login_code"),
     path("logout/", views.logout_view, name="logout"),
+    path(
+        "password-reset/",
+        account_views.PasswordResetRequestView.as_view(),
+        name="password_reset",
+    ),
+    path(
+        "password-reset/sent/",
+        account_views.PasswordResetSentView.as_view(),
+        name="password_reset_sent",
+    ),
     path("language/", views.language_switch, name="language"),
     path("settings/", views.organisation_settings, name="settings"),
     path("settings/holidays/", views.holiday_add, name="holiday_add"),
@@ -21,6 +32,11 @@ urlpatterns: list = [
     path("settings/tasks/<uuid:task_id>/retry/", views.task_retry, name="task_retry"),
     path("set-password/<uidb64>/<token>/", views.SetPasswordView.as_view(), name="password_set"),
     path("profile/", views.profile, name="profile"),
+    path("profile/two-factor/start/", account_views.two_factor_begin, name="two_factor_start"),
+    path("profile/two-factor/confirm/", account_views.two_factor_finish, name="two_factor_confirm"),
+    path(
+        "profile/two-factor/disable/", account_views.two_factor_turn_off, name="two_factor_disable"
+    ),
     path("audit/", views.audit_log, name="audit_log"),
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),

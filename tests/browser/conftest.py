@@ -60,7 +60,12 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any, live_server: Any, settings: Any) -> Iterator[Any]:
     settings.STATIC_URL = "/static/"
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    # Playwright's wait_for_function polls with eval, which the Content Security Policy refuses;
+    # these tests check behaviour, so their pages skip the policy. The policy itself is tested
+    # in a context of its own (test_content_policy.py).
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="en-GB", bypass_csp=True
+    )
     page = context.new_page()
     page.requested_urls = []  # every URL the page asked for, to check none left the machine
     page.on("request", lambda request: page.requested_urls.append(request.url))

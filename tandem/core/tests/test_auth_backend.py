@@ -17,7 +17,11 @@ PASSWORD = "a long pass phrase 1"
 
 
 def test_it_is_the_configured_backend() -> None:
-    assert settings.AUTHENTICATION_BACKENDS == ["django.contrib.auth.backends.ModelBackend"]
+    """django-axes' lockout check first (it signs nobody in), then Django's ModelBackend."""
+    assert settings.AUTHENTICATION_BACKENDS == [
+        "tandem.core.lockout.LockoutBackend",
+        "django.contrib.auth.backends.ModelBackend",
+    ]
 
 
 def test_password_sign_in_is_django_s() -> None:

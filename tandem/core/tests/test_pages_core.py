@@ -1,5 +1,5 @@
-"""Core pages through Django's test client: sign-in and lockout, sign-out, language, settings,
-holidays, the audit log and API tokens."""
+"""Core pages through Django's test client: sign-in, sign-out, language, settings, holidays,
+the audit log and API tokens. (Lockout, two-factor, password reset: test_sign_in_security.py.)"""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import datetime as dt
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from conftest import PASSWORD, World
 from tandem.core.models import ApiToken, AuditEntry, Holiday, LoginAttempt, Organisation, User
@@ -58,42 +57,6 @@ def test_wrong_password_is_refused_and_counted(client: Client, world: World) -> 
     assert response.status_code == 200
     assert "The username or password is not right." in response.content.decode()
     assert LoginAttempt.objects.filter(username="head_north").count() == 1
-
-
-def test_lockout_after_repeated_failures(client: Client, world: World, settings: object) -> None:
-    settings.LOGIN_LOCKOUT_ATTEMPTS = 3  # type: ignore[attr-defined]
-    for _ in range(2):
-        assert _login(client, "sales_rep_south", "nope").status_code == 200
-    third = _login(client, "sales_rep_south", "nope")
-    assert third.status_code == 429
-    assert "this account is locked for 15 minutes" in third.content.decode()
-    locked = _login(client, "sales_rep_south")  # the right password, still refused
-    assert locked.status_code == 429
-    assert "_auth_user_id" not in client.session
-    assert LoginAttempt.objects.filter(username="sales_rep_south").count() == 3
-    # another account is not affected
-    assert _login(client, "sales_rep_north").status_code == 302
-
-
-def test_lockout_ends_after_the_window(client: Client, world: World, settings: object) -> None:
-    settings.LOGIN_LOCKOUT_ATTEMPTS = 2  # type: ignore[attr-defined]
-    _login(client, "field_rep_north", "x")
-    _login(client, "field_rep_north", "x")
-    assert _login(client, "field_rep_north").status_code == 429
-    LoginAttempt.objects.update(at=timezone.now() - dt.timedelta(minutes=16))
-    assert _login(client, "field_rep_north").status_code == 302
-
-
-def test_success_clears_the_failures(client: Client, world: World, settings: object) -> None:
-    settings.LOGIN_LOCKOUT_ATTEMPTS = 3  # type: ignore[attr-defined]
-    _login(client, "admin_south", "x")
-    _login(client, "admin_south", "x")
-    assert _login(client, "admin_south").status_code == 302
-    assert LoginAttempt.objects.filter(username="admin_south").count() == 0
-    client.post("/logout/")
-    _login(client, "admin_south", "x")
-    _login(client, "admin_south", "x")
-    assert _login(client, "admin_south").status_code == 302  # 2 failures, not 4
 
 
 def test_empty_login_form_is_a_400_with_field_errors(client: Client, world: World) -> None:

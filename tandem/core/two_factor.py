@@ -1,0 +1,168 @@
+"""Two-factor sign-in with an authenticator app (TOTP, RFC 6238), held by django-otp.
+
+Invariants:
+- a user has at most one TOTP device; it protects sign-in only once confirmed with a code from
+  the app (`two_factor_confirm`); an unconfirmed one is a draft, replaced by the next start;
+- a user with a confirmed device is signed in only after the password *and* a current code
+  (the sign-in view keeps the half-done sign-in in the session, never a signed-in user);
+- wrong codes are throttled by django-otp (each failure doubles the wait);
+- when the organisation requires it, an admin without a confirmed device can reach only My
+  profile (to set one up), sign-out and the language switch; their session API calls get a 403;
+  API tokens are not affected (a token is its own credential);
+- turning two-factor on or off is audited on the user, in the same transaction; an admin who
+  must use it cannot turn it off.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+
+import segno
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tandem.core.audit import Actor, record_change
+from tandem.core.errors import InvalidInput
+from tandem.core.models import Organisation, Role, User
+
+DEVICE_NAME = "authenticator"
+
+
+def two_factor_device(user: User) -> TOTPDevice | None:
+    """The user's confirmed authenticator, if any."""
+    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+
+
+def two_factor_draft(user: User) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=False).first()
+
+
+def two_factor_required(user: User, organisation: Organisation | None = None) -> bool:
+    """Whether the organisation makes this user use two-factor (admins, when it says so)."""
+    if not (user.role == Role.ADMIN or user.is_superuser):
+        return False
+    organisation = organisation or Organisation.current()
+    return organisation.require_admin_two_factor
+
+
+def secret_of(device: TOTPDevice) -> str:
+    """The device's key as authenticator apps take it by hand: base32, in groups of four."""
+    text = base64.b32encode(device.bin_key).decode().rstrip("=")
+    return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+def qr_svg(device: TOTPDevice) -> str:
+    """The otpauth:// address as an SVG QR code (markup without style attributes)."""
+    return str(
+        segno.make(device.config_url, error="m").svg_inline(
+            scale=4, border=2, light="#fff", omitsize=False
+        )
+    )
+
+
+@transaction.atomic
+def two_factor_start(*, user: User) -> TOTPDevice:
+    """A fresh unconfirmed device (a new secret) for the user to scan; an earlier draft goes."""
+    if two_factor_device(user) is not None:
+        raise InvalidInput(
+            {"__all__": [_("two-factor sign-in is already on")]}, code="already_enabled"
+        )
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
+
+
+def _code_accepted(device: TOTPDevice, code: str) -> bool:
+    allowed, _details = device.verify_is_allowed()
+    if not allowed:
+        raise InvalidInput(
+            {"code": [_("too many wrong codes: wait a minute and try again")]}, code="throttled"
+        )
+    return bool(device.verify_token(code.strip().replace(" ", "")))
+
+
+@transaction.atomic
+def two_factor_confirm(*, actor: Actor, user: User, code: str) -> TOTPDevice:
+    """Confirm the draft device with a current code from the app: two-factor is on."""
+    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
+    if device is None:
+        raise InvalidInput({"__all__": [_("start the set-up first")]}, code="not_started")
+    if not _code_accepted(device, code):
+        raise InvalidInput({"code": [_("the code is not right")]}, code="wrong_code")
+    TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
+    device.confirmed = True
+    record_change(
+        actor=actor, action="update", instance=user, changes={"two_factor": [False, True]}
+    )
+    return device
+
+
+@transaction.atomic
+def two_factor_disable(*, actor: Actor, user: User, code: str) -> None:
+    """Turn two-factor off, proven with a current code; refused when it is required."""
+    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+    if device is None:
+        raise InvalidInput({"__all__": [_("two-factor sign-in is not on")]}, code="not_enabled")
+    if two_factor_required(user):
+        raise InvalidInput(
+            {"__all__": [_("your organisation requires two-factor sign-in for admins")]},
+            code="required",
+        )
+    if not _code_accepted(device, code):
+        raise InvalidInput({"code": [_("the code is not right")]}, code="wrong_code")
+    TOTPDevice.objects.filter(user=user).delete()
+    record_change(
+        actor=actor, action="update", instance=user, changes={"two_factor": [True, False]}
+    )
+
+
+def two_factor_verify(*, user: User, code: str) -> TOTPDevice | None:
+    """At sign-in: the user's device if the code is right, else None (throttled: InvalidInput)."""
+    device = two_factor_device(user)
+    if device is None:
+        return None
+    return device if _code_accepted(device, code) else None
+
+
+class TwoFactorRequiredMiddleware:
+    """After OTPMiddleware: holds an admin who must use two-factor but has not set it up to the
+    pages that let them do so. Costs nothing for other roles (no query)."""
+
+    ALLOWED = ("core:profile", "core:two_factor_start", "core:two_factor_confirm", "core:logout")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            isinstance(user, User)
+            and user.is_authenticated
+            and (user.role == Role.ADMIN or user.is_superuser)
+            and not user.is_verified()  # type: ignore[attr-defined]
+            and two_factor_required(user)
+            and two_factor_device(user) is None
+        ):
+            path = request.path_info
+            allowed = {reverse(name) for name in self.ALLOWED} | {reverse("core:language")}
+            if path.startswith("/static/") or path in allowed:
+                return self.get_response(request)
+            message = _(
+                "Your organisation requires two-factor sign-in for admins: set it up on My "
+                "profile first."
+            )
+            if path.startswith("/api/") and "HTTP_AUTHORIZATION" not in request.META:
+                return JsonResponse(
+                    {"code": "two_factor_required", "message": message, "details": {}},
+                    status=403,
+                )
+            if path.startswith("/api/"):
+                return self.get_response(request)
+            messages.warning(request, message)
+            return redirect("core:profile")
+        return self.get_response(request)
