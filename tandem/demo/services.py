@@ -8,7 +8,8 @@ hazard model with planted channel effects), then written in causal order through
 the apps that own each record: crm (accounts, contacts, touchpoints), tracking (consent ledger,
 identities), leads (hand-offs, answers, first contacts, lifecycle, disputes), sales (pipeline,
 products, price lists, deals, quotes), marketing (campaigns with their costs, segments, content,
-email, events, social posts) and insights (goals).
+email, events, social posts), enablement (library, shares and buyer views, ratings, requests,
+voice of the customer, joint touches) and insights (goals).
 
 Invariants:
 - deterministic: the same seed, size and `now` give the same records (only ids, audit entries and
@@ -43,6 +44,7 @@ from tandem.demo.customers import (
     planned_touches,
     record_touches,
 )
+from tandem.demo.enablement import create_demo_enablement
 from tandem.demo.funnel import play
 from tandem.demo.mediation import delete_disputes, open_disputes, set_goals
 from tandem.demo.organisation import (
@@ -111,6 +113,7 @@ def demo_load(
             open_disputes(people, now)
             set_goals(people, now)
         create_demo_marketing(actor, people, now)
+        create_demo_enablement(people, now, activity=created, seed=seed)
         logins = fresh_logins(people)
         demo_accounts = Account.objects.filter(tags__name=DEMO_TAG)
         return DemoSummary(
