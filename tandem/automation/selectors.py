@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
 
-from tandem.automation.models import Enrolment, EnrolmentStatus, Flow, StepRun
+from tandem.automation.lift import Lift, flow_lift
+from tandem.automation.models import Enrolment, EnrolmentStatus, Flow, FlowStatus, StepRun
 from tandem.core.access import scoped
 from tandem.crm.models import Contact
 
@@ -37,3 +38,14 @@ def enrolments_for(user: object, flow: Flow) -> QuerySet[Enrolment]:
         .select_related("contact", "version")
         .order_by("-enrolled_at", "-id")
     )
+
+
+def cockpit_lift(limit: int = 5) -> list[tuple[Flow, Lift]]:
+    """The lift report of each active flow with a holdout (the cockpit's causal answer, beside
+    attribution's credit), newest flows first."""
+    flows = (
+        Flow.objects.filter(status=FlowStatus.ACTIVE, holdout_percent__gt=0)
+        .select_related("live_version")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    return [(flow, flow_lift(flow)) for flow in flows]

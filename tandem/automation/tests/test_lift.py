@@ -66,3 +66,25 @@ def test_the_report_of_a_flow_counts_goals_in_the_window_for_both_groups(world: 
     assert report.treated.conversions == (treated + 1) // 2
     assert report.held_out.conversions == 0
     assert report.verdict == "too_small"  # 40 people split in two: under 30 a side
+
+
+def test_the_cockpit_shows_each_flow_with_a_holdout_beside_attribution(world: World) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    marketer = Actor(user=world.user("marketer"))
+    flow = services.flow_create(
+        actor=marketer, name="Nurture", graph=linear({"kind": "manual"}, [("goal", {})]),
+        holdout_percent=10,
+    )  # fmt: skip
+    services.flow_publish(actor=marketer, flow=flow)
+    services.flow_create(
+        actor=marketer, name="No holdout", graph=linear({"kind": "manual"}, [("goal", {})])
+    )
+    client = Client()
+    client.force_login(world.user("head"))
+    page = client.get(reverse("insights:cockpit")).content.decode()
+    assert 'id="automation-lift"' in page
+    assert "Nurture" in page
+    assert "No holdout" not in page
+    assert "Too small to tell" in page
