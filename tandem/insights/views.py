@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from tandem.automation import selectors as automation
 from tandem.core.access import can, request_user, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
@@ -161,6 +162,8 @@ def cockpit(request: HttpRequest) -> HttpResponse:
         context["loop"] = enablement.loop_summary(user)
     if can(user, "view_programmes"):
         context["programmes"] = programmes.cockpit_summary(user)
+    if can(user, "view_automation"):
+        context["automation_lift"] = automation.cockpit_lift()
     return render(request, "insights/cockpit.html", context)
 
 
