@@ -311,6 +311,7 @@ PERIODIC_TASKS = {
     "marketing.social_stats_pull": ("tandem.marketing.social.tasks.social_stats_pull", 3600),
     "imports.interrupted_detect": ("tandem.imports.tasks.imports_interrupted_detect", 60),
     "core.exports_expire": ("tandem.core.tasks.exports_expire", 3600),
+    "automation.tick": ("tandem.automation.tasks.automation_tick", 60),
 }
 
 # Exports of more rows than EXPORT_BACKGROUND_ROWS are written by a worker into
