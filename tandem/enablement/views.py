@@ -5,6 +5,7 @@ loop's health. Thin: parse with a form, call a service, render."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -232,7 +233,17 @@ def public_view(request: HttpRequest, token: str) -> HttpResponse:
     )
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex"
+    origin = _origin(share.version.url)
+    if origin:  # the page may frame the shared file's own origin, nothing else
+        response._csp_update = {"frame-src": ["'self'", origin]}  # type: ignore[attr-defined]
     return response
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or "\\" in url:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @csrf_exempt  # a beacon from the public viewer: no session, the random visit id is the key

@@ -266,3 +266,15 @@ def test_unknown_choices_and_far_dates_are_refused_with_reasons(world: World) ->
     )
     assert far.status_code == 400
     assert "planned_at" in far.json()["details"]
+
+
+def test_the_viewer_may_frame_only_the_shared_files_origin(world: World, asset: Asset) -> None:
+    share = services.share_create(
+        actor=Actor(user=world.user("sales_rep")),
+        asset=asset,
+        contact=world.contacts[("sales_rep", "north")],
+    )
+    page = Client().get(f"/enablement/s/{share.token}/", HTTP_USER_AGENT="Mozilla/5.0")
+    policy = page["Content-Security-Policy"]
+    assert "frame-src 'self' https://files.example.com" in policy
+    assert "<style>" not in page.content.decode()
