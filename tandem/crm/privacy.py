@@ -136,6 +136,35 @@ def suppressed_emails(emails: Iterable[str]) -> set[str]:
     return suppressed_values(Suppression.Kind.EMAIL, emails)
 
 
+def suppressed_segment_ids(
+    user_ids: Iterable[str], anonymous_ids: Iterable[str]
+) -> tuple[set[str], set[str]]:
+    """(userIds, anonymousIds) among those given that belong to an erased person: one query."""
+    asked = {
+        (Suppression.Kind.USER_ID, suppression_digest(Suppression.Kind.USER_ID, v)): v
+        for v in user_ids
+        if v
+    }
+    asked |= {
+        (Suppression.Kind.ANONYMOUS_ID, suppression_digest(Suppression.Kind.ANONYMOUS_ID, v)): v
+        for v in anonymous_ids
+        if v
+    }
+    if not asked:
+        return set(), set()
+    q = Q()
+    for kind in (Suppression.Kind.USER_ID, Suppression.Kind.ANONYMOUS_ID):
+        digests = [d for k, d in asked if k == kind]
+        if digests:
+            q |= Q(kind=kind, digest__in=digests)
+    users: set[str] = set()
+    anonymous: set[str] = set()
+    for found, digest in Suppression.objects.filter(q).values_list("kind", "digest"):
+        key = (Suppression.Kind(found), digest)
+        (users if found == Suppression.Kind.USER_ID else anonymous).add(asked[key])
+    return users, anonymous
+
+
 def suppressed(
     *, email: str = "", phone: str = "", user_id: str = "", anonymous_id: str = ""
 ) -> bool:

@@ -62,6 +62,7 @@ from tandem.crm.privacy import contact_export as contact_export
 from tandem.crm.privacy import contact_rows_register as contact_rows_register
 from tandem.crm.privacy import suppressed as suppressed
 from tandem.crm.privacy import suppressed_emails as suppressed_emails
+from tandem.crm.privacy import suppressed_segment_ids as suppressed_segment_ids
 from tandem.crm.touchpoints import touchpoints_account_fill as touchpoints_account_fill
 from tandem.crm.touchpoints import touchpoints_adopt as touchpoints_adopt
 from tandem.crm.touchpoints import touchpoints_channel_update as touchpoints_channel_update

@@ -412,8 +412,14 @@ def events_store(*, source: Source, items: list[Row | Event]) -> int:
     is inserted at once, each row's contact (and account) resolved from its userId, else its
     anonymousId, as known at that moment — including identities linked by this request."""
     rows: list[Row] = []
+    erased_users, erased_visitors = crm.suppressed_segment_ids(
+        {i.user_id if isinstance(i, Event) else i["user_id"] for i in items},
+        {i.anonymous_id if isinstance(i, Event) else i["anonymous_id"] for i in items},
+    )
     for item in items:
         if not isinstance(item, Event):
+            if item["user_id"] in erased_users or item["anonymous_id"] in erased_visitors:
+                continue  # an erased person is not tracked again
             rows.append(item)
             continue
         extra: dict[str, Any] = {}
