@@ -410,7 +410,8 @@ def events_store(*, source: Source, items: list[Row | Event]) -> int:
     `items` come from `ingest.prepare`: rows ready to store (track/page/screen) and parsed
     identify/alias/group calls, whose identity work runs here first, in order. Then every row
     is inserted at once, each row's contact (and account) resolved from its userId, else its
-    anonymousId, as known at that moment — including identities linked by this request."""
+    anonymousId, as known at that moment — including identities linked by this request. Calls
+    of an erased person (crm's suppression of their address, userId or anonymousId) are dropped."""
     rows: list[Row] = []
     erased_users, erased_visitors = crm.suppressed_segment_ids(
         {i.user_id if isinstance(i, Event) else i["user_id"] for i in items},
