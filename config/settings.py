@@ -3,6 +3,7 @@
 Environment variables (see docs/operations.md):
   DATABASE_URL      default sqlite:///<project>/var/tandem.sqlite3 (PostgreSQL: postgres://...)
   SECRET_KEY        default: a random key generated once and kept in var/secret_key
+  PRIVACY_SUPPRESSION_SECRET  key of the erased people's hashes, default SECRET_KEY (keep it)
   DEBUG             default off
   ALLOWED_HOSTS     comma-separated, default "127.0.0.1,localhost"
   TANDEM_HTTPS      "1" behind HTTPS: secure cookies, HSTS, SSL redirect (production)
@@ -71,6 +72,9 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# The key of the salted hashes (HMAC-SHA256) that keep an erased person from coming back
+# (crm.privacy, docs/privacy.md). Rotating SECRET_KEY? Set this to the old key first.
+PRIVACY_SUPPRESSION_SECRET = os.environ.get("PRIVACY_SUPPRESSION_SECRET", "")
 DEBUG = env_bool("DEBUG")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
