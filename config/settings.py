@@ -316,6 +316,11 @@ PERIODIC_TASKS = {
     "imports.interrupted_detect": ("tandem.imports.tasks.imports_interrupted_detect", 60),
     "core.exports_expire": ("tandem.core.tasks.exports_expire", 3600),
     "automation.tick": ("tandem.automation.tasks.automation_tick", 60),
+    "programmes.recertification_reminders_send": (
+        "tandem.programmes.tasks.recertification_reminders_send",
+        86400,
+    ),
+    "programmes.loyalty_earn_and_expire": ("tandem.programmes.tasks.loyalty_earn_and_expire", 3600),
 }
 
 # Exports of more rows than EXPORT_BACKGROUND_ROWS are written by a worker into
