@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid as uuidlib
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -39,13 +39,16 @@ router = Router(tags=["field"])
 READ_ERRORS: dict[int, Any] = {400: Error, 401: Error, 404: Error, 429: Error}
 WRITE_ERRORS: dict[int, Any] = {**READ_ERRORS, 403: Error, 409: Error, 413: Error}
 MAX_SYNC_OPERATIONS = 200
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
+MAX_ID = 2**63 - 1
+RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class VisitIn(Schema):
     uuid: uuidlib.UUID | None = None
-    account_id: int
-    contact_id: int | None = None
-    rep_id: int | None = None
+    account_id: RecordId
+    contact_id: RecordId | None = None
+    rep_id: RecordId | None = None
     planned_start: dt.datetime
     planned_end: dt.datetime
     notes: str = Field(default="", max_length=10_000)
@@ -102,9 +105,9 @@ class VisitOut(Schema):
 
 
 class VisitFilters(Schema):
-    start: dt.date | None = None  # in the caller's time zone
+    start: dt.date | None = Field(default=None, ge=FIRST_DAY, le=LAST_DAY)  # the caller's zone
     days: int = Field(default=7, ge=1, le=62)
-    rep_id: int | None = None
+    rep_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class CheckIn(Schema):
@@ -128,8 +131,8 @@ class ReportIn(Schema):
 class DealIn(Schema):
     name: str | None = Field(default=None, max_length=200)
     amount: str = "0"
-    deal_id: int | None = None
-    stage_id: int | None = None
+    deal_id: RecordId | None = None
+    stage_id: RecordId | None = None
 
 
 class DealOut(Schema):
@@ -216,9 +219,9 @@ class TierOut(Schema):
 
 
 class PlanIn(Schema):
-    account_id: int
-    tier: str
-    rep_id: int
+    account_id: RecordId
+    tier: str = Field(max_length=10)
+    rep_id: RecordId
     lat: float | None = None
     lon: float | None = None
     opens: dt.time | None = None
@@ -529,6 +532,14 @@ def get_route(
     """The day's visits in the solver's order, and the distance saved against the planned
     order (needs the rep's base)."""
     who = caller(request)
+    if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+        raise ApiError(
+            400, "invalid", _("Some fields are not valid."), {"day": [_("2000 to 2100")]}
+        )
+    if rep_id is not None and not 1 <= rep_id <= MAX_ID:
+        raise ApiError(
+            400, "invalid", _("Some fields are not valid."), {"rep_id": [_("no such user")]}
+        )
     route = selectors.day_route(
         scoped(who.user, Visit), rep_id or who.user.pk, day or timezone.localdate()
     )

@@ -13,6 +13,7 @@ Invariants:
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid as uuidlib
 from pathlib import Path
 from typing import Any
@@ -293,7 +294,7 @@ def follow_up_done(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _rep_choice(request: HttpRequest, user: User) -> User:
     rep_id = request.GET.get("rep", "")
-    if rep_id.isdigit() and int(rep_id) != user.pk:
+    if re.fullmatch(r"[0-9]{1,18}", rep_id) and int(rep_id) != user.pk:
         if not can(user, "view_field_overview"):
             raise Http404
         rep = User.objects.filter(pk=int(rep_id), is_active=True).first()
@@ -303,11 +304,16 @@ def _rep_choice(request: HttpRequest, user: User) -> User:
     return user
 
 
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
+
+
 def _day(text: str, default: dt.date) -> dt.date:
+    """A day from the query string; anything else, or a day outside 2000-2100, is the default."""
     try:
-        return dt.date.fromisoformat(text) if text else default
+        day = dt.date.fromisoformat(text) if text else default
     except ValueError:
         return default
+    return day if FIRST_DAY <= day <= LAST_DAY else default
 
 
 @login_required
