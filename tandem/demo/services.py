@@ -9,7 +9,8 @@ the apps that own each record: crm (accounts, contacts, touchpoints), tracking (
 identities), leads (hand-offs, answers, first contacts, lifecycle, disputes), sales (pipeline,
 products, price lists, deals, quotes), marketing (campaigns with their costs, segments, content,
 email, events, social posts), enablement (library, shares and buyer views, ratings, requests,
-voice of the customer, joint touches) and insights (goals).
+voice of the customer, joint touches), field (tiers, key-account plans, reps' bases, a quarter
+of visits, the coming days' plan) and insights (goals).
 
 Invariants:
 - deterministic: the same seed, size and `now` give the same records (only ids, audit entries and
@@ -45,6 +46,7 @@ from tandem.demo.customers import (
     record_touches,
 )
 from tandem.demo.enablement import create_demo_enablement
+from tandem.demo.field import create_field_work
 from tandem.demo.funnel import play
 from tandem.demo.mediation import delete_disputes, open_disputes, set_goals
 from tandem.demo.organisation import (
@@ -110,6 +112,14 @@ def demo_load(
             }
             later = play(story, contacts, catalogue, people, field_reps)
             record_touches(planned_touches(story, contacts, field_reps) + later)
+            create_field_work(
+                actor,
+                accounts=accounts,
+                field_reps=field_reps,
+                industries={u: i for i, names in FIELD_BY_INDUSTRY.items() for u in names},
+                now=now,
+                seed=seed,
+            )
             open_disputes(people, now)
             set_goals(people, now)
         create_demo_marketing(actor, people, now)
