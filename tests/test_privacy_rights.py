@@ -380,3 +380,19 @@ def test_the_privacy_page_and_its_refusals_read_in_russian(world: World) -> None
     assert again.status_code == 400
     (message,) = again.json()["details"]["email"]
     assert message.startswith("Этот адрес принадлежит человеку, который попросил удалить")
+
+
+def test_the_suppression_hash_is_keyed_and_normalised(settings: Any) -> None:
+    from tandem.crm.privacy import suppression_digest
+
+    settings.PRIVACY_SUPPRESSION_SECRET = ""
+    by_secret_key = suppression_digest("email", EMAIL)
+    settings.PRIVACY_SUPPRESSION_SECRET = "kept-from-before-a-rotation"
+    keyed = suppression_digest("email", EMAIL)
+    assert keyed != by_secret_key
+    assert EMAIL not in keyed
+    assert suppression_digest("email", f"  {EMAIL.upper()} ") == keyed
+    assert suppression_digest("phone", "+49 (30) 555-0199") == suppression_digest(
+        "phone", "+49305550199"
+    )
+    assert suppression_digest("user_id", EMAIL) != keyed  # each kind its own space
