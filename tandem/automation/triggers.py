@@ -166,7 +166,11 @@ def flow_dispatch(flow_id: int, *, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     enrolled = 0
     with transaction.atomic():
-        flow = Flow.objects.select_for_update().select_related("live_version").get(pk=flow_id)
+        flow = (
+            Flow.objects.select_for_update(of=("self",))
+            .select_related("live_version")
+            .get(pk=flow_id)
+        )
         if flow.status != FlowStatus.ACTIVE or flow.live_version is None:
             return 0
         trigger = g.validate_graph(flow.live_version.graph).trigger
