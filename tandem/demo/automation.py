@@ -1,8 +1,8 @@
 """Automation's part of the story: the marketing team runs four flows built from the ready
 templates — a welcome journey with a 20 % holdout, the MQL hand-off, a quote follow-up that
-stops on a reply or a meeting, and re-engagement — and the welcome and hand-off flows have four
-months of history: the contacts who came in (or became MQLs) then walked through them with the
-clock moved day by day, so the builder shows per-step counts, each enrolment's history and a
+stops on a reply or a meeting, and re-engagement — and the welcome journey has four months of
+history: the contacts who came in then walked through it with the clock moved half a day at a
+time, so the builder shows per-step counts, each enrolment's history and a
 lift report against the held-out group.
 
 Invariants:
@@ -24,17 +24,19 @@ from tandem.core.models import User
 from tandem.crm.models import Contact
 
 HISTORY_DAYS = 120
-FLOWS = [  # (name, template, holdout %, with history)
-    ("Welcome journey", "welcome", 20, True),
-    ("MQL hand-off", "mql_handoff", 0, True),
-    ("Quote follow-up", "quote", 0, False),
-    ("Re-engagement", "re_engagement", 0, False),
+FLOWS = [  # (name, template, holdout %); only the welcome journey gets history: the story's
+    # hand-offs are the leads app's own (a flow handing the story's MQLs off again would add
+    # hand-offs the story never had)
+    ("Welcome journey", "welcome", 20),
+    ("MQL hand-off", "mql_handoff", 0),
+    ("Quote follow-up", "quote", 0),
+    ("Re-engagement", "re_engagement", 0),
 ]
 
 
 def _flows(actor: Actor, published_at: dt.datetime) -> dict[str, Flow]:
     flows = {}
-    for name, template, holdout, _history in FLOWS:
+    for name, template, holdout in FLOWS:
         flow = Flow.objects.filter(name=name).first()
         if flow is None:
             flow = automation.flow_create(
@@ -61,23 +63,14 @@ def create_demo_automation(
     written: dict[str, int] = {}
     if not activity:
         return written
-    welcome, handoff = flows["welcome"], flows["mql_handoff"]
-    arrivals: list[tuple[dt.datetime, Flow, int]] = []
-    for pk, created in (
-        Contact.objects.filter(created_at__gte=start, created_at__lt=now)
+    welcome = flows["welcome"]
+    arrivals: list[tuple[dt.datetime, Flow, int]] = [
+        (created, welcome, pk)
+        for pk, created in Contact.objects.filter(created_at__gte=start, created_at__lt=now)
         .order_by("id")
         .values_list("pk", "created_at")
-    ):
-        arrivals.append((created, welcome, pk))
-    from tandem.leads.models import StageHistory
-
-    for contact_id, entered in (
-        StageHistory.objects.filter(stage="mql", entered_at__gte=start, entered_at__lt=now)
-        .order_by("id")
-        .values_list("contact_id", "entered_at")
-    ):
-        arrivals.append((entered, handoff, contact_id))
-    arrivals.sort(key=lambda row: (row[0], row[1].pk, row[2]))
+    ]
+    arrivals.sort(key=lambda row: (row[0], row[2]))
     day = start
     queue = iter(arrivals)
     pending = next(queue, None)
@@ -85,8 +78,7 @@ def create_demo_automation(
         while pending is not None and pending[0] <= day:
             at, flow, contact_id = pending
             if automation.enrol(flow=flow, contact_id=contact_id, trigger_key="demo", now=at):
-                key = "welcome" if flow is welcome else "mql_handoff"
-                written[key] = written.get(key, 0) + 1
+                written["welcome"] = written.get("welcome", 0) + 1
             pending = next(queue, None)
         automation.run_due(now=day)
         day += dt.timedelta(hours=12)

@@ -34,6 +34,7 @@ from django.utils import timezone
 from tandem.core.audit import Actor
 from tandem.core.models import Organisation
 from tandem.crm.models import Account, Contact, Touchpoint
+from tandem.demo.automation import create_demo_automation
 from tandem.demo.campaigns import create_demo_marketing
 from tandem.demo.catalogue import ensure_catalogue
 from tandem.demo.clock import no_email
@@ -124,6 +125,7 @@ def demo_load(
             set_goals(people, now)
         create_demo_marketing(actor, people, now)
         create_demo_enablement(people, now, activity=created, seed=seed)
+        create_demo_automation(people, now, activity=created)
         logins = fresh_logins(people)
         demo_accounts = Account.objects.filter(tags__name=DEMO_TAG)
         return DemoSummary(
