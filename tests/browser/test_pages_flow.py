@@ -111,7 +111,7 @@ def test_sign_in_search_timeline_activity_and_russian(
     assert page.locator("nav.nav").inner_text().split("\n")[:3] == [
         "Главная",
         "Клиенты",
-        "Материал",  # the rep's one marketing page is a link of its own
+        "Маркетинг",
     ]
     page.click("nav summary:has-text('Клиенты')")
     assert page.locator("nav details[data-group=customers] a").all_inner_texts()[:2] == [
