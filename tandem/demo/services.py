@@ -10,7 +10,8 @@ identities), leads (hand-offs, answers, first contacts, lifecycle, disputes), sa
 products, price lists, deals, quotes), marketing (campaigns with their costs, segments, content,
 email, events, social posts), enablement (library, shares and buyer views, ratings, requests,
 voice of the customer, joint touches), field (tiers, key-account plans, reps' bases, a quarter
-of visits, the coming days' plan) and insights (goals).
+of visits, the coming days' plan), programmes (trainings with certificates, farm trials, the
+Partner Club loyalty programme with a trip, transfers of value to doctors) and insights (goals).
 
 Invariants:
 - deterministic: the same seed, size and `now` give the same records (only ids, audit entries and
@@ -58,6 +59,7 @@ from tandem.demo.organisation import (
     ensure_people,
     fresh_logins,
 )
+from tandem.demo.programmes import create_demo_programmes, delete_demo_programmes
 from tandem.demo.story import SIZES, plan_story
 from tandem.marketing import services as marketing
 
@@ -94,6 +96,7 @@ def demo_load(
         catalogue = ensure_catalogue(actor)
         if reset:
             delete_disputes()
+            delete_demo_programmes()
             delete_demo_records(actor)
         created = not Account.objects.filter(tags__name=DEMO_TAG).exists()
         if created:
@@ -126,6 +129,7 @@ def demo_load(
         create_demo_marketing(actor, people, now)
         create_demo_enablement(people, now, activity=created, seed=seed)
         create_demo_automation(people, now, activity=created)
+        create_demo_programmes(people, now, activity=created, seed=seed)
         logins = fresh_logins(people)
         demo_accounts = Account.objects.filter(tags__name=DEMO_TAG)
         return DemoSummary(
