@@ -72,7 +72,7 @@ NAV_ITEMS: list[tuple[str, str, Any, str]] = [
     ("insights", "leads:lead_quality", _("Lead quality"), "view_lead_quality"),
     ("insights", "leads:dispute_list", _("Disputes"), "use_handoffs"),
     ("insights", "insights:goals", _("Goals"), "manage_goals"),
-    ("insights", "enablement:health", _("Marketing–sales loop"), "view_loop_health"),
+    ("insights", "enablement:health", _("Marketing–sales loop"), "view_loop_health"),  # noqa: RUF001
     ("settings", "core:settings", _("Organisation"), "manage_settings"),
     ("settings", "core:people", _("Users and teams"), "manage_users"),
     ("settings", "leads:scoring_list", _("Lead scoring"), "manage_scoring"),
