@@ -17,6 +17,8 @@ from typing import Any
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
+from tandem.attribution import services as attribution
+from tandem.core.models import User
 from tandem.field import routing
 from tandem.field.models import RepBase, Visit, VisitPlan, VisitStatus
 
@@ -161,4 +163,40 @@ def day_route(visits: QuerySet[Visit], rep_id: int, day: dt.date) -> DayRoute | 
         entered_km=round(routing.route_distance(home, [stops]) / 1000, 1),
         ordered_km=round(plan_result.distance_m / 1000, 1),
         feasible=plan_result.feasible,
+    )
+
+
+@dataclass(frozen=True)
+class FieldCredit:
+    state: str  # the attribution run's status: done, queued, running or failed
+    run_id: int
+    share: float | None  # None: no won deal with touches, or not computed yet
+    low: float | None
+    high: float | None
+
+
+def field_credit(user: User, days: int = 90) -> FieldCredit:
+    """The field department's share of the credit for the deals won in the last ``days`` days
+    (linear model, as the cockpit's default), with its interval, as ``user`` sees the data. A
+    run not stored yet is queued for a worker (through attribution's services), never
+    computed here: ``state`` says so."""
+    today = timezone.localdate()
+    spec, params = attribution.build_request(
+        start=today - dt.timedelta(days=days - 1),
+        end=today,
+        conversion="deal_won",
+        model="linear",
+        n_boot=100,
+    )
+    run = attribution.run_request(user=user, spec=spec, params=params)
+    row = None
+    if run.is_done:
+        rows = run.result.get("credits", {}).get("department", [])
+        row = next((r for r in rows if r["name"] == "field"), None)
+    return FieldCredit(
+        state=run.status,
+        run_id=run.pk,
+        share=row["share"] if row else None,
+        low=row["lower"] if row else None,
+        high=row["upper"] if row else None,
     )

@@ -446,6 +446,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             "per_rep": selectors.visits_per_rep(scoped(user, Visit), since),
             "coverage": coverage,
             "due_count": sum(1 for row in coverage if row.due),
+            "credit": selectors.field_credit(user),
             "tiers": scoped(user, VisitTier),
             "manage": manage,
             "tier_form": tier_form,

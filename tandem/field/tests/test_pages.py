@@ -134,3 +134,26 @@ def test_the_pages_speak_russian(client: Client, field: Field) -> None:
     text = client.get("/field/", headers={"accept-language": "ru"}).content.decode()
     assert "Визиты на сегодня" in text
     assert "Ключевые клиенты, которых пора посетить" in text
+
+
+def test_the_head_sees_fields_share_of_credit_once_the_run_is_computed(
+    client: Client, world: World, field: Field
+) -> None:
+    from tandem.attribution import services as attribution
+    from tandem.attribution.models import AttributionRun
+
+    client.force_login(world.user("head"))
+    page = client.get("/field/overview/").content.decode()
+    run = AttributionRun.objects.get()
+    assert (run.status, run.model) == ("queued", "linear")
+    assert "Credit split being computed…" in page
+    assert f"/attribution/runs/progress/?ids={run.pk}" in page
+    assert attribution.runs_compute([run.pk]) == {run.pk: "done"}
+    page = client.get("/field/overview/").content.decode()
+    assert "Credit split being computed…" not in page
+    run.refresh_from_db()
+    rows = {r["name"]: r for r in run.result["credits"].get("department", [])}
+    if "field" in rows:
+        assert 'data-number="field_share"' in page
+    else:  # no won deal in the fixture: said so, not a zero
+        assert "No field touch among the won deals in this period." in page
