@@ -325,7 +325,7 @@ def _share_on_deals(
                     ip=f"198.51.100.{rng.randint(1, 250)}",
                     user_agent=UA,
                     meta={},
-                    at=at + dt.timedelta(hours=rng.randint(1, 48)),
+                    at=min(at + dt.timedelta(hours=rng.randint(1, 48)), now),  # never ahead
                 )
                 if view is not None:
                     for page in range(1, min(share.version.pages, rng.randint(1, 6)) + 1):
