@@ -27,6 +27,7 @@ from tandem.crm.models import Account, Contact, Industry, Touchpoint
 from tandem.enablement import selectors as enablement
 from tandem.insights import home_views, selectors, services
 from tandem.insights.channels import known as known_channels
+from tandem.insights.field_card import field_card
 from tandem.insights.forms import CockpitForm, GoalForm
 from tandem.insights.models import Goal
 from tandem.insights.periods import today_in, zone_of
@@ -164,6 +165,8 @@ def cockpit(request: HttpRequest) -> HttpResponse:
         context["programmes"] = programmes.cockpit_summary(user)
     if can(user, "view_automation"):
         context["automation_lift"] = automation.cockpit_lift()
+    if can(user, "view_field_overview"):
+        context["field_card"] = field_card(user, summary.window)
     return render(request, "insights/cockpit.html", context)
 
 
