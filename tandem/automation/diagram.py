@@ -18,6 +18,7 @@ WIDTH, HEIGHT, GAP_X, GAP_Y, MARGIN = 190, 58, 40, 56, 20
 class Box:
     id: str
     kind: str
+    kind_label: str
     summary: str
     x: int
     y: int
@@ -90,7 +91,8 @@ def layout(graph: g.Graph, counts: dict[str, tuple[int, int]] | None = None) -> 
     for node in graph.nodes:
         x, y = place[node.id]
         entered, converted = counts.get(node.id, (0, 0))
-        boxes.append(Box(node.id, node.kind, summary(node), x, y, entered, converted))
+        label = str(g.STEP_LABELS.get(node.kind, node.kind))
+        boxes.append(Box(node.id, node.kind, label, summary(node), x, y, entered, converted))
     arrows = []
     for e in graph.edges:
         if e.source not in place or e.target not in place:

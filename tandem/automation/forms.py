@@ -53,9 +53,7 @@ class GraphForm(forms.Form):
 
 class AddStepForm(forms.Form):
     after = forms.ChoiceField(label=_("After step"))
-    kind = forms.ChoiceField(
-        label=_("Kind"), choices=[(k, k.replace("_", " ")) for k in g.STEP_KINDS]
-    )
+    kind = forms.ChoiceField(label=_("Kind"), choices=list(g.STEP_LABELS.items()))
 
     def __init__(self, *args: Any, node_ids: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

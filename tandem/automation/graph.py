@@ -331,3 +331,45 @@ def linear(
         for i in range(len(steps) - 1)
     ]
     return {"trigger": trigger, "entry": "s1", "nodes": nodes, "edges": edges, **extra}
+
+
+def _labels() -> tuple[dict[str, Any], dict[str, Any]]:
+    from django.utils.translation import gettext_lazy as lazy
+
+    steps = {
+        "send_email": lazy("Send an email"),
+        "wait": lazy("Wait"),
+        "wait_until": lazy("Wait until a time"),
+        "wait_event": lazy("Wait for an event"),
+        "branch": lazy("Branch on a segment"),
+        "split": lazy("Split test"),
+        "update_field": lazy("Update a field"),
+        "set_stage": lazy("Set the lifecycle stage"),
+        "add_to_list": lazy("Add to a list"),
+        "assign_owner": lazy("Assign an owner"),
+        "handoff": lazy("Hand off to sales"),
+        "create_task": lazy("Create a task"),
+        "notify": lazy("Notify a user"),
+        "webhook": lazy("Call a webhook"),
+        "goal": lazy("Goal"),
+        "exit": lazy("Exit"),
+    }
+    triggers = {
+        "manual": lazy("By hand or through the API"),
+        "touchpoint": lazy("A touchpoint"),
+        "segment_entered": lazy("Entering a segment"),
+        "segment_left": lazy("Leaving a segment"),
+        "form_submitted": lazy("A form submitted"),
+        "score_above": lazy("A score over a threshold"),
+        "lifecycle_changed": lazy("A lifecycle change"),
+        "anniversary": lazy("A date or anniversary"),
+        "handoff_sla_breached": lazy("A hand-off SLA breached"),
+        "deal_stage": lazy("A deal entering a stage"),
+        "training_completed": lazy("A training completed"),
+        "visit_reported": lazy("A visit reported"),
+        "webhook": lazy("An incoming signed webhook"),
+    }
+    return steps, triggers
+
+
+STEP_LABELS, TRIGGER_LABELS = _labels()

@@ -29,7 +29,7 @@ from tandem.automation.forms import (
 )
 from tandem.automation.library import TEMPLATES
 from tandem.automation.lift import flow_lift
-from tandem.automation.models import Enrolment, Flow, FlowStatus, Policy
+from tandem.automation.models import Enrolment, EnrolmentStatus, Flow, FlowStatus, Policy
 from tandem.core.access import can, request_user, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
@@ -138,6 +138,7 @@ def _page(request: HttpRequest, flow: Flow, status: int = 200, **forms_: Any) ->
             steps.append(
                 {
                     "node": node,
+                    "kind_label": g.STEP_LABELS.get(node.kind, node.kind),
                     "form": bound or step_form(node.kind, initial=node.config),
                     "out": graph.out(node.id),
                     "entered": counts.get(node.id, (0, 0))[0],
@@ -155,7 +156,10 @@ def _page(request: HttpRequest, flow: Flow, status: int = 200, **forms_: Any) ->
             "graph": graph,
             "diagram": diagram.layout(graph, counts) if graph else None,
             "steps": steps,
-            "status_counts": selectors.status_counts(flow),
+            "status_counts": [
+                (EnrolmentStatus(key).label, n) for key, n in selectors.status_counts(flow).items()
+            ],
+            "trigger_label": g.TRIGGER_LABELS.get(graph.trigger.kind, "") if graph else "",
             "enrolments": enrolments,
             "lift": flow_lift(flow)
             if flow.holdout_percent or flow.enrolments.filter(status="held_out").exists()

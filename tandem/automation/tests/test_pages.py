@@ -38,7 +38,7 @@ def test_a_marketer_builds_publishes_and_test_enrols_a_flow(world: World) -> Non
     assert page.status_code == 200
     html = page.content.decode()
     assert html.count("<rect ") == 5  # one box per step
-    assert "s4 · create_task" in html
+    assert "s4 · Create a task" in html
 
     # edit a step through its form: the draft changes, nothing is published yet
     answer = client.post(
