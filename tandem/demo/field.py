@@ -1,12 +1,15 @@
 """The demo's field work: visit tiers, key-account plans, each field rep's base, a quarter of
-completed visits with industry reports, and the coming days' planned visits (for today's plan,
-the calendar and the day route).
+visits (3-5 a week per field rep, most completed with industry reports), and the coming days'
+planned visits (for today's plan, the calendar and the day route).
 
 Invariants:
 - deterministic: positions, tiers, reports and plans come from a `random.Random` seeded by the
   demo's seed and each account's name; the story's order decides which accounts are key;
-- a completed visit is the story's own field-visit touchpoint (`field.services.
-  visits_record_history` links it), so no touchpoint is added and attribution is unchanged;
+- the story's field-visit touchpoints become completed visits (`field.services.
+  visits_record_history` links them); each rep's own round fills the week up to 3-5 visits,
+  each completed one with its field touchpoint on the account (no contact: the contacts'
+  journeys, and so the contact attribution, are the story's);
+- causal: completed and called-off visits end before ``now``; planned ones start after it;
 - idempotent: written only with the customer record (its visits and plans go with the demo
   accounts on reset); tiers and bases are matched by code and rep.
 """
@@ -18,13 +21,23 @@ import random
 import zoneinfo
 
 from tandem.core.audit import Actor
-from tandem.core.models import Organisation, User
+from tandem.core.models import Department, Organisation, User
+from tandem.crm import services as crm
 from tandem.crm.models import Account, Touchpoint
 from tandem.demo.catalogue import PRODUCTS
 from tandem.field import services as field
 from tandem.field.models import Visit, VisitStatus
 
 QUARTER = dt.timedelta(days=91)
+VISITS_A_WEEK = (3, 4, 4, 5)  # a field rep's week in the quarter, drawn per rep and week
+SLOTS = (9, 11, 14, 16)  # local hours a visit of the rep's own round may start
+CANCELLED = 0.08  # of the round's visits: called off (no touchpoint, no report)
+NOTES = [
+    "Good meeting.",
+    "Walked the site.",
+    "Agreed next steps.",
+    "Left samples and a price list.",
+]
 TIERS = [("A", 14, "strategic: every two weeks"), ("B", 30, "monthly"), ("C", 60, "bi-monthly")]
 KEY_ACCOUNTS_PER_REP = (3, 5, 6)  # how many of a rep's accounts are in tier A, B, C
 BASES = {  # the industry's region: (lat, lon) of the rep's office
@@ -182,22 +195,27 @@ def create_field_work(
                 lon=lon,
                 industry=account.industry,
                 touchpoint=touch,
-                notes=rng.choice(
-                    [
-                        "Good meeting.",
-                        "Walked the site.",
-                        "Agreed next steps.",
-                        "Left samples and a price list.",
-                    ]
-                ),
+                notes=rng.choice(NOTES),
                 report=_report(account.industry, rng, products.get(account.industry, [])),
                 created_at=touch.occurred_at,
                 updated_at=touch.occurred_at,
             )
         )
-    # the coming days: key accounts not visited lately, five a day per rep from today
     zone = zoneinfo.ZoneInfo(Organisation.current().time_zone or "UTC")
     today = now.astimezone(zone).date()
+    history += _rounds(
+        actor,
+        history,
+        by_rep=by_rep,
+        key={a.pk for a in key},
+        places=places,
+        products=products,
+        reps=reps,
+        now=now,
+        zone=zone,
+        seed=seed,
+    )
+    # the coming days: key accounts not visited lately, five a day per rep from the next hour
     visited = {
         v.account_id
         for v in history
@@ -212,10 +230,10 @@ def create_field_work(
             if day.weekday() >= 5:
                 continue
             for slot in range(5 if day_offset == 0 else 3):
-                if not queue:
-                    break
-                account = queue.pop(0)
                 start_at = dt.datetime.combine(day, dt.time(9 + slot * 2), tzinfo=zone)
+                if not queue or start_at <= now:  # planned visits are in the future only
+                    continue
+                account = queue.pop(0)
                 lat, lon = places[account.pk]
                 history.append(
                     Visit(
@@ -232,3 +250,109 @@ def create_field_work(
                 )
     field.visits_record_history(actor=actor, visits=history)
     return len(history)
+
+
+def _rounds(
+    actor: Actor,
+    story: list[Visit],
+    *,
+    by_rep: dict[int, list[Account]],
+    key: set[int],
+    places: dict[int, tuple[float, float]],
+    products: dict[str, list[str]],
+    reps: dict[int, User],
+    now: dt.datetime,
+    zone: zoneinfo.ZoneInfo,
+    seed: int,
+) -> list[Visit]:
+    """Each rep's own round of the quarter on top of the story's visits: 3-5 visits a week
+    (the story's visits count towards the week), mostly to key accounts, on weekdays, never
+    overlapping another visit of the rep and all over before ``now``. A completed one is checked
+    out as the field app does: its touchpoint of the field department, on the account (no
+    contact, so the contacts' journeys and their attribution are those of the story), is
+    recorded through crm's ``touchpoint_record``; a called-off one has none."""
+    first = (now - QUARTER).astimezone(zone).date()
+    last = now.astimezone(zone).date()
+    busy: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
+    per_week: dict[tuple[int, dt.date], int] = {}
+    for visit in story:
+        busy.setdefault(visit.rep_id, []).append((visit.planned_start, visit.planned_end))
+        monday = visit.planned_start.astimezone(zone).date()
+        monday -= dt.timedelta(days=monday.weekday())
+        per_week[(visit.rep_id, monday)] = per_week.get((visit.rep_id, monday), 0) + 1
+    made: list[Visit] = []
+    for rep_id, mine in sorted(by_rep.items()):
+        rep = reps[rep_id]
+        rng = random.Random(f"{seed}:round:{rep.username}")
+        keyed = [a for a in mine if a.pk in key] or mine
+        monday = first - dt.timedelta(days=first.weekday())
+        while monday <= last:
+            days = [
+                monday + dt.timedelta(days=k)
+                for k in range(5)
+                if first <= monday + dt.timedelta(days=k) <= last
+            ]
+            slots = [(d, h) for d in days for h in SLOTS]
+            rng.shuffle(slots)
+            need = rng.choice(VISITS_A_WEEK) - per_week.get((rep_id, monday), 0)
+            for day, hour in slots:
+                if need <= 0:
+                    break
+                minutes = rng.choice([45, 60, 90])
+                start_at = dt.datetime.combine(day, dt.time(hour), tzinfo=zone)
+                end_at = start_at + dt.timedelta(minutes=minutes)
+                taken = busy.setdefault(rep_id, [])
+                if end_at >= now or any(s < end_at and start_at < e for s, e in taken):
+                    continue
+                taken.append((start_at, end_at))
+                need -= 1
+                account = rng.choice(keyed) if rng.random() < 0.75 else rng.choice(mine)
+                made.append(
+                    _round_visit(actor, account, rep, start_at, end_at, places, products, rng)
+                )
+            monday += dt.timedelta(days=7)
+    return made
+
+
+def _round_visit(
+    actor: Actor,
+    account: Account,
+    rep: User,
+    start_at: dt.datetime,
+    end_at: dt.datetime,
+    places: dict[int, tuple[float, float]],
+    products: dict[str, list[str]],
+    rng: random.Random,
+) -> Visit:
+    lat, lon = places[account.pk]
+    visit = Visit(
+        account=account,
+        rep_id=rep.pk,
+        planned_start=start_at,
+        planned_end=end_at,
+        lat=lat,
+        lon=lon,
+        industry=account.industry,
+        created_at=start_at - dt.timedelta(days=rng.randrange(1, 8)),
+        updated_at=end_at,
+    )
+    if rng.random() < CANCELLED:
+        visit.status = VisitStatus.CANCELLED
+        visit.updated_at = visit.created_at + (start_at - visit.created_at) / 2
+        return visit
+    visit.status = VisitStatus.DONE
+    visit.check_in_at, visit.check_in_lat, visit.check_in_lon = start_at, lat, lon
+    visit.check_out_at, visit.check_out_lat, visit.check_out_lon = end_at, lat, lon
+    visit.notes = rng.choice(NOTES)
+    visit.report = _report(account.industry, rng, products.get(account.industry, []))
+    visit.touchpoint = crm.touchpoint_record(
+        channel=field.TOUCHPOINT_CHANNEL,
+        kind=field.TOUCHPOINT_KIND,
+        department=Department.FIELD,
+        account=account,
+        occurred_at=end_at,
+        actor=rep,
+        properties={"visit": str(visit.uuid), "industry": account.industry},
+        source="field",  # as the field app's check-out records it
+    )
+    return visit

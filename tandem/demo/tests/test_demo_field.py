@@ -1,9 +1,11 @@
-"""The demo's field work: a quarter of completed visits that are the story's own field-visit
-touchpoints, key accounts with plans, reps' bases and the coming days' plan; deterministic."""
+"""The demo's field work: a quarter of visits (the story's own field-visit touchpoints, and each
+rep's round up to 3-5 visits a week, checked out with their field touchpoints), key accounts with
+plans, reps' bases and the coming days' plan; causal and deterministic."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 import pytest
 from django.utils import timezone
@@ -27,11 +29,21 @@ def _signature() -> list[tuple[str, str, str, str]]:
 def test_field_reps_have_a_quarter_of_visits_linked_to_their_touchpoints() -> None:
     demo_load(now=NOW)
     done = Visit.objects.filter(status=VisitStatus.DONE)
-    assert done.count() > 15  # the small story has about four field visits per rep a quarter
+    # a quarter: 3-5 visits a week per field rep (13 weeks, a few called off)
+    per_rep = Counter(done.values_list("rep_id", flat=True))
+    assert len(per_rep) == 6
+    assert all(30 <= n <= 70 for n in per_rep.values()), per_rep
+    assert Visit.objects.filter(status=VisitStatus.CANCELLED, planned_end__lt=NOW).exists()
     assert not done.filter(touchpoint__isnull=True).exists()
     assert set(done.values_list("touchpoint__channel", flat=True)) == {"field_visit"}
     assert done.filter(check_out_at__lt=NOW - dt.timedelta(days=92)).count() == 0
-    assert not Touchpoint.objects.filter(kind="visit_completed").exists()  # none added
+    # causal: done before now, planned after it; the rounds' touches are on the account only
+    assert not done.filter(check_out_at__gt=NOW).exists()
+    assert not Visit.objects.filter(status=VisitStatus.PLANNED, planned_start__lte=NOW).exists()
+    rounds = Touchpoint.objects.filter(kind="visit_completed")
+    assert rounds.count() == done.filter(touchpoint__kind="visit_completed").count() > 0
+    assert not rounds.filter(contact__isnull=False).exists()
+    assert set(rounds.values_list("department", "source").distinct()) == {("field", "field")}
     assert set(done.values_list("rep__role", flat=True)) == {"field_rep"}
     industries = set(done.values_list("industry", flat=True))
     assert industries == {"agriculture", "medical", "electronics"}
