@@ -35,10 +35,12 @@ from tandem.core.models import Organisation
 from tandem.crm.models import Contact, Touchpoint
 
 BATCH = 2000
+# trigger kind -> the touchpoint kind its owning app writes (programmes: a training attended;
+# field: a visit checked out with its report)
 TOUCHPOINT_KINDS = {
     "form_submitted": "form_submitted",
-    "training_completed": "training_completed",
-    "visit_reported": "visit_reported",
+    "training_completed": "training_attended",
+    "visit_reported": "visit_completed",
 }
 
 

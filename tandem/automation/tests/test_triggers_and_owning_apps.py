@@ -70,3 +70,23 @@ def test_entering_a_segment_starts_a_flow_and_a_refused_stage_move_is_recorded(
     assert outcomes[2] == "goal reached"
     bob.refresh_from_db()
     assert bob.lifecycle_stage == "customer"
+
+
+def test_a_training_attended_and_a_visit_reported_start_their_flows(world: World) -> None:
+    """The touchpoints programmes and field write (their own kinds) are what the triggers read."""
+    from tandem.field.services import TOUCHPOINT_KIND as VISIT_KIND
+
+    marketer = Actor(user=world.user("marketer"))
+    flows = {
+        kind: _published(marketer, kind, linear({"kind": kind}, [("goal", {})]))
+        for kind in ("training_completed", "visit_reported")
+    }
+    ada = crm.contact_create(actor=Actor.system(), first_name="Ada", email="ada@example.com")
+    bob = crm.contact_create(actor=Actor.system(), first_name="Bob", email="bob@example.com")
+    crm.touchpoint_record(
+        channel="training", kind="training_attended", department="field", contact=ada
+    )
+    crm.touchpoint_record(channel="field_visit", kind=VISIT_KIND, department="field", contact=bob)
+    assert triggers.dispatch_all() == 2
+    assert Enrolment.objects.get(flow=flows["training_completed"]).contact_id == ada.pk
+    assert Enrolment.objects.get(flow=flows["visit_reported"]).contact_id == bob.pk
