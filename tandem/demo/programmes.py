@@ -185,11 +185,13 @@ def _trials(
         if product is None:
             continue
         crop = CROPS[k % len(CROPS)]
-        trial = programmes.trial_create(
-            actor=rep, account=farm, product=product, crop=crop, season=season
-        )
         sown = dt.date(season, 4, 10) + dt.timedelta(days=rng.randrange(0, 20))
         harvest = sown + dt.timedelta(days=110 + rng.randrange(0, 30))
+        started = min(dt.datetime.combine(sown, dt.time(9), tzinfo=dt.UTC), now)
+        measured = min(dt.datetime.combine(harvest, dt.time(9), tzinfo=dt.UTC), now)
+        trial = programmes.trial_create(
+            actor=rep, account=farm, product=product, crop=crop, season=season, at=started
+        )
         base = 4.5 + rng.random() * 3.0  # t/ha with the usual practice
         lift = rng.gauss(0.45 if product.sku == "AG-SM200" else 0.3, 0.25)
         for arm, per_ha in (("product", base + lift), ("usual", base)):
@@ -205,6 +207,7 @@ def _trials(
                 yield_t=(Decimal(str(round(per_ha, 2))) * area).quantize(Decimal("0.001"))
                 if harvested
                 else None,
+                at=measured,
             )
         written += 1
     return written

@@ -48,6 +48,7 @@ def trial_create(
     crop: str,
     season: int,
     notes: str = "",
+    at: dt.datetime | None = None,
 ) -> FieldTrial:
     if not crop.strip():
         raise InvalidInput({"crop": [_("Name the crop.")]})
@@ -66,6 +67,7 @@ def trial_create(
         kind="field_trial_started",
         department=Department.FIELD,
         account=account,
+        occurred_at=at,
         content=product.name,
         actor=actor.user,
         source="programmes",
@@ -85,6 +87,7 @@ def plot_add(
     sown_on: dt.date,
     harvested_on: dt.date | None = None,
     yield_t: Decimal | None = None,
+    at: dt.datetime | None = None,
 ) -> TrialPlot:
     errors: dict[str, list[str]] = {}
     if arm not in PlotArm.values:
@@ -106,13 +109,18 @@ def plot_add(
         yield_t=yield_t,
     )
     record_change(actor=actor, action="create", instance=plot, changes=diff({}, snapshot(plot)))
-    _result_touch(actor, trial)
+    _result_touch(actor, trial, at)
     return plot
 
 
 @transaction.atomic
 def plot_harvest(
-    *, actor: Actor, plot_id: int, harvested_on: dt.date, yield_t: Decimal
+    *,
+    actor: Actor,
+    plot_id: int,
+    harvested_on: dt.date,
+    yield_t: Decimal,
+    at: dt.datetime | None = None,
 ) -> TrialPlot:
     plot = TrialPlot.objects.select_for_update().select_related("trial").get(pk=plot_id)
     if harvested_on < plot.sown_on:
@@ -123,11 +131,11 @@ def plot_harvest(
     plot.harvested_on, plot.yield_t = harvested_on, yield_t
     plot.save(update_fields=["harvested_on", "yield_t"])
     record_change(actor=actor, action="update", instance=plot, changes=diff(before, snapshot(plot)))
-    _result_touch(actor, plot.trial)
+    _result_touch(actor, plot.trial, at)
     return plot
 
 
-def _result_touch(actor: Actor, trial: FieldTrial) -> None:
+def _result_touch(actor: Actor, trial: FieldTrial, at: dt.datetime | None) -> None:
     difference = trial_difference(list(trial.plots.all()))
     if difference is None:
         return
@@ -140,6 +148,7 @@ def _result_touch(actor: Actor, trial: FieldTrial) -> None:
         kind="field_trial_result",
         department=Department.FIELD,
         account=trial.account,
+        occurred_at=at,
         content=trial.product.name,
         actor=actor.user,
         source="programmes",
