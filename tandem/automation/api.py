@@ -5,28 +5,30 @@ history, the lift report, the rules across flows, and the incoming signed webhoo
 Invariants: reads need `view_automation`, writes `manage_automation` and a write token (403
 `forbidden`); a broken graph is a 400 with one message per problem under `graph`; enrolments
 and contacts are only those the caller may see (others are 404). The incoming webhook needs no
-token: its body must carry `X-Tandem-Signature: sha256=<HMAC-SHA256 of the body with the
-flow's secret>` (401 otherwise), and is idempotent per event `id`.
+token: it must be signed per Standard Webhooks with the flow's secret (`webhook-id`,
+`webhook-timestamp` within 5 minutes, `webhook-signature`; tandem.core.webhooks.verify; 401
+otherwise), and is idempotent per event `id`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import json
 from typing import Annotated, Any
 
 from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from tandem.automation import graph as g
-from tandem.automation import lift, runner, selectors, services
+from tandem.automation import lift, selectors, services
 from tandem.automation.library import TEMPLATES
 from tandem.automation.models import Enrolment, Flow, FlowStatus, Policy, Reentry
+from tandem.core import webhooks
 from tandem.core.access import can, scoped
 from tandem.core.api_auth import ApiCaller, caller, check_rate_limit
 from tandem.core.api_errors import ApiError, Error
@@ -382,11 +384,18 @@ def incoming_hook(request: HttpRequest, flow_id: Id) -> dict[str, Any]:
     once."""
     check_rate_limit(f"automation-hook:{flow_id}", limit=600)
     flow = Flow.objects.select_related("live_version").filter(pk=flow_id).first()
-    signature = request.headers.get("X-Tandem-Signature", "")
-    if flow is None or not hmac.compare_digest(
-        runner.sign(flow.webhook_secret, request.body), signature
+    signed = {
+        name: request.headers.get(name, "")
+        for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
+    }
+    if flow is None or not webhooks.verify(
+        services.flow_webhook_secret(flow), signed, request.body, now=timezone.now()
     ):
-        raise ApiError(401, "bad_signature", _("The signature does not match."))
+        raise ApiError(
+            401,
+            "bad_signature",
+            _("The signature does not match (or its timestamp is more than 5 minutes away)."),
+        )
     try:
         data = json.loads(request.body)
     except ValueError:

@@ -52,7 +52,9 @@ class Flow(models.Model):
     live_version = models.ForeignKey(
         "FlowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    webhook_secret = models.CharField(max_length=80, blank=True)
+    # the Standard Webhooks secret signing the flow's webhooks (in and out), encrypted
+    # (tandem.core.webhooks.encrypt_secret); read it with services.flow_webhook_secret
+    webhook_secret = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

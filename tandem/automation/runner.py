@@ -27,17 +27,11 @@ Invariants:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import logging
 import os
-import socket
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -54,8 +48,9 @@ from tandem.automation.models import (
     StepRun,
 )
 from tandem.automation.steps import STEPS, Batch, current_batch
+from tandem.core.errors import InvalidInput
 from tandem.core.models import Department
-from tandem.core.netguard import is_public_address
+from tandem.core.webhooks import check_url, post, signed_headers
 from tandem.crm import services as crm
 from tandem.crm.models import ConsentState
 
@@ -291,70 +286,26 @@ def run_until_idle(
 # --- messages -------------------------------------------------------------------------------
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The signature every Tandem webhook carries (`X-Tandem-Signature`)."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def _post(message: FlowMessage, now: dt.datetime) -> str:
+    """POST a webhook message as every Tandem webhook is sent (tandem.core.webhooks: Standard
+    Webhooks signature with the flow's secret, the URL vetted again and the request sent to the
+    vetted address, no redirects); "" on a 2xx answer, else the reason."""
+    from tandem.automation.services import flow_webhook_secret
 
-
-def _allow_private() -> bool:
-    value = getattr(settings, "WEBHOOK_ALLOW_PRIVATE", None)
-    if value is None:
-        value = os.environ.get("WEBHOOK_ALLOW_PRIVATE", "")
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
-
-
-def url_refusal(url: str) -> str:
-    """Why a webhook URL is refused, or "" (http(s), no credentials, public addresses only)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return "not a valid URL"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "only http and https addresses are allowed"
-    if parts.username or parts.password:
-        return "no user name or password in the URL"
-    if _allow_private():
-        return ""
-    try:
-        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return "the host does not resolve"
-    if not infos or not all(is_public_address(str(info[4][0])) for info in infos):
-        return "the host is not a public address"
-    return ""
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-def _post(message: FlowMessage) -> str:
-    """POST a webhook message; "" on a 2xx answer, else the reason."""
-    refusal = url_refusal(message.to)
-    if refusal:
-        return refusal
     body = message.body.encode()
-    secret = message.step.enrolment.flow.webhook_secret
-    request = urllib.request.Request(  # noqa: S310 (scheme checked by url_refusal)
-        message.to,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "Tandem-Webhooks/1",
-            "X-Tandem-Event": "flow.step",
-            "X-Tandem-Event-Id": f"flow-message-{message.pk}",
-            "X-Tandem-Signature": sign(secret, body),
-        },
+    headers = signed_headers(
+        secret=flow_webhook_secret(message.step.enrolment.flow),
+        event_id=message.pk,
+        event_type="flow.step",
+        body=body,
+        at=now,
+        legacy=False,
+        msg_id=f"msg_flow_{message.pk}",
     )
-    opener = urllib.request.build_opener(_NoRedirect)
     try:
-        with opener.open(request, timeout=10) as answer:
-            status = int(answer.status)
-    except urllib.error.HTTPError as exc:
-        status = exc.code
+        status = post(check_url(message.to), body, headers)
+    except InvalidInput as exc:
+        return "; ".join(str(m) for ms in exc.errors.values() for m in ms)[:300]
     except OSError as exc:
         return str(exc)[:300] or type(exc).__name__
     return "" if 200 <= status < 300 else f"HTTP {status}"
@@ -373,7 +324,7 @@ def message_deliver(message_id: int, *, now: dt.datetime | None = None) -> bool:
         pk=message_id
     )
     if message.kind == FlowMessage.Kind.WEBHOOK:
-        error = _post(message)
+        error = _post(message, now)
         FlowMessage.objects.filter(pk=message_id).update(
             state=MessageState.FAILED if error else MessageState.SENT,
             error=error[:300], sent_at=None if error else now,

@@ -14,7 +14,6 @@ Invariants:
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -36,6 +35,7 @@ from tandem.automation.models import (
 from tandem.automation.steps import stable_fraction
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
+from tandem.core.webhooks import decrypt_secret, encrypt_secret, secret_new
 from tandem.crm.models import Contact
 
 MAX_HOLDOUT = 50
@@ -80,7 +80,7 @@ def flow_create(
         **values,
         description=description[:5000],
         owner=actor.user,
-        webhook_secret="whsec_" + secrets.token_urlsafe(24),
+        webhook_secret=encrypt_secret(secret_new()),
     )
     FlowVersion.objects.create(flow=flow, number=1, graph=graph, created_by=actor.user)
     TriggerCursor.objects.create(flow=flow, last_id=_source_start(graph))
@@ -305,3 +305,14 @@ def run_due(*, now: dt.datetime | None = None) -> int:
     from tandem.automation import runner
 
     return runner.run_until_idle(now=now)
+
+
+def flow_webhook_secret(flow: Flow) -> str:
+    """The flow's Standard Webhooks secret (`whsec_…`), made and stored (encrypted) if it has
+    none or it can no longer be read (SECRET_KEY rotated without a fallback)."""
+    secret = decrypt_secret(flow.webhook_secret) if flow.webhook_secret else None
+    if secret is None:
+        secret = secret_new()
+        Flow.objects.filter(pk=flow.pk).update(webhook_secret=encrypt_secret(secret))
+        flow.webhook_secret = encrypt_secret(secret)
+    return secret

@@ -165,6 +165,10 @@ def _page(request: HttpRequest, flow: Flow, status: int = 200, **forms_: Any) ->
             if flow.holdout_percent or flow.enrolments.filter(status="held_out").exists()
             else None,
             "versions": flow.versions.order_by("-number")[:10],
+            "webhook_secret": services.flow_webhook_secret(flow)
+            if can(user, "manage_automation")
+            else "",
+            "hook_url": request.build_absolute_uri(f"/api/v1/automation/flows/{flow.pk}/hook"),
             "settings_form": forms_.get("settings_form")
             or FlowSettingsForm(
                 initial={

@@ -1,6 +1,6 @@
 """One judge of whether an IP address is a public place Tandem may send requests or people to.
 
-Used by outgoing webhooks (`tandem.marketing.segments.reactions.check_url`) and tracked links
+Used by outgoing webhooks (`tandem.core.webhooks.check_url`) and tracked links
 (`tandem.tracking.links.public_url_problem`). An address is public when it is global and not
 multicast. An IPv6 address that carries an IPv4 address inside it is judged by that IPv4
 address, because a network that translates it delivers to the IPv4 host:

@@ -3,14 +3,17 @@ enrolments, the lift report, and the signed incoming webhook that enrols once pe
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from django.test import Client
+from standardwebhooks.webhooks import Webhook
 
 from conftest import World
-from tandem.automation import runner
+from tandem.automation import runner, services
 from tandem.automation.graph import linear
 from tandem.automation.models import Enrolment, Flow
+from tandem.core.webhooks import secret_new
 
 BASE = "/api/v1/automation"
 
@@ -82,13 +85,29 @@ def test_the_incoming_webhook_needs_the_signature_and_enrols_once_per_event(worl
         f"{BASE}/flows", {"name": "Hook", "graph": graph}, content_type="application/json"
     ).json()["id"]
     api.post(f"{BASE}/flows/{flow_id}/publish")
-    secret = Flow.objects.get(pk=flow_id).webhook_secret
+    secret = services.flow_webhook_secret(Flow.objects.get(pk=flow_id))
     contact = world.contacts[("sales_rep", "south")]
     body = json.dumps({"id": "evt-1", "email": contact.email}).encode()
     hook = Client()
     unsigned = hook.post(f"{BASE}/flows/{flow_id}/hook", body, content_type="application/json")
     assert unsigned.status_code == 401
-    signed = {"HTTP_X_TANDEM_SIGNATURE": runner.sign(secret, body)}
+    # signed by the reference Standard Webhooks package, as a sending system would
+    now = dt.datetime.now(dt.UTC)
+    headers = Webhook(secret).sign("msg_1", now, body.decode()).split()  # "v1,<base64>"
+    signed = {
+        "HTTP_WEBHOOK_ID": "msg_1",
+        "HTTP_WEBHOOK_TIMESTAMP": str(int(now.timestamp())),
+        "HTTP_WEBHOOK_SIGNATURE": " ".join(headers),
+    }
+    other = Webhook(secret_new()).sign("msg_1", now, body.decode())
+    forged = {**signed, "HTTP_WEBHOOK_SIGNATURE": other}
+    refused = hook.post(
+        f"{BASE}/flows/{flow_id}/hook", body, content_type="application/json", **forged
+    )
+    assert refused.status_code == 401
+    stale = {**signed, "HTTP_WEBHOOK_TIMESTAMP": str(int(now.timestamp()) - 600)}
+    late = hook.post(f"{BASE}/flows/{flow_id}/hook", body, content_type="application/json", **stale)
+    assert late.status_code == 401
     first = hook.post(
         f"{BASE}/flows/{flow_id}/hook", body, content_type="application/json", **signed
     )
