@@ -127,9 +127,10 @@ def _digest() -> str:
         list(Contact.objects.order_by("email").values_list("email", "lifecycle_stage",
              "consent", "owner__username", "created_at")),
         list(Touchpoint.objects.exclude(channel="conference")
-             .order_by("occurred_at", "contact__email", "channel", "kind")
+             .order_by("occurred_at", "contact__email", "channel", "kind", "actor__username",
+                       "account__name")
              .values_list("contact__email", "anonymous_id", "occurred_at", "channel", "kind",
-                          "department", "campaign", "actor__username")),
+                          "department", "campaign", "actor__username", "account__name")),
         list(Deal.objects.order_by("created_at", "name").values_list("name", "amount",
              "stage__name", "status", "created_at", "closed_at", "close_date")),
         list(Handoff.objects.order_by("created_at", "contact__email").values_list(
