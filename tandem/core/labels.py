@@ -77,6 +77,14 @@ KIND_LABELS = {
     "newsletter_clicked": _("Newsletter clicked"),
     "sales_email": _("Sales email"),
     "training_attended": _("Training attended"),
+    # field work, programmes, enablement and automation
+    "visit_completed": _("Visit completed"),
+    "training_passed": _("Training assessment passed"),
+    "field_trial_started": _("Field trial started"),
+    "field_trial_result": _("Field trial result"),
+    "collateral_shared": _("Sales material shared"),
+    "collateral_viewed": _("Sales material viewed"),
+    "flow_email_sent": _("Automated email sent"),
 }
 
 
@@ -129,6 +137,8 @@ CHANNEL_LABELS = {
     "meeting": _("Meeting"),
     "field_visit": _("Field visit"),
     "training": _("Training"),
+    "field_trial": _("Field trial"),
+    "sales_enablement": _("Sales enablement"),
     "loyalty": _("Loyalty"),
     "self_service": _("Self-service"),
     "lifecycle": _("Lifecycle"),

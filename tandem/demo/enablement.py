@@ -420,7 +420,7 @@ def _voice(rng: random.Random, people: dict[str, User], now: dt.datetime) -> Non
         account_id = accounts[i % len(accounts)]
         crm.touchpoint_record(
             channel="phone",
-            kind="call",
+            kind="sales_call",
             department="sales",
             contact=contacts.get(account_id),
             account=Account.objects.get(pk=account_id) if account_id not in contacts else None,

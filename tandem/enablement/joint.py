@@ -28,7 +28,10 @@ from tandem.crm.models import Account, Contact
 from tandem.enablement.models import InsightNote, JointKind, JointStatus, JointTouch
 from tandem.leads import services as leads
 
-CHANNELS = {"call": "phone", "meeting": "meeting", "field_visit": "field"}
+# a joint touch on the timeline as the contact page logs the same activity (crm's activity
+# kinds and channels): a call is a `sales_call` on the phone
+TOUCH = {"call": ("sales_call", "phone"), "meeting": ("meeting", "meeting"),
+         "field_visit": ("field_visit", "field_visit")}  # fmt: skip
 
 
 def _url(joint: JointTouch) -> str:
@@ -130,8 +133,8 @@ def joint_done(*, actor: Actor, joint: JointTouch, note: str = "") -> JointTouch
         (Department.MARKETING, locked.marketer),
     ):
         crm.touchpoint_record(
-            channel=CHANNELS[locked.kind],
-            kind=locked.kind,
+            channel=TOUCH[locked.kind][1],
+            kind=TOUCH[locked.kind][0],
             department=department,
             contact=locked.contact,
             account=locked.account,

@@ -33,6 +33,7 @@ from tandem.enablement.models import (
     VocTag,
 )
 from tandem.enablement.stemming import stems
+from tandem.field.models import Visit
 from tandem.leads.models import DisputeMessage
 from tandem.sales.models import Deal, DealStatus
 
@@ -122,6 +123,14 @@ def sources_since(since: dt.datetime) -> list[Said]:
         kind = SourceKind.VISIT if tp["kind"] == "field_visit" else SourceKind.NOTE
         if note:
             out.append(Said(kind, tp["pk"], tp["account_id"], note, tp["occurred_at"]))
+    # field visit reports (tandem.field): the report's notes, by the visit's touchpoint
+    reports = Visit.objects.filter(check_out_at__gte=since, touchpoint__isnull=False).exclude(
+        notes=""
+    )
+    for touchpoint_id, account_id, notes, at in reports.values_list(
+        "touchpoint_id", "account_id", "notes", "check_out_at"
+    ):
+        out.append(Said(SourceKind.VISIT, touchpoint_id, account_id, notes, at))
     lost = Deal.objects.filter(status=DealStatus.LOST, closed_at__gte=since)
     for pk, account_id, loss_note, reason, closed_at in lost.values_list(
         "pk", "account_id", "loss_note", "loss_reason__name", "closed_at"
@@ -211,10 +220,13 @@ def _one_source(kind: str, pk: int) -> list[Said]:
             .values("pk", "account_id", "properties", "occurred_at")
             .first()
         )
+        report = Visit.objects.filter(touchpoint_id=pk).exclude(notes="").first()
         if tp and (tp["properties"] or {}).get("note"):
             found.append(
                 Said(kind, pk, tp["account_id"], str(tp["properties"]["note"]), tp["occurred_at"])
             )
+        elif report is not None and report.check_out_at is not None:
+            found.append(Said(kind, pk, report.account_id, report.notes, report.check_out_at))
     elif kind == SourceKind.LOSS:
         deal = Deal.objects.filter(pk=pk, status=DealStatus.LOST).first()
         if deal:

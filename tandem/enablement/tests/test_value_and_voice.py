@@ -107,7 +107,7 @@ def test_suggestions_in_english_and_russian_count_only_once_confirmed(world: Wor
     ):
         crm.touchpoint_record(
             channel="phone",
-            kind="call",
+            kind="sales_call",
             department="sales",
             contact=contact,
             actor=rep,
@@ -188,3 +188,37 @@ def test_a_joint_touch_is_asked_accepted_and_lands_on_the_timeline_for_both(worl
     assert item.insights.get().text == "They fear the price of feed"
     health = selectors.loop_health(world.user("head"))
     assert [j["n"] for j in health["joint"]] == [1]
+
+
+def test_a_field_visit_report_is_read_for_the_voice_of_the_customer(world: World) -> None:
+    from tandem.field import services as field
+    from tandem.field.models import Visit
+
+    marketer = Actor(user=world.user("marketer"))
+    price = voc.theme_save(
+        actor=marketer, kind="objection", name="Too expensive", keywords="too expensive, дорого"
+    )
+    rep = world.user("field_rep")
+    account = world.accounts[("field_rep", "north")]
+    start = timezone.now() - dt.timedelta(hours=2)
+    visit, _created = field.visit_create(
+        actor=Actor(user=rep),
+        account=account,
+        rep=rep,
+        planned_start=start,
+        planned_end=start + dt.timedelta(hours=1),
+    )
+    field.visit_check_out(actor=Actor(user=rep), visit=visit, at=timezone.now())
+    visit = Visit.objects.get(pk=visit.pk)
+    field.visit_report_save(
+        actor=Actor(user=rep),
+        visit=visit,
+        base_version=visit.version,
+        notes="Агроном говорит: дорого для их площади",
+    )
+    assert voc.tags_suggest(since=timezone.now() - dt.timedelta(days=1)) == 1
+    tag = VocTag.objects.get(theme=price)
+    said = voc.source_of(tag.source_kind, tag.source_id)
+    assert said is not None
+    assert said.text.startswith("Агроном говорит")
+    assert said.account_id == account.pk
