@@ -108,6 +108,7 @@ def fill(text: str, contact: Contact) -> str:
         "{first_name}": contact.first_name,
         "{last_name}": contact.last_name,
         "{email}": contact.email,
+        "{company}": contact.account.name if contact.account_id and contact.account else "",
     }
     for key, value in values.items():
         text = text.replace(key, value)

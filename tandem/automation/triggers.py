@@ -207,10 +207,12 @@ def events_resume(*, now: dt.datetime | None = None) -> int:
 
 
 def stop_on_signals(*, now: dt.datetime | None = None) -> int:
-    """End active enrolments whose flow stops on a signal the contact gave since enrolling."""
+    """End active enrolments whose flow stops on a signal the contact gave since enrolling
+    (a paused flow too: pausing stops enrolling, and its running enrolments still advance)."""
     now = now or timezone.now()
     stopped = 0
-    for flow in Flow.objects.filter(status=FlowStatus.ACTIVE).select_related("live_version"):
+    running = [FlowStatus.ACTIVE, FlowStatus.PAUSED]
+    for flow in Flow.objects.filter(status__in=running).select_related("live_version"):
         kinds: set[str] = set()
         for graph in flow.versions.filter(published_at__isnull=False).values_list(
             "graph", flat=True

@@ -496,6 +496,8 @@ class EnrolmentStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     FINISHED = "finished", _("Finished")
     STOPPED = "stopped", _("Stopped")
+    # carried over to an automation flow by automation's migration 0003 (the flow runs it now)
+    MOVED = "moved", _("Moved to a flow")
 
 
 class StopReason(models.TextChoices):
