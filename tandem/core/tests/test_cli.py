@@ -24,7 +24,8 @@ TANDEM = str(Path(sys.executable).with_name("tandem"))
 STRONG = "plum-orchard-velvet-1987"
 LOGIN_LINE = re.compile(r"^  (.+?)\s+username: (\S+)\s+password: (\S+)$", re.MULTILINE)
 
-pytestmark = pytest.mark.slow
+# the console script on a SQLite file of its own, whatever the suite's database
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_leg_only]
 
 
 def free_port() -> int:

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.slow  # every case starts a Python process
+# every case starts a Python process that reads settings (no database): engine-independent
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_leg_only]
 
 ROOT = Path(__file__).resolve().parents[3]
 KEYS = [
