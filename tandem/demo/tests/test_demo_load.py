@@ -18,6 +18,7 @@ from tandem.core.models import AuditEntry, Organisation, Team, User
 from tandem.crm.models import Account, Contact, Touchpoint
 from tandem.demo.services import demo_load
 from tandem.demo.story import PLANTED
+from tandem.field.models import Visit
 from tandem.insights.models import Goal
 from tandem.leads.models import Dispute, Handoff, StageHistory
 from tandem.marketing.models import CampaignCost, EmailSend, SegmentMembership
@@ -144,6 +145,8 @@ def _digest() -> str:
         list(Goal.objects.order_by("starts_on", "kind", "team__name").values_list(
              "kind", "starts_on", "team__name", "target")),
         list(Dispute.objects.order_by("summary").values_list("summary", "status", "opened_at")),
+        sorted((v.account.name, v.planned_start.isoformat(), v.status, repr(v.report))
+               for v in Visit.objects.select_related("account")),
     ]  # fmt: skip
     return hashlib.sha256(repr(rows).encode()).hexdigest()
 
