@@ -35,6 +35,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from tandem.automation.models import Enrolment as FlowEnrolment
+from tandem.automation.models import EnrolmentStatus as FlowStatus
 from tandem.core.access import scoped
 from tandem.core.audit import Actor, record_change
 from tandem.core.errors import InvalidInput
@@ -163,11 +165,30 @@ def sequence_create(*, actor: Actor, name: str, steps: Iterable[dict[str, Any]])
     return sequence
 
 
+def _running_in_flow(sequence: Sequence, contact_ids: list[int]) -> set[int]:
+    """Contacts whose enrolment in the sequence was moved to its flow (automation's migration
+    0003) and is still active there: enrolling them again would run the steps twice."""
+    moved = dict(
+        Enrolment.objects.filter(
+            sequence=sequence, contact_id__in=contact_ids, status=EnrolmentStatus.MOVED
+        ).values_list("pk", "contact_id")
+    )
+    if not moved:
+        return set()
+    keys = [f"sales-enrolment:{pk}" for pk in moved]
+    return set(
+        FlowEnrolment.objects.filter(trigger_key__in=keys, status=FlowStatus.ACTIVE).values_list(
+            "contact_id", flat=True
+        )
+    )
+
+
 @transaction.atomic
 def sequence_enrol(
     *, actor: Actor, sequence: Sequence, contact_ids: Iterable[int]
 ) -> list[Enrolment]:
-    """Enrol contacts the actor may see; one already active in this sequence is left as is.
+    """Enrol contacts the actor may see; one already active in this sequence (or in the flow
+    it was carried over to) is left as is.
 
     Only the sequence's owner (or someone who may change every sequence: a head, an admin)
     enrols: a teammate sees the sequence but may not send its emails in the owner's name.
@@ -196,7 +217,10 @@ def sequence_enrol(
         )
     created: list[Enrolment] = []
     now = timezone.now()
+    in_flow = _running_in_flow(sequence, ids)
     for contact_id in ids:
+        if contact_id in in_flow:
+            continue  # carried over to the sequence's flow, still running there
         try:
             with transaction.atomic():
                 enrolment = Enrolment.objects.create(

@@ -106,6 +106,8 @@ def test_migrating_keeps_each_contact_at_its_step_and_sends_no_email_twice(
 
     with time_machine.travel(MONDAY, tick=False):
         assert sequences.sequences_advance() == 0  # the old runner has nothing left
+        _enrol(world, cadence, [ada, bea])  # enrolled again while the flow runs them: no-op
+        assert not SalesEnrolment.objects.filter(status="active").exists()
         runner.run_until_idle(now=MONDAY)
     assert _subjects(inbox) == ["Hello Bea", "Hello Ada"]
     runner.run_until_idle(now=MONDAY + dt.timedelta(days=1))
