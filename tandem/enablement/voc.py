@@ -130,7 +130,8 @@ def sources_since(since: dt.datetime) -> list[Said]:
     for touchpoint_id, account_id, notes, at in reports.values_list(
         "touchpoint_id", "account_id", "notes", "check_out_at"
     ):
-        out.append(Said(SourceKind.VISIT, touchpoint_id, account_id, notes, at))
+        if touchpoint_id is not None and at is not None:
+            out.append(Said(SourceKind.VISIT, touchpoint_id, account_id, notes, at))
     lost = Deal.objects.filter(status=DealStatus.LOST, closed_at__gte=since)
     for pk, account_id, loss_note, reason, closed_at in lost.values_list(
         "pk", "account_id", "loss_note", "loss_reason__name", "closed_at"
