@@ -324,18 +324,18 @@ def handoff(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
 
 @step("create_task")
 def create_task(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
-    from tandem.sales.models import SalesTask, TaskKind
+    from tandem.sales import services as sales
 
     c = g.CreateTask.model_validate(node.config)
     contact = enrolment.contact
     owner = contact.owner or enrolment.flow.owner
     if owner is None:
         return Result(_("nobody owns the contact: no task"))
-    SalesTask.objects.create(
+    sales.task_create(
+        actor=Actor.system(),
         owner=owner,
         contact=contact,
-        kind=TaskKind.TODO,
-        title=fill(c.title, contact)[:300],
+        title=fill(c.title, contact),
         due_on=(now + dt.timedelta(days=c.due_in_days)).date(),
     )
     return Result(_("task for %(user)s") % {"user": owner.get_username()})

@@ -58,8 +58,10 @@ from tandem.sales.models import (
     Pipeline,
     PriceList,
     Product,
+    SalesTask,
     Stage,
     StageKind,
+    TaskKind,
 )
 from tandem.sales.sequences import sequence_enrol, sequence_stop_for_contact
 
@@ -783,6 +785,31 @@ def deal_delete(*, actor: Actor, deal: Deal) -> None:
     record_change(actor=actor, action="delete", instance=deal, changes=diff(snapshot(deal), {}))
     DealStageVisit.objects.filter(deal=deal).delete()
     deal.delete()
+
+
+@transaction.atomic
+def task_create(
+    *,
+    actor: Actor,
+    owner: User,
+    title: str,
+    due_on: dt.date,
+    contact: Contact | None = None,
+    deal: Deal | None = None,
+    kind: str = TaskKind.TODO,
+) -> SalesTask:
+    """A task on someone's "My tasks" (automation flows' task step, other apps' follow-ups),
+    audited; a sequence's own step tasks are made by `sequences` (one per enrolment and step)."""
+    title = " ".join((title or "").split())[:300]
+    if not title:
+        raise InvalidInput({"title": [_("This field is required.")]})
+    if kind not in TaskKind.values:
+        raise InvalidInput({"kind": [_("Unknown kind.")]})
+    task = SalesTask.objects.create(
+        owner=owner, contact=contact, deal=deal, kind=kind, title=title, due_on=due_on
+    )
+    record_change(actor=actor, action="create", instance=task, changes=diff({}, snapshot(task)))
+    return task
 
 
 # The quote operations (`quotes.quote_create`, `quote_send`, `quote_viewed`, `quote_accept`, ...)

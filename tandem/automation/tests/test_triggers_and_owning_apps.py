@@ -90,3 +90,26 @@ def test_a_training_attended_and_a_visit_reported_start_their_flows(world: World
     assert triggers.dispatch_all() == 2
     assert Enrolment.objects.get(flow=flows["training_completed"]).contact_id == ada.pk
     assert Enrolment.objects.get(flow=flows["visit_reported"]).contact_id == bob.pk
+
+
+def test_a_task_step_makes_the_owners_task_through_sales_audited(world: World) -> None:
+    from tandem.core.models import AuditEntry
+    from tandem.sales.models import SalesTask
+
+    marketer = Actor(user=world.user("marketer"))
+    rep = world.user("sales_rep")
+    flow = _published(
+        marketer,
+        "Call them",
+        linear({"kind": "manual"}, [("create_task", {"title": "Call {first_name}"}), ("goal", {})]),
+    )
+    ada = crm.contact_create(
+        actor=Actor.system(), first_name="Ada", email="ada@example.com", owner_id=rep.pk
+    )
+    services.enrol_test(actor=marketer, flow=flow, contact=ada)  # type: ignore[arg-type]
+    runner.run_until_idle(now=dt.datetime.now(dt.UTC))
+    task = SalesTask.objects.get(contact=ada)
+    assert (task.owner, task.title) == (rep, "Call Ada")
+    assert AuditEntry.objects.filter(
+        model="sales.SalesTask", object_id=str(task.pk), action="create"
+    ).exists()
