@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import ProtectedError, Q, RestrictedError
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -220,13 +220,30 @@ def account_update(*, actor: Actor, account: Account, **data: Any) -> Account:
     return account
 
 
+def _delete_or_refuse(instance: Account | Contact) -> None:
+    """Delete `instance` with what it owns, or refuse when records that must be kept refer to it
+    (transfers of value, loyalty ledgers and the like: PROTECT or RESTRICT), naming them."""
+    try:
+        with transaction.atomic():
+            instance.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        found = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
+        kinds = sorted({str(type(row)._meta.verbose_name_plural) for row in found})
+        raise InvalidInput(
+            gettext("It cannot be deleted: records that must be kept refer to it (%(kinds)s).")
+            % {"kinds": ", ".join(kinds)},
+            code="protected",
+        ) from None
+
+
 @transaction.atomic
 def account_delete(*, actor: Actor, account: Account) -> None:
+    """Delete an account (refused with InvalidInput `protected` when kept records need it)."""
     account = Account.objects.select_for_update().get(pk=account.pk)
     record_change(
         actor=actor, action="delete", instance=account, changes=diff(snapshot(account), {})
     )
-    account.delete()
+    _delete_or_refuse(account)
 
 
 # --- contacts -------------------------------------------------------------------------------
@@ -441,11 +458,12 @@ def contacts_consent_write(*, actor: Actor, consents: dict[int, str]) -> int:
 
 @transaction.atomic
 def contact_delete(*, actor: Actor, contact: Contact) -> None:
+    """Delete a contact (refused with InvalidInput `protected` when kept records need it)."""
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     record_change(
         actor=actor, action="delete", instance=contact, changes=diff(snapshot(contact), {})
     )
-    contact.delete()
+    _delete_or_refuse(contact)
 
 
 # --- duplicates and merge -------------------------------------------------------------------

@@ -334,7 +334,11 @@ def contact_delete(request: HttpRequest, pk: int) -> HttpResponse:
     user = request_user(request)
     contact = get_scoped(user, Contact, pk, "delete")
     if request.method == "POST":
-        services.contact_delete(actor=Actor.of(request), contact=contact)
+        try:
+            services.contact_delete(actor=Actor.of(request), contact=contact)
+        except InvalidInput as exc:
+            messages.error(request, exc.message)
+            return redirect("crm:contact_detail", contact.pk)
         messages.success(request, _("Contact deleted."))
         return redirect("crm:contact_list")
     return render(
@@ -516,7 +520,11 @@ def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
     user = request_user(request)
     account = get_scoped(user, Account, pk, "delete")
     if request.method == "POST":
-        services.account_delete(actor=Actor.of(request), account=account)
+        try:
+            services.account_delete(actor=Actor.of(request), account=account)
+        except InvalidInput as exc:
+            messages.error(request, exc.message)
+            return redirect("crm:account_detail", account.pk)
         messages.success(request, _("Account deleted."))
         return redirect("crm:account_list")
     return render(

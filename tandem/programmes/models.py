@@ -456,6 +456,8 @@ class TransferOfValue(models.Model):
     class Meta:
         ordering = ["-occurred_on", "-id"]
         indexes = [models.Index(fields=["country", "occurred_on"], name="tov_country_date")]
+        verbose_name = _("transfer of value")
+        verbose_name_plural = _("transfers of value")
 
     def __str__(self) -> str:
         return f"{self.get_nature_display()} {self.value} {self.currency}"
