@@ -118,6 +118,9 @@ class Visit(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        # not Django's "field_visit": that is also the name of a channel and a touchpoint kind,
+        # which the raw-SQL guard (core/tests/test_import_rules.py) would take for the table
+        db_table = "field_visits"
         ordering = ["planned_start", "id"]
         indexes = [
             models.Index(fields=["rep", "planned_start"], name="visit_rep_start"),
