@@ -1,7 +1,7 @@
-"""An attribution run whose worker is killed with SIGKILL part-way through its bootstrap is taken
-over by its task, run again once that worker counts as dead, and finishes with every replicate
-(it is never left "running"); a run whose task gives up for good is failed with the reason, and
-asking for it again queues it anew.
+"""Attribution runs whose worker is killed with SIGKILL part-way through their bootstraps are
+taken over by their task, run again once that worker counts as dead, and finish with every
+replicate (never left "running"); runs whose task gives up for good are failed with the reason,
+and asking for them again queues them anew.
 
 Real processes: `tandem worker` on a SQLite file."""
 
@@ -93,14 +93,23 @@ def setup_data(accounts: int) -> None:
             sales.deal_win(actor=system, deal=deal)
 
 
+# six runs of one request, each with its bootstrap: one task computes them in turn, so the kill
+# lands part-way however fast the machine
+MODELS = ("shapley", "markov", "linear", "position", "first", "last")
 REQUEST = (
     "from tandem.core.models import User; "
-    "from tandem.attribution.services import ModelParams, run_request; "
+    "from tandem.attribution.services import ModelParams, runs_request; "
     f"from {__name__} import _spec; "
-    "run = run_request(user=User.objects.get(username='head'), spec=_spec(), "
-    f"params=ModelParams(model='shapley', n_boot={REPLICATES})); "
-    "print(run.pk, run.status)"
+    "runs = runs_request(user=User.objects.get(username='head'), spec=_spec(), params_list=["
+    f"ModelParams(model=m, n_boot={REPLICATES}) for m in {MODELS!r}]); "
+    "print(' '.join(f'{r.pk}:{r.status}' for r in runs))"
 )
+
+
+def _request(env: dict[str, str]) -> dict[int, str]:
+    """The head asks for the runs: their ids and states."""
+    pairs = python(env, REQUEST).splitlines()[-1].split()
+    return {int(pk): status for pk, status in (pair.split(":") for pair in pairs)}
 
 
 @pytest.fixture(scope="module")
@@ -124,21 +133,22 @@ def _env(var: Path, **extra: str) -> dict[str, str]:
     return env_for(var, TASKS_WORKER_STALE_SECONDS="3", TASKS_RETRY_DELAY_SECONDS="1", **extra)
 
 
-def _start_and_kill_part_way(env: dict[str, str], var: Path, tmp_path: Path) -> int:
-    run_id, status = python(env, REQUEST).splitlines()[-1].split()  # the head asks for it
-    assert status == "queued"
+def _start_and_kill_part_way(env: dict[str, str], var: Path, tmp_path: Path) -> list[int]:
+    asked = _request(env)
+    assert set(asked.values()) == {"queued"}
+    ids = sorted(asked)
+
+    def part_way() -> bool:
+        runs = [_run(var, pk) for pk in ids]
+        return any(int(r["progress_done"]) > 0 for r in runs)  # type: ignore[call-overload]
+
     with worker(env, tmp_path / "worker-1.log") as first:
-        wait(
-            "some of the replicates",
-            lambda: int(_run(var, run_id)["progress_done"]) > 0,  # type: ignore[call-overload]
-            timeout=120,
-            every=0.05,
-        )
+        wait("some of the replicates", part_way, timeout=120, every=0.05)
         kill_hard(first)
-    run = _run(var, run_id)
-    assert run["status"] == "running"
-    assert 0 < int(run["progress_done"]) < int(run["progress_total"])  # type: ignore[call-overload]
-    return int(run_id)
+    states = [_run(var, pk)["status"] for pk in ids]
+    assert "running" in states  # killed in the middle of a run
+    assert states.count("done") < len(ids)
+    return ids
 
 
 def test_an_attribution_run_whose_worker_is_killed_is_taken_over_and_finishes(
@@ -146,16 +156,21 @@ def test_an_attribution_run_whose_worker_is_killed_is_taken_over_and_finishes(
 ) -> None:
     var = copy_database(migrated, tmp_path)
     env = _env(var)
-    run_id = _start_and_kill_part_way(env, var, tmp_path)
+    ids = _start_and_kill_part_way(env, var, tmp_path)
     with worker(env, tmp_path / "worker-2.log"):
-        wait("the run to finish", lambda: _run(var, run_id)["status"] == "done", timeout=240)
-    run = _run(var, run_id)
-    assert run["progress_done"] == run["progress_total"]
-    assert run["error"] == ""
+        wait(
+            "the runs to finish",
+            lambda: all(_run(var, pk)["status"] == "done" for pk in ids),
+            timeout=300,
+        )
+    for pk in ids:
+        run = _run(var, pk)
+        assert run["progress_done"] == run["progress_total"]
+        assert run["error"] == ""
     result = python(
         env,
         "from tandem.attribution.models import AttributionRun; "
-        f"r = AttributionRun.objects.get(pk={run_id}).result; "
+        f"r = AttributionRun.objects.get(pk={ids[0]}).result; "
         "print(round(sum(c['share'] for c in r['credits']['channel']), 6))",
     )
     assert float(result.splitlines()[-1]) == pytest.approx(1.0)
@@ -166,11 +181,17 @@ def test_an_attribution_run_whose_task_gives_up_is_failed_with_the_reason(
 ) -> None:
     var = copy_database(migrated, tmp_path)
     env = _env(var, TASKS_MAX_ATTEMPTS="1")
-    run_id = _start_and_kill_part_way(env, var, tmp_path)
+    ids = _start_and_kill_part_way(env, var, tmp_path)
+    unfinished = [pk for pk in ids if _run(var, pk)["status"] != "done"]
     time.sleep(3.2)  # TASKS_WORKER_STALE_SECONDS: the killed worker counts as dead
     with worker(env, tmp_path / "worker-2.log"):
-        wait("the run to fail", lambda: _run(var, run_id)["status"] == "failed")
-    assert str(_run(var, run_id)["error"]).startswith("interrupted: WorkerLost: worker ")
-    # Asking for it again (a page or API request) queues it anew.
-    again, status = python(env, REQUEST).splitlines()[-1].split()
-    assert (int(again), status) == (run_id, "queued")
+        wait(
+            "the runs to fail",
+            lambda: all(_run(var, pk)["status"] == "failed" for pk in unfinished),
+        )
+    for pk in unfinished:
+        assert str(_run(var, pk)["error"]).startswith("interrupted: WorkerLost: worker ")
+    # Asking for them again (a page or API request) queues the failed ones anew.
+    again = _request(env)
+    assert sorted(again) == ids
+    assert {again[pk] for pk in unfinished} == {"queued"}
