@@ -107,6 +107,9 @@ SLOW_FIXTURES = frozenset({"live_server", "live", "transactional_db"})
 # a SQLite file of their own, whatever the test database: the PostgreSQL leg would only repeat
 # them, so they are `sqlite_leg_only`.
 OWN_SQLITE_FIXTURES = frozenset({"migrated_db"})
+# A test that touches no database (pure functions, parsers, the attribution engine's
+# properties) gives the same answer on either leg: it runs on the SQLite leg only.
+DATABASE_FIXTURES = frozenset({"db", "transactional_db", "django_db_setup", "live_server", "live"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -117,7 +120,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         fuzzed = getattr(function, "is_hypothesis_test", False)
         if fixtures & SLOW_FIXTURES or fuzzed or item.get_closest_marker("browser"):
             item.add_marker(slow)
-        if fixtures & OWN_SQLITE_FIXTURES:
+        if fixtures & OWN_SQLITE_FIXTURES or (
+            not fixtures & DATABASE_FIXTURES
+            and item.get_closest_marker("django_db") is None
+            and item.get_closest_marker("postgres_only") is None
+        ):
             item.add_marker(pytest.mark.sqlite_leg_only)
 
 

@@ -17,7 +17,8 @@ from tandem.field.models import RepBase, Visit, VisitPlan, VisitStatus
 from tandem.field.selectors import coverage, day_route
 
 NOW = timezone.now().replace(minute=0, second=0, microsecond=0)
-pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+# one demo load on PostgreSQL is enough: test_demo_load's causal-order test (the bulk paths)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db, pytest.mark.sqlite_leg_only]
 
 
 def test_field_reps_have_a_quarter_of_visits_linked_to_their_touchpoints() -> None:

@@ -151,6 +151,8 @@ def _digest() -> str:
     return hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
+# one demo load on PostgreSQL is enough: test_demo_load's causal-order test (the bulk paths)
+@pytest.mark.sqlite_leg_only
 def test_the_same_seed_loads_the_same_rows_and_loading_again_changes_nothing() -> None:
     demo_load(now=NOW, seed=11)
     first = _digest()

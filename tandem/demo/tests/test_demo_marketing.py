@@ -45,6 +45,8 @@ def _counts() -> dict[str, int]:
 
 
 @pytest.mark.slow
+# one demo load on PostgreSQL is enough: test_demo_load's causal-order test (the bulk paths)
+@pytest.mark.sqlite_leg_only
 @pytest.mark.django_db
 def test_the_demo_fills_the_marketing_pages_and_reloads_to_the_same_counts() -> None:
     demo_load()

@@ -107,6 +107,8 @@ def test_migration_seeds_the_defaults_idempotently_with_russian_names() -> None:
 
 
 @pytest.mark.slow
+# one demo load on PostgreSQL is enough: test_demo_load's causal-order test (the bulk paths)
+@pytest.mark.sqlite_leg_only
 def test_the_demo_loader_ensures_the_default_types_idempotently() -> None:
     from tandem.demo.services import demo_load
 
