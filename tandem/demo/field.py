@@ -204,7 +204,6 @@ def create_field_work(
     zone = zoneinfo.ZoneInfo(Organisation.current().time_zone or "UTC")
     today = now.astimezone(zone).date()
     history += _rounds(
-        actor,
         history,
         by_rep=by_rep,
         key={a.pk for a in key},
@@ -253,7 +252,6 @@ def create_field_work(
 
 
 def _rounds(
-    actor: Actor,
     story: list[Visit],
     *,
     by_rep: dict[int, list[Account]],
@@ -307,15 +305,12 @@ def _rounds(
                 taken.append((start_at, end_at))
                 need -= 1
                 account = rng.choice(keyed) if rng.random() < 0.75 else rng.choice(mine)
-                made.append(
-                    _round_visit(actor, account, rep, start_at, end_at, places, products, rng)
-                )
+                made.append(_round_visit(account, rep, start_at, end_at, places, products, rng))
             monday += dt.timedelta(days=7)
     return made
 
 
 def _round_visit(
-    actor: Actor,
     account: Account,
     rep: User,
     start_at: dt.datetime,
