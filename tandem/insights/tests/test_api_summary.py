@@ -221,6 +221,8 @@ def test_days_are_read_in_the_callers_time_zone(company: Company) -> None:
     assert won.closed_at is not None
     late = won.closed_at.replace(hour=20, minute=0, second=0, microsecond=0)
     type(won).objects.filter(pk=won.pk).update(closed_at=late)
+    early = late.replace(hour=2)  # the south win stays on the same day in Vladivostok (12:00)
+    type(won).objects.filter(pk=company.deals["south won"].pk).update(closed_at=early)
     utc_day = late.astimezone(dt.UTC).date()
     day = {"from": utc_day.isoformat(), "to": utc_day.isoformat()}
     assert _summary(company.client("head"), **day)["revenue_won"] == "1500.00"
