@@ -17,7 +17,7 @@ import datetime as dt
 import uuid as uuidlib
 from typing import Annotated, Any, Literal
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,7 +31,7 @@ from tandem.core.models import User
 from tandem.crm.models import Account, Contact
 from tandem.field import selectors, services
 from tandem.field.forms import ReportForm
-from tandem.field.models import Attachment, Visit, VisitPlan, VisitTier
+from tandem.field.models import Attachment, FollowUp, Visit, VisitPlan, VisitTier
 from tandem.sales.models import Deal
 
 router = Router(tags=["field"])
@@ -55,7 +55,10 @@ class VisitIn(Schema):
 
 
 class FollowUpOut(Schema):
+    """A follow-up as its task on the rep's "My tasks" holds it (`task_id`: that task)."""
+
     id: int
+    task_id: int
     title: str
     due_on: dt.date
     done_at: dt.datetime | None
@@ -263,7 +266,11 @@ def _visitor(request: HttpRequest) -> ApiCaller:
 
 def _visits(user: object) -> QuerySet[Visit]:
     return (
-        scoped(user, Visit).select_related("account").prefetch_related("follow_ups", "attachments")
+        scoped(user, Visit)
+        .select_related("account")
+        .prefetch_related(
+            Prefetch("follow_ups", FollowUp.objects.select_related("task")), "attachments"
+        )
     )
 
 

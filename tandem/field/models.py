@@ -10,11 +10,14 @@ Invariants:
   once, in the transaction that completes it);
 - a sync operation (`SyncOperation.uuid`, from the client's queue) is applied at most once; a
   replay answers with the outcome recorded the first time;
-- an account has at most one visit plan; its tier says how often it is visited.
+- an account has at most one visit plan; its tier says how often it is visited;
+- a follow-up is exactly one sales task on its rep's "My tasks" (`FollowUp.task`), made in the
+  same transaction; the task alone holds its title, due day and done state.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -132,18 +135,32 @@ class Visit(models.Model):
 
 
 class FollowUp(models.Model):
-    """A task a visit leaves for its rep."""
+    """A task a visit leaves for its rep. Its home is the rep's "My tasks": ``task`` is the sales
+    task made with it (`services.visit_report_save`, one transaction). Its title, due day and
+    whether it is done are the task's, read from there and never stored here."""
 
     visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="follow_ups")
-    title = models.CharField(_("title"), max_length=300)
-    due_on = models.DateField(_("due"))
-    done_at = models.DateTimeField(null=True, blank=True)
+    task = models.OneToOneField(
+        "sales.SalesTask", on_delete=models.CASCADE, related_name="field_follow_up"
+    )
 
     class Meta:
-        ordering = ["due_on", "id"]
+        ordering = ["task__due_on", "id"]
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def title(self) -> str:
+        return self.task.title
+
+    @property
+    def due_on(self) -> dt.date:
+        return self.task.due_on
+
+    @property
+    def done_at(self) -> dt.datetime | None:
+        return self.task.done_at
 
 
 class Attachment(models.Model):

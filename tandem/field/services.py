@@ -12,7 +12,11 @@ Invariants:
   a move counts for the field department);
 - an attachment is at most `MAX_ATTACHMENT_BYTES` and its content (not its name) must be a
   JPEG, PNG, WebP image or a PDF; it is stored under a generated name;
-- `sync_apply` applies each queued operation at most once (`SyncOperation.uuid`).
+- each follow-up of a report is one sales task (`sales.services.task_create`) on the visit's
+  rep's "My tasks", made in the report's transaction; completing a follow-up completes that
+  task (`sales.services.task_complete`), the one place its state is kept;
+- `sync_apply` applies each queued operation at most once (`SyncOperation.uuid`), so a replayed
+  report makes no second follow-up nor task.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from tandem.field.models import (
 )
 from tandem.field.reports import clean_report
 from tandem.sales import services as sales_services
-from tandem.sales.models import Deal
+from tandem.sales.models import Deal, TaskKind
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_FOLLOW_UPS = 20
@@ -373,7 +377,19 @@ def visit_report_save(
     before = snapshot(visit, ["notes", "report"])
     visit.notes, visit.report = notes[:10_000], cleaned
     _bump(visit, ["notes", "report"])
-    FollowUp.objects.bulk_create(FollowUp(visit=visit, title=t, due_on=d) for t, d in tasks)
+    for title, due_on in tasks:
+        FollowUp.objects.create(
+            visit=visit,
+            task=sales_services.task_create(
+                actor=actor,
+                owner=visit.rep,
+                title=title,
+                due_on=due_on,
+                contact=visit.contact,
+                deal=visit.deal,
+                kind=TaskKind.TODO,
+            ),
+        )
     changes = diff(before, snapshot(visit, ["notes", "report"]))
     if tasks:
         changes["follow_ups"] = [None, [t for t, _d in tasks]]
@@ -383,12 +399,8 @@ def visit_report_save(
 
 @transaction.atomic
 def follow_up_done(*, actor: Actor, follow_up: FollowUp) -> FollowUp:
-    if follow_up.done_at is None:
-        follow_up.done_at = timezone.now()
-        follow_up.save(update_fields=["done_at"])
-        record_change(
-            actor=actor, action="update", instance=follow_up, changes={"done_at": [None, "now"]}
-        )
+    """Complete a follow-up: that is completing its task on "My tasks" (once; audited there)."""
+    sales_services.task_complete(actor=actor, task=follow_up.task)
     return follow_up
 
 

@@ -97,8 +97,8 @@ def today(request: HttpRequest) -> HttpResponse:
     due = [row for row in selectors.coverage(rep_ids=[user.pk]) if row.due]
     follow_ups = (
         scoped(user, FollowUp)
-        .filter(visit__rep=user, done_at__isnull=True)
-        .select_related("visit", "visit__account")[:50]
+        .filter(visit__rep=user, task__done_at__isnull=True)
+        .select_related("task", "visit", "visit__account")[:50]
     )
     return render(
         request,
@@ -141,7 +141,7 @@ def visit_detail(request: HttpRequest, key: uuidlib.UUID, **forms: Any) -> HttpR
         "place_form": PlaceForm(),
         "conflict": forms.get("conflict"),
         "can_sell": can(user, "sell"),
-        "follow_ups": visit.follow_ups.all(),
+        "follow_ups": visit.follow_ups.select_related("task", "task__owner"),
         "attachments": visit.attachments.all(),
         "plan": VisitPlan.objects.filter(account=visit.account).select_related("tier").first(),
     }

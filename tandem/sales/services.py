@@ -11,8 +11,9 @@ Invariants:
 - a deal on a won or lost stage is closed: it moves only by `deal_reopen`.
 
 Sequence operations live in `tandem.sales.sequences` and quotes in `tandem.sales.quotes`;
-`sequence_stop_for_contact` and `sequence_enrol` are re-exported here because other apps call
-them (marketing's segment reactions enrol contacts who enter a segment).
+`sequence_stop_for_contact`, `sequence_enrol` and `task_complete` are re-exported here because
+other apps call them (marketing's segment reactions enrol contacts who enter a segment; field
+completes a visit's follow-up, which is a task on "My tasks").
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ from tandem.sales.models import (
     StageKind,
     TaskKind,
 )
-from tandem.sales.sequences import sequence_enrol, sequence_stop_for_contact
+from tandem.sales.sequences import sequence_enrol, sequence_stop_for_contact, task_complete
 
 __all__ = [
     "CENT",
@@ -80,6 +81,7 @@ __all__ = [
     "product_update",
     "sequence_enrol",
     "sequence_stop_for_contact",
+    "task_complete",
     "text",
 ]
 

@@ -616,12 +616,15 @@ def enrolment_stop(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def task_list(request: HttpRequest) -> HttpResponse:
-    """The rep's daily list: open tasks due today or earlier (overdue first), then done today."""
+    """The rep's daily list: open tasks due today or earlier (overdue first), then done today.
+    A visit's follow-up is one of them (field's `FollowUp.task`), linked to its visit."""
     _rep_only(request)
     assert isinstance(request.user, User)
     today = sequences.local_today(request.user)
     mine = (
-        scoped(request.user, SalesTask).filter(owner=request.user).select_related("contact", "deal")
+        scoped(request.user, SalesTask)
+        .filter(owner=request.user)
+        .select_related("contact", "deal", "field_follow_up__visit__account")
     )
     start = timezone.now() - dt.timedelta(hours=24)
     return render(
