@@ -87,6 +87,8 @@ def _field_for(name: str, annotation: Any, required: bool) -> forms.Field:
         return _field_for(name, args[0], False)
     if origin is typing.Literal:
         return forms.ChoiceField(label=label, choices=[(a, a) for a in typing.get_args(annotation)])
+    if annotation is bool:
+        return forms.BooleanField(label=label, required=False)
     if annotation is int:
         return forms.IntegerField(label=label, required=required)
     if annotation is float:
@@ -109,4 +111,5 @@ def step_form(kind: str, data: Any = None, initial: dict[str, Any] | None = None
 
 
 def step_config(form: forms.Form) -> dict[str, Any]:
-    return {k: v for k, v in form.cleaned_data.items() if v is not None and v != ""}
+    """The step's settings as stored: fields left empty (or an unticked box) are not stored."""
+    return {k: v for k, v in form.cleaned_data.items() if v is not None and v not in ("", False)}

@@ -50,6 +50,7 @@ STEP_KINDS = (
     "create_task",
     "notify",
     "webhook",
+    "start_flow",
     "goal",
     "exit",
 )
@@ -79,12 +80,17 @@ class Trigger(_Strict):
 class SendEmail(_Strict):
     subject: str = Field(min_length=1, max_length=200)
     body: str = Field(min_length=1, max_length=20000)
+    # sent for the flow's owner (a sales sequence's rep): replies go to the owner's address,
+    # `{rep_name}` is the owner's name when the step runs, the timeline shows a sales email
+    from_owner: bool = False
 
 
 class Wait(_Strict):
     days: int = Field(0, ge=0, le=365)
     hours: int = Field(0, ge=0, le=8760)
     minutes: int = Field(0, ge=0, le=525600)
+    # the days are the organisation's working days (no weekends, no holidays, its time zone)
+    business_days: bool = False
 
 
 class WaitUntil(_Strict):
@@ -131,6 +137,9 @@ class Handoff(_Strict):
 class CreateTask(_Strict):
     title: str = Field(min_length=1, max_length=300)
     due_in_days: int = Field(0, ge=0, le=365)
+    # whose "My tasks" it lands on: the contact's owner (else the flow's), or the flow's owner
+    assign_to: Literal["contact_owner", "flow_owner"] = "contact_owner"
+    task_kind: Literal["todo", "call", "linkedin"] = "todo"
 
 
 class Notify(_Strict):
@@ -140,6 +149,12 @@ class Notify(_Strict):
 
 class Webhook(_Strict):
     url: str = Field(min_length=1, max_length=500)
+
+
+class StartFlow(_Strict):
+    """Enrol the contact in another flow (a sales sequence's flow, say); once per enrolment."""
+
+    flow_id: int = Field(ge=0)
 
 
 class Empty(_Strict):
@@ -161,6 +176,7 @@ CONFIGS: dict[str, type[BaseModel]] = {
     "create_task": CreateTask,
     "notify": Notify,
     "webhook": Webhook,
+    "start_flow": StartFlow,
     "goal": Empty,
     "exit": Empty,
 }
@@ -351,6 +367,7 @@ def _labels() -> tuple[dict[str, Any], dict[str, Any]]:
         "create_task": lazy("Create a task"),
         "notify": lazy("Notify a user"),
         "webhook": lazy("Call a webhook"),
+        "start_flow": lazy("Enrol in another flow or sequence"),
         "goal": lazy("Goal"),
         "exit": lazy("Exit"),
     }

@@ -47,9 +47,8 @@ from tandem.automation.models import (
     MessageState,
     StepRun,
 )
-from tandem.automation.steps import STEPS, Batch, current_batch
+from tandem.automation.steps import STEPS, Batch, current_batch, email_sender
 from tandem.core.errors import InvalidInput
-from tandem.core.models import Department
 from tandem.core.webhooks import check_url, post, signed_headers
 from tandem.crm import services as crm
 from tandem.crm.models import ConsentState
@@ -335,11 +334,14 @@ def message_deliver(message_id: int, *, now: dt.datetime | None = None) -> bool:
             state=MessageState.SKIPPED, error="consent withdrawn"
         )
         return False
+    enrolment = message.step.enrolment
+    sender = email_sender(enrolment, version_graph(enrolment.version_id).node(message.step.node))
     email = EmailMessage(
         subject=message.subject,
         body=message.body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[message.to],
+        reply_to=sender.reply_to or None,
         headers={"X-Tandem-Flow-Message": str(message.pk)},
     )
     try:
@@ -350,15 +352,15 @@ def message_deliver(message_id: int, *, now: dt.datetime | None = None) -> bool:
             state=MessageState.FAILED, error=str(exc)[:300]
         )
         return False
-    enrolment = message.step.enrolment
     with transaction.atomic():
         FlowMessage.objects.filter(pk=message_id).update(state=MessageState.SENT, sent_at=now)
         crm.touchpoint_record(
             occurred_at=now,
             channel="email",
-            kind="flow_email_sent",
-            department=Department.MARKETING,
+            kind=sender.touchpoint_kind,
+            department=sender.department,
             contact=message.contact,
+            actor=sender.user,
             content=message.subject,
             properties={"flow_id": enrolment.flow_id, "enrolment_id": enrolment.pk},
             source="tandem.automation",

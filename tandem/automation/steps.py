@@ -15,7 +15,12 @@ Invariants:
 - an email due in the contact's quiet hours (their time zone: `custom["time_zone"]`, else the
   organisation's) waits for the end of them;
 - a refusal by the owning app (InvalidInput: a stage move not allowed) is recorded as the
-  step's outcome and the flow goes on; any other error rolls the step back for a retry.
+  step's outcome and the flow goes on; any other error rolls the step back for a retry;
+- an email step with `from_owner` (a sales sequence's) is the flow owner's email: `{rep_name}`
+  is the owner's name when the step runs, replies go to the owner (`email_sender`), and the
+  timeline records `sequence_email_sent` (sales) instead of `flow_email_sent` (marketing);
+- `start_flow` enrols the contact in the other flow at most once per enrolment and step (its
+  trigger key names them), and never in a paused flow or the flow itself.
 """
 
 from __future__ import annotations
@@ -34,8 +39,9 @@ from django.utils.translation import gettext as _
 from tandem.automation import graph as g
 from tandem.automation.models import Enrolment, FlowMessage, MessageState, Policy
 from tandem.core.audit import Actor
+from tandem.core.business_days import add_business_days
 from tandem.core.errors import InvalidInput
-from tandem.core.models import Organisation, User
+from tandem.core.models import Department, Organisation, User
 from tandem.crm import services as crm
 from tandem.crm.models import ConsentState, Contact
 
@@ -103,13 +109,21 @@ def stable_fraction(*parts: object) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def fill(text: str, contact: Contact) -> str:
+def rep_name(user: User | None) -> str:
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()
+
+
+def fill(text: str, contact: Contact, rep: User | None = None) -> str:
     values = {
         "{first_name}": contact.first_name,
         "{last_name}": contact.last_name,
         "{email}": contact.email,
         "{company}": contact.account.name if contact.account_id and contact.account else "",
     }
+    if rep is not None:
+        values["{rep_name}"] = rep_name(rep)
     for key, value in values.items():
         text = text.replace(key, value)
     return text
@@ -170,21 +184,52 @@ def send_email(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
     if batch.emails_of(contact.pk) >= batch.policy.emails_per_window:
         return Result(_("skipped: frequency cap"))
     batch.email_queued(contact.pk)
+    rep = enrolment.flow.owner if config.from_owner else None
     return Result(
         _("email queued"),
         message=Message(
             kind=FlowMessage.Kind.EMAIL,
             to=contact.email,
-            subject=fill(config.subject, contact)[:200],
-            body=fill(config.body, contact),
+            subject=fill(config.subject, contact, rep)[:200],
+            body=fill(config.body, contact, rep),
         ),
     )
+
+
+@dataclass
+class Sender:
+    """How a queued flow email leaves and is recorded (see `email_sender`)."""
+
+    reply_to: list[str]
+    touchpoint_kind: str
+    department: str
+    user: User | None
+
+
+def email_sender(enrolment: Enrolment, node: g.Node) -> Sender:
+    """The reply-to address and timeline record of the email `node` queued for `enrolment`."""
+    if node.kind == "send_email" and g.SendEmail.model_validate(node.config).from_owner:
+        owner = enrolment.flow.owner
+        return Sender(
+            reply_to=[owner.email] if owner is not None and owner.email else [],
+            touchpoint_kind="sequence_email_sent",
+            department=Department.SALES,
+            user=owner,
+        )
+    return Sender([], "flow_email_sent", Department.MARKETING, None)
 
 
 @step("wait")
 def wait(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
     c = g.Wait.model_validate(node.config)
-    delay = dt.timedelta(days=c.days, hours=c.hours, minutes=c.minutes)
+    extra = dt.timedelta(hours=c.hours, minutes=c.minutes)
+    if c.business_days:
+        at = add_business_days(now, c.days) + extra
+        return Result(
+            _("waiting %(n)d business days, until %(at)s") % {"n": c.days, "at": at.isoformat()},
+            run_at=at,
+        )
+    delay = dt.timedelta(days=c.days) + extra
     return Result(_("waiting %(d)s") % {"d": delay}, delay=delay)
 
 
@@ -328,15 +373,17 @@ def create_task(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
 
     c = g.CreateTask.model_validate(node.config)
     contact = enrolment.contact
-    owner = contact.owner or enrolment.flow.owner
+    flow_owner = enrolment.flow.owner
+    owner = flow_owner if c.assign_to == "flow_owner" else contact.owner or flow_owner
     if owner is None:
         return Result(_("nobody owns the contact: no task"))
     sales.task_create(
         actor=Actor.system(),
         owner=owner,
         contact=contact,
-        title=fill(c.title, contact),
+        title=fill(c.title, contact, flow_owner),
         due_on=(now + dt.timedelta(days=c.due_in_days)).date(),
+        kind=c.task_kind,
     )
     return Result(_("task for %(user)s") % {"user": owner.get_username()})
 
@@ -376,6 +423,28 @@ def webhook(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
         _("webhook queued"),
         message=Message(kind=FlowMessage.Kind.WEBHOOK, to=c.url, body=json.dumps(body)),
     )
+
+
+@step("start_flow")
+def start_flow(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
+    from tandem.automation.models import Flow, FlowStatus
+    from tandem.automation.services import enrol
+
+    c = g.StartFlow.model_validate(node.config)
+    target = Flow.objects.filter(pk=c.flow_id).first()
+    if target is None or target.pk == enrolment.flow_id:
+        return Result(_("no such other flow: skipped"))
+    if target.status != FlowStatus.ACTIVE:
+        return Result(_("“%(name)s” is not active: skipped") % {"name": target.name})
+    started = enrol(
+        flow=target,
+        contact_id=enrolment.contact_id,
+        trigger_key=f"flow-enrolment:{enrolment.pk}:{node.id}",
+        now=now,
+    )
+    if started is None:
+        return Result(_("already in “%(name)s”: left as is") % {"name": target.name})
+    return Result(_("enrolled in “%(name)s”") % {"name": target.name})
 
 
 @step("goal")

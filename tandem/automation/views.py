@@ -48,6 +48,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "create_task": {"title": "Follow up with {first_name}"},
     "notify": {"user_id": 0, "text": "{first_name} reached this step"},
     "webhook": {"url": "https://example.com/hook"},
+    "start_flow": {"flow_id": 0},
 }
 
 
