@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "tandem.core",
     "tandem.crm",
     "tandem.tracking",
@@ -209,6 +210,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are on the user (last_login), not a log
 AXES_VERBOSE = False
 AXES_HTTP_RESPONSE_CODE = 429
+# The two-factor code step posts `code` (an app's code or a recovery code): never kept in axes' log.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
 # Two-factor (django-otp TOTP): the issuer named in authenticator apps.
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Tandem")
 # Set-password links (invitations and password resets: Django's token) work this long.

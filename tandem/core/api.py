@@ -7,7 +7,9 @@ Invariants:
 - a token's secret is in the answer to its creation and nowhere else, ever;
 - new tokens are created only from a signed-in session, not with another token: a leaked token
   must not be able to mint tokens that outlive its revocation; for the same reason two-factor
-  sign-in is changed only from a session.
+  sign-in is changed only from a session;
+- recovery codes never cross the API: it tells how many are left; new ones are made on My
+  profile, where they are shown once.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tandem.core.access import can
 from tandem.core.api_auth import ApiCaller, caller
 from tandem.core.api_errors import ApiError, Error
 from tandem.core.models import ApiToken, ApiTokenScope, Organisation
+from tandem.core.recovery_codes import recovery_codes_left
 from tandem.core.services import organisation_update
 from tandem.core.tokens import token_create, token_revoke, tokens_of
 from tandem.core.two_factor import (
@@ -171,6 +174,10 @@ class TwoFactorOut(Schema):
     enabled: bool = Field(description="Signing in asks for a code from an authenticator app.")
     required: bool = Field(description="The organisation requires it of this user (admins).")
     pending: bool = Field(description="A set-up was started and awaits its confirming code.")
+    recovery_codes_left: int = Field(
+        description="Unused recovery codes (each signs in once instead of the app's code); "
+        "the codes themselves are shown only on My profile."
+    )
 
 
 class TwoFactorSetup(Schema):
@@ -195,16 +202,18 @@ def _session_user(request: HttpRequest) -> ApiCaller:
     return who
 
 
-def _two_factor_state(user: Any) -> dict[str, bool]:
+def _two_factor_state(user: Any) -> dict[str, bool | int]:
+    enabled = two_factor_device(user) is not None
     return {
-        "enabled": two_factor_device(user) is not None,
+        "enabled": enabled,
         "required": two_factor_required(user),
         "pending": two_factor_draft(user) is not None,
+        "recovery_codes_left": recovery_codes_left(user) if enabled else 0,
     }
 
 
 @router.get("/me/two-factor", response={200: TwoFactorOut, **ERRORS})
-def two_factor_status(request: HttpRequest) -> dict[str, bool]:
+def two_factor_status(request: HttpRequest) -> dict[str, bool | int]:
     """Whether your sign-in asks for an authenticator code."""
     return _two_factor_state(caller(request).user)
 
@@ -223,8 +232,9 @@ def two_factor_setup(request: HttpRequest) -> Status[dict[str, str]]:
 @router.post(
     "/me/two-factor/confirm", response={200: TwoFactorOut, **ERRORS, 413: Error, 415: Error}
 )
-def two_factor_setup_confirm(request: HttpRequest, payload: TwoFactorCode) -> dict[str, bool]:
-    """Confirm the set-up with the app's current code: two-factor sign-in is on."""
+def two_factor_setup_confirm(request: HttpRequest, payload: TwoFactorCode) -> dict[str, bool | int]:
+    """Confirm the set-up with the app's current code: two-factor sign-in is on. Recovery codes
+    are not issued here (they never cross the API): make them on My profile."""
     who = _session_user(request)
     two_factor_confirm(actor=who.actor, user=who.user, code=payload.code)
     return _two_factor_state(who.user)
@@ -233,7 +243,7 @@ def two_factor_setup_confirm(request: HttpRequest, payload: TwoFactorCode) -> di
 @router.post(
     "/me/two-factor/disable", response={200: TwoFactorOut, **ERRORS, 413: Error, 415: Error}
 )
-def two_factor_turn_off(request: HttpRequest, payload: TwoFactorCode) -> dict[str, bool]:
+def two_factor_turn_off(request: HttpRequest, payload: TwoFactorCode) -> dict[str, bool | int]:
     """Turn two-factor sign-in off with the app's current code (refused when it is required)."""
     who = _session_user(request)
     two_factor_disable(actor=who.actor, user=who.user, code=payload.code)

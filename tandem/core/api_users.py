@@ -31,6 +31,7 @@ from tandem.core.api_auth import ApiCaller, caller
 from tandem.core.api_errors import ApiError, Error
 from tandem.core.invitations import site_url_of
 from tandem.core.models import TEAM_DEPARTMENTS, Role, Team, User
+from tandem.core.two_factor import two_factor_reset
 
 router = Router(tags=["users"])
 
@@ -186,6 +187,18 @@ def deactivate_user(request: HttpRequest, user_id: Id, payload: DeactivateIn) ->
         actor=who.actor, user_id=user_id, successor_id=payload.successor_id
     )
     return {"user": User.objects.get(pk=user_id), "moved": moved}
+
+
+@router.post(
+    "/users/{user_id}/two-factor/reset",
+    response={200: UserOut, **ERRORS, 413: Error, 415: Error},
+)
+def reset_two_factor(request: HttpRequest, user_id: Id) -> User:
+    """Turn off another user's two-factor sign-in (lost phone and recovery codes): their
+    authenticator and recovery codes stop working; audited. Not for your own (400)."""
+    who = _manager(request)
+    _user_or_404(user_id)
+    return two_factor_reset(actor=who.actor, user_id=user_id)
 
 
 @router.get("/teams", response={200: list[TeamOut], **ERRORS})

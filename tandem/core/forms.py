@@ -331,3 +331,59 @@ class TwoFactorCodeForm(forms.Form):
             }
         ),
     )
+
+
+class SignInCodeForm(forms.Form):
+    """The code step of sign-in: the app's six digits, or one of the recovery codes."""
+
+    code = forms.RegexField(
+        label=_("Code from your authenticator app, or a recovery code"),
+        regex=r"^\s*(\d{3}\s?\d{3}|[A-Za-z2-7]{5}[\s\-]?[A-Za-z2-7]{5})\s*$",
+        max_length=16,
+        error_messages={
+            "invalid": _(
+                "Type the six digits the app shows, or a recovery code such as abcde-fgh23."
+            )
+        },
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autofocus": True, "size": 12}
+        ),
+    )
+
+
+class RecoveryCodesForm(forms.Form):
+    """New recovery codes, proven with the password or a current code from the app."""
+
+    password = forms.CharField(
+        label=_("Your password"),
+        required=False,
+        max_length=4096,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    code = forms.RegexField(
+        label=_("or a code from your authenticator app"),
+        required=False,
+        regex=r"^\s*\d{3}\s?\d{3}\s*$",
+        max_length=8,
+        error_messages={"invalid": _("Type the six digits the app shows.")},
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": 8}
+        ),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.errors and not (data.get("password") or data.get("code")):
+            raise ValidationError(_("Type your password or a code from your authenticator app."))
+        return data
+
+
+class TwoFactorResetForm(forms.Form):
+    """An admin's reset of someone's two-factor sign-in: a deliberate tick, not a stray click."""
+
+    confirm = forms.BooleanField(
+        label=_("Their authenticator and recovery codes stop working"),
+        required=True,
+        error_messages={"required": _("Tick the box to confirm.")},
+    )

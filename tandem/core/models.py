@@ -332,3 +332,23 @@ class ExportJob(models.Model):
         if not self.rows_total:
             return 0
         return min(99, int(100 * self.rows_done / self.rows_total))
+
+
+class RecoveryCode(models.Model):
+    """One of a user's two-factor recovery codes (`core.recovery_codes`): only an HMAC-SHA256 of
+    the code is stored, never the code. Belongs to the user's django-otp StaticDevice, which is
+    the device a session signed in with a recovery code is verified by."""
+
+    device = models.ForeignKey(
+        "otp_static.StaticDevice", on_delete=models.CASCADE, related_name="recovery_codes"
+    )
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("recovery code")
+
+    def __str__(self) -> str:
+        return f"recovery code {self.pk} ({'used' if self.used_at else 'unused'})"

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.contrib.auth import login
 from django_otp import login as otp_login
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.models import Device
 
 from tandem.core.middleware import SESSION_KEY
 from tandem.core.models import Organisation, User
@@ -25,7 +25,7 @@ PENDING_KEY = "tandem_sign_in_pending"
 PENDING_SECONDS = 300
 
 
-def sign_in_complete(request: Any, user: User, device: TOTPDevice | None = None) -> None:
+def sign_in_complete(request: Any, user: User, device: Device | None = None) -> None:
     login(request, user, backend=getattr(user, "backend", None))
     if device is not None:
         otp_login(request, device)

@@ -10,13 +10,19 @@ Invariants:
   profile (to set one up), sign-out and the language switch; their session API calls get a 403;
   API tokens are not affected (a token is its own credential);
 - turning two-factor on or off is audited on the user, in the same transaction; an admin who
-  must use it cannot turn it off.
+  must use it cannot turn it off;
+- turning it on from My profile issues ten recovery codes (`core.recovery_codes`) in the same
+  transaction; at the code step of sign-in a recovery code is taken instead of the app's code,
+  once; new codes (replacing the old) need the password or a current code;
+- an admin (manage_users) may reset another user's two-factor: the authenticator and the
+  recovery codes go, audited; nobody resets their own this way (they turn it off with a code).
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import segno
 from django.contrib import messages
@@ -25,11 +31,19 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tandem.core.audit import Actor, record_change
 from tandem.core.errors import InvalidInput
 from tandem.core.models import Organisation, Role, User
+from tandem.core.ratelimit import rate_limit_hit
+from tandem.core.recovery_codes import (
+    looks_like_recovery_code,
+    recovery_code_use,
+    recovery_codes_issue,
+)
 
 DEVICE_NAME = "authenticator"
 
@@ -116,17 +130,97 @@ def two_factor_disable(*, actor: Actor, user: User, code: str) -> None:
     if not _code_accepted(device, code):
         raise InvalidInput({"code": [_("the code is not right")]}, code="wrong_code")
     TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()  # the recovery codes go with it
     record_change(
         actor=actor, action="update", instance=user, changes={"two_factor": [True, False]}
     )
 
 
-def two_factor_verify(*, user: User, code: str) -> TOTPDevice | None:
-    """At sign-in: the user's device if the code is right, else None (throttled: InvalidInput)."""
+@dataclass(frozen=True)
+class TwoFactorOn:
+    """Two-factor just turned on, and its recovery codes: the only moment they are known."""
+
+    device: TOTPDevice
+    recovery_codes: list[str]
+
+
+@transaction.atomic
+def two_factor_turn_on(*, actor: Actor, user: User, code: str) -> TwoFactorOn:
+    """Confirm the draft device (`two_factor_confirm`) and issue the recovery codes with it."""
+    device = two_factor_confirm(actor=actor, user=user, code=code)
+    return TwoFactorOn(device=device, recovery_codes=recovery_codes_issue(actor=actor, user=user))
+
+
+REGENERATE_ATTEMPTS = 10  # per user per REGENERATE_WINDOW_SECONDS, right or wrong
+REGENERATE_WINDOW_SECONDS = 600
+
+
+def recovery_codes_regenerate(
+    *, actor: Actor, user: User, password: str = "", code: str = ""
+) -> list[str]:
+    """New recovery codes (the old stop working), proven with the password or a current code.
+    The proof is checked outside the issuing transaction, so a wrong code's throttle count
+    stays counted."""
+    device = two_factor_device(user)
+    if device is None:
+        raise InvalidInput({"__all__": [_("two-factor sign-in is not on")]}, code="not_enabled")
+    if not (password or code.strip()):
+        raise InvalidInput(
+            {"__all__": [_("type your password or a code from your authenticator app")]},
+            code="proof_required",
+        )
+    verdict = rate_limit_hit(
+        f"core:recovery-codes:{user.pk}",
+        limit=REGENERATE_ATTEMPTS,
+        window_seconds=REGENERATE_WINDOW_SECONDS,
+    )
+    if verdict.limited:
+        raise InvalidInput(
+            {"__all__": [_("too many attempts: wait a few minutes and try again")]},
+            code="throttled",
+        )
+    if password:
+        if not user.check_password(password):
+            raise InvalidInput({"password": [_("the password is not right")]}, code="wrong_code")
+    elif not _code_accepted(device, code):
+        raise InvalidInput({"code": [_("the code is not right")]}, code="wrong_code")
+    return recovery_codes_issue(actor=actor, user=user)
+
+
+def two_factor_verify(*, user: User, code: str) -> Device | None:
+    """At sign-in: the device that accepts the code (the app's, or the recovery codes', each
+    code once), else None (throttled: InvalidInput)."""
     device = two_factor_device(user)
     if device is None:
         return None
+    if looks_like_recovery_code(code):
+        return recovery_code_use(user=user, code=code)
     return device if _code_accepted(device, code) else None
+
+
+@transaction.atomic
+def two_factor_reset(*, actor: Actor, user_id: int) -> User:
+    """An admin turns another user's two-factor off: their authenticator and recovery codes go
+    (they set it up again; if the organisation requires it of them, at their next sign-in)."""
+    user = User.objects.select_for_update().filter(pk=user_id).first()
+    if user is None:
+        raise InvalidInput({"__all__": [_("no such user")]}, code="not_found")
+    if actor.user is not None and actor.user.pk == user.pk:
+        raise InvalidInput(
+            {"__all__": [_("turn your own two-factor sign-in off on My profile")]},
+            code="own_account",
+        )
+    had = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    if had:
+        record_change(
+            actor=actor,
+            action="update",
+            instance=user,
+            changes={"two_factor": [True, False], "two_factor_reset_by_admin": [False, True]},
+        )
+    return user
 
 
 class TwoFactorRequiredMiddleware:

@@ -25,6 +25,11 @@ urlpatterns: list = [
     path("settings/people/invite/", views.user_invite, name="user_invite"),
     path("settings/people/<int:pk>/", views.user_edit, name="user_edit"),
     path("settings/people/<int:pk>/deactivate/", views.user_deactivate, name="user_deactivate"),
+    path(
+        "settings/people/<int:pk>/two-factor/reset/",
+        account_views.two_factor_reset_for,
+        name="user_two_factor_reset",
+    ),
     path("settings/people/<int:pk>/resend/", views.user_invite_resend, name="user_invite_resend"),
     path("settings/teams/", views.team_create, name="team_create"),
     path("settings/teams/<int:pk>/", views.team_edit, name="team_edit"),
@@ -34,6 +39,11 @@ urlpatterns: list = [
     path("profile/", views.profile, name="profile"),
     path("profile/two-factor/start/", account_views.two_factor_begin, name="two_factor_start"),
     path("profile/two-factor/confirm/", account_views.two_factor_finish, name="two_factor_confirm"),
+    path(
+        "profile/two-factor/recovery-codes/",
+        account_views.recovery_codes_new,
+        name="recovery_codes_new",
+    ),
     path(
         "profile/two-factor/disable/", account_views.two_factor_turn_off, name="two_factor_disable"
     ),

@@ -38,9 +38,11 @@ from tandem.core.forms import (
     LoginForm,
     OrganisationForm,
     ProfileForm,
+    RecoveryCodesForm,
     TeamForm,
     TokenForm,
     TwoFactorCodeForm,
+    TwoFactorResetForm,
     UserChangeForm,
     UserDeactivateForm,
     UserInviteForm,
@@ -52,6 +54,7 @@ from tandem.core.middleware import SESSION_KEY, organisation_time_zone
 from tandem.core.models import AuditEntry, Holiday, Organisation, Team, User
 from tandem.core.owned_records import owned_counts
 from tandem.core.paging import keyset_page
+from tandem.core.recovery_codes import FEW_LEFT, recovery_codes_left
 from tandem.core.sign_in import sign_in_complete, sign_in_pending_set
 from tandem.core.task_health import task_health_summary
 from tandem.core.task_recovery import task_retry as retry_task
@@ -488,13 +491,15 @@ def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _user_edit_page(
+def user_edit_page(
     request: HttpRequest,
     person: User,
     change_form: UserChangeForm | None = None,
     deactivate_form: UserDeactivateForm | None = None,
+    reset_form: TwoFactorResetForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    """A person's page for those who manage users (also rendered by `account_views`)."""
     return render(
         request,
         "core/user_edit.html",
@@ -504,6 +509,9 @@ def _user_edit_page(
             or UserChangeForm(initial=UserChangeForm.initial_for(person)),
             "deactivate_form": deactivate_form or UserDeactivateForm(leaving=person),
             "owned": [(kind.label, count) for kind, count in owned_counts(person)],
+            "two_factor_on": two_factor_device(person) is not None,
+            "is_self": person.pk == request.user.pk,
+            "reset_form": reset_form or TwoFactorResetForm(),
         },
         status=status,
     )
@@ -516,7 +524,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = _require(request, "manage_users")
     person = get_object_or_404(User.objects.select_related("team"), pk=pk)
     if request.method == "GET":
-        return _user_edit_page(request, person)
+        return user_edit_page(request, person)
     form = UserChangeForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -534,7 +542,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Changes saved."))
             return redirect("core:user_edit", pk=person.pk)
-    return _user_edit_page(request, person, change_form=form, status=400)
+    return user_edit_page(request, person, change_form=form, status=400)
 
 
 @login_required
@@ -578,7 +586,7 @@ def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
                 % {"name": person.get_full_name() or person.username, "count": sum(moved.values())},
             )
             return redirect("core:people")
-    return _user_edit_page(request, person, deactivate_form=form, status=400)
+    return user_edit_page(request, person, deactivate_form=form, status=400)
 
 
 class SetPasswordView(PasswordResetConfirmView):
@@ -609,15 +617,18 @@ def profile_page(
     form: ProfileForm | None = None,
     code_form: TwoFactorCodeForm | None = None,
     off_form: TwoFactorCodeForm | None = None,
+    codes_form: RecoveryCodesForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """My profile, with its two-factor section (the set-up QR code while a draft exists)."""
+    """My profile, with its two-factor section (the set-up QR code while a draft exists; once
+    on, the recovery codes left and the form for new ones)."""
     user = _user(request)
     form = form or ProfileForm(
         initial=ProfileForm.initial_for(user), organisation_zone=organisation_time_zone()
     )
     device = two_factor_device(user)
     draft = None if device else two_factor_draft(user)
+    codes_left = recovery_codes_left(user) if device else 0
     return render(
         request,
         "core/profile.html",
@@ -631,6 +642,9 @@ def profile_page(
             "draft_secret": secret_of(draft) if draft else "",
             "code_form": code_form or TwoFactorCodeForm(),
             "off_form": off_form or TwoFactorCodeForm(),
+            "codes_form": codes_form or RecoveryCodesForm(),
+            "codes_left": codes_left,
+            "codes_few": codes_left <= FEW_LEFT,
         },
         status=status,
     )

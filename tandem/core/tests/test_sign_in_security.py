@@ -143,7 +143,12 @@ def _enrol(client: Client, user: User) -> TOTPDevice:
         assert wrong.status_code == 400
         assert "the code is not right" in wrong.content.decode()
     device.refresh_from_db()
-    assert client.post("/profile/two-factor/confirm/", {"code": _code(device)}).status_code == 302
+    shown = client.post("/profile/two-factor/confirm/", {"code": _code(device)})
+    assert shown.status_code == 200  # the recovery codes, shown once
+    assert (
+        len(re.findall(r"<li><code>[a-z2-7]{5}-[a-z2-7]{5}</code></li>", shown.content.decode()))
+        == 10
+    )
     device.refresh_from_db()
     assert device.confirmed
     return device
@@ -156,6 +161,8 @@ def test_set_up_then_sign_in_asks_the_code(world: World) -> None:
     device = _enrol(client, user)
     entry = AuditEntry.objects.filter(model="core.User", object_id=str(user.pk)).first()
     assert entry is not None
+    assert entry.changes == {"recovery_codes_left": [0, 10]}  # issued with it, newest first
+    entry = AuditEntry.objects.filter(model="core.User", object_id=str(user.pk))[1]
     assert entry.changes == {"two_factor": [False, True]}
     client.post("/logout/")
 
@@ -332,6 +339,7 @@ def test_two_factor_through_the_api_from_a_session_only(world: World) -> None:
         "enabled": False,
         "required": False,
         "pending": False,
+        "recovery_codes_left": 0,
     }
     started = client.post("/api/v1/me/two-factor")
     assert started.status_code == 201
@@ -346,7 +354,12 @@ def test_two_factor_through_the_api_from_a_session_only(world: World) -> None:
     confirmed = client.post(
         "/api/v1/me/two-factor/confirm", {"code": _code(device)}, content_type="application/json"
     )
-    assert confirmed.json() == {"enabled": True, "required": False, "pending": False}
+    assert confirmed.json() == {
+        "enabled": True,
+        "required": False,
+        "pending": False,
+        "recovery_codes_left": 0,  # recovery codes are made on My profile, never over the API
+    }
     token = token_create(actor=Actor(user=user), user=user, name="t", scope="write")
     by_token = Client().post(
         "/api/v1/me/two-factor/disable",
