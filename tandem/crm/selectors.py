@@ -179,6 +179,22 @@ def _account_search_q(term: str) -> Q:
     )
 
 
+def accounts_by_name(accounts: QuerySet[Account], text: str) -> QuerySet[Account]:
+    """Accounts matching every word of `text` (in the name, a domain or the region), by name:
+    what an account picker suggests as a person types. `accounts` is already the viewer's
+    scope."""
+    for word in text.split()[:5]:
+        accounts = accounts.filter(
+            pk__in=Account.objects.filter(_account_search_q(word)).values("pk")
+        )
+    return accounts.order_by("name", "id")
+
+
+def account_pick_label(account: Account) -> str:
+    """How a picker names an account: the name, then the region that tells namesakes apart."""
+    return " · ".join(part for part in (account.name, account.region) if part)
+
+
 def accounts_filtered(user: User, query: ListQuery) -> QuerySet[Account]:
     """The accounts the user sees that match `query`: search over name, domains and region;
     owner, industry, tag, and one exact domain (without `www.`)."""

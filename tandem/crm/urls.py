@@ -22,6 +22,7 @@ urlpatterns: list = [
     path("accounts/", views.account_list, name="account_list"),
     path("accounts/export/", views.account_export, name="account_export"),
     path("accounts/new/", views.account_create, name="account_create"),
+    path("accounts/pick/", views.account_pick, name="account_pick"),
     path(
         "accounts/industry-fields/", views.account_industry_fields, name="account_industry_fields"
     ),

@@ -230,6 +230,19 @@ def contact_pick(request: HttpRequest) -> HttpResponse:
     )
 
 
+@login_required
+@require_GET
+def account_pick(request: HttpRequest) -> HttpResponse:
+    """Suggestions of an account picker (`core.pickers.SearchPickField`): the accounts the viewer
+    sees whose name, domain or region matches what they typed, as boxes to tick."""
+    return pick_options(
+        request,
+        scoped(request_user(request), Account),
+        search=selectors.accounts_by_name,
+        label_of=selectors.account_pick_label,
+    )
+
+
 def _custom_rows(target: str, values: dict[str, Any]) -> list[tuple[str, Any]]:
     return [
         (a.label, values[a.key])

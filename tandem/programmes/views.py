@@ -27,7 +27,7 @@ from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.exports import record_export, to_csv
 from tandem.core.forms import apply_invalid_input
-from tandem.crm.models import Account, Contact
+from tandem.crm.models import Contact
 from tandem.programmes import compliance, forms, loyalty, selectors, trainings, trials
 from tandem.programmes.models import (
     Attendance,
@@ -65,10 +65,6 @@ def _attempt(form: Any, call: Callable[[], object]) -> bool:
     return True
 
 
-def _products() -> list[tuple[int, str]]:
-    return list(Product.objects.filter(active=True).values_list("pk", "name"))
-
-
 def _csv(name: str, rows: list[list[Any]]) -> HttpResponse:
     response = HttpResponse(to_csv(rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -100,10 +96,6 @@ def overview(request: HttpRequest) -> HttpResponse:
 # --- trainings --------------------------------------------------------------------------------
 
 
-def _curricula() -> list[tuple[int, str]]:
-    return list(Curriculum.objects.filter(active=True).values_list("pk", "name"))
-
-
 def _trainings_page(request: HttpRequest, status: int = 200, **forms_: Any) -> HttpResponse:
     user = request_user(request)
     sessions = (
@@ -121,9 +113,9 @@ def _trainings_page(request: HttpRequest, status: int = 200, **forms_: Any) -> H
             "curricula": scoped(user, Curriculum).select_related("product"),
             "sessions": sessions,
             "curriculum_form": forms_.get("curriculum_form")
-            or forms.CurriculumForm(prefix="curriculum", products=_products()),
+            or forms.CurriculumForm(prefix="curriculum", user=user),
             "session_form": forms_.get("session_form")
-            or forms.SessionForm(prefix="session", curricula=_curricula()),
+            or forms.SessionForm(prefix="session", user=user),
         },
         status=status,
     )
@@ -139,12 +131,10 @@ def training_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def curriculum_create(request: HttpRequest) -> HttpResponse:
     actor = _actor(request, "run_programmes")
-    form = forms.CurriculumForm(request.POST, prefix="curriculum", products=_products())
+    form = forms.CurriculumForm(request.POST, prefix="curriculum", user=request_user(request))
 
     def call() -> None:
-        data = form.cleaned_data
-        product = get_object_or_404(Product, pk=data.pop("product"))
-        trainings.curriculum_create(actor=actor, product=product, **data)
+        trainings.curriculum_create(actor=actor, **form.cleaned_data)
 
     if _attempt(form, call):
         messages.success(request, _("Curriculum created."))
@@ -156,19 +146,11 @@ def curriculum_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def session_create(request: HttpRequest) -> HttpResponse:
     actor = _actor(request, "run_programmes")
-    form = forms.SessionForm(request.POST, prefix="session", curricula=_curricula())
+    form = forms.SessionForm(request.POST, prefix="session", user=request_user(request))
     created: list[TrainingSession] = []
 
     def call() -> None:
-        data = form.cleaned_data
-        curriculum = get_object_or_404(Curriculum, pk=data.pop("curriculum"))
-        host = data.pop("host_account")
-        account = get_scoped(actor.user, Account, host) if host else None
-        created.append(
-            trainings.session_create(
-                actor=actor, curriculum=curriculum, host_account=account, **data
-            )
-        )
+        created.append(trainings.session_create(actor=actor, **form.cleaned_data))
 
     if _attempt(form, call):
         messages.success(request, _("Session planned."))
@@ -189,7 +171,7 @@ def _session_page(request: HttpRequest, pk: int, status: int = 200, **forms_: An
             "session": session,
             "attendances": attendances,
             "hidden": session.attendances.count() - attendances.count(),
-            "attendee_form": forms_.get("attendee_form") or forms.AttendeeForm(),
+            "attendee_form": forms_.get("attendee_form") or forms.AttendeeForm(user=user),
             "assessment_form": forms.AssessmentForm(),
             "error": forms_.get("error"),
             "can_run": can(user, "run_programmes"),
@@ -209,13 +191,12 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def attendee_add(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request, "run_programmes")
     session = get_scoped(actor.user, TrainingSession, pk)
-    form = forms.AttendeeForm(request.POST)
+    form = forms.AttendeeForm(request.POST, user=request_user(request))
 
     def call() -> None:
-        contact = scoped(actor.user, Contact).filter(pk=form.cleaned_data["contact"]).first()
-        if contact is None:
-            raise InvalidInput({"contact": [_("No such contact.")]})
-        trainings.attendee_register(actor=actor, session_id=session.pk, contact=contact)
+        trainings.attendee_register(
+            actor=actor, session_id=session.pk, contact=form.cleaned_data["contact"]
+        )
 
     if _attempt(form, call):
         return redirect("programmes:session", pk=session.pk)
@@ -291,7 +272,7 @@ def _trials_page(request: HttpRequest, status: int = 200, **forms_: Any) -> Http
         "programmes/trials.html",
         {
             "results": selectors.trial_results(user),
-            "trial_form": forms_.get("trial_form") or forms.TrialForm(products=_products()),
+            "trial_form": forms_.get("trial_form") or forms.TrialForm(user=user),
             "can_run": can(user, "run_programmes"),
         },
         status=status,
@@ -308,16 +289,11 @@ def trial_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def trial_create(request: HttpRequest) -> HttpResponse:
     actor = _actor(request, "run_programmes")
-    form = forms.TrialForm(request.POST, products=_products())
+    form = forms.TrialForm(request.POST, user=request_user(request))
     created: list[FieldTrial] = []
 
     def call() -> None:
-        data = form.cleaned_data
-        account = scoped(actor.user, Account).filter(pk=data.pop("account")).first()
-        if account is None:
-            raise InvalidInput({"account": [_("No such account.")]})
-        product = get_object_or_404(Product, pk=data.pop("product"))
-        created.append(trials.trial_create(actor=actor, account=account, product=product, **data))
+        created.append(trials.trial_create(actor=actor, **form.cleaned_data))
 
     if _attempt(form, call):
         return redirect("programmes:trial", pk=created[0].pk)
@@ -434,11 +410,17 @@ PROGRAMME_FORMS: dict[str, type[Any]] = {
 }
 
 
+def _programme_form(which: str, user: Any, data: Any = None) -> Any:
+    """One of a programme page's forms; the enrolment's account picker is the viewer's."""
+    picks = {"user": user} if issubclass(PROGRAMME_FORMS[which], forms.PickingForm) else {}
+    return PROGRAMME_FORMS[which](data, prefix=which, **picks)
+
+
 @login_required
 def programme_detail(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
     programme = get_scoped(actor.user, LoyaltyProgramme, pk)
-    bound = {name: cls(prefix=name) for name, cls in PROGRAMME_FORMS.items()}
+    bound = {name: _programme_form(name, request_user(request)) for name in PROGRAMME_FORMS}
     status = 200
     if request.method == "POST":
         which = request.POST.get("form", "")
@@ -447,7 +429,7 @@ def programme_detail(request: HttpRequest, pk: int) -> HttpResponse:
         needed = "run_programmes" if which == "enrol" else "manage_loyalty"
         if not can(actor.user, needed):
             raise PermissionDenied
-        form = bound[which] = PROGRAMME_FORMS[which](request.POST, prefix=which)
+        form = bound[which] = _programme_form(which, request_user(request), request.POST)
 
         def call() -> None:
             data = dict(form.cleaned_data)
@@ -458,12 +440,7 @@ def programme_detail(request: HttpRequest, pk: int) -> HttpResponse:
             elif which == "reward":
                 loyalty.reward_create(actor=actor, programme=programme, **data)
             else:
-                account = scoped(actor.user, Account).filter(pk=data["account"]).first()
-                if account is None:
-                    raise InvalidInput({"account": [_("No such account.")]})
-                loyalty.member_enrol(
-                    actor=actor, programme=programme, account=account, country=data["country"]
-                )
+                loyalty.member_enrol(actor=actor, programme=programme, **data)
 
         if _attempt(form, call):
             messages.success(request, _("Saved."))
@@ -547,14 +524,16 @@ def _period(request: HttpRequest) -> tuple[dt.date, dt.date]:
     return start, max(start, end)
 
 
+def _redeem_form(user: Any, membership: Membership, data: Any = None) -> forms.RedeemForm:
+    return forms.RedeemForm(
+        data, user=user, programme=membership.programme, account_id=membership.account_id
+    )
+
+
 def _member_page(request: HttpRequest, pk: int, status: int = 200, **forms_: Any) -> HttpResponse:
     user = request_user(request)
     membership = get_scoped(user, Membership, pk)
     start, end = _period(request)
-    rewards = [
-        (r.pk, f"{r.name} · {r.points_cost}")
-        for r in membership.programme.rewards.filter(active=True)
-    ]
     return render(
         request,
         "programmes/member.html",
@@ -562,8 +541,8 @@ def _member_page(request: HttpRequest, pk: int, status: int = 200, **forms_: Any
             "membership": membership,
             "statement": loyalty.statement(membership, start, end),
             "redemptions": membership.redemptions.select_related("reward"),
-            "redeem_form": forms_.get("redeem_form") or forms.RedeemForm(rewards=rewards),
-            "referral_form": forms_.get("referral_form") or forms.ReferralForm(),
+            "redeem_form": forms_.get("redeem_form") or _redeem_form(user, membership),
+            "referral_form": forms_.get("referral_form") or forms.ReferralForm(user=user),
             "people": Contact.objects.filter(account_id=membership.account_id).values_list(
                 "pk", "first_name", "last_name"
             )[:50],
@@ -610,20 +589,15 @@ def member_statement_export(request: HttpRequest, pk: int) -> HttpResponse:
 def member_redeem(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request, "run_programmes")
     membership = get_scoped(actor.user, Membership, pk, "change")
-    rewards = [(r.pk, r.name) for r in membership.programme.rewards.filter(active=True)]
-    form = forms.RedeemForm(request.POST, rewards=rewards)
+    form = _redeem_form(request_user(request), membership, request.POST)
 
     def call() -> None:
-        ids = form.cleaned_data["travellers"]
-        people = list(Contact.objects.filter(pk__in=ids, account_id=membership.account_id))
-        if len(people) != len(set(ids)):
-            raise InvalidInput({"travellers": [_("Travellers are people of the member account.")]})
         loyalty.redemption_request(
             actor=actor,
             membership_id=membership.pk,
-            reward_id=form.cleaned_data["reward"],
+            reward_id=form.cleaned_data["reward"].pk,
             quantity=form.cleaned_data["quantity"],
-            travellers=people,
+            travellers=form.cleaned_data["travellers"],
         )
 
     if _attempt(form, call):
@@ -637,12 +611,10 @@ def member_redeem(request: HttpRequest, pk: int) -> HttpResponse:
 def member_referral(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request, "run_programmes")
     membership = get_scoped(actor.user, Membership, pk, "change")
-    form = forms.ReferralForm(request.POST)
+    form = forms.ReferralForm(request.POST, user=request_user(request))
 
     def call() -> None:
-        referred = scoped(actor.user, Account).filter(pk=form.cleaned_data["account"]).first()
-        if referred is None:
-            raise InvalidInput({"account": [_("No such account.")]})
+        referred = form.cleaned_data["account"]
         if (
             loyalty.referral_record(actor=actor, membership_id=membership.pk, referred=referred)
             is None
@@ -678,7 +650,7 @@ def entry_reverse(request: HttpRequest, pk: int) -> HttpResponse:
 def compliance_page(request: HttpRequest) -> HttpResponse:
     actor = _actor(request, "manage_compliance")
     rule_form = forms.RuleForm(prefix="rule")
-    transfer_form = forms.TransferForm(prefix="transfer")
+    transfer_form = forms.TransferForm(prefix="transfer", user=request_user(request))
     status = 200
     if request.method == "POST":
         which = request.POST.get("form")
@@ -688,26 +660,13 @@ def compliance_page(request: HttpRequest) -> HttpResponse:
                 rule_form, lambda: compliance.rule_create(actor=actor, **rule_form.cleaned_data)
             )
         elif which == "transfer":
-            transfer_form = forms.TransferForm(request.POST, prefix="transfer")
-
-            def call() -> None:
-                data = dict(transfer_form.cleaned_data)
-                account = scoped(actor.user, Account).filter(pk=data.pop("account")).first()
-                if account is None:
-                    raise InvalidInput({"account": [_("No such account.")]})
-                contact_id = data.pop("contact")
-                contact = (
-                    Contact.objects.filter(pk=contact_id, account=account).first()
-                    if contact_id
-                    else None
-                )
-                if contact_id and contact is None:
-                    raise InvalidInput(
-                        {"contact": [_("The person does not belong to this organisation.")]}
-                    )
-                compliance.transfer_record(actor=actor, account=account, contact=contact, **data)
-
-            ok = _attempt(transfer_form, call)
+            transfer_form = forms.TransferForm(
+                request.POST, prefix="transfer", user=request_user(request)
+            )
+            ok = _attempt(
+                transfer_form,
+                lambda: compliance.transfer_record(actor=actor, **transfer_form.cleaned_data),
+            )
         else:
             raise Http404
         if ok:
