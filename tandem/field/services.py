@@ -57,7 +57,7 @@ from tandem.field.models import (
 )
 from tandem.field.reports import clean_report
 from tandem.sales import services as sales_services
-from tandem.sales.models import Deal, TaskKind
+from tandem.sales.models import Deal
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_FOLLOW_UPS = 20
@@ -377,19 +377,12 @@ def visit_report_save(
     before = snapshot(visit, ["notes", "report"])
     visit.notes, visit.report = notes[:10_000], cleaned
     _bump(visit, ["notes", "report"])
-    for title, due_on in tasks:
-        FollowUp.objects.create(
-            visit=visit,
-            task=sales_services.task_create(
-                actor=actor,
-                owner=visit.rep,
-                title=title,
-                due_on=due_on,
-                contact=visit.contact,
-                deal=visit.deal,
-                kind=TaskKind.TODO,
-            ),
+    rep, contact, deal = visit.rep, visit.contact, visit.deal
+    for title, due in tasks:  # each a "to do" on the rep's "My tasks"
+        task = sales_services.task_create(
+            actor=actor, owner=rep, title=title, due_on=due, contact=contact, deal=deal
         )
+        FollowUp.objects.create(visit=visit, task=task)
     changes = diff(before, snapshot(visit, ["notes", "report"]))
     if tasks:
         changes["follow_ups"] = [None, [t for t, _d in tasks]]

@@ -29,7 +29,7 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import Q, Sum
@@ -260,30 +260,33 @@ def _post(
     return entry
 
 
-def _earned_under_rule(
-    membership_id: int, rule: EarningRule, start: dt.datetime, end: dt.datetime
-) -> int:
-    earned = (
+def _net_earned(membership_id: int, earned: dict[str, Any], reversed_: dict[str, Any]) -> int:
+    """A membership's points of EARN entries matching `earned` (lookups on the entry), net of
+    the REVERSE entries whose reversed entry matches `reversed_` (lookups on that entry): the
+    two filters are given apart because the callers' windows differ."""
+    earn = (
         PointsEntry.objects.filter(
-            membership_id=membership_id,
-            kind=EntryKind.EARN,
-            rule=rule,
-            occurred_at__gte=start,
-            occurred_at__lt=end,
+            membership_id=membership_id, kind=EntryKind.EARN, **earned
         ).aggregate(n=Sum("points"))["n"]
         or 0
     )
-    reversed_ = (
+    back = (
         PointsEntry.objects.filter(
             membership_id=membership_id,
             kind=EntryKind.REVERSE,
-            reverses__rule=rule,
-            reverses__occurred_at__gte=start,
-            reverses__occurred_at__lt=end,
+            **{f"reverses__{lookup}": value for lookup, value in reversed_.items()},
         ).aggregate(n=Sum("points"))["n"]
         or 0
     )
-    return int(earned + reversed_)
+    return int(earn + back)
+
+
+def _earned_under_rule(
+    membership_id: int, rule: EarningRule, start: dt.datetime, end: dt.datetime
+) -> int:
+    """Points earned under `rule` in [start, end), net of the reversals of those entries."""
+    window = {"rule": rule, "occurred_at__gte": start, "occurred_at__lt": end}
+    return _net_earned(membership_id, window, window)
 
 
 def _rule_for(programme_id: int, source: str, product_id: int | None) -> EarningRule | None:
@@ -446,25 +449,11 @@ def points_expire(
 def qualifying_points(membership_id: int, at: dt.datetime, window_months: int) -> int:
     """Points earned in the window before `at`, net of their reversals."""
     start = add_months(at, -window_months)
-    earned = (
-        PointsEntry.objects.filter(
-            membership_id=membership_id,
-            kind=EntryKind.EARN,
-            occurred_at__gt=start,
-            occurred_at__lte=at,
-        ).aggregate(n=Sum("points"))["n"]
-        or 0
+    return _net_earned(
+        membership_id,
+        {"occurred_at__gt": start, "occurred_at__lte": at},
+        {"kind": EntryKind.EARN, "occurred_at__gt": start},
     )
-    reversed_ = (
-        PointsEntry.objects.filter(
-            membership_id=membership_id,
-            kind=EntryKind.REVERSE,
-            reverses__kind=EntryKind.EARN,
-            reverses__occurred_at__gt=start,
-        ).aggregate(n=Sum("points"))["n"]
-        or 0
-    )
-    return int(earned + reversed_)
 
 
 def _tier_refresh(membership_id: int, at: dt.datetime) -> None:

@@ -65,6 +65,16 @@ def _attempt(form: Any, call: Callable[[], object]) -> bool:
     return True
 
 
+def _record_page(
+    request: HttpRequest, template: str, context: dict[str, Any], *, status: int, error: Any
+) -> HttpResponse:
+    """A session's or a trial's page: its records and forms, the message of an action just
+    refused (`error`, or None) and whether the viewer runs programmes (and so sees the forms)."""
+    user = request_user(request)
+    context = {**context, "error": error, "can_run": can(user, "run_programmes")}
+    return render(request, template, context, status=status)
+
+
 def _csv(name: str, rows: list[list[Any]]) -> HttpResponse:
     response = HttpResponse(to_csv(rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -158,13 +168,16 @@ def session_create(request: HttpRequest) -> HttpResponse:
     return _trainings_page(request, status=400, session_form=form)
 
 
-def _session_page(request: HttpRequest, pk: int, status: int = 200, **forms_: Any) -> HttpResponse:
+@login_required
+def session_detail(request: HttpRequest, pk: int, status: int = 200, **forms_: Any) -> HttpResponse:
+    """A session with its attendances and forms; shown again (400) by an action it refused."""
+    _actor(request)
     user = request_user(request)
     session = get_scoped(user, TrainingSession, pk)
     attendances = (
         scoped(user, Attendance).filter(session=session).select_related("contact", "account")
     )
-    return render(
+    return _record_page(
         request,
         "programmes/session.html",
         {
@@ -173,17 +186,10 @@ def _session_page(request: HttpRequest, pk: int, status: int = 200, **forms_: An
             "hidden": session.attendances.count() - attendances.count(),
             "attendee_form": forms_.get("attendee_form") or forms.AttendeeForm(user=user),
             "assessment_form": forms.AssessmentForm(),
-            "error": forms_.get("error"),
-            "can_run": can(user, "run_programmes"),
         },
         status=status,
+        error=forms_.get("error"),
     )
-
-
-@login_required
-def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _actor(request)
-    return _session_page(request, pk)
 
 
 @login_required
@@ -200,7 +206,7 @@ def attendee_add(request: HttpRequest, pk: int) -> HttpResponse:
 
     if _attempt(form, call):
         return redirect("programmes:session", pk=session.pk)
-    return _session_page(request, pk, status=400, attendee_form=form)
+    return session_detail(request, pk, status=400, attendee_form=form)
 
 
 @login_required
@@ -223,7 +229,7 @@ def attendance_update(request: HttpRequest, pk: int, what: str) -> HttpResponse:
         else:
             raise Http404
     except InvalidInput as exc:
-        return _session_page(request, attendance.session_id, status=400, error=exc.message)
+        return session_detail(request, attendance.session_id, status=400, error=exc.message)
     return redirect("programmes:session", pk=attendance.session_id)
 
 
@@ -300,11 +306,14 @@ def trial_create(request: HttpRequest) -> HttpResponse:
     return _trials_page(request, status=400, trial_form=form)
 
 
-def _trial_page(request: HttpRequest, pk: int, status: int = 200, **forms_: Any) -> HttpResponse:
+@login_required
+def trial_detail(request: HttpRequest, pk: int, status: int = 200, **forms_: Any) -> HttpResponse:
+    """A trial with its plots, difference and forms; shown again (400) by an action it refused."""
+    _actor(request)
     user = request_user(request)
     trial = get_scoped(user, FieldTrial, pk)
     plots = list(trial.plots.all())
-    return render(
+    return _record_page(
         request,
         "programmes/trial.html",
         {
@@ -313,17 +322,10 @@ def _trial_page(request: HttpRequest, pk: int, status: int = 200, **forms_: Any)
             "difference": trials.trial_difference(plots),
             "plot_form": forms_.get("plot_form") or forms.PlotForm(),
             "harvest_form": forms.HarvestForm(),
-            "error": forms_.get("error"),
-            "can_run": can(user, "run_programmes"),
         },
         status=status,
+        error=forms_.get("error"),
     )
-
-
-@login_required
-def trial_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _actor(request)
-    return _trial_page(request, pk)
 
 
 @login_required
@@ -334,7 +336,7 @@ def plot_add(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.PlotForm(request.POST)
     if _attempt(form, lambda: trials.plot_add(actor=actor, trial=trial, **form.cleaned_data)):
         return redirect("programmes:trial", pk=trial.pk)
-    return _trial_page(request, pk, status=400, plot_form=form)
+    return trial_detail(request, pk, status=400, plot_form=form)
 
 
 @login_required
@@ -347,7 +349,7 @@ def plot_harvest(request: HttpRequest, pk: int) -> HttpResponse:
         form, lambda: trials.plot_harvest(actor=actor, plot_id=plot.pk, **form.cleaned_data)
     ):
         return redirect("programmes:trial", pk=plot.trial_id)
-    return _trial_page(
+    return trial_detail(
         request, plot.trial_id, status=400, error=_("Enter the harvest date and yield.")
     )
 

@@ -11,13 +11,14 @@ import pytest
 from django.utils import timezone
 
 from tandem.core.audit import Actor
-from tandem.programmes import compliance, loyalty
+from tandem.programmes import compliance, loyalty, trainings
 from tandem.programmes.models import (
     ComplianceRule,
     EarningRule,
     LoyaltyProgramme,
     Reward,
     Tier,
+    TrainingSession,
 )
 from tandem.sales import services as sales
 from tandem.sales.models import Product
@@ -35,6 +36,24 @@ class Loyalty:
     mug: Reward
     product: Product
     russian_rule: ComplianceRule
+
+
+def training_session(programme: Loyalty, capacity: int = 5) -> TrainingSession:
+    """A session at the training centre 340 days ago, of a curriculum valid 12 months."""
+    system = Actor.system()
+    curriculum = trainings.curriculum_create(
+        actor=system, product=programme.product, name="Seed treatment basics", valid_months=12
+    )
+    start = timezone.now() - dt.timedelta(days=340)
+    return trainings.session_create(
+        actor=system,
+        curriculum=curriculum,
+        mode="centre",
+        starts_at=start,
+        ends_at=start + dt.timedelta(hours=4),
+        location="Krasnodar centre",
+        capacity=capacity,
+    )
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ outside the viewer's scope is a form error (400), never a 404 or a 500, and noth
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
@@ -13,7 +12,7 @@ from django.test import Client
 
 from tandem.core.audit import Actor
 from tandem.core.pickers import SearchPickField
-from tandem.programmes import forms, loyalty, trainings
+from tandem.programmes import forms, loyalty
 from tandem.programmes.models import (
     Attendance,
     FieldTrial,
@@ -24,27 +23,11 @@ from tandem.programmes.models import (
     TransferOfValue,
 )
 
-from .conftest import Loyalty
+from .conftest import Loyalty, training_session
 
 pytestmark = pytest.mark.django_db
 REFUSED = "Choose from the suggestions: search by name."
 OPTION = re.compile(r'<input type="radio" name="account" value="(\d+)"> ([^<]*)')
-
-
-def _session(programme: Loyalty) -> TrainingSession:
-    system = Actor.system()
-    curriculum = trainings.curriculum_create(
-        actor=system, product=programme.product, name="Seed treatment basics"
-    )
-    starts = dt.datetime(2026, 12, 20, 9, tzinfo=dt.UTC)
-    return trainings.session_create(
-        actor=system,
-        curriculum=curriculum,
-        mode="online",
-        starts_at=starts,
-        ends_at=starts + dt.timedelta(hours=2),
-        location="https://meet.example.com/seed",
-    )
 
 
 def test_account_suggestions_are_the_viewers_accounts_matching_by_name(world: Any) -> None:
@@ -107,7 +90,7 @@ def test_a_trial_on_a_farm_the_rep_does_not_see_is_a_form_error(
 def test_a_session_hosted_by_an_unseen_account_is_a_form_error(
     world: Any, programme: Loyalty, client: Client
 ) -> None:
-    curriculum = _session(programme).curriculum
+    curriculum = training_session(programme).curriculum
     client.force_login(world.user("field_rep", "north"))
     data = {
         "session-curriculum": curriculum.pk,
@@ -126,7 +109,7 @@ def test_a_session_hosted_by_an_unseen_account_is_a_form_error(
 def test_an_attendee_the_rep_does_not_see_is_a_form_error(
     world: Any, programme: Loyalty, client: Client
 ) -> None:
-    session = _session(programme)
+    session = training_session(programme)
     client.force_login(world.user("field_rep", "north"))
     url = f"/programmes/trainings/sessions/{session.pk}/attendees/"
     answer = client.post(url, {"contact": world.contacts[("field_rep", "south")].pk})

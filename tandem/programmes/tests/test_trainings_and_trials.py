@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.test import Client
-from django.utils import timezone
 from scipy import stats
 
 from tandem.core.audit import Actor
@@ -19,26 +18,9 @@ from tandem.crm.models import Touchpoint
 from tandem.programmes import loyalty, trainings, trials
 from tandem.programmes.models import PointsEntry
 
-from .conftest import Loyalty
+from .conftest import Loyalty, training_session
 
 pytestmark = pytest.mark.django_db
-
-
-def _session(programme: Loyalty, capacity: int = 5):  # type: ignore[no-untyped-def]
-    system = Actor.system()
-    curriculum = trainings.curriculum_create(
-        actor=system, product=programme.product, name="Seed treatment basics", valid_months=12
-    )
-    start = timezone.now() - dt.timedelta(days=340)
-    return trainings.session_create(
-        actor=system,
-        curriculum=curriculum,
-        mode="centre",
-        starts_at=start,
-        ends_at=start + dt.timedelta(hours=4),
-        location="Krasnodar centre",
-        capacity=capacity,
-    )
 
 
 def test_attending_and_passing_write_one_touchpoint_each_issue_a_certificate_and_earn_points(
@@ -56,7 +38,7 @@ def test_attending_and_passing_write_one_touchpoint_each_issue_a_certificate_and
     membership = loyalty.member_enrol(
         actor=system, programme=programme.programme, account=farm, country="RU"
     )
-    session = _session(programme)
+    session = training_session(programme)
     attendance = trainings.attendee_register(actor=system, session_id=session.pk, contact=farmer)
     for _ in range(2):
         trainings.attendance_mark(actor=system, attendance_id=attendance.pk, attended=True)
@@ -90,7 +72,7 @@ def test_a_failed_assessment_gives_no_certificate_and_absentees_are_not_assessed
     people = [
         crm.contact_create(actor=system, first_name=f"P{i}", account_id=farm.pk) for i in range(2)
     ]
-    session = _session(programme)
+    session = training_session(programme)
     failed = trainings.attendee_register(actor=system, session_id=session.pk, contact=people[0])
     trainings.attendance_mark(actor=system, attendance_id=failed.pk, attended=True)
     failed = trainings.assessment_record(actor=system, attendance_id=failed.pk, score=40)
@@ -108,7 +90,7 @@ def test_a_full_session_refuses_another_attendee(programme: Loyalty) -> None:
     people = [
         crm.contact_create(actor=system, first_name=f"P{i}", account_id=farm.pk) for i in range(2)
     ]
-    session = _session(programme, capacity=1)
+    session = training_session(programme, capacity=1)
     trainings.attendee_register(actor=system, session_id=session.pk, contact=people[0])
     with pytest.raises(InvalidInput) as full:
         trainings.attendee_register(actor=system, session_id=session.pk, contact=people[1])
@@ -123,7 +105,7 @@ def test_a_recertification_reminder_goes_once_a_month_before_the_certificate_end
     farmer = crm.contact_create(
         actor=system, first_name="Olga", email="olga@farm.test", account_id=farm.pk
     )
-    session = _session(programme)  # 340 days ago, valid 12 months: ends in about 25 days
+    session = training_session(programme)  # 340 days ago, valid 12 months: ends in about 25 days
     attendance = trainings.attendee_register(actor=system, session_id=session.pk, contact=farmer)
     trainings.attendance_mark(actor=system, attendance_id=attendance.pk, attended=True)
     trainings.assessment_record(actor=system, attendance_id=attendance.pk, score=100)
