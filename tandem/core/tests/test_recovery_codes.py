@@ -335,3 +335,23 @@ def test_the_pages_in_russian(user: User) -> None:
     refused = client.post("/login/code/", {"code": codes[0]})  # replaced above
     assert refused.status_code == 400
     assert "Код неверный." in refused.content.decode()
+
+
+def test_two_factor_turned_on_through_the_api_has_no_codes_until_made_on_my_profile(
+    user: User,
+) -> None:
+    client = Client()
+    _login(client, user.username)
+    assert client.post("/api/v1/me/two-factor").status_code == 201
+    device = TOTPDevice.objects.get(user=user)
+    confirmed = client.post(
+        "/api/v1/me/two-factor/confirm",
+        {"code": _app_code(device)},
+        content_type="application/json",
+    )
+    assert confirmed.status_code == 200
+    assert confirmed.json()["recovery_codes_left"] == 0
+    assert "You have no recovery codes: make them now." in client.get("/profile/").content.decode()
+    made = client.post("/profile/two-factor/recovery-codes/", {"password": PASSWORD})
+    assert len(CODE.findall(made.content.decode())) == 10
+    assert client.get("/api/v1/me/two-factor").json()["recovery_codes_left"] == 10
