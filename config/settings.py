@@ -307,7 +307,6 @@ PERIODIC_TASKS = {
     "leads.handoff_check_sla": ("tandem.leads.tasks.handoff_check_sla", 60),
     "leads.score_all_groups": ("tandem.leads.tasks.score_all_groups", 900),
     "leads.retrain_all_predictive": ("tandem.leads.tasks.retrain_all_predictive", 86400),
-    "sales.advance_sequences": ("tandem.sales.tasks.advance_sequences", 300),
     "marketing.segments_refresh_all": ("tandem.marketing.segments.tasks.segments_refresh_all", 900),
     "marketing.segment_reactions_run": (
         "tandem.marketing.segments.tasks.segment_reactions_run",

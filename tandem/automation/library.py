@@ -1,4 +1,5 @@
-"""Ready flows a marketer starts from: each a valid graph (a test validates every one).
+"""Ready flows a marketer starts from: each a valid graph (a test validates every one); and the
+graph of a sales sequence (`sequence_graph`), which sales publishes as the sequence's flow.
 
 welcome, webinar follow-up, MQL hand-off, re-engagement, post-training loyalty, quote
 follow-up. Texts use the placeholders `{first_name}`, `{last_name}`, `{email}`.
@@ -6,8 +7,10 @@ follow-up. Texts use the placeholders `{first_name}`, `{last_name}`, `{email}`.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from tandem.automation.graph import linear
@@ -141,3 +144,57 @@ TEMPLATES = {
     "quote": (_("Quote follow-up"), quote_follow_up),
     "blank": (_("Blank"), lambda: linear({"kind": "manual"}, [("exit", {})])),
 }
+
+
+# --- sales sequences ------------------------------------------------------------------------
+
+SEQUENCE_STOP_ON = ["email_reply", "meeting", "meeting_booked", "consent_withdrawn"]
+
+
+class SequenceStepLike(Protocol):
+    kind: str
+    wait_days: int
+    subject: str
+    body: str
+
+
+def sequence_graph(steps: Iterable[SequenceStepLike]) -> dict[str, Any]:
+    """The flow of a sales sequence's steps (in order; node `s<k+1>` is step k): started by hand,
+    stopping on a reply, a meeting or withdrawn consent. An email is the owner's (`from_owner`:
+    reply-to the owner, `{rep_name}` filled when it is sent); a wait counts business days; a
+    call or a LinkedIn message is a task for the owner. (Sales' migration 0005 keeps a frozen
+    copy of this; automation's 0003 one of an earlier form.)"""
+    nodes: list[dict[str, Any]] = []
+    for k, step in enumerate(steps):
+        node_id = f"s{k + 1}"
+        if step.kind == "email":
+            config: dict[str, Any] = {
+                "subject": step.subject[:200] or "-",
+                "body": step.body or "-",
+                "from_owner": True,
+            }
+            nodes.append({"id": node_id, "kind": "send_email", "config": config})
+        elif step.kind == "wait":
+            config = {"days": step.wait_days, "business_days": True}
+            nodes.append({"id": node_id, "kind": "wait", "config": config})
+        else:
+            if step.kind == "call":
+                title = gettext("Call {first_name} {last_name}")
+            else:
+                title = gettext("Message {first_name} {last_name} on LinkedIn")
+            if step.body:
+                title = f"{title}: {step.body}"
+            config = {
+                "title": title[:300],
+                "due_in_days": 0,
+                "assign_to": "flow_owner",
+                "task_kind": step.kind if step.kind in ("call", "linkedin") else "todo",
+            }
+            nodes.append({"id": node_id, "kind": "create_task", "config": config})
+    if not nodes:
+        nodes.append({"id": "s1", "kind": "exit", "config": {}})
+    return linear(
+        {"kind": "manual"},
+        [(n["kind"], n["config"]) for n in nodes],
+        stop_on=list(SEQUENCE_STOP_ON),
+    )

@@ -14,6 +14,7 @@ Invariants:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -22,6 +23,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tandem.automation import graph as g
+from tandem.automation import library
+from tandem.automation.library import SequenceStepLike
 from tandem.automation.models import (
     Enrolment,
     EnrolmentStatus,
@@ -35,6 +38,8 @@ from tandem.automation.models import (
 from tandem.automation.steps import stable_fraction
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
+from tandem.core.models import User
+from tandem.core.owned_records import owner_reassign
 from tandem.core.webhooks import decrypt_secret, encrypt_secret, secret_new
 from tandem.crm.models import Contact
 
@@ -298,6 +303,49 @@ def template_graph(key: str) -> dict[str, Any]:
     from tandem.automation.library import TEMPLATES
 
     return TEMPLATES[key][1]()
+
+
+@transaction.atomic
+def flow_from_segment_create(
+    *, actor: Actor, segment_id: int, segment_name: str, target: Flow
+) -> Flow:
+    """A published flow that enrols every contact entering the segment in `target` (a sales
+    sequence's flow, say): trigger "entering a segment", one `start_flow` step. What a segment
+    reaction "enrol in a sequence" became: the contact is enrolled once per entry, as far as
+    `target`'s re-entry rule allows."""
+    graph = g.linear(
+        {"kind": "segment_entered", "segment_id": segment_id},
+        [("start_flow", {"flow_id": target.pk})],
+    )
+    flow = flow_create(
+        actor=actor,
+        name=f"{segment_name} → {target.name}"[:200],
+        graph=graph,
+        description=_("Enrols who enters the segment in “%(name)s”.") % {"name": target.name},
+        reentry=Reentry.ALWAYS,
+    )
+    flow_publish(actor=actor, flow=flow)
+    return Flow.objects.get(pk=flow.pk)
+
+
+def flows_owner_reassign(*, actor: Actor, flow_ids: list[int], source: User, target: User) -> int:
+    """Hand the flows `source` owns among `flow_ids` to `target` (a sales sequence's flow follows
+    its sequence when its owner is deactivated: emails then reply to the new owner), audited,
+    inside the caller's transaction; returns how many."""
+    return owner_reassign(
+        actor=actor,
+        records=Flow.objects.filter(pk__in=flow_ids),
+        field="owner",
+        source=source,
+        target=target,
+        describe=lambda row: str(row[1]),
+        describe_fields=("name",),
+    )
+
+
+def sequence_graph(steps: Iterable[SequenceStepLike]) -> dict[str, Any]:
+    """The graph a sales sequence's steps are published as (`library.sequence_graph`)."""
+    return library.sequence_graph(steps)
 
 
 def run_due(*, now: dt.datetime | None = None) -> int:

@@ -10,7 +10,8 @@ organisation's time zone, is enrolled with a key that makes it once (per year fo
 An incoming signed webhook enrols through `api.py` directly.
 
 The same pass resumes enrolments waiting for an event that happened, and ends enrolments whose
-flow stops on a signal (a reply, a meeting: `stop_on`) — the sales sequences' rules.
+flow stops on a signal (a reply, a meeting: `stop_on`; or `consent_withdrawn`, the contact's
+consent state) — the sales sequences' rules.
 
 Invariants:
 - reading twice, or two dispatchers at once, never enrols twice: one enrolment per
@@ -32,9 +33,12 @@ from tandem.automation import graph as g
 from tandem.automation.models import Enrolment, EnrolmentStatus, Flow, FlowStatus, TriggerCursor
 from tandem.automation.services import enrol
 from tandem.core.models import Organisation
-from tandem.crm.models import Contact, Touchpoint
+from tandem.crm.models import ConsentState, Contact, Touchpoint
 
 BATCH = 2000
+# in `stop_on`: the contact's consent is withdrawn (a state the consent ledger keeps, not a
+# touchpoint); a sales sequence stops on it at once, not only at its next email
+CONSENT_WITHDRAWN = "consent_withdrawn"
 # trigger kind -> the touchpoint kind its owning app writes (programmes: a training attended;
 # field: a visit checked out with its report)
 TOUCHPOINT_KINDS = {
@@ -219,6 +223,18 @@ def stop_on_signals(*, now: dt.datetime | None = None) -> int:
         ):
             kinds |= set(graph.get("stop_on") or [])
         for kind in sorted(kinds):
+            if kind == CONSENT_WITHDRAWN:  # a state, not a touchpoint: whenever it is so
+                stopped += (
+                    Enrolment.objects.filter(flow=flow, status=EnrolmentStatus.ACTIVE)
+                    .filter(contact__consent=ConsentState.WITHDRAWN)
+                    .update(
+                        status=EnrolmentStatus.EXITED,
+                        ended_at=now,
+                        next_run_at=None,
+                        exit_reason=f"stopped: {kind}",
+                    )
+                )
+                continue
             signal = Touchpoint.objects.filter(
                 contact_id=OuterRef("contact_id"),
                 kind=kind,

@@ -465,6 +465,15 @@ class Sequence(models.Model):
     )
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # the automation flow that runs it (one runner: automation's); its versions are the
+    # sequence's published step lists
+    flow = models.OneToOneField(
+        "automation.Flow",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sequence",
+    )
 
     class Meta:
         ordering = ["name", "id"]
@@ -492,6 +501,8 @@ class SequenceStep(models.Model):
         return f"{self.position + 1}. {self.get_kind_display()}"
 
 
+# Enrolments before sequences ran on automation flows: kept as history (read only). Every
+# enrolment since is an automation enrolment of the sequence's flow.
 class EnrolmentStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     FINISHED = "finished", _("Finished")
@@ -582,30 +593,3 @@ class SalesTask(models.Model):
 
     def __str__(self) -> str:
         return self.title
-
-
-class SequenceEmail(models.Model):
-    """An email a sequence step sends; unique per (enrolment, step) so it goes out once."""
-
-    class State(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        SENDING = "sending", _("Sending")
-        SENT = "sent", _("Sent")
-        FAILED = "failed", _("Failed")
-
-    enrolment = models.ForeignKey(Enrolment, on_delete=models.CASCADE, related_name="emails")
-    step = models.ForeignKey(SequenceStep, on_delete=models.CASCADE, related_name="+")
-    to = models.CharField(max_length=254)
-    subject = models.CharField(max_length=200)
-    body = models.TextField()
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
-    error = models.CharField(max_length=300, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["enrolment", "step"], name="uniq_email_per_step")
-        ]
-
-    def __str__(self) -> str:
-        return self.subject

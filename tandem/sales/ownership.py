@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from tandem.automation import services as automation
 from tandem.core.audit import Actor
 from tandem.core.models import User
 from tandem.core.owned_records import OwnedKind, owned_kind_register, owner_reassign
@@ -41,6 +42,13 @@ def tasks_reassign(*, actor: Actor, source: User, target: User) -> int:
 
 
 def sequences_reassign(*, actor: Actor, source: User, target: User) -> int:
+    """The person's sequences, and the flows that run them (whose owner sends their emails)."""
+    flow_ids = list(
+        Sequence.objects.filter(owner=source, flow__isnull=False).values_list("flow_id", flat=True)
+    )
+    automation.flows_owner_reassign(
+        actor=actor, flow_ids=[f for f in flow_ids if f is not None], source=source, target=target
+    )
     return owner_reassign(
         actor=actor,
         records=Sequence.objects.all(),

@@ -29,6 +29,7 @@ urlpatterns = [
     path("forecast/", views.forecast_page, name="forecast"),
     path("sequences/", views.sequence_list, name="sequence_list"),
     path("sequences/<int:pk>/", views.sequence_detail, name="sequence_detail"),
+    path("sequences/<int:pk>/pause/", views.sequence_pause, name="sequence_pause"),
     path("enrolments/<int:pk>/stop/", views.enrolment_stop, name="enrolment_stop"),
     path("tasks/", views.task_list, name="tasks"),
     path("tasks/<int:pk>/done/", views.task_done, name="task_done"),

@@ -13,16 +13,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Prefetch, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from tandem.automation.models import Enrolment as FlowEnrolment
 from tandem.core.access import can, get_scoped, request_user, scoped
 from tandem.core.api_errors import ApiError
 from tandem.core.api_pagination import keyset_page
 from tandem.core.audit import Actor
+from tandem.core.business_days import local_today
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import apply_invalid_input
 from tandem.core.models import Organisation, User
@@ -561,7 +563,12 @@ def sequence_list(request: HttpRequest) -> HttpResponse:
             return redirect("sales:sequence_detail", pk=sequence.pk)
     rows = (
         scoped(request.user, Sequence)
-        .annotate(active_count=Count("enrolments", filter=Q(enrolments__status="active")))
+        .annotate(
+            active_count=Count(
+                "flow__enrolments",
+                filter=Q(flow__enrolments__status="active", flow__enrolments__is_test=False),
+            )
+        )
         .prefetch_related("steps")
     )
     status = 400 if request.method == "POST" else 200
@@ -589,8 +596,14 @@ def sequence_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("%(n)d contacts enrolled.") % {"n": len(created)})
             return redirect("sales:sequence_detail", pk=sequence.pk)
+    visible = scoped(request.user, Contact).values("pk")
     enrolments = (
-        scoped(request.user, Enrolment).filter(sequence=sequence).select_related("contact")[:500]
+        sequences.sequence_enrolments(sequence)
+        .filter(contact_id__in=visible)
+        .select_related("contact", "version")[:500]
+    )
+    history = (
+        scoped(request.user, Enrolment).filter(sequence=sequence).select_related("contact")[:200]
     )
     status = (403 if forbidden else 400) if request.method == "POST" else 200
     return render(
@@ -600,7 +613,9 @@ def sequence_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "sequence": sequence,
             "steps": sequence.steps.all(),
             "enrolments": enrolments,
+            "history": history,
             "form": form,
+            "may_change": scoped(request.user, Sequence, "change").filter(pk=sequence.pk).exists(),
         },
         status=status,
     )
@@ -608,10 +623,30 @@ def sequence_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def sequence_pause(request: HttpRequest, pk: int) -> HttpResponse:
+    """Pause or resume a sequence (its owner, a head of sales or an admin)."""
+    _rep_only(request)
+    sequence = get_scoped(request.user, Sequence, pk, "change")
+    sequences.sequence_set_active(
+        actor=Actor.of(request), sequence=sequence, active=not sequence.active
+    )
+    return redirect("sales:sequence_detail", pk=sequence.pk)
+
+
+@login_required
+@require_POST
 def enrolment_stop(request: HttpRequest, pk: int) -> HttpResponse:
-    enrolment = get_scoped(request.user, Enrolment, pk, "change")
+    """Stop one contact's run of a sequence the viewer sees (a contact they see)."""
+    _rep_only(request)
+    enrolment = get_object_or_404(
+        FlowEnrolment.objects.filter(
+            flow__sequence__in=scoped(request.user, Sequence),
+            contact_id__in=scoped(request.user, Contact).values("pk"),
+        ),
+        pk=pk,
+    )
     sequences.enrolment_stop(actor=Actor.of(request), enrolment=enrolment)
-    return redirect("sales:sequence_detail", pk=enrolment.sequence_id)
+    return redirect("sales:sequence_detail", pk=enrolment.flow.sequence.pk)
 
 
 @login_required
@@ -620,7 +655,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
     A visit's follow-up is one of them (field's `FollowUp.task`), linked to its visit."""
     _rep_only(request)
     assert isinstance(request.user, User)
-    today = sequences.local_today(request.user)
+    today = local_today(request.user)
     mine = (
         scoped(request.user, SalesTask)
         .filter(owner=request.user)

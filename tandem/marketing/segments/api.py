@@ -211,7 +211,10 @@ def list_reactions(request: HttpRequest, segment_id: int) -> list[SegmentReactio
     operation_id="tandem_marketing_api_create_reaction",
 )
 def create_reaction(request: HttpRequest, segment_id: int, payload: ReactionIn) -> Any:
-    """A sequence enrolment or a webhook; a webhook's `secret` is in this answer only."""
+    """A webhook; its `secret` is in this answer only. The kind "sequence" is refused (400,
+    code `use_flow`): enrolling who enters a segment in a sequence is an automation flow
+    (POST /automation/flows with the trigger `segment_entered` and a `start_flow` step into
+    the sequence's flow), which the segment's page makes in one click."""
     who = api_marketer(request, write=True)
     segment = get_scoped(who.user, Segment, segment_id)
     sequence = (

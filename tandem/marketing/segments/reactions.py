@@ -1,4 +1,5 @@
-"""Reactions to entering and leaving a segment: enrol in a sales sequence, or post to a webhook.
+"""Reactions to entering and leaving a segment: post to a webhook. (Enrolling who enters in a
+sales sequence is an automation flow now: `sequence_flow_create`.)
 
 A marketer adds reactions on the segment's page (or the API). `reactions_dispatch` reads each
 active reaction's new `SegmentEvent` rows (by id, after the reaction's cursor) and creates one
@@ -41,9 +42,13 @@ Webhooks follow the Standard Webhooks specification (standardwebhooks.com):
   margin), so two workers never post the same delivery at once and a worker that dies mid-way
   leaves it to be retried.
 
-Sequences: an "entered" event enrols the contact with sales' `sequence_enrol` (as the system,
-so the sequence's owner is the sender); a contact already active in the sequence is left as
-is; a paused or deleted sequence skips the delivery with the reason.
+Sequences: there is one engine. "Enrol entering contacts in a sequence" is an automation flow
+(trigger "entering a segment", one step "enrol in another flow or sequence" into the sequence's
+flow), made by `sequence_flow_create`; `reaction_create` refuses the kind "sequence" with the
+reason. Reactions of that kind made before were turned into such flows and paused by
+automation's migration 0004; they stay as history, and a delivery of one is skipped.
+Webhook reactions stay here, as they are: signed deliveries in order, with retries, are this
+module's work, not a flow's.
 
 Invariants:
 - a new reaction starts at its segment's latest event: history is not replayed;
@@ -67,6 +72,9 @@ from django.db.models import Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from tandem.automation import services as automation
+from tandem.automation.models import Flow
+from tandem.core.access import scoped
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.errors import InvalidInput
 from tandem.core.webhooks import (
@@ -80,7 +88,6 @@ from tandem.core.webhooks import (
 )
 from tandem.crm.models import Contact
 from tandem.marketing.models import ReactionDelivery, Segment, SegmentEvent, SegmentReaction
-from tandem.sales import services as sales
 from tandem.sales.models import Sequence
 
 MAX_ATTEMPTS = 8
@@ -98,22 +105,29 @@ DISPATCH_BATCH = 1000
 @dataclass
 class Created:
     reaction: SegmentReaction
-    secret: str  # the webhook secret, shown once ("" for a sequence reaction)
+    secret: str  # the webhook secret, shown once
 
 
 def _clean(
     *, kind: str, on_entered: bool, on_left: bool, sequence: Sequence | None, url: str
 ) -> dict[str, Any]:
+    if kind == SegmentReaction.Kind.SEQUENCE:
+        raise InvalidInput(
+            {
+                "kind": [
+                    _(
+                        "Enrolling who enters a segment in a sequence is an automation flow: "
+                        "create a flow triggered by “Entering a segment” with the step “Enrol in "
+                        "another flow or sequence” (the segment's page makes it for you)."
+                    )
+                ]
+            },
+            code="use_flow",
+        )
     if kind not in SegmentReaction.Kind.values:
-        raise InvalidInput({"kind": [_("Choose a sequence or a webhook.")]})
+        raise InvalidInput({"kind": [_("Choose a webhook.")]})
     if not on_entered and not on_left:
         raise InvalidInput({"on_entered": [_("React to entering, leaving or both.")]})
-    if kind == SegmentReaction.Kind.SEQUENCE:
-        if sequence is None:
-            raise InvalidInput({"sequence": [_("Choose a sequence.")]})
-        if on_left:
-            raise InvalidInput({"on_left": [_("A sequence enrols contacts who enter.")]})
-        return {"sequence": sequence, "url": "", "on_entered": True, "on_left": False}
     check_url(url)
     return {"sequence": None, "url": url.strip(), "on_entered": on_entered, "on_left": on_left}
 
@@ -154,6 +168,24 @@ def reaction_create(
         changes=snapshot(reaction, ["segment", "kind", "on_entered", "on_left", "sequence", "url"]),
     )
     return Created(reaction, secret)
+
+
+def sequence_flow_create(*, actor: Actor, segment: Segment, sequence: Sequence) -> Flow:
+    """The automation flow that enrols every contact entering `segment` in `sequence` (from the
+    next entry on: history is not replayed). Only who may enrol in the sequence (its owner, a
+    head of sales, an admin) may make it: the emails go out in the owner's name."""
+    if actor.user is not None and not (
+        scoped(actor.user, Sequence, "change").filter(pk=sequence.pk).exists()
+    ):
+        raise InvalidInput(
+            {"sequence": [_("Only the sequence's owner, a head of sales or an admin may.")]},
+            code="forbidden",
+        )
+    if sequence.flow is None:
+        raise InvalidInput({"sequence": [_("This sequence has no flow to run it.")]})
+    return automation.flow_from_segment_create(
+        actor=actor, segment_id=segment.pk, segment_name=segment.name, target=sequence.flow
+    )
 
 
 AUDITED = ["kind", "on_entered", "on_left", "sequence", "url", "active"]
@@ -359,32 +391,15 @@ def delivery_attempt(delivery_id: int, *, now: dt.datetime | None = None) -> Att
     )
     if not claimed:
         return Attempt("busy")
-    delivery = ReactionDelivery.objects.select_related(
-        "reaction__segment", "reaction__sequence", "event"
-    ).get(pk=delivery_id)
-    reaction = delivery.reaction
-    if reaction.kind == SegmentReaction.Kind.SEQUENCE:
-        return _enrol(delivery, now)
+    delivery = ReactionDelivery.objects.select_related("reaction__segment", "event").get(
+        pk=delivery_id
+    )
+    if delivery.reaction.kind != SegmentReaction.Kind.WEBHOOK:  # a sequence: a flow now
+        _finish(
+            delivery.pk, ReactionDelivery.Status.SKIPPED, last_error="moved to an automation flow"
+        )
+        return Attempt(ReactionDelivery.Status.SKIPPED)
     return _post(delivery, now)
-
-
-def _enrol(delivery: ReactionDelivery, now: dt.datetime) -> Attempt:
-    sequence = delivery.reaction.sequence
-    done = ReactionDelivery.Status.DONE
-    if sequence is None:
-        _finish(delivery.pk, ReactionDelivery.Status.SKIPPED, last_error="sequence deleted")
-        return Attempt(ReactionDelivery.Status.SKIPPED)
-    try:
-        with transaction.atomic():
-            created = sales.sequence_enrol(
-                actor=Actor.system(), sequence=sequence, contact_ids=[delivery.event.contact_id]
-            )
-            note = "" if created else "already enrolled"
-            _finish(delivery.pk, done, done_at=now, last_error=note)
-    except InvalidInput as exc:
-        _finish(delivery.pk, ReactionDelivery.Status.SKIPPED, last_error=exc.message[:300])
-        return Attempt(ReactionDelivery.Status.SKIPPED)
-    return Attempt(done)
 
 
 def _post(delivery: ReactionDelivery, now: dt.datetime) -> Attempt:

@@ -1,6 +1,7 @@
 """Segment pages: the list, the editor (with a live count while editing), the segment's page,
 its static list members (add by ids/emails or from the contact list's filter, remove selected),
-its reactions (sequence enrolment, webhooks) and the export of its members.
+its reactions (webhooks; "enrol in a sequence" is made as an automation flow) and the export
+of its members.
 
 Thin: a form parses the input, `segments.services` / `members` / `reactions` act, the page
 renders or redirects. Reads go through `scoped`.
@@ -330,16 +331,25 @@ def reaction_add(request: HttpRequest, pk: int) -> HttpResponse:
         if not form.is_valid():
             raise InvalidInput(form_errors(form))
         kind = form.cleaned_data["kind"]
-        sequence = None
-        if kind == SegmentReaction.Kind.SEQUENCE and form.cleaned_data["sequence"] is not None:
+        if kind == SegmentReaction.Kind.SEQUENCE:  # one engine: this is an automation flow
+            if form.cleaned_data["sequence"] is None:
+                raise InvalidInput({"sequence": [_("Choose a sequence.")]})
             sequence = get_scoped(user, Sequence, form.cleaned_data["sequence"])
+            flow = reactions.sequence_flow_create(
+                actor=Actor.of(request), segment=segment, sequence=sequence
+            )
+            messages.success(
+                request,
+                _("Added as the automation flow “%(name)s”: it enrols who enters from now on.")
+                % {"name": flow.name},
+            )
+            return redirect("automation:flow", pk=flow.pk)
         created = reactions.reaction_create(
             actor=Actor.of(request),
             segment=segment,
             kind=kind,
             on_entered=form.cleaned_data["on_entered"],
             on_left=form.cleaned_data["on_left"],
-            sequence=sequence,
             url=form.cleaned_data["url"],
         )
     except InvalidInput as exc:

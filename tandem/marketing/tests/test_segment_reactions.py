@@ -1,6 +1,7 @@
 """Segment reactions: signed webhooks delivered to a real HTTP server on 127.0.0.1 (signature,
 body, retries with backoff, idempotency per event), URL vetting, the secret shown once and
-stored encrypted, and enrolment of entering contacts in a sales sequence."""
+stored encrypted; and "enrol entering contacts in a sequence", which is an automation flow
+now (the page makes it, the service and the API refuse the reaction kind with the reason)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from conftest import PASSWORD, self_signed_cert
+from tandem.automation import runner, triggers
+from tandem.automation.models import Enrolment, Flow
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
 from tandem.core.models import AuditEntry, User
@@ -27,8 +30,6 @@ from tandem.marketing.models import ReactionDelivery, Segment, SegmentReaction
 from tandem.marketing.segments import members, reactions
 from tandem.marketing.segments import services as seg
 from tandem.marketing.segments import tasks as reaction_tasks
-from tandem.sales import services as sales
-from tandem.sales.models import Enrolment
 from tandem.sales.sequences import sequence_create
 
 pytestmark = pytest.mark.django_db
@@ -239,7 +240,7 @@ def test_a_hook_saved_while_allowed_is_refused_at_delivery_when_private_is_not(
     assert hook.received == []
 
 
-def test_entering_contacts_are_enrolled_in_a_sequence_once(world: Any) -> None:
+def test_entering_contacts_are_enrolled_in_a_sequence_by_a_flow_once(world: Any) -> None:
     rep = world.user("sales_rep")
     sequence = sequence_create(
         actor=Actor(user=rep),
@@ -248,33 +249,52 @@ def test_entering_contacts_are_enrolled_in_a_sequence_once(world: Any) -> None:
     )
     segment = _static()
     head = world.user("head")
-    reactions.reaction_create(
-        actor=Actor(user=head), segment=segment, kind="sequence", sequence=sequence
-    )
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as refused:
         reactions.reaction_create(
-            actor=SYSTEM, segment=segment, kind="sequence", sequence=sequence, on_left=True
+            actor=Actor(user=head), segment=segment, kind="sequence", sequence=sequence
         )
+    assert refused.value.code == "use_flow"
+    client = _login(head)
+    page = client.post(
+        f"/marketing/segments/{segment.pk}/reactions/add",
+        {"kind": "sequence", "sequence": sequence.pk, "on_entered": "on"},
+    )
+    flow = Flow.objects.exclude(pk=sequence.flow_id).get()
+    assert page.status_code == 302
+    assert page["Location"] == f"/automation/{flow.pk}/"
+    assert not SegmentReaction.objects.exists()  # no second engine: a flow, not a reaction
     a, b = _contact(1), _contact(2)
     members.members_add(actor=SYSTEM, segment=segment, contact_ids=[a.pk, b.pk])
-    members.members_remove(actor=SYSTEM, segment=segment, contact_ids=[b.pk])  # left: no reaction
+    members.members_remove(actor=SYSTEM, segment=segment, contact_ids=[b.pk])  # left: nothing
     members.members_add(actor=SYSTEM, segment=segment, contact_ids=[b.pk])  # enters again
-    reactions.reactions_dispatch()
-    assert sorted(_run_due()) == ["done", "done", "done"]
-    enrolments = Enrolment.objects.filter(sequence=sequence)
+    triggers.dispatch_all()
+    runner.run_until_idle()
+    triggers.dispatch_all()
+    runner.run_until_idle()
+    enrolments = Enrolment.objects.filter(flow_id=sequence.flow_id)
     assert sorted(enrolments.values_list("contact_id", flat=True)) == sorted([a.pk, b.pk])
-    assert all(e.enrolled_by_id is None for e in enrolments)  # the sequence's owner sends
-    notes = sorted(ReactionDelivery.objects.values_list("last_error", flat=True))
-    assert notes == ["", "", "already enrolled"]
-    # a paused sequence: skipped with the reason, nothing enrolled
-    sequence.active = False
-    sequence.save()
+    # a paused sequence: the step says so, nothing enrolled
+    from tandem.sales.sequences import sequence_set_active
+
+    sequence_set_active(actor=Actor(user=rep), sequence=sequence, active=False)
     c = _contact(3)
     members.members_add(actor=SYSTEM, segment=segment, contact_ids=[c.pk])
-    reactions.reactions_dispatch()
-    assert _run_due() == ["skipped"]
-    assert not Enrolment.objects.filter(contact=c).exists()
-    assert callable(sales.sequence_enrol)
+    triggers.dispatch_all()
+    runner.run_until_idle()
+    assert not enrolments.filter(contact=c).exists()
+    assert Enrolment.objects.get(flow=flow, contact=c).steps.get().outcome == (
+        "“Welcome” is not active: skipped"
+    )
+    # the API refuses the kind with the reason
+    secret = token_create(actor=Actor(user=head), user=head, name="t", scope="write")
+    api = Client(headers={"Authorization": f"Bearer {secret.secret}"})
+    answer = api.post(
+        f"/api/v1/marketing/segments/{segment.pk}/reactions",
+        {"kind": "sequence", "sequence_id": sequence.pk},
+        content_type="application/json",
+    )
+    assert answer.status_code == 400
+    assert "automation flow" in answer.content.decode()
 
 
 def _login(user: User) -> Client:

@@ -58,3 +58,12 @@ def sales(db: None) -> Sales:
         eur=eur,
         rub=rub,
     )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_graph_cache() -> None:
+    """Sequences run on automation flows, whose runner caches graphs by version id; ids start
+    again in each test's database (in production they are never reused)."""
+    from tandem.automation import runner
+
+    runner.version_graph.cache_clear()
