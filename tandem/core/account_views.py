@@ -27,6 +27,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 
 from tandem.core.access import can
 from tandem.core.audit import Actor
+from tandem.core.client_address import client_address
 from tandem.core.errors import InvalidInput
 from tandem.core.forms import (
     RecoveryCodesForm,
@@ -39,6 +40,7 @@ from tandem.core.invitations import site_url_of
 from tandem.core.lockout import LOCKED_STATUS, locked_message
 from tandem.core.models import User
 from tandem.core.recovery_codes import FEW_LEFT, recovery_codes_left, recovery_codes_text
+from tandem.core.services import login_failure_record
 from tandem.core.sign_in import sign_in_complete, sign_in_pending, sign_in_pending_clear
 from tandem.core.tasks import enqueue_on_commit, password_reset_send
 from tandem.core.two_factor import (
@@ -88,6 +90,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
                     _recovery_code_used_message(request, user)
                 return HttpResponseRedirect(next_url)
             user_login_failed.send(sender=__name__, credentials=credentials, request=request)
+            login_failure_record(username=user.get_username(), ip=client_address(request) or None)
             if getattr(request, "axes_locked_out", False):
                 return _locked_out(request, form)
             if status != 429:

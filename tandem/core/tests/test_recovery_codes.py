@@ -20,7 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from conftest import PASSWORD, World
 from tandem.core.audit import Actor
-from tandem.core.models import AuditEntry, RecoveryCode, User
+from tandem.core.models import AuditEntry, LoginAttempt, RecoveryCode, User
 from tandem.core.recovery_codes import recovery_code_digest
 from tandem.core.tokens import token_create
 
@@ -212,6 +212,7 @@ def test_wrong_codes_are_refused_and_count_toward_the_lockout(
     assert "The code is not right." in first.content.decode()
     wrong_app_code = "000000" if _app_code(device) != "000000" else "111111"
     assert client.post("/login/code/", {"code": wrong_app_code}).status_code == 400
+    assert LoginAttempt.objects.filter(username="marketer_south").count() == 2  # kept too
     attempt = AccessAttempt.objects.get()
     assert (attempt.username, attempt.failures_since_start) == ("marketer_south", 2)
     assert "aaaaa-aaaaa" not in attempt.post_data  # the codes tried are not kept
