@@ -1,6 +1,7 @@
 """API endpoints of sales under /api/v1/sales: deals (CRUD, move, win, lose), pipelines, forecast,
 and the public self-service price request; the catalogue (products, price lists, prices, deal
-lines) is `catalogue_api`, mounted here. Thin: parse, call a service, render.
+lines) is `catalogue_api` and sequences `sequences_api`, both mounted here. Thin: parse, call a
+service, render.
 
 Invariants:
 - every read starts from `scoped(caller, Deal)`: an invisible deal is a 404 and absent from lists;
@@ -36,6 +37,7 @@ from tandem.sales import quotes, selfservice, services
 from tandem.sales.catalogue_api import router as catalogue_router
 from tandem.sales.models import Deal, DealContact, DealLine, Pipeline, Stage
 from tandem.sales.public_views import PUBLIC_RATE_PER_MINUTE
+from tandem.sales.sequences_api import router as sequences_router
 
 router = Router(tags=["sales"])
 
@@ -458,3 +460,4 @@ def price_request(request: HttpRequest, payload: PriceRequestIn) -> Status[dict[
 
 
 router.add_router("", catalogue_router)
+router.add_router("", sequences_router)
