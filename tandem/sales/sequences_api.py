@@ -20,7 +20,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
 from tandem.automation.models import Enrolment as FlowEnrolment
 from tandem.core.access import can, get_scoped, scoped
@@ -37,6 +37,15 @@ WRITE_ERRORS: dict[int, Any] = {**READ_ERRORS, 403: Error, 413: Error, 415: Erro
 RecordId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("may not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+
+
 class Input(Schema):
     model_config = ConfigDict(extra="forbid")
 
@@ -44,12 +53,12 @@ class Input(Schema):
 class StepIn(Input):
     kind: Literal["email", "call", "linkedin", "wait"]
     wait_days: int = Field(0, ge=0, le=365)
-    subject: str = Field("", max_length=200)
-    body: str = Field("", max_length=20000)
+    subject: Text = Field("", max_length=200)
+    body: Text = Field("", max_length=20000)
 
 
 class SequenceIn(Input):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     steps: list[StepIn] = Field(min_length=1, max_length=sequences.MAX_STEPS)
 
 

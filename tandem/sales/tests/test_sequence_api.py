@@ -97,3 +97,10 @@ def test_a_marketer_may_not_create_and_a_teammate_may_not_change(
     contact = world.contacts[("sales_rep", "north")]
     assert _post(client, f"{url}/enrolments", {"contact_ids": [contact.pk]}).status_code == 403
     assert _post(client, f"{url}/status", {"active": False}).status_code == 403
+
+
+def test_nul_characters_are_a_400_not_a_database_error(client: Client, world: World) -> None:
+    client.force_login(world.user("sales_rep"))
+    step = {"kind": "email", "subject": "Hi\x00", "body": "Text"}
+    answer = _post(client, "/api/v1/sales/sequences", {"name": "N\x00", "steps": [step]})
+    assert answer.status_code == 400
