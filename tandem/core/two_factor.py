@@ -100,15 +100,26 @@ def _code_accepted(device: TOTPDevice, code: str) -> bool:
     return bool(device.verify_token(code.strip().replace(" ", "")))
 
 
-@transaction.atomic
-def two_factor_confirm(*, actor: Actor, user: User, code: str) -> TOTPDevice:
-    """Confirm the draft device with a current code from the app: two-factor is on."""
-    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
-    if device is None:
-        raise InvalidInput({"__all__": [_("start the set-up first")]}, code="not_started")
+def _proven(device: TOTPDevice, code: str) -> None:
+    """Check the code outside any transaction of ours, so that django-otp's count of wrong
+    codes (which doubles the wait before the next try) is kept when the change is refused."""
     if not _code_accepted(device, code):
         raise InvalidInput({"code": [_("the code is not right")]}, code="wrong_code")
-    TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
+
+
+def two_factor_confirm(*, actor: Actor, user: User, code: str) -> TOTPDevice:
+    """Confirm the draft device with a current code from the app: two-factor is on."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        raise InvalidInput({"__all__": [_("start the set-up first")]}, code="not_started")
+    _proven(device, code)
+    return _confirmed(actor=actor, user=user, device=device)
+
+
+@transaction.atomic
+def _confirmed(*, actor: Actor, user: User, device: TOTPDevice) -> TOTPDevice:
+    if not TOTPDevice.objects.filter(pk=device.pk, confirmed=False).update(confirmed=True):
+        raise InvalidInput({"__all__": [_("start the set-up first")]}, code="not_started")
     device.confirmed = True
     record_change(
         actor=actor, action="update", instance=user, changes={"two_factor": [False, True]}
@@ -116,10 +127,9 @@ def two_factor_confirm(*, actor: Actor, user: User, code: str) -> TOTPDevice:
     return device
 
 
-@transaction.atomic
 def two_factor_disable(*, actor: Actor, user: User, code: str) -> None:
     """Turn two-factor off, proven with a current code; refused when it is required."""
-    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if device is None:
         raise InvalidInput({"__all__": [_("two-factor sign-in is not on")]}, code="not_enabled")
     if two_factor_required(user):
@@ -127,13 +137,13 @@ def two_factor_disable(*, actor: Actor, user: User, code: str) -> None:
             {"__all__": [_("your organisation requires two-factor sign-in for admins")]},
             code="required",
         )
-    if not _code_accepted(device, code):
-        raise InvalidInput({"code": [_("the code is not right")]}, code="wrong_code")
-    TOTPDevice.objects.filter(user=user).delete()
-    StaticDevice.objects.filter(user=user).delete()  # the recovery codes go with it
-    record_change(
-        actor=actor, action="update", instance=user, changes={"two_factor": [True, False]}
-    )
+    _proven(device, code)
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()  # the recovery codes go with it
+        record_change(
+            actor=actor, action="update", instance=user, changes={"two_factor": [True, False]}
+        )
 
 
 @dataclass(frozen=True)
@@ -144,11 +154,17 @@ class TwoFactorOn:
     recovery_codes: list[str]
 
 
-@transaction.atomic
 def two_factor_turn_on(*, actor: Actor, user: User, code: str) -> TwoFactorOn:
-    """Confirm the draft device (`two_factor_confirm`) and issue the recovery codes with it."""
-    device = two_factor_confirm(actor=actor, user=user, code=code)
-    return TwoFactorOn(device=device, recovery_codes=recovery_codes_issue(actor=actor, user=user))
+    """Confirm the draft device (`two_factor_confirm`) and issue the recovery codes with it,
+    in one transaction once the code is proven."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        raise InvalidInput({"__all__": [_("start the set-up first")]}, code="not_started")
+    _proven(device, code)
+    with transaction.atomic():
+        device = _confirmed(actor=actor, user=user, device=device)
+        codes = recovery_codes_issue(actor=actor, user=user)
+    return TwoFactorOn(device=device, recovery_codes=codes)
 
 
 REGENERATE_ATTEMPTS = 10  # per user per REGENERATE_WINDOW_SECONDS, right or wrong

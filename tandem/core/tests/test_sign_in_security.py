@@ -130,6 +130,13 @@ def _code(device: TOTPDevice, steps_ahead: int = 0) -> str:
     return f"{totp.token():06d}"
 
 
+def _wait_out_the_throttle(device: TOTPDevice) -> None:
+    """As if the wait django-otp sets after a wrong code (1 s, doubling) had passed."""
+    TOTPDevice.objects.filter(pk=device.pk).update(
+        throttling_failure_timestamp=timezone.now() - dt.timedelta(hours=1)
+    )
+
+
 def _enrol(client: Client, user: User) -> TOTPDevice:
     assert client.post("/profile/two-factor/start/").status_code == 302
     page = client.get("/profile/").content.decode()
@@ -142,6 +149,9 @@ def _enrol(client: Client, user: User) -> TOTPDevice:
     if _code(device) != "000000":
         assert wrong.status_code == 400
         assert "the code is not right" in wrong.content.decode()
+        device.refresh_from_db()
+        assert device.throttling_failure_count == 1  # kept though the change was refused
+        _wait_out_the_throttle(device)
     device.refresh_from_db()
     shown = client.post("/profile/two-factor/confirm/", {"code": _code(device)})
     assert shown.status_code == 200  # the recovery codes, shown once
@@ -190,6 +200,12 @@ def test_turning_two_factor_off_needs_a_code(world: World) -> None:
     _login(client, user.username)
     device = _enrol(client, user)
     assert client.post("/profile/two-factor/disable/", {"code": "abc"}).status_code == 400
+    wrong = "000000" if _code(device, steps_ahead=1) != "000000" else "111111"
+    assert client.post("/profile/two-factor/disable/", {"code": wrong}).status_code == 400
+    too_soon = client.post("/profile/two-factor/disable/", {"code": _code(device, steps_ahead=1)})
+    assert "too many wrong codes" in too_soon.content.decode()  # the wrong code's wait holds
+    assert TOTPDevice.objects.filter(user=user).exists()
+    _wait_out_the_throttle(device)
     answer = client.post("/profile/two-factor/disable/", {"code": _code(device, steps_ahead=1)})
     assert answer.status_code == 302
     assert not TOTPDevice.objects.filter(user=user).exists()
@@ -350,6 +366,12 @@ def test_two_factor_through_the_api_from_a_session_only(world: World) -> None:
         "/api/v1/me/two-factor/confirm", {"code": wrong}, content_type="application/json"
     )
     assert refused.status_code == 400
+    too_soon = client.post(
+        "/api/v1/me/two-factor/confirm", {"code": _code(device)}, content_type="application/json"
+    )
+    assert too_soon.status_code in (400, 429)
+    assert "too many wrong codes" in too_soon.text
+    _wait_out_the_throttle(device)
     device.refresh_from_db()
     confirmed = client.post(
         "/api/v1/me/two-factor/confirm", {"code": _code(device)}, content_type="application/json"
