@@ -22,7 +22,9 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -117,7 +119,7 @@ def compare(treated: Group, held_out: Group) -> Lift:
     )
 
 
-def _won_deals(contact_ids: list[int]) -> dict[int, list[tuple[dt.datetime, Decimal]]]:
+def _won_deals(contact_ids: QuerySet[Any]) -> dict[int, list[tuple[dt.datetime, Decimal]]]:
     from tandem.sales.models import DealContact
 
     out: dict[int, list[tuple[dt.datetime, Decimal]]] = {}
@@ -131,7 +133,7 @@ def _won_deals(contact_ids: list[int]) -> dict[int, list[tuple[dt.datetime, Deci
     return out
 
 
-def _events(goal: g.Goal, contact_ids: list[int]) -> dict[int, list[dt.datetime]]:
+def _events(goal: g.Goal, contact_ids: QuerySet[Any]) -> dict[int, list[dt.datetime]]:
     from tandem.leads.models import StageHistory
 
     out: dict[int, list[dt.datetime]] = {}
@@ -158,14 +160,15 @@ def flow_lift(flow: Flow, *, now: dt.datetime | None = None) -> Lift:
     goal = g.validate_graph(version.graph).goal if version else g.Goal.model_validate({})
     window = dt.timedelta(days=goal.window_days)
     first: dict[int, tuple[dt.datetime, bool]] = {}
-    rows = (
-        Enrolment.objects.filter(flow=flow, is_test=False)
-        .order_by("enrolled_at", "id")
-        .values_list("contact_id", "enrolled_at", "status")
+    enrolments = Enrolment.objects.filter(flow=flow, is_test=False)
+    rows = enrolments.order_by("enrolled_at", "id").values_list(
+        "contact_id", "enrolled_at", "status"
     )
     for contact_id, enrolled_at, status in rows:
         first.setdefault(contact_id, (enrolled_at, status == EnrolmentStatus.HELD_OUT))
-    ids = list(first)
+    # the flow's contacts as a subquery: a flow may hold thousands (a list of ids as
+    # parameters cost more to send than the query itself to run)
+    ids = enrolments.values("contact_id")
     deals = _won_deals(ids)
     events = _events(goal, ids) if goal.kind != "deal_won" else {}
     groups: dict[bool, tuple[int, int, list[float]]] = {True: (0, 0, []), False: (0, 0, [])}
