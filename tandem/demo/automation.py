@@ -3,7 +3,10 @@ templates — a welcome journey with a 20 % holdout, the MQL hand-off, a quote f
 stops on a reply or a meeting, and re-engagement — and the welcome journey has four months of
 history: the contacts who came in then walked through it with the clock moved half a day at a
 time, so the builder shows per-step counts, each enrolment's history and a
-lift report against the held-out group.
+lift report against the held-out group. A sales rep's sequence ("Check-in with customers":
+an email in the rep's name, a wait of two business days, a call) runs on its flow like every
+flow: five of the rep's long-standing contacts enrolled in the last week, so the rep has
+sequence emails on their timeline and calls on "My tasks".
 
 Invariants:
 - written through automation's services and its runner (every step as in production: caps,
@@ -16,12 +19,28 @@ Invariants:
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from tandem.automation import services as automation
 from tandem.automation.models import Flow
 from tandem.core.audit import Actor
 from tandem.core.models import User
 from tandem.crm.models import Contact
+from tandem.sales import services as sales
+from tandem.sales.models import Sequence
+
+SEQUENCE = "Check-in with customers"
+SEQUENCE_STEPS: list[dict[str, Any]] = [
+    {
+        "kind": "email",
+        "subject": "How is it going, {first_name}?",
+        "body": "Hello {first_name},\nis everything working as it should at {company}? "
+        "I am happy to help.\n{rep_name}",
+    },
+    {"kind": "wait", "wait_days": 2},
+    {"kind": "call", "body": "ask how the season went"},
+]
+SEQUENCE_CONTACTS = 5
 
 HISTORY_DAYS = 120
 FLOWS = [  # (name, template, holdout %); only the welcome journey gets history: the story's
@@ -61,8 +80,10 @@ def create_demo_automation(
     start = now - dt.timedelta(days=HISTORY_DAYS)
     flows = _flows(actor, start)
     written: dict[str, int] = {}
+    sequence = _sequence(people["sales"])
     if not activity:
         return written
+    written["sequence"] = _sequence_history(sequence, people["sales"], now, start)
     welcome = flows["welcome"]
     arrivals: list[tuple[dt.datetime, Flow, int]] = [
         (created, welcome, pk)
@@ -83,3 +104,30 @@ def create_demo_automation(
         automation.run_due(now=day)
         day += dt.timedelta(hours=12)
     return written
+
+
+def _sequence(rep: User) -> Sequence:
+    sequence = Sequence.objects.filter(name=SEQUENCE).first()
+    if sequence is None:
+        sequence = sales.sequence_create(actor=Actor(user=rep), name=SEQUENCE, steps=SEQUENCE_STEPS)
+    return sequence
+
+
+def _sequence_history(sequence: Sequence, rep: User, now: dt.datetime, start: dt.datetime) -> int:
+    """Five of the rep's contacts from before the welcome journey's window (so its emails and
+    the sequence's do not meet under the frequency cap), by email, enrolled a week ago and
+    walked to now by the runner's clock."""
+    chosen = list(
+        Contact.objects.filter(owner=rep, created_at__lt=start)
+        .exclude(email="")
+        .order_by("email")
+        .values_list("pk", flat=True)[:SEQUENCE_CONTACTS]
+    )
+    day = (now - dt.timedelta(days=7)).replace(hour=10, minute=0, second=0, microsecond=0)
+    created = sales.sequence_enrol(
+        actor=Actor(user=rep), sequence=sequence, contact_ids=chosen, now=day
+    )
+    while day <= now:
+        automation.run_due(now=day)
+        day += dt.timedelta(hours=12)
+    return len(created)

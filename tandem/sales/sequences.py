@@ -21,6 +21,7 @@ Invariants:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -221,13 +222,18 @@ def sequence_set_active(*, actor: Actor, sequence: Sequence, active: bool) -> Se
 
 @transaction.atomic
 def sequence_enrol(
-    *, actor: Actor, sequence: Sequence, contact_ids: Iterable[int]
+    *,
+    actor: Actor,
+    sequence: Sequence,
+    contact_ids: Iterable[int],
+    now: dt.datetime | None = None,
 ) -> list[FlowEnrolment]:
     """Enrol contacts the actor may see in the sequence's flow; one already active in it is left
     as is.
 
     Only the sequence's owner (or someone who may change every sequence: a head, an admin)
     enrols: a teammate sees the sequence but may not send its emails in the owner's name.
+    `now` dates the enrolment (the demo's clock); its first step is due then.
     """
     _may_change(actor, sequence)
     flow = _flow_of(sequence)
@@ -242,7 +248,7 @@ def sequence_enrol(
             {"contact_ids": [_("no such contact: %(ids)s") % {"ids": ", ".join(map(str, missing))}]}
         )
     created: list[FlowEnrolment] = []
-    now = timezone.now()
+    now = now or timezone.now()
     key = f"sequence:{actor.user.pk if actor.user else 0}:{now.isoformat()}"
     for contact_id in ids:
         enrolment = automation.enrol(flow=flow, contact_id=contact_id, trigger_key=key, now=now)

@@ -11,9 +11,9 @@ Invariants:
 - a deal on a won or lost stage is closed: it moves only by `deal_reopen`.
 
 Sequence operations live in `tandem.sales.sequences` and quotes in `tandem.sales.quotes`;
-`sequence_stop_for_contact`, `sequence_enrol` and `task_complete` are re-exported here because
-other apps call them (marketing's segment reactions enrol contacts who enter a segment; field
-completes a visit's follow-up, which is a task on "My tasks").
+`sequence_create`, `sequence_stop_for_contact`, `sequence_enrol` and `task_complete` are
+re-exported here because other apps call them (the demo makes a sequence and enrols its
+contacts; field completes a visit's follow-up, which is a task on "My tasks").
 """
 
 from __future__ import annotations
@@ -64,7 +64,12 @@ from tandem.sales.models import (
     StageKind,
     TaskKind,
 )
-from tandem.sales.sequences import sequence_enrol, sequence_stop_for_contact, task_complete
+from tandem.sales.sequences import (
+    sequence_create,
+    sequence_enrol,
+    sequence_stop_for_contact,
+    task_complete,
+)
 
 __all__ = [
     "CENT",
@@ -79,6 +84,7 @@ __all__ = [
     "price_set",
     "product_create",
     "product_update",
+    "sequence_create",
     "sequence_enrol",
     "sequence_stop_for_contact",
     "task_complete",
