@@ -43,6 +43,7 @@ from tandem.sales.forms import (
     LoseForm,
     QuoteLineForm,
     SequenceForm,
+    SequenceStepsForm,
 )
 from tandem.sales.models import (
     Deal,
@@ -596,6 +597,7 @@ def sequence_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("%(n)d contacts enrolled.") % {"n": len(created)})
             return redirect("sales:sequence_detail", pk=sequence.pk)
+    may_change = scoped(request.user, Sequence, "change").filter(pk=sequence.pk).exists()
     visible = scoped(request.user, Contact).values("pk")
     enrolments = (
         sequences.sequence_enrolments(sequence)
@@ -615,10 +617,39 @@ def sequence_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "enrolments": enrolments,
             "history": history,
             "form": form,
-            "may_change": scoped(request.user, Sequence, "change").filter(pk=sequence.pk).exists(),
+            "may_change": may_change,
+            "steps_form": SequenceStepsForm(
+                initial={"steps": SequenceStepsForm.as_text(sequence.steps.all())}
+            )
+            if may_change
+            else None,
         },
         status=status,
     )
+
+
+@login_required
+@require_POST
+def sequence_steps(request: HttpRequest, pk: int) -> HttpResponse:
+    """Replace a sequence's steps: a new version of its flow (running enrolments keep theirs)."""
+    _rep_only(request)
+    sequence = get_scoped(request.user, Sequence, pk, "change")
+    form = SequenceStepsForm(request.POST)
+    if form.is_valid():
+        try:
+            sequences.sequence_steps_update(
+                actor=Actor.of(request), sequence=sequence, steps=form.cleaned_data["steps"]
+            )
+        except InvalidInput as exc:
+            apply_invalid_input(form, exc, {})
+        else:
+            messages.success(
+                request, _("Saved as a new version: running enrolments keep the steps they had.")
+            )
+            return redirect("sales:sequence_detail", pk=sequence.pk)
+    for error in form.errors.get("steps", []):
+        messages.error(request, str(error))
+    return redirect("sales:sequence_detail", pk=sequence.pk)
 
 
 @login_required

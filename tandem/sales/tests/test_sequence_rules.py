@@ -243,3 +243,27 @@ def test_a_successor_takes_the_sequence_and_its_flow(world, rep):
     sequence.refresh_from_db()
     assert sequence.owner == successor
     assert Flow.objects.get(pk=sequence.flow_id).owner == successor
+
+
+def test_the_owner_edits_the_steps_on_the_page_as_a_new_version(client, world, rep):
+    sequence = sequences.sequence_create(
+        actor=rep,
+        name="Edited",
+        steps=[
+            {"kind": "email", "subject": "Hi", "body": "Line one\nline two"},
+            {"kind": "wait", "wait_days": 2},
+            {"kind": "call", "body": "ring"},
+        ],
+    )
+    client.force_login(world.user("sales_rep"))
+    page = client.get(reverse("sales:sequence_detail", args=[sequence.pk])).content.decode()
+    assert "email: Hi | Line one\\nline two\nwait: 2\ncall: ring" in page
+    url = reverse("sales:sequence_steps", args=[sequence.pk])
+    bad = client.post(url, {"steps": "fax: hello"}, follow=True)
+    assert "Line 1: unknown step kind." in bad.content.decode()
+    assert client.post(url, {"steps": "email: New | Text\nlinkedin: hi"}).status_code == 302
+    assert [s.kind for s in sequence.steps.order_by("position")] == ["email", "linkedin"]
+    sequence.refresh_from_db()
+    assert sequence.flow.live_version.number == 2
+    client.force_login(world.user("sales_rep", "south"))
+    assert client.post(url, {"steps": "call: x"}).status_code == 404
