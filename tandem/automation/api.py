@@ -4,10 +4,12 @@ history, the lift report, the rules across flows, and the incoming signed webhoo
 
 Invariants: reads need `view_automation`, writes `manage_automation` and a write token (403
 `forbidden`); a broken graph is a 400 with one message per problem under `graph`; enrolments
-and contacts are only those the caller may see (others are 404). The incoming webhook needs no
-token: it must be signed per Standard Webhooks with the flow's secret (`webhook-id`,
-`webhook-timestamp` within 5 minutes, `webhook-signature`; tandem.core.webhooks.verify; 401
-otherwise), and is idempotent per event `id`.
+and contacts are only those the caller may see (others are 404). A flow another app keeps
+(`managed_by`: a sales sequence's) is read-only here: changing its graph, publishing it, its
+status or its settings is a 400 `owned_elsewhere` (edit the sequence's steps instead). The
+incoming webhook needs no token: it must be signed per Standard Webhooks with the flow's
+secret (`webhook-id`, `webhook-timestamp` within 5 minutes, `webhook-signature`;
+tandem.core.webhooks.verify; 401 otherwise), and is idempotent per event `id`.
 """
 
 from __future__ import annotations
@@ -93,6 +95,10 @@ class FlowOut(Schema):
     reentry: str
     holdout_percent: int
     live_version: int | None
+    managed_by: str = Field(
+        description="Set (`sales.sequence`) when another app keeps the flow's definition: its "
+        "graph, publishing, status and settings are then refused here (400 `owned_elsewhere`)."
+    )
 
     @staticmethod
     def resolve_live_version(obj: Flow | dict[str, Any]) -> int | None:
@@ -201,7 +207,10 @@ def _detail(flow: Flow) -> dict[str, Any]:
     draft = services.draft_of(flow)
     counts = selectors.step_counts(flow)
     return {
-        **{k: getattr(flow, k) for k in ("id", "name", "description", "status", "reentry")},
+        **{
+            k: getattr(flow, k)
+            for k in ("id", "name", "description", "status", "reentry", "managed_by")
+        },
         "holdout_percent": flow.holdout_percent,
         "live_version": flow.live_version.number if flow.live_version else None,
         "draft_version": draft.number if draft.pk and draft.published_at is None else None,

@@ -3,6 +3,8 @@
 Invariants:
 - a `FlowVersion` with `published_at` set is never changed again (services refuse it); an
   enrolment keeps the version it started on for its whole life;
+- a flow with `managed_by` set (a sales sequence's) changes its graph, versions, status and
+  settings only through the managing app's service: the builder and the API refuse;
 - one `StepRun` per (enrolment, seq): `seq` counts the steps an enrolment has run, and the runner
   writes the row in the transaction that moves the enrolment past the step, so a step's side
   effects (the rows it writes, the message it queues) happen at most once;
@@ -36,6 +38,14 @@ class Reentry(models.TextChoices):
     ALWAYS = "always", _("Every time the trigger fires")
 
 
+class ManagedBy(models.TextChoices):
+    """Who keeps a flow's definition when it is not the automation builder: the graph, its
+    publishing, its status and its settings change only through that app's service."""
+
+    NOBODY = "", _("the automation builder")
+    SALES_SEQUENCE = "sales.sequence", _("a sales sequence")
+
+
 class Flow(models.Model):
     name = models.CharField(_("name"), max_length=200)
     description = models.TextField(_("description"), blank=True)
@@ -55,6 +65,10 @@ class Flow(models.Model):
     # the Standard Webhooks secret signing the flow's webhooks (in and out), encrypted
     # (tandem.core.webhooks.encrypt_secret); read it with services.flow_webhook_secret
     webhook_secret = models.CharField(max_length=300, blank=True)
+    # set when another app keeps the flow's definition (a sales sequence's steps): the builder
+    # and the API then show it read-only, and automation's services refuse to change it unless
+    # that app's service calls them saying so (`manager=`)
+    managed_by = models.CharField(max_length=40, blank=True, default="", choices=ManagedBy.choices)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -8,6 +8,9 @@ Invariants:
 - a flow with a holdout puts `stable_fraction(flow, contact) * 100 < holdout_percent` contacts in
   the held-out group: the same contact is always on the same side; held-out enrolments run no
   step and exist only to be compared (`lift`);
+- a flow another app keeps (`Flow.managed_by`, a sales sequence's) is changed only by that
+  app's service, which says so with `manager=`: any other graph save, publish, status or
+  settings change is refused (`owned_elsewhere`, a 400 in the API, a message on the page);
 - every write by a person or a token is audited in its transaction.
 """
 
@@ -31,6 +34,7 @@ from tandem.automation.models import (
     Flow,
     FlowStatus,
     FlowVersion,
+    ManagedBy,
     Policy,
     Reentry,
     TriggerCursor,
@@ -51,6 +55,20 @@ def check_graph(data: Any) -> g.Graph:
         return g.validate_graph(data)
     except g.GraphError as exc:
         raise InvalidInput({"graph": exc.problems}, code="invalid_graph") from None
+
+
+def _refuse_managed_elsewhere(flow: Flow, manager: str) -> None:
+    """Refuse a change to a flow another app keeps, unless that app's service asks."""
+    if flow.managed_by and flow.managed_by != manager:
+        where = ManagedBy(flow.managed_by).label if flow.managed_by in ManagedBy.values else ""
+        raise InvalidInput(
+            _(
+                "This flow belongs to %(where)s: change its steps, status and settings there, "
+                "not in the automation builder."
+            )
+            % {"where": where or flow.managed_by},
+            code="owned_elsewhere",
+        )
 
 
 def _clean_settings(name: str, reentry: str, holdout_percent: int) -> dict[str, Any]:
@@ -78,13 +96,18 @@ def flow_create(
     description: str = "",
     reentry: str = Reentry.ONCE,
     holdout_percent: int = 0,
+    manager: str = "",
 ) -> Flow:
+    """A new flow (a draft version 1); `manager` marks it as kept by another app (ManagedBy)."""
+    if manager not in ManagedBy.values:
+        raise InvalidInput({"managed_by": [_("Unknown owner of the flow.")]})
     values = _clean_settings(name, reentry, holdout_percent)
     check_graph(graph)
     flow = Flow.objects.create(
         **values,
         description=description[:5000],
         owner=actor.user,
+        managed_by=manager,
         webhook_secret=encrypt_secret(secret_new()),
     )
     FlowVersion.objects.create(flow=flow, number=1, graph=graph, created_by=actor.user)
@@ -108,8 +131,10 @@ def flow_update(
     reentry: str,
     holdout_percent: int,
     description: str = "",
+    manager: str = "",
 ) -> Flow:
     flow = Flow.objects.select_for_update().get(pk=flow.pk)
+    _refuse_managed_elsewhere(flow, manager)
     before = snapshot(flow)
     for key, value in _clean_settings(name, reentry, holdout_percent).items():
         setattr(flow, key, value)
@@ -129,9 +154,12 @@ def draft_of(flow: Flow) -> FlowVersion:
 
 
 @transaction.atomic
-def flow_graph_save(*, actor: Actor, flow: Flow, graph: dict[str, Any]) -> FlowVersion:
+def flow_graph_save(
+    *, actor: Actor, flow: Flow, graph: dict[str, Any], manager: str = ""
+) -> FlowVersion:
     """Store `graph` as the flow's draft (a published version is never changed)."""
     flow = Flow.objects.select_for_update().get(pk=flow.pk)
+    _refuse_managed_elsewhere(flow, manager)
     check_graph(graph)
     draft = draft_of(flow)
     before = draft.graph if draft.pk else None
@@ -153,10 +181,13 @@ def flow_graph_save(*, actor: Actor, flow: Flow, graph: dict[str, Any]) -> FlowV
 
 
 @transaction.atomic
-def flow_publish(*, actor: Actor, flow: Flow, now: dt.datetime | None = None) -> FlowVersion:
+def flow_publish(
+    *, actor: Actor, flow: Flow, now: dt.datetime | None = None, manager: str = ""
+) -> FlowVersion:
     """Publish the draft (new enrolments use it) and make the flow active."""
     now = now or timezone.now()
     flow = Flow.objects.select_for_update().get(pk=flow.pk)
+    _refuse_managed_elsewhere(flow, manager)
     draft = flow.versions.order_by("-number").first()
     if draft is None or draft.published_at is not None:
         raise InvalidInput(_("There is no draft to publish: edit the flow first."), code="no_draft")
@@ -174,8 +205,9 @@ def flow_publish(*, actor: Actor, flow: Flow, now: dt.datetime | None = None) ->
 
 
 @transaction.atomic
-def flow_set_status(*, actor: Actor, flow: Flow, status: str) -> Flow:
+def flow_set_status(*, actor: Actor, flow: Flow, status: str, manager: str = "") -> Flow:
     flow = Flow.objects.select_for_update().get(pk=flow.pk)
+    _refuse_managed_elsewhere(flow, manager)
     if status not in (FlowStatus.ACTIVE, FlowStatus.PAUSED, FlowStatus.ARCHIVED):
         raise InvalidInput({"status": [_("Unknown status.")]})
     if status == FlowStatus.ACTIVE and flow.live_version_id is None:

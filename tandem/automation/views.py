@@ -1,6 +1,8 @@
 """The automation pages: the flow list, the builder (diagram, step forms, publish, test
 enrolment, counts, lift) and each enrolment's history. Thin: forms parse, services decide and
-audit. Reading needs `view_automation`, every change `manage_automation` (403 otherwise)."""
+audit. Reading needs `view_automation`, every change `manage_automation` (403 otherwise). A flow
+another app keeps (`Flow.managed_by`: a sales sequence's) is shown read-only, with a link to the
+page where it is edited; the services refuse its changes (`owned_elsewhere`) shown as messages."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -29,7 +32,14 @@ from tandem.automation.forms import (
 )
 from tandem.automation.library import TEMPLATES
 from tandem.automation.lift import flow_lift
-from tandem.automation.models import Enrolment, EnrolmentStatus, Flow, FlowStatus, Policy
+from tandem.automation.models import (
+    Enrolment,
+    EnrolmentStatus,
+    Flow,
+    FlowStatus,
+    ManagedBy,
+    Policy,
+)
 from tandem.core.access import can, request_user, scoped
 from tandem.core.audit import Actor
 from tandem.core.errors import InvalidInput
@@ -123,8 +133,23 @@ def _flow(pk: int) -> Flow:
     return get_object_or_404(Flow.objects.select_related("live_version"), pk=pk)
 
 
+def manager_page(flow: Flow) -> str:
+    """Where a flow another app keeps is edited (a sales sequence's page), or ""."""
+    if flow.managed_by == ManagedBy.SALES_SEQUENCE:
+        sequence = getattr(flow, "sequence", None)  # sales.Sequence.flow's reverse side
+        if sequence is not None:
+            return reverse("sales:sequence_detail", args=[sequence.pk])
+    return ""
+
+
+def _refused(request: HttpRequest, exc: InvalidInput) -> None:
+    for problem in exc.errors.get("graph", [str(exc.message)]):
+        messages.error(request, str(problem))
+
+
 def _page(request: HttpRequest, flow: Flow, status: int = 200, **forms_: Any) -> HttpResponse:
     user = request_user(request)
+    may_edit = can(user, "manage_automation")
     draft = services.draft_of(flow)
     editing = draft.pk is not None and draft.published_at is None
     try:
@@ -166,9 +191,7 @@ def _page(request: HttpRequest, flow: Flow, status: int = 200, **forms_: Any) ->
             if flow.holdout_percent or flow.enrolments.filter(status="held_out").exists()
             else None,
             "versions": flow.versions.order_by("-number")[:10],
-            "webhook_secret": services.flow_webhook_secret(flow)
-            if can(user, "manage_automation")
-            else "",
+            "webhook_secret": services.flow_webhook_secret(flow) if may_edit else "",
             "hook_url": request.build_absolute_uri(f"/api/v1/automation/flows/{flow.pk}/hook"),
             "settings_form": forms_.get("settings_form")
             or FlowSettingsForm(
@@ -184,7 +207,11 @@ def _page(request: HttpRequest, flow: Flow, status: int = 200, **forms_: Any) ->
             "add_form": forms_.get("add_form")
             or AddStepForm(node_ids=[n.id for n in graph.nodes] if graph else []),
             "test_form": forms_.get("test_form") or TestEnrolForm(),
-            "may_edit": can(user, "manage_automation"),
+            "may_edit": may_edit,
+            # the graph, publishing, status and settings: not for a flow another app keeps
+            "may_define": may_edit and not flow.managed_by,
+            "managed_label": ManagedBy(flow.managed_by).label if flow.managed_by else "",
+            "manager_url": manager_page(flow),
         },
         status=status,
     )
@@ -206,7 +233,10 @@ def flow_settings(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.flow_update(actor=actor, flow=flow, **form.cleaned_data)
         except InvalidInput as exc:
-            apply_invalid_input(form, exc, {})
+            if exc.code == "owned_elsewhere":
+                _refused(request, exc)
+            else:
+                apply_invalid_input(form, exc, {})
         else:
             messages.success(request, _("Saved."))
             return redirect("automation:flow", flow.pk)
@@ -219,8 +249,7 @@ def _save_graph(
     try:
         services.flow_graph_save(actor=actor, flow=flow, graph=graph)
     except InvalidInput as exc:
-        for problem in exc.errors.get("graph", [str(exc.message)]):
-            messages.error(request, str(problem))
+        _refused(request, exc)
         return _page(request, flow, status=400, **forms_)
     messages.success(request, _("Saved as a draft: publish it to use it for new enrolments."))
     return redirect("automation:flow", flow.pk)
@@ -310,8 +339,7 @@ def flow_publish(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         version = services.flow_publish(actor=actor, flow=flow)
     except InvalidInput as exc:
-        for problem in exc.errors.get("graph", [str(exc.message)]):
-            messages.error(request, str(problem))
+        _refused(request, exc)
         return _page(request, flow, status=400)
     messages.success(request, _("Version %(n)d is live.") % {"n": version.number})
     return redirect("automation:flow", flow.pk)
@@ -328,7 +356,7 @@ def flow_status(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.flow_set_status(actor=actor, flow=flow, status=status)
     except InvalidInput as exc:
-        messages.error(request, str(exc.message))
+        _refused(request, exc)
         return _page(request, flow, status=400)
     return redirect("automation:flow", flow.pk)
 

@@ -8,7 +8,9 @@ organisation's working weekdays, less its holidays, in its time zone). There is 
 automation's (`tandem.automation.runner`); this module only writes definitions and enrolments.
 
 Invariants:
-- a sequence and its flow are created in one transaction; editing the steps publishes a new
+- a sequence and its flow are created in one transaction; the sequence keeps its flow's
+  definition (`Flow.managed_by`): only this module changes its graph, versions and status,
+  the automation builder and API show it read-only; editing the steps publishes a new
   flow version: new enrolments take it, running ones finish on the version they started on;
 - only the sequence's owner, a head of sales or an admin enrols, only contacts the actor may
   see, never into a paused sequence (its flow is paused too); a contact active in the sequence
@@ -33,7 +35,7 @@ from django.utils.translation import gettext as _
 from tandem.automation import services as automation
 from tandem.automation.models import Enrolment as FlowEnrolment
 from tandem.automation.models import EnrolmentStatus as FlowEnrolmentStatus
-from tandem.automation.models import Flow, FlowStatus, Reentry
+from tandem.automation.models import Flow, FlowStatus, ManagedBy, Reentry, StepRun
 from tandem.core.access import scoped
 from tandem.core.audit import Actor, diff, record_change, snapshot
 from tandem.core.business_days import add_business_days, local_today, org_zone
@@ -58,6 +60,7 @@ __all__ = [
     "org_zone",
     "sequence_create",
     "sequence_enrol",
+    "sequence_enrolment_history",
     "sequence_enrolments",
     "sequence_set_active",
     "sequence_steps_update",
@@ -66,6 +69,9 @@ __all__ = [
 ]
 
 MAX_STEPS = 50
+# how this module tells automation's services that the change comes from the sequence, which
+# keeps its flow's definition (the builder and automation's API refuse to change such a flow)
+MANAGER = ManagedBy.SALES_SEQUENCE
 
 
 def marker(sequence_id: int) -> str:
@@ -147,8 +153,9 @@ def sequence_create(*, actor: Actor, name: str, steps: Iterable[dict[str, Any]])
         graph=automation.sequence_graph(cleaned),
         description=f"{marker(sequence.pk)} {_('the flow of a sales sequence')}",
         reentry=Reentry.AFTER_EXIT,
+        manager=MANAGER,
     )
-    automation.flow_publish(actor=actor, flow=flow)
+    automation.flow_publish(actor=actor, flow=flow, manager=MANAGER)
     Sequence.objects.filter(pk=sequence.pk).update(flow=flow)
     sequence.flow = flow
     record_change(
@@ -185,10 +192,13 @@ def sequence_steps_update(
         step.sequence = sequence
     SequenceStep.objects.bulk_create(cleaned)
     flow = _flow_of(sequence)
-    automation.flow_graph_save(actor=actor, flow=flow, graph=automation.sequence_graph(cleaned))
-    version = automation.flow_publish(actor=actor, flow=flow)
+    graph = automation.sequence_graph(cleaned)
+    automation.flow_graph_save(actor=actor, flow=flow, graph=graph, manager=MANAGER)
+    version = automation.flow_publish(actor=actor, flow=flow, manager=MANAGER)
     if not sequence.active:
-        automation.flow_set_status(actor=actor, flow=flow, status=FlowStatus.PAUSED)
+        automation.flow_set_status(
+            actor=actor, flow=flow, status=FlowStatus.PAUSED, manager=MANAGER
+        )
     record_change(
         actor=actor,
         action="update",
@@ -207,7 +217,7 @@ def sequence_set_active(*, actor: Actor, sequence: Sequence, active: bool) -> Se
     sequence.active = active
     sequence.save(update_fields=["active"])
     status = FlowStatus.ACTIVE if active else FlowStatus.PAUSED
-    automation.flow_set_status(actor=actor, flow=_flow_of(sequence), status=status)
+    automation.flow_set_status(actor=actor, flow=_flow_of(sequence), status=status, manager=MANAGER)
     record_change(
         actor=actor,
         action="update",
@@ -269,6 +279,44 @@ def sequence_enrolments(sequence: Sequence) -> QuerySet[FlowEnrolment]:
     return FlowEnrolment.objects.filter(flow=sequence.flow, is_test=False).order_by(
         "-enrolled_at", "-pk"
     )
+
+
+_TASK_KINDS = {StepKind.CALL, StepKind.LINKEDIN}
+
+
+def sequence_enrolment_history(enrolment: FlowEnrolment) -> list[dict[str, Any]]:
+    """What each step of one enrolment did, in order, in the sequence's words: its number
+    (node `s<k>` is step k of the version the enrolment runs on), its kind (email, wait, call,
+    LinkedIn), the runner's outcome, when, and the email's delivery state. Readable by whoever
+    sees the sequence and the contact, without the automation builder."""
+    nodes = {n.get("id"): n for n in (enrolment.version.graph or {}).get("nodes", [])}
+    rows: list[dict[str, Any]] = []
+    for run in (
+        StepRun.objects.filter(enrolment=enrolment).select_related("message").order_by("seq")
+    ):
+        node = nodes.get(run.node, {})
+        config = node.get("config") or {}
+        if run.kind == "send_email":
+            label = str(StepKind.EMAIL.label)
+        elif run.kind == "wait":
+            label = str(StepKind.WAIT.label)
+        elif run.kind == "create_task" and config.get("task_kind") in _TASK_KINDS:
+            label = str(StepKind(config["task_kind"]).label)
+        else:
+            label = _("End") if run.kind == "exit" else run.kind
+        number = run.node[1:] if run.node[:1] == "s" and run.node[1:].isdigit() else ""
+        message = getattr(run, "message", None)
+        rows.append(
+            {
+                "seq": run.seq,
+                "number": number,
+                "label": label,
+                "outcome": run.outcome,
+                "at": run.at,
+                "email_state": message.get_state_display() if message is not None else "",
+            }
+        )
+    return rows
 
 
 REASON_TEXT: dict[str, str] = {

@@ -6,7 +6,8 @@ Invariants:
 - every read starts from `scoped(caller, Sequence)`: an invisible sequence is a 404; changing
   one the caller sees but does not own (a teammate's) is a 403, as on the pages;
 - enrolments are those of the sequence's flow whose contact the caller sees; each carries the
-  link to its history in the automation builder.
+  link to its step history on the sales side (`history_url`), and to its page in the
+  automation builder (`builder_url`) only for a caller with `view_automation` (else null).
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ class EnrolmentOut(Schema):
     enrolled_at: dt.datetime
     ended_at: dt.datetime | None
     exit_reason: str
-    history_url: str
+    history_url: str  # the sales page of its step history
+    builder_url: str | None  # its automation builder page; null without `view_automation`
 
 
 def _sequences(who: ApiCaller) -> Any:
@@ -139,7 +141,7 @@ def _sequence_out(sequence: Sequence) -> dict[str, Any]:
     }
 
 
-def _enrolment_out(e: FlowEnrolment) -> dict[str, Any]:
+def _enrolment_out(e: FlowEnrolment, sequence_id: int, who: ApiCaller) -> dict[str, Any]:
     step = int(e.node[1:]) if e.status == "active" and e.node[1:].isdigit() else None
     return {
         "id": e.pk,
@@ -151,7 +153,10 @@ def _enrolment_out(e: FlowEnrolment) -> dict[str, Any]:
         "enrolled_at": e.enrolled_at,
         "ended_at": e.ended_at,
         "exit_reason": e.exit_reason,
-        "history_url": reverse("automation:enrolment", args=[e.pk]),
+        "history_url": reverse("sales:sequence_enrolment", args=[sequence_id, e.pk]),
+        "builder_url": reverse("automation:enrolment", args=[e.pk])
+        if can(who.user, "view_automation")
+        else None,
     }
 
 
@@ -229,7 +234,7 @@ def list_enrolments(request: HttpRequest, sequence_id: RecordId) -> list[dict[st
     """The sequence's enrolments (its flow's) whose contact the caller sees, newest first."""
     who = caller(request)
     sequence = get_scoped(who.user, Sequence, sequence_id)
-    return [_enrolment_out(e) for e in _enrolments(who, sequence)[:500]]
+    return [_enrolment_out(e, sequence.pk, who) for e in _enrolments(who, sequence)[:500]]
 
 
 @router.post(
@@ -246,7 +251,7 @@ def enrol(
         actor=who.actor, sequence=sequence, contact_ids=payload.contact_ids
     )
     rows = _enrolments(who, sequence).filter(pk__in=[e.pk for e in created])
-    return Status(201, [_enrolment_out(e) for e in rows])
+    return Status(201, [_enrolment_out(e, sequence.pk, who) for e in rows])
 
 
 @router.post(
@@ -260,9 +265,10 @@ def stop(request: HttpRequest, enrolment_id: RecordId) -> dict[str, Any]:
         FlowEnrolment.objects.filter(
             flow__sequence__in=scoped(who.user, Sequence),
             contact_id__in=scoped(who.user, Contact).values("pk"),
-        ).select_related("version"),
+        ).select_related("version", "flow__sequence"),
         pk=enrolment_id,
     )
+    sequence_id = enrolment.flow.sequence.pk
     sequences.enrolment_stop(actor=who.actor, enrolment=enrolment)
     enrolment.refresh_from_db()
-    return _enrolment_out(enrolment)
+    return _enrolment_out(enrolment, sequence_id, who)

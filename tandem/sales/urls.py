@@ -31,6 +31,11 @@ urlpatterns = [
     path("sequences/<int:pk>/", views.sequence_detail, name="sequence_detail"),
     path("sequences/<int:pk>/pause/", views.sequence_pause, name="sequence_pause"),
     path("sequences/<int:pk>/steps/", views.sequence_steps, name="sequence_steps"),
+    path(
+        "sequences/<int:pk>/enrolments/<int:enrolment_id>/",
+        views.sequence_enrolment,
+        name="sequence_enrolment",
+    ),
     path("enrolments/<int:pk>/stop/", views.enrolment_stop, name="enrolment_stop"),
     path("tasks/", views.task_list, name="tasks"),
     path("tasks/<int:pk>/done/", views.task_done, name="task_done"),

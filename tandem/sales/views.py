@@ -618,6 +618,7 @@ def sequence_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "history": history,
             "form": form,
             "may_change": may_change,
+            "may_view_automation": can(request.user, "view_automation"),
             "steps_form": SequenceStepsForm(
                 initial={"steps": SequenceStepsForm.as_text(sequence.steps.all())}
             )
@@ -625,6 +626,32 @@ def sequence_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else None,
         },
         status=status,
+    )
+
+
+@login_required
+def sequence_enrolment(request: HttpRequest, pk: int, enrolment_id: int) -> HttpResponse:
+    """One contact's run of a sequence: its steps, what each did and when (the viewer's time
+    zone), for whoever sees the sequence and the contact; a link to the automation builder's
+    page only for those who may open it (`view_automation`)."""
+    _rep_only(request)
+    sequence = get_scoped(request.user, Sequence, pk)
+    enrolment = get_object_or_404(
+        sequences.sequence_enrolments(sequence)
+        .filter(contact_id__in=scoped(request.user, Contact).values("pk"))
+        .select_related("contact", "version"),
+        pk=enrolment_id,
+    )
+    return render(
+        request,
+        "sales/sequence_enrolment.html",
+        {
+            "sequence": sequence,
+            "enrolment": enrolment,
+            "history": sequences.sequence_enrolment_history(enrolment),
+            "may_stop": enrolment.status == "active",
+            "may_view_automation": can(request.user, "view_automation"),
+        },
     )
 
 

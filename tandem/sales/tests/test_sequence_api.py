@@ -49,7 +49,8 @@ def test_a_rep_creates_enrols_lists_stops_and_edits_through_the_api(
         1,
         1,
     )
-    assert row["history_url"] == f"/automation/enrolments/{row['id']}/"
+    assert row["history_url"] == f"/sales/sequences/{sequence['id']}/enrolments/{row['id']}/"
+    assert row["builder_url"] == f"/automation/enrolments/{row['id']}/"
     again = _post(client, f"{url}/enrolments", {"contact_ids": [north.pk]})
     assert again.json() == []
     assert [e["id"] for e in client.get(f"{url}/enrolments").json()] == [row["id"]]
