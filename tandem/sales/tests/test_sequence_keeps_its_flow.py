@@ -7,9 +7,11 @@ enrolment's step history on the sales side, in their own time zone."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 
 import pytest
+from django.apps import apps
 from django.test import Client
 from django.urls import reverse
 
@@ -31,6 +33,7 @@ STEPS = [
 ]
 MONDAY = dt.datetime(2025, 6, 2, 9, 0, tzinfo=dt.UTC)
 API = "/api/v1/automation"
+marking = importlib.import_module("tandem.sales.migrations.0006_sequence_flows_managed_by_sales")
 
 
 def _client(world: World, role: str, side: str = "north") -> Client:
@@ -58,12 +61,26 @@ def test_a_sequences_flow_is_marked_as_kept_by_the_sequence(cadence: Sequence) -
     assert plain.managed_by == ""
 
 
+def test_the_migration_marks_the_flows_of_existing_sequences_only(cadence: Sequence) -> None:
+    plain = automation.flow_create(
+        actor=Actor.system(), name="Plain", graph=g.linear({"kind": "manual"}, [("exit", {})])
+    )
+    Flow.objects.update(managed_by="")  # as before the column existed
+    marking.mark(apps, None)
+    marked = dict(Flow.objects.values_list("pk", "managed_by"))
+    assert marked == {cadence.flow_id: "sales.sequence", plain.pk: ""}
+
+
 def test_the_builder_shows_a_sequences_flow_read_only_and_refuses_its_changes(
     world: World, cadence: Sequence
 ) -> None:
     marketer = _client(world, "marketer")
     flow_id = cadence.flow_id
     assert flow_id is not None
+    listed = marketer.get(reverse("automation:flows")).content.decode()
+    assert "kept by a sales sequence" in listed
+    russian = marketer.get(reverse("automation:flows"), headers={"accept-language": "ru"})
+    assert "принадлежит последовательности продаж" in russian.content.decode()
     page = marketer.get(reverse("automation:flow", args=[flow_id]))
     assert page.status_code == 200
     html = page.content.decode()
