@@ -137,6 +137,14 @@ def _wait_out_the_throttle(device: TOTPDevice) -> None:
     )
 
 
+def _within_the_throttle(device: TOTPDevice) -> None:
+    """As if more wrong codes had just been typed: the wait (2**(n-1) s) is minutes long, so
+    the next try falls in it however slow the machine is."""
+    TOTPDevice.objects.filter(pk=device.pk).update(
+        throttling_failure_count=10, throttling_failure_timestamp=timezone.now()
+    )
+
+
 def _enrol(client: Client, user: User) -> TOTPDevice:
     assert client.post("/profile/two-factor/start/").status_code == 302
     page = client.get("/profile/").content.decode()
@@ -202,8 +210,11 @@ def test_turning_two_factor_off_needs_a_code(world: World) -> None:
     assert client.post("/profile/two-factor/disable/", {"code": "abc"}).status_code == 400
     wrong = "000000" if _code(device, steps_ahead=1) != "000000" else "111111"
     assert client.post("/profile/two-factor/disable/", {"code": wrong}).status_code == 400
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 1  # kept though the change was refused
+    _within_the_throttle(device)
     too_soon = client.post("/profile/two-factor/disable/", {"code": _code(device, steps_ahead=1)})
-    assert "too many wrong codes" in too_soon.content.decode()  # the wrong code's wait holds
+    assert "too many wrong codes" in too_soon.content.decode()  # the wrong codes' wait holds
     assert TOTPDevice.objects.filter(user=user).exists()
     _wait_out_the_throttle(device)
     answer = client.post("/profile/two-factor/disable/", {"code": _code(device, steps_ahead=1)})
@@ -366,6 +377,9 @@ def test_two_factor_through_the_api_from_a_session_only(world: World) -> None:
         "/api/v1/me/two-factor/confirm", {"code": wrong}, content_type="application/json"
     )
     assert refused.status_code == 400
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 1
+    _within_the_throttle(device)
     too_soon = client.post(
         "/api/v1/me/two-factor/confirm", {"code": _code(device)}, content_type="application/json"
     )
