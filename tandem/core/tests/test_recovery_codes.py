@@ -14,6 +14,7 @@ import pytest
 from axes.models import AccessAttempt
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -232,6 +233,12 @@ def test_quick_wrong_codes_are_throttled_by_the_device(
 ) -> None:
     client, _device, codes = enrolled
     assert _signed_in_with(client, user, "aaaaa-aaaaa").status_code == 400
+    device = StaticDevice.objects.get(user=user)
+    assert device.throttling_failure_count == 1
+    # as if more wrong codes had just come: a wait minutes long, however slow the machine
+    StaticDevice.objects.filter(pk=device.pk).update(
+        throttling_failure_count=10, throttling_failure_timestamp=timezone.now()
+    )
     throttled = client.post("/login/code/", {"code": codes[0]})
     assert throttled.status_code == 429
     assert "too many wrong codes" in throttled.content.decode()
