@@ -25,7 +25,7 @@ from tandem.automation import services as automation
 from tandem.automation.models import Flow
 from tandem.core.audit import Actor
 from tandem.core.models import User
-from tandem.crm.models import Contact
+from tandem.crm.models import ConsentState, Contact
 from tandem.sales import services as sales
 from tandem.sales.models import Sequence
 
@@ -114,11 +114,11 @@ def _sequence(rep: User) -> Sequence:
 
 
 def _sequence_history(sequence: Sequence, rep: User, now: dt.datetime, start: dt.datetime) -> int:
-    """Five of the rep's contacts from before the welcome journey's window (so its emails and
-    the sequence's do not meet under the frequency cap), by email, enrolled a week ago and
-    walked to now by the runner's clock."""
+    """Five of the rep's contacts who agreed to emails, from before the welcome journey's
+    window (so its emails and the sequence's do not meet under the frequency cap), by email,
+    enrolled a week ago and walked to now by the runner's clock."""
     chosen = list(
-        Contact.objects.filter(owner=rep, created_at__lt=start)
+        Contact.objects.filter(owner=rep, created_at__lt=start, consent=ConsentState.GRANTED)
         .exclude(email="")
         .order_by("email")
         .values_list("pk", flat=True)[:SEQUENCE_CONTACTS]

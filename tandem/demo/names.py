@@ -68,6 +68,26 @@ LAST_NAMES = [
     "Jansen",
     "Bakker",
 ]
+# Russian and Polish surnames agree with the person: Smirnov, Smirnova; Kowalski, Kowalska.
+WOMEN = frozenset(
+    {
+        "Anna", "Maria", "Olga", "Elena", "Natalia", "Julia", "Laura", "Sophie", "Clara", "Eva",
+        "Katarzyna", "Giulia", "Camille", "Tatiana", "Irina", "Svetlana",
+    }
+)  # fmt: skip
+_MASCULINE = {"Ivanova": "Ivanov", "Smirnova": "Smirnov", "Fedorova": "Fedorov",
+              "Vasilieva": "Vasiliev", "Pavlova": "Pavlov"}  # fmt: skip
+_FEMININE = {"Petrov": "Petrova", "Volkov": "Volkova", "Morozov": "Morozova", "Popov": "Popova",
+             "Zaitsev": "Zaitseva", "Kowalski": "Kowalska"}  # fmt: skip
+
+
+def surname_for(first: str, last: str) -> str:
+    """`last` in the form that agrees with `first` (a woman's or a man's)."""
+    if first in WOMEN:
+        return _FEMININE.get(last, last)
+    return _MASCULINE.get(last, last)
+
+
 ACCOUNT_NAMES = {
     Industry.AGRICULTURE: (
         [

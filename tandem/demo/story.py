@@ -35,6 +35,7 @@ from tandem.demo.names import (
     TITLES,
     industry_attributes,
     slug,
+    surname_for,
 )
 
 INDUSTRIES = (Industry.AGRICULTURE, Industry.MEDICAL, Industry.ELECTRONICS)
@@ -216,7 +217,8 @@ def plan_story(
             )
         )
         for _c in range(rng.randint(*spec.contacts_per_account)):
-            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            first = rng.choice(FIRST_NAMES)
+            last = surname_for(first, rng.choice(LAST_NAMES))
             email = f"{slug(first)}.{slug(last)}@{domain}"
             while email in used_emails:
                 email = f"{slug(first)}.{slug(last)}{rng.randint(2, 999)}@{domain}"

@@ -32,11 +32,13 @@ def test_the_demo_flows_have_history_and_a_holdout_and_load_once(world: World) -
         crm.contact_create(
             actor=Actor.system(), first_name=f"O{i}", email=f"o{i}@example.com", owner_id=rep.pk
         )
-        for i in range(6)
+        for i in range(7)
     ]
     Contact.objects.filter(pk__in=[c.pk for c in old]).update(
-        created_at=NOW - dt.timedelta(days=400)
+        created_at=NOW - dt.timedelta(days=400), consent="granted"
     )
+    # the sequence emails only people who agreed: one who withdrew is passed over
+    Contact.objects.filter(pk=old[0].pk).update(consent="withdrawn")
     people = {"marketer": world.user("marketer"), "sales": rep}
     written = create_demo_automation(people, NOW, activity=True)
     assert written == {"welcome": 40, "sequence": 5}
@@ -46,6 +48,7 @@ def test_the_demo_flows_have_history_and_a_holdout_and_load_once(world: World) -
     sequence = Sequence.objects.get(name=SEQUENCE)
     ran = Enrolment.objects.filter(flow=sequence.flow)
     assert sorted(ran.values_list("status", flat=True)) == ["completed"] * 5
+    assert not ran.filter(contact=old[0]).exists()
     emails = Touchpoint.objects.filter(kind="sequence_email_sent", actor=rep)
     assert emails.count() == 5
     assert SalesTask.objects.filter(owner=rep, kind="call").count() == 5
