@@ -116,16 +116,21 @@ def rep_name(user: User | None) -> str:
 
 
 def fill(text: str, contact: Contact, rep: User | None = None) -> str:
-    values = {
-        "{first_name}": contact.first_name,
-        "{last_name}": contact.last_name,
-        "{email}": contact.email,
-        "{company}": contact.account.name if contact.account_id and contact.account else "",
-    }
-    if rep is not None:
-        values["{rep_name}"] = rep_name(rep)
-    for key, value in values.items():
-        text = text.replace(key, value)
+    """The placeholders in `text` filled for `contact` (and `{rep_name}` with `rep`'s name when
+    given). The company and the rep are read only when the text names them: the runner calls
+    this for every email of a batch, and each would be a query of its own."""
+    if "{" not in text:
+        return text
+    text = (
+        text.replace("{first_name}", contact.first_name)
+        .replace("{last_name}", contact.last_name)
+        .replace("{email}", contact.email)
+    )
+    if "{company}" in text:
+        account = contact.account if contact.account_id else None
+        text = text.replace("{company}", account.name if account is not None else "")
+    if rep is not None and "{rep_name}" in text:
+        text = text.replace("{rep_name}", rep_name(rep))
     return text
 
 
@@ -184,7 +189,8 @@ def send_email(enrolment: Enrolment, node: g.Node, now: dt.datetime) -> Result:
     if batch.emails_of(contact.pk) >= batch.policy.emails_per_window:
         return Result(_("skipped: frequency cap"))
     batch.email_queued(contact.pk)
-    rep = enrolment.flow.owner if config.from_owner else None
+    named = "{rep_name}" in config.subject or "{rep_name}" in config.body
+    rep = enrolment.flow.owner if config.from_owner and named else None
     return Result(
         _("email queued"),
         message=Message(
